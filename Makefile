@@ -1,0 +1,51 @@
+# The two commands: `make run` and `make test`. Both install what they need:
+# uv (from PyPI, into .tools/ when it is not on PATH), then the locked environment.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
+RUN := $(UV) run --frozen
+DEMO ?= 1
+export UV_PYTHON_DOWNLOADS := never
+
+.PHONY: run test lint typecheck pytest sync contracts bench clean help
+
+help:
+	@echo "make run        start Redis (embedded unless REDIS_URL is set), the five services, the fakes and the demo"
+	@echo "make test       ruff, mypy and the whole pytest suite against a real redis-server"
+	@echo "make contracts  regenerate contracts/ (JSON Schemas, AsyncAPI) from the catalog models"
+	@echo "make bench      run the benchmarks (see docs/benchmarks.md)"
+
+$(UV):
+	@echo "uv not found: installing it from PyPI into .tools/"
+	$(PYTHON) -m venv $(CURDIR)/.tools
+	$(CURDIR)/.tools/bin/pip install --quiet --disable-pip-version-check uv
+
+.venv/.synced: uv.lock pyproject.toml | $(UV)
+	$(UV) sync --locked --all-packages
+	@touch $@
+
+sync: .venv/.synced
+
+lint: sync
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+
+typecheck: sync
+	$(RUN) mypy libs/eventbus/src libs/servicekit/src libs/fakes/src
+
+pytest: sync
+	$(RUN) pytest -q
+
+test: lint typecheck pytest
+
+contracts: sync
+	$(RUN) python -m eventbus.contracts contracts
+
+run: sync
+	$(RUN) wolfgang up $(if $(filter 0,$(DEMO)),--no-demo,)
+
+bench: sync
+	$(RUN) python bench/bus_throughput.py
+
+clean:
+	rm -rf .venv .tools .pytest_cache .mypy_cache .ruff_cache

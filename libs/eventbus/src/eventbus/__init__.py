@@ -1,0 +1,84 @@
+"""The Wolfgang event bus: catalog envelopes over durable Redis Streams, side effects once.
+
+    async with Bus.from_url(url, source="agent-runtime") as bus:
+        await bus.emit(LeadCreated(...), company_id=...)
+        async with Consumer(bus, "facebook-capi", {"lead.created": report_lead}).running():
+            ...
+"""
+
+from eventbus.bus import Bus, Published, connect
+from eventbus.catalog import CHANNELS, ChannelSpec
+from eventbus.consumer import Backoff, Consumer, Handler, Subscription
+from eventbus.context import current_event
+from eventbus.dlq import DeadLetter, DeadLetters
+from eventbus.envelope import Envelope, Payload
+from eventbus.errors import (
+    BusUnavailable,
+    DeadLetterNotFound,
+    EventBusError,
+    InvalidEvent,
+    MalformedEntry,
+    PermanentFailure,
+    UnknownEventType,
+    UnsupportedVersion,
+)
+from eventbus.keys import Keys
+from eventbus.operations import GroupStats, forget_processed, group_stats, replay_since
+from eventbus.payloads import (
+    AdReferral,
+    ContractCreated,
+    ContractSigned,
+    InstanceStatus,
+    LeadCreated,
+    LeadQualified,
+    Media,
+    MessageReceived,
+    MessageSent,
+    OutgoingMessage,
+    Utm,
+)
+from eventbus.settings import BusSettings
+from eventbus.taps import tap
+
+__all__ = [
+    "CHANNELS",
+    "AdReferral",
+    "Backoff",
+    "Bus",
+    "BusSettings",
+    "BusUnavailable",
+    "ChannelSpec",
+    "Consumer",
+    "ContractCreated",
+    "ContractSigned",
+    "DeadLetter",
+    "DeadLetterNotFound",
+    "DeadLetters",
+    "Envelope",
+    "EventBusError",
+    "GroupStats",
+    "Handler",
+    "InstanceStatus",
+    "InvalidEvent",
+    "Keys",
+    "LeadCreated",
+    "LeadQualified",
+    "MalformedEntry",
+    "Media",
+    "MessageReceived",
+    "MessageSent",
+    "OutgoingMessage",
+    "Payload",
+    "PermanentFailure",
+    "Published",
+    "Subscription",
+    "UnknownEventType",
+    "UnsupportedVersion",
+    "Utm",
+    "connect",
+    "current_event",
+    "forget_processed",
+    "group_stats",
+    "replay_since",
+    "tap",
+]

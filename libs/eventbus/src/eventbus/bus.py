@@ -1,0 +1,134 @@
+"""Publishing: one atomic append to the channel's durable stream plus a live PUBLISH.
+
+Plain Pub/Sub loses whatever a subscriber misses while it is down or slow, so the stream is the source of
+truth and Pub/Sub serves live taps only (``docs/architecture.md``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import RedisError
+
+from eventbus import catalog, metrics, tracing
+from eventbus.envelope import Envelope, Payload
+from eventbus.errors import BusUnavailable
+from eventbus.keys import Keys
+from eventbus.scripts import Scripts
+from eventbus.settings import BusSettings
+
+log = structlog.get_logger("eventbus")
+
+# Idempotency keys come from outside (message ids, webhook fields): long ones are hashed so that a key
+# name stays small and printable whatever a sender puts in it.
+_MAX_DEDUPE_KEY = 128
+
+
+@dataclass(frozen=True)
+class Published:
+    """What a publish did. ``duplicate`` means the idempotency key was seen: ``event_id`` is the first one's."""
+
+    event_id: str
+    entry_id: str | None
+    duplicate: bool
+
+
+def connect(url: str, **options: Any) -> Redis:
+    """A client tuned for the bus: bytes in and out, short connect timeout, two quick retries.
+
+    Publishing is on a webhook's request path: failing fast (and answering 503) beats holding the sender.
+    """
+    defaults: dict[str, Any] = {
+        "socket_connect_timeout": 2,
+        "socket_timeout": 10,
+        "health_check_interval": 15,
+        "retry": Retry(ExponentialBackoff(cap=0.5, base=0.05), 2),
+    }
+    return Redis.from_url(url, **(defaults | options))
+
+
+class Bus:
+    """A handle on the event bus for one service (``source``). Safe to share between tasks."""
+
+    def __init__(self, redis: Redis, *, source: str, settings: BusSettings | None = None) -> None:
+        self.redis = redis
+        self.source = source
+        self.settings = settings or BusSettings()
+        self.keys = Keys(self.settings.prefix, self.settings.live_prefix)
+        self.scripts = Scripts.register(redis)
+        self._publish_cmd = "SPUBLISH" if self.settings.sharded_pubsub else "PUBLISH"
+
+    @classmethod
+    @asynccontextmanager
+    async def from_url(
+        cls, url: str, *, source: str, settings: BusSettings | None = None, **options: Any
+    ) -> AsyncIterator[Bus]:
+        redis = connect(url, **options)
+        try:
+            yield cls(redis, source=source, settings=settings)
+        finally:
+            await redis.aclose()
+
+    async def ping(self) -> bool:
+        """Readiness: can we reach Redis right now?"""
+        try:
+            return bool(await self.redis.ping())
+        except (RedisError, OSError):
+            return False
+
+    async def publish(self, event: Envelope[Any], *, dedupe_key: str | None = None) -> Published:
+        """Append ``event`` to its channel's stream and announce it live, atomically.
+
+        ``dedupe_key`` is the producer's natural key (catalog "Idempotência", e.g. ``instance_id + message_id``):
+        while it is retained, publishing again returns the first event's id and publishes nothing.
+
+        Raises :class:`~eventbus.errors.InvalidEvent` for an event outside the catalog and
+        :class:`~eventbus.errors.BusUnavailable` when Redis cannot take the write; in both cases nothing was
+        published. When this returns, the event is in Redis (and on disk as far as the server's AOF policy says).
+        """
+        catalog.check(event)
+        s = self.settings
+        keys = [self.keys.stream(event.type)]
+        if dedupe_key is not None:
+            if len(dedupe_key) > _MAX_DEDUPE_KEY:
+                dedupe_key = hashlib.sha256(dedupe_key.encode()).hexdigest()
+            keys.append(self.keys.dedupe(event.type, dedupe_key))
+        with tracing.publishing(event) as event:
+            args = [
+                event.id,
+                event.type,
+                event.version,
+                event.to_wire(),
+                self.keys.live(event.type),
+                s.stream_maxlen,
+                int(s.stream_max_age.total_seconds() * 1000),
+                int(s.dedupe_retention.total_seconds() * 1000),
+                self._publish_cmd,
+            ]
+            try:
+                appended, event_id, entry_id = await self.scripts.publish(keys=keys, args=args)
+            except (RedisError, OSError) as exc:
+                log.warning("event_publish_failed", error=str(exc), **event.log_fields())
+                raise BusUnavailable(f"cannot publish {event.type}: {exc}") from exc
+        if not appended:
+            metrics.PUBLISH_DEDUPED.labels(event.type).inc()
+            log.info("event_publish_deduplicated", first_event_id=event_id.decode(), **event.log_fields())
+            return Published(event_id.decode(), None, duplicate=True)
+        metrics.PUBLISHED.labels(event.type, event.source).inc()
+        log.debug("event_published", **event.log_fields())
+        return Published(event.id, entry_id.decode(), duplicate=False)
+
+    async def emit(
+        self, payload: Payload, *, company_id: str, dedupe_key: str | None = None, **envelope: Any
+    ) -> Published:
+        """Wrap ``payload`` in a new envelope from this service and publish it (see :meth:`publish`)."""
+        event = Envelope.new(payload, source=self.source, company_id=company_id, **envelope)
+        return await self.publish(event, dedupe_key=dedupe_key)

@@ -1,0 +1,583 @@
+"""Consuming: one consumer group per service, one consumer per process, side effects once.
+
+Written by hand because no library does this on Redis: FastStream and redis-py give consumer groups, but
+not idempotency marked atomically with the acknowledgement, leases, per-key ordering across replicas,
+attempt counting that survives restarts, or dead letters (see ``docs/architecture.md``).
+
+Life of an entry, per channel:
+
+1. *read*: ``read.lua`` acknowledges the previous batch (marking ids processed in the same step), then
+   reads and *admits* the next: ids already processed are acknowledged and skipped, ids another live
+   consumer holds a lease on are left alone, the rest get a lease and, for ordered subscriptions, a place
+   in their key's queue. One round trip per batch under load; when idle, a blocking ``XREADGROUP`` plus
+   ``admit.lua``.
+2. *handle*: a worker parses the envelope against the catalog and runs the handler. Success queues the
+   acknowledgement; a failure is retried with backoff (attempts are the stream's delivery count, so they
+   survive restarts); the last attempt, or a permanent error, moves the entry to the group's dead letters.
+3. *keep*: a heartbeat keeps our pending entries from looking idle and renews their leases; a reclaimer
+   takes over entries that dead consumers left idle longer than the visibility timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import random
+import socket
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import structlog
+from redis.exceptions import RedisError, ResponseError
+from structlog.contextvars import bound_contextvars
+
+from eventbus import catalog, context, metrics, tracing
+from eventbus.bus import Bus
+from eventbus.envelope import Envelope, format_timestamp
+from eventbus.errors import (
+    InvalidEvent,
+    MalformedEntry,
+    PermanentFailure,
+    UnknownEventType,
+    UnsupportedVersion,
+)
+
+log = structlog.get_logger("eventbus.consumer")
+
+Handler = Callable[[Envelope[Any]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Exponential backoff with jitter: attempt *n* waits ``initial·multiplier^(n-1)``, capped, times 0.5–1."""
+
+    initial: float = 0.5
+    multiplier: float = 2.0
+    maximum: float = 60.0
+
+    def delay(self, attempt: int) -> float:
+        base = min(self.maximum, self.initial * self.multiplier ** max(0, attempt - 1))
+        return base * random.uniform(0.5, 1.0)
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """How one group handles one channel.
+
+    ``ordering_key`` names envelope fields (dotted paths, e.g. ``("company_id", "payload.lead_external_id")``):
+    events with the same key are never handled concurrently, even across replicas, and run in publish
+    order; other keys proceed in parallel up to ``concurrency``.
+    """
+
+    channel: str
+    handler: Handler
+    max_attempts: int = 5
+    backoff: Backoff = field(default_factory=Backoff)
+    ordering_key: tuple[str, ...] = ()
+    concurrency: int = 16
+
+    def __post_init__(self) -> None:
+        catalog.channel(self.channel)  # the catalog is closed: subscribing to an unknown channel is a bug
+        if self.max_attempts < 1 or self.concurrency < 1:
+            raise ValueError("max_attempts and concurrency must be at least 1")
+
+
+@dataclass
+class _Delivery:
+    entry_id: str
+    fields: dict[bytes, bytes]
+    attempt: int
+    member: str
+    event_id: str = ""
+    event: Envelope[Any] | None = None
+
+    def __post_init__(self) -> None:
+        self.event_id = self.fields.get(b"i", b"").decode(errors="replace")
+
+
+def default_consumer_name() -> str:
+    """``host:pid``; set ``name`` explicitly (e.g. the pod name) so a restarted process drains its own work."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class Consumer:
+    """Runs a group's subscriptions in this process until stopped. See the module docstring."""
+
+    def __init__(
+        self,
+        bus: Bus,
+        group: str,
+        subscriptions: Sequence[Subscription] | Mapping[str, Handler],
+        *,
+        name: str | None = None,
+        batch_size: int = 64,
+        block: timedelta = timedelta(seconds=2),
+        visibility_timeout: timedelta = timedelta(seconds=30),
+        start_from: str = "0",
+        stats_interval: timedelta = timedelta(seconds=15),
+        shutdown_grace: timedelta = timedelta(seconds=10),
+    ) -> None:
+        if isinstance(subscriptions, Mapping):
+            subscriptions = [Subscription(channel, handler) for channel, handler in subscriptions.items()]
+        self.bus = bus
+        self.group = group
+        self.name = name or default_consumer_name()
+        if "|" in self.name:
+            raise ValueError("consumer names must not contain '|'")
+        self.batch_size = batch_size
+        self.block_ms = int(block.total_seconds() * 1000)
+        self.visibility_ms = int(visibility_timeout.total_seconds() * 1000)
+        self.start_from = start_from
+        self.stats_interval = stats_interval.total_seconds()
+        self.shutdown_grace = shutdown_grace.total_seconds()
+        self._channels = [_ChannelConsumer(self, sub) for sub in subscriptions]
+        self._stopping = asyncio.Event()
+
+    async def run(self) -> None:
+        """Consume until :meth:`stop`; survives Redis restarts and flushes by itself."""
+        self._stopping.clear()
+        log.info("consumer_started", group=self.group, consumer=self.name,
+                 channels=[c.sub.channel for c in self._channels])
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                for channel in self._channels:
+                    tasks.create_task(channel.run())
+                tasks.create_task(self._report_stats())
+        finally:
+            log.info("consumer_stopped", group=self.group, consumer=self.name)
+
+    def stop(self) -> None:
+        """Stop reading; in-flight handlers get ``shutdown_grace`` to finish, the rest is released."""
+        self._stopping.set()
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[Consumer]:
+        task = asyncio.create_task(self.run(), name=f"consumer:{self.group}")
+        try:
+            yield self
+        finally:
+            self.stop()
+            await task
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    async def sleep(self, seconds: float) -> None:
+        """Sleep, waking early when stopping."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+
+    async def _report_stats(self) -> None:
+        from eventbus.operations import group_stats  # operations imports this module's neighbours only
+
+        while not self.stopping:
+            for channel in self._channels:
+                try:
+                    for stats in await group_stats(self.bus, channel.sub.channel):
+                        if stats.group == self.group:
+                            stats.export(channel.sub.channel)
+                except (RedisError, OSError):
+                    pass  # the read loops log the outage; gauges keep their last value
+            await self.sleep(self.stats_interval)
+
+
+class _ChannelConsumer:
+    """One channel's read loop, workers, heartbeat and reclaimer."""
+
+    def __init__(self, owner: Consumer, sub: Subscription) -> None:
+        self.owner = owner
+        self.sub = sub
+        self.bus = owner.bus
+        keys = owner.bus.keys
+        self.stream = keys.stream(sub.channel)
+        self.script_keys = [
+            self.stream,
+            keys.processed(sub.channel, owner.group),
+            keys.leases(sub.channel, owner.group),
+            keys.order(sub.channel, owner.group),
+        ]
+        self.dlq = keys.dead_letters(sub.channel, owner.group)
+        self.paths = json.dumps(list(sub.ordering_key)) if sub.ordering_key else ""
+        self.lease_ms = owner.visibility_ms
+        self.processed_ttl_ms = int(owner.bus.settings.processed_retention.total_seconds() * 1000)
+        self.prefetch = max(owner.batch_size, sub.concurrency) * 2
+        self.held: dict[str, _Delivery] = {}
+        self.waiting: dict[str, _Delivery] = {}
+        self.queue: asyncio.Queue[_Delivery] = asyncio.Queue()
+        self.acks: list[tuple[str, str, str]] = []
+        self.wake = asyncio.Event()
+        self.blocked = False
+        self.flushing: asyncio.Task[None] | None = None
+        self.active: set[str] = set()
+        labels = (sub.channel, owner.group)
+        self.m_handled = metrics.HANDLED.labels(*labels)
+        self.m_failed = metrics.FAILED.labels(*labels)
+        self.m_retried = metrics.RETRIED.labels(*labels)
+        self.m_skipped = metrics.SKIPPED.labels(*labels)
+        self.m_reclaimed = metrics.RECLAIMED.labels(*labels)
+        self.m_seconds = metrics.HANDLE_SECONDS.labels(*labels)
+        self.log = log.bind(group=owner.group, consumer=owner.name, channel=sub.channel)
+
+    # -- the loop ---------------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        workers = [asyncio.create_task(self._work()) for _ in range(self.sub.concurrency)]
+        keeper = asyncio.create_task(self._keep())
+        try:
+            await self._loop()
+        finally:
+            await self._shutdown(workers, keeper)
+
+    async def _loop(self) -> None:
+        failures = 0
+        cursor: str | None = "0"  # drain our own pending entries first: ">" never returns them again
+        while not self.owner.stopping:
+            try:
+                await self._ensure_group()
+                while not self.owner.stopping:
+                    cursor = await self._cycle(cursor)
+                    failures = 0
+            except ResponseError as exc:
+                if "NOGROUP" not in str(exc):
+                    raise
+                self.log.warning("consumer_group_missing", error=str(exc))
+                cursor = "0"
+            except (RedisError, OSError) as exc:
+                failures += 1
+                delay = min(5.0, 0.1 * 2**failures) * random.uniform(0.5, 1.0)
+                self.log.warning("consumer_redis_unavailable", error=str(exc), retry_in=round(delay, 2))
+                await self.owner.sleep(delay)
+
+    async def _ensure_group(self) -> None:
+        try:
+            await self.bus.redis.xgroup_create(self.stream, self.owner.group, self.owner.start_from, mkstream=True)
+            self.log.info("consumer_group_created", start_from=self.owner.start_from)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def _cycle(self, cursor: str | None) -> str | None:
+        room = self.prefetch - len(self.held)
+        if room <= 0 and not self.acks:
+            await self._wait(0.1 if self.waiting else 1.0)  # woken by a completion
+            room = self.prefetch - len(self.held)
+            if room <= 0 and not self.acks and not self.waiting:
+                return cursor
+        self.wake.clear()
+        count = max(0, min(self.owner.batch_size, room))
+        admitted, runnable, last = await self._read(cursor or ">", count, list(self.waiting))
+        for member in runnable:
+            delivery = self.waiting.pop(member, None)
+            if delivery is not None:
+                self.queue.put_nowait(delivery)
+        self._dispatch(admitted)
+        if cursor is not None:
+            # An empty page of our own pending entries ends the drain; a page we could not read does not.
+            return (last or None) if count else cursor
+        if not admitted and not last and count and not self.owner.stopping:
+            if self.waiting:
+                await self._wait(0.05)  # other replicas finish heads too: look again soon
+            else:
+                await self._block(count)
+        return None
+
+    async def _wait(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.wake.wait(), seconds)
+
+    async def _read(
+        self, start: str, count: int, waiting: list[str]
+    ) -> tuple[list[Any], list[str], str]:
+        acks, self.acks = self.acks, []
+        args: list[Any] = [self.owner.group, self.owner.name, start, count, self.lease_ms,
+                           self.processed_ttl_ms, self.paths, len(acks)]
+        for ack in acks:
+            args.extend(ack)
+        args.append(len(waiting))
+        args.extend(waiting)
+        try:
+            admitted, runnable, last, duplicates, _leased = await self.bus.scripts.read(
+                keys=self.script_keys, args=args
+            )
+        except BaseException:
+            self.acks[:0] = acks  # not settled: keep them for the next round trip
+            raise
+        if duplicates:
+            self.m_skipped.inc(duplicates)
+        return admitted, [m.decode() for m in runnable], last.decode()
+
+    async def _block(self, room: int) -> None:
+        """Nothing to read: wait on the server for new entries, flushing acknowledgements meanwhile."""
+        self.blocked = True
+        try:
+            reply = await self.bus.redis.xreadgroup(
+                self.owner.group, self.owner.name, {self.stream: ">"}, count=room, block=self.owner.block_ms
+            )
+        finally:
+            self.blocked = False
+        if not reply:
+            return
+        ids = [entry_id for entry_id, _ in reply[0][1]]
+        admitted, duplicates, _leased = await self.bus.scripts.admit(
+            keys=self.script_keys,
+            args=[self.owner.group, self.owner.name, self.lease_ms, self.paths, *ids],
+        )
+        if duplicates:
+            self.m_skipped.inc(duplicates)
+        self._dispatch(admitted)
+
+    def _dispatch(self, admitted: list[Any]) -> None:
+        for entry_id_b, raw_fields, attempt, member_b, runnable in admitted:
+            entry_id = entry_id_b.decode()
+            if entry_id in self.held:
+                continue  # already ours in this process (a reclaim of our own slow entry)
+            fields = dict(zip(raw_fields[::2], raw_fields[1::2], strict=True))
+            delivery = _Delivery(entry_id, fields, int(attempt), member_b.decode())
+            self.held[entry_id] = delivery
+            if runnable:
+                self.queue.put_nowait(delivery)
+            else:
+                self.waiting[delivery.member] = delivery
+
+    # -- handling ---------------------------------------------------------------------------------------
+
+    async def _work(self) -> None:
+        while True:
+            delivery = await self.queue.get()
+            if delivery.entry_id not in self.held:
+                continue  # lost to a reclaim while queued
+            self.active.add(delivery.entry_id)
+            try:
+                await self._handle(delivery)
+            finally:
+                self.active.discard(delivery.entry_id)
+
+    async def _handle(self, d: _Delivery) -> None:
+        if d.event is None:
+            try:
+                d.event = self._parse(d)
+            except InvalidEvent as exc:
+                await self._dead_letter(d, exc)
+                return
+        event = d.event
+        with bound_contextvars(**event.log_fields(), group=self.owner.group, attempt=d.attempt):
+            started = time.perf_counter()
+            try:
+                with tracing.handling(event, self.owner.group), context.handling(event):
+                    await self.sub.handler(event)
+            except PermanentFailure as exc:
+                self.m_failed.inc()
+                await self._dead_letter(d, exc)
+            except Exception as exc:  # noqa: BLE001 - the one broad except: any handler error is a failed attempt
+                self.m_failed.inc()
+                await self._retry_or_give_up(d, exc)
+            else:
+                self.m_seconds.observe(time.perf_counter() - started)
+                self.m_handled.inc()
+                self._settle(d)
+
+    def _parse(self, d: _Delivery) -> Envelope[Any]:
+        data = d.fields.get(b"e")
+        if data is None:
+            raise MalformedEntry("stream entry has no envelope field 'e'")
+        event_type = d.fields.get(b"t", b"").decode(errors="replace") or None
+        version_raw = d.fields.get(b"v", b"").decode(errors="replace")
+        version = int(version_raw) if version_raw.isdigit() else None
+        if event_type is not None and version is None and version_raw:
+            raise UnsupportedVersion(event_type, version_raw)
+        event = catalog.parse(data, event_type=event_type, version=version)
+        if event.type != self.sub.channel:
+            raise MalformedEntry(f"{event.type} event found in the {self.sub.channel} stream")
+        if d.event_id and event.id != d.event_id:
+            raise MalformedEntry(f"entry says event {d.event_id}, envelope says {event.id}")
+        d.event_id = event.id
+        return event
+
+    def _settle(self, d: _Delivery) -> None:
+        if self.held.pop(d.entry_id, None) is None:
+            return
+        self.acks.append((d.entry_id, d.event_id, d.member))
+        self.wake.set()
+        if self.blocked and self.flushing is None:
+            self.flushing = asyncio.create_task(self._flush())
+
+    async def _flush(self) -> None:
+        try:
+            while self.acks and self.blocked:
+                await self._read(">", 0, [])
+        except (RedisError, OSError) as exc:
+            self.log.warning("consumer_ack_deferred", error=str(exc))
+        finally:
+            self.flushing = None
+
+    async def _retry_or_give_up(self, d: _Delivery, exc: Exception) -> None:
+        if d.attempt >= self.sub.max_attempts:
+            await self._dead_letter(d, exc, reason="max_attempts")
+            return
+        delay = self.sub.backoff.delay(d.attempt)
+        self.m_retried.inc()
+        log.warning("event_handler_failed", error=repr(exc)[:500], retry_in=round(delay, 3))
+        try:
+            # Record the attempt in the stream itself: a crash during the backoff must not reset the count.
+            await self.bus.redis.xclaim(self.stream, self.owner.group, self.owner.name, 0, [d.entry_id],
+                                        retrycount=d.attempt, justid=True)
+        except (RedisError, OSError):
+            pass  # the in-process count still holds; the heartbeat keeps the entry ours
+        d.attempt += 1
+        asyncio.get_running_loop().call_later(delay, self._requeue, d)
+
+    def _requeue(self, d: _Delivery) -> None:
+        if d.entry_id in self.held and not self.owner.stopping:
+            self.queue.put_nowait(d)
+
+    async def _dead_letter(self, d: _Delivery, exc: Exception, *, reason: str | None = None) -> None:
+        reason = reason or _reason(exc)
+        event_type = d.event.type if d.event else self.sub.channel
+        now = datetime.now(UTC)
+        entry_ms = int(d.entry_id.split("-", 1)[0])
+        record: dict[str, str | bytes] = {
+            "reason": reason,
+            "error": f"{type(exc).__name__}: {exc}"[:2000],
+            "event_id": d.event_id,
+            "entry_id": d.entry_id,
+            "channel": self.sub.channel,
+            "group": self.owner.group,
+            "consumer": self.owner.name,
+            "attempts": str(d.attempt),
+            "published_at": format_timestamp(datetime.fromtimestamp(entry_ms / 1000, UTC)),
+            "dead_lettered_at": format_timestamp(now),
+            "entry": json.dumps({k.decode(errors="replace"): v.decode(errors="replace")
+                                 for k, v in d.fields.items()}),
+        }
+        args: list[Any] = [self.owner.group, d.entry_id, d.event_id, d.member,
+                           self.bus.settings.dead_letter_maxlen]
+        for key, value in record.items():
+            args.extend((key, value))
+        while True:
+            try:
+                await self.bus.scripts.dead_letter(keys=[self.stream, self.script_keys[2], self.script_keys[3],
+                                                         self.dlq], args=args)
+                break
+            except (RedisError, OSError) as exc2:
+                # Keep the entry until the dead letter is written: dropping it here would lose it.
+                self.log.warning("dead_letter_write_failed", error=str(exc2))
+                if self.owner.stopping:
+                    return
+                await self.owner.sleep(1.0)
+        self.held.pop(d.entry_id, None)
+        self.wake.set()
+        metrics.DEAD_LETTERED.labels(event_type, self.owner.group, reason).inc()
+        log.error("event_dead_lettered", reason=reason, error=record["error"], attempts=d.attempt,
+                  entry_id=d.entry_id, channel=self.sub.channel, group=self.owner.group)
+
+    # -- keeping what is ours, taking over what the dead left ---------------------------------------------
+
+    async def _keep(self) -> None:
+        interval = self.owner.visibility_ms / 3000
+        next_reclaim = 0.0
+        while not self.owner.stopping:
+            try:
+                await self._heartbeat()
+                if time.monotonic() >= next_reclaim:
+                    await self._reclaim()
+                    next_reclaim = time.monotonic() + interval * 1.5
+            except ResponseError as exc:
+                if "NOGROUP" not in str(exc):
+                    self.log.warning("consumer_keep_failed", error=str(exc))
+            except (RedisError, OSError) as exc:
+                self.log.debug("consumer_keep_failed", error=str(exc))
+            await self.owner.sleep(interval)
+
+    async def _heartbeat(self) -> None:
+        if not self.held:
+            return
+        args: list[Any] = [self.owner.group, self.owner.name, self.lease_ms]
+        for d in list(self.held.values()):
+            args.extend((d.entry_id, d.event_id))
+        lost = await self.bus.scripts.heartbeat(keys=[self.stream, self.script_keys[2]], args=args)
+        for entry_id in lost:
+            d = self.held.get(entry_id.decode())
+            # Another consumer reclaimed it (we stalled past the visibility timeout). A running handler
+            # finishes and acknowledges (its side effect is done); anything not started is given up.
+            if d is not None and d.entry_id not in self.active:
+                self.waiting.pop(d.member, None)
+                self.held.pop(d.entry_id, None)
+                self.log.warning("consumer_entry_lost", entry_id=d.entry_id)
+
+    async def _reclaim(self) -> None:
+        cursor = "0-0"
+        while not self.owner.stopping:
+            room = self.prefetch - len(self.held)
+            if room <= 0:
+                return
+            admitted, cursor_b, duplicates, _leased = await self.bus.scripts.reclaim(
+                keys=self.script_keys,
+                args=[self.owner.group, self.owner.name, self.owner.visibility_ms, cursor,
+                      min(room, self.owner.batch_size), self.lease_ms, self.paths],
+            )
+            if admitted:
+                self.m_reclaimed.inc(len(admitted))
+                self.log.info("consumer_reclaimed", entries=len(admitted))
+            if duplicates:
+                self.m_skipped.inc(duplicates)
+            self._dispatch(admitted)
+            cursor = cursor_b.decode()
+            if cursor == "0-0":
+                return
+
+    # -- shutdown ---------------------------------------------------------------------------------------
+
+    async def _shutdown(self, workers: list[asyncio.Task[None]], keeper: asyncio.Task[None]) -> None:
+        # Queued and waiting entries are released at once; running handlers get the grace period.
+        for d in list(self.waiting.values()):
+            self.held.pop(d.entry_id, None)
+        self.waiting.clear()
+        while not self.queue.empty():
+            self.held.pop(self.queue.get_nowait().entry_id, None)
+        deadline = time.monotonic() + self.owner.shutdown_grace
+        while self.active and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        for task in (*workers, keeper):
+            task.cancel()
+        await asyncio.gather(*workers, keeper, return_exceptions=True)
+        if self.flushing is not None:
+            await asyncio.gather(self.flushing, return_exceptions=True)
+        try:
+            if self.acks:
+                await self._read(">", 0, [])
+            await self._release()
+        except (RedisError, OSError) as exc:
+            self.log.warning("consumer_shutdown_incomplete", error=str(exc))
+
+    async def _release(self) -> None:
+        """Hand back what we hold but did not finish (backoff, interrupted handlers): drop our leases and
+        make the entries look idle for a whole visibility timeout, so a live replica takes them now."""
+        if not self.held:
+            return
+        async with self.bus.redis.pipeline(transaction=False) as pipe:
+            for d in self.held.values():
+                pipe.xclaim(self.stream, self.owner.group, self.owner.name, 0, [d.entry_id],
+                            idle=self.owner.visibility_ms * 2, justid=True)
+                if d.event_id:
+                    pipe.hdel(self.script_keys[2], d.event_id)
+            await pipe.execute()
+        self.log.info("consumer_released", entries=len(self.held))
+        self.held.clear()
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, UnknownEventType):
+        return "unknown_type"
+    if isinstance(exc, UnsupportedVersion):
+        return "unsupported_version"
+    if isinstance(exc, InvalidEvent):
+        return "invalid_event"
+    if isinstance(exc, PermanentFailure):
+        return "permanent_failure"
+    return "handler_error"

@@ -1,0 +1,107 @@
+"""Dead letters: list, inspect, replay (one or all, with the same event id) and purge.
+
+Each consumer group has its own dead-letter stream per channel, beside the channel's stream (same hash
+slot), so that moving an entry there and acknowledging it is one atomic step.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from eventbus.bus import Bus
+from eventbus.errors import DeadLetterNotFound
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    id: str
+    channel: str
+    group: str
+    reason: str
+    error: str
+    event_id: str
+    entry_id: str
+    consumer: str
+    attempts: int
+    published_at: str
+    dead_lettered_at: str
+    #: The stream entry as it was (``i``, ``t``, ``v``, ``e`` …); ``e`` is the envelope JSON, if there was one.
+    entry: dict[str, str]
+
+    @classmethod
+    def from_stream(cls, dead_id: bytes | str, fields: dict[bytes, bytes]) -> DeadLetter:
+        f = {k.decode(): v.decode(errors="replace") for k, v in fields.items()}
+        return cls(
+            id=dead_id.decode() if isinstance(dead_id, bytes) else dead_id,
+            channel=f.get("channel", ""),
+            group=f.get("group", ""),
+            reason=f.get("reason", ""),
+            error=f.get("error", ""),
+            event_id=f.get("event_id", ""),
+            entry_id=f.get("entry_id", ""),
+            consumer=f.get("consumer", ""),
+            attempts=int(f.get("attempts", "0") or 0),
+            published_at=f.get("published_at", ""),
+            dead_lettered_at=f.get("dead_lettered_at", ""),
+            entry=json.loads(f.get("entry", "{}")),
+        )
+
+    def public(self) -> dict[str, Any]:
+        """A JSON-ready view (for the API and CLI)."""
+        return self.__dict__.copy()
+
+
+class DeadLetters:
+    """Operations on one group's dead letters of one channel."""
+
+    def __init__(self, bus: Bus, channel: str, group: str) -> None:
+        self.bus = bus
+        self.channel = channel
+        self.group = group
+        self.key = bus.keys.dead_letters(channel, group)
+        self.stream = bus.keys.stream(channel)
+
+    async def count(self) -> int:
+        return int(await self.bus.redis.xlen(self.key))
+
+    async def list(self, *, count: int = 50, after: str | None = None) -> list[DeadLetter]:
+        """Oldest first; pass the last id seen as ``after`` for the next page."""
+        start = f"({after}" if after else "-"
+        rows = await self.bus.redis.xrange(self.key, start, "+", count=count)
+        return [DeadLetter.from_stream(i, f) for i, f in rows]
+
+    async def get(self, dead_id: str) -> DeadLetter:
+        rows = await self.bus.redis.xrange(self.key, dead_id, dead_id, count=1)
+        if not rows:
+            raise DeadLetterNotFound(dead_id)
+        return DeadLetter.from_stream(*rows[0])
+
+    async def replay(self, dead_id: str) -> str:
+        """Put the original entry back on the channel's stream for this group only (other groups skip it),
+        with the same event id, and remove the dead letter, atomically. Returns the new entry id."""
+        letter = await self.get(dead_id)
+        fields: dict[str, str] = {k: v for k, v in letter.entry.items() if k != "g"}
+        fields["g"] = self.group
+        async with self.bus.redis.pipeline(transaction=True) as pipe:
+            pipe.xadd(self.stream, fields)  # type: ignore[arg-type]
+            pipe.xdel(self.key, dead_id)
+            entry_id, _ = await pipe.execute()
+        return str(entry_id.decode())
+
+    async def replay_all(self) -> int:
+        replayed = 0
+        while letters := await self.list(count=100):
+            for letter in letters:
+                await self.replay(letter.id)
+                replayed += 1
+        return replayed
+
+    async def purge(self, dead_id: str | None = None) -> int:
+        """Delete one dead letter, or all of them. Returns how many were deleted."""
+        if dead_id is not None:
+            return int(await self.bus.redis.xdel(self.key, dead_id))
+        size = await self.count()
+        await self.bus.redis.delete(self.key)
+        return size

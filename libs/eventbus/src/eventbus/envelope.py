@@ -1,0 +1,135 @@
+"""The catalog's envelope: every event on the bus travels in one of these.
+
+Wire form (catalog, "Envelope padrão")::
+
+    {"id": "evt_<ULID>", "type": "message.received", "version": 1,
+     "occurred_at": "2025-12-16T12:00:00.000Z", "company_id": "cmp_…", "source": "evolution-manager",
+     "correlation_id": "cor_…", "causation_id": null, "payload": {…}}
+
+plus one optional, backward-compatible field, ``traceparent`` (W3C Trace Context), left out of the wire form
+when absent so that the catalog's own examples stay byte-for-byte valid.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, ClassVar, Generic, TypeVar
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+)
+
+from eventbus import context, ids
+
+
+def _to_utc_millis(value: datetime) -> datetime:
+    # The wire keeps milliseconds only; truncating on the way in makes from_wire(to_wire(e)) == e.
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    value = value.astimezone(UTC)
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+
+
+def format_timestamp(value: datetime) -> str:
+    """ISO 8601, UTC, milliseconds and ``Z``: ``2025-12-16T12:00:00.000Z``."""
+    value = _to_utc_millis(value)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+UtcTimestamp = Annotated[
+    datetime,
+    AfterValidator(_to_utc_millis),
+    PlainSerializer(format_timestamp, return_type=str, when_used="json"),
+]
+EventId = Annotated[str, Field(pattern=ids.EVENT_ID.pattern, examples=["evt_01J8Z0P3H1Y8K8Q0KQ9VJ8X7K1"])]
+TRACEPARENT = r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$"
+
+
+class Payload(BaseModel):
+    """Base of every catalog payload. Subclasses name their channel and version.
+
+    Consumers tolerate extra fields (catalog, "Versionamento"): unknown keys are ignored, never an error.
+    """
+
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+    event_type: ClassVar[str]
+    event_version: ClassVar[int]
+
+
+P = TypeVar("P", bound=Payload)
+
+
+def now() -> datetime:
+    return _to_utc_millis(datetime.now(UTC))
+
+
+class Envelope(BaseModel, Generic[P]):
+    """One event. Immutable; build new ones with :meth:`new`, read wire bytes with the catalog."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    id: EventId
+    type: str = Field(min_length=1)
+    version: int = Field(ge=1)
+    occurred_at: UtcTimestamp
+    company_id: str = Field(min_length=1, max_length=64)
+    source: str = Field(min_length=1, max_length=64)
+    correlation_id: str = Field(min_length=1, max_length=64)
+    causation_id: str | None = Field(default=None, max_length=64)
+    payload: P
+    traceparent: str | None = Field(default=None, pattern=TRACEPARENT)
+
+    @classmethod
+    def new(
+        cls,
+        payload: P,
+        *,
+        source: str,
+        company_id: str,
+        correlation_id: str | None = None,
+        causation_id: str | None = None,
+        occurred_at: datetime | None = None,
+    ) -> Envelope[P]:
+        """A fresh event carrying ``payload``.
+
+        Inside a handler, ``correlation_id`` and ``causation_id`` default to the handled event's correlation id
+        and id (catalog, "rastreabilidade"): replies and follow-ups stay on the conversation's thread without the
+        caller passing them. Outside one, a new ``cor_`` id starts a thread.
+        """
+        cause = context.current_event()
+        if correlation_id is None:
+            correlation_id = cause.correlation_id if cause is not None else ids.correlation_id()
+        if causation_id is None and cause is not None:
+            causation_id = cause.id
+        return Envelope[type(payload)](  # type: ignore[misc]
+            id=ids.event_id(),
+            type=payload.event_type,
+            version=payload.event_version,
+            occurred_at=occurred_at or now(),
+            company_id=company_id,
+            source=source,
+            correlation_id=correlation_id,
+            causation_id=causation_id,
+            payload=payload,
+        )
+
+    def to_wire(self) -> bytes:
+        """JSON bytes as the catalog writes them (``traceparent`` only when set)."""
+        exclude = {"traceparent"} if self.traceparent is None else None
+        return self.model_dump_json(exclude=exclude, by_alias=True).encode()
+
+    def log_fields(self) -> dict[str, Any]:
+        """The fields every log line about this event carries (catalog, "Observabilidade mínima")."""
+        return {
+            "event.id": self.id,
+            "event.type": self.type,
+            "event.version": self.version,
+            "company_id": self.company_id,
+            "correlation_id": self.correlation_id,
+            "causation_id": self.causation_id,
+            "source": self.source,
+        }

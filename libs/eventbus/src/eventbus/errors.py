@@ -1,0 +1,55 @@
+"""Every error the event bus raises, and what each one means for delivery.
+
+EventBusError
+  BusUnavailable          Redis unreachable or refused the write → HTTP 503; the caller may retry
+  InvalidEvent            fails the catalog → HTTP 422 on publish, a dead letter on consume
+    UnknownEventType      the catalog has no such channel (the catalog is closed)
+    UnsupportedVersion    the channel exists, this payload version does not
+    MalformedEntry        a stream entry that is not JSON or not an envelope
+  PermanentFailure        a handler says retrying cannot help → dead letter at once
+  DeadLetterNotFound      no dead letter with that id
+"""
+
+from __future__ import annotations
+
+
+class EventBusError(Exception):
+    """Root of the bus's errors; catch this to catch them all."""
+
+
+class BusUnavailable(EventBusError):
+    """Redis could not be reached or refused the write. Nothing was published; retry later."""
+
+
+class InvalidEvent(EventBusError):
+    """The event does not satisfy the catalog. Retrying the same bytes cannot help."""
+
+
+class UnknownEventType(InvalidEvent):
+    def __init__(self, event_type: str) -> None:
+        super().__init__(f"unknown event type {event_type!r}: the catalog is closed")
+        self.event_type = event_type
+
+
+class UnsupportedVersion(InvalidEvent):
+    def __init__(self, event_type: str, version: object) -> None:
+        super().__init__(f"unsupported version {version!r} of {event_type!r}")
+        self.event_type = event_type
+        self.version = version
+
+
+class MalformedEntry(InvalidEvent):
+    """A stream entry that cannot be read as an envelope (not JSON, missing fields, wrong types)."""
+
+
+class PermanentFailure(EventBusError):
+    """Raised by a handler when retrying cannot help (a 400 from an API, data that will never fit).
+
+    The consumer dead-letters the event at once with this error's message as the reason.
+    """
+
+
+class DeadLetterNotFound(EventBusError):
+    def __init__(self, dead_letter_id: str) -> None:
+        super().__init__(f"no dead letter {dead_letter_id!r}")
+        self.dead_letter_id = dead_letter_id

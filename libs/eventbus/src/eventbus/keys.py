@@ -1,0 +1,47 @@
+"""Every Redis key and Pub/Sub channel name the bus uses, built only here.
+
+All keys of one channel share the hash tag ``{<prefix>:<channel>}``: each Lua script touches one channel's
+stream together with a group's processed set, leases, ordering index and dead letters, so they must live in
+one Redis Cluster slot; different channels spread over the shards. The prefix isolates deployments (and
+tests) sharing a server.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Keys:
+    prefix: str = "wb"
+    #: Prepended to the catalog channel name for live Pub/Sub; empty in production so that a plain
+    #: ``SUBSCRIBE message.received`` works, set in tests that share one server.
+    live_prefix: str = ""
+
+    def _tag(self, channel: str) -> str:
+        return f"{{{self.prefix}:{channel}}}"
+
+    def stream(self, channel: str) -> str:
+        return f"{self._tag(channel)}:stream"
+
+    def dedupe(self, channel: str, key: str) -> str:
+        return f"{self._tag(channel)}:dedupe:{key}"
+
+    def processed(self, channel: str, group: str) -> str:
+        return f"{self._tag(channel)}:processed:{group}"
+
+    def leases(self, channel: str, group: str) -> str:
+        return f"{self._tag(channel)}:leases:{group}"
+
+    def order(self, channel: str, group: str) -> str:
+        return f"{self._tag(channel)}:order:{group}"
+
+    def dead_letters(self, channel: str, group: str) -> str:
+        return f"{self._tag(channel)}:dlq:{group}"
+
+    def live(self, channel: str) -> str:
+        return f"{self.live_prefix}{channel}"
+
+    def service(self, service: str, *parts: str) -> str:
+        """A key in a service's own namespace: ``wb:svc:<service>:<parts…>``; services never read another's."""
+        return ":".join((self.prefix, "svc", service, *parts))

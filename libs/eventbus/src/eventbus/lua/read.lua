@@ -1,0 +1,43 @@
+-- Mark-and-acknowledge the previous batch, report which waiting entries became runnable, then read and
+-- admit the next batch: one round trip per batch under load.
+-- ARGV: group, consumer, start ('>' or a cursor into our own pending entries), count, lease_ms,
+--       processed_ttl_ms, ordering paths as JSON ('' for none),
+--       n_acks, then n_acks triples (entry_id, event_id, member),
+--       n_waiting, then n_waiting members.
+-- Returns {admitted, runnable members, last entry id read ('' if none), duplicates, leased elsewhere}.
+local group, consumer, start, count = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local lease_ms, processed_ttl = tonumber(ARGV[5]), tonumber(ARGV[6])
+local paths = nil
+if ARGV[7] ~= '' then paths = cjson.decode(ARGV[7]) end
+
+local n_acks = tonumber(ARGV[8])
+local pos = 9
+for _ = 1, n_acks do
+  settle(group, ARGV[pos], ARGV[pos + 1], ARGV[pos + 2])
+  pos = pos + 3
+end
+if n_acks > 0 then
+  redis.call('ZREMRANGEBYSCORE', processed, '-inf', '(' .. (now - processed_ttl))
+end
+
+local n_waiting = tonumber(ARGV[pos])
+pos = pos + 1
+local runnable = {}
+for i = 1, n_waiting do
+  local member = ARGV[pos + i - 1]
+  if is_head(group, member) == 1 then runnable[#runnable + 1] = member end
+end
+
+local out, stats, last = {}, {0, 0}, ''
+if count > 0 then
+  local reply = redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', count, 'STREAMS', stream, start)
+  if reply then
+    local deliveries = nil
+    if start == '>' then deliveries = 1 end
+    for _, entry in ipairs(reply[1][2]) do
+      admit(group, consumer, entry[1], entry[2], deliveries, lease_ms, paths, out, stats)
+      last = entry[1]
+    end
+  end
+end
+return {out, runnable, last, stats[1], stats[2]}

@@ -1,0 +1,33 @@
+"""Prometheus metrics of the bus, on the default registry so that a service's ``/metrics`` shows them.
+
+Per-group lag, pending and dead-letter sizes are read from Redis by :func:`eventbus.operations.group_stats`
+and set here periodically by each consumer (a scrape must not wait on Redis).
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+PUBLISHED = Counter("eventbus_published_total", "Events appended to their stream", ["type", "source"])
+PUBLISH_DEDUPED = Counter(
+    "eventbus_publish_deduplicated_total", "Publishes answered with an earlier event's id", ["type"]
+)
+HANDLED = Counter("eventbus_handled_total", "Events whose handler succeeded", ["type", "group"])
+FAILED = Counter("eventbus_failed_total", "Handler attempts that raised", ["type", "group"])
+RETRIED = Counter("eventbus_retried_total", "Attempts scheduled again after a failure", ["type", "group"])
+DEAD_LETTERED = Counter(
+    "eventbus_dead_lettered_total", "Events moved to dead letters", ["type", "group", "reason"]
+)
+SKIPPED = Counter(
+    "eventbus_skipped_duplicates_total", "Deliveries of already-processed events, acknowledged", ["type", "group"]
+)
+RECLAIMED = Counter("eventbus_reclaimed_total", "Entries taken over from a dead consumer", ["type", "group"])
+HANDLE_SECONDS = Histogram(
+    "eventbus_handle_seconds",
+    "Handler latency",
+    ["type", "group"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+GROUP_LAG = Gauge("eventbus_group_lag", "Entries not yet delivered to the group", ["type", "group"])
+GROUP_PENDING = Gauge("eventbus_group_pending", "Entries delivered, not yet acknowledged", ["type", "group"])
+GROUP_DEAD_LETTERS = Gauge("eventbus_group_dead_letters", "Dead letters retained", ["type", "group"])

@@ -1,0 +1,149 @@
+"""Payload models v1 of the seven catalog channels, field for field as the catalog writes them.
+
+Fields the catalog marks with an example only are required; fields it shows as objects that may be empty
+(``raw``, ``details``, ``utm``) default to empty. Additions made later by the services are optional and
+documented in ``docs/catalog.md`` ("Additions"): ``message.received.referral`` (click-to-WhatsApp ads),
+``lead.created.lead_external_id`` / ``ctwa_clid``, ``contract.*.lead_id`` / ``document_id`` / ``status``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field
+
+from eventbus.envelope import Payload, UtcTimestamp
+
+Channel = Literal["whatsapp", "instagram", "telegram"]
+
+
+class Media(Payload):
+    # "video" is an addition to the catalog's image|audio|document (docs/catalog.md, Additions).
+    type: Literal["image", "audio", "document", "video", "sticker"]
+    url: str | None = None
+    mime_type: str | None = None
+    sha256: str | None = None
+
+
+class AdReferral(Payload):
+    """A click-to-WhatsApp ad the lead came from (Evolution's ``externalAdReply``)."""
+
+    ctwa_clid: str | None = None
+    source_id: str | None = None
+    source_type: str | None = None
+    source_url: str | None = None
+    title: str | None = None
+
+
+class MessageReceived(Payload):
+    event_type: ClassVar[str] = "message.received"
+    event_version: ClassVar[int] = 1
+
+    instance_id: str = Field(min_length=1)
+    lead_external_id: str = Field(min_length=1, examples=["wa:+5511999999999"])
+    from_: str = Field(alias="from", pattern=r"^\+[1-9][0-9]{6,14}$", examples=["+5511999999999"])
+    body: str | None = None
+    media: Media | None = None
+    raw: dict[str, Any] = Field(default_factory=dict)
+    referral: AdReferral | None = None
+
+
+class OutgoingMessage(Payload):
+    type: Literal["text"] = "text"
+    text: str = Field(min_length=1, max_length=4096)
+
+
+class MessageSent(Payload):
+    event_type: ClassVar[str] = "message.sent"
+    event_version: ClassVar[int] = 1
+
+    instance_id: str = Field(min_length=1)
+    to: str = Field(min_length=1)
+    messages: list[OutgoingMessage] = Field(min_length=1)
+    raw: dict[str, Any] = Field(default_factory=dict)
+
+
+class Utm(Payload):
+    source: str | None = None
+    medium: str | None = None
+    campaign: str | None = None
+    content: str | None = None
+    term: str | None = None
+
+
+class LeadCreated(Payload):
+    event_type: ClassVar[str] = "lead.created"
+    event_version: ClassVar[int] = 1
+
+    lead_id: str = Field(pattern=r"^lead_.+")
+    company_id: str = Field(min_length=1)
+    channel: Channel
+    source: Literal["organic", "ads", "referral", "unknown"] = "unknown"
+    utm: Utm | None = None
+    lead_external_id: str | None = None
+    ctwa_clid: str | None = None
+
+
+class LeadQualified(Payload):
+    event_type: ClassVar[str] = "lead.qualified"
+    event_version: ClassVar[int] = 1
+
+    lead_id: str = Field(pattern=r"^lead_.+")
+    company_id: str = Field(min_length=1)
+    score: float = Field(ge=0, le=1)
+    criteria: list[str] = Field(default_factory=list, examples=[["budget", "date", "location"]])
+    summary: str = ""
+
+
+class ContractCreated(Payload):
+    event_type: ClassVar[str] = "contract.created"
+    event_version: ClassVar[int] = 1
+
+    contract_id: str = Field(pattern=r"^ctr_.+")
+    deal_id: str = Field(min_length=1)
+    company_id: str = Field(min_length=1)
+    value: float = Field(ge=0)
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    lead_id: str | None = None
+    document_id: str | None = None
+    status: str | None = None
+
+
+class ContractSigned(Payload):
+    event_type: ClassVar[str] = "contract.signed"
+    event_version: ClassVar[int] = 1
+
+    contract_id: str = Field(pattern=r"^ctr_.+")
+    deal_id: str = Field(min_length=1)
+    company_id: str = Field(min_length=1)
+    signed_at: UtcTimestamp
+    value: float = Field(ge=0)
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    lead_id: str | None = None
+    document_id: str | None = None
+
+
+class InstanceStatus(Payload):
+    event_type: ClassVar[str] = "instance.status"
+    event_version: ClassVar[int] = 1
+
+    instance_id: str = Field(min_length=1)
+    company_id: str = Field(min_length=1)
+    channel: Channel
+    status: Literal["connected", "disconnected", "error"]
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+__all__ = [
+    "AdReferral",
+    "ContractCreated",
+    "ContractSigned",
+    "InstanceStatus",
+    "LeadCreated",
+    "LeadQualified",
+    "Media",
+    "MessageReceived",
+    "MessageSent",
+    "OutgoingMessage",
+    "Utm",
+]

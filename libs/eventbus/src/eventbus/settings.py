@@ -1,0 +1,32 @@
+"""Tunables of the bus, with the defaults derived in ``docs/retention.md``."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class BusSettings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    prefix: str = Field("wb", min_length=1, pattern=r"^[A-Za-z0-9_.:-]+$")
+    live_prefix: str = ""
+    #: Approximate cap on each channel's stream (``XADD MAXLEN ~``); 0 disables the length cap.
+    stream_maxlen: int = Field(1_000_000, ge=0)
+    #: Entries older than this are trimmed (``XTRIM MINID ~``); the replay window of every channel.
+    stream_max_age: timedelta = timedelta(days=7)
+    #: How long a consumer remembers a processed event id. Must cover the stream's age: anything still in
+    #: the stream can be redelivered (a replay, a reclaim), and must still be recognised.
+    processed_retention: timedelta = timedelta(days=8)
+    #: How long a producer idempotency key answers with the first event's id.
+    dedupe_retention: timedelta = timedelta(days=7)
+    dead_letter_maxlen: int = Field(100_000, ge=1)
+    #: Use SPUBLISH (sharded Pub/Sub) for live taps; set on Redis Cluster.
+    sharded_pubsub: bool = False
+
+    @model_validator(mode="after")
+    def _processed_outlives_stream(self) -> BusSettings:
+        if self.processed_retention < self.stream_max_age:
+            raise ValueError("processed_retention must be at least stream_max_age")
+        return self

@@ -1,0 +1,54 @@
+"""OpenTelemetry spans for publish and handle, linked through the envelope's W3C ``traceparent``.
+
+Only the OpenTelemetry API is used here: without an SDK configured by the service, spans are no-ops and no
+``traceparent`` is written, so the library costs nothing when tracing is off.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.trace import Span, SpanKind
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+from eventbus.envelope import Envelope
+
+_tracer = trace.get_tracer("eventbus")
+_propagator = TraceContextTextMapPropagator()
+
+
+def _attributes(event: Envelope[Any]) -> dict[str, str | int]:
+    return {
+        "messaging.system": "redis",
+        "messaging.destination.name": event.type,
+        "messaging.message.id": event.id,
+        "event.version": event.version,
+        "company_id": event.company_id,
+        "correlation_id": event.correlation_id,
+    }
+
+
+@contextmanager
+def publishing(event: Envelope[Any]) -> Iterator[Envelope[Any]]:
+    """A producer span; yields the event with ``traceparent`` set when tracing is on."""
+    with _tracer.start_as_current_span(
+        f"publish {event.type}", kind=SpanKind.PRODUCER, attributes=_attributes(event)
+    ):
+        carrier: dict[str, str] = {}
+        _propagator.inject(carrier)
+        traceparent = carrier.get("traceparent")
+        yield event.model_copy(update={"traceparent": traceparent}) if traceparent else event
+
+
+@contextmanager
+def handling(event: Envelope[Any], group: str) -> Iterator[Span]:
+    """A consumer span, child of the publisher's span carried in ``traceparent``."""
+    parent = _propagator.extract({"traceparent": event.traceparent}) if event.traceparent else None
+    attributes = {**_attributes(event), "messaging.consumer.group.name": group}
+    with _tracer.start_as_current_span(
+        f"handle {event.type}", context=parent, kind=SpanKind.CONSUMER, attributes=attributes
+    ) as span:
+        yield span

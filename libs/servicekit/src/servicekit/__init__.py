@@ -1,0 +1,1 @@
+"""Shared service plumbing."""

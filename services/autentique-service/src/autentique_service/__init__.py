@@ -1,0 +1,1 @@
+"""autentique-service service."""
