@@ -208,10 +208,13 @@ class _ChannelConsumer:
         self.processed_ttl_ms = int(owner.bus.settings.processed_retention.total_seconds() * 1000)
         self.prefetch = max(owner.batch_size, sub.concurrency) * 2
         self.held: dict[str, _Delivery] = {}
+        self.events: dict[str, str] = {}  # event id → entry id, for entries held here
+        self.twins: dict[str, list[_Delivery]] = {}
         self.waiting: dict[str, _Delivery] = {}
         self.queue: asyncio.Queue[_Delivery] = asyncio.Queue()
-        self.acks: list[tuple[str, str, str]] = []
+        self.acks: list[_Delivery] = []  # handled, acknowledgement not yet on the server
         self.wake = asyncio.Event()
+        self.closing = False
         self.blocked = False
         self.flushing: asyncio.Task[None] | None = None
         self.active: set[str] = set()
@@ -297,8 +300,8 @@ class _ChannelConsumer:
         acks, self.acks = self.acks, []
         args: list[Any] = [self.owner.group, self.owner.name, start, count, self.lease_ms,
                            self.processed_ttl_ms, self.paths, len(acks)]
-        for ack in acks:
-            args.extend(ack)
+        for d in acks:
+            args.extend((d.entry_id, d.event_id, d.member))
         args.append(len(waiting))
         args.extend(waiting)
         try:
@@ -308,6 +311,7 @@ class _ChannelConsumer:
         except BaseException:
             self.acks[:0] = acks  # not settled: keep them for the next round trip
             raise
+        self._acknowledged(acks)
         if duplicates:
             self.m_skipped.inc(duplicates)
         return admitted, [m.decode() for m in runnable], last.decode()
@@ -323,11 +327,20 @@ class _ChannelConsumer:
             self.blocked = False
         if not reply:
             return
+        if self.flushing is not None:
+            await asyncio.gather(self.flushing, return_exceptions=True)
         ids = [entry_id for entry_id, _ in reply[0][1]]
-        admitted, duplicates, _leased = await self.bus.scripts.admit(
-            keys=self.script_keys,
-            args=[self.owner.group, self.owner.name, self.lease_ms, self.paths, *ids],
-        )
+        acks, self.acks = self.acks, []
+        args: list[Any] = [self.owner.group, self.owner.name, self.lease_ms, self.paths, self.processed_ttl_ms,
+                           len(acks)]
+        for d in acks:
+            args.extend((d.entry_id, d.event_id, d.member))
+        try:
+            admitted, duplicates, _leased = await self.bus.scripts.admit(keys=self.script_keys, args=[*args, *ids])
+        except BaseException:
+            self.acks[:0] = acks
+            raise
+        self._acknowledged(acks)
         if duplicates:
             self.m_skipped.inc(duplicates)
         self._dispatch(admitted)
@@ -340,18 +353,38 @@ class _ChannelConsumer:
             fields = dict(zip(raw_fields[::2], raw_fields[1::2], strict=True))
             delivery = _Delivery(entry_id, fields, int(attempt), member_b.decode())
             self.held[entry_id] = delivery
+            if delivery.event_id and delivery.event_id in self.events:
+                # Another copy of an event this process is handling right now (a re-added entry): our own
+                # lease does not stop us, so park it and settle it with the original.
+                self.twins.setdefault(delivery.event_id, []).append(delivery)
+                continue
+            if delivery.event_id:
+                self.events[delivery.event_id] = entry_id
             if runnable:
                 self.queue.put_nowait(delivery)
             else:
                 self.waiting[delivery.member] = delivery
+
+    def _acknowledged(self, acks: list[_Delivery]) -> None:
+        for d in acks:
+            # Parked copies of a processed event are acknowledged in the next round trip.
+            self.acks.extend(self._forget(d))
+
+    def _forget(self, d: _Delivery) -> list[_Delivery]:
+        """Drop ``d`` from what we hold; returns its parked twins."""
+        self.held.pop(d.entry_id, None)
+        if self.events.get(d.event_id) == d.entry_id:
+            del self.events[d.event_id]
+            return self.twins.pop(d.event_id, [])
+        return []
 
     # -- handling ---------------------------------------------------------------------------------------
 
     async def _work(self) -> None:
         while True:
             delivery = await self.queue.get()
-            if delivery.entry_id not in self.held:
-                continue  # lost to a reclaim while queued
+            if delivery.entry_id not in self.held or self.closing:
+                continue  # lost to a reclaim while queued, or shutting down
             self.active.add(delivery.entry_id)
             try:
                 await self._handle(delivery)
@@ -400,9 +433,11 @@ class _ChannelConsumer:
         return event
 
     def _settle(self, d: _Delivery) -> None:
-        if self.held.pop(d.entry_id, None) is None:
+        # The entry stays held until its acknowledgement is on the server: until then a redelivery of it,
+        # or of a copy of its event, must be recognised here (Redis does not know it is done yet).
+        if d.entry_id not in self.held:
             return
-        self.acks.append((d.entry_id, d.event_id, d.member))
+        self.acks.append(d)
         self.wake.set()
         if self.blocked and self.flushing is None:
             self.flushing = asyncio.create_task(self._flush())
@@ -431,6 +466,10 @@ class _ChannelConsumer:
             pass  # the in-process count still holds; the heartbeat keeps the entry ours
         d.attempt += 1
         asyncio.get_running_loop().call_later(delay, self._requeue, d)
+
+    def _dispatch_again(self, d: _Delivery) -> None:
+        self.events[d.event_id] = d.entry_id
+        self.queue.put_nowait(d)
 
     def _requeue(self, d: _Delivery) -> None:
         if d.entry_id in self.held and not self.owner.stopping:
@@ -470,7 +509,8 @@ class _ChannelConsumer:
                 if self.owner.stopping:
                     return
                 await self.owner.sleep(1.0)
-        self.held.pop(d.entry_id, None)
+        for twin in self._forget(d):
+            self._dispatch_again(twin)
         self.wake.set()
         metrics.DEAD_LETTERED.labels(event_type, self.owner.group, reason).inc()
         log.error("event_dead_lettered", reason=reason, error=record["error"], attempts=d.attempt,
@@ -507,7 +547,8 @@ class _ChannelConsumer:
             # finishes and acknowledges (its side effect is done); anything not started is given up.
             if d is not None and d.entry_id not in self.active:
                 self.waiting.pop(d.member, None)
-                self.held.pop(d.entry_id, None)
+                for twin in self._forget(d):
+                    self._dispatch_again(twin)
                 self.log.warning("consumer_entry_lost", entry_id=d.entry_id)
 
     async def _reclaim(self) -> None:
@@ -534,12 +575,8 @@ class _ChannelConsumer:
     # -- shutdown ---------------------------------------------------------------------------------------
 
     async def _shutdown(self, workers: list[asyncio.Task[None]], keeper: asyncio.Task[None]) -> None:
-        # Queued and waiting entries are released at once; running handlers get the grace period.
-        for d in list(self.waiting.values()):
-            self.held.pop(d.entry_id, None)
-        self.waiting.clear()
-        while not self.queue.empty():
-            self.held.pop(self.queue.get_nowait().entry_id, None)
+        # Nothing new starts; running handlers get the grace period; everything else is released.
+        self.closing = True
         deadline = time.monotonic() + self.owner.shutdown_grace
         while self.active and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
@@ -569,6 +606,9 @@ class _ChannelConsumer:
             await pipe.execute()
         self.log.info("consumer_released", entries=len(self.held))
         self.held.clear()
+        self.events.clear()
+        self.twins.clear()
+        self.waiting.clear()
 
 
 def _reason(exc: Exception) -> str:

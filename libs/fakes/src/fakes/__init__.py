@@ -1,3 +1,21 @@
-"""Local fakes of the three external APIs (Evolution, Autentique, Meta Graph API)."""
+"""Local fakes of the three external APIs (Evolution, Autentique, Meta Graph API).
 
-__all__: list[str] = []
+Each module has a `create_app(state=None) -> FastAPI` factory; the state object (also at
+`app.state.fake`) records traffic and takes failure injections. `python -m fakes NAME --port N` runs one.
+"""
+
+from fakes import autentique, control, evolution, evolution_webhooks, graph
+from fakes.autentique import AutentiqueState
+from fakes.evolution import EvolutionState
+from fakes.graph import GraphState
+
+__all__ = [
+    "AutentiqueState",
+    "EvolutionState",
+    "GraphState",
+    "autentique",
+    "control",
+    "evolution",
+    "evolution_webhooks",
+    "graph",
+]

@@ -1,4 +1,4 @@
-"""Shared machinery of the fakes: request recording, failure injection, `/_fake` control routes, webhook retry.
+"""Shared machinery of the fakes: request recording, failure injection, `/_fake` routes, webhook retries.
 
 Nothing here mimics a particular API. Each fake plugs in its own error renderer so that injected failures
 carry that API's error body (Evolution: /work/shared/reference/evolution-api.md §7, Autentique:
@@ -134,7 +134,9 @@ class FakeState:
     ) -> None:
         if status == 429 and retry_after is None:
             retry_after = 1
-        self.failures.append(Failure("status", status, count, retry_after=retry_after, code=code, subcode=subcode))
+        self.failures.append(
+            Failure("status", status, count, retry_after=retry_after, code=code, subcode=subcode)
+        )
 
     def slow_next(self, seconds: float, count: int | None = 1, *, after_handling: bool = False) -> None:
         self.failures.append(Failure("late" if after_handling else "slow", None, count, seconds=seconds))
@@ -357,10 +359,10 @@ async def deliver_with_retries(
     delays: Sequence[float],
     non_retryable: Collection[int] = (),
     transport: httpx.AsyncBaseTransport | None = None,
-    timeout: float = 30.0,
+    request_timeout: float = 30.0,
 ) -> Delivery:
     """POST `delivery.body` until a 2xx; `delays[i]` is the wait before attempt i+2."""
-    async with httpx.AsyncClient(transport=transport, timeout=timeout) as client:
+    async with httpx.AsyncClient(transport=transport, timeout=request_timeout) as client:
         for number in range(1, len(delays) + 2):
             delay = delays[number - 2] if number > 1 else 0.0
             if delay > 0:

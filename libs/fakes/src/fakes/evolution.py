@@ -158,7 +158,7 @@ class EvolutionState(WebhookingState):
     not_on_whatsapp: set[str] = field(default_factory=set)
     # sendText `delay` blocks the HTTP call for that long; scale it down in tests.
     send_delay_scale: float = 1.0
-    retry_policy: EvolutionRetryPolicy = EvolutionRetryPolicy()
+    retry_policy: EvolutionRetryPolicy = field(default_factory=EvolutionRetryPolicy)
 
     def add_instance(
         self,
@@ -225,7 +225,11 @@ def _render_failure(failure: Failure) -> tuple[int, Any, dict[str, str]]:
     status = failure.status or 500
     message: Any = "Unauthorized" if status == 401 else [HTTPStatus(status).phrase]
     headers = {"Retry-After": str(failure.retry_after)} if failure.retry_after is not None else {}
-    return status, {"status": status, "error": HTTPStatus(status).phrase, "response": {"message": message}}, headers
+    return (
+        status,
+        {"status": status, "error": HTTPStatus(status).phrase, "response": {"message": message}},
+        headers,
+    )
 
 
 _BUILDERS = {
@@ -245,7 +249,9 @@ def create_app(state: EvolutionState | None = None) -> FastAPI:
 
     def authorized(request: Request, instance: EvolutionInstance | None) -> bool:
         key = request.headers.get("apikey")
-        return key is not None and (key == fake.global_apikey or (instance is not None and key == instance.apikey))
+        return key is not None and (
+            key == fake.global_apikey or (instance is not None and key == instance.apikey)
+        )
 
     def guard(request: Request, name: str) -> EvolutionInstance | JSONResponse:
         instance = fake.instances.get(name)
@@ -268,7 +274,9 @@ def create_app(state: EvolutionState | None = None) -> FastAPI:
             return _error(400, [["instance is not of a type(s) object"]])
         problems = [f'instance requires property "{p}"' for p in ("number", "text") if p not in body]
         problems += [
-            f"instance.{p} is not of a type(s) string" for p in ("number", "text") if p in body and not isinstance(body[p], str)
+            f"instance.{p} is not of a type(s) string"
+            for p in ("number", "text")
+            if p in body and not isinstance(body[p], str)
         ]
         if problems:
             return _error(400, [problems])
@@ -285,8 +293,11 @@ def create_app(state: EvolutionState | None = None) -> FastAPI:
         if isinstance(delay, int) and delay > 0:
             await asyncio.sleep(delay / 1000 * fake.send_delay_scale)
         response = {
-            "key": {"remoteJid": number if "@" in number else f"{number}@s.whatsapp.net", "fromMe": True,
-                    "id": new_message_id("web")},
+            "key": {
+                "remoteJid": number if "@" in number else f"{number}@s.whatsapp.net",
+                "fromMe": True,
+                "id": new_message_id("web"),
+            },
             "pushName": "Você",
             "status": "PENDING",
             "message": {"conversation": text},
@@ -306,7 +317,7 @@ def create_app(state: EvolutionState | None = None) -> FastAPI:
         return {"instance": {"instanceName": instance.name, "state": instance.connection_state}}
 
     @app.get("/instance/fetchInstances", response_model=None)
-    async def fetch_instances(request: Request, instanceName: str | None = None) -> Any:  # noqa: N803
+    async def fetch_instances(request: Request, instanceName: str | None = None) -> Any:
         key = request.headers.get("apikey")
         owned = [i for i in fake.instances.values() if i.apikey == key]
         if key != fake.global_apikey and not owned:
@@ -379,7 +390,9 @@ def create_app(state: EvolutionState | None = None) -> FastAPI:
             envelope = builder(instance=instance, origin=origin, **body.get("params", {}))
         else:
             envelope = webhook_envelope(body["event"], instance, body.get("data", {}), origin=origin)
-        job = fake.deliver(envelope, url=body.get("url"), headers=body.get("headers"), by_events=body.get("by_events"))
+        job = fake.deliver(
+            envelope, url=body.get("url"), headers=body.get("headers"), by_events=body.get("by_events")
+        )
         if not body.get("wait", True):
             fake.spawn(job)
             return JSONResponse({"queued": True, "envelope": envelope}, status_code=202)

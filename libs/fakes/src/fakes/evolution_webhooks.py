@@ -90,7 +90,9 @@ def decode_webhook_jwt(token: str, jwt_key: str, *, now: int | None = None) -> d
         raise ValueError("malformed JWT") from exc
     if json.loads(_b64url_decode(header_b64)).get("alg") != "HS256":
         raise ValueError("unexpected JWT alg")
-    expected = hmac.new(jwt_key.encode(), f"{header_b64}.{payload_b64}".encode("ascii"), hashlib.sha256).digest()
+    expected = hmac.new(
+        jwt_key.encode(), f"{header_b64}.{payload_b64}".encode("ascii"), hashlib.sha256
+    ).digest()
     if not hmac.compare_digest(expected, _b64url_decode(signature_b64)):
         raise ValueError("bad JWT signature")
     payload: dict[str, Any] = json.loads(_b64url_decode(payload_b64))
@@ -209,6 +211,7 @@ def text_message_webhook(
 ) -> dict[str, Any]:
     """Sample 1. `legacy_text` gives the pre-2.2 `extendedTextMessage.text` shape (§5 normalisation)."""
     message_id = message_id or new_message_id()
+    message: dict[str, Any]
     if legacy_text:
         message, message_type = {"extendedTextMessage": {"text": text}}, "extendedTextMessage"
     else:
@@ -309,7 +312,7 @@ def ad_referral_webhook(
         greetingMessageBody="Oi! Como podemos ajudar?",
         automatedGreetingMessageShown=True,
     )
-    context_info = {
+    context_info: dict[str, Any] = {
         "conversionSource": "FB_Ads",
         "entryPointConversionSource": "ctwa_ad",
         "entryPointConversionApp": source_app,
@@ -321,7 +324,7 @@ def ad_referral_webhook(
         push_name,
         {"conversation": text},
         "conversation",
-        context_info=context_info,
+        context_info=dict(context_info),
         timestamp=timestamp,
         instance_id=instance_id,
     )
@@ -371,7 +374,8 @@ class EvolutionRetryPolicy:
     def delays(self, rng: random.Random | None = None) -> list[float]:
         pick = rng or random.Random()
         return [
-            max(self.initial_delay, d * (1 + pick.uniform(-self.jitter, self.jitter))) for d in self.base_delays()
+            max(self.initial_delay, d * (1 + pick.uniform(-self.jitter, self.jitter)))
+            for d in self.base_delays()
         ]
 
 
@@ -403,5 +407,5 @@ async def deliver_webhook(
         delays=[d * retry_delay_scale for d in policy.delays()],
         non_retryable=policy.non_retryable,
         transport=transport,
-        timeout=policy.timeout,
+        request_timeout=policy.timeout,
     )

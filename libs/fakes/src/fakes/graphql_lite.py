@@ -87,7 +87,9 @@ class _Parser:
         while pos < len(source):
             match = _TOKEN.match(source, pos)
             if match is None:
-                raise GraphQLError(f'Syntax Error: Unexpected character "{source[pos]}"', line, pos - line_start + 1)
+                raise GraphQLError(
+                    f'Syntax Error: Unexpected character "{source[pos]}"', line, pos - line_start + 1
+                )
             kind = match.lastgroup or ""
             if kind != "skip":
                 self.tokens.append((kind, match.group(), line, pos - line_start + 1))
@@ -104,10 +106,14 @@ class _Parser:
 
     def take(self, text: str | None = None, kind: str | None = None) -> tuple[str, str, int, int]:
         if self.index >= len(self.tokens):
-            raise GraphQLError("Syntax Error: Unexpected <EOF>", *(self.tokens[-1][2:] if self.tokens else (1, 1)))
+            raise GraphQLError(
+                "Syntax Error: Unexpected <EOF>", *(self.tokens[-1][2:] if self.tokens else (1, 1))
+            )
         token = self.tokens[self.index]
         if (text is not None and token[1] != text) or (kind is not None and token[0] != kind):
-            raise GraphQLError(f'Syntax Error: Expected {text or kind}, found "{token[1]}"', token[2], token[3])
+            raise GraphQLError(
+                f'Syntax Error: Expected {text or kind}, found "{token[1]}"', token[2], token[3]
+            )
         self.index += 1
         return token
 
@@ -210,7 +216,11 @@ def parse(source: str, operation_name: str | None = None) -> Operation:
         if kind not in ("query", "mutation"):
             token = parser.tokens[parser.index - 1]
             raise GraphQLError(f'Syntax Error: Unexpected Name "{kind}"', token[2], token[3])
-        name = parser.take(kind="name")[1] if parser.peek() and parser.tokens[parser.index][0] == "name" else None
+        op_name = (
+            parser.take(kind="name")[1]
+            if parser.peek() and parser.tokens[parser.index][0] == "name"
+            else None
+        )
         defaults: dict[str, Any] = {}
         if parser.peek("("):
             parser.take("(")
@@ -225,7 +235,7 @@ def parse(source: str, operation_name: str | None = None) -> Operation:
                 parser.skip_directives()
             parser.take(")")
         parser.skip_directives()
-        operations.append(Operation(kind, name, defaults, parser.selection_set()))
+        operations.append(Operation(kind, op_name, defaults, parser.selection_set()))
     if not operations:
         raise GraphQLError("Syntax Error: Unexpected <EOF>")
     chosen = [op for op in operations if operation_name is None or op.name == operation_name]
@@ -247,7 +257,9 @@ def _fields(selections: list[Field | str], fragments: Mapping[str, list[Field | 
     return out
 
 
-def validate(op: Operation, type_name: str, schema: Schema, selections: list[Field | str] | None = None) -> None:
+def validate(
+    op: Operation, type_name: str, schema: Schema, selections: list[Field | str] | None = None
+) -> None:
     """Raise the first validation error a GraphQL server would report for this selection."""
     for f in _fields(op.selections if selections is None else selections, op.fragments):
         if f.name == "__typename":
@@ -256,11 +268,15 @@ def validate(op: Operation, type_name: str, schema: Schema, selections: list[Fie
             raise GraphQLError(f'Cannot query field "{f.name}" on type "{type_name}".', f.line, f.column)
         child = schema[type_name][f.name]
         if child is None and f.selections is not None:
-            raise GraphQLError(f'Field "{f.name}" must not have a selection since its type has no subfields.',
-                               f.line, f.column)
+            raise GraphQLError(
+                f'Field "{f.name}" must not have a selection since its type has no subfields.',
+                f.line,
+                f.column,
+            )
         if child is not None and f.selections is None:
-            raise GraphQLError(f'Field "{f.name}" of type "{child}" must have a selection of subfields.',
-                               f.line, f.column)
+            raise GraphQLError(
+                f'Field "{f.name}" of type "{child}" must have a selection of subfields.', f.line, f.column
+            )
         if child is not None and f.selections is not None:
             validate(op, child, schema, f.selections)
 

@@ -1,0 +1,97 @@
+import asyncio
+from datetime import timedelta
+
+import pytest
+
+from eventbus import Bus, BusSettings, BusUnavailable, Consumer, Envelope, catalog, tap
+from eventbus.errors import InvalidEvent, UnknownEventType
+from eventbus.payloads import LeadCreated
+from eventbus.testing import samples
+from eventbus.testing.waiting import eventually
+
+
+async def test_each_of_the_seven_types_round_trips_through_a_consumer(bus: Bus) -> None:
+    received: dict[str, Envelope] = {}
+
+    async def record(event: Envelope) -> None:
+        received[event.type] = event
+
+    sent = {}
+    for event_type, payload in samples.every_channel().items():
+        sent[event_type] = samples.envelope(payload)
+        await bus.publish(sent[event_type])
+    async with Consumer(bus, "roundtrip", dict.fromkeys(sent, record), block=timedelta(milliseconds=100)).running():
+        await eventually(lambda: asyncio.sleep(0, len(received) == 7))
+    assert received == sent
+
+
+async def test_duplicate_publish_with_the_same_natural_key_publishes_once(bus: Bus) -> None:
+    first = await bus.publish(samples.envelope(samples.message_received(1)), dedupe_key="ins_1:3EB0C767")
+    again = await bus.publish(samples.envelope(samples.message_received(1)), dedupe_key="ins_1:3EB0C767")
+    assert not first.duplicate and again.duplicate
+    assert again.event_id == first.event_id
+    assert await bus.redis.xlen(bus.keys.stream("message.received")) == 1
+
+
+async def test_a_very_long_natural_key_still_dedupes(bus: Bus) -> None:
+    key = "k" * 5000
+    first = await bus.publish(samples.envelope(samples.message_received()), dedupe_key=key)
+    assert (await bus.publish(samples.envelope(samples.message_received()), dedupe_key=key)).event_id == first.event_id
+
+
+async def test_publishing_outside_the_catalog_is_an_error_and_publishes_nothing(bus: Bus) -> None:
+    event = samples.envelope(samples.every_channel()["lead.created"])
+    with pytest.raises(UnknownEventType):
+        await bus.publish(event.model_copy(update={"type": "lead.deleted"}))
+    with pytest.raises(InvalidEvent):
+        await bus.publish(event.model_copy(update={"version": 7}))
+    assert await bus.redis.exists(bus.keys.stream("lead.created")) == 0
+
+
+async def test_publish_while_redis_is_unreachable_raises_bus_unavailable(redis_server_factory) -> None:
+    server = redis_server_factory(appendonly=False)
+    async with Bus.from_url(server.url, source="tests") as bus:
+        server.kill()
+        with pytest.raises(BusUnavailable):
+            await bus.publish(samples.envelope(samples.message_received()))
+
+
+async def test_publish_also_announces_the_event_live(bus: Bus) -> None:
+    async with tap(bus, "lead.created") as events:
+        await asyncio.sleep(0.05)
+        event = samples.envelope(samples.every_channel()["lead.created"])
+        await bus.publish(event)
+        assert await asyncio.wait_for(anext(events), 5) == event
+
+
+async def test_pattern_tap_sees_matching_channels_only(bus: Bus) -> None:
+    async with tap(bus, pattern="contract.*") as events:
+        await asyncio.sleep(0.05)
+        await bus.publish(samples.envelope(samples.every_channel()["lead.created"]))
+        signed = samples.envelope(samples.every_channel()["contract.signed"])
+        await bus.publish(signed)
+        assert (await asyncio.wait_for(anext(events), 5)).id == signed.id
+
+
+async def test_streams_are_trimmed_to_their_configured_length(redis_url: str, bus_settings: BusSettings) -> None:
+    settings = bus_settings.model_copy(update={"stream_maxlen": 100})
+    async with Bus.from_url(redis_url, source="tests", settings=settings) as bus:
+        for n in range(1000):
+            await bus.emit(samples.message_received(n), company_id=samples.COMPANY)
+        length = await bus.redis.xlen(bus.keys.stream("message.received"))
+    assert 100 <= length < 300, "approximate trimming keeps about maxlen entries"
+
+
+async def test_emit_wraps_a_payload_in_an_envelope_from_this_service(bus: Bus) -> None:
+    published = await bus.emit(
+        LeadCreated(lead_id="lead_1", company_id=samples.COMPANY, channel="whatsapp"), company_id=samples.COMPANY
+    )
+    [(_, fields)] = await bus.redis.xrange(bus.keys.stream("lead.created"))
+    event = catalog.parse(fields[b"e"])
+    assert event.id == published.event_id and event.source == "tests"
+    assert fields[b"i"].decode() == event.id and fields[b"t"] == b"lead.created" and fields[b"v"] == b"1"
+
+
+def test_processed_ids_must_outlive_the_stream() -> None:
+    with pytest.raises(ValueError, match="processed_retention"):
+        BusSettings(stream_max_age=timedelta(days=7), processed_retention=timedelta(days=1))

@@ -1,0 +1,104 @@
+import json
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from eventbus import Envelope, LeadCreated, Utm, catalog, context
+from eventbus.errors import InvalidEvent
+from eventbus.testing import samples
+
+
+def lead(**over) -> LeadCreated:
+    return LeadCreated(**{"lead_id": "lead_1", "company_id": samples.COMPANY, "channel": "whatsapp", **over})
+
+
+def test_wire_form_has_the_catalog_fields_in_order_with_millisecond_utc_time() -> None:
+    at = datetime(2025, 12, 16, 9, 0, 0, 123456, tzinfo=timezone(timedelta(hours=-3)))
+    event = Envelope.new(lead(), source="agent-runtime", company_id=samples.COMPANY, occurred_at=at)
+    wire = event.to_wire().decode()
+    assert wire.startswith('{"id":"evt_')
+    assert '"occurred_at":"2025-12-16T12:00:00.123Z"' in wire
+    assert list(catalog.parse(wire).model_dump()) == [
+        "id", "type", "version", "occurred_at", "company_id", "source", "correlation_id", "causation_id",
+        "payload", "traceparent",
+    ]
+    assert '"traceparent"' not in wire, "absent traceparent stays off the wire (backward compatible)"
+
+
+def test_new_event_starts_a_thread_outside_a_handler() -> None:
+    event = Envelope.new(lead(), source="agent-runtime", company_id=samples.COMPANY)
+    assert event.id.startswith("evt_") and len(event.id) == 30
+    assert event.correlation_id.startswith("cor_")
+    assert event.causation_id is None
+
+
+def test_event_created_while_handling_another_inherits_its_thread() -> None:
+    cause = samples.envelope(samples.message_received())
+    with context.handling(cause):
+        effect = Envelope.new(lead(), source="agent-runtime", company_id=samples.COMPANY)
+    assert effect.correlation_id == cause.correlation_id
+    assert effect.causation_id == cause.id
+
+
+def test_the_catalog_envelope_example_is_accepted() -> None:
+    example = (
+        '{"id": "evt_01J8Z0P3H1Y8K8Q0KQ9VJ8X7K1", "type": "lead.created", "version": 1,'
+        ' "occurred_at": "2025-12-16T12:00:00.000Z", "company_id": "cmp_01J8Z0P1F7K4V6E9QW3M0N1B2C",'
+        ' "source": "agent-runtime", "correlation_id": "cor_01J8Z0P2T0Q1V9G7H6J5K4L3M2", "causation_id": null,'
+        ' "payload": {"lead_id": "lead_1", "company_id": "cmp_1", "channel": "whatsapp", "source": "organic"}}'
+    )
+    event = catalog.parse(example)
+    assert event.occurred_at == datetime(2025, 12, 16, 12, tzinfo=UTC)
+    assert event.payload.utm is None, "absent optional fields get safe defaults"
+
+
+def test_extra_fields_are_tolerated() -> None:
+    event = samples.envelope(lead())
+    data = event.model_dump(mode="json")
+    data["new_envelope_field"] = 1
+    data["payload"]["new_payload_field"] = {"x": 1}
+    assert catalog.parse(json.dumps(data)) == event
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("id", "evt_not-a-ulid"), ("id", "01J8Z0P3H1Y8K8Q0KQ9VJ8X7K1"), ("version", 0), ("traceparent", "nope")],
+)
+def test_malformed_envelope_fields_are_rejected(field: str, value: object) -> None:
+    data = samples.envelope(lead()).model_dump(mode="json") | {field: value}
+    with pytest.raises(InvalidEvent):
+        catalog.parse(json.dumps(data))
+
+
+def test_payload_enumerations_are_enforced() -> None:
+    with pytest.raises(ValidationError):
+        lead(channel="fax")
+
+
+ulids = st.from_regex(r"\A[0-9A-HJKMNP-TV-Z]{26}\Z")
+texts = st.text(max_size=40)
+utms = st.none() | st.builds(Utm, source=st.none() | texts, medium=st.none() | texts, campaign=st.none() | texts)
+
+
+@given(
+    lead_id=ulids.map(lambda u: f"lead_{u}"),
+    channel=st.sampled_from(["whatsapp", "instagram", "telegram"]),
+    source=st.sampled_from(["organic", "ads", "referral", "unknown"]),
+    utm=utms,
+    at=st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)),
+    company=ulids.map(lambda u: f"cmp_{u}"),
+)
+def test_envelope_survives_the_wire(lead_id, channel, source, utm, at, company) -> None:
+    payload = LeadCreated(lead_id=lead_id, company_id=company, channel=channel, source=source, utm=utm)
+    event = Envelope.new(payload, source="agent-runtime", company_id=company, occurred_at=at)
+    assert catalog.parse(event.to_wire()) == event
+    assert catalog.parse(event.to_wire(), event_type="lead.created", version=1) == event
+
+
+@given(body=st.text(max_size=300), digits=st.from_regex(r"\A[1-9][0-9]{9,13}\Z"))
+def test_any_text_message_survives_the_wire(body: str, digits: str) -> None:
+    event = samples.envelope(samples.message_received(lead=f"+{digits}", body=body))
+    assert catalog.parse(event.to_wire()).payload.body == body
