@@ -3,9 +3,6 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
-
 from fakes import evolution
 from fakes.evolution import (
     EvolutionRetryPolicy,
@@ -20,6 +17,8 @@ from fakes.evolution import (
     make_webhook_jwt,
     text_message_webhook,
 )
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 
 INSTANCE_KEY = "instance-token-vendas-01"
 
@@ -64,8 +63,10 @@ async def test_send_text_returns_201_with_a_sent_message_and_key_id(
     body = response.json()
     assert body["key"]["remoteJid"] == "5511987654321@s.whatsapp.net"
     assert body["key"]["fromMe"] is True
-    assert len(body["key"]["id"]) == 22 and body["key"]["id"].startswith("3EB0")
-    assert body["status"] == "PENDING" and body["source"] == "web"
+    assert len(body["key"]["id"]) == 22
+    assert body["key"]["id"].startswith("3EB0")
+    assert body["status"] == "PENDING"
+    assert body["source"] == "web"
     assert body["message"] == {"conversation": "Olá Maria!"}
     assert state.sent[0].request["text"] == "Olá Maria!"
 
@@ -81,15 +82,25 @@ async def test_send_text_accepts_the_global_apikey(client: httpx.AsyncClient, st
 
 async def test_send_text_with_wrong_apikey_is_401(client: httpx.AsyncClient) -> None:
     response = await client.post(
-        "/message/sendText/vendas-01", headers={"apikey": "wrong"}, json={"number": "5511987654321", "text": "x"}
+        "/message/sendText/vendas-01",
+        headers={"apikey": "wrong"},
+        json={"number": "5511987654321", "text": "x"},
     )
     assert response.status_code == 401
-    assert response.json() == {"status": 401, "error": "Unauthorized", "response": {"message": "Unauthorized"}}
+    assert response.json() == {
+        "status": 401,
+        "error": "Unauthorized",
+        "response": {"message": "Unauthorized"},
+    }
 
 
-async def test_send_text_to_unknown_instance_is_404_even_with_a_wrong_apikey(client: httpx.AsyncClient) -> None:
+async def test_send_text_to_unknown_instance_is_404_even_with_a_wrong_apikey(
+    client: httpx.AsyncClient,
+) -> None:
     response = await client.post(
-        "/message/sendText/vendas-99", headers={"apikey": "wrong"}, json={"number": "5511987654321", "text": "x"}
+        "/message/sendText/vendas-99",
+        headers={"apikey": "wrong"},
+        json={"number": "5511987654321", "text": "x"},
     )
     assert response.status_code == 404
     assert response.json() == {
@@ -109,7 +120,9 @@ async def test_send_text_without_text_is_400_with_a_nested_schema_message(client
 
 async def test_send_text_with_blank_text_is_400_text_is_required(client: httpx.AsyncClient) -> None:
     response = await client.post(
-        "/message/sendText/vendas-01", headers={"apikey": INSTANCE_KEY}, json={"number": "5511987654321", "text": " "}
+        "/message/sendText/vendas-01",
+        headers={"apikey": INSTANCE_KEY},
+        json={"number": "5511987654321", "text": " "},
     )
     assert response.status_code == 400
     assert response.json()["response"]["message"] == ["Text is required"]
@@ -120,7 +133,9 @@ async def test_send_text_to_a_number_not_on_whatsapp_is_400_exists_false(
 ) -> None:
     state.not_on_whatsapp.add("5511900000000")
     response = await client.post(
-        "/message/sendText/vendas-01", headers={"apikey": INSTANCE_KEY}, json={"number": "5511900000000", "text": "x"}
+        "/message/sendText/vendas-01",
+        headers={"apikey": INSTANCE_KEY},
+        json={"number": "5511900000000", "text": "x"},
     )
     assert response.status_code == 400
     assert response.json()["response"]["message"] == [
@@ -171,7 +186,9 @@ async def test_failure_set_over_http_answers_429_with_retry_after(client: httpx.
     assert response.json()["status"] == 429
 
 
-async def test_down_refuses_every_request_until_recover(client: httpx.AsyncClient, state: EvolutionState) -> None:
+async def test_down_refuses_every_request_until_recover(
+    client: httpx.AsyncClient, state: EvolutionState
+) -> None:
     state.go_down()
     for _ in range(2):
         with pytest.raises(httpx.ConnectError):
@@ -187,7 +204,9 @@ async def test_drop_sends_the_message_but_cuts_the_connection(
     state.drop_next()
     with pytest.raises(httpx.RemoteProtocolError):
         await client.post(
-            "/message/sendText/vendas-01", headers={"apikey": INSTANCE_KEY}, json={"number": "5511987654321", "text": "x"}
+            "/message/sendText/vendas-01",
+            headers={"apikey": INSTANCE_KEY},
+            json={"number": "5511987654321", "text": "x"},
         )
     assert len(state.sent) == 1
 
@@ -215,13 +234,16 @@ async def test_webhook_with_jwt_key_carries_a_verifiable_hs256_bearer_token(stat
     assert "jwt_key" not in headers
     token = headers["authorization"].removeprefix("Bearer ")
     claims = decode_webhook_jwt(token, "shared-jwt-secret")
-    assert claims["app"] == "evolution" and claims["action"] == "webhook"
+    assert claims["app"] == "evolution"
+    assert claims["action"] == "webhook"
     assert claims["exp"] - claims["iat"] == 600
     with pytest.raises(ValueError, match="signature"):
         decode_webhook_jwt(token, "another-secret")
 
 
-async def test_webhook_by_events_appends_the_event_suffix_and_keeps_custom_headers(state: EvolutionState) -> None:
+async def test_webhook_by_events_appends_the_event_suffix_and_keeps_custom_headers(
+    state: EvolutionState,
+) -> None:
     receiver, received = make_receiver()
     state.webhook_transport = httpx.ASGITransport(app=receiver)
     envelope = connection_update_webhook(instance="vendas-01", state="close", status_reason=401)
@@ -242,7 +264,8 @@ async def test_webhook_is_retried_on_500_until_it_succeeds() -> None:
         transport=httpx.ASGITransport(app=receiver),
     )
     assert [a.status for a in delivery.attempts] == [500, 502, 200]
-    assert delivery.delivered and len(received) == 3
+    assert delivery.delivered
+    assert len(received) == 3
 
 
 async def test_webhook_retry_schedule_stops_on_401() -> None:
@@ -315,7 +338,16 @@ def test_text_builder_produces_the_reference_envelope_in_order() -> None:
         message_id="AC1830B11436BAC01F6FA6196C534B8A",
         origin=WebhookOrigin(apikey="INSTANCE-TOKEN"),
     )
-    assert list(envelope) == ["event", "instance", "data", "destination", "date_time", "sender", "server_url", "apikey"]
+    assert list(envelope) == [
+        "event",
+        "instance",
+        "data",
+        "destination",
+        "date_time",
+        "sender",
+        "server_url",
+        "apikey",
+    ]
     assert envelope["data"]["key"] == {
         "remoteJid": "5511987654321@s.whatsapp.net",
         "fromMe": False,
@@ -333,7 +365,9 @@ def test_builders_cover_legacy_text_lid_addressing_and_images() -> None:
     assert ad["data"]["key"]["remoteJid"].endswith("@lid")
     assert ad["data"]["key"]["remoteJidAlt"] == "5511987654321@s.whatsapp.net"
     assert "ctwaClid" not in ad["data"]["contextInfo"]["externalAdReply"]
-    image = image_message_webhook(instance="v", from_number="5521998765432", caption="comprovante", base64_data="AA==")
+    image = image_message_webhook(
+        instance="v", from_number="5521998765432", caption="comprovante", base64_data="AA=="
+    )
     assert image["data"]["messageType"] == "imageMessage"
     assert image["data"]["message"]["imageMessage"]["caption"] == "comprovante"
     assert image["data"]["message"]["base64"] == "AA=="
@@ -344,7 +378,8 @@ def test_builders_cover_legacy_text_lid_addressing_and_images() -> None:
 
 def test_jwt_is_three_base64url_parts_and_expires() -> None:
     token = make_webhook_jwt("k", now=1_000)
-    assert token.count(".") == 2 and "=" not in token
+    assert token.count(".") == 2
+    assert "=" not in token
     assert decode_webhook_jwt(token, "k", now=1_500)["iat"] == 1_000
     with pytest.raises(ValueError, match="expired"):
         decode_webhook_jwt(token, "k", now=1_601)

@@ -344,20 +344,25 @@ def check_create_document(args: dict[str, Any]) -> dict[str, list[str]]:
 async def read_graphql_request(request: Request) -> tuple[str, dict[str, Any], str | None]:
     """(query, variables, operationName) from a JSON body or a GraphQL multipart request."""
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
-        form = await request.form()
-        operations = json.loads(str(form["operations"]))
-        mapping: dict[str, list[str]] = json.loads(str(form.get("map", "{}")))
+        # The context manager closes the spooled upload files once read.
+        async with request.form() as form:
+            operations = json.loads(str(form["operations"]))
+            mapping: dict[str, list[str]] = json.loads(str(form.get("map", "{}")))
+            uploads: dict[str, UploadedFile] = {}
+            for part in mapping:
+                upload = form.get(part)
+                if isinstance(upload, UploadFile):
+                    content = await upload.read()
+                    uploads[part] = UploadedFile(upload.filename or part, upload.content_type or "", content)
         for part, paths in mapping.items():
-            upload = form.get(part)
-            if not isinstance(upload, UploadFile):
+            if part not in uploads:
                 continue
-            value = UploadedFile(upload.filename or part, upload.content_type or "", await upload.read())
             for path in paths:
                 target: Any = operations
                 *parents, last = path.split(".")
                 for step in parents:
                     target = target[int(step)] if isinstance(target, list) else target.setdefault(step, {})
-                target[int(last) if isinstance(target, list) else last] = value
+                target[int(last) if isinstance(target, list) else last] = uploads[part]
     else:
         operations = json.loads(await request.body())
     return (

@@ -390,16 +390,16 @@ def create_app(state: EvolutionState | None = None) -> FastAPI:
             envelope = builder(instance=instance, origin=origin, **body.get("params", {}))
         else:
             envelope = webhook_envelope(body["event"], instance, body.get("data", {}), origin=origin)
+        known = fake.instances.get(instance)
+        if not body.get("url") and not (known and known.webhook):
+            return JSONResponse({"error": f"no url given and instance {instance!r} has no webhook"}, 422)
         job = fake.deliver(
             envelope, url=body.get("url"), headers=body.get("headers"), by_events=body.get("by_events")
         )
         if not body.get("wait", True):
             fake.spawn(job)
             return JSONResponse({"queued": True, "envelope": envelope}, status_code=202)
-        try:
-            delivery = await job
-        except ValueError as exc:
-            return JSONResponse({"error": str(exc)}, status_code=422)
+        delivery = await job
         return {"envelope": envelope, "delivery": delivery.to_dict()}
 
     return app
