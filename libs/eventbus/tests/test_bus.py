@@ -2,7 +2,6 @@ import asyncio
 from datetime import timedelta
 
 import pytest
-
 from eventbus import Bus, BusSettings, BusUnavailable, Consumer, Envelope, catalog, tap
 from eventbus.errors import InvalidEvent, UnknownEventType
 from eventbus.payloads import LeadCreated
@@ -20,7 +19,9 @@ async def test_each_of_the_seven_types_round_trips_through_a_consumer(bus: Bus) 
     for event_type, payload in samples.every_channel().items():
         sent[event_type] = samples.envelope(payload)
         await bus.publish(sent[event_type])
-    async with Consumer(bus, "roundtrip", dict.fromkeys(sent, record), block=timedelta(milliseconds=100)).running():
+    async with Consumer(
+        bus, "roundtrip", dict.fromkeys(sent, record), block=timedelta(milliseconds=100)
+    ).running():
         await eventually(lambda: asyncio.sleep(0, len(received) == 7))
     assert received == sent
 
@@ -36,7 +37,9 @@ async def test_duplicate_publish_with_the_same_natural_key_publishes_once(bus: B
 async def test_a_very_long_natural_key_still_dedupes(bus: Bus) -> None:
     key = "k" * 5000
     first = await bus.publish(samples.envelope(samples.message_received()), dedupe_key=key)
-    assert (await bus.publish(samples.envelope(samples.message_received()), dedupe_key=key)).event_id == first.event_id
+    assert (
+        await bus.publish(samples.envelope(samples.message_received()), dedupe_key=key)
+    ).event_id == first.event_id
 
 
 async def test_publishing_outside_the_catalog_is_an_error_and_publishes_nothing(bus: Bus) -> None:
@@ -73,7 +76,9 @@ async def test_pattern_tap_sees_matching_channels_only(bus: Bus) -> None:
         assert (await asyncio.wait_for(anext(events), 5)).id == signed.id
 
 
-async def test_streams_are_trimmed_to_their_configured_length(redis_url: str, bus_settings: BusSettings) -> None:
+async def test_streams_are_trimmed_to_their_configured_length(
+    redis_url: str, bus_settings: BusSettings
+) -> None:
     settings = bus_settings.model_copy(update={"stream_maxlen": 100})
     async with Bus.from_url(redis_url, source="tests", settings=settings) as bus:
         for n in range(1000):
@@ -84,7 +89,8 @@ async def test_streams_are_trimmed_to_their_configured_length(redis_url: str, bu
 
 async def test_emit_wraps_a_payload_in_an_envelope_from_this_service(bus: Bus) -> None:
     published = await bus.emit(
-        LeadCreated(lead_id="lead_1", company_id=samples.COMPANY, channel="whatsapp"), company_id=samples.COMPANY
+        LeadCreated(lead_id="lead_1", company_id=samples.COMPANY, channel="whatsapp"),
+        company_id=samples.COMPANY,
     )
     [(_, fields)] = await bus.redis.xrange(bus.keys.stream("lead.created"))
     event = catalog.parse(fields[b"e"])

@@ -4,9 +4,6 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
-from structlog.contextvars import merge_contextvars
-from structlog.testing import capture_logs
-
 from eventbus import (
     Backoff,
     Bus,
@@ -19,6 +16,8 @@ from eventbus import (
 from eventbus.payloads import LeadCreated
 from eventbus.testing import samples
 from eventbus.testing.waiting import eventually
+from structlog.contextvars import merge_contextvars
+from structlog.testing import capture_logs
 
 FAST = Backoff(initial=0.01, maximum=0.05)
 CH = "message.received"
@@ -30,7 +29,10 @@ def consumer(bus: Bus, group: str, *subs: Subscription, **kw) -> Consumer:
 
 
 async def publish_many(bus: Bus, n: int, **kw) -> list[str]:
-    return [(await bus.emit(samples.message_received(i, **kw), company_id=samples.COMPANY)).event_id for i in range(n)]
+    return [
+        (await bus.emit(samples.message_received(i, **kw), company_id=samples.COMPANY)).event_id
+        for i in range(n)
+    ]
 
 
 async def test_each_group_gets_every_event_once(bus: Bus) -> None:
@@ -39,11 +41,14 @@ async def test_each_group_gets_every_event_once(bus: Bus) -> None:
     def recorder(group: str):
         async def record(event: Envelope) -> None:
             seen[group][event.id] += 1
+
         return record
 
     ids = await publish_many(bus, 50)
-    async with consumer(bus, "a", Subscription(CH, recorder("a"))).running(), \
-               consumer(bus, "b", Subscription(CH, recorder("b"))).running():
+    async with (
+        consumer(bus, "a", Subscription(CH, recorder("a"))).running(),
+        consumer(bus, "b", Subscription(CH, recorder("b"))).running(),
+    ):
         await eventually(lambda: asyncio.sleep(0, all(len(c) == 50 for c in seen.values())))
     for counts in seen.values():
         assert set(counts) == set(ids) and set(counts.values()) == {1}
@@ -132,8 +137,10 @@ async def test_dead_letter_replay_is_seen_by_its_group_only(bus: Bus) -> None:
 
     [event_id] = await publish_many(bus, 1)
     dead = DeadLetters(bus, CH, "fails")
-    async with consumer(bus, "fails", Subscription(CH, fails)).running(), \
-               consumer(bus, "fine", Subscription(CH, fine)).running():
+    async with (
+        consumer(bus, "fails", Subscription(CH, fails)).running(),
+        consumer(bus, "fine", Subscription(CH, fine)).running(),
+    ):
         [letter] = await eventually(dead.list)
         assert letter.reason == "permanent_failure" and letter.attempts == 1, "permanent errors skip retries"
         fixed = True
@@ -149,9 +156,14 @@ async def test_dead_letter_replay_is_seen_by_its_group_only(bus: Bus) -> None:
         ({"e": "not json at all"}, "invalid_event"),
         ({"e": json.dumps({"hello": "world"})}, "invalid_event"),
         ({"i": "evt_x", "t": "message.received", "v": "1", "e": "{}"}, "invalid_event"),
-        ({"t": "lead.deleted", "v": "1", "e": json.dumps({"type": "lead.deleted", "version": 1})}, "unknown_type"),
-        ({"t": "message.received", "v": "9", "e": json.dumps({"type": "message.received", "version": 9})},
-         "unsupported_version"),
+        (
+            {"t": "lead.deleted", "v": "1", "e": json.dumps({"type": "lead.deleted", "version": 1})},
+            "unknown_type",
+        ),
+        (
+            {"t": "message.received", "v": "9", "e": json.dumps({"type": "message.received", "version": 9})},
+            "unsupported_version",
+        ),
         ({"t": "message.received", "v": "one", "e": "{}"}, "unsupported_version"),
         ({"nothing": "useful"}, "invalid_event"),
     ],
@@ -174,7 +186,9 @@ async def test_garbage_in_the_stream_is_dead_lettered_and_the_loop_goes_on(bus: 
 
 async def test_an_event_of_another_type_in_a_channel_stream_is_dead_lettered(bus: Bus) -> None:
     lead = samples.envelope(samples.every_channel()["lead.created"])
-    await bus.redis.xadd(bus.keys.stream(CH), {"i": lead.id, "t": "lead.created", "v": "1", "e": lead.to_wire()})
+    await bus.redis.xadd(
+        bus.keys.stream(CH), {"i": lead.id, "t": "lead.created", "v": "1", "e": lead.to_wire()}
+    )
     dead = DeadLetters(bus, CH, "g")
     async with consumer(bus, "g", Subscription(CH, lambda e: asyncio.sleep(0))).running():
         [letter] = await eventually(dead.list)
@@ -183,8 +197,10 @@ async def test_an_event_of_another_type_in_a_channel_stream_is_dead_lettered(bus
 
 async def test_publishing_from_a_handler_sets_causation_and_keeps_correlation(bus: Bus) -> None:
     async def reply(event: Envelope) -> None:
-        await bus.emit(LeadCreated(lead_id="lead_1", company_id=event.company_id, channel="whatsapp"),
-                       company_id=event.company_id)
+        await bus.emit(
+            LeadCreated(lead_id="lead_1", company_id=event.company_id, channel="whatsapp"),
+            company_id=event.company_id,
+        )
 
     cause = samples.envelope(samples.message_received())
     await bus.publish(cause)
@@ -249,14 +265,21 @@ async def test_graceful_shutdown_hands_unfinished_work_to_a_live_replica(bus: Bu
         effects[event.id] += 1
 
     ids = await publish_many(bus, 5)
-    first = consumer(bus, "handoff", Subscription(CH, slow, concurrency=1), name="first",
-                     shutdown_grace=timedelta(milliseconds=50), visibility_timeout=timedelta(seconds=1))
+    first = consumer(
+        bus,
+        "handoff",
+        Subscription(CH, slow, concurrency=1),
+        name="first",
+        shutdown_grace=timedelta(milliseconds=50),
+        visibility_timeout=timedelta(seconds=1),
+    )
     async with first.running():
         await started.wait()
     # the first consumer stopped while holding a running entry and queued ones: all released
     assert not effects
-    second = consumer(bus, "handoff", Subscription(CH, quick), name="second",
-                      visibility_timeout=timedelta(seconds=1))
+    second = consumer(
+        bus, "handoff", Subscription(CH, quick), name="second", visibility_timeout=timedelta(seconds=1)
+    )
     async with second.running():
         await eventually(lambda: asyncio.sleep(0, len(effects) == 5), timeout=20)
     assert set(effects) == set(ids) and set(effects.values()) == {1}
@@ -271,12 +294,21 @@ async def test_a_reclaimed_entry_is_not_run_while_its_slow_owner_still_holds_the
         await gate.wait()
 
     [event_id] = await publish_many(bus, 1)
-    a = consumer(bus, "lease", Subscription(CH, slow), name="a", visibility_timeout=timedelta(milliseconds=300))
+    a = consumer(
+        bus, "lease", Subscription(CH, slow), name="a", visibility_timeout=timedelta(milliseconds=300)
+    )
     async with a.running():
         await eventually(lambda: asyncio.sleep(0, calls[event_id] == 1))
         # simulate "a" stalling: its entry looks idle to others, but its lease is fresh
-        await bus.redis.xclaim(bus.keys.stream(CH), "lease", "a", 0, [event_id_entry := (
-            await bus.redis.xrange(bus.keys.stream(CH)))[0][0]], idle=10_000, justid=True)
+        await bus.redis.xclaim(
+            bus.keys.stream(CH),
+            "lease",
+            "a",
+            0,
+            [event_id_entry := (await bus.redis.xrange(bus.keys.stream(CH)))[0][0]],
+            idle=10_000,
+            justid=True,
+        )
         b = consumer(bus, "lease", Subscription(CH, slow), name="b", visibility_timeout=timedelta(seconds=30))
         async with b.running():
             await asyncio.sleep(0.5)

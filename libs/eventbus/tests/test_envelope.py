@@ -2,13 +2,12 @@ import json
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
-from pydantic import ValidationError
-
 from eventbus import Envelope, LeadCreated, Utm, catalog, context
 from eventbus.errors import InvalidEvent
 from eventbus.testing import samples
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import ValidationError
 
 
 def lead(**over) -> LeadCreated:
@@ -22,8 +21,16 @@ def test_wire_form_has_the_catalog_fields_in_order_with_millisecond_utc_time() -
     assert wire.startswith('{"id":"evt_')
     assert '"occurred_at":"2025-12-16T12:00:00.123Z"' in wire
     assert list(catalog.parse(wire).model_dump()) == [
-        "id", "type", "version", "occurred_at", "company_id", "source", "correlation_id", "causation_id",
-        "payload", "traceparent",
+        "id",
+        "type",
+        "version",
+        "occurred_at",
+        "company_id",
+        "source",
+        "correlation_id",
+        "causation_id",
+        "payload",
+        "traceparent",
     ]
     assert '"traceparent"' not in wire, "absent traceparent stays off the wire (backward compatible)"
 
@@ -80,7 +87,9 @@ def test_payload_enumerations_are_enforced() -> None:
 
 ulids = st.from_regex(r"\A[0-9A-HJKMNP-TV-Z]{26}\Z")
 texts = st.text(max_size=40)
-utms = st.none() | st.builds(Utm, source=st.none() | texts, medium=st.none() | texts, campaign=st.none() | texts)
+utms = st.none() | st.builds(
+    Utm, source=st.none() | texts, medium=st.none() | texts, campaign=st.none() | texts
+)
 
 
 @given(

@@ -1,9 +1,9 @@
 """The Wolfgang event bus: catalog envelopes over durable Redis Streams, side effects once.
 
-    async with Bus.from_url(url, source="agent-runtime") as bus:
-        await bus.emit(LeadCreated(...), company_id=...)
-        async with Consumer(bus, "facebook-capi", {"lead.created": report_lead}).running():
-            ...
+async with Bus.from_url(url, source="agent-runtime") as bus:
+    await bus.emit(LeadCreated(...), company_id=...)
+    async with Consumer(bus, "facebook-capi", {"lead.created": report_lead}).running():
+        ...
 """
 
 from eventbus.bus import Bus, Published, connect

@@ -102,7 +102,7 @@ class Bus:
                 dedupe_key = hashlib.sha256(dedupe_key.encode()).hexdigest()
             keys.append(self.keys.dedupe(event.type, dedupe_key))
         with tracing.publishing(event) as event:
-            args = [
+            args: list[str | int | bytes] = [
                 event.id,
                 event.type,
                 event.version,

@@ -124,7 +124,8 @@ def payload_model(event_type: str, version: int) -> type[Payload]:
 @cache
 def envelope_model(event_type: str, version: int) -> type[Envelope[Any]]:
     """``Envelope[Payload]`` for one (type, version), built once."""
-    return Envelope[payload_model(event_type, version)]  # type: ignore[misc, no-any-return]
+    model: type[Envelope[Any]] = Envelope[payload_model(event_type, version)]  # type: ignore[misc, assignment]
+    return model
 
 
 def check(event: Envelope[Any]) -> None:
@@ -151,8 +152,10 @@ def parse(data: bytes | str, *, event_type: str | None = None, version: int | No
         if not isinstance(event_type, str):
             raise MalformedEntry("not an envelope: 'type' must be a string")
         if not isinstance(version, int) or isinstance(version, bool):
-            raise UnsupportedVersion(event_type, version) if event_type in CHANNELS else UnknownEventType(
-                event_type
+            raise (
+                UnsupportedVersion(event_type, version)
+                if event_type in CHANNELS
+                else UnknownEventType(event_type)
             )
         model = envelope_model(event_type, version)
         try:
@@ -166,11 +169,15 @@ def parse(data: bytes | str, *, event_type: str | None = None, version: int | No
         except ValidationError as exc:
             raise MalformedEntry(_describe(exc)) from None
     if event.type != event_type or event.version != version:
-        raise MalformedEntry(f"envelope says {event.type} v{event.version}, stream says {event_type} v{version}")
+        raise MalformedEntry(
+            f"envelope says {event.type} v{event.version}, stream says {event_type} v{version}"
+        )
     return event
 
 
-def build(event_type: str, payload: dict[str, Any], *, version: int | None = None, **envelope: Any) -> Envelope[Any]:
+def build(
+    event_type: str, payload: dict[str, Any], *, version: int | None = None, **envelope: Any
+) -> Envelope[Any]:
     """An envelope from a plain payload dict (CLI, HTTP ingest); validated against the catalog."""
     spec = channel(event_type)
     model = payload_model(event_type, version or spec.latest)

@@ -141,8 +141,12 @@ class Consumer:
     async def run(self) -> None:
         """Consume until :meth:`stop`; survives Redis restarts and flushes by itself."""
         self._stopping.clear()
-        log.info("consumer_started", group=self.group, consumer=self.name,
-                 channels=[c.sub.channel for c in self._channels])
+        log.info(
+            "consumer_started",
+            group=self.group,
+            consumer=self.name,
+            channels=[c.sub.channel for c in self._channels],
+        )
         try:
             async with asyncio.TaskGroup() as tasks:
                 for channel in self._channels:
@@ -247,7 +251,7 @@ class _ChannelConsumer:
                     cursor = await self._cycle(cursor)
                     failures = 0
             except ResponseError as exc:
-                if "NOGROUP" not in str(exc):
+                if not _group_gone(exc):
                     raise
                 self.log.warning("consumer_group_missing", error=str(exc))
                 cursor = "0"
@@ -259,7 +263,9 @@ class _ChannelConsumer:
 
     async def _ensure_group(self) -> None:
         try:
-            await self.bus.redis.xgroup_create(self.stream, self.owner.group, self.owner.start_from, mkstream=True)
+            await self.bus.redis.xgroup_create(
+                self.stream, self.owner.group, self.owner.start_from, mkstream=True
+            )
             self.log.info("consumer_group_created", start_from=self.owner.start_from)
         except ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
@@ -294,12 +300,18 @@ class _ChannelConsumer:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.wake.wait(), seconds)
 
-    async def _read(
-        self, start: str, count: int, waiting: list[str]
-    ) -> tuple[list[Any], list[str], str]:
+    async def _read(self, start: str, count: int, waiting: list[str]) -> tuple[list[Any], list[str], str]:
         acks, self.acks = self.acks, []
-        args: list[Any] = [self.owner.group, self.owner.name, start, count, self.lease_ms,
-                           self.processed_ttl_ms, self.paths, len(acks)]
+        args: list[Any] = [
+            self.owner.group,
+            self.owner.name,
+            start,
+            count,
+            self.lease_ms,
+            self.processed_ttl_ms,
+            self.paths,
+            len(acks),
+        ]
         for d in acks:
             args.extend((d.entry_id, d.event_id, d.member))
         args.append(len(waiting))
@@ -329,14 +341,23 @@ class _ChannelConsumer:
             return
         if self.flushing is not None:
             await asyncio.gather(self.flushing, return_exceptions=True)
-        ids = [entry_id for entry_id, _ in reply[0][1]]
+        ids = [entry_id for entry_id, _ in reply[0][1]]  # type: ignore[index, misc, str-unpack]
         acks, self.acks = self.acks, []
-        args: list[Any] = [self.owner.group, self.owner.name, self.lease_ms, self.paths, self.processed_ttl_ms,
-                           len(acks)]
+        args: list[Any] = [
+            self.owner.group,
+            self.owner.name,
+            self.lease_ms,
+            self.paths,
+            self.processed_ttl_ms,
+            len(acks),
+        ]
         for d in acks:
             args.extend((d.entry_id, d.event_id, d.member))
         try:
-            admitted, duplicates, _leased = await self.bus.scripts.admit(keys=self.script_keys, args=[*args, *ids])
+            admitted, duplicates, _leased = await self.bus.scripts.admit(
+                keys=self.script_keys,
+                args=[*args, *ids],  # type: ignore[list-item]
+            )
         except BaseException:
             self.acks[:0] = acks
             raise
@@ -407,7 +428,7 @@ class _ChannelConsumer:
             except PermanentFailure as exc:
                 self.m_failed.inc()
                 await self._dead_letter(d, exc)
-            except Exception as exc:  # noqa: BLE001 - the one broad except: any handler error is a failed attempt
+            except Exception as exc:
                 self.m_failed.inc()
                 await self._retry_or_give_up(d, exc)
             else:
@@ -458,12 +479,18 @@ class _ChannelConsumer:
         delay = self.sub.backoff.delay(d.attempt)
         self.m_retried.inc()
         log.warning("event_handler_failed", error=repr(exc)[:500], retry_in=round(delay, 3))
-        try:
-            # Record the attempt in the stream itself: a crash during the backoff must not reset the count.
-            await self.bus.redis.xclaim(self.stream, self.owner.group, self.owner.name, 0, [d.entry_id],
-                                        retrycount=d.attempt, justid=True)
-        except (RedisError, OSError):
-            pass  # the in-process count still holds; the heartbeat keeps the entry ours
+        # Record the attempt in the stream itself: a crash during the backoff must not reset the count. If
+        # Redis is away, the in-process count still holds and the heartbeat keeps the entry ours.
+        with contextlib.suppress(RedisError, OSError):
+            await self.bus.redis.xclaim(
+                self.stream,
+                self.owner.group,
+                self.owner.name,
+                0,
+                [d.entry_id],
+                retrycount=d.attempt,
+                justid=True,
+            )
         d.attempt += 1
         asyncio.get_running_loop().call_later(delay, self._requeue, d)
 
@@ -491,17 +518,24 @@ class _ChannelConsumer:
             "attempts": str(d.attempt),
             "published_at": format_timestamp(datetime.fromtimestamp(entry_ms / 1000, UTC)),
             "dead_lettered_at": format_timestamp(now),
-            "entry": json.dumps({k.decode(errors="replace"): v.decode(errors="replace")
-                                 for k, v in d.fields.items()}),
+            "entry": json.dumps(
+                {k.decode(errors="replace"): v.decode(errors="replace") for k, v in d.fields.items()}
+            ),
         }
-        args: list[Any] = [self.owner.group, d.entry_id, d.event_id, d.member,
-                           self.bus.settings.dead_letter_maxlen]
+        args: list[Any] = [
+            self.owner.group,
+            d.entry_id,
+            d.event_id,
+            d.member,
+            self.bus.settings.dead_letter_maxlen,
+        ]
         for key, value in record.items():
             args.extend((key, value))
         while True:
             try:
-                await self.bus.scripts.dead_letter(keys=[self.stream, self.script_keys[2], self.script_keys[3],
-                                                         self.dlq], args=args)
+                await self.bus.scripts.dead_letter(
+                    keys=[self.stream, self.script_keys[2], self.script_keys[3], self.dlq], args=args
+                )
                 break
             except (RedisError, OSError) as exc2:
                 # Keep the entry until the dead letter is written: dropping it here would lose it.
@@ -513,8 +547,15 @@ class _ChannelConsumer:
             self._dispatch_again(twin)
         self.wake.set()
         metrics.DEAD_LETTERED.labels(event_type, self.owner.group, reason).inc()
-        log.error("event_dead_lettered", reason=reason, error=record["error"], attempts=d.attempt,
-                  entry_id=d.entry_id, channel=self.sub.channel, group=self.owner.group)
+        log.error(
+            "event_dead_lettered",
+            reason=reason,
+            error=record["error"],
+            attempts=d.attempt,
+            entry_id=d.entry_id,
+            channel=self.sub.channel,
+            group=self.owner.group,
+        )
 
     # -- keeping what is ours, taking over what the dead left ---------------------------------------------
 
@@ -528,7 +569,7 @@ class _ChannelConsumer:
                     await self._reclaim()
                     next_reclaim = time.monotonic() + interval * 1.5
             except ResponseError as exc:
-                if "NOGROUP" not in str(exc):
+                if not _group_gone(exc):
                     self.log.warning("consumer_keep_failed", error=str(exc))
             except (RedisError, OSError) as exc:
                 self.log.debug("consumer_keep_failed", error=str(exc))
@@ -541,15 +582,15 @@ class _ChannelConsumer:
         for d in list(self.held.values()):
             args.extend((d.entry_id, d.event_id))
         lost = await self.bus.scripts.heartbeat(keys=[self.stream, self.script_keys[2]], args=args)
-        for entry_id in lost:
-            d = self.held.get(entry_id.decode())
+        for lost_id in lost:
+            gone = self.held.get(lost_id.decode())
             # Another consumer reclaimed it (we stalled past the visibility timeout). A running handler
             # finishes and acknowledges (its side effect is done); anything not started is given up.
-            if d is not None and d.entry_id not in self.active:
-                self.waiting.pop(d.member, None)
-                for twin in self._forget(d):
+            if gone is not None and gone.entry_id not in self.active:
+                self.waiting.pop(gone.member, None)
+                for twin in self._forget(gone):
                     self._dispatch_again(twin)
-                self.log.warning("consumer_entry_lost", entry_id=d.entry_id)
+                self.log.warning("consumer_entry_lost", entry_id=gone.entry_id)
 
     async def _reclaim(self) -> None:
         cursor = "0-0"
@@ -559,8 +600,15 @@ class _ChannelConsumer:
                 return
             admitted, cursor_b, duplicates, _leased = await self.bus.scripts.reclaim(
                 keys=self.script_keys,
-                args=[self.owner.group, self.owner.name, self.owner.visibility_ms, cursor,
-                      min(room, self.owner.batch_size), self.lease_ms, self.paths],
+                args=[
+                    self.owner.group,
+                    self.owner.name,
+                    self.owner.visibility_ms,
+                    cursor,
+                    min(room, self.owner.batch_size),
+                    self.lease_ms,
+                    self.paths,
+                ],
             )
             if admitted:
                 self.m_reclaimed.inc(len(admitted))
@@ -578,7 +626,7 @@ class _ChannelConsumer:
         # Nothing new starts; running handlers get the grace period; everything else is released.
         self.closing = True
         deadline = time.monotonic() + self.owner.shutdown_grace
-        while self.active and time.monotonic() < deadline:
+        while self.active and time.monotonic() < deadline:  # noqa: ASYNC110 - handlers end on their own
             await asyncio.sleep(0.01)
         for task in (*workers, keeper):
             task.cancel()
@@ -599,8 +647,15 @@ class _ChannelConsumer:
             return
         async with self.bus.redis.pipeline(transaction=False) as pipe:
             for d in self.held.values():
-                pipe.xclaim(self.stream, self.owner.group, self.owner.name, 0, [d.entry_id],
-                            idle=self.owner.visibility_ms * 2, justid=True)
+                pipe.xclaim(
+                    self.stream,
+                    self.owner.group,
+                    self.owner.name,
+                    0,
+                    [d.entry_id],
+                    idle=self.owner.visibility_ms * 2,
+                    justid=True,
+                )
                 if d.event_id:
                     pipe.hdel(self.script_keys[2], d.event_id)
             await pipe.execute()
@@ -609,6 +664,12 @@ class _ChannelConsumer:
         self.events.clear()
         self.twins.clear()
         self.waiting.clear()
+
+
+def _group_gone(exc: ResponseError) -> bool:
+    """The stream or group vanished (FLUSHALL, a failover to an empty replica, a deleted key)."""
+    message = str(exc)
+    return message.startswith(("NOGROUP", "UNBLOCKED")) or "NOGROUP" in message
 
 
 def _reason(exc: Exception) -> str:

@@ -70,13 +70,13 @@ class DeadLetters:
         """Oldest first; pass the last id seen as ``after`` for the next page."""
         start = f"({after}" if after else "-"
         rows = await self.bus.redis.xrange(self.key, start, "+", count=count)
-        return [DeadLetter.from_stream(i, f) for i, f in rows]
+        return [DeadLetter.from_stream(i, f) for i, f in rows or []]  # type: ignore[arg-type]
 
     async def get(self, dead_id: str) -> DeadLetter:
         rows = await self.bus.redis.xrange(self.key, dead_id, dead_id, count=1)
         if not rows:
             raise DeadLetterNotFound(dead_id)
-        return DeadLetter.from_stream(*rows[0])
+        return DeadLetter.from_stream(*rows[0])  # type: ignore[arg-type]
 
     async def replay(self, dead_id: str) -> str:
         """Put the original entry back on the channel's stream for this group only (other groups skip it),

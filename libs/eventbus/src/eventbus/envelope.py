@@ -105,7 +105,8 @@ class Envelope(BaseModel, Generic[P]):
             correlation_id = cause.correlation_id if cause is not None else ids.correlation_id()
         if causation_id is None and cause is not None:
             causation_id = cause.id
-        return Envelope[type(payload)](  # type: ignore[misc]
+        model: type[Envelope[P]] = Envelope[type(payload)]  # type: ignore[misc, assignment]
+        return model(
             id=ids.event_id(),
             type=payload.event_type,
             version=payload.event_version,

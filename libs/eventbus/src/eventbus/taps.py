@@ -21,7 +21,9 @@ log = structlog.get_logger("eventbus.taps")
 
 
 @asynccontextmanager
-async def tap(bus: Bus, *channels: str, pattern: str | None = None) -> AsyncIterator[AsyncIterator[Envelope[Any]]]:
+async def tap(
+    bus: Bus, *channels: str, pattern: str | None = None
+) -> AsyncIterator[AsyncIterator[Envelope[Any]]]:
     """Subscribe to ``channels`` (catalog names) or a glob ``pattern`` over them (``lead.*``); no arguments
     means every channel. Yields an iterator of envelopes; malformed messages are logged and skipped."""
     pubsub = bus.redis.pubsub(ignore_subscribe_messages=True)
@@ -42,4 +44,4 @@ async def tap(bus: Bus, *channels: str, pattern: str | None = None) -> AsyncIter
     try:
         yield events()
     finally:
-        await pubsub.aclose()
+        await pubsub.aclose()  # type: ignore[no-untyped-call]

@@ -1,1 +1,37 @@
-"""Shared service plumbing."""
+"""What every service shares: settings base, JSON logging, health and metrics, error mapping, body limits."""
+
+from servicekit.app import install
+from servicekit.errors import (
+    HTTP_STATUS,
+    Conflict,
+    Forbidden,
+    NotFound,
+    RateLimited,
+    ServiceError,
+    Unauthenticated,
+    UpstreamRejected,
+    UpstreamUnavailable,
+    error_body,
+)
+from servicekit.logging import configure_logging
+from servicekit.runtime import bus_for
+from servicekit.serve import serve
+from servicekit.settings import ServiceSettings
+
+__all__ = [
+    "HTTP_STATUS",
+    "Conflict",
+    "Forbidden",
+    "NotFound",
+    "RateLimited",
+    "ServiceError",
+    "ServiceSettings",
+    "Unauthenticated",
+    "UpstreamRejected",
+    "UpstreamUnavailable",
+    "bus_for",
+    "configure_logging",
+    "error_body",
+    "install",
+    "serve",
+]

@@ -7,16 +7,23 @@ can share the session's server; tests that kill the server start their own with 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
+import structlog
 from ulid import ULID
 
 from eventbus.bus import Bus
 from eventbus.server import RedisServer
 from eventbus.settings import BusSettings
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Debug lines per published event drown the report of a failing test; keep info and up.
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.INFO))
 
 
 @pytest.fixture(scope="session")

@@ -28,7 +28,9 @@ def message_received(n: int = 0, *, lead: str = "+5511999999999", body: str | No
             "instance_id": "ins_01J8Z0P3H1Y8K8Q0KQ9VJ8X7K1",
             "lead_external_id": f"wa:{lead}",
             "from": lead,
-            "body": body if body is not None else f"Olá, quero um orçamento para um buffet de 120 pessoas #{n}",
+            "body": body
+            if body is not None
+            else f"Olá, quero um orçamento para um buffet de 120 pessoas #{n}",
             "media": None,
             "raw": {
                 "message_id": f"3EB0C767D26A1D{n:08d}",
@@ -44,23 +46,38 @@ def every_channel() -> dict[str, Payload]:
     return {
         "message.received": message_received(),
         "message.sent": MessageSent(
-            instance_id="ins_1", to="+5511999999999", messages=[OutgoingMessage(text="Perfeito! Qual a data do evento?")]
+            instance_id="ins_1",
+            to="+5511999999999",
+            messages=[OutgoingMessage(text="Perfeito! Qual a data do evento?")],
         ),
         "lead.created": LeadCreated(
-            lead_id="lead_01J8Z0P3H1Y8K8Q0KQ9VJ8X7K1", company_id=COMPANY, channel="whatsapp", source="ads",
+            lead_id="lead_01J8Z0P3H1Y8K8Q0KQ9VJ8X7K1",
+            company_id=COMPANY,
+            channel="whatsapp",
+            source="ads",
             utm=Utm(source="facebook", medium="cpc", campaign="xmas", content="ad-1", term="buffet"),
         ),
         "lead.qualified": LeadQualified(
-            lead_id="lead_01J8Z0P3H1Y8K8Q0KQ9VJ8X7K1", company_id=COMPANY, score=0.86,
-            criteria=["budget", "date", "location"], summary="Lead qualificado para buffet em 12/03, 120 pessoas.",
+            lead_id="lead_01J8Z0P3H1Y8K8Q0KQ9VJ8X7K1",
+            company_id=COMPANY,
+            score=0.86,
+            criteria=["budget", "date", "location"],
+            summary="Lead qualificado para buffet em 12/03, 120 pessoas.",
         ),
         "contract.created": ContractCreated(
-            contract_id="ctr_01J8Z0P3H1Y8K8Q0KQ9VJ8X7K1", deal_id="deal_1", company_id=COMPANY, value=15000,
+            contract_id="ctr_01J8Z0P3H1Y8K8Q0KQ9VJ8X7K1",
+            deal_id="deal_1",
+            company_id=COMPANY,
+            value=15000,
             currency="BRL",
         ),
         "contract.signed": ContractSigned(
-            contract_id="ctr_01J8Z0P3H1Y8K8Q0KQ9VJ8X7K1", deal_id="deal_1", company_id=COMPANY,
-            signed_at=datetime(2025, 12, 16, 12, tzinfo=UTC), value=15000, currency="BRL",
+            contract_id="ctr_01J8Z0P3H1Y8K8Q0KQ9VJ8X7K1",
+            deal_id="deal_1",
+            company_id=COMPANY,
+            signed_at=datetime(2025, 12, 16, 12, tzinfo=UTC),
+            value=15000,
+            currency="BRL",
         ),
         "instance.status": InstanceStatus(
             instance_id="ins_1", company_id=COMPANY, channel="whatsapp", status="connected", details={}
@@ -69,7 +86,6 @@ def every_channel() -> dict[str, Payload]:
 
 
 def envelope(payload: Payload, **fields: Any) -> Envelope[Any]:
-    return Envelope.new(payload, source=fields.pop("source", "tests"), company_id=fields.pop("company_id", COMPANY),
-                        **fields)
-
-
+    return Envelope.new(
+        payload, source=fields.pop("source", "tests"), company_id=fields.pop("company_id", COMPANY), **fields
+    )

@@ -10,7 +10,9 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-async def eventually(check: Callable[[], Awaitable[T]], *, timeout: float = 15.0, interval: float = 0.02) -> T:
+async def eventually(
+    check: Callable[[], Awaitable[T]], *, timeout: float = 15.0, interval: float = 0.02
+) -> T:
     """Await ``check()`` until it returns a truthy value; fail with the last value after ``timeout``."""
     deadline = time.monotonic() + timeout
     while True:

@@ -1,0 +1,62 @@
+"""Structured JSON logs with the catalog's fields, and nothing secret in them.
+
+Events bind ``event.id``, ``event.type``, ``event.version``, ``company_id``, ``correlation_id``,
+``causation_id`` and ``source`` through structlog's contextvars (the consumer does it for every handler);
+uvicorn's and the standard library's records go through the same renderer.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import MutableMapping
+from typing import Any
+
+import structlog
+
+#: Keys whose values never reach a log line, whatever a caller binds.
+SECRET_KEYS = frozenset(
+    {
+        "authorization",
+        "api_key",
+        "apikey",
+        "access_token",
+        "token",
+        "secret",
+        "password",
+        "x-api-key",
+        "webhook_secret",
+        "signature",
+    }
+)
+
+
+def redact_secrets(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    for key in event_dict.keys() & SECRET_KEYS:
+        event_dict[key] = "[redacted]"
+    return event_dict
+
+
+def configure_logging(service: str, *, level: str = "INFO", json: bool = True) -> None:
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        redact_secrets,
+    ]
+    renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
+    structlog.configure(
+        processors=[*shared, structlog.processors.format_exc_info, renderer],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[level.upper()]),
+        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
+        cache_logger_on_first_use=True,
+    )
+    structlog.contextvars.bind_contextvars(service=service)
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(structlog.stdlib.ProcessorFormatter(processor=renderer, foreign_pre_chain=shared))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = True

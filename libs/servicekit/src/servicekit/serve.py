@@ -1,0 +1,23 @@
+"""Run a service app under uvicorn: the only place that touches the process (signals, exit)."""
+
+from __future__ import annotations
+
+import uvicorn
+from fastapi import FastAPI
+
+from servicekit.logging import configure_logging
+from servicekit.settings import ServiceSettings
+
+
+def serve(app: FastAPI, settings: ServiceSettings, *, service: str) -> None:
+    """uvicorn handles SIGINT/SIGTERM: it stops accepting, finishes requests, then runs the app's lifespan
+    exit, where consumers stop reading and finish or release in-flight events (graceful shutdown)."""
+    configure_logging(service, level=settings.log_level, json=settings.log_json)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=15,
+    )

@@ -1,0 +1,32 @@
+"""The settings every service shares; each service subclasses with its own ``env_prefix``."""
+
+from __future__ import annotations
+
+import socket
+
+from eventbus import BusSettings
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """Read from the environment (``REDIS_URL``, ``<PREFIX>_PORT``, …); built by ``__main__``, never at import."""
+
+    model_config = SettingsConfigDict(extra="ignore", env_prefix="SERVICE_")
+
+    redis_url: str = Field(
+        "redis://127.0.0.1:6379/0", validation_alias=AliasChoices("redis_url", "REDIS_URL")
+    )
+    bus_prefix: str = Field("wb", validation_alias=AliasChoices("bus_prefix", "BUS_PREFIX"))
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = Field("INFO", validation_alias=AliasChoices("log_level", "LOG_LEVEL"))
+    log_json: bool = Field(True, validation_alias=AliasChoices("log_json", "LOG_JSON"))
+    #: Stable per replica (a pod name) so that a restarted process drains its own pending events first.
+    consumer_name: str = Field(
+        default_factory=socket.gethostname, validation_alias=AliasChoices("consumer_name", "CONSUMER_NAME")
+    )
+    max_body_bytes: int = 256 * 1024
+
+    def bus_settings(self) -> BusSettings:
+        return BusSettings(prefix=self.bus_prefix)

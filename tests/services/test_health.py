@@ -1,0 +1,49 @@
+"""Every service answers /healthz, /readyz and /metrics, and says honestly when Redis is out of reach."""
+
+import importlib
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+
+SERVICES = {
+    "backoffice_api": 8000,
+    "evolution_manager": 8001,
+    "agent_runtime": 8002,
+    "facebook_capi": 8003,
+    "autentique_service": 8004,
+}
+
+
+def build(package: str, **settings):
+    app_module = importlib.import_module(f"{package}.app")
+    settings_module = importlib.import_module(f"{package}.settings")
+    return app_module.create_app(settings_module.Settings(**settings))
+
+
+def client(app) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
+
+
+@pytest.mark.parametrize("package", SERVICES)
+async def test_health_readiness_and_metrics_answer(package: str, redis_url: str) -> None:
+    app = build(package, redis_url=redis_url)
+    async with LifespanManager(app), client(app) as http:
+        assert (await http.get("/healthz")).json()["status"] == "ok"
+        ready = await http.get("/readyz")
+        assert ready.status_code == 200 and ready.json()["checks"]["redis"] is True
+        assert "eventbus_published_total" in (await http.get("/metrics")).text
+
+
+@pytest.mark.parametrize("package", SERVICES)
+async def test_not_ready_but_alive_when_redis_is_unreachable(package: str) -> None:
+    app = build(package, redis_url="redis://127.0.0.1:1/0")
+    async with LifespanManager(app), client(app) as http:
+        ready = await http.get("/readyz")
+        assert ready.status_code == 503 and ready.json()["checks"]["redis"] is False
+        assert (await http.get("/healthz")).status_code == 200
+
+
+@pytest.mark.parametrize(("package", "port"), SERVICES.items())
+def test_each_service_has_its_own_default_port(package: str, port: int) -> None:
+    assert importlib.import_module(f"{package}.settings").Settings().port == port
