@@ -1,0 +1,84 @@
+import asyncio
+from datetime import timedelta
+
+import pytest
+from eventbus import Backoff, Bus, Consumer, DeadLetters, Envelope, PermanentFailure, Subscription
+from eventbus.operations import group_stats
+from eventbus.testing import samples
+from eventbus.testing.waiting import eventually
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from prometheus_client import REGISTRY
+
+CH = "lead.qualified"
+
+
+@pytest.fixture(scope="module")
+def spans() -> InMemorySpanExporter:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    trace.set_tracer_provider(provider)
+    return exporter
+
+
+async def test_publish_and_handle_spans_are_linked_through_traceparent(bus: Bus, spans) -> None:
+    handled: list[Envelope] = []
+
+    async def handle(event: Envelope) -> None:
+        handled.append(event)
+
+    published = await bus.emit(samples.every_channel()[CH], company_id=samples.COMPANY)
+    async with Consumer(
+        bus, "traced", [Subscription(CH, handle)], block=timedelta(milliseconds=100)
+    ).running():
+        await eventually(lambda: asyncio.sleep(0, handled))
+    [event] = handled
+    assert event.id == published.event_id and event.traceparent is not None
+    by_name = {span.name: span for span in spans.get_finished_spans()}
+    producer, consumer = by_name[f"publish {CH}"], by_name[f"handle {CH}"]
+    assert consumer.context.trace_id == producer.context.trace_id
+    assert consumer.parent.span_id == producer.context.span_id
+    assert consumer.attributes["messaging.message.id"] == event.id
+
+
+def metric(name: str, **labels) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+async def test_metrics_count_published_handled_retried_and_dead_lettered(bus: Bus) -> None:
+    group = f"m{bus.settings.prefix}"
+    calls = 0
+
+    async def handle(event: Envelope) -> None:
+        nonlocal calls
+        calls += 1
+        if event.payload.score < 0.5:
+            raise PermanentFailure("not worth it")
+        if calls == 1:
+            raise TimeoutError("slow upstream")
+
+    before = metric("eventbus_published_total", type=CH, source="tests")
+    good = samples.every_channel()[CH]
+    bad = good.model_copy(update={"score": 0.1})
+    await bus.emit(good, company_id=samples.COMPANY)
+    await bus.emit(bad, company_id=samples.COMPANY)
+    sub = Subscription(CH, handle, backoff=Backoff(initial=0.01), concurrency=1)
+    consumer = Consumer(
+        bus, group, [sub], block=timedelta(milliseconds=100), stats_interval=timedelta(seconds=0.1)
+    )
+    async with consumer.running():
+        await eventually(DeadLetters(bus, CH, group).count)
+        await eventually(
+            lambda: asyncio.sleep(0, metric("eventbus_group_dead_letters", type=CH, group=group) == 1)
+        )
+    assert metric("eventbus_published_total", type=CH, source="tests") - before == 2
+    assert metric("eventbus_handled_total", type=CH, group=group) == 1
+    assert metric("eventbus_retried_total", type=CH, group=group) == 1
+    assert metric("eventbus_failed_total", type=CH, group=group) == 2
+    assert metric("eventbus_dead_lettered_total", type=CH, group=group, reason="permanent_failure") == 1
+    assert metric("eventbus_handle_seconds_count", type=CH, group=group) == 1
+    [stats] = [s for s in await group_stats(bus, CH) if s.group == group]
+    assert stats.pending == 0 and stats.lag == 0 and stats.dead_letters == 1
