@@ -137,6 +137,7 @@ class Consumer:
         self.shutdown_grace = shutdown_grace.total_seconds()
         self._channels = [_ChannelConsumer(self, sub) for sub in subscriptions]
         self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
 
     async def run(self) -> None:
         """Consume until :meth:`stop`; survives Redis restarts and flushes by itself."""
@@ -161,12 +162,17 @@ class Consumer:
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[Consumer]:
-        task = asyncio.create_task(self.run(), name=f"consumer:{self.group}")
+        """Run in a background task for the block's duration; stop gracefully on exit."""
+        self._task = asyncio.create_task(self.run(), name=f"consumer:{self.group}")
         try:
             yield self
         finally:
             self.stop()
-            await task
+            await self._task
+
+    async def alive(self) -> bool:
+        """Readiness: the consume loop is running (it keeps running through Redis outages)."""
+        return self._task is not None and not self._task.done() and not self.stopping
 
     @property
     def stopping(self) -> bool:

@@ -14,7 +14,7 @@ from servicekit.errors import (
     error_body,
 )
 from servicekit.logging import configure_logging
-from servicekit.runtime import bus_for
+from servicekit.runtime import bus_for, consuming
 from servicekit.serve import serve
 from servicekit.settings import ServiceSettings
 
@@ -31,6 +31,7 @@ __all__ = [
     "UpstreamUnavailable",
     "bus_for",
     "configure_logging",
+    "consuming",
     "error_body",
     "install",
     "serve",

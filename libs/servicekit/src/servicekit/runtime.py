@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
-from eventbus import Bus
+from eventbus import Bus, Consumer, Subscription
 from fastapi import FastAPI
 
 from servicekit.settings import ServiceSettings
@@ -17,3 +17,15 @@ async def bus_for(app: FastAPI, settings: ServiceSettings, *, service: str) -> A
     async with Bus.from_url(settings.redis_url, source=service, settings=settings.bus_settings()) as bus:
         app.state.ready_checks["redis"] = bus.ping
         yield bus
+
+
+@asynccontextmanager
+async def consuming(
+    app: FastAPI, bus: Bus, settings: ServiceSettings, *, group: str, subscriptions: Sequence[Subscription]
+) -> AsyncIterator[Consumer]:
+    """Run the service's consumer group (one consumer per process, named by ``CONSUMER_NAME``) for the app's
+    lifetime, registered as the ``consumer`` readiness check. Leaving the block stops it gracefully."""
+    consumer = Consumer(bus, group, subscriptions, name=settings.consumer_name)
+    async with consumer.running():
+        app.state.ready_checks["consumer"] = consumer.alive
+        yield consumer

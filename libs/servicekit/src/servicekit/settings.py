@@ -18,6 +18,8 @@ class ServiceSettings(BaseSettings):
         "redis://127.0.0.1:6379/0", validation_alias=AliasChoices("redis_url", "REDIS_URL")
     )
     bus_prefix: str = Field("wb", validation_alias=AliasChoices("bus_prefix", "BUS_PREFIX"))
+    #: Prefix of the live Pub/Sub channel names; empty in production (``SUBSCRIBE message.received``).
+    bus_live_prefix: str = Field("", validation_alias=AliasChoices("bus_live_prefix", "BUS_LIVE_PREFIX"))
     host: str = "127.0.0.1"
     port: int = 8000
     log_level: str = Field("INFO", validation_alias=AliasChoices("log_level", "LOG_LEVEL"))
@@ -29,4 +31,4 @@ class ServiceSettings(BaseSettings):
     max_body_bytes: int = 256 * 1024
 
     def bus_settings(self) -> BusSettings:
-        return BusSettings(prefix=self.bus_prefix)
+        return BusSettings(prefix=self.bus_prefix, live_prefix=self.bus_live_prefix)
