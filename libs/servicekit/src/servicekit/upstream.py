@@ -1,0 +1,134 @@
+"""Calling external APIs: httpx errors become ours once, here, with retries and a circuit breaker per key.
+
+- connect errors, timeouts, 429 and 5xx → :class:`UpstreamUnavailable` (retrying may help; ``retry_after``
+  carries the server's ``Retry-After`` when it sent one);
+- any other 4xx → :class:`UpstreamRejected` (a :class:`~eventbus.PermanentFailure`: an event handler that lets
+  it through is dead-lettered at once, with the status and the API's message as the reason);
+- an open circuit → :class:`CircuitOpen` (an :class:`UpstreamUnavailable`): the call was not even tried.
+
+Breakers come from ``circuitbreaker`` (async-aware since 2.0); the registry only adds one breaker per key
+(an Evolution instance, a Meta pixel) so that one broken tenant does not stall the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import httpx
+from circuitbreaker import CircuitBreaker
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+
+from servicekit.errors import UpstreamRejected, UpstreamUnavailable
+
+T = TypeVar("T")
+
+
+class CircuitOpen(UpstreamUnavailable):
+    pass
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after", "")
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+class UpstreamStatus(UpstreamUnavailable):
+    def __init__(self, message: str, *, status: int, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+
+
+class UpstreamRefused(UpstreamRejected):
+    def __init__(self, message: str, *, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+async def call(http: httpx.AsyncClient, method: str, url: str, *, api: str, **kwargs: Any) -> httpx.Response:
+    """One request; returns 2xx/3xx responses, raises ours for everything else. ``api`` names the upstream
+    in messages (never the URL's query string or headers: they may hold tokens)."""
+    try:
+        response = await http.request(method, url, **kwargs)
+    except httpx.TimeoutException as exc:
+        raise UpstreamUnavailable(f"{api}: timed out ({type(exc).__name__})") from exc
+    except httpx.TransportError as exc:
+        raise UpstreamUnavailable(f"{api}: unreachable ({type(exc).__name__})") from exc
+    if response.status_code == 429 or response.status_code >= 500:
+        raise UpstreamStatus(
+            f"{api}: HTTP {response.status_code}",
+            status=response.status_code,
+            retry_after=_retry_after(response),
+        )
+    if response.status_code >= 400:
+        raise UpstreamRefused(
+            f"{api}: HTTP {response.status_code}: {response.text[:300]}", status=response.status_code
+        )
+    return response
+
+
+async def with_retries(
+    attempt: Callable[[], Awaitable[T]], *, attempts: int = 4, initial: float = 0.2, maximum: float = 5.0
+) -> T:
+    """Retry ``attempt`` on :class:`UpstreamUnavailable` with exponential backoff and jitter, honouring a
+    server's ``Retry-After`` when it asks for longer. Rejections and open circuits are not retried."""
+    backoff = wait_exponential_jitter(multiplier=initial, max=maximum, jitter=initial)
+
+    def wait(state: Any) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        asked = getattr(exc, "retry_after", None)
+        return max(backoff(state), min(asked, 30.0)) if asked else backoff(state)
+
+    async for retrying in AsyncRetrying(
+        retry=retry_if_exception(_transient),
+        stop=stop_after_attempt(attempts),
+        wait=wait,
+        reraise=True,
+    ):
+        with retrying:
+            return await attempt()
+    raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
+
+
+def _transient(exc: BaseException) -> bool:
+    return isinstance(exc, UpstreamUnavailable) and not isinstance(exc, (UpstreamRejected, CircuitOpen))
+
+
+class Breakers:
+    """One circuit breaker per key: opens after ``failure_threshold`` consecutive :class:`UpstreamUnavailable`,
+    lets one probe through after ``recovery_timeout`` seconds (half-open), closes on success."""
+
+    def __init__(self, *, failure_threshold: int = 5, recovery_timeout: float = 30.0) -> None:
+        self.failure_threshold = failure_threshold
+        self.recovery_timeout = recovery_timeout
+        self._breakers: dict[str, CircuitBreaker] = {}
+
+    def __getitem__(self, key: str) -> CircuitBreaker:
+        if key not in self._breakers:
+            self._breakers[key] = CircuitBreaker(
+                failure_threshold=self.failure_threshold,
+                recovery_timeout=self.recovery_timeout,
+                expected_exception=_counts_as_failure,
+                name=key,
+            )
+        return self._breakers[key]
+
+    async def call(self, key: str, attempt: Callable[[], Awaitable[T]]) -> T:
+        breaker = self[key]
+        # circuitbreaker checks "opened" in its decorator only; call_async just counts the outcome.
+        if breaker.opened:
+            raise CircuitOpen(f"circuit open for {key}: retry in {max(breaker.open_remaining, 0):.0f}s")
+        result: T = await breaker.call_async(attempt)
+        return result
+
+    def state(self, key: str) -> str:
+        return str(self[key].state)
+
+
+def _counts_as_failure(thrown_type: type[BaseException], _: BaseException) -> bool:
+    # A rejection (4xx) says nothing of the upstream's health: it must not open the circuit.
+    return issubclass(thrown_type, UpstreamUnavailable) and not issubclass(thrown_type, UpstreamRejected)
