@@ -1,0 +1,140 @@
+import asyncio
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import jsonschema
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import eventbus
+from eventbus import Bus, Consumer, DeadLetters, Envelope, PermanentFailure, Subscription, contracts
+from eventbus.operations import forget_processed, group_stats, replay_since
+from eventbus.testing import samples
+from eventbus.testing.waiting import eventually
+
+CH = "message.received"
+
+
+def quick(bus: Bus, group: str, handler, **kw) -> Consumer:
+    return Consumer(bus, group, [Subscription(CH, handler, **kw)], block=timedelta(milliseconds=100))
+
+
+async def test_replay_since_redelivers_history_but_side_effects_stay_once(bus: Bus) -> None:
+    effects = Counter()
+
+    async def effect(event: Envelope) -> None:
+        effects[event.id] += 1
+
+    start = datetime.now(UTC) - timedelta(seconds=1)
+    ids = [
+        (await bus.emit(samples.message_received(i), company_id=samples.COMPANY)).event_id for i in range(20)
+    ]
+    async with quick(bus, "proj", effect).running():
+        await eventually(lambda: asyncio.sleep(0, len(effects) == 20))
+        await replay_since(bus, CH, "proj", start)
+        await asyncio.sleep(0.3)
+        assert set(effects.values()) == {1}, "already-processed events are skipped"
+        await forget_processed(bus, CH, "proj")
+        await replay_since(bus, CH, "proj", start)
+        await eventually(lambda: asyncio.sleep(0, set(effects.values()) == {2}))
+    assert set(effects) == set(ids), "a rebuild after forget_processed runs every handler again"
+
+
+async def test_dead_letters_can_be_inspected_paged_and_purged(bus: Bus) -> None:
+    async def reject(event: Envelope) -> None:
+        raise PermanentFailure(f"bad {event.payload.raw['message_id']}")
+
+    for i in range(5):
+        await bus.emit(samples.message_received(i), company_id=samples.COMPANY)
+    dead = DeadLetters(bus, CH, "picky")
+    async with quick(bus, "picky", reject).running():
+        await eventually(lambda: _has(dead, 5))
+    first = await dead.list(count=2)
+    rest = await dead.list(after=first[-1].id)
+    assert len(first) == 2 and len(rest) == 3
+    letter = await dead.get(first[0].id)
+    assert letter.reason == "permanent_failure" and letter.channel == CH and letter.group == "picky"
+    assert letter.consumer and letter.published_at.endswith("Z") and letter.dead_lettered_at.endswith("Z")
+    assert await dead.purge(letter.id) == 1
+    assert await dead.purge() == 4
+    assert await dead.count() == 0
+    [stats] = [s for s in await group_stats(bus, CH) if s.group == "picky"]
+    assert stats.pending == 0 and stats.dead_letters == 0
+
+
+async def _has(dead: DeadLetters, n: int) -> bool:
+    return await dead.count() == n
+
+
+async def test_a_batch_costs_at_most_two_round_trips(bus: Bus) -> None:
+    """Drain 1,000 events in batches of 100: one read-and-admit script call per batch, acks riding along."""
+    handled = 0
+
+    async def count(event: Envelope) -> None:
+        nonlocal handled
+        handled += 1
+
+    async with bus.redis.pipeline(transaction=False) as pipe:
+        for i in range(1000):
+            event = samples.envelope(samples.message_received(i))
+            pipe.xadd(bus.keys.stream(CH), {"i": event.id, "t": CH, "v": "1", "e": event.to_wire()})
+        await pipe.execute()
+    await bus.redis.xgroup_create(bus.keys.stream(CH), "counted", "0")
+    round_trips = Counter()
+    send = bus.redis.execute_command
+
+    async def counted(*args, **options):
+        round_trips[args[0]] += 1
+        return await send(*args, **options)
+
+    bus.redis.execute_command = counted
+    consumer = Consumer(
+        bus, "counted", [Subscription(CH, count, concurrency=100)], batch_size=100, block=timedelta(seconds=5)
+    )
+    async with consumer.running():
+        await eventually(lambda: asyncio.sleep(0, handled == 1000))
+        del bus.redis.execute_command  # the checks below are not the consumer's
+        await eventually(lambda: _group_done(bus))
+    # 10 batches → ≤ 2 round trips each, plus a few for start-up (group, drain, reclaim, stats), idle
+    # blocking reads and heartbeats while the last handlers finish.
+    assert sum(round_trips.values()) <= 2 * 10 + 12, round_trips
+
+
+async def _group_done(bus: Bus) -> bool:
+    [stats] = [s for s in await group_stats(bus, CH) if s.group == "counted"]
+    return stats.pending == 0 and stats.lag == 0
+
+
+def test_the_public_api_is_pinned() -> None:
+    assert sorted(eventbus.__all__) == sorted(name for name in dir(eventbus) if name in eventbus.__all__)
+    assert {
+        "Bus",
+        "Consumer",
+        "Subscription",
+        "Envelope",
+        "DeadLetters",
+        "BusUnavailable",
+        "PermanentFailure",
+        "tap",
+        "replay_since",
+        "forget_processed",
+        "group_stats",
+    } <= set(eventbus.__all__)
+
+
+schemas = {
+    name: jsonschema.Draft202012Validator(contracts.envelope_schema(name, 1)) for name in eventbus.CHANNELS
+}
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    event_type=st.sampled_from(sorted(eventbus.CHANNELS)),
+    company=st.from_regex(r"\Acmp_[0-9A-Z]{26}\Z"),
+    at=st.datetimes(min_value=datetime(2001, 1, 1), max_value=datetime(2099, 1, 1), timezones=st.just(UTC)),
+)
+def test_every_envelope_the_models_produce_satisfies_the_published_schema(event_type, company, at) -> None:
+    event = Envelope.new(
+        samples.every_channel()[event_type], source="tests", company_id=company, occurred_at=at
+    )
+    schemas[event_type].validate(__import__("json").loads(event.to_wire()))
