@@ -316,3 +316,19 @@ async def test_a_reclaimed_entry_is_not_run_while_its_slow_owner_still_holds_the
             gate.set()
             await eventually(lambda: _group_idle(bus, "lease"))
     assert calls[event_id] == 1 and event_id_entry
+
+
+async def test_processed_ids_are_kept_within_their_count_bound(redis_url: str, bus_settings) -> None:
+    settings = bus_settings.model_copy(update={"stream_maxlen": 20, "processed_maxlen": 20})
+    async with Bus.from_url(redis_url, source="tests", settings=settings) as bus:
+        handled = Counter()
+
+        async def handle(event: Envelope) -> None:
+            handled[event.id] += 1
+
+        async with consumer(bus, "bounded", Subscription(CH, handle, concurrency=1), batch_size=5).running():
+            for i in range(60):
+                await bus.emit(samples.message_received(i), company_id=samples.COMPANY)
+            await eventually(lambda: asyncio.sleep(0, len(handled) == 60))
+            await eventually(lambda: _group_idle(bus, "bounded"))
+        assert await bus.redis.zcard(bus.keys.processed(CH, "bounded")) <= 20

@@ -2,15 +2,14 @@ import asyncio
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
-import jsonschema
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
 import eventbus
+import jsonschema
 from eventbus import Bus, Consumer, DeadLetters, Envelope, PermanentFailure, Subscription, contracts
 from eventbus.operations import forget_processed, group_stats, replay_since
 from eventbus.testing import samples
 from eventbus.testing.waiting import eventually
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 CH = "message.received"
 

@@ -215,7 +215,10 @@ class _ChannelConsumer:
         self.dlq = keys.dead_letters(sub.channel, owner.group)
         self.paths = json.dumps(list(sub.ordering_key)) if sub.ordering_key else ""
         self.lease_ms = owner.visibility_ms
-        self.processed_ttl_ms = int(owner.bus.settings.processed_retention.total_seconds() * 1000)
+        bus_settings = owner.bus.settings
+        ttl_ms = int(bus_settings.processed_retention.total_seconds() * 1000)
+        self.processed_bounds = f"{ttl_ms}|{bus_settings.processed_maxlen}"
+
         self.prefetch = max(owner.batch_size, sub.concurrency) * 2
         self.held: dict[str, _Delivery] = {}
         self.events: dict[str, str] = {}  # event id → entry id, for entries held here
@@ -314,7 +317,7 @@ class _ChannelConsumer:
             start,
             count,
             self.lease_ms,
-            self.processed_ttl_ms,
+            self.processed_bounds,
             self.paths,
             len(acks),
         ]
@@ -354,7 +357,7 @@ class _ChannelConsumer:
             self.owner.name,
             self.lease_ms,
             self.paths,
-            self.processed_ttl_ms,
+            self.processed_bounds,
             len(acks),
         ]
         for d in acks:

@@ -19,6 +19,8 @@ class BusSettings(BaseModel):
     #: How long a consumer remembers a processed event id. Must cover the stream's age: anything still in
     #: the stream can be redelivered (a replay, a reclaim), and must still be recognised.
     processed_retention: timedelta = timedelta(days=8)
+    #: And at most this many ids per (channel, group); 0 means no count bound. At least ``stream_maxlen``.
+    processed_maxlen: int = Field(1_250_000, ge=0)
     #: How long a producer idempotency key answers with the first event's id.
     dedupe_retention: timedelta = timedelta(days=7)
     dead_letter_maxlen: int = Field(100_000, ge=1)
@@ -29,4 +31,6 @@ class BusSettings(BaseModel):
     def _processed_outlives_stream(self) -> BusSettings:
         if self.processed_retention < self.stream_max_age:
             raise ValueError("processed_retention must be at least stream_max_age")
+        if self.processed_maxlen and (not self.stream_maxlen or self.processed_maxlen < self.stream_maxlen):
+            raise ValueError("processed_maxlen must be 0 or at least stream_maxlen (and the stream capped)")
         return self

@@ -106,3 +106,13 @@ local function settle(group, entry_id, event_id, member)
   redis.call('XACK', stream, group, entry_id)
   if member ~= '' then redis.call('ZREM', order, member) end
 end
+
+-- Bounded retention of processed ids: by age, and by count so that a flood cannot grow the set without
+-- limit. Both bounds outlive the stream's own (settings.py checks it), so anything the stream can still
+-- redeliver is still recognised.
+local function trim_processed(ttl_ms, max_ids)
+  redis.call('ZREMRANGEBYSCORE', processed, '-inf', '(' .. (now - ttl_ms))
+  if max_ids > 0 and redis.call('ZCARD', processed) > max_ids then
+    redis.call('ZREMRANGEBYRANK', processed, 0, -(max_ids + 1))
+  end
+end

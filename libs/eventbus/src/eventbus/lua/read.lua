@@ -1,12 +1,14 @@
 -- Mark-and-acknowledge the previous batch, report which waiting entries became runnable, then read and
 -- admit the next batch: one round trip per batch under load.
 -- ARGV: group, consumer, start ('>' or a cursor into our own pending entries), count, lease_ms,
---       processed_ttl_ms, ordering paths as JSON ('' for none),
+--       processed_ttl_ms|processed_max, ordering paths as JSON ('' for none),
 --       n_acks, then n_acks triples (entry_id, event_id, member),
 --       n_waiting, then n_waiting members.
 -- Returns {admitted, runnable members, last entry id read ('' if none), duplicates, leased elsewhere}.
 local group, consumer, start, count = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
-local lease_ms, processed_ttl = tonumber(ARGV[5]), tonumber(ARGV[6])
+local lease_ms = tonumber(ARGV[5])
+local processed_ttl, processed_max = string.match(ARGV[6], '^(%d+)|(%d+)$')
+processed_ttl, processed_max = tonumber(processed_ttl), tonumber(processed_max)
 local paths = nil
 if ARGV[7] ~= '' then paths = cjson.decode(ARGV[7]) end
 
@@ -17,7 +19,7 @@ for _ = 1, n_acks do
   pos = pos + 3
 end
 if n_acks > 0 then
-  redis.call('ZREMRANGEBYSCORE', processed, '-inf', '(' .. (now - processed_ttl))
+  trim_processed(processed_ttl, processed_max)
 end
 
 local n_waiting = tonumber(ARGV[pos])
