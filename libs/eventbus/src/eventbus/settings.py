@@ -21,8 +21,9 @@ class BusSettings(BaseModel):
     processed_retention: timedelta = timedelta(days=8)
     #: And at most this many ids per (channel, group); 0 means no count bound. At least ``stream_maxlen``.
     processed_maxlen: int = Field(1_250_000, ge=0)
-    #: How long a producer idempotency key answers with the first event's id.
-    dedupe_retention: timedelta = timedelta(days=7)
+    #: How long a producer idempotency key answers with the first event's id: senders retry within hours
+    #: (Evolution gives up after 10 attempts), and each key costs ~245 bytes (docs/retention.md).
+    dedupe_retention: timedelta = timedelta(days=1)
     dead_letter_maxlen: int = Field(100_000, ge=1)
     #: Use SPUBLISH (sharded Pub/Sub) for live taps; set on Redis Cluster.
     sharded_pubsub: bool = False

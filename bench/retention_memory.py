@@ -1,0 +1,90 @@
+"""Redis memory per retained stream entry, processed id and producer idempotency key.
+
+    uv run python bench/retention_memory.py [--count 100000]
+
+Fills a fresh server with the same ~600-byte ``message.received`` envelope the throughput benchmark uses
+and reads ``used_memory`` deltas and ``MEMORY USAGE``; ``docs/retention.md`` derives the default retentions
+from the numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+from pathlib import Path
+
+from eventbus import Bus
+from eventbus.server import RedisServer
+from eventbus.testing import samples
+
+CH = "message.received"
+
+
+async def used(bus: Bus) -> int:
+    return int((await bus.redis.info("memory"))["used_memory"])
+
+
+async def fill(bus: Bus, count: int, add) -> None:  # type: ignore[no-untyped-def]
+    async with bus.redis.pipeline(transaction=False) as pipe:
+        for i in range(count):
+            add(pipe, i)
+            if i % 5000 == 4999:
+                await pipe.execute()
+        await pipe.execute()
+
+
+async def measure(count: int) -> list[tuple[str, float, float]]:
+    with RedisServer(Path(tempfile.mkdtemp())) as server:
+        async with Bus.from_url(server.url, source="bench") as bus:
+            stream, processed = bus.keys.stream(CH), bus.keys.processed(CH, "group")
+            start = await used(bus)
+
+            def entry(pipe, i: int) -> None:  # type: ignore[no-untyped-def]
+                event = samples.envelope(samples.message_received(i))
+                pipe.xadd(stream, {"i": event.id, "t": CH, "v": "1", "e": event.to_wire()})
+
+            await fill(bus, count, entry)
+            after_stream = await used(bus)
+            await fill(
+                bus, count, lambda pipe, i: pipe.zadd(processed, {f"evt_{i:026d}": 1_795_430_489_883 + i})
+            )
+            after_processed = await used(bus)
+            await fill(
+                bus,
+                count,
+                lambda pipe, i: pipe.set(
+                    bus.keys.dedupe(CH, f"ins_01J8Z0P3H1Y8K8Q0KQ9VJ8X7K1:3EB0C767D26A1D{i:08d}"),
+                    f"evt_{i:026d}",
+                    px=86_400_000,
+                ),
+            )
+            after_dedupe = await used(bus)
+            stream_usage = await bus.redis.memory_usage(stream, samples=0) or 0
+            processed_usage = await bus.redis.memory_usage(processed, samples=0) or 0
+    return [
+        ("stream entry (~600 B envelope)", (after_stream - start) / count, stream_usage / count),
+        (
+            "processed id (sorted set member)",
+            (after_processed - after_stream) / count,
+            processed_usage / count,
+        ),
+        ("producer idempotency key", (after_dedupe - after_processed) / count, float("nan")),
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--count", type=int, default=100_000)
+    args = parser.parse_args()
+    rows = asyncio.run(measure(args.count))
+    wire = len(samples.envelope(samples.message_received(1)).to_wire())
+    print(f"{args.count:,} of each; envelope on the wire: {wire} bytes")
+    print(f"| {'what':<34} | {'used_memory Δ / item':>21} | {'MEMORY USAGE / item':>20} |")
+    print(f"|{'-' * 36}|{'-' * 23}|{'-' * 22}|")
+    for name, delta, usage in rows:
+        print(f"| {name:<34} | {delta:>19.0f} B | {usage:>18.0f} B |")
+
+
+if __name__ == "__main__":
+    main()
