@@ -332,3 +332,19 @@ async def test_processed_ids_are_kept_within_their_count_bound(redis_url: str, b
             await eventually(lambda: asyncio.sleep(0, len(handled) == 60))
             await eventually(lambda: _group_idle(bus, "bounded"))
         assert await bus.redis.zcard(bus.keys.processed(CH, "bounded")) <= 20
+
+
+async def test_a_hung_handler_times_out_and_is_retried(bus: Bus) -> None:
+    calls = Counter()
+
+    async def hangs_once(event: Envelope) -> None:
+        calls[event.id] += 1
+        if calls[event.id] == 1:
+            await asyncio.Event().wait()  # never set: an upstream that never answers
+
+    [event_id] = await publish_many(bus, 1)
+    sub = Subscription(CH, hangs_once, backoff=FAST, timeout=timedelta(milliseconds=100))
+    async with consumer(bus, "hung", sub).running():
+        await eventually(lambda: asyncio.sleep(0, calls[event_id] == 2))
+        await eventually(lambda: _group_idle(bus, "hung"))
+    assert calls == {event_id: 2}

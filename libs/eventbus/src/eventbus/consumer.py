@@ -80,6 +80,9 @@ class Subscription:
     backoff: Backoff = field(default_factory=Backoff)
     ordering_key: tuple[str, ...] = ()
     concurrency: int = 16
+    #: A handler running longer than this counts as a failed attempt (retried, then dead-lettered): a hung
+    #: call must not hold its entry, its lease and its ordering key forever. ``None`` waits indefinitely.
+    timeout: timedelta | None = timedelta(minutes=5)
 
     def __post_init__(self) -> None:
         catalog.channel(self.channel)  # the catalog is closed: subscribing to an unknown channel is a bug
@@ -215,6 +218,7 @@ class _ChannelConsumer:
         self.dlq = keys.dead_letters(sub.channel, owner.group)
         self.paths = json.dumps(list(sub.ordering_key)) if sub.ordering_key else ""
         self.lease_ms = owner.visibility_ms
+        self.timeout = sub.timeout.total_seconds() if sub.timeout is not None else None
         bus_settings = owner.bus.settings
         ttl_ms = int(bus_settings.processed_retention.total_seconds() * 1000)
         self.processed_bounds = f"{ttl_ms}|{bus_settings.processed_maxlen}"
@@ -433,7 +437,8 @@ class _ChannelConsumer:
             started = time.perf_counter()
             try:
                 with tracing.handling(event, self.owner.group), context.handling(event):
-                    await self.sub.handler(event)
+                    async with asyncio.timeout(self.timeout):
+                        await self.sub.handler(event)
             except PermanentFailure as exc:
                 self.m_failed.inc()
                 await self._dead_letter(d, exc)
