@@ -8,10 +8,62 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from eventbus.bus import Bus
-from eventbus.errors import DeadLetterNotFound
+from eventbus.envelope import format_timestamp
+from eventbus.errors import (
+    DeadLetterNotFound,
+    InvalidEvent,
+    PermanentFailure,
+    UnknownEventType,
+    UnsupportedVersion,
+)
+
+
+def reason_for(exc: Exception) -> str:
+    """The short, stable reason a dead letter carries (also a metric label)."""
+    if isinstance(exc, UnknownEventType):
+        return "unknown_type"
+    if isinstance(exc, UnsupportedVersion):
+        return "unsupported_version"
+    if isinstance(exc, InvalidEvent):
+        return "invalid_event"
+    if isinstance(exc, PermanentFailure):
+        return "permanent_failure"
+    return "handler_error"
+
+
+def dead_letter_fields(
+    entry_id: str,
+    entry: dict[bytes, bytes],
+    *,
+    reason: str,
+    error: Exception,
+    event_id: str,
+    channel: str,
+    group: str,
+    consumer: str,
+    attempts: int,
+) -> dict[str, str]:
+    """What a dead letter records: the entry as it was, why, who gave up, after how many attempts, when."""
+    published_ms = int(entry_id.split("-", 1)[0])
+    return {
+        "reason": reason,
+        "error": f"{type(error).__name__}: {error}"[:2000],
+        "event_id": event_id,
+        "entry_id": entry_id,
+        "channel": channel,
+        "group": group,
+        "consumer": consumer,
+        "attempts": str(attempts),
+        "published_at": format_timestamp(datetime.fromtimestamp(published_ms / 1000, UTC)),
+        "dead_lettered_at": format_timestamp(datetime.now(UTC)),
+        "entry": json.dumps(
+            {k.decode(errors="replace"): v.decode(errors="replace") for k, v in entry.items()}
+        ),
+    }
 
 
 @dataclass(frozen=True)

@@ -8,15 +8,7 @@ local paths = nil
 if ARGV[4] ~= '' then paths = cjson.decode(ARGV[4]) end
 local processed_ttl, processed_max = string.match(ARGV[5], '^(%d+)|(%d+)$')
 processed_ttl, processed_max = tonumber(processed_ttl), tonumber(processed_max)
-local n_acks = tonumber(ARGV[6])
-local pos = 7
-for _ = 1, n_acks do
-  settle(group, ARGV[pos], ARGV[pos + 1], ARGV[pos + 2])
-  pos = pos + 3
-end
-if n_acks > 0 then
-  trim_processed(processed_ttl, processed_max)
-end
+local pos = settle_batch(group, 7, tonumber(ARGV[6]), processed_ttl, processed_max)
 local out, stats = {}, {0, 0}
 for i = pos, #ARGV do
   local entry = redis.call('XRANGE', stream, ARGV[i], ARGV[i])[1]

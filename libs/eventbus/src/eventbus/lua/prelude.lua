@@ -116,3 +116,13 @@ local function trim_processed(ttl_ms, max_ids)
     redis.call('ZREMRANGEBYRANK', processed, 0, -(max_ids + 1))
   end
 end
+
+-- Settle the n triples (entry_id, event_id, member) of ARGV starting at pos; returns the position after.
+local function settle_batch(group, pos, n, ttl_ms, max_ids)
+  for _ = 1, n do
+    settle(group, ARGV[pos], ARGV[pos + 1], ARGV[pos + 2])
+    pos = pos + 3
+  end
+  if n > 0 then trim_processed(ttl_ms, max_ids) end
+  return pos
+end

@@ -12,15 +12,7 @@ processed_ttl, processed_max = tonumber(processed_ttl), tonumber(processed_max)
 local paths = nil
 if ARGV[7] ~= '' then paths = cjson.decode(ARGV[7]) end
 
-local n_acks = tonumber(ARGV[8])
-local pos = 9
-for _ = 1, n_acks do
-  settle(group, ARGV[pos], ARGV[pos + 1], ARGV[pos + 2])
-  pos = pos + 3
-end
-if n_acks > 0 then
-  trim_processed(processed_ttl, processed_max)
-end
+local pos = settle_batch(group, 9, tonumber(ARGV[8]), processed_ttl, processed_max)
 
 local n_waiting = tonumber(ARGV[pos])
 pos = pos + 1

@@ -1,0 +1,522 @@
+"""One channel's consume loop inside a :class:`~eventbus.consumer.Consumer`: read and admit, handle, retry,
+dead-letter, keep what is ours and reclaim what the dead left. The life of an entry is told in
+``docs/architecture.md``; the atomic steps are the Lua scripts in ``lua/``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import random
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from redis.exceptions import RedisError, ResponseError
+from structlog.contextvars import bound_contextvars
+
+from eventbus import catalog, context, metrics, tracing
+from eventbus.dlq import dead_letter_fields, reason_for
+from eventbus.envelope import Envelope
+from eventbus.errors import InvalidEvent, MalformedEntry, PermanentFailure, UnsupportedVersion
+from eventbus.subscription import Subscription
+
+if TYPE_CHECKING:
+    from eventbus.consumer import Consumer
+
+log = structlog.get_logger("eventbus.consumer")
+
+
+@dataclass
+class Delivery:
+    entry_id: str
+    fields: dict[bytes, bytes]
+    attempt: int
+    member: str
+    event_id: str = ""
+    event: Envelope[Any] | None = None
+
+    def __post_init__(self) -> None:
+        self.event_id = self.fields.get(b"i", b"").decode(errors="replace")
+
+
+class ChannelConsumer:
+    """One channel's read loop, workers, heartbeat and reclaimer."""
+
+    def __init__(self, owner: Consumer, sub: Subscription) -> None:
+        self.owner = owner
+        self.sub = sub
+        self.bus = owner.bus
+        keys = owner.bus.keys
+        self.stream = keys.stream(sub.channel)
+        self.script_keys = [
+            self.stream,
+            keys.processed(sub.channel, owner.group),
+            keys.leases(sub.channel, owner.group),
+            keys.order(sub.channel, owner.group),
+        ]
+        self.dlq = keys.dead_letters(sub.channel, owner.group)
+        self.paths = json.dumps(list(sub.ordering_key)) if sub.ordering_key else ""
+        self.lease_ms = owner.visibility_ms
+        self.timeout = sub.timeout.total_seconds() if sub.timeout is not None else None
+        bus_settings = owner.bus.settings
+        ttl_ms = int(bus_settings.processed_retention.total_seconds() * 1000)
+        self.processed_bounds = f"{ttl_ms}|{bus_settings.processed_maxlen}"
+
+        self.prefetch = max(owner.batch_size, sub.concurrency) * 2
+        self.held: dict[str, Delivery] = {}
+        self.events: dict[str, str] = {}  # event id → entry id, for entries held here
+        self.twins: dict[str, list[Delivery]] = {}
+        self.waiting: dict[str, Delivery] = {}
+        self.queue: asyncio.Queue[Delivery] = asyncio.Queue()
+        self.acks: list[Delivery] = []  # handled, acknowledgement not yet on the server
+        self.wake = asyncio.Event()
+        self.closing = False
+        self.blocked = False
+        self.flushing: asyncio.Task[None] | None = None
+        self.active: set[str] = set()
+        labels = (sub.channel, owner.group)
+        self.m_handled = metrics.HANDLED.labels(*labels)
+        self.m_failed = metrics.FAILED.labels(*labels)
+        self.m_retried = metrics.RETRIED.labels(*labels)
+        self.m_skipped = metrics.SKIPPED.labels(*labels)
+        self.m_reclaimed = metrics.RECLAIMED.labels(*labels)
+        self.m_seconds = metrics.HANDLE_SECONDS.labels(*labels)
+        self.log = log.bind(group=owner.group, consumer=owner.name, channel=sub.channel)
+
+    # -- the loop ---------------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        workers = [asyncio.create_task(self._work()) for _ in range(self.sub.concurrency)]
+        keeper = asyncio.create_task(self._keep())
+        try:
+            await self._loop()
+        finally:
+            await self._shutdown(workers, keeper)
+
+    async def _loop(self) -> None:
+        failures = 0
+        cursor: str | None = "0"  # drain our own pending entries first: ">" never returns them again
+        while not self.owner.stopping:
+            try:
+                await self._ensure_group()
+                while not self.owner.stopping:
+                    cursor = await self._cycle(cursor)
+                    failures = 0
+            except ResponseError as exc:
+                if not _group_gone(exc):
+                    raise
+                self.log.warning("consumer_group_missing", error=str(exc))
+                cursor = "0"
+            except (RedisError, OSError) as exc:
+                failures += 1
+                delay = min(5.0, 0.1 * 2**failures) * random.uniform(0.5, 1.0)
+                self.log.warning("consumer_redis_unavailable", error=str(exc), retry_in=round(delay, 2))
+                await self.owner.sleep(delay)
+
+    async def _ensure_group(self) -> None:
+        try:
+            await self.bus.redis.xgroup_create(
+                self.stream, self.owner.group, self.owner.start_from, mkstream=True
+            )
+            self.log.info("consumer_group_created", start_from=self.owner.start_from)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def _cycle(self, cursor: str | None) -> str | None:
+        room = self.prefetch - len(self.held)
+        if room <= 0 and not self.acks:
+            await self._wait(0.1 if self.waiting else 1.0)  # woken by a completion
+            room = self.prefetch - len(self.held)
+            if room <= 0 and not self.acks and not self.waiting:
+                return cursor
+        self.wake.clear()
+        count = max(0, min(self.owner.batch_size, room))
+        admitted, runnable, last = await self._read(cursor or ">", count, list(self.waiting))
+        for member in runnable:
+            delivery = self.waiting.pop(member, None)
+            if delivery is not None:
+                self.queue.put_nowait(delivery)
+        self._dispatch(admitted)
+        if cursor is not None:
+            # An empty page of our own pending entries ends the drain; a page we could not read does not.
+            return (last or None) if count else cursor
+        if not admitted and not last and count and not self.owner.stopping:
+            if self.waiting:
+                await self._wait(0.05)  # other replicas finish heads too: look again soon
+            else:
+                await self._block(count)
+        return None
+
+    async def _wait(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.wake.wait(), seconds)
+
+    async def _read(self, start: str, count: int, waiting: list[str]) -> tuple[list[Any], list[str], str]:
+        acks, self.acks = self.acks, []
+        args: list[Any] = [
+            self.owner.group,
+            self.owner.name,
+            start,
+            count,
+            self.lease_ms,
+            self.processed_bounds,
+            self.paths,
+            len(acks),
+        ]
+        for d in acks:
+            args.extend((d.entry_id, d.event_id, d.member))
+        args.append(len(waiting))
+        args.extend(waiting)
+        try:
+            admitted, runnable, last, duplicates, _leased = await self.bus.scripts.read(
+                keys=self.script_keys, args=args
+            )
+        except BaseException:
+            self.acks[:0] = acks  # not settled: keep them for the next round trip
+            raise
+        self._acknowledged(acks)
+        if duplicates:
+            self.m_skipped.inc(duplicates)
+        return admitted, [m.decode() for m in runnable], last.decode()
+
+    async def _block(self, room: int) -> None:
+        """Nothing to read: wait on the server for new entries, flushing acknowledgements meanwhile."""
+        self.blocked = True
+        try:
+            reply = await self.bus.redis.xreadgroup(
+                self.owner.group, self.owner.name, {self.stream: ">"}, count=room, block=self.owner.block_ms
+            )
+        finally:
+            self.blocked = False
+        if not reply:
+            return
+        if self.flushing is not None:
+            await asyncio.gather(self.flushing, return_exceptions=True)
+        ids = [entry_id for entry_id, _ in reply[0][1]]  # type: ignore[index, misc, str-unpack]
+        acks, self.acks = self.acks, []
+        args: list[Any] = [
+            self.owner.group,
+            self.owner.name,
+            self.lease_ms,
+            self.paths,
+            self.processed_bounds,
+            len(acks),
+        ]
+        for d in acks:
+            args.extend((d.entry_id, d.event_id, d.member))
+        try:
+            admitted, duplicates, _leased = await self.bus.scripts.admit(
+                keys=self.script_keys,
+                args=[*args, *ids],  # type: ignore[list-item]
+            )
+        except BaseException:
+            self.acks[:0] = acks
+            raise
+        self._acknowledged(acks)
+        if duplicates:
+            self.m_skipped.inc(duplicates)
+        self._dispatch(admitted)
+
+    def _dispatch(self, admitted: list[Any]) -> None:
+        for entry_id_b, raw_fields, attempt, member_b, runnable in admitted:
+            entry_id = entry_id_b.decode()
+            if entry_id in self.held:
+                continue  # already ours in this process (a reclaim of our own slow entry)
+            fields = dict(zip(raw_fields[::2], raw_fields[1::2], strict=True))
+            delivery = Delivery(entry_id, fields, int(attempt), member_b.decode())
+            self.held[entry_id] = delivery
+            if delivery.event_id and delivery.event_id in self.events:
+                # Another copy of an event this process is handling right now (a re-added entry): our own
+                # lease does not stop us, so park it and settle it with the original.
+                self.twins.setdefault(delivery.event_id, []).append(delivery)
+                continue
+            if delivery.event_id:
+                self.events[delivery.event_id] = entry_id
+            if runnable:
+                self.queue.put_nowait(delivery)
+            else:
+                self.waiting[delivery.member] = delivery
+
+    def _acknowledged(self, acks: list[Delivery]) -> None:
+        for d in acks:
+            # Parked copies of a processed event are acknowledged in the next round trip.
+            self.acks.extend(self._forget(d))
+
+    def _forget(self, d: Delivery) -> list[Delivery]:
+        """Drop ``d`` from what we hold; returns its parked twins."""
+        self.held.pop(d.entry_id, None)
+        if self.events.get(d.event_id) == d.entry_id:
+            del self.events[d.event_id]
+            return self.twins.pop(d.event_id, [])
+        return []
+
+    # -- handling ---------------------------------------------------------------------------------------
+
+    async def _work(self) -> None:
+        while True:
+            delivery = await self.queue.get()
+            if delivery.entry_id not in self.held or self.closing:
+                continue  # lost to a reclaim while queued, or shutting down
+            self.active.add(delivery.entry_id)
+            try:
+                await self._handle(delivery)
+            finally:
+                self.active.discard(delivery.entry_id)
+
+    async def _handle(self, d: Delivery) -> None:
+        if d.event is None:
+            try:
+                d.event = self._parse(d)
+            except InvalidEvent as exc:
+                await self._dead_letter(d, exc)
+                return
+        event = d.event
+        with bound_contextvars(**event.log_fields(), group=self.owner.group, attempt=d.attempt):
+            started = time.perf_counter()
+            try:
+                with tracing.handling(event, self.owner.group), context.handling(event):
+                    async with asyncio.timeout(self.timeout):
+                        await self.sub.handler(event)
+            except PermanentFailure as exc:
+                self.m_failed.inc()
+                await self._dead_letter(d, exc)
+            except Exception as exc:
+                self.m_failed.inc()
+                await self._retry_or_give_up(d, exc)
+            else:
+                self.m_seconds.observe(time.perf_counter() - started)
+                self.m_handled.inc()
+                self._settle(d)
+
+    def _parse(self, d: Delivery) -> Envelope[Any]:
+        data = d.fields.get(b"e")
+        if data is None:
+            raise MalformedEntry("stream entry has no envelope field 'e'")
+        event_type = d.fields.get(b"t", b"").decode(errors="replace") or None
+        version_raw = d.fields.get(b"v", b"").decode(errors="replace")
+        version = int(version_raw) if version_raw.isdigit() else None
+        if event_type is not None and version is None and version_raw:
+            raise UnsupportedVersion(event_type, version_raw)
+        event = catalog.parse(data, event_type=event_type, version=version)
+        if event.type != self.sub.channel:
+            raise MalformedEntry(f"{event.type} event found in the {self.sub.channel} stream")
+        if d.event_id and event.id != d.event_id:
+            raise MalformedEntry(f"entry says event {d.event_id}, envelope says {event.id}")
+        d.event_id = event.id
+        return event
+
+    def _settle(self, d: Delivery) -> None:
+        # The entry stays held until its acknowledgement is on the server: until then a redelivery of it,
+        # or of a copy of its event, must be recognised here (Redis does not know it is done yet).
+        if d.entry_id not in self.held:
+            return
+        self.acks.append(d)
+        self.wake.set()
+        if self.blocked and self.flushing is None:
+            self.flushing = asyncio.create_task(self._flush())
+
+    async def _flush(self) -> None:
+        try:
+            while self.acks and self.blocked:
+                await self._read(">", 0, [])
+        except (RedisError, OSError) as exc:
+            self.log.warning("consumer_ack_deferred", error=str(exc))
+        finally:
+            self.flushing = None
+
+    async def _retry_or_give_up(self, d: Delivery, exc: Exception) -> None:
+        if d.attempt >= self.sub.max_attempts:
+            await self._dead_letter(d, exc, reason="max_attempts")
+            return
+        delay = self.sub.backoff.delay(d.attempt)
+        self.m_retried.inc()
+        log.warning("event_handler_failed", error=repr(exc)[:500], retry_in=round(delay, 3))
+        # Record the attempt in the stream itself: a crash during the backoff must not reset the count. If
+        # Redis is away, the in-process count still holds and the heartbeat keeps the entry ours.
+        with contextlib.suppress(RedisError, OSError):
+            await self.bus.redis.xclaim(
+                self.stream,
+                self.owner.group,
+                self.owner.name,
+                0,
+                [d.entry_id],
+                retrycount=d.attempt,
+                justid=True,
+            )
+        d.attempt += 1
+        asyncio.get_running_loop().call_later(delay, self._requeue, d)
+
+    def _dispatch_again(self, d: Delivery) -> None:
+        self.events[d.event_id] = d.entry_id
+        self.queue.put_nowait(d)
+
+    def _requeue(self, d: Delivery) -> None:
+        if d.entry_id in self.held and not self.owner.stopping:
+            self.queue.put_nowait(d)
+
+    async def _dead_letter(self, d: Delivery, exc: Exception, *, reason: str | None = None) -> None:
+        reason = reason or reason_for(exc)
+        event_type = d.event.type if d.event else self.sub.channel
+        record = dead_letter_fields(
+            d.entry_id,
+            d.fields,
+            reason=reason,
+            error=exc,
+            event_id=d.event_id,
+            channel=self.sub.channel,
+            group=self.owner.group,
+            consumer=self.owner.name,
+            attempts=d.attempt,
+        )
+        args: list[Any] = [
+            self.owner.group,
+            d.entry_id,
+            d.event_id,
+            d.member,
+            self.bus.settings.dead_letter_maxlen,
+        ]
+        for key, value in record.items():
+            args.extend((key, value))
+        while True:
+            try:
+                await self.bus.scripts.dead_letter(
+                    keys=[self.stream, self.script_keys[2], self.script_keys[3], self.dlq], args=args
+                )
+                break
+            except (RedisError, OSError) as exc2:
+                # Keep the entry until the dead letter is written: dropping it here would lose it.
+                self.log.warning("dead_letter_write_failed", error=str(exc2))
+                if self.owner.stopping:
+                    return
+                await self.owner.sleep(1.0)
+        for twin in self._forget(d):
+            self._dispatch_again(twin)
+        self.wake.set()
+        metrics.DEAD_LETTERED.labels(event_type, self.owner.group, reason).inc()
+        log.error(
+            "event_dead_lettered",
+            reason=reason,
+            error=record["error"],
+            attempts=d.attempt,
+            entry_id=d.entry_id,
+            channel=self.sub.channel,
+            group=self.owner.group,
+        )
+
+    # -- keeping what is ours, taking over what the dead left ---------------------------------------------
+
+    async def _keep(self) -> None:
+        interval = self.owner.visibility_ms / 3000
+        next_reclaim = 0.0
+        while not self.owner.stopping:
+            try:
+                await self._heartbeat()
+                if time.monotonic() >= next_reclaim:
+                    await self._reclaim()
+                    next_reclaim = time.monotonic() + interval * 1.5
+            except ResponseError as exc:
+                if not _group_gone(exc):
+                    self.log.warning("consumer_keep_failed", error=str(exc))
+            except (RedisError, OSError) as exc:
+                self.log.debug("consumer_keep_failed", error=str(exc))
+            await self.owner.sleep(interval)
+
+    async def _heartbeat(self) -> None:
+        if not self.held:
+            return
+        args: list[Any] = [self.owner.group, self.owner.name, self.lease_ms]
+        for d in list(self.held.values()):
+            args.extend((d.entry_id, d.event_id))
+        lost = await self.bus.scripts.heartbeat(keys=[self.stream, self.script_keys[2]], args=args)
+        for lost_id in lost:
+            gone = self.held.get(lost_id.decode())
+            # Another consumer reclaimed it (we stalled past the visibility timeout). A running handler
+            # finishes and acknowledges (its side effect is done); anything not started is given up.
+            if gone is not None and gone.entry_id not in self.active:
+                self.waiting.pop(gone.member, None)
+                for twin in self._forget(gone):
+                    self._dispatch_again(twin)
+                self.log.warning("consumer_entry_lost", entry_id=gone.entry_id)
+
+    async def _reclaim(self) -> None:
+        cursor = "0-0"
+        while not self.owner.stopping:
+            room = self.prefetch - len(self.held)
+            if room <= 0:
+                return
+            admitted, cursor_b, duplicates, _leased = await self.bus.scripts.reclaim(
+                keys=self.script_keys,
+                args=[
+                    self.owner.group,
+                    self.owner.name,
+                    self.owner.visibility_ms,
+                    cursor,
+                    min(room, self.owner.batch_size),
+                    self.lease_ms,
+                    self.paths,
+                ],
+            )
+            if admitted:
+                self.m_reclaimed.inc(len(admitted))
+                self.log.info("consumer_reclaimed", entries=len(admitted))
+            if duplicates:
+                self.m_skipped.inc(duplicates)
+            self._dispatch(admitted)
+            cursor = cursor_b.decode()
+            if cursor == "0-0":
+                return
+
+    # -- shutdown ---------------------------------------------------------------------------------------
+
+    async def _shutdown(self, workers: list[asyncio.Task[None]], keeper: asyncio.Task[None]) -> None:
+        # Nothing new starts; running handlers get the grace period; everything else is released.
+        self.closing = True
+        deadline = time.monotonic() + self.owner.shutdown_grace
+        while self.active and time.monotonic() < deadline:  # noqa: ASYNC110 - handlers end on their own
+            await asyncio.sleep(0.01)
+        for task in (*workers, keeper):
+            task.cancel()
+        await asyncio.gather(*workers, keeper, return_exceptions=True)
+        if self.flushing is not None:
+            await asyncio.gather(self.flushing, return_exceptions=True)
+        try:
+            if self.acks:
+                await self._read(">", 0, [])
+            await self._release()
+        except (RedisError, OSError) as exc:
+            self.log.warning("consumer_shutdown_incomplete", error=str(exc))
+
+    async def _release(self) -> None:
+        """Hand back what we hold but did not finish (backoff, interrupted handlers): drop our leases and
+        make the entries look idle for a whole visibility timeout, so a live replica takes them now."""
+        if not self.held:
+            return
+        async with self.bus.redis.pipeline(transaction=False) as pipe:
+            for d in self.held.values():
+                pipe.xclaim(
+                    self.stream,
+                    self.owner.group,
+                    self.owner.name,
+                    0,
+                    [d.entry_id],
+                    idle=self.owner.visibility_ms * 2,
+                    justid=True,
+                )
+                if d.event_id:
+                    pipe.hdel(self.script_keys[2], d.event_id)
+            await pipe.execute()
+        self.log.info("consumer_released", entries=len(self.held))
+        self.held.clear()
+        self.events.clear()
+        self.twins.clear()
+        self.waiting.clear()
+
+
+def _group_gone(exc: ResponseError) -> bool:
+    """The stream or group vanished (FLUSHALL, a failover to an empty replica, a deleted key)."""
+    message = str(exc)
+    return message.startswith(("NOGROUP", "UNBLOCKED")) or "NOGROUP" in message
