@@ -31,7 +31,7 @@ lint: sync
 	$(RUN) ruff format --check .
 
 typecheck: sync
-	$(RUN) mypy libs/eventbus/src libs/servicekit/src libs/fakes/src
+	$(RUN) mypy libs/eventbus/src libs/servicekit/src libs/fakes/src libs/cli/src
 
 pytest: sync
 	$(RUN) pytest -q

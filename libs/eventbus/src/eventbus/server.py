@@ -59,7 +59,7 @@ class RedisServer:
         appendonly: bool = False,
         extra_args: tuple[str, ...] = (),
     ) -> None:
-        self.data_dir = data_dir
+        self.data_dir = data_dir.resolve()  # the server gets absolute paths, whatever its cwd
         self.port = port or free_port()
         self.appendonly = appendonly
         self.extra_args = extra_args
@@ -69,7 +69,9 @@ class RedisServer:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self) -> RedisServer:
+    def start(self, *, new_session: bool = False) -> RedisServer:
+        """Start and wait until it answers PING. ``new_session`` detaches it from the terminal's process
+        group, so a Ctrl-C meant for the services does not stop Redis before they finish shutting down."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         args = [
             server_binary(),
@@ -82,7 +84,9 @@ class RedisServer:
             "--logfile", str(self.data_dir / "server.log"),
             *self.extra_args,
         ]  # fmt: skip
-        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.process = subprocess.Popen(
+            args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=new_session
+        )
         self._wait_until_ready()
         return self
 

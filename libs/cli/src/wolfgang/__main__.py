@@ -1,0 +1,252 @@
+"""``wolfgang``: the command line of the Wolfgang Backoffice (typer + rich).
+
+Global options come before the command: ``wolfgang --redis-url URL --prefix P consumers``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import httpx
+import structlog
+import typer
+
+from wolfgang import consumers as consumers_module
+from wolfgang import contracts, dlq, events, session, system
+from wolfgang import tail as tail_module
+from wolfgang.console import EXPECTED, CliError, describe, err, guard, out, print_json, run
+from wolfgang.demo import Demo, Outcome
+from wolfgang.target import DEFAULT_REDIS_URL, Target, target
+
+try:  # backoffice-api owns API keys; its sub-app is mounted when that package provides one
+    from backoffice_api.keys_cli import app as keys_app
+except ImportError:
+    keys_app = None
+
+KEYS_HELP = (
+    "`keys create|revoke|list` (backoffice-api's API keys) is available."
+    if keys_app is not None
+    else "`keys` appears when backoffice-api provides backoffice_api.keys_cli (not installed here)."
+)
+
+app = typer.Typer(
+    name="wolfgang",
+    help="Run the Wolfgang Backoffice locally and operate its event bus. " + KEYS_HELP,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@app.callback()
+def options(
+    ctx: typer.Context,
+    redis_url: Annotated[
+        str | None,
+        typer.Option(
+            envvar="REDIS_URL",
+            help=f"Redis to use [default: {DEFAULT_REDIS_URL}; `up` starts its own when unset].",
+            show_default=False,
+        ),
+    ] = None,
+    prefix: Annotated[str, typer.Option(envvar="BUS_PREFIX", help="Key prefix of the bus.")] = "wb",
+    live_prefix: Annotated[
+        str, typer.Option(envvar="BUS_LIVE_PREFIX", help="Prefix of the live Pub/Sub channels.")
+    ] = "",
+) -> None:
+    ctx.obj = Target(redis_url or None, prefix, live_prefix)
+
+
+@app.command()
+@guard
+def up(
+    ctx: typer.Context,
+    demo: Annotated[
+        bool, typer.Option("--demo/--no-demo", help="Play the end-to-end demo once started.")
+    ] = True,
+    follow: Annotated[bool, typer.Option("--tail/--no-tail", help="Show the live bus once started.")] = True,
+    exit_after_demo: Annotated[
+        bool, typer.Option("--exit-after-demo", help="Stop everything after the demo; exit 1 if it failed.")
+    ] = False,
+    port: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--port", metavar="NAME=PORT", help="Override one port (repeatable), e.g. agent-runtime=9002."
+        ),
+    ] = None,
+    port_offset: Annotated[
+        int, typer.Option(envvar="WOLFGANG_PORT_OFFSET", help="Add this to every default port.")
+    ] = 0,
+    service: Annotated[
+        list[str] | None,
+        typer.Option("--service", help="Run only these services (repeatable); no demo then."),
+    ] = None,
+    data_dir: Annotated[Path, typer.Option(help="Redis data (AOF), logs and the demo's key.")] = Path(
+        ".data"
+    ),
+    redis_port: Annotated[
+        int | None, typer.Option(help="Port of the embedded Redis [default: 6390, or a free one].")
+    ] = None,
+) -> None:
+    """Start everything: Redis (embedded when REDIS_URL is unset, AOF in .data/), the fakes, the five services,
+    the demo; then tail the bus until Ctrl-C, which stops everything cleanly. What `make run` calls.
+
+    Ports: backoffice-api 8000, evolution-manager 8001, agent-runtime 8002, facebook-capi 8003,
+    autentique-service 8004, fake-evolution 8080, fake-autentique 8081, fake-graph 8082; override with
+    `--port NAME=PORT`, the service's own `<PREFIX>_PORT` (BACKOFFICE_PORT, EVOLUTION_PORT, AGENT_PORT,
+    CAPI_PORT, AUTENTIQUE_PORT, FAKE_EVOLUTION_PORT, FAKE_AUTENTIQUE_PORT, FAKE_GRAPH_PORT) or `--port-offset`.
+    """
+    names = tuple(service or system.SERVICE_NAMES)
+    for name in names:
+        if system.member(name).kind != "service":
+            raise CliError(f"--service takes a service name: {', '.join(system.SERVICE_NAMES)}")
+    ports = system.resolve_ports(os.environ, port or (), offset=port_offset)
+    options_ = session.UpOptions(
+        services=names,
+        demo=demo,
+        tail=follow,
+        exit_after_demo=exit_after_demo,
+        data_dir=data_dir,
+        redis_port=redis_port,
+    )
+    code = run(session.up(target(ctx), ports, options_))
+    raise typer.Exit(code)
+
+
+@app.command("run")
+@guard
+def run_service(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(metavar="SERVICE", help=", ".join(system.SERVICE_NAMES))],
+    show_env: Annotated[
+        bool, typer.Option("--env", help="Print the environment it would get, and exit.")
+    ] = False,
+) -> None:
+    """Run one service alone in the foreground against REDIS_URL, with the local fakes' URLs (start them with
+    `python -m fakes NAME` or `wolfgang up`). Ctrl-C stops it."""
+    m = system.member(name)
+    if m.kind != "service":
+        raise CliError(f"{name} is not a service; services: {', '.join(system.SERVICE_NAMES)}")
+    t = target(ctx)
+    local = system.System(t.url, t.prefix, t.live_prefix, system.resolve_ports(os.environ), log_json=False)
+    env = local.environment(name)
+    # The caller's own settings win over the local defaults: that is how a developer points it elsewhere.
+    env = env | {k: v for k, v in os.environ.items() if k in env and k not in ("REDIS_URL", "BUS_PREFIX")}
+    if show_env:
+        for key, value in sorted(env.items()):
+            out.print(f"{key}={value}")
+        return
+    command = local.command(name)
+    os.execvpe(command[0], command, os.environ | env)  # noqa: S606 - the service takes this process's place
+
+
+@app.command()
+@guard
+def demo(
+    ctx: typer.Context,
+    data_dir: Annotated[Path, typer.Option(help="Where the demo keeps its API key.")] = Path(".data"),
+    port_offset: Annotated[int, typer.Option(envvar="WOLFGANG_PORT_OFFSET")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
+) -> None:
+    """Play the end-to-end demo against a system that is already running (`wolfgang up --no-demo`)."""
+    t = target(ctx)
+    local = system.System(
+        t.url, t.prefix, t.live_prefix, system.resolve_ports(os.environ, offset=port_offset)
+    )
+
+    async def work() -> Outcome:
+        async with t.bus() as bus, httpx.AsyncClient(timeout=15.0) as http:
+            player = Demo(local, bus, http, state=data_dir / "demo.json", report=_silent if as_json else _say)
+            return await player.play(await player.seed())
+
+    outcome = run(work())
+    if as_json:
+        print_json(dataclasses.asdict(outcome))
+    else:
+        out.print(f"[bold green]demo finished[/] in {outcome.seconds:.1f}s")
+
+
+def _say(line: str) -> None:
+    out.print(f"[dim]demo ▸[/] {line}")
+
+
+def _silent(line: str) -> None:
+    pass
+
+
+@app.command()
+@guard
+def tail(
+    ctx: typer.Context,
+    channels: Annotated[
+        list[str] | None, typer.Argument(help="Catalog channels [default: all seven].")
+    ] = None,
+    pattern: Annotated[
+        str | None, typer.Option(help="A glob over channel names instead, e.g. 'lead.*'.")
+    ] = None,
+    company_id: Annotated[str | None, typer.Option(help="Only this company's events.")] = None,
+    count: Annotated[int | None, typer.Option(min=1, help="Stop after this many events.")] = None,
+    wide: Annotated[
+        bool, typer.Option("--wide", help="Full ids: event, correlation, causation, company.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="One envelope per line, as on the wire.")] = False,
+) -> None:
+    """Follow the bus live, one coloured line per event with its correlation id.
+
+    At-most-once: this reads the live Pub/Sub announcements, so events published while it is not
+    connected, or faster than it can print, are not shown. They are all in the streams:
+    `wolfgang events TYPE --since 10m` reads those.
+    """
+
+    def show(event: object) -> None:
+        if as_json:
+            sys.stdout.write(event.to_wire().decode() + "\n")  # type: ignore[attr-defined]
+            sys.stdout.flush()
+        else:
+            out.print(tail_module.render(event, wide=wide))  # type: ignore[arg-type]
+
+    async def work() -> None:
+        async with target(ctx).bus() as bus:
+            await tail_module.follow(
+                bus, channels or (), on_event=show, pattern=pattern, company_id=company_id, count=count
+            )
+
+    # Ctrl-C is how a tail ends: quietly.
+    with contextlib.suppress(KeyboardInterrupt):
+        run(work())
+
+
+app.command()(guard(events.publish))
+app.command("events")(guard(events.events))
+app.command()(guard(events.replay))
+app.command()(consumers_module.consumers)
+app.add_typer(dlq.app, name="dlq")
+app.add_typer(contracts.app, name="contracts")
+if keys_app is not None:
+    app.add_typer(
+        keys_app, name="keys", help="API keys of backoffice-api: create (shown once), revoke, list."
+    )
+
+
+def main() -> None:
+    # stdout is for results (`--json`); the bus's own log lines are for people, and only when they matter.
+    structlog.configure(
+        wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+    )
+    try:
+        app()
+    except EXPECTED as exc:  # raised outside a command (typer's own parsing never gets here)
+        err.print(f"[bold red]error:[/] {describe(exc)}")
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

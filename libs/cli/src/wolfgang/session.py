@@ -1,0 +1,206 @@
+"""``wolfgang up``: Redis, the fakes and the services, then the seed, the demo and the bus tail, until Ctrl-C.
+
+Order matters on the way down as on the way up: the services stop first (each finishes or releases its
+in-flight events, which needs Redis), then the fakes, then Redis, gracefully, so that its AOF is complete
+and the next ``up`` finds everything where it was.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import shlex
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from eventbus import Bus, Envelope
+from eventbus.server import RedisServer, free_port
+from rich.markup import escape
+
+from wolfgang import tail
+from wolfgang.console import out
+from wolfgang.demo import Demo, DemoFailed, Seed
+from wolfgang.runner import Runner, progress_bar
+from wolfgang.system import FAKES, INSTANCE, SERVICE_NAMES, System, port_in_use
+from wolfgang.target import Target
+
+EMBEDDED_REDIS_PORT = 6390
+
+
+@dataclass(frozen=True)
+class UpOptions:
+    services: tuple[str, ...] = SERVICE_NAMES
+    demo: bool = True
+    tail: bool = True
+    exit_after_demo: bool = False
+    data_dir: Path = Path(".data")
+    redis_port: int | None = None
+
+
+async def up(target: Target, ports: dict[str, int], options: UpOptions) -> int:
+    """Run until SIGINT/SIGTERM (or the demo's end with ``exit_after_demo``); returns the exit code."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+
+    def on_signal() -> None:
+        # A second Ctrl-C (or the copy `uv run` forwards) must not cut the shutdown short: that would
+        # orphan the fakes and Redis. Stragglers are SIGKILLed after STOP_TIMEOUT anyway.
+        if stop.is_set():
+            out.print("[dim]still stopping …[/]")
+        stop.set()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, on_signal)
+    server: RedisServer | None = None
+    runner: Runner | None = None
+    try:
+        redis_url = target.redis_url
+        if redis_url is None:
+            port = options.redis_port or (
+                EMBEDDED_REDIS_PORT if not port_in_use(EMBEDDED_REDIS_PORT) else free_port()
+            )
+            server = RedisServer(options.data_dir / "redis", port=port, appendonly=True)
+            out.print(f"starting Redis (embedded, AOF in {options.data_dir / 'redis'}) on port {port} …")
+            # its own session: Ctrl-C reaches Redis only through stop(), after the services are done with it
+            await asyncio.to_thread(server.start, new_session=True)
+            redis_url = server.url
+        system = System(redis_url, target.prefix, target.live_prefix, ports)
+        runner = Runner(system, logs=options.data_dir / "logs", console=out)
+        session = asyncio.create_task(_session(system, runner, options))
+        stopping = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait({session, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if session in done:
+            stopping.cancel()
+            return session.result()
+        session.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await session
+        return 0
+    finally:
+        stop.set()
+        if runner is not None and runner.children:
+            out.print("\nstopping: SIGTERM to every process, then waiting for each …")
+            for name, code in await runner.stop():
+                verdict = "[green]stopped[/]" if code in (0, -signal.SIGTERM) else f"[yellow]exit {code}[/]"
+                if code is None:
+                    verdict = "[red]killed (did not stop in time)[/]"
+                out.print(f"  {name:<20} {verdict}")
+        if server is not None:
+            await asyncio.to_thread(server.stop)
+            out.print(f"  {'redis':<20} [green]stopped[/] (data kept in {options.data_dir / 'redis'})")
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+
+
+async def _session(system: System, runner: Runner, options: UpOptions) -> int:
+    # Every port first: finding a taken one after the fakes started would cost their start-up for nothing.
+    runner.check_ports([*(f.name for f in FAKES), *options.services])
+    with progress_bar(out) as progress:
+        await runner.start([f.name for f in FAKES], progress)
+        await runner.start(options.services, progress)
+    watcher = asyncio.create_task(_watch(runner))
+    try:
+        async with (
+            Bus.from_url(system.redis_url, source="wolfgang", settings=_bus_settings(system)) as bus,
+            httpx.AsyncClient(timeout=15.0) as http,
+        ):
+            demo = Demo(system, bus, http, state=options.data_dir / "demo.json", report=_say)
+            whole = set(options.services) == set(SERVICE_NAMES)
+            seed = await demo.seed() if whole else None
+            tailing: asyncio.Task[int] | None = None
+            if options.tail:
+                subscribed = asyncio.Event()
+                tailing = asyncio.create_task(
+                    tail.follow(bus, on_event=_show, subscribed=subscribed), name="tail"
+                )
+                await subscribed.wait()
+            failed = False
+            if options.demo and seed is not None:
+                out.rule("demo")
+                try:
+                    outcome = await demo.play(seed)
+                    out.print(
+                        f"[bold green]demo finished[/] in {outcome.seconds:.1f}s: lead {outcome.lead_id}, "
+                        f"deal {outcome.deal_id}, contract {outcome.contract_id}, {outcome.replies} replies, "
+                        f"conversions: {', '.join(outcome.conversions)}"
+                    )
+                except DemoFailed as exc:
+                    failed = True
+                    out.print(f"[bold red]demo failed:[/] {escape(str(exc))}")
+            _print_summary(system, options, seed)
+            if options.exit_after_demo:
+                return 1 if failed else 0
+            if tailing is None:
+                await asyncio.Event().wait()
+            else:
+                out.rule("bus (live, at-most-once: `wolfgang events` reads the history)")
+                await tailing
+            return 0
+    finally:
+        watcher.cancel()
+
+
+def _bus_settings(system: System) -> Any:
+    return Target(system.redis_url, system.prefix, system.live_prefix).bus_settings()
+
+
+def _say(line: str) -> None:
+    out.print(f"[dim]demo ▸[/] {line}")
+
+
+def _show(event: Envelope[Any]) -> None:
+    out.print(tail.render(event))
+
+
+async def _watch(runner: Runner) -> None:
+    """Say so when a process dies under us; the rest keeps running (the tail shows the consequences)."""
+    told: set[str] = set()
+    while True:
+        for child in runner.exited():
+            if child.name not in told:
+                told.add(child.name)
+                out.print(
+                    f"[bold red]{child.name} exited with code {child.process.returncode}[/]; "
+                    f"see {child.log_path} (restart: wolfgang run {child.name})"
+                )
+        await asyncio.sleep(1.0)
+
+
+def _print_summary(system: System, options: UpOptions, seed: Seed | None) -> None:
+    out.rule("running")
+    for name in (*options.services, *(f.name for f in FAKES)):
+        out.print(f"  {name:<20} {system.url(name)}")
+    out.print(f"  {'redis':<20} {system.redis_url}  (prefix {system.prefix})")
+    out.print(f"  logs                 {options.data_dir / 'logs'}/<name>.log")
+    if seed is None:
+        return
+    api, key = system.url("backoffice-api"), seed.api_key
+    if key:
+        out.print(f"\n  company              {seed.company_id}")
+        out.print(f"  operator API key     [bold]{key}[/]  (kept in {options.data_dir / 'demo.json'})")
+    hello = json.dumps(
+        {
+            "instance": INSTANCE,
+            "template": "text",
+            "params": {"from_number": "5511988887777", "text": "Oi, quero fazer um aniversário de 15 anos"},
+        },
+        ensure_ascii=False,
+    )
+    commands = [
+        f"curl -s {api}/v1/leads -H 'X-API-Key: {key}'" if key else None,
+        f"curl -s {api}/v1/contracts -H 'X-API-Key: {key}'" if key else None,
+        f"curl -s {system.url('fake-evolution')}/_fake/webhooks/send -H 'content-type: application/json' "
+        f"-d {shlex.quote(hello)}",
+        f"curl -s {system.url('fake-evolution')}/_fake/sent",
+        f"curl -s {system.url('fake-graph')}/_fake/events",
+        f"uv run wolfgang --redis-url {system.redis_url} --prefix {system.prefix} tail",
+        f"uv run wolfgang --redis-url {system.redis_url} --prefix {system.prefix} consumers",
+    ]
+    out.print("\n  try:")
+    for command in commands:
+        if command is not None:
+            out.print(f"    {escape(command)}")
