@@ -186,12 +186,24 @@ class ChannelConsumer:
     async def _block(self, room: int) -> None:
         """Nothing to read: wait on the server for new entries, flushing acknowledgements meanwhile."""
         self.blocked = True
-        try:
-            reply = await self.bus.redis.xreadgroup(
+        read = asyncio.ensure_future(
+            self.bus.redis.xreadgroup(
                 self.owner.group, self.owner.name, {self.stream: ">"}, count=room, block=self.owner.block_ms
             )
+        )
+        stop = asyncio.ensure_future(self.owner.until_stopping())
+        try:
+            await asyncio.wait({read, stop}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             self.blocked = False
+            stop.cancel()
+        if not read.done():
+            # Stopping: do not hold shutdown for the rest of the block. Anything the server handed us in
+            # the meantime stays pending under our name: drained on restart, or reclaimed by a replica.
+            read.cancel()
+            await asyncio.gather(read, return_exceptions=True)
+            return
+        reply = read.result()
         if not reply:
             return
         if self.flushing is not None:

@@ -117,6 +117,9 @@ class Consumer:
     def stopping(self) -> bool:
         return self._stopping.is_set()
 
+    async def until_stopping(self) -> None:
+        await self._stopping.wait()
+
     async def sleep(self, seconds: float) -> None:
         """Sleep, waking early when stopping."""
         with contextlib.suppress(TimeoutError):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
 from eventbus import Bus, Consumer, Subscription
 from fastapi import FastAPI
@@ -21,11 +22,18 @@ async def bus_for(app: FastAPI, settings: ServiceSettings, *, service: str) -> A
 
 @asynccontextmanager
 async def consuming(
-    app: FastAPI, bus: Bus, settings: ServiceSettings, *, group: str, subscriptions: Sequence[Subscription]
+    app: FastAPI,
+    bus: Bus,
+    settings: ServiceSettings,
+    *,
+    group: str,
+    subscriptions: Sequence[Subscription],
+    **options: Any,
 ) -> AsyncIterator[Consumer]:
     """Run the service's consumer group (one consumer per process, named by ``CONSUMER_NAME``) for the app's
-    lifetime, registered as the ``consumer`` readiness check. Leaving the block stops it gracefully."""
-    consumer = Consumer(bus, group, subscriptions, name=settings.consumer_name)
+    lifetime, registered as the ``consumer`` readiness check. Leaving the block stops it gracefully.
+    ``options`` go to :class:`~eventbus.Consumer` (``batch_size``, ``block``, ``visibility_timeout``, …)."""
+    consumer = Consumer(bus, group, subscriptions, name=settings.consumer_name, **options)
     async with consumer.running():
         app.state.ready_checks["consumer"] = consumer.alive
         yield consumer
