@@ -1,24 +1,86 @@
-"""Composition root: builds the bus handle and wires routes; nothing runs at import."""
+"""Composition root: builds the bus handle, the stores, the optional language model, and wires the one
+handler and the admin routes; nothing runs at import."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from functools import partial
 
+import httpx
 import servicekit
+from eventbus import Consumer, Subscription
 from fastapi import FastAPI
 
-from agent_runtime import SERVICE
+from agent_runtime import SERVICE, api, handlers
+from agent_runtime.handlers import Agent, Clock
+from agent_runtime.leads import Leads
+from agent_runtime.llm import LanguageModel
 from agent_runtime.settings import Settings
+from agent_runtime.store import Store
+
+#: Messages of one lead, one at a time and in order, across replicas; different leads in parallel.
+ORDERING_KEY = ("company_id", "payload.lead_external_id")
 
 
-def create_app(settings: Settings) -> FastAPI:
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    clock: Clock = _utc_now,
+) -> FastAPI:
+    """``transport`` reaches the language model (tests pass a fake); ``clock`` is "now" for dates."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with servicekit.bus_for(app, settings, service=SERVICE) as bus:
-            app.state.bus = bus
+        async with AsyncExitStack() as stack:
+            bus = await stack.enter_async_context(servicekit.bus_for(app, settings, service=SERVICE))
+            llm = None
+            if settings.llm_url:
+                http = await stack.enter_async_context(httpx.AsyncClient(transport=transport))
+                llm = LanguageModel(
+                    http,
+                    url=settings.llm_url,
+                    model=settings.llm_model,
+                    api_key=settings.llm_api_key,
+                    timeout=settings.llm_timeout,
+                )
+            leads = Leads(bus.redis, bus)
+            store = Store(
+                bus.redis,
+                bus.keys,
+                conversation_ttl=settings.conversation_ttl,
+                answer_ttl=settings.answer_ttl,
+            )
+            agent = Agent(bus=bus, leads=leads, store=store, settings=settings, clock=clock, llm=llm)
+            app.state.bus, app.state.leads, app.state.store, app.state.agent = bus, leads, store, agent
+            subscriptions = [
+                Subscription(
+                    "message.received",
+                    partial(handlers.answer_message, agent=agent),
+                    ordering_key=ORDERING_KEY,
+                    concurrency=settings.concurrency,
+                )
+            ]
+            # servicekit.consuming with one option more: the idle block, which bounds how long a stop waits.
+            consumer = Consumer(
+                bus,
+                SERVICE,
+                subscriptions,
+                name=settings.consumer_name,
+                block=timedelta(milliseconds=settings.consumer_block_ms),
+            )
+            await stack.enter_async_context(consumer.running())
+            app.state.ready_checks["consumer"] = consumer.alive
             yield
 
     app = FastAPI(title=SERVICE, lifespan=lifespan)
+    app.state.settings = settings
+    app.include_router(api.router)
     servicekit.install(app, service=SERVICE, max_body_bytes=settings.max_body_bytes)
     return app

@@ -4,11 +4,62 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 from servicekit import ServiceSettings
+
+from agent_runtime.qualification import CRITERIA, Rules
 
 
 class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="AGENT_", extra="ignore")
 
     port: int = 8002
+    #: Bearer token of the admin API (backoffice-api sets and reads handoffs through it).
+    admin_token: SecretStr = SecretStr("dev-service-token")
+    #: Time zone that "amanhã" and "sábado que vem" are read in, unless the company has its own below.
+    timezone: str = "America/Sao_Paulo"
+    company_timezones: dict[str, str] = Field(
+        default_factory=dict
+    )  # AGENT_COMPANY_TIMEZONES='{"cmp_…": "…"}'
+    #: A conversation nobody touched for this long starts over (the lead and its qualification stay).
+    conversation_ttl: timedelta = timedelta(days=30)
+    #: How long the answer to a received message is kept for replays: the bus's processed-id retention.
+    answer_ttl: timedelta = timedelta(days=8)
+    #: WhatsApp messages longer than this are split (at sentence boundaries) into several.
+    max_message_chars: int = Field(300, ge=40, le=4096)
+    qualify_on: tuple[str, ...] = CRITERIA
+    min_budget_per_guest: float = Field(50.0, ge=0)
+    concurrency: int = Field(16, ge=1)
+    #: How long an idle consumer blocks on the stream per read; a stop waits for at most this.
+    consumer_block_ms: int = Field(2000, ge=10)
+    #: An OpenAI-compatible chat-completions URL; unset means rules only.
+    llm_url: str | None = None
+    llm_api_key: SecretStr | None = None
+    llm_model: str = "gpt-4o-mini"
+    llm_timeout: float = Field(4.0, gt=0)
+    #: Let the model rephrase the rule-built replies too (extraction is always tried when a URL is set).
+    llm_phrase: bool = True
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        ZoneInfo(value)  # fail at start-up, not on the first message
+        return value
+
+    @field_validator("qualify_on")
+    @classmethod
+    def _known_criteria(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = set(value) - set(CRITERIA)
+        if unknown:
+            raise ValueError(f"unknown criteria {sorted(unknown)}; known: {list(CRITERIA)}")
+        return value
+
+    def rules(self) -> Rules:
+        return Rules(required=self.qualify_on, min_budget_per_guest=self.min_budget_per_guest)
+
+    def zone(self, company_id: str) -> ZoneInfo:
+        return ZoneInfo(self.company_timezones.get(company_id, self.timezone))

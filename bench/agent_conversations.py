@@ -1,0 +1,208 @@
+"""Conversations per second that one agent-runtime process handles in rules mode, against a no-op handler.
+
+    uv run python bench/agent_conversations.py [--conversations 300] [--runs 3] [--redis-url redis://…]
+
+Each conversation is a lead's whole scripted chat (six ``message.received``, ending qualified). A separate
+load-generator process publishes every message of every conversation through the bus; one consumer process
+handles them with the same subscription as the service (ordering key ``company_id + lead_external_id``,
+concurrency 16): either the agent's real handler (``answer_message``: lead, conversation, reply, store,
+publish) or a handler that does nothing. Time runs from the first publish to the handling of the last
+message, i.e. the last ``message.sent`` published. Both configurations run on the same Redis in the same
+run, alternating, and the table prints medians and the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing as mp
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from eventbus import Bus, BusSettings, Consumer, Envelope, MessageReceived, Subscription
+from eventbus.server import RedisServer
+from servicekit.logging import configure_logging
+
+SCRIPT = ["Oi, boa tarde!", "Vou casar 💍", "12 de março", "uns 120 convidados", "em Campinas", "R$ 40 mil"]
+COMPANY = "cmp_01J8Z0P1F7K4V6E9QW3M0N1B2C"
+ORDERING_KEY = ("company_id", "payload.lead_external_id")
+NOW = datetime(2025, 12, 16, 12, tzinfo=UTC)
+
+
+def _bus_settings(prefix: str) -> BusSettings:
+    return BusSettings(prefix=prefix, live_prefix=f"{prefix}:")
+
+
+def consumer_main(kind: str, url: str, prefix: str, conn: Connection, shared: Any) -> None:
+    configure_logging("bench", level="WARNING")
+    asyncio.run(_consume(kind, url, prefix, conn, shared))
+
+
+async def _consume(kind: str, url: str, prefix: str, conn: Connection, shared: Any) -> None:
+    from agent_runtime.handlers import Agent, answer_message
+    from agent_runtime.leads import Leads
+    from agent_runtime.settings import Settings
+    from agent_runtime.store import Store
+
+    async with Bus.from_url(url, source="agent-runtime", settings=_bus_settings(prefix)) as bus:
+        settings = Settings(redis_url=url, bus_prefix=prefix)
+        agent = Agent(
+            bus=bus,
+            leads=Leads(bus.redis, bus),
+            store=Store(
+                bus.redis,
+                bus.keys,
+                conversation_ttl=settings.conversation_ttl,
+                answer_ttl=settings.answer_ttl,
+            ),
+            settings=settings,
+            clock=lambda: NOW,
+        )
+        count = 0
+
+        async def handle(event: Envelope[Any]) -> None:
+            nonlocal count
+            if kind == "agent":
+                await answer_message(event, agent=agent)
+            count += 1
+            shared[1] = time.monotonic()
+            shared[0] = count
+
+        sub = Subscription(
+            "message.received", handle, ordering_key=ORDERING_KEY, concurrency=settings.concurrency
+        )
+        consumer = Consumer(bus, "agent-runtime", [sub], name="bench", block=timedelta(milliseconds=100))
+        await bus.redis.xgroup_create(
+            bus.keys.stream("message.received"), "agent-runtime", "0", mkstream=True
+        )
+        cpu0 = time.process_time()
+        async with consumer.running():
+            conn.send("ready")
+            stop = asyncio.Event()
+            asyncio.get_running_loop().add_reader(conn.fileno(), stop.set)  # the parent's "stop"
+            await stop.wait()
+            asyncio.get_running_loop().remove_reader(conn.fileno())
+            conn.recv()
+        conn.send({"cpu": time.process_time() - cpu0})
+
+
+def publisher_main(url: str, prefix: str, conversations: int, conn: Connection) -> None:
+    configure_logging("bench", level="WARNING")
+    asyncio.run(_publish(url, prefix, conversations, conn))
+
+
+async def _publish(url: str, prefix: str, conversations: int, conn: Connection) -> None:
+    async with Bus.from_url(url, source="evolution-manager", settings=_bus_settings(prefix)) as bus:
+        # Message n of every lead before message n+1 of any: leads interleave as they would in real traffic.
+        events = [
+            Envelope.new(
+                MessageReceived.model_validate(
+                    {"instance_id": "ins_1", "lead_external_id": f"wa:+55119{c:08d}", "from": f"+55119{c:08d}",
+                     "body": body, "raw": {"message_id": f"m{c}-{n}"}}
+                ),
+                source="evolution-manager",
+                company_id=COMPANY,
+            )
+            for n, body in enumerate(SCRIPT)
+            for c in range(conversations)
+        ]  # fmt: skip
+        conn.send("ready")
+        conn.recv()
+        t0 = time.monotonic()
+        feed = iter(events)
+
+        async def worker() -> None:
+            for event in feed:
+                await bus.publish(event)
+
+        await asyncio.gather(*(worker() for _ in range(8)))
+        conn.send({"t0": t0, "elapsed": time.monotonic() - t0})
+
+
+def run_once(kind: str, url: str, conversations: int) -> dict[str, float]:
+    ctx = mp.get_context("spawn")
+    prefix = f"bench{time.monotonic_ns()}"
+    shared = ctx.Array("d", [0.0, 0.0], lock=False)
+    c_parent, c_child = ctx.Pipe()
+    p_parent, p_child = ctx.Pipe()
+    consumer = ctx.Process(target=consumer_main, args=(kind, url, prefix, c_child, shared))
+    publisher = ctx.Process(target=publisher_main, args=(url, prefix, conversations, p_child))
+    consumer.start()
+    publisher.start()
+    assert c_parent.recv() == "ready" and p_parent.recv() == "ready"
+    p_parent.send("go")
+    started = p_parent.recv()
+    total = conversations * len(SCRIPT)
+    deadline = time.monotonic() + 240
+    while shared[0] < total:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{kind}: only {int(shared[0])}/{total} handled in time")
+        time.sleep(0.005)
+    c_parent.send("stop")
+    cpu = c_parent.recv()["cpu"]
+    consumer.join(30)
+    publisher.join(30)
+    seconds = shared[1] - started["t0"]
+    result = {
+        "seconds": seconds,
+        "conversations_s": conversations / seconds,
+        "messages_s": total / seconds,
+        "consumer_cpu_s": cpu,
+    }
+    if kind == "agent":
+        result.update(asyncio.run(_check(url, prefix, conversations)))
+    return result
+
+
+async def _check(url: str, prefix: str, conversations: int) -> dict[str, float]:
+    async with Bus.from_url(url, source="bench", settings=_bus_settings(prefix)) as bus:
+        sent = await bus.redis.xlen(bus.keys.stream("message.sent"))
+        qualified = await bus.redis.xlen(bus.keys.stream("lead.qualified"))
+        created = await bus.redis.xlen(bus.keys.stream("lead.created"))
+    if (sent, qualified, created) != (conversations * len(SCRIPT), conversations, conversations):
+        raise SystemExit(f"agent output wrong: sent={sent} qualified={qualified} created={created}")
+    return {}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--conversations", type=int, default=300)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--redis-url", default="")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        server = None
+        url = args.redis_url
+        if not url:
+            server = RedisServer(Path(tmp)).start()
+            url = server.url
+        try:
+            results: dict[str, list[dict[str, float]]] = {"noop": [], "agent": []}
+            for _ in range(args.runs):
+                for kind in ("noop", "agent"):
+                    results[kind].append(run_once(kind, url, args.conversations))
+        finally:
+            if server is not None:
+                server.kill()
+    med = {k: {m: statistics.median(r[m] for r in v) for m in v[0]} for k, v in results.items()}
+    print(f"agent-runtime, rules mode: {args.conversations} conversations × {len(SCRIPT)} messages, "
+          f"{args.runs} runs each, medians")  # fmt: skip
+    print(f"{'handler':<10}{'conv/s':>10}{'msg/s':>10}{'seconds':>10}{'consumer CPU s':>16}{'× no-op':>9}")
+    for kind in ("noop", "agent"):
+        m = med[kind]
+        ratio = m["conversations_s"] / med["noop"]["conversations_s"]
+        print(
+            f"{kind:<10}{m['conversations_s']:>10.1f}{m['messages_s']:>10.0f}{m['seconds']:>10.2f}"
+            f"{m['consumer_cpu_s']:>16.2f}{ratio:>9.2f}"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,109 @@
+"""Admin API: a lead's human handoff, read and set by backoffice-api (which must not read our keys).
+
+``Authorization: Bearer <AGENT_ADMIN_TOKEN>`` on every route; a missing or wrong token is 401.
+"""
+
+from __future__ import annotations
+
+import hmac
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Request
+from pydantic import BaseModel, Field
+from servicekit import NotFound, Unauthenticated
+
+from agent_runtime.leads import LeadRef, Leads
+from agent_runtime.store import Handoff, Store
+
+
+class HandoffPublic(BaseModel):
+    lead_id: str
+    company_id: str
+    active: bool
+    reason: str | None = None
+    requested_by: str | None = None
+    since: datetime | None = None
+    ended_at: datetime | None = None
+
+
+class HandoffUpdate(BaseModel):
+    reason: str = Field("operator", min_length=1, max_length=200)
+    requested_by: str = Field("backoffice", min_length=1, max_length=100)
+
+
+async def _authorized(request: Request, authorization: Annotated[str | None, Header()] = None) -> None:
+    expected = request.app.state.settings.admin_token.get_secret_value()
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(token.encode(), expected.encode()):
+        raise Unauthenticated("a valid bearer token is required")
+
+
+router = APIRouter(prefix="/v1", dependencies=[Depends(_authorized)])
+
+
+def _leads(request: Request) -> Leads:
+    leads: Leads = request.app.state.leads
+    return leads
+
+
+def _store(request: Request) -> Store:
+    store: Store = request.app.state.store
+    return store
+
+
+LeadsDep = Annotated[Leads, Depends(_leads)]
+StoreDep = Annotated[Store, Depends(_store)]
+
+
+async def _lead(leads: Leads, lead_id: str) -> LeadRef:
+    ref = await leads.find(lead_id)
+    if ref is None:
+        raise NotFound(f"no lead {lead_id}")
+    return ref
+
+
+def _public(ref: LeadRef, handoff: Handoff | None) -> HandoffPublic:
+    if handoff is None:
+        return HandoffPublic(lead_id=ref.lead_id, company_id=ref.company_id, active=False)
+    return HandoffPublic.model_validate(handoff.model_dump())
+
+
+@router.get("/leads/{lead_id}/handoff")
+async def get_handoff(lead_id: str, leads: LeadsDep, store: StoreDep) -> HandoffPublic:
+    ref = await _lead(leads, lead_id)
+    return _public(ref, await store.handoff(lead_id))
+
+
+@router.put("/leads/{lead_id}/handoff")
+async def start_handoff(
+    lead_id: str, leads: LeadsDep, store: StoreDep, body: HandoffUpdate | None = None
+) -> HandoffPublic:
+    """A person takes the conversation over: the agent stops answering this lead. Idempotent."""
+    ref = await _lead(leads, lead_id)
+    body = body or HandoffUpdate()
+    current = await store.handoff(lead_id)
+    if current is not None and current.active:
+        return _public(ref, current)
+    handoff = Handoff(
+        lead_id=lead_id,
+        company_id=ref.company_id,
+        active=True,
+        reason=body.reason,
+        requested_by=body.requested_by,
+        since=datetime.now(UTC),
+    )
+    await store.set_handoff(handoff)
+    return _public(ref, handoff)
+
+
+@router.delete("/leads/{lead_id}/handoff")
+async def end_handoff(lead_id: str, leads: LeadsDep, store: StoreDep) -> HandoffPublic:
+    """The agent answers this lead again; the record stays, with ``ended_at``. Idempotent."""
+    ref = await _lead(leads, lead_id)
+    current = await store.handoff(lead_id)
+    if current is None or not current.active:
+        return _public(ref, current)
+    ended = current.model_copy(update={"active": False, "ended_at": datetime.now(UTC)})
+    await store.set_handoff(ended)
+    return _public(ref, ended)

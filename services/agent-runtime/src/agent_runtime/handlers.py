@@ -1,0 +1,153 @@
+"""The agent's one reaction to the catalog: ``message.received`` → (``lead.created``) ``message.sent``
+(``lead.qualified``).
+
+Messages of one lead arrive one at a time and in order (the subscription's ordering key), so the read,
+think, store, publish sequence below never races with itself for a lead. What makes it safe to run twice
+for the same message (a crash before the bus's acknowledgement, an operator's replay): the lead is claimed
+by natural key, and the answer is stored by received event id *before* it is published (``store``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import structlog
+from eventbus import Bus, Envelope, LeadQualified, MessageReceived, MessageSent, OutgoingMessage, catalog
+
+from agent_runtime import SERVICE, replies
+from agent_runtime.conversation import Turn, advance, media_turn
+from agent_runtime.leads import Lead, Leads
+from agent_runtime.llm import LanguageModel
+from agent_runtime.qualification import summary
+from agent_runtime.settings import Settings
+from agent_runtime.slots import extract
+from agent_runtime.store import Answer, Handoff, Store, StoredEvent
+
+log = structlog.get_logger("agent_runtime")
+
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class Agent:
+    """What ``answer_message`` works with; built once by ``create_app``."""
+
+    bus: Bus
+    leads: Leads
+    store: Store
+    settings: Settings
+    clock: Clock
+    llm: LanguageModel | None = None
+
+
+async def answer_message(event: Envelope[MessageReceived], *, agent: Agent) -> None:
+    message = event.payload
+    lead = await agent.leads.identify(event, now=agent.clock())
+    lead = await agent.leads.announce(lead)
+    snapshot = await agent.store.load(lead.lead_id, event.id)
+    if snapshot.answer is not None:
+        await _publish(agent.bus, snapshot.answer)
+        log.info("answer_republished", lead_id=lead.lead_id, events=len(snapshot.answer.events))
+        return
+    conversation = snapshot.conversation
+    if snapshot.qualified and not conversation.qualified:
+        conversation = conversation.model_copy(
+            update={"qualified": True}
+        )  # the conversation expired, not that
+    if snapshot.handoff is not None and snapshot.handoff.active:
+        # A person is answering: we stay silent, and remember that this message was seen (not advanced).
+        await agent.store.commit(
+            lead.lead_id, event.id, Answer(events=[]), conversation, expected_version=conversation.version
+        )
+        log.info("reply_suppressed_handoff", lead_id=lead.lead_id)
+        return
+
+    text = (message.body or "").strip()
+    if not text:
+        turn = media_turn(conversation, message.media.type if message.media is not None else None)
+    else:
+        today = agent.clock().astimezone(agent.settings.zone(event.company_id)).date()
+        found = extract(text, today=today, expecting=conversation.asked, month_hint=conversation.month_hint)
+        if agent.llm is not None:
+            found = await agent.llm.refine(text, found, today=today)
+        turn = advance(conversation, found, rules=agent.settings.rules())
+
+    answer, fresh = await _answer(event, lead, turn, agent)
+    handoff = None
+    if turn.handoff:
+        handoff = Handoff(
+            lead_id=lead.lead_id,
+            company_id=lead.company_id,
+            active=True,
+            reason="lead_asked",
+            requested_by="lead",
+            since=agent.clock(),
+        )
+    stored = await agent.store.commit(
+        lead.lead_id,
+        event.id,
+        answer,
+        turn.conversation,
+        expected_version=conversation.version,
+        handoff=handoff,
+        qualify=turn.qualification is not None,
+    )
+    if stored == answer:  # ours was stored: publish the envelopes in hand rather than parse them back
+        for envelope, item in zip(fresh, answer.events, strict=True):
+            await agent.bus.publish(envelope, dedupe_key=item.dedupe_key)
+    else:
+        await _publish(agent.bus, stored)
+    log.info(
+        "message_answered",
+        lead_id=lead.lead_id,
+        slots_changed=turn.changed,
+        qualified=turn.qualification is not None,
+        handoff=turn.handoff,
+        messages=len(answer.events),
+    )
+
+
+async def _answer(
+    event: Envelope[MessageReceived], lead: Lead, turn: Turn, agent: Agent
+) -> tuple[Answer, list[Envelope[Any]]]:
+    paragraphs = turn.paragraphs
+    if agent.llm is not None and agent.settings.llm_phrase:
+        paragraphs = await agent.llm.phrase(paragraphs)
+    texts = replies.split(paragraphs, agent.settings.max_message_chars)
+    reply = Envelope.new(
+        MessageSent(
+            instance_id=event.payload.instance_id,
+            to=event.payload.from_,
+            messages=[OutgoingMessage(text=text) for text in texts],
+        ),
+        source=SERVICE,
+        company_id=event.company_id,
+    )
+    # One reply per received message: its id is the natural key (the catalog's "correlation_id + index"
+    # would collide when a sender reuses one correlation id for a whole conversation).
+    envelopes: list[Envelope[Any]] = [reply]
+    events = [StoredEvent(wire=reply.to_wire().decode(), dedupe_key=f"reply:{event.id}")]
+    if turn.qualification is not None:
+        qualified = Envelope.new(
+            LeadQualified(
+                lead_id=lead.lead_id,
+                company_id=lead.company_id,
+                score=turn.qualification.score,
+                criteria=list(turn.qualification.met),
+                summary=summary(turn.conversation.slots),
+            ),
+            source=SERVICE,
+            company_id=lead.company_id,
+        )
+        # The catalog keeps the first qualification only: the lead id alone is the key.
+        envelopes.append(qualified)
+        events.append(StoredEvent(wire=qualified.to_wire().decode(), dedupe_key=lead.lead_id))
+    return Answer(events=events), envelopes
+
+
+async def _publish(bus: Bus, answer: Answer) -> None:
+    for stored in answer.events:
+        await bus.publish(catalog.parse(stored.wire), dedupe_key=stored.dedupe_key)

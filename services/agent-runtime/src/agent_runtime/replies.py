@@ -1,0 +1,188 @@
+"""What the agent says, in Brazilian Portuguese: confirmations, the next question, and the set pieces.
+
+Questions come in variants: asking for the same missing slot twice in the same words reads like a robot, so
+the second time uses another phrasing (and the third gives an example of an answer).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable, Mapping
+
+from agent_runtime.slots import Slots
+from agent_runtime.vocabulary import MONTH_NAMES
+
+WEEKDAY_NAMES = (
+    "segunda-feira",
+    "terça-feira",
+    "quarta-feira",
+    "quinta-feira",
+    "sexta-feira",
+    "sábado",
+    "domingo",
+)
+
+GREETING = (
+    "Olá! Que bom falar com você 😊 Sou a assistente virtual e vou te ajudar com o orçamento do seu evento."
+)
+HANDOFF = (
+    "Claro! Vou chamar uma pessoa da nossa equipe para continuar o atendimento. "
+    "Em instantes alguém te responde por aqui. 🙂"
+)
+MEDIA = {
+    "audio": "Recebi seu áudio, mas por aqui eu só consigo ler mensagens de texto. 🙏 Pode me escrever, por favor?",
+    "image": "Recebi sua imagem! Por aqui eu só consigo ler texto: pode me contar por escrito o que precisa? 🙏",
+    "video": "Recebi seu vídeo! Por aqui eu só consigo ler texto: pode me contar por escrito o que precisa? 🙏",
+    "document": "Recebi seu arquivo! Por aqui eu só consigo ler texto: pode me escrever o que precisa? 🙏",
+    "sticker": "Adorei a figurinha! 😄 Me conta por escrito o que você precisa para o seu evento?",
+}
+MEDIA_DEFAULT = "Por aqui eu só consigo ler mensagens de texto. Pode me escrever, por favor? 🙏"
+NOT_UNDERSTOOD = "Desculpe, não consegui entender bem. 😅"
+PAST_DATE = "Essa data já passou. 🤔"
+
+QUESTIONS: Mapping[str, tuple[str, ...]] = {
+    "event_type": (
+        "Qual é o tipo de evento que você está planejando? "
+        "Casamento, aniversário, 15 anos, formatura, evento corporativo…",
+        "Me conta: o que vamos celebrar? 🎉",
+        "Para eu te ajudar melhor, qual é a ocasião? Por exemplo: casamento, aniversário ou confraternização.",
+    ),
+    "date": (
+        "Qual é a data do evento?",
+        'Já tem uma data em mente? Pode ser algo como 12/03 ou "sábado que vem".',
+        "Me diz o dia do evento, por exemplo: 12 de março.",
+    ),
+    "guests": (
+        "Quantos convidados você espera?",
+        "E quantas pessoas, mais ou menos, vão estar no evento?",
+        "Me passa uma estimativa de convidados, por exemplo: uns 100.",
+    ),
+    "location": (
+        "Onde vai ser o evento? Pode ser a cidade ou o local.",
+        "Em qual cidade ou espaço vai ser a festa?",
+        'Me conta o local, por exemplo: "no salão do condomínio, em Campinas".',
+    ),
+    "budget": (
+        "E qual é o orçamento que você tem em mente para o evento?",
+        'Tem uma ideia de quanto pretende investir? Pode ser uma faixa, como "entre 10 e 12 mil".',
+        "Para eu montar a proposta certa, qual valor você pensa em investir? Por exemplo: R$ 15 mil.",
+    ),
+}
+MONTH_DAY = "Ótimo, {month}! Qual dia?"
+MORE_WELCOME = "Se quiser acrescentar algum detalhe, é só me mandar por aqui."
+
+
+def ask(slot: str, attempt: int) -> str:
+    variants = QUESTIONS[slot]
+    return variants[min(attempt, len(variants) - 1)]
+
+
+def short_date(value: dt.date) -> str:
+    return value.strftime("%d/%m/%Y")
+
+
+def long_date(value: dt.date) -> str:
+    return f"{WEEKDAY_NAMES[value.weekday()]}, {value.day} de {MONTH_NAMES[value.month - 1]} de {value.year}"
+
+
+def month_name(year: int, month: int) -> str:
+    return f"{MONTH_NAMES[month - 1]} de {year}"
+
+
+def money(value: int) -> str:
+    return "R$ " + f"{value:,}".replace(",", ".")
+
+
+def money_range(slots: Slots) -> str:
+    low, high = slots.budget_min, slots.budget_max
+    if low is not None and high is not None:
+        return money(low) if low == high else f"entre {money(low)} e {money(high)}"
+    if high is not None:
+        return f"até {money(high)}"
+    if low is not None:
+        return f"a partir de {money(low)}"
+    return ""
+
+
+def describe(slot: str, slots: Slots) -> str:
+    """How a confirmation names one slot's value."""
+    if slot == "event_type":
+        return str(slots.event_type)
+    if slot == "date" and slots.date is not None:
+        return f"no dia {long_date(slots.date)}"
+    if slot == "guests":
+        return f"para {slots.guests} convidados"
+    if slot == "location":
+        return f"em {slots.location}"
+    return f"com orçamento {money_range(slots)}"
+
+
+def confirmation(changed: Iterable[str], slots: Slots, *, corrected: bool) -> str:
+    pieces = [describe(slot, slots) for slot in changed]
+    if not pieces:
+        return ""
+    if corrected:
+        return f"Corrigido! Agora ficou: {_join(pieces)}. ✅"
+    return f"Anotado: {_join(pieces)}. ✅"
+
+
+def implausible_budget(guests: int, minimum: int) -> str:
+    return (
+        f"Para {guests} convidados, os eventos costumam partir de {money(minimum)}. "
+        "Você teria flexibilidade no orçamento? Se preferir, podemos ajustar o número de convidados."
+    )
+
+
+def qualified() -> str:
+    return (
+        "Perfeito, já tenho tudo o que preciso! 🎉 Um dos nossos consultores vai te chamar em breve "
+        "com uma proposta para o seu evento."
+    )
+
+
+def after_qualified() -> str:
+    return "Obrigada! Já repassei tudo para o nosso consultor, que vai falar com você em breve. 😊"
+
+
+def _join(pieces: list[str]) -> str:
+    return pieces[0] if len(pieces) == 1 else ", ".join(pieces[:-1]) + " e " + pieces[-1]
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
+
+
+def split(paragraphs: Iterable[str], limit: int) -> list[str]:
+    """Paragraphs packed into WhatsApp messages of at most ``limit`` characters, never cut mid-sentence
+    unless one sentence alone is longer than the limit (then at a space)."""
+    out: list[str] = []
+    current = ""
+    for paragraph in (p.strip() for p in paragraphs):
+        if not paragraph:
+            continue
+        for sentence in _pieces(paragraph, limit):
+            if not current:
+                current = sentence
+            elif len(current) + 1 + len(sentence) <= limit:
+                current = f"{current} {sentence}"
+            else:
+                out.append(current)
+                current = sentence
+    if current:
+        out.append(current)
+    return out
+
+
+def _pieces(paragraph: str, limit: int) -> list[str]:
+    if len(paragraph) <= limit:
+        return [paragraph]
+    pieces: list[str] = []
+    for sentence in _SENTENCE_END.split(paragraph):
+        while len(sentence) > limit:
+            cut = sentence.rfind(" ", 0, limit + 1)
+            cut = cut if cut > 0 else limit
+            pieces.append(sentence[:cut].strip())
+            sentence = sentence[cut:].strip()
+        if sentence:
+            pieces.append(sentence)
+    return pieces

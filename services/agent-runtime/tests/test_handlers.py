@@ -1,0 +1,212 @@
+"""Whole conversations through the real bus: message.received in, lead.created / message.sent /
+lead.qualified out, exactly once each, whatever the bus redelivers."""
+
+import asyncio
+from datetime import UTC, datetime
+
+import pytest
+from agent_runtime.app import ORDERING_KEY
+from eventbus import AdReferral, forget_processed, replay_since
+from eventbus.testing.waiting import eventually
+
+NOW = datetime(2025, 12, 16, 12, tzinfo=UTC)
+
+CONVERSATIONS = {
+    "wedding, one slot at a time": [
+        ("Oi, boa tarde!", "tipo de evento"),
+        ("Vou casar 💍", "casamento"),
+        ("12 de março", "12 de março de 2026"),
+        ("uns 120 convidados", "120 convidados"),
+        ("em Campinas", "Campinas"),
+        ("R$ 40 mil", "consultores"),
+    ],
+    "15 anos, several slots at once and a correction": [
+        ("OLA QUERO ORCAMENTO FESTA DE 15 ANOS DIA 20/03 PARA 100 PESSOAS", "festa de 15 anos"),
+        ("na verdade são 150", "Corrigido"),
+        ("no salão Estrela Dourada", "Salão Estrela Dourada"),
+        ("entre 25 e 30 mil", "consultores"),
+    ],
+    "corporate, number words and relative date": [
+        ("bom dia, é uma confraternização da empresa", "evento corporativo"),
+        ("sábado que vem", "20 de dezembro de 2025"),
+        ("cem", "100 convidados"),
+        ("Vai ser em São Paulo", "São Paulo"),
+        ("15k", "consultores"),
+    ],
+    "birthday with typos and a low budget revised": [
+        ("aniversáro de 40 anos dia 5, 80 pesoas em Curitiba", "aniversário"),
+        ("uns 2 mil", "flexibilidade"),
+        ("ok, consigo 8 mil", "consultores"),
+    ],
+    "graduation, all at once": [
+        ("Formatura dia 20 de março, 300 pessoas, no Clube Atlético, R$ 90 mil", "consultores"),
+    ],
+}
+
+
+@pytest.mark.parametrize("name", CONVERSATIONS)
+async def test_conversation_ends_in_one_lead_one_qualification_and_the_expected_replies(make_agent, name):
+    phone = "+55119999" + f"{list(CONVERSATIONS).index(name):05d}"[-5:]
+    async with make_agent() as agent:
+        for body, expected in CONVERSATIONS[name]:
+            reply = await agent.answer(body, phone=phone)
+            assert expected in reply, (body, reply)
+        await eventually(lambda: agent.events("lead.qualified"))
+        created = await agent.events("lead.created")
+        qualified = await agent.events("lead.qualified")
+        replies = await agent.replies_to(phone)
+    assert len(created) == 1 and created[0].payload.source == "organic"
+    assert created[0].payload.lead_external_id == f"wa:{phone}"
+    assert len(qualified) == 1
+    assert qualified[0].payload.lead_id == created[0].payload.lead_id
+    assert set(qualified[0].payload.criteria) == {"budget", "date", "location", "guests"}
+    assert 0 <= qualified[0].payload.score <= 1
+    assert qualified[0].payload.summary.startswith("Lead qualificado para ")
+    assert len(replies) == len(CONVERSATIONS[name])
+
+
+async def test_reply_follows_the_received_message_thread(make_agent):
+    async with make_agent() as agent:
+        received = await agent.send("Oi")
+        (reply,) = await eventually(lambda: agent.replies_to("+5511999990001"))
+    assert reply.causation_id == received.id
+    assert reply.correlation_id == received.correlation_id
+    assert reply.payload.instance_id == "ins_1" and reply.source == "agent-runtime"
+
+
+async def test_summary_reads_like_the_catalogs_example(make_agent):
+    async with make_agent() as agent:
+        await agent.answer("buffet dia 12/03 para 120 pessoas em Campinas, orçamento de R$ 15 mil")
+        (qualified,) = await eventually(lambda: agent.events("lead.qualified"))
+    assert qualified.payload.summary == (
+        "Lead qualificado para buffet em 12/03/2026, 120 pessoas, Campinas, orçamento R$ 15.000."
+    )
+
+
+async def test_ad_click_makes_an_ads_lead_with_utm_and_click_id(make_agent):
+    referral = AdReferral(
+        ctwa_clid="ARAkclid123",
+        source_id="120212345678901234",
+        source_type="ad",
+        source_url="https://www.instagram.com/p/XYZ/?utm_campaign=verao",
+        title="Fale com a gente",
+    )
+    async with make_agent() as agent:
+        await agent.answer("Olá! Tenho interesse", referral=referral)
+        (created,) = await agent.events("lead.created")
+    assert created.payload.source == "ads"
+    assert created.payload.ctwa_clid == "ARAkclid123"
+    assert created.payload.utm.source == "instagram"
+    assert created.payload.utm.campaign == "verao"
+    assert created.payload.utm.content == "120212345678901234"
+
+
+async def test_concurrent_first_messages_of_a_lead_create_one_lead(make_agent, bus):
+    # Two replicas consuming the same group: the ordering key serializes the lead across them.
+    async with make_agent() as one, make_agent(consumer_name="agent-test-2") as two:
+        sent = await asyncio.gather(*(one.send(f"Oi {n}") for n in range(6)))
+        await eventually(lambda: _count(two, "message.sent", 6))
+        created = await one.events("lead.created")
+    assert len(created) == 1
+    assert len({e.causation_id for e in await one.replies_to("+5511999990001")}) == len(sent)
+
+
+async def test_two_first_messages_claimed_at_once_agree_on_one_lead(make_agent):
+    # Below the bus: even if ordering were lost, the natural-key claim admits one lead id.
+    async with make_agent() as agent:
+        leads = agent.app.state.leads
+        events = [await agent.send("Oi", phone="+5511988880000") for _ in range(2)]
+        found = await asyncio.gather(*(leads.identify(e, now=NOW) for e in events))
+    assert found[0].lead_id == found[1].lead_id
+
+
+async def test_replayed_message_gets_no_second_answer(make_agent, bus):
+    async with make_agent() as agent:
+        await agent.answer("Casamento dia 12/03")
+        lead_id = (await agent.events("lead.created"))[0].payload.lead_id
+        # An operator's replay that also makes the bus forget what it processed: the handler runs again.
+        await forget_processed(bus, "message.received", "agent-runtime")
+        await replay_since(bus, "message.received", "agent-runtime", datetime(2000, 1, 1, tzinfo=UTC))
+        await eventually(lambda: bus.redis.exists(bus.keys.processed("message.received", "agent-runtime")))
+        replies = await agent.replies_to("+5511999990001")
+        state = await agent.app.state.store.load(lead_id, "evt_unused")
+    assert len(replies) == 1
+    assert len(await agent.events("lead.created")) == 1
+    assert state.conversation.version == 1
+
+
+async def test_handler_rerun_after_a_crash_republishes_the_same_reply(make_agent):
+    async with make_agent() as agent:
+        event = await agent.send("Casamento dia 12/03")
+        (reply,) = await eventually(lambda: agent.replies_to("+5511999990001"))
+        # The crash window: the handler ran, the bus never recorded it. Run it again by hand.
+        from agent_runtime.handlers import answer_message
+
+        await answer_message(event, agent=agent.app.state.agent)
+        replies = await agent.replies_to("+5511999990001")
+        lead_id = (await agent.events("lead.created"))[0].payload.lead_id
+        state = await agent.app.state.store.load(lead_id, event.id)
+    assert [r.id for r in replies] == [reply.id]
+    assert state.conversation.version == 1
+
+
+async def test_lead_asking_for_a_person_stops_auto_replies(make_agent):
+    async with make_agent() as agent:
+        await agent.answer("Oi, quero orçamento de casamento")
+        reply = await agent.answer("quero falar com um atendente")
+        assert "pessoa da nossa equipe" in reply
+        lead_id = (await agent.events("lead.created"))[0].payload.lead_id
+        silent = await agent.send("alguém aí?")
+        await eventually(lambda: _answered(agent, lead_id, silent.id))
+        handoff = await agent.http.get(
+            f"/v1/leads/{lead_id}/handoff", headers={"Authorization": "Bearer dev-service-token"}
+        )
+        replies = await agent.replies_to("+5511999990001")
+    assert len(replies) == 2
+    assert handoff.json()["active"] is True and handoff.json()["requested_by"] == "lead"
+
+
+async def test_operator_handoff_silences_the_agent_until_released(make_agent):
+    auth = {"Authorization": "Bearer dev-service-token"}
+    async with make_agent() as agent:
+        await agent.answer("Oi")
+        lead_id = (await agent.events("lead.created"))[0].payload.lead_id
+        assert (await agent.http.put(f"/v1/leads/{lead_id}/handoff", headers=auth)).json()["active"] is True
+        silent = await agent.send("casamento")
+        await eventually(lambda: _answered(agent, lead_id, silent.id))
+        assert (await agent.http.delete(f"/v1/leads/{lead_id}/handoff", headers=auth)).json()[
+            "active"
+        ] is False
+        reply = await agent.answer("casamento dia 12/03")
+        replies = await agent.replies_to("+5511999990001")
+    assert len(replies) == 2 and "casamento" in reply
+
+
+@pytest.mark.parametrize(
+    ("media", "expected"), [("audio", "áudio"), ("image", "imagem"), ("sticker", "figurinha")]
+)
+async def test_media_without_text_gets_a_polite_request_for_text(make_agent, media, expected):
+    async with make_agent() as agent:
+        reply = await agent.answer(None, media={"type": media, "url": "https://example.invalid/x"})
+    assert expected in reply
+    assert "escrev" in reply or "escrito" in reply
+
+
+async def test_long_answer_is_split_into_several_messages(make_agent):
+    async with make_agent(max_message_chars=80) as agent:
+        await agent.send("Oi! Quero um casamento dia 12/03 para 120 pessoas")
+        (reply,) = await eventually(lambda: agent.replies_to("+5511999990001"))
+    texts = [m.text for m in reply.payload.messages]
+    assert len(texts) > 1 and all(0 < len(t) <= 80 for t in texts)
+
+
+async def test_subscription_orders_by_company_and_lead():
+    assert ORDERING_KEY == ("company_id", "payload.lead_external_id")
+
+
+async def _count(agent, channel, n):
+    return len(await agent.events(channel)) >= n
+
+
+async def _answered(agent, lead_id, event_id):
+    return (await agent.app.state.store.load(lead_id, event_id)).answer is not None

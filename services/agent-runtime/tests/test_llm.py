@@ -1,0 +1,70 @@
+"""The optional language model: used when it answers in time, never waited on, never needed."""
+
+import asyncio
+import json
+
+import httpx
+
+PHONE = "+5511999990001"
+
+
+def fake_llm(*, slots=None, delay=0.0, status=200, calls=None):
+    """A tiny OpenAI-compatible chat-completions endpoint (httpx.MockTransport)."""
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        if calls is not None:
+            calls.append(body)
+        if delay:
+            await asyncio.sleep(delay)
+        if status != 200:
+            return httpx.Response(status, json={"error": "boom"})
+        if body.get("response_format"):
+            content = json.dumps(slots or {})
+        else:
+            content = body["messages"][-1]["content"].replace("Anotado", "Perfeito, anotei")
+        return httpx.Response(200, json={"choices": [{"message": {"role": "assistant", "content": content}}]})
+
+    return httpx.MockTransport(handler)
+
+
+async def test_model_fills_a_slot_the_rules_missed_and_rephrases(make_agent):
+    calls = []
+    transport = fake_llm(slots={"guests": 130, "event_type": None}, calls=calls)
+    async with make_agent(llm_url="http://llm.test/v1/chat/completions", transport=transport) as agent:
+        reply = await agent.answer("casamento, vai ser lotado, cento e poucos")
+    assert "130 convidados" in reply and "Perfeito, anotei" in reply
+    assert calls[0]["model"] == "gpt-4o-mini" and calls[0]["response_format"] == {"type": "json_object"}
+
+
+async def test_model_timing_out_falls_back_to_the_rules(make_agent):
+    transport = fake_llm(slots={"guests": 999}, delay=5)
+    async with make_agent(
+        llm_url="http://llm.test/v1/chat/completions", llm_timeout=0.2, transport=transport
+    ) as agent:
+        reply = await agent.answer("casamento dia 12/03 para 80 pessoas")
+    assert "80 convidados" in reply and "casamento" in reply and "999" not in reply
+
+
+async def test_model_errors_fall_back_to_the_rules(make_agent):
+    async with make_agent(
+        llm_url="http://llm.test/v1/chat/completions", transport=fake_llm(status=500)
+    ) as agent:
+        reply = await agent.answer("casamento em Campinas")
+    assert "Campinas" in reply
+
+
+async def test_model_answer_that_does_not_validate_is_ignored(make_agent):
+    transport = fake_llm(slots={"guests": "muitos", "date": "ontem"})
+    async with make_agent(llm_url="http://llm.test/v1/chat/completions", transport=transport) as agent:
+        reply = await agent.answer("aniversário")
+    assert "aniversário" in reply
+
+
+async def test_model_date_in_the_past_is_not_taken(make_agent):
+    transport = fake_llm(slots={"date": "2020-01-01"})
+    async with make_agent(
+        llm_url="http://llm.test/v1/chat/completions", llm_phrase=False, transport=transport
+    ) as agent:
+        reply = await agent.answer("formatura")
+    assert "2020" not in reply and "data" in reply
