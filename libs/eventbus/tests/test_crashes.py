@@ -61,6 +61,9 @@ class Workers:
             except subprocess.TimeoutExpired:
                 proc.kill()
 
+    async def ready(self, bus: Bus, *names: str) -> bool:
+        return all([await bus.redis.exists(f"{self.record}:ready:{name}") for name in names])
+
     async def effects(self, bus: Bus) -> dict[str, str]:
         return {
             k.decode(): v.decode() for k, v in (await bus.redis.hgetall(f"{self.record}:effects")).items()
@@ -108,9 +111,10 @@ async def test_consumer_killed_mid_batch_loses_nothing_and_repeats_no_side_effec
 
 
 async def test_two_replicas_over_10000_events_share_the_work_and_effect_each_once(bus: Bus, workers) -> None:
-    ids = await publish_many(bus, 10_000)
     workers.start("r1", "--concurrency", "16")
     workers.start("r2", "--concurrency", "16")
+    await eventually(lambda: workers.ready(bus, "r1", "r2"), timeout=30)
+    ids = await publish_many(bus, 10_000)
     await eventually(lambda: _count(bus, workers, at_least=10_000), timeout=120, interval=0.2)
     effects, calls = await workers.effects(bus), await workers.calls(bus)
     assert set(effects) == set(ids)
@@ -121,6 +125,10 @@ async def test_two_replicas_over_10000_events_share_the_work_and_effect_each_onc
 
 async def test_ordering_key_holds_across_two_replicas(bus: Bus, workers) -> None:
     leads = [f"+55119{n:08d}" for n in range(6)]
+    args = ("--ordering-key", "company_id,payload.lead_external_id", "--sleep-ms", "2", "--concurrency", "8")
+    workers.start("o1", *args)
+    workers.start("o2", *args)
+    await eventually(lambda: workers.ready(bus, "o1", "o2"), timeout=30)  # both compete from the first event
     async with bus.redis.pipeline(transaction=False) as pipe:
         for seq in range(50):
             for lead in leads:
@@ -128,9 +136,6 @@ async def test_ordering_key_holds_across_two_replicas(bus: Bus, workers) -> None
                 event = samples.envelope(payload)
                 pipe.xadd(bus.keys.stream(CH), {"i": event.id, "t": CH, "v": "1", "e": event.to_wire()})
         await pipe.execute()
-    args = ("--ordering-key", "company_id,payload.lead_external_id", "--sleep-ms", "2", "--concurrency", "8")
-    workers.start("o1", *args)
-    workers.start("o2", *args)
     await eventually(lambda: _count(bus, workers, at_least=300), timeout=90, interval=0.2)
     order = [row.decode().split("|") for row in await bus.redis.lrange(f"{workers.record}:order", 0, -1)]
     for lead in leads:

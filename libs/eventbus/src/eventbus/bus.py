@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import RedisError
@@ -41,8 +41,10 @@ class Published:
     duplicate: bool
 
 
-def connect(url: str, **options: Any) -> Redis:
-    """A client tuned for the bus: bytes in and out, short connect timeout, two quick retries.
+def connect(url: str, *, max_connections: int = 64, **options: Any) -> Redis:
+    """A client tuned for the bus: bytes in and out, short connect timeout, two quick retries, and a
+    *blocking* pool: past ``max_connections`` a caller waits (up to 5 s) for a free connection instead of
+    failing, so a burst of handlers cannot starve the consumer's own commands.
 
     Publishing is on a webhook's request path: failing fast (and answering 503) beats holding the sender.
     """
@@ -51,8 +53,10 @@ def connect(url: str, **options: Any) -> Redis:
         "socket_timeout": 10,
         "health_check_interval": 15,
         "retry": Retry(ExponentialBackoff(cap=0.5, base=0.05), 2),
+        "timeout": 5,
     }
-    return Redis.from_url(url, **(defaults | options))
+    pool = BlockingConnectionPool.from_url(url, max_connections=max_connections, **(defaults | options))
+    return Redis.from_pool(pool)
 
 
 class Bus:

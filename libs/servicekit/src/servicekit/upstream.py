@@ -37,16 +37,29 @@ def _retry_after(response: httpx.Response) -> float | None:
 
 
 class UpstreamStatus(UpstreamUnavailable):
-    def __init__(self, message: str, *, status: int, retry_after: float | None = None) -> None:
+    """429 or 5xx. ``response`` is kept for callers whose API says more in the body than in the status."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        retry_after: float | None = None,
+        response: httpx.Response | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.retry_after = retry_after
+        self.response = response
 
 
 class UpstreamRefused(UpstreamRejected):
-    def __init__(self, message: str, *, status: int) -> None:
+    """A 4xx other than 429. ``response`` lets a client reclassify (Meta reports rate limits as HTTP 400)."""
+
+    def __init__(self, message: str, *, status: int, response: httpx.Response | None = None) -> None:
         super().__init__(message)
         self.status = status
+        self.response = response
 
 
 async def call(http: httpx.AsyncClient, method: str, url: str, *, api: str, **kwargs: Any) -> httpx.Response:
