@@ -1,0 +1,114 @@
+"""One reaction per catalog event: `lead.created`, `lead.qualified`, `contract.signed` → one CAPI event each.
+
+Each handler returns only once Meta accepted the event (or it was deliberately skipped), so the consumer's
+acknowledgement follows delivery; errors decide the rest (`errors.py`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from eventbus import ContractSigned, Envelope, LeadCreated, LeadQualified
+
+from facebook_capi import conversions, leads
+from facebook_capi.batcher import Batcher
+from facebook_capi.companies import CompanyCapi, CompanyConfigs
+from facebook_capi.delivery import Destination
+from facebook_capi.errors import SendInProgress
+from facebook_capi.leads import LeadIndex, LeadRecord
+from facebook_capi.ledger import SentLedger
+from facebook_capi.stats import Outcome, Stats
+
+log = structlog.get_logger("facebook_capi.handlers")
+
+
+@dataclass(frozen=True)
+class Ports:
+    companies: CompanyConfigs
+    leads: LeadIndex
+    ledger: SentLedger
+    batcher: Batcher[Destination]
+    stats: Stats
+    default_country: str = "BR"
+    max_event_age_seconds: int = 7 * 24 * 3600
+    dry_run: bool = False
+    clock: Callable[[], float] = field(default=time.time)
+
+    def region(self, company: CompanyCapi | None) -> str:
+        return (company.country if company is not None and company.country else self.default_country).upper()
+
+
+async def report_lead(event: Envelope[LeadCreated], *, ports: Ports) -> None:
+    """Index the lead's hashed identifiers (for its later events), then report `Lead` / `LeadSubmitted`."""
+    company = await ports.companies.get(event.company_id)
+    record = leads.record_from(event.payload, region=ports.region(company))
+    # Indexed even for a company without CAPI configuration: it may be configured before the lead converts.
+    await ports.leads.put(event.company_id, record)
+    await _report(event, record, company, ports, gaps=())
+
+
+async def report_qualified_lead(event: Envelope[LeadQualified], *, ports: Ports) -> None:
+    company = await ports.companies.get(event.company_id)
+    record = await ports.leads.get(event.company_id, event.payload.lead_id)
+    await _report(event, record, company, ports, gaps=() if record else ("lead_unknown",))
+
+
+async def report_purchase(event: Envelope[ContractSigned], *, ports: Ports) -> None:
+    company = await ports.companies.get(event.company_id)
+    lead_id = event.payload.lead_id
+    if lead_id is None:
+        # autentique-service adds lead_id to contract events; an older producer does not.
+        await _report(event, None, company, ports, gaps=("lead_id_missing",))
+        return
+    record = await ports.leads.get(event.company_id, lead_id)
+    await _report(event, record, company, ports, gaps=() if record else ("lead_unknown",))
+
+
+async def _report(
+    event: Envelope[Any],
+    lead: LeadRecord | None,
+    company: CompanyCapi | None,
+    ports: Ports,
+    *,
+    gaps: tuple[Outcome, ...],
+) -> None:
+    if company is None or not company.enabled:
+        reason: Outcome = "skipped_no_config" if company is None else "skipped_disabled"
+        await ports.stats.count(event.company_id, event.type, reason)
+        log.info("conversion_skipped", reason=reason)
+        return
+    now = ports.clock()
+    conversions.check_age(event, now=now, max_age_seconds=ports.max_event_age_seconds)
+    plan = conversions.plan(event, lead=lead, company=company, region=ports.region(company), now=now)
+    conversions.validate(plan.server_event, now=now, max_age_seconds=ports.max_event_age_seconds)
+    pixel = company.pixel_id
+    state = await ports.ledger.begin(pixel, event.id)
+    if state == "sent":
+        await ports.stats.count(event.company_id, event.type, "already_sent")
+        log.info("conversion_already_sent", pixel_id=pixel)
+        return
+    if state == "busy":
+        raise SendInProgress(f"event {event.id} is being sent to pixel {pixel} by another run")
+    destination = Destination(pixel, company.access_token, company.test_event_code)
+    try:
+        await ports.batcher.submit(destination, plan.server_event)
+    except Exception:
+        await ports.ledger.release(pixel, event.id)
+        raise
+    # A cancelled handler (shutdown) keeps the claim: its batch may still be accepted, and the claim expiring
+    # by itself is safer than a second run sending at once.
+    await ports.ledger.release(pixel, event.id)
+    await ports.stats.count(event.company_id, event.type, "dry_run" if ports.dry_run else "sent")
+    for gap in (*gaps, *plan.gaps):
+        await ports.stats.count(event.company_id, event.type, gap)  # type: ignore[arg-type]
+    log.info(
+        "conversion_sent" if not ports.dry_run else "conversion_dry_run",
+        pixel_id=pixel,
+        event_name=plan.conversion.event_name,
+        route=plan.route,
+        gaps=[*gaps, *plan.gaps],
+    )
