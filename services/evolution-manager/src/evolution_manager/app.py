@@ -1,24 +1,150 @@
-"""Composition root: builds the bus handle and wires routes; nothing runs at import."""
+"""Composition root: builds the bus handle, the registry, the Evolution client and the consumer, and wires
+routes and handlers; nothing runs at import."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import timedelta
+from functools import partial
 
+import httpx
 import servicekit
-from fastapi import FastAPI
+import structlog
+from eventbus import Backoff, BusUnavailable, Consumer, Subscription
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from servicekit.upstream import Breakers
 
-from evolution_manager import SERVICE
+from evolution_manager import SERVICE, api, handlers, statuses, webhooks
+from evolution_manager.clients.evolution import EvolutionClient
+from evolution_manager.deliveries import Deliveries
+from evolution_manager.errors import MalformedWebhook
+from evolution_manager.registry import InstanceFileEntry, Registry, read_instances_file
 from evolution_manager.settings import Settings
 
+log = structlog.get_logger("evolution_manager")
 
-def create_app(settings: Settings) -> FastAPI:
+
+async def _until_done(step: Callable[[], Awaitable[object]], what: str) -> None:
+    """Start-up work that needs Redis: retried with backoff until it works (or the app stops)."""
+    delay = 0.5
+    while True:
+        try:
+            await step()
+            return
+        except BusUnavailable as exc:
+            log.warning("startup_step_deferred", step=what, error=str(exc), retry_in=round(delay, 2))
+            await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+            delay = min(delay * 2, 30.0)
+
+
+async def _start_up(ports: api.Ports, seeds: list[InstanceFileEntry]) -> None:
+    async def load() -> None:
+        for seed in seeds:
+            await ports.registry.put(seed.name, seed)
+        log.info("instances_file_loaded", instances=len(seeds))
+
+    if seeds:
+        await _until_done(load, "instances_file")
+    if ports.settings.refresh_on_start:
+
+        async def refresh() -> None:
+            done = await statuses.refresh_all(
+                bus=ports.bus,
+                registry=ports.registry,
+                evolution=ports.evolution,
+                default_api_key=ports.settings.api_key,
+            )
+            log.info("instances_refreshed", instances=done)
+
+        await _until_done(refresh, "refresh")
+
+
+async def _malformed(request: Request, exc: Exception) -> JSONResponse:
+    # servicekit's table has no 400 row (a body we cannot read at all); see the README's "Needs".
+    return JSONResponse({"error": {"code": "malformed", "message": str(exc)}}, status_code=400)
+
+
+def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
+    # Read (and validate) the file now: a broken config should stop the start, not be found later.
+    seeds = read_instances_file(settings.instances_file) if settings.instances_file else []
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with servicekit.bus_for(app, settings, service=SERVICE) as bus:
-            app.state.bus = bus
-            yield
+        async with (
+            servicekit.bus_for(app, settings, service=SERVICE) as bus,
+            httpx.AsyncClient(
+                base_url=str(settings.api_url),
+                transport=transport,
+                timeout=httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout),
+            ) as http,
+        ):
+            registry = Registry(bus.redis, bus.keys, cache_seconds=settings.instance_cache_seconds)
+            evolution = EvolutionClient(http)
+            ports = api.Ports(
+                bus=bus,
+                registry=registry,
+                evolution=evolution,
+                settings=settings,
+                rules=webhooks.SkipRules(
+                    from_me=settings.skip_from_me,
+                    groups=settings.skip_groups,
+                    broadcast=settings.skip_broadcast,
+                ),
+            )
+            breakers = Breakers(
+                failure_threshold=settings.breaker_failures,
+                recovery_timeout=settings.breaker_recovery_seconds,
+            )
+            on_event = {
+                "message.sent": partial(
+                    handlers.deliver_reply,
+                    registry=registry,
+                    deliveries=Deliveries(bus.redis, bus.keys, ttl=settings.reply_record_ttl),
+                    evolution=evolution,
+                    breakers=breakers,
+                    default_api_key=settings.api_key,
+                    policy=handlers.SendPolicy(
+                        settings.send_attempts, settings.send_backoff_initial, settings.send_backoff_max
+                    ),
+                )
+            }
+            subscriptions = [
+                Subscription(
+                    "message.sent",
+                    on_event["message.sent"],
+                    max_attempts=settings.reply_max_attempts,
+                    backoff=Backoff(
+                        initial=settings.reply_backoff_initial, maximum=settings.reply_backoff_max
+                    ),
+                    # Replies to one person go out in publish order; other conversations proceed in parallel.
+                    ordering_key=("payload.instance_id", "payload.to"),
+                )
+            ]
+            app.state.ports = ports
+            app.state.breakers = breakers
+            # Not servicekit.consuming: its Consumer blocks 2 s on an idle stream, and a shutdown waits that out.
+            consumer = Consumer(
+                bus,
+                SERVICE,
+                subscriptions,
+                name=settings.consumer_name,
+                block=timedelta(seconds=settings.consumer_block_seconds),
+            )
+            async with consumer.running():
+                app.state.ready_checks["consumer"] = consumer.alive
+                start_up = asyncio.create_task(_start_up(ports, seeds), name="evolution-manager:start-up")
+                try:
+                    yield
+                finally:
+                    start_up.cancel()
+                    await asyncio.gather(start_up, return_exceptions=True)
 
     app = FastAPI(title=SERVICE, lifespan=lifespan)
+    app.include_router(api.router)
     servicekit.install(app, service=SERVICE, max_body_bytes=settings.max_body_bytes)
+    app.add_exception_handler(MalformedWebhook, _malformed)
     return app

@@ -1,9 +1,13 @@
 """evolution-manager configuration, from `EVOLUTION_*` environment variables (and the shared `REDIS_URL`,
-`BUS_PREFIX`).
+`BUS_PREFIX`, `CONSUMER_NAME`, `LOG_LEVEL`).
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
+from pathlib import Path
+
+from pydantic import Field, HttpUrl, SecretStr
 from pydantic_settings import SettingsConfigDict
 from servicekit import ServiceSettings
 
@@ -12,3 +16,46 @@ class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="EVOLUTION_", extra="ignore")
 
     port: int = 8001
+    #: Evolution webhooks carry whole media files when the instance has `base64: true` (reference §5); a
+    #: 413 is retried by Evolution and finally dropped, so the limit is generous and `base64: false` advised.
+    max_body_bytes: int = 8 * 1024 * 1024
+
+    #: EVOLUTION_API_URL, as shared/reference/evolution-api.md names it; the local fake listens here.
+    api_url: HttpUrl = HttpUrl("http://127.0.0.1:8080")
+    #: The global key (AUTHENTICATION_API_KEY), used for instances registered without their own token.
+    api_key: SecretStr | None = None
+    #: Bearer token of the internal admin API (`/v1/instances`).
+    admin_token: SecretStr = SecretStr("dev-service-token")
+    #: A JSON file of instances loaded into the registry on start (local runs): a list of
+    #: `{"name", "company_id", "webhook_secret", "api_key", "channel"}`, or `{"instances": [...]}`.
+    instances_file: Path | None = None
+
+    #: The custom header Evolution is configured to send with each webhook (`webhook.headers`).
+    webhook_secret_header: str = "x-shared-secret"  # noqa: S105 - the header name, not a secret
+    #: Clock skew tolerated on the `iat`/`exp` of the JWT Evolution sends when `jwt_key` is used.
+    jwt_leeway_seconds: float = Field(30.0, ge=0)
+    skip_from_me: bool = True
+    skip_groups: bool = True
+    skip_broadcast: bool = True
+    #: How long a replica remembers an instance for webhook authentication (secret rotation delay); 0: never.
+    instance_cache_seconds: float = Field(2.0, ge=0)
+    #: Ask Evolution for every instance's connection state when the service starts.
+    refresh_on_start: bool = True
+
+    connect_timeout: float = Field(3.0, gt=0)
+    read_timeout: float = Field(15.0, gt=0)
+    #: Tries of one sendText within one handling (429/5xx/timeouts), with backoff honouring Retry-After.
+    send_attempts: int = Field(4, ge=1)
+    send_backoff_initial: float = Field(0.2, ge=0)
+    send_backoff_max: float = Field(5.0, ge=0)
+    #: Per instance: consecutive failures that open the circuit, and seconds before a half-open probe.
+    breaker_failures: int = Field(5, ge=1)
+    breaker_recovery_seconds: float = Field(30.0, gt=0)
+    #: Handlings of one `message.sent` before it is dead-lettered (the bus's backoff between them).
+    reply_max_attempts: int = Field(5, ge=1)
+    reply_backoff_initial: float = Field(1.0, ge=0)
+    reply_backoff_max: float = Field(60.0, ge=0)
+    #: How long a sent element is remembered; must cover the bus's replay window (processed_retention).
+    reply_record_ttl: timedelta = timedelta(days=8)
+    #: How long the consumer blocks on an idle stream; also bounds how long a shutdown waits for it.
+    consumer_block_seconds: float = Field(2.0, gt=0)

@@ -1,0 +1,1 @@
+"""Clients of the external APIs this service calls."""

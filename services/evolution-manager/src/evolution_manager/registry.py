@@ -1,0 +1,254 @@
+"""The registry of Evolution instances, in Redis under the service's own keys.
+
+Per instance (Evolution's instance *name* is the natural key, as webhooks carry it) one hash::
+
+    wb:svc:evolution-manager:{registry}:instance:<name>
+      instance_id ins_…   company_id   channel   webhook_secret   api_key   created_at   updated_at
+      status  status_details  status_at  status_seq  announced_seq      (see statuses.py)
+
+plus the indexes kept on write (no SCAN on request paths): ``…:instances`` (every name), ``…:company:<id>``
+(names of one company) and ``…:id:<ins_…>`` (name by id, for ``message.sent``). The ``{registry}`` hash tag
+puts them in one Redis Cluster slot, so a registration is one MULTI/EXEC.
+
+Secrets are stored because they must be used (the webhook secret is the JWT's HMAC key; the API key is sent
+to Evolution): they stay write-only at the API and are SecretStr in memory, so a repr cannot leak them.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator, Iterable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from eventbus import BusUnavailable, Keys
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter
+from redis.asyncio import Redis
+from redis.exceptions import RedisError, WatchError
+from ulid import ULID
+
+from evolution_manager import SERVICE
+from evolution_manager.errors import UnknownInstance
+
+InstanceName = str
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$"
+
+
+class InstanceConfig(BaseModel):
+    """What an operator registers: the admin API's PUT body, and one entry of ``EVOLUTION_INSTANCES_FILE``."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    company_id: str = Field(min_length=1, max_length=64, pattern=r"^\S+$")
+    #: Sent by Evolution as the custom header, or used as its `jwt_key`; HS256 wants a long key.
+    webhook_secret: SecretStr | None = Field(None, min_length=16, max_length=512)
+    api_key: SecretStr | None = Field(None, min_length=1, max_length=512)
+    channel: Literal["whatsapp"] = "whatsapp"
+
+
+class InstanceFileEntry(InstanceConfig):
+    model_config = ConfigDict(extra="forbid")  # a typo in a hand-written file should stop the start
+
+    name: str = Field(pattern=NAME_PATTERN)
+
+
+_FILE = TypeAdapter(list[InstanceFileEntry] | dict[str, list[InstanceFileEntry]])
+
+
+def read_instances_file(path: Path) -> list[InstanceFileEntry]:
+    """Raises ``ValueError`` (pydantic's ``ValidationError``) naming the entry and field that is wrong."""
+    parsed = _FILE.validate_json(path.read_bytes())
+    if isinstance(parsed, dict):
+        if set(parsed) != {"instances"}:
+            raise ValueError(f"{path}: expected a list or {{'instances': [...]}}")
+        return parsed["instances"]
+    return parsed
+
+
+@dataclass(frozen=True)
+class Instance:
+    instance_id: str
+    name: str
+    company_id: str
+    channel: str
+    status: str
+    webhook_secret: SecretStr | None
+    api_key: SecretStr | None
+    status_seq: int = 0
+
+    @classmethod
+    def from_hash(cls, fields: Mapping[bytes | str, bytes | str]) -> Instance:
+        f = {_text(k): _text(v) for k, v in fields.items()}
+        return cls(
+            instance_id=f["instance_id"],
+            name=f["name"],
+            company_id=f["company_id"],
+            channel=f.get("channel", "whatsapp"),
+            status=f.get("status", "unknown"),
+            webhook_secret=SecretStr(f["webhook_secret"]) if f.get("webhook_secret") else None,
+            api_key=SecretStr(f["api_key"]) if f.get("api_key") else None,
+            status_seq=int(f.get("status_seq", "0")),
+        )
+
+    def public(self) -> dict[str, Any]:
+        """What the admin API shows: never the secrets."""
+        return {
+            "instance_id": self.instance_id,
+            "name": self.name,
+            "company_id": self.company_id,
+            "channel": self.channel,
+            "status": self.status,
+        }
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+@asynccontextmanager
+async def redis_errors() -> AsyncIterator[None]:
+    """Redis trouble on a request path is ours and transient: 503 with Retry-After, never a 4xx that
+    Evolution would not retry."""
+    try:
+        yield
+    except (RedisError, OSError) as exc:
+        raise BusUnavailable(f"instance registry unavailable: {exc}") from exc
+
+
+# Compare-and-set of the status: returns 0 when nothing is to be announced, else the sequence number of
+# the transition to announce (a new one, or a pending one whose publish failed), -1 for an unknown instance.
+_TRANSITION = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+local current = redis.call('HGET', KEYS[1], 'status')
+local seq = tonumber(redis.call('HGET', KEYS[1], 'status_seq') or '0')
+local announced = tonumber(redis.call('HGET', KEYS[1], 'announced_seq') or '0')
+if current == ARGV[1] then
+  if announced >= seq then return 0 end
+  return seq
+end
+seq = redis.call('HINCRBY', KEYS[1], 'status_seq', 1)
+redis.call('HSET', KEYS[1], 'status', ARGV[1], 'status_details', ARGV[2], 'status_at', ARGV[3])
+return seq
+"""
+_ANNOUNCED = """
+local announced = tonumber(redis.call('HGET', KEYS[1], 'announced_seq') or '0')
+if tonumber(ARGV[1]) > announced then redis.call('HSET', KEYS[1], 'announced_seq', ARGV[1]) end
+return 1
+"""
+
+
+class Registry:
+    def __init__(self, redis: Redis, keys: Keys, *, cache_seconds: float = 0.0) -> None:
+        self.redis = redis
+        self._keys = keys
+        self._cache_seconds = cache_seconds
+        self._cache: dict[str, tuple[float, Instance]] = {}
+        self._transition = redis.register_script(_TRANSITION)
+        self._announced = redis.register_script(_ANNOUNCED)
+
+    def _key(self, *parts: str) -> str:
+        return self._keys.service(SERVICE, "{registry}", *parts)
+
+    def _instance(self, name: str) -> str:
+        return self._key("instance", name)
+
+    async def get(self, name: str) -> Instance:
+        async with redis_errors():
+            fields = await self.redis.hgetall(self._instance(name))
+        if not fields:
+            raise UnknownInstance(name)
+        return Instance.from_hash(fields)
+
+    async def cached(self, name: str) -> Instance:
+        """:meth:`get`, remembered for ``cache_seconds``: webhooks arrive in bursts per instance, and this
+        saves a round trip each. A change made through another replica shows here within that time."""
+        hit = self._cache.get(name)
+        now = time.monotonic()
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        instance = await self.get(name)
+        if self._cache_seconds > 0:
+            if len(self._cache) > 10_000:  # names come from outside; known ones only get here, but be safe
+                self._cache.clear()
+            self._cache[name] = (now + self._cache_seconds, instance)
+        return instance
+
+    async def by_id(self, instance_id: str) -> Instance:
+        async with redis_errors():
+            name = await self.redis.get(self._key("id", instance_id))
+        if name is None:
+            raise UnknownInstance(instance_id)
+        return await self.get(_text(name))
+
+    async def list(self, company_id: str | None = None) -> list[Instance]:
+        index = self._key("company", company_id) if company_id else self._key("instances")
+        async with redis_errors():
+            names = sorted(_text(n) for n in await self.redis.smembers(index))
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for name in names:
+                    pipe.hgetall(self._instance(name))
+                rows: Iterable[Mapping[bytes | str, bytes | str]] = await pipe.execute()
+        return [Instance.from_hash(row) for row in rows if row]
+
+    async def put(self, name: str, config: InstanceConfig) -> tuple[Instance, bool]:
+        """Register or update ``name``; returns it and whether it was created. The ``ins_`` id never changes;
+        secrets left out of ``config`` keep their stored values."""
+        key = self._instance(name)
+        self._cache.pop(name, None)
+        now = datetime.now(UTC).isoformat()
+        async with redis_errors(), self.redis.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    await pipe.watch(key)
+                    stored_id, old_company = await pipe.hmget(key, ["instance_id", "company_id"])
+                    created = stored_id is None
+                    instance_id = f"ins_{ULID()}" if stored_id is None else _text(stored_id)
+                    pipe.multi()  # type: ignore[no-untyped-call]
+                    fields: dict[str, str] = {
+                        "name": name,
+                        "company_id": config.company_id,
+                        "channel": config.channel,
+                        "updated_at": now,
+                    }
+                    if created:
+                        fields |= {
+                            "instance_id": instance_id,
+                            "created_at": now,
+                            "status": "unknown",
+                        }
+                    if config.webhook_secret is not None:
+                        fields["webhook_secret"] = config.webhook_secret.get_secret_value()
+                    if config.api_key is not None:
+                        fields["api_key"] = config.api_key.get_secret_value()
+                    pipe.hset(key, mapping=fields)  # type: ignore[arg-type]
+                    pipe.set(self._key("id", instance_id), name)
+                    pipe.sadd(self._key("instances"), name)
+                    if old_company is not None and _text(old_company) != config.company_id:
+                        pipe.srem(self._key("company", _text(old_company)), name)
+                    pipe.sadd(self._key("company", config.company_id), name)
+                    await pipe.execute()
+                    break
+                except WatchError:
+                    continue
+        return await self.get(name), created
+
+    async def begin_transition(self, instance: Instance, status: str, details: dict[str, Any]) -> int:
+        """0: nothing to announce; n > 0: announce transition number n (see statuses.py)."""
+        async with redis_errors():
+            seq = int(
+                await self._transition(
+                    keys=[self._instance(instance.name)],
+                    args=[status, json.dumps(details), datetime.now(UTC).isoformat()],
+                )
+            )
+        if seq < 0:
+            raise UnknownInstance(instance.name)
+        return seq
+
+    async def announced(self, instance: Instance, seq: int) -> None:
+        async with redis_errors():
+            await self._announced(keys=[self._instance(instance.name)], args=[seq])

@@ -1,0 +1,172 @@
+"""webhooks.py, pure: every sample body of shared/reference/evolution-api.md §9 maps to the expected payload."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from evolution_manager import webhooks
+from evolution_manager.webhooks import SkipRules
+from hypothesis import given
+from hypothesis import strategies as st
+
+INSTANCE_ID = "ins_01J8Z0P3H1Y8K8Q0KQ9VJ8X7K1"
+
+# shared/reference/evolution-api.md §9, samples 1-4 and the close variant, verbatim.
+REFERENCE = json.loads((Path(__file__).parent / "reference_samples.json").read_text())
+SAMPLE_1_TEXT: dict[str, Any] = REFERENCE["sample_1_text"]
+SAMPLE_2_IMAGE: dict[str, Any] = REFERENCE["sample_2_image"]
+SAMPLE_3_AD: dict[str, Any] = REFERENCE["sample_3_ad_referral"]
+SAMPLE_4_OPEN: dict[str, Any] = REFERENCE["sample_4_connection_open"]
+SAMPLE_4_CLOSE: dict[str, Any] = REFERENCE["sample_4_connection_close"]
+
+
+DEFAULT_RULES = SkipRules()
+
+
+def convert(envelope: dict[str, Any], rules: SkipRules = DEFAULT_RULES) -> Any:
+    webhook = webhooks.EvolutionWebhook.model_validate(envelope)
+    upsert = webhooks.MessageUpsert.model_validate(webhook.data)
+    return webhooks.to_message(webhook, upsert, instance_id=INSTANCE_ID, rules=rules)
+
+
+def test_sample_1_text_becomes_a_message_from_the_phone_number() -> None:
+    payload = convert(SAMPLE_1_TEXT)
+    assert payload.instance_id == INSTANCE_ID
+    assert payload.lead_external_id == "wa:+5511987654321"
+    assert payload.from_ == "+5511987654321"
+    assert payload.body == "Oi! Quero saber o valor do plano anual."
+    assert payload.media is None and payload.referral is None
+    assert payload.raw["message_id"] == "AC1830B11436BAC01F6FA6196C534B8A"
+    assert payload.raw["data"] == SAMPLE_1_TEXT["data"]  # the original message, for audit
+
+
+def test_the_envelopes_apikey_never_reaches_the_payload() -> None:
+    payload = convert(SAMPLE_1_TEXT)
+    assert "INSTANCE-TOKEN-PLACEHOLDER" not in payload.model_dump_json()
+
+
+def test_sample_2_image_carries_caption_media_and_no_base64_file() -> None:
+    payload = convert(SAMPLE_2_IMAGE)
+    assert payload.from_ == "+5521998765432"
+    assert payload.body == "Segue a foto do comprovante"
+    assert payload.media.type == "image"
+    assert payload.media.url == "https://mmg.whatsapp.net/o1/v/t62.7118-24/f1/m230/PLACEHOLDER.enc"
+    assert payload.media.mime_type == "image/jpeg"
+    assert payload.media.sha256 == "<opaque bytes>"  # opaque in the sample: passed on as given
+    assert "base64" not in payload.raw["data"]["message"]
+    assert payload.raw["data"]["message"]["imageMessage"] == SAMPLE_2_IMAGE["data"]["message"]["imageMessage"]
+
+
+def test_sample_3_ad_click_surfaces_the_referral_and_finds_the_phone_behind_the_lid() -> None:
+    payload = convert(SAMPLE_3_AD)
+    assert payload.from_ == "+5511987654321"
+    assert payload.body == "Olá! Tenho interesse e queria mais informações, por favor."
+    assert payload.referral is not None
+    assert payload.referral.model_dump() == {
+        "ctwa_clid": "ARAkPLACEHOLDERctwaClidValue-EXAMPLE-0123456789",
+        "source_id": "120212345678901234",
+        "source_type": "ad",
+        "source_url": "https://www.instagram.com/p/PLACEHOLDER/",
+        "title": "Fale com a gente",
+    }
+    assert payload.raw["data"]["contextInfo"]["entryPointConversionApp"] == "instagram"  # kept in raw
+
+
+def test_ad_referral_without_ctwa_clid_is_still_a_referral() -> None:
+    envelope = copy.deepcopy(SAMPLE_3_AD)
+    del envelope["data"]["contextInfo"]["externalAdReply"]["ctwaClid"]
+    referral = convert(envelope).referral
+    assert referral.ctwa_clid is None and referral.source_id == "120212345678901234"
+
+
+def test_sample_4_connection_states_map_to_catalog_statuses() -> None:
+    open_data = webhooks.ConnectionUpdate.model_validate(SAMPLE_4_OPEN["data"])
+    close_data = webhooks.ConnectionUpdate.model_validate(SAMPLE_4_CLOSE["data"])
+    assert webhooks.to_status(open_data.state, open_data.status_reason) == (
+        "connected",
+        {"state": "open", "status_reason": 200},
+    )
+    assert webhooks.to_status(close_data.state, close_data.status_reason) == (
+        "disconnected",
+        {"state": "close", "status_reason": 401, "reason": "logged_out"},
+    )
+    assert webhooks.to_status("refused")[0] == "error"
+    assert webhooks.to_status("connecting") is None
+
+
+def test_legacy_extended_text_is_read_when_conversation_is_absent() -> None:
+    envelope = copy.deepcopy(SAMPLE_1_TEXT)
+    envelope["data"]["message"] = {"extendedTextMessage": {"text": "texto antigo"}}
+    assert convert(envelope).body == "texto antigo"
+
+
+@pytest.mark.parametrize(
+    ("remote_jid", "from_me", "reason"),
+    [
+        ("5511987654321@s.whatsapp.net", True, "from_me"),
+        ("120363025246125244@g.us", False, "group"),
+        ("status@broadcast", False, "broadcast"),
+        ("120363025246125244@newsletter", False, "newsletter"),
+        ("66417458159826@lid", False, "no_phone_number"),
+    ],
+)
+def test_messages_that_are_not_from_a_lead_are_skipped_with_a_reason(
+    remote_jid: str, from_me: bool, reason: str
+) -> None:
+    envelope = copy.deepcopy(SAMPLE_1_TEXT)
+    envelope["data"]["key"].update(
+        remoteJid=remote_jid, fromMe=from_me, participant="5511987654321@s.whatsapp.net"
+    )
+    assert convert(envelope) == webhooks.Skip(reason)
+
+
+def test_group_messages_are_published_from_the_participant_when_groups_are_not_skipped() -> None:
+    envelope = copy.deepcopy(SAMPLE_1_TEXT)
+    envelope["data"]["key"].update(
+        remoteJid="120363025246125244@g.us", participant="5511911112222@s.whatsapp.net"
+    )
+    assert convert(envelope, SkipRules(groups=False)).from_ == "+5511911112222"
+
+
+def test_protocol_messages_are_housekeeping() -> None:
+    envelope = copy.deepcopy(SAMPLE_1_TEXT)
+    envelope["data"]["message"] = {"protocolMessage": {"type": 0}, "messageContextInfo": {}}
+    assert convert(envelope) == webhooks.Skip("housekeeping")
+
+
+def test_buffer_object_sha256_of_2_3_6_becomes_hex() -> None:
+    digest = bytes(range(32))
+    as_buffer = {str(i): b for i, b in enumerate(digest)}
+    assert webhooks._sha256(as_buffer) == digest.hex()
+    assert webhooks._sha256(base64.b64encode(digest).decode()) == digest.hex()
+
+
+@pytest.mark.parametrize(
+    ("timestamp", "expected"),
+    [(1761057639, 1761057639), ("1761057639", 1761057639), ({"low": 1761057639, "high": 0}, 1761057639)],
+)
+def test_message_timestamp_in_every_release_form(timestamp: Any, expected: int) -> None:
+    upsert = webhooks.MessageUpsert.model_validate({**SAMPLE_1_TEXT["data"], "messageTimestamp": timestamp})
+    assert webhooks.occurred_at(upsert).timestamp() == expected
+
+
+def test_url_suffix_follows_evolutions_rule() -> None:
+    assert webhooks.url_suffix("messages.upsert") == "messages-upsert"
+    assert webhooks.url_suffix("group-participants.update") == "group-participants-update"
+
+
+@given(digits=st.from_regex(r"[1-9][0-9]{6,14}", fullmatch=True))
+def test_any_phone_jid_round_trips_to_e164(digits: str) -> None:
+    assert webhooks.phone_of(f"{digits}@s.whatsapp.net") == f"+{digits}"
+    assert webhooks.phone_of(f"{digits}:7@s.whatsapp.net") == f"+{digits}"
+
+
+@given(jid=st.text(max_size=40))
+def test_phone_of_never_returns_something_that_is_not_e164(jid: str) -> None:
+    phone = webhooks.phone_of(jid)
+    assert phone is None or (phone.startswith("+") and phone[1:].isdigit())
