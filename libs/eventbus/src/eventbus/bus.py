@@ -126,8 +126,8 @@ class Bus:
             metrics.PUBLISH_DEDUPED.labels(event.type).inc()
             log.info("event_publish_deduplicated", first_event_id=event_id.decode(), **event.log_fields())
             return Published(event_id.decode(), None, duplicate=True)
+        # No log line per publish: it is the hot path, and the counter plus the consumer's lines tell the story.
         metrics.PUBLISHED.labels(event.type, event.source).inc()
-        log.debug("event_published", **event.log_fields())
         return Published(event.id, entry_id.decode(), duplicate=False)
 
     async def emit(
