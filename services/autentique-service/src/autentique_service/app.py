@@ -1,24 +1,85 @@
-"""Composition root: builds the bus handle and wires routes; nothing runs at import."""
+"""Composition root: builds the bus handle, the Autentique client, the store and the routes; nothing runs at
+import."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
+import httpx
 import servicekit
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from servicekit import error_body
+from servicekit.upstream import Breakers
 
-from autentique_service import SERVICE
+from autentique_service import SERVICE, api
+from autentique_service.clients.autentique import AutentiqueClient, DocumentRejected
+from autentique_service.contracts import Contracts
+from autentique_service.issuing import Issuer
+from autentique_service.rendering import TemplateInvalid
 from autentique_service.settings import Settings
+from autentique_service.tracking import Tracker
+from autentique_service.webhooks import MalformedWebhook
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with servicekit.bus_for(app, settings, service=SERVICE) as bus:
-            app.state.bus = bus
+        async with (
+            servicekit.bus_for(app, settings, service=SERVICE) as bus,
+            httpx.AsyncClient(transport=transport, timeout=settings.request_timeout) as http,
+        ):
+            autentique = AutentiqueClient(
+                http,
+                url=settings.api_url,
+                token=settings.api_token,
+                company_tokens=settings.company_api_tokens,
+                breakers=Breakers(
+                    failure_threshold=settings.breaker_failures,
+                    recovery_timeout=settings.breaker_recovery_seconds,
+                ),
+                timeout=settings.request_timeout,
+                sandbox=settings.sandbox,
+            )
+            contracts = Contracts(bus)
+            tracker = Tracker(contracts, bus, replay_window_days=settings.webhook_replay_window_days)
+            issuer = Issuer(
+                contracts,
+                autentique,
+                bus,
+                tracker,
+                templates_dir=settings.templates_dir,
+                attempts=settings.create_attempts,
+                retry_initial_delay=settings.retry_initial_delay,
+                # Longer than every attempt may take, so that the lock outlives the request holding it.
+                lock_seconds=settings.create_attempts * (settings.request_timeout + 10),
+            )
+            app.state.ports = api.Ports(
+                contracts=contracts,
+                issuer=issuer,
+                tracker=tracker,
+                service_token=settings.service_token,
+                webhook_secret=settings.webhook_secret,
+                company_webhook_secrets=settings.company_webhook_secrets,
+            )
             yield
 
     app = FastAPI(title=SERVICE, lifespan=lifespan)
+    app.include_router(api.router)
     servicekit.install(app, service=SERVICE, max_body_bytes=settings.max_body_bytes)
+    # This service's own errors; servicekit's table covers the shared ones (Starlette matches along the MRO,
+    # so DocumentRejected is found here before servicekit's UpstreamRejected row).
+    app.add_exception_handler(MalformedWebhook, _answer(400, "malformed"))
+    app.add_exception_handler(DocumentRejected, _answer(422, "invalid"))
+    app.add_exception_handler(TemplateInvalid, _answer(500, "template_invalid"))
     return app
+
+
+def _answer(status: int, code: str) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
+    async def handle(request: Request, exc: Exception) -> JSONResponse:
+        body = error_body(status, str(exc))
+        body["error"]["code"] = code
+        return JSONResponse(body, status_code=status)
+
+    return handle

@@ -1,0 +1,366 @@
+"""Contracts in Redis, under `wb:svc:autentique-service:…` (no other service reads them).
+
+    deal:<company_id>:<deal_id>    → ctr_…          the deal's current contract (one per deal unless re-issued)
+    contract:<ctr_…>               hash             the contract, see below
+    document:<document_id>         → ctr_…          for webhooks, which only name the document
+    lock:<ctr_…>                   token, PX        one request at a time talks to Autentique for a contract
+    webhook-event:<event id>       1, EX            Autentique event ids already applied (replays)
+
+The contract hash holds what we were asked (`deal_id`, `value`, `signers` as JSON, …), what Autentique
+answered (`document_id`, signers' `public_id` as `pid:<public_id>` → index), how many creation attempts were
+made (`attempts`, counted *before* each call), and progress as write-once fields: `s:<i>:viewed`,
+`s:<i>:signed`, `s:<i>:rejected`, `finished`, `signed_at`, `refused_at`. Write-once (HSETNX) makes every
+webhook idempotent and order-free: a replay or a late `signature.viewed` cannot undo a signature, and two
+signers' webhooks handled at once cannot overwrite each other (a JSON blob read-modify-write would).
+
+Redis errors leave as :class:`eventbus.BusUnavailable` (HTTP 503 through servicekit): the same Redis holds
+the bus, and a caller should retry either way.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass, field
+from typing import ParamSpec, TypeVar
+
+import structlog
+from eventbus import Bus, BusUnavailable
+from redis.exceptions import RedisError
+from ulid import ULID
+
+from autentique_service import SERVICE
+from autentique_service.models import (
+    ContractCreate,
+    ContractPublic,
+    ContractStatus,
+    SignerPublic,
+    SignerStatus,
+    StoredSigner,
+)
+
+log = structlog.get_logger("autentique_service")
+P = ParamSpec("P")
+T = TypeVar("T")
+
+# Sets the deal's contract only if it still is the one the caller saw, and writes the new contract in the
+# same step: a crash cannot leave a deal pointing at a contract that does not exist, and two concurrent
+# requests cannot both reserve the deal.
+_RESERVE = """
+local current = redis.call('GET', KEYS[1])
+if (current or '') ~= ARGV[1] then return current or '' end
+redis.call('SET', KEYS[1], ARGV[2])
+redis.call('HSET', KEYS[2], unpack(ARGV, 3))
+return ARGV[2]
+"""
+# Undo a reservation whose creation Autentique definitely refused, unless something moved on meanwhile.
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] and redis.call('HEXISTS', KEYS[2], 'document_id') == 0 then
+  redis.call('DEL', KEYS[1], KEYS[2])
+  return 1
+end
+return 0
+"""
+# A webhook's reads in one round trip: was the event applied already, and the document's contract. The
+# contract's key is only known from the document's value, so it is built here from the prefix (standalone
+# Redis; on a Cluster these keys would need one hash tag per contract).
+_WEBHOOK_CONTEXT = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return {1} end
+local contract_id = redis.call('GET', KEYS[2])
+if not contract_id then return {0} end
+return {0, redis.call('HGETALL', ARGV[1] .. contract_id)}
+"""
+# Write-once fields, optionally the webhook event's marker, and the contract read back: one reply to parse
+# (a MULTI pipeline answers QUEUED per command).
+_RECORD_ONCE = """
+for i = 2, #ARGV, 2 do redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 1]) end
+if KEYS[2] then redis.call('SET', KEYS[2], 1, 'EX', ARGV[1]) end
+return redis.call('HGETALL', KEYS[1])
+"""
+_UNLOCK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def new_contract_id() -> str:
+    return f"ctr_{ULID()}"
+
+
+def _redis_errors(method: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+    async def wrapped(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return await method(*args, **kwargs)
+        except (RedisError, OSError) as exc:
+            log.warning(
+                "contract_store_failed", operation=method.__name__, error=type(exc).__name__, detail=str(exc)
+            )
+            raise BusUnavailable(f"contract store unavailable: {type(exc).__name__}") from exc
+
+    wrapped.__name__ = method.__name__
+    wrapped.__doc__ = method.__doc__
+    return wrapped
+
+
+@dataclass
+class Contract:
+    contract_id: str
+    deal_id: str
+    lead_id: str | None
+    company_id: str
+    value: float
+    currency: str
+    created_at: str
+    signers: list[StoredSigner]
+    document_id: str | None = None
+    attempts: int = 0
+    created_event_id: str | None = None
+    signed_event_id: str | None = None
+    finished: bool = False
+    finished_at: str | None = None
+    signed_at: str | None = None
+    refused_at: str | None = None
+    progress: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_hash(cls, raw: Mapping[bytes | str, bytes | str]) -> Contract:
+        h = {_text(k): _text(v) for k, v in raw.items()}
+        return cls(
+            contract_id=h["contract_id"],
+            deal_id=h["deal_id"],
+            lead_id=h.get("lead_id") or None,
+            company_id=h["company_id"],
+            value=float(h["value"]),
+            currency=h["currency"],
+            created_at=h["created_at"],
+            signers=[StoredSigner.model_validate(s) for s in json.loads(h["signers"])],
+            document_id=h.get("document_id"),
+            attempts=int(h.get("attempts", "0")),
+            created_event_id=h.get("created_event_id"),
+            signed_event_id=h.get("signed_event_id"),
+            finished=h.get("finished") == "1",
+            finished_at=h.get("finished_at"),
+            signed_at=h.get("signed_at"),
+            refused_at=h.get("refused_at"),
+            progress={k: v for k, v in h.items() if k.startswith(("s:", "pid:"))},
+        )
+
+    def signer_index(self, public_id: str) -> int | None:
+        index = self.progress.get(f"pid:{public_id}")
+        return int(index) if index is not None else None
+
+    def signer_moment(self, index: int, what: str) -> str | None:
+        return self.progress.get(f"s:{index}:{what}")
+
+    def signer_status(self, index: int) -> SignerStatus:
+        if self.signer_moment(index, "signed") or (self.finished and self.signed_at):
+            return "signed"
+        if self.signer_moment(index, "rejected"):
+            return "refused"
+        if self.signer_moment(index, "viewed"):
+            return "viewed"
+        return "pending"
+
+    @property
+    def all_signed(self) -> bool:
+        return self.finished or all(self.signer_moment(i, "signed") for i in range(len(self.signers)))
+
+    @property
+    def status(self) -> ContractStatus:
+        if self.document_id is None:
+            return "creating"
+        if self.signed_at is not None:
+            return "signed"
+        if self.refused_at is not None:
+            return "refused"
+        return "sent"
+
+    def public(self) -> ContractPublic:
+        return ContractPublic(
+            contract_id=self.contract_id,
+            deal_id=self.deal_id,
+            lead_id=self.lead_id,
+            company_id=self.company_id,
+            document_id=self.document_id,
+            status=self.status,
+            value=self.value,
+            currency=self.currency,
+            signers=[
+                SignerPublic(
+                    name=s.name,
+                    email=s.email,
+                    phone=s.phone,
+                    status=self.signer_status(i),
+                    signed_at=self.signer_moment(i, "signed") or (self.signed_at if self.finished else None),
+                    link=s.link if s.delivery == "link" else None,
+                )
+                for i, s in enumerate(self.signers)
+            ],
+            created_at=self.created_at,
+        )
+
+
+class Contracts:
+    """The store. Every method is one or two round trips; none scans."""
+
+    def __init__(self, bus: Bus) -> None:
+        self._redis = bus.redis
+        self._keys = bus.keys
+        self._reserve = self._redis.register_script(_RESERVE)
+        self._release = self._redis.register_script(_RELEASE)
+        self._unlock = self._redis.register_script(_UNLOCK)
+        self._webhook_context = self._redis.register_script(_WEBHOOK_CONTEXT)
+        self._record_once = self._redis.register_script(_RECORD_ONCE)
+
+    def _key(self, *parts: str) -> str:
+        return str(self._keys.service(SERVICE, *parts))
+
+    def _deal_key(self, company_id: str, deal_id: str) -> str:
+        return self._key("deal", company_id, deal_id)
+
+    def _contract_key(self, contract_id: str) -> str:
+        return self._key("contract", contract_id)
+
+    @_redis_errors
+    async def current_for_deal(self, company_id: str, deal_id: str) -> str | None:
+        found = await self._redis.get(self._deal_key(company_id, deal_id))
+        return _text(found) if found else None
+
+    @_redis_errors
+    async def get(self, contract_id: str) -> Contract | None:
+        raw = await self._redis.hgetall(self._contract_key(contract_id))
+        return Contract.from_hash(raw) if raw else None
+
+    @_redis_errors
+    async def reserve(
+        self, request: ContractCreate, *, contract_id: str, created_at: str, replacing: str | None
+    ) -> str | None:
+        """Make ``contract_id`` the deal's contract if the deal's current one is still ``replacing`` (None: the
+        deal has none). Returns the deal's contract after the call: ``contract_id`` when reserved."""
+        signers = [StoredSigner(**s.model_dump(exclude={"public_id", "link"})) for s in request.signers]
+        fields: dict[str, str] = {
+            "contract_id": contract_id,
+            "deal_id": request.deal_id,
+            "lead_id": request.lead_id or "",
+            "company_id": request.company_id,
+            "value": repr(request.value),
+            "currency": request.currency,
+            "created_at": created_at,
+            "signers": json.dumps([s.model_dump() for s in signers]),
+            "attempts": "0",
+        }
+        args: list[str] = [replacing or "", contract_id]
+        for name, value in fields.items():
+            args += [name, value]
+        result = await self._reserve(
+            keys=[self._deal_key(request.company_id, request.deal_id), self._contract_key(contract_id)],
+            args=args,
+        )
+        return _text(result) or None
+
+    @_redis_errors
+    async def release(self, contract: Contract) -> bool:
+        """Forget a reservation that never became a document (Autentique refused it): the deal is free again."""
+        released = await self._release(
+            keys=[
+                self._deal_key(contract.company_id, contract.deal_id),
+                self._contract_key(contract.contract_id),
+            ],
+            args=[contract.contract_id],
+        )
+        return bool(released)
+
+    @asynccontextmanager
+    async def locked(self, contract_id: str, *, seconds: float) -> AsyncIterator[bool]:
+        """Yields whether this caller holds the contract's lock; it expires by itself after ``seconds`` so that
+        a crashed request cannot keep a deal blocked."""
+        token = secrets.token_hex(8)
+        key = self._key("lock", contract_id)
+        try:
+            held = bool(await self._redis.set(key, token, nx=True, px=int(seconds * 1000)))
+        except (RedisError, OSError) as exc:
+            raise BusUnavailable(f"contract store unavailable: {type(exc).__name__}") from exc
+        try:
+            yield held
+        finally:
+            if held:
+                with suppress(RedisError, OSError):  # it expires on its own
+                    await self._unlock(keys=[key], args=[token])
+
+    @_redis_errors
+    async def count_attempt(self, contract_id: str) -> int:
+        return int(await self._redis.hincrby(self._contract_key(contract_id), "attempts", 1))
+
+    @_redis_errors
+    async def attach_document(
+        self, contract: Contract, document_id: str, signers: list[StoredSigner], progress: dict[str, str]
+    ) -> None:
+        """Record Autentique's document; ``progress`` carries states already there (an adopted document)."""
+        key = self._contract_key(contract.contract_id)
+        mapping: dict[str, str] = {
+            "document_id": document_id,
+            "signers": json.dumps([s.model_dump() for s in signers]),
+        }
+        for index, signer in enumerate(signers):
+            if signer.public_id:
+                mapping[f"pid:{signer.public_id}"] = str(index)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(key, items=[part for pair in mapping.items() for part in pair])
+            for name, value in progress.items():
+                pipe.hsetnx(key, name, value)
+                if name.endswith(":rejected"):
+                    pipe.hsetnx(key, "refused_at", value)
+            pipe.set(self._key("document", document_id), contract.contract_id)
+            await pipe.execute()
+
+    @_redis_errors
+    async def mark(
+        self, contract_id: str, name: str, value: str, *, remember: tuple[str, int] | None = None
+    ) -> None:
+        """Set one field; ``remember``: (webhook event id, days) to remember in the same round trip."""
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(self._contract_key(contract_id), name, value)
+            if remember is not None:
+                pipe.set(self._key("webhook-event", remember[0]), 1, ex=remember[1] * 86400)
+            await pipe.execute()
+
+    @_redis_errors
+    async def record_once(
+        self, contract_id: str, fields: dict[str, str], *, remember: tuple[str, int] | None = None
+    ) -> Contract | None:
+        """Write each field unless it is already set, then read the contract back (one script).
+        ``remember``: (webhook event id, days) to remember in the same step."""
+        keys = [self._contract_key(contract_id)]
+        args: list[str | int] = [remember[1] * 86400 if remember else 0]
+        if remember is not None:
+            keys.append(self._key("webhook-event", remember[0]))
+        for name, value in fields.items():
+            args += [name, value]
+        flat = await self._record_once(keys=keys, args=args)
+        return Contract.from_hash(dict(zip(flat[::2], flat[1::2], strict=True))) if flat else None
+
+    @_redis_errors
+    async def seen_webhook_event(self, event_id: str) -> bool:
+        return bool(await self._redis.exists(self._key("webhook-event", event_id)))
+
+    @_redis_errors
+    async def webhook_context(self, event_id: str, document_id: str) -> tuple[bool, Contract | None]:
+        """(was this event applied already, the document's contract), in one round trip."""
+        reply = await self._webhook_context(
+            keys=[self._key("webhook-event", event_id), self._key("document", document_id)],
+            args=[self._contract_key("")],
+        )
+        if reply[0] == 1 or len(reply) < 2 or not reply[1]:
+            return reply[0] == 1, None
+        flat = reply[1]
+        return False, Contract.from_hash(dict(zip(flat[::2], flat[1::2], strict=True)))
+
+    @_redis_errors
+    async def remember_webhook_event(self, event_id: str, days: int) -> None:
+        await self._redis.set(self._key("webhook-event", event_id), 1, ex=days * 86400)
