@@ -12,6 +12,7 @@ from eventbus import (
     Envelope,
     PermanentFailure,
     Subscription,
+    add_event_fields,
 )
 from eventbus.payloads import LeadCreated
 from eventbus.testing import samples
@@ -242,7 +243,7 @@ async def test_handling_logs_carry_the_catalog_fields_and_never_the_payload(bus:
 
     event = samples.envelope(samples.message_received(body="meu cpf é 123.456.789-00"))
     await bus.publish(event)
-    with capture_logs(processors=[merge_contextvars]) as logs:
+    with capture_logs(processors=[merge_contextvars, add_event_fields]) as logs:
         async with consumer(bus, "logs", Subscription(CH, failing)).running():
             await eventually(DeadLetters(bus, CH, "logs").count)
     [line] = [entry for entry in logs if entry["event"] == "event_dead_lettered"]

@@ -9,7 +9,7 @@ async with Bus.from_url(url, source="agent-runtime") as bus:
 from eventbus.bus import Bus, Published, connect
 from eventbus.catalog import CHANNELS, ChannelSpec
 from eventbus.consumer import Backoff, Consumer, Handler, Subscription
-from eventbus.context import current_event
+from eventbus.context import add_event_fields, current_event
 from eventbus.dlq import DeadLetter, DeadLetters
 from eventbus.envelope import Envelope, Payload
 from eventbus.errors import (
@@ -75,6 +75,7 @@ __all__ = [
     "UnknownEventType",
     "UnsupportedVersion",
     "Utm",
+    "add_event_fields",
     "connect",
     "current_event",
     "forget_processed",

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 from redis.exceptions import RedisError, ResponseError
-from structlog.contextvars import bound_contextvars
 
 from eventbus import catalog, context, metrics, tracing
 from eventbus.dlq import dead_letter_fields, reason_for
@@ -287,10 +286,10 @@ class ChannelConsumer:
                 await self._dead_letter(d, exc)
                 return
         event = d.event
-        with bound_contextvars(**event.log_fields(), group=self.owner.group, attempt=d.attempt):
+        with context.handling(event, group=self.owner.group, attempt=d.attempt):
             started = time.perf_counter()
             try:
-                with tracing.handling(event, self.owner.group), context.handling(event):
+                with tracing.handling(event, self.owner.group):
                     async with asyncio.timeout(self.timeout):
                         await self.sub.handler(event)
             except PermanentFailure as exc:

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from opentelemetry import trace
-from opentelemetry.trace import Span, SpanKind
+from opentelemetry.trace import NoOpTracerProvider, ProxyTracerProvider, Span, SpanKind
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from eventbus.envelope import Envelope
@@ -34,6 +34,9 @@ def _attributes(event: Envelope[Any]) -> dict[str, str | int]:
 @contextmanager
 def publishing(event: Envelope[Any]) -> Iterator[Envelope[Any]]:
     """A producer span; yields the event with ``traceparent`` set when tracing is on."""
+    if not _enabled():
+        yield event
+        return
     with _tracer.start_as_current_span(
         f"publish {event.type}", kind=SpanKind.PRODUCER, attributes=_attributes(event)
     ):
@@ -43,9 +46,18 @@ def publishing(event: Envelope[Any]) -> Iterator[Envelope[Any]]:
         yield event.model_copy(update={"traceparent": traceparent}) if traceparent else event
 
 
+def _enabled() -> bool:
+    # Without an SDK the API hands out a proxy provider: skip building spans nobody records (about 20 µs
+    # per event on the consumer's hot path).
+    return not isinstance(trace.get_tracer_provider(), ProxyTracerProvider | NoOpTracerProvider)
+
+
 @contextmanager
-def handling(event: Envelope[Any], group: str) -> Iterator[Span]:
+def handling(event: Envelope[Any], group: str) -> Iterator[Span | None]:
     """A consumer span, child of the publisher's span carried in ``traceparent``."""
+    if not _enabled():
+        yield None
+        return
     parent = _propagator.extract({"traceparent": event.traceparent}) if event.traceparent else None
     attributes = {**_attributes(event), "messaging.consumer.group.name": group}
     with _tracer.start_as_current_span(

@@ -1,7 +1,7 @@
 """Structured JSON logs with the catalog's fields, and nothing secret in them.
 
-Events bind ``event.id``, ``event.type``, ``event.version``, ``company_id``, ``correlation_id``,
-``causation_id`` and ``source`` through structlog's contextvars (the consumer does it for every handler);
+Lines written while an event is handled carry ``event.id``, ``event.type``, ``event.version``, ``company_id``,
+``correlation_id``, ``causation_id`` and ``source`` (``eventbus.add_event_fields``);
 uvicorn's and the standard library's records go through the same renderer.
 """
 
@@ -13,6 +13,7 @@ from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
+from eventbus import add_event_fields
 
 #: Keys whose values never reach a log line, whatever a caller binds.
 SECRET_KEYS = frozenset(
@@ -40,6 +41,7 @@ def redact_secrets(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> Mut
 def configure_logging(service: str, *, level: str = "INFO", json: bool = True) -> None:
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
+        add_event_fields,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         redact_secrets,
