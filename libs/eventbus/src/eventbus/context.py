@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -33,11 +33,21 @@ def current_event() -> Envelope[Any] | None:
 @contextmanager
 def handling(event: Envelope[Any], **fields: Any) -> Iterator[None]:
     """Mark ``event`` as the one being handled; ``fields`` (group, attempt) join its log lines."""
-    token = _current.set((event, fields))
+    token = enter(event, fields)
     try:
         yield
     finally:
-        _current.reset(token)
+        leave(token)
+
+
+def enter(event: Envelope[Any], fields: dict[str, Any]) -> Token[tuple[Envelope[Any], dict[str, Any]] | None]:
+    """:func:`handling` without the context manager, for the consumer's hot path (a generator-based
+    context manager costs ~10 µs per event there)."""
+    return _current.set((event, fields))
+
+
+def leave(token: Token[tuple[Envelope[Any], dict[str, Any]] | None]) -> None:
+    _current.reset(token)
 
 
 def add_event_fields(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:

@@ -7,6 +7,7 @@ EventBusError
     UnsupportedVersion    the channel exists, this payload version does not
     MalformedEntry        a stream entry that is not JSON or not an envelope
   PermanentFailure        a handler says retrying cannot help → dead letter at once
+  HandlerTimeout          a handler outlived its subscription's timeout → a failed attempt (retried)
   DeadLetterNotFound      no dead letter with that id
 """
 
@@ -47,6 +48,10 @@ class PermanentFailure(EventBusError):
 
     The consumer dead-letters the event at once with this error's message as the reason.
     """
+
+
+class HandlerTimeout(EventBusError, TimeoutError):
+    """A handler ran longer than its subscription's ``timeout``; the attempt counts as failed and is retried."""
 
 
 class DeadLetterNotFound(EventBusError):
