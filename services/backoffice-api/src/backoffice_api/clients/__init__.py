@@ -1,0 +1,1 @@
+"""The HTTP calls backoffice-api makes to the other services' internal APIs, and no more."""

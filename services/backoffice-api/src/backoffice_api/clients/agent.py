@@ -1,0 +1,74 @@
+"""agent-runtime's admin API: the human-handoff flag of a lead, which agent-runtime owns (while it is set,
+the agent stops answering that lead)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from pydantic import SecretStr
+from servicekit import upstream
+from servicekit.upstream import UpstreamRefused
+
+API = "agent-runtime"
+
+
+class AgentAdminClient:
+    def __init__(self, http: httpx.AsyncClient, *, token: SecretStr) -> None:
+        self._http = http
+        self._token = token
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._token.get_secret_value()}"}
+
+    async def set_handoff(self, lead_id: str, *, company_id: str, reason: str | None) -> dict[str, Any]:
+        body = {"company_id": company_id, "reason": reason}
+
+        async def attempt() -> httpx.Response:
+            return await upstream.call(
+                self._http, "PUT", f"/v1/leads/{lead_id}/handoff", api=API, json=body, headers=self._headers()
+            )
+
+        response = await upstream.with_retries(attempt, attempts=3, initial=0.1, maximum=1.0)
+        return _json(response)
+
+    async def clear_handoff(self, lead_id: str, *, company_id: str) -> None:
+        async def attempt() -> httpx.Response:
+            return await upstream.call(
+                self._http,
+                "DELETE",
+                f"/v1/leads/{lead_id}/handoff",
+                api=API,
+                params={"company_id": company_id},
+                headers=self._headers(),
+            )
+
+        try:
+            await upstream.with_retries(attempt, attempts=3, initial=0.1, maximum=1.0)
+        except UpstreamRefused as exc:
+            if exc.status != 404:  # nothing to clear: already the state we want
+                raise
+
+    async def handoff(self, lead_id: str, *, company_id: str) -> dict[str, Any] | None:
+        try:
+            response = await upstream.call(
+                self._http,
+                "GET",
+                f"/v1/leads/{lead_id}/handoff",
+                api=API,
+                params={"company_id": company_id},
+                headers=self._headers(),
+            )
+        except UpstreamRefused as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return _json(response)
+
+
+def _json(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return dict(body) if isinstance(body, dict) else {}

@@ -1,0 +1,57 @@
+"""Deals: created through the API for a lead, the one fact here that no event carries (kept across rebuilds).
+
+A deal holds what a contract needs (value, currency, event details) and, once autentique-service made it,
+the contract's id. Asking twice for a deal's contract is safe: autentique-service answers the existing one
+for a deal that already has it (its idempotency key is the deal id).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from eventbus import envelope
+from redis.asyncio import Redis
+from ulid import ULID
+
+from backoffice_api.keyspace import Keyspace
+
+
+def new_deal_id() -> str:
+    return f"deal_{ULID()}"
+
+
+class Deals:
+    def __init__(self, redis: Redis, keyspace: Keyspace) -> None:
+        self.redis = redis
+        self.ks = keyspace
+
+    async def create(
+        self, company: str, *, lead_id: str, value: float, currency: str, event: dict[str, Any]
+    ) -> dict[str, Any]:
+        deal: dict[str, Any] = {
+            "deal_id": new_deal_id(),
+            "company_id": company,
+            "lead_id": lead_id,
+            "value": value,
+            "currency": currency,
+            "event": event,
+            "contract_id": None,
+            "created_at": envelope.format_timestamp(envelope.now()),
+        }
+        await self.redis.set(self.ks.deal(company, deal["deal_id"]), json.dumps(deal))
+        return deal
+
+    async def get(self, company: str, deal_id: str) -> dict[str, Any] | None:
+        raw = await self.redis.get(self.ks.deal(company, deal_id))
+        return None if raw is None else dict(json.loads(raw))
+
+    async def attach_contract(self, company: str, deal_id: str, contract_id: str) -> dict[str, Any] | None:
+        """Record the deal's contract. Two requests racing here write the same id: autentique-service keeps
+        one contract per deal."""
+        deal = await self.get(company, deal_id)
+        if deal is None:
+            return None
+        deal["contract_id"] = contract_id
+        await self.redis.set(self.ks.deal(company, deal_id), json.dumps(deal))
+        return deal

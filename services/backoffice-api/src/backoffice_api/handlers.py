@@ -1,0 +1,78 @@
+"""One reaction per catalog channel: record the event in the read models, once (keyed by its id).
+
+The bus already skips events it has marked processed; the applied marker written in the same Lua step as the
+projection closes the remaining window (a crash between our write and the bus's acknowledgement) and makes a
+rebuild's replay safe on its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import Any
+
+import structlog
+from eventbus import ContractCreated, ContractSigned, Envelope
+
+from backoffice_api import projections
+from backoffice_api.deals import Deals
+from backoffice_api.store import ReadModels
+
+log = structlog.get_logger("backoffice_api.handlers")
+
+
+async def _apply(models: ReadModels, event: Envelope[Any], ops: list[projections.Op]) -> None:
+    applied = await models.apply(event.company_id, event.id, ops)
+    log.debug("projection_applied" if applied else "projection_already_applied")
+
+
+async def record_event(event: Envelope[Any], *, models: ReadModels, project: projections.Projector) -> None:
+    """lead.created, lead.qualified, instance.status, message.received, message.sent."""
+    await _apply(models, event, project(models.ks, event))
+
+
+async def _lead_of(event: Envelope[ContractCreated] | Envelope[ContractSigned], deals: Deals) -> str | None:
+    # contract.* carry lead_id optionally; deals made through this API know their lead.
+    if event.payload.lead_id:
+        return event.payload.lead_id
+    deal = await deals.get(event.company_id, event.payload.deal_id)
+    return None if deal is None else str(deal["lead_id"])
+
+
+async def record_contract_created(
+    event: Envelope[ContractCreated], *, models: ReadModels, deals: Deals
+) -> None:
+    lead_id = await _lead_of(event, deals)
+    await _apply(models, event, projections.contract_created(models.ks, event, lead_id=lead_id))
+
+
+async def record_contract_signed(
+    event: Envelope[ContractSigned], *, models: ReadModels, deals: Deals
+) -> None:
+    lead_id = await _lead_of(event, deals)
+    await _apply(models, event, projections.contract_signed(models.ks, event, lead_id=lead_id))
+
+
+#: The channels backoffice-api consumes (and ``rebuild`` replays).
+CONSUMED = (
+    "lead.created",
+    "lead.qualified",
+    "contract.created",
+    "contract.signed",
+    "instance.status",
+    "message.received",
+    "message.sent",
+)
+
+
+def reactions(models: ReadModels, deals: Deals) -> dict[str, Callable[[Envelope[Any]], Awaitable[None]]]:
+    """The handler of each channel backoffice-api consumes, keyed by catalog type."""
+    return {
+        "lead.created": partial(record_event, models=models, project=projections.lead_created),
+        "lead.qualified": partial(record_event, models=models, project=projections.lead_qualified),
+        "contract.created": partial(record_contract_created, models=models, deals=deals),
+        "contract.signed": partial(record_contract_signed, models=models, deals=deals),
+        "instance.status": partial(record_event, models=models, project=projections.instance_status),
+        "message.received": partial(record_event, models=models, project=projections.message_received),
+        "message.sent": partial(record_event, models=models, project=projections.message_sent),
+    }

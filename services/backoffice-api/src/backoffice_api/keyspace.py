@@ -1,0 +1,103 @@
+"""Every Redis key backoffice-api owns, built only here, all under ``wb:svc:backoffice-api:``.
+
+Three families, because they live and die differently:
+
+- ``view:{company}:…`` — read models projected from the bus (leads, indexes, timelines, contracts,
+  instance statuses, metric buckets, applied-event markers). ``rebuild`` deletes them and replays the streams.
+- ``state:{company}:…`` — facts that exist only here (deals created through the API, the handoff mirror):
+  no event carries them, so a rebuild must keep them.
+- ``auth:…`` / ``rate:…`` / ``cache:…`` — API keys (by SHA-256), token buckets, short-lived answers.
+
+A company's keys share the hash tag ``{company}`` so that one projection step (a Lua script touching a lead,
+its indexes, its timeline and the metric buckets) stays in one Redis Cluster slot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from eventbus import Keys
+
+SERVICE = "backoffice-api"
+LEAD_STATUSES = ("new", "qualified", "contract_sent", "won")
+LEAD_SOURCES = ("organic", "ads", "referral", "unknown")
+
+
+@dataclass(frozen=True)
+class Keyspace:
+    keys: Keys
+
+    def _key(self, *parts: str) -> str:
+        return self.keys.service(SERVICE, *parts)
+
+    # -- read models (rebuilt from the bus) ---------------------------------------------------------------
+
+    def views(self) -> str:
+        """The glob of every read-model key (used by ``rebuild`` only, never on a request path)."""
+        return self._key("view", "*")
+
+    def view(self, company: str) -> str:
+        """Prefix of one company's read models; the Lua scripts append ``:lead:…``, ``:leads:…``."""
+        return self._key("view", f"{{{company}}}")
+
+    def applied(self, company: str, event_id: str) -> str:
+        return f"{self.view(company)}:applied:{event_id}"
+
+    def lead(self, company: str, lead_id: str) -> str:
+        return f"{self.view(company)}:lead:{lead_id}"
+
+    def lead_index(self, company: str, status: str | None = None, source: str | None = None) -> str:
+        """Lexicographic index of a company's leads (``<created ms, 16 digits>:<lead id>``, all scores 0),
+        one per filter combination so that any filter is a single ``ZRANGE BYLEX``."""
+        return f"{self.view(company)}:leads:{status or '*'}:{source or '*'}"
+
+    def lead_by_external(self, company: str) -> str:
+        """Hash: contact id (``wa:+55…``) → lead id."""
+        return f"{self.view(company)}:lead-ext"
+
+    def timeline(self, company: str, *, lead_id: str | None = None, external_id: str | None = None) -> str:
+        """Sorted set of timeline entries by time. Messages are filed under the contact, lead events under the
+        lead: a lead's timeline is the union of both, so nothing depends on which arrived first."""
+        if lead_id is not None:
+            return f"{self.view(company)}:timeline:lead:{lead_id}"
+        return f"{self.view(company)}:timeline:ext:{external_id}"
+
+    def contract(self, company: str, contract_id: str) -> str:
+        return f"{self.view(company)}:contract:{contract_id}"
+
+    def contract_index(self, company: str) -> str:
+        return f"{self.view(company)}:contracts"
+
+    def instance_status(self, company: str) -> str:
+        """Hash: instance id → JSON of its last status (newest ``occurred_at`` wins)."""
+        return f"{self.view(company)}:instance-status"
+
+    def bucket(self, company: str, width: str, start_ms: int) -> str:
+        return f"{self.view(company)}:metrics:{width}:{start_ms}"
+
+    # -- facts kept across rebuilds -------------------------------------------------------------------------
+
+    def deal(self, company: str, deal_id: str) -> str:
+        return self._key("state", f"{{{company}}}", "deal", deal_id)
+
+    def handoff(self, company: str) -> str:
+        """Hash: lead id → JSON of the handoff flag as agent-runtime last confirmed it."""
+        return self._key("state", f"{{{company}}}", "handoff")
+
+    # -- access ---------------------------------------------------------------------------------------------
+
+    def api_key(self, digest: str) -> str:
+        return self._key("auth", "key", digest)
+
+    def api_key_id(self, key_id: str) -> str:
+        """key id → digest, so that an operator can revoke a key without holding it."""
+        return self._key("auth", "id", key_id)
+
+    def api_keys(self) -> str:
+        return self._key("auth", "ids")
+
+    def rate(self, subject: str) -> str:
+        return self._key("rate", subject)
+
+    def cache(self, company: str, name: str) -> str:
+        return self._key("cache", f"{{{company}}}", name)

@@ -1,0 +1,305 @@
+"""The API's request and response models (``XCreate`` in, ``XPublic`` out); secrets only ever come in."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from eventbus.envelope import UtcTimestamp
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+LeadStatus = Literal["new", "qualified", "contract_sent", "won"]
+LeadSource = Literal["organic", "ads", "referral", "unknown"]
+EventType = Literal[
+    "message.received",
+    "message.sent",
+    "lead.created",
+    "lead.qualified",
+    "contract.created",
+    "contract.signed",
+    "instance.status",
+]
+Bucket = Literal["5m", "15m", "1h"]
+Money = Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False)]
+Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", examples=["BRL"])]
+
+LEAD_ID = r"^lead_[A-Za-z0-9_-]{1,100}$"
+DEAL_ID = r"^deal_[A-Za-z0-9_-]{1,100}$"
+CONTRACT_ID = r"^ctr_[A-Za-z0-9_-]{1,100}$"
+INSTANCE_NAME = r"^[A-Za-z0-9_.-]{1,64}$"
+GROUP = r"^[A-Za-z0-9_.:-]{1,64}$"
+STREAM_ID = r"^[0-9]{1,20}-[0-9]{1,20}$"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Problem(BaseModel):
+    field: str
+    problem: str
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    problems: list[Problem] | None = None
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+# -- leads ----------------------------------------------------------------------------------------------
+
+
+class Handoff(BaseModel):
+    """Whether a human took the conversation over (agent-runtime owns the flag; this is its mirror)."""
+
+    active: bool
+    reason: str | None = None
+    updated_at: UtcTimestamp | None = None
+
+
+class HandoffCreate(Strict):
+    reason: str | None = Field(None, max_length=500)
+
+
+class LeadPublic(BaseModel):
+    lead_id: str
+    company_id: str
+    status: LeadStatus
+    source: LeadSource
+    channel: str
+    utm: dict[str, str]
+    external_id: str | None
+    ctwa_clid: str | None
+    created_at: UtcTimestamp
+    qualified_at: UtcTimestamp | None
+    #: The qualification (the first one is kept): score, the criteria met and the agent's slot summary.
+    score: float | None
+    criteria: list[str]
+    summary: str | None
+    deal_id: str | None
+    contract_id: str | None
+    contract_sent_at: UtcTimestamp | None
+    won_at: UtcTimestamp | None
+    handoff: Handoff
+
+
+class LeadsPage(BaseModel):
+    items: list[LeadPublic]
+    #: Pass as ``cursor`` for the next page; null on the last page.
+    next_cursor: str | None
+
+
+class TimelineEntry(BaseModel):
+    event_id: str
+    type: EventType
+    at: datetime
+    details: dict[str, Any]
+
+
+class LeadDetail(LeadPublic):
+    timeline: list[TimelineEntry]
+
+
+# -- deals and contracts ----------------------------------------------------------------------------------
+
+
+class EventDetails(Strict):
+    type: str | None = Field(None, max_length=100, examples=["casamento"])
+    date: str | None = Field(None, max_length=40, examples=["2026-03-12"])
+    guests: int | None = Field(None, ge=0, le=100_000)
+    location: str | None = Field(None, max_length=200)
+
+
+class DealCreate(Strict):
+    lead_id: str = Field(pattern=LEAD_ID)
+    value: Money
+    currency: Currency = "BRL"
+    event: EventDetails = Field(default_factory=EventDetails)
+
+
+class DealPublic(BaseModel):
+    deal_id: str
+    lead_id: str
+    company_id: str
+    value: float
+    currency: str
+    event: EventDetails
+    contract_id: str | None
+    created_at: datetime
+
+
+class SignerCreate(Strict):
+    name: str = Field(min_length=1, max_length=200)
+    email: str | None = Field(None, pattern=r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{1,63}$")
+    phone: str | None = Field(None, pattern=r"^\+[1-9][0-9]{6,14}$")
+    delivery: Literal["email", "whatsapp", "link"] = "email"
+
+
+class ContractCreate(Strict):
+    signers: list[SignerCreate] = Field(min_length=1, max_length=10)
+    #: Ask for a new contract even though the deal has one (autentique-service re-issues it).
+    reissue: bool = False
+
+
+class SignerPublic(BaseModel):
+    name: str
+    email: str | None = None
+    phone: str | None = None
+    status: str | None = None
+    signed_at: datetime | None = None
+
+
+class SignerProgress(BaseModel):
+    signed: int
+    total: int
+
+
+class ContractPublic(BaseModel):
+    contract_id: str
+    deal_id: str
+    lead_id: str | None
+    company_id: str
+    document_id: str | None
+    status: str
+    value: float | None
+    currency: str | None
+    created_at: datetime | None
+    signed_at: datetime | None
+    signers: list[SignerPublic]
+    progress: SignerProgress
+    #: False when autentique-service could not be asked and signers are as last recorded here.
+    signers_live: bool
+
+
+class ContractsPage(BaseModel):
+    items: list[ContractPublic]
+    next_cursor: str | None
+
+
+# -- instances ----------------------------------------------------------------------------------------------
+
+
+class InstanceUpsert(Strict):
+    channel: Literal["whatsapp"] = "whatsapp"
+    #: Write-only: forwarded to evolution-manager, never stored here nor returned.
+    webhook_secret: SecretStr | None = Field(None, min_length=8, max_length=256)
+    api_key: SecretStr | None = Field(None, min_length=8, max_length=256)
+
+
+class InstanceLastStatus(BaseModel):
+    status: Literal["connected", "disconnected", "error"]
+    at: datetime
+    event_id: str
+
+
+class InstancePublic(BaseModel):
+    instance_id: str
+    name: str
+    company_id: str
+    channel: str
+    status: str | None
+    last_status: InstanceLastStatus | None
+
+
+class InstancesList(BaseModel):
+    items: list[InstancePublic]
+
+
+# -- metrics, events, operations ----------------------------------------------------------------------------
+
+
+class MetricCounts(BaseModel):
+    messages_in: int
+    messages_out: int
+    leads_created: int
+    leads_qualified: int
+    contracts_created: int
+    contracts_signed: int
+
+
+class MetricBucket(MetricCounts):
+    start: datetime
+
+
+class ConversionRates(BaseModel):
+    """Ratios over the range; null when the denominator is zero."""
+
+    qualification: float | None = Field(description="leads qualified / leads created")
+    contract: float | None = Field(description="contracts created / leads qualified")
+    signature: float | None = Field(description="contracts signed / contracts created")
+    lead_to_won: float | None = Field(description="contracts signed / leads created")
+
+
+class MetricsReport(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    bucket: Bucket
+    from_: datetime | None = Field(alias="from")
+    to: datetime | None
+    series: list[MetricBucket]
+    totals: MetricCounts
+    rates: ConversionRates
+
+
+class EventPublic(BaseModel):
+    id: str
+    type: EventType
+    version: int
+    occurred_at: datetime
+    company_id: str
+    source: str
+    correlation_id: str
+    causation_id: str | None
+    payload: dict[str, Any]
+
+
+class EventsPage(BaseModel):
+    items: list[EventPublic]
+    #: Pass as ``before`` for older events; null when the retained stream is exhausted.
+    next_before: str | None
+
+
+class GroupStatsPublic(BaseModel):
+    channel: EventType
+    group: str
+    consumers: int
+    pending: int
+    lag: int | None
+    last_delivered_id: str
+    dead_letters: int
+
+
+class GroupsList(BaseModel):
+    items: list[GroupStatsPublic]
+
+
+class DeadLetterPublic(BaseModel):
+    id: str
+    channel: str
+    group: str
+    reason: str
+    error: str
+    event_id: str
+    entry_id: str
+    consumer: str
+    attempts: int
+    published_at: str
+    dead_lettered_at: str
+    event: EventPublic | None
+
+
+class DeadLettersPage(BaseModel):
+    items: list[DeadLetterPublic]
+    next_after: str | None
+
+
+class Replayed(BaseModel):
+    replayed: int
+
+
+class Purged(BaseModel):
+    purged: int

@@ -1,0 +1,154 @@
+"""The read models in Redis: applying projection ops once per event, and the queries the API makes.
+
+Every query is a bounded read of keys we maintain on write — a lexicographic range over an index, a hash, a
+capped sorted set — never SCAN or KEYS, so a page of leads costs the same with a thousand leads or a million.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import timedelta
+from importlib.resources import files
+from typing import Any, cast
+
+from redis.asyncio import Redis
+
+from backoffice_api.keyspace import Keyspace
+from backoffice_api.projections import Op
+
+
+def lua(name: str) -> str:
+    return files("backoffice_api").joinpath("lua", f"{name}.lua").read_text(encoding="utf-8")
+
+
+@dataclass(frozen=True)
+class Page:
+    rows: list[dict[str, str]]
+    #: The last index member of this page when more may follow (the next page starts after it).
+    last: str | None
+
+
+def lex_range(*, after: str | None, created_from: int | None, created_to: int | None) -> tuple[str, str]:
+    """``ZRANGE … BYLEX REV`` bounds (newest first): below the cursor and ``created_to`` (exclusive), from
+    ``created_from`` (inclusive). Members are ``<16-digit ms>:<id>``, so a bare ms prefix sorts before them."""
+    upper = "+"
+    if created_to is not None:
+        upper = f"({created_to:016d}"
+    if after is not None and (upper == "+" or f"({after}" < upper):
+        upper = f"({after}"
+    lower = "-" if created_from is None else f"[{created_from:016d}"
+    return upper, lower
+
+
+class ReadModels:
+    def __init__(self, redis: Redis, keyspace: Keyspace, *, marker_ttl: timedelta) -> None:
+        self.redis = redis
+        self.ks = keyspace
+        self._marker_ms = int(marker_ttl.total_seconds() * 1000)
+        self._apply = redis.register_script(lua("apply"))
+        self._page = redis.register_script(lua("page"))
+
+    async def apply(self, company: str, event_id: str, ops: list[Op]) -> bool:
+        """Run ``ops`` atomically unless this event was applied already; True when they ran."""
+        keys = [self.ks.applied(company, event_id), *dict.fromkeys(op[1] for op in ops)]
+        return bool(await self._apply(keys=keys, args=[self._marker_ms, json.dumps(ops)]))
+
+    # -- leads ------------------------------------------------------------------------------------------
+
+    async def lead(self, company: str, lead_id: str) -> dict[str, str] | None:
+        """A lead once ``lead.created`` was seen (facts that arrived earlier wait in the same hash)."""
+        row = cast("dict[str, str]", await self.redis.hgetall(self.ks.lead(company, lead_id)))
+        return row if row.get("member") else None
+
+    async def leads(
+        self,
+        company: str,
+        *,
+        status: str | None,
+        source: str | None,
+        created_from: int | None,
+        created_to: int | None,
+        after: str | None,
+        limit: int,
+    ) -> Page:
+        upper, lower = lex_range(after=after, created_from=created_from, created_to=created_to)
+        index = self.ks.lead_index(company, status, source)
+        # Lua: the range, the documents and their handoff flags in one round trip (one slot: the company's tag).
+        args: list[str | int] = [
+            upper,
+            lower,
+            limit + 1,
+            self.ks.lead(company, ""),
+            "doc",
+            self.ks.handoff(company),
+        ]
+        flat = await self._page(keys=[index], args=args)
+        members, docs, handoffs = flat[0::3], flat[1::3], flat[2::3]
+        more = len(members) > limit
+        rows = []
+        for doc, handoff in zip(docs[:limit], handoffs[:limit], strict=True):
+            if doc:
+                row = json.loads(doc)
+                if handoff:
+                    row["handoff"] = handoff
+                rows.append(row)
+        return Page(rows, members[limit - 1] if more else None)
+
+    async def timeline(self, company: str, lead: dict[str, str], *, limit: int) -> list[dict[str, Any]]:
+        """Newest first: the lead's own events merged with its contact's messages."""
+        keys = [self.ks.timeline(company, lead_id=lead["lead_id"])]
+        if lead.get("external_id"):
+            keys.append(self.ks.timeline(company, external_id=lead["external_id"]))
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.zrange(key, 0, limit - 1, desc=True, withscores=True)
+            parts: list[list[tuple[str, float]]] = await pipe.execute()
+        merged = sorted((m for part in parts for m in part), key=lambda m: (m[1], m[0]), reverse=True)
+        return [json.loads(member) for member, _ in merged[:limit]]
+
+    # -- contracts --------------------------------------------------------------------------------------
+
+    async def contract(self, company: str, contract_id: str) -> dict[str, str] | None:
+        row = cast("dict[str, str]", await self.redis.hgetall(self.ks.contract(company, contract_id)))
+        return row if row.get("contract_id") else None
+
+    async def contracts(self, company: str, *, after: str | None, limit: int) -> Page:
+        upper, lower = lex_range(after=after, created_from=None, created_to=None)
+        members: list[str] = await self.redis.zrange(  # type: ignore[assignment]
+            self.ks.contract_index(company), upper, lower, desc=True, bylex=True, offset=0, num=limit + 1
+        )
+        more = len(members) > limit
+        members = members[:limit]
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for member in members:
+                pipe.hgetall(self.ks.contract(company, member.split(":", 1)[1]))
+            rows: list[dict[str, str]] = await pipe.execute()
+        return Page([r for r in rows if r], members[-1] if more and members else None)
+
+    async def remember_contract(self, company: str, contract: dict[str, Any]) -> None:
+        """What autentique-service answered when we asked for a contract: visible before its event arrives.
+        Only fields no event carries (signers) or that the event would set to the same value."""
+        key = self.ks.contract(company, contract["contract_id"])
+        await self.redis.hset(
+            key,
+            mapping={
+                "contract_id": contract["contract_id"],
+                "company_id": company,
+                "deal_id": contract["deal_id"],
+                "signers": json.dumps(contract.get("signers") or []),
+            },
+        )
+
+    # -- instances, metrics -----------------------------------------------------------------------------
+
+    async def instance_statuses(self, company: str) -> dict[str, dict[str, Any]]:
+        raw = cast("dict[str, str]", await self.redis.hgetall(self.ks.instance_status(company)))
+        return {instance: json.loads(value) for instance, value in raw.items()}
+
+    async def buckets(self, company: str, width: str, starts: list[int]) -> list[dict[str, str]]:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for start in starts:
+                pipe.hgetall(self.ks.bucket(company, width, start))
+            rows: list[dict[str, str]] = await pipe.execute()
+        return rows

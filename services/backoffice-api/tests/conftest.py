@@ -1,0 +1,272 @@
+"""Fixtures: the app over the real Redis (a fresh bus prefix per test), API keys, and stand-ins for the
+internal APIs we call, implementing exactly the contracts the service brief writes down:
+
+- autentique-service ``POST /v1/contracts`` (201 created / 200 the deal's existing one) and
+  ``GET /v1/contracts/{id}``;
+- evolution-manager ``PUT /v1/instances/{name}``, ``GET /v1/instances?company_id=``, ``GET /v1/instances/{name}``;
+- agent-runtime ``PUT/DELETE/GET /v1/leads/{lead_id}/handoff``;
+
+all behind ``Authorization: Bearer dev-service-token``; each records what it was sent and can fail on demand.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+from asgi_lifespan import LifespanManager
+from backoffice_api.apikeys import SCOPES, ApiKeys
+from backoffice_api.app import create_app
+from backoffice_api.keyspace import Keyspace
+from backoffice_api.settings import Settings
+from eventbus import Envelope, Keys, Payload
+from eventbus.testing.waiting import eventually
+from redis.asyncio import Redis
+from ulid import ULID
+
+COMPANY = "cmp_A"
+OTHER = "cmp_B"
+TOKEN = "dev-service-token"
+
+
+class Upstreams:
+    """The three internal APIs on their default ports, in memory. ``fail[api] = n`` answers 503 n times."""
+
+    def __init__(self) -> None:
+        self.contracts: dict[str, dict[str, Any]] = {}  # by deal id
+        self.instances: dict[str, dict[str, Any]] = {}  # by name
+        self.secrets: dict[str, dict[str, str]] = {}  # what evolution-manager was given, by name
+        self.handoffs: dict[str, dict[str, Any]] = {}
+        self.requests: list[httpx.Request] = []
+        self.fail: dict[str, int] = {"autentique": 0, "evolution": 0, "agent": 0}
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        api = {8004: "autentique", 8001: "evolution", 8002: "agent"}[request.url.port or 80]
+        if request.headers.get("authorization") != f"Bearer {TOKEN}":
+            return httpx.Response(401, json={"error": {"code": "unauthenticated", "message": "bad token"}})
+        if self.fail[api]:
+            self.fail[api] -= 1
+            return httpx.Response(503, json={"error": {"code": "unavailable", "message": "down"}})
+        return getattr(self, f"_{api}")(request)
+
+    def _autentique(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if request.method == "POST" and path == "/v1/contracts":
+            body = json.loads(request.content)
+            existing = self.contracts.get(body["deal_id"])
+            if existing is not None and not body.get("reissue"):
+                return httpx.Response(200, json=existing)
+            contract = {
+                "contract_id": f"ctr_{ULID()}",
+                "deal_id": body["deal_id"],
+                "lead_id": body["lead_id"],
+                "company_id": body["company_id"],
+                "document_id": f"doc{ULID()}",
+                "status": "pending",
+                "value": body["value"],
+                "currency": body["currency"],
+                "signers": [
+                    {
+                        "name": s["name"],
+                        "email": s.get("email"),
+                        "phone": s.get("phone"),
+                        "status": "pending",
+                        "signed_at": None,
+                    }
+                    for s in body["signers"]
+                ],
+                "created_at": datetime.now(UTC).isoformat(),
+            }
+            self.contracts[body["deal_id"]] = contract
+            return httpx.Response(201, json=contract)
+        if request.method == "GET" and path.startswith("/v1/contracts/"):
+            contract_id = path.rsplit("/", 1)[1]
+            for contract in self.contracts.values():
+                if contract["contract_id"] == contract_id:
+                    return httpx.Response(200, json=contract)
+        return httpx.Response(404, json={"error": {"code": "not_found", "message": "no such contract"}})
+
+    def sign(self, contract_id: str, signer: int = 0) -> None:
+        for contract in self.contracts.values():
+            if contract["contract_id"] == contract_id:
+                contract["signers"][signer].update(status="signed", signed_at=datetime.now(UTC).isoformat())
+
+    def _evolution(self, request: httpx.Request) -> httpx.Response:
+        path, method = request.url.path, request.method
+        if path == "/v1/instances" and method == "GET":
+            company = request.url.params.get("company_id")
+            return httpx.Response(
+                200, json=[i for i in self.instances.values() if i["company_id"] == company]
+            )
+        name = path.rsplit("/", 1)[1]
+        if method == "PUT":
+            body = json.loads(request.content)
+            current = self.instances.get(name)
+            if current is not None and current["company_id"] != body["company_id"]:
+                return httpx.Response(409, json={"error": {"code": "conflict", "message": "name taken"}})
+            instance = current or {"instance_id": f"ins_{ULID()}", "name": name, "status": "disconnected"}
+            instance |= {"company_id": body["company_id"], "channel": body.get("channel", "whatsapp")}
+            self.instances[name] = instance
+            self.secrets[name] = {k: body[k] for k in ("webhook_secret", "api_key") if k in body}
+            return httpx.Response(200, json=instance)
+        if name in self.instances:
+            return httpx.Response(200, json=self.instances[name])
+        return httpx.Response(404, json={"error": {"code": "not_found", "message": "no such instance"}})
+
+    def _agent(self, request: httpx.Request) -> httpx.Response:
+        lead_id = request.url.path.split("/")[3]
+        if request.method == "PUT":
+            body = json.loads(request.content)
+            self.handoffs[lead_id] = {
+                "lead_id": lead_id,
+                "active": True,
+                "reason": body.get("reason"),
+                "updated_at": datetime.now(UTC).isoformat(),
+            }
+            return httpx.Response(200, json=self.handoffs[lead_id])
+        if request.method == "DELETE":
+            self.handoffs.pop(lead_id, None)
+            return httpx.Response(204)
+        if lead_id in self.handoffs:
+            return httpx.Response(200, json=self.handoffs[lead_id])
+        return httpx.Response(404, json={"error": {"code": "not_found", "message": "no handoff"}})
+
+
+@pytest.fixture
+def upstreams() -> Upstreams:
+    return Upstreams()
+
+
+@pytest.fixture
+def settings(redis_url, bus_settings) -> Settings:
+    return Settings(
+        redis_url=redis_url,
+        bus_prefix=bus_settings.prefix,
+        bus_live_prefix=bus_settings.live_prefix,
+        consumer_name="tests",
+        metrics_cache_seconds=0,
+        consumer_block_seconds=0.1,
+    )
+
+
+@pytest_asyncio.fixture
+async def redis(redis_url) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_url, decode_responses=True)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+def keyspace(bus_settings) -> Keyspace:
+    return Keyspace(Keys(bus_settings.prefix, bus_settings.live_prefix))
+
+
+@pytest.fixture
+def make_app(settings, upstreams):
+    def build(**overrides):
+        return create_app(
+            settings.model_copy(update=overrides), transport=httpx.MockTransport(upstreams.handle)
+        )
+
+    return build
+
+
+@pytest_asyncio.fixture
+async def app(make_app):
+    app = make_app()
+    async with LifespanManager(app):
+        yield app
+
+
+@pytest_asyncio.fixture
+async def client(app) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http:
+        yield http
+
+
+@pytest.fixture
+def api_keys(redis, keyspace) -> ApiKeys:
+    return ApiKeys(redis, keyspace)
+
+
+@pytest.fixture
+def make_key(api_keys) -> Callable[..., Awaitable[str]]:
+    """An API key in clear; every scope and a roomy rate limit unless told otherwise."""
+
+    async def make(company: str = COMPANY, scopes=SCOPES, **options) -> str:
+        options.setdefault("rate_per_minute", 100_000)
+        options.setdefault("burst", 10_000)
+        secret, _ = await api_keys.create(company_id=company, scopes=set(scopes), **options)
+        return secret
+
+    return make
+
+
+@pytest_asyncio.fixture
+async def headers(make_key) -> dict[str, str]:
+    return {"X-API-Key": await make_key(COMPANY)}
+
+
+@pytest_asyncio.fixture
+async def other_headers(make_key) -> dict[str, str]:
+    return {"X-API-Key": await make_key(OTHER)}
+
+
+@pytest.fixture
+def publish(bus):
+    """Publish an envelope (or a payload, wrapped for ``company``) as its producer would."""
+
+    async def emit(item: Envelope[Any] | Payload, *, company: str = COMPANY, **fields) -> Envelope[Any]:
+        event = (
+            item
+            if isinstance(item, Envelope)
+            else Envelope.new(item, source="tests", company_id=company, **fields)
+        )
+        await bus.publish(event)
+        return event
+
+    return emit
+
+
+@pytest.fixture
+def until():
+    """``await until(lambda: client.get(...), lambda r: …)``: poll an endpoint until the answer satisfies."""
+
+    async def wait(request, condition, timeout: float = 10.0):
+        async def check():
+            response = await request()
+            return response if condition(response) else None
+
+        return await eventually(check, timeout=timeout)
+
+    return wait
+
+
+async def dump_views(redis: Redis, keyspace: Keyspace) -> dict[str, Any]:
+    """Every read-model key with its value, key names relative to the view prefix (tests only: SCAN)."""
+    prefix = keyspace.views()[:-1]
+    out: dict[str, Any] = {}
+    async for key in redis.scan_iter(match=keyspace.views(), count=1000):
+        kind = await redis.type(key)
+        if kind == "hash":
+            value: Any = await redis.hgetall(key)
+        elif kind == "zset":
+            value = await redis.zrange(key, 0, -1, withscores=True)
+        else:
+            value = await redis.get(key)
+        out[key.removeprefix(prefix)] = value
+    return out
+
+
+@pytest.fixture
+def snapshot(redis):
+    async def take(keyspace: Keyspace) -> dict[str, Any]:
+        return await dump_views(redis, keyspace)
+
+    return take

@@ -1,0 +1,55 @@
+"""The whole system as `make run` starts it: real processes for the fakes and the five services, on free ports,
+against a Redis server of the test's own with AOF on."""
+
+import io
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest_asyncio
+from eventbus import Bus, BusSettings
+from eventbus.server import RedisServer, free_port
+from rich.console import Console
+from ulid import ULID
+from wolfgang.demo import Demo
+from wolfgang.runner import Runner, progress_bar
+from wolfgang.system import MEMBERS, System
+
+
+@dataclass
+class RunningSystem:
+    system: System
+    runner: Runner
+    bus: Bus
+    http: httpx.AsyncClient
+    demo: Demo
+    reports: list[str]
+
+    async def restart(self, name: str) -> None:
+        """Start ``name`` again (after it was killed) and wait until it is ready."""
+        self.runner.children = [c for c in self.runner.children if c.process.poll() is None]
+        with progress_bar(Console(file=io.StringIO())) as progress:
+            await self.runner.start([name], progress)
+
+
+@pytest_asyncio.fixture
+async def running(tmp_path: Path, redis_server_factory) -> AsyncIterator[RunningSystem]:
+    server: RedisServer = redis_server_factory(appendonly=True, name="e2e")
+    prefix = f"e2e{ULID()}"
+    system = System(server.url, prefix, f"{prefix}:", {name: free_port() for name in MEMBERS})
+    runner = Runner(system, logs=tmp_path / "logs", console=Console(file=io.StringIO()))
+    reports: list[str] = []
+    try:
+        with progress_bar(Console(file=io.StringIO())) as progress:
+            await runner.start(list(MEMBERS), progress)
+        async with (
+            Bus.from_url(
+                server.url, source="e2e", settings=BusSettings(prefix=prefix, live_prefix=f"{prefix}:")
+            ) as bus,
+            httpx.AsyncClient(timeout=10) as http,
+        ):
+            demo = Demo(system, bus, http, state=tmp_path / "demo.json", report=reports.append)
+            yield RunningSystem(system, runner, bus, http, demo, reports)
+    finally:
+        await runner.stop()
