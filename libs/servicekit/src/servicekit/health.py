@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 
 from fastapi import APIRouter, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 ReadyCheck = Callable[[], Awaitable[bool]]
@@ -33,7 +33,7 @@ def router(service: str, checks: Callable[[], Mapping[str, ReadyCheck]]) -> APIR
             status_code=200 if ready else 503,
         )
 
-    @r.get("/metrics")
+    @r.get("/metrics", response_class=PlainTextResponse)
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
