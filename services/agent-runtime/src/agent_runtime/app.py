@@ -10,7 +10,7 @@ from functools import partial
 
 import httpx
 import servicekit
-from eventbus import Consumer, Subscription
+from eventbus import Subscription
 from fastapi import FastAPI
 
 from agent_runtime import SERVICE, api, handlers
@@ -67,16 +67,16 @@ def create_app(
                     concurrency=settings.concurrency,
                 )
             ]
-            # servicekit.consuming with one option more: the idle block, which bounds how long a stop waits.
-            consumer = Consumer(
-                bus,
-                SERVICE,
-                subscriptions,
-                name=settings.consumer_name,
-                block=timedelta(milliseconds=settings.consumer_block_ms),
+            await stack.enter_async_context(
+                servicekit.consuming(
+                    app,
+                    bus,
+                    settings,
+                    group=SERVICE,
+                    subscriptions=subscriptions,
+                    block=timedelta(milliseconds=settings.consumer_block_ms),
+                )
             )
-            await stack.enter_async_context(consumer.running())
-            app.state.ready_checks["consumer"] = consumer.alive
             yield
 
     app = FastAPI(title=SERVICE, lifespan=lifespan)

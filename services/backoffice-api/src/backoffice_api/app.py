@@ -10,7 +10,7 @@ import eventbus
 import httpx
 import servicekit
 import structlog
-from eventbus import Consumer, Subscription
+from eventbus import Subscription
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from redis.exceptions import RedisError
@@ -84,17 +84,16 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
                     Subscription(channel, handler)
                     for channel, handler in handlers.reactions(models, deal_store).items()
                 ]
-                # Built here rather than by servicekit.consuming, which cannot pass ``block``: the time an idle
-                # read waits on the server is also how long a shutdown waits for it.
-                consumer = Consumer(
-                    bus,
-                    SERVICE,
-                    subscriptions,
-                    name=settings.consumer_name,
-                    block=timedelta(seconds=settings.consumer_block_seconds),
+                await stack.enter_async_context(
+                    servicekit.consuming(
+                        app,
+                        bus,
+                        settings,
+                        group=SERVICE,
+                        subscriptions=subscriptions,
+                        block=timedelta(seconds=settings.consumer_block_seconds),
+                    )
                 )
-                await stack.enter_async_context(consumer.running())
-                app.state.ready_checks["consumer"] = consumer.alive
             yield
 
     app = FastAPI(title=SERVICE, version="1.0.0", description=DESCRIPTION, lifespan=lifespan)

@@ -13,7 +13,7 @@ from functools import partial
 import httpx
 import servicekit
 import structlog
-from eventbus import Backoff, BusUnavailable, Consumer, Subscription
+from eventbus import Backoff, BusUnavailable, Subscription
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from servicekit.upstream import Breakers
@@ -126,16 +126,14 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
             ]
             app.state.ports = ports
             app.state.breakers = breakers
-            # Not servicekit.consuming: its Consumer blocks 2 s on an idle stream, and a shutdown waits that out.
-            consumer = Consumer(
+            async with servicekit.consuming(
+                app,
                 bus,
-                SERVICE,
-                subscriptions,
-                name=settings.consumer_name,
+                settings,
+                group=SERVICE,
+                subscriptions=subscriptions,
                 block=timedelta(seconds=settings.consumer_block_seconds),
-            )
-            async with consumer.running():
-                app.state.ready_checks["consumer"] = consumer.alive
+            ):
                 start_up = asyncio.create_task(_start_up(ports, seeds), name="evolution-manager:start-up")
                 try:
                     yield

@@ -10,7 +10,7 @@ from functools import partial
 
 import httpx
 import servicekit
-from eventbus import Consumer, Subscription
+from eventbus import Subscription
 from fastapi import FastAPI
 from redis.asyncio import BlockingConnectionPool, Redis
 from servicekit.upstream import Breakers
@@ -84,18 +84,16 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
                 Subscription(channel, handler, concurrency=settings.concurrency)
                 for channel, handler in on_event.items()
             ]
-            # servicekit.consuming, plus the read block: a stop waits for the blocking read to return, and
-            # `consuming` does not let us shorten it (tests do).
-            consumer = Consumer(
+            consuming = servicekit.consuming(
+                app,
                 bus,
-                SERVICE,
-                subscriptions,
-                name=settings.consumer_name,
+                settings,
+                group=SERVICE,
+                subscriptions=subscriptions,
                 block=timedelta(seconds=settings.consumer_block_seconds),
             )
             # Leaving: the consumer stops first (its handlers wait on their batches), then the batcher flushes.
-            async with batcher.running(), consumer.running():
-                app.state.ready_checks["consumer"] = consumer.alive
+            async with batcher.running(), consuming:
                 yield
 
     app = FastAPI(title=SERVICE, lifespan=lifespan)
