@@ -37,6 +37,8 @@ class Delivery:
     event_id: str = ""
     event: Envelope[Any] | None = None
     timed_out: bool = False
+    #: handled; its acknowledgement is queued or on its way to the server
+    done: bool = False
 
     def __post_init__(self) -> None:
         self.event_id = self.fields.get(b"i", b"").decode(errors="replace")
@@ -363,6 +365,7 @@ class ChannelConsumer:
         # or of a copy of its event, must be recognised here (Redis does not know it is done yet).
         if d.entry_id not in self.held:
             return
+        d.done = True
         self.acks.append(d)
         self.wake.set()
         if self.blocked and self.flushing is None:
@@ -479,7 +482,8 @@ class ChannelConsumer:
             return
         args: list[Any] = [self.owner.group, self.owner.name, self.lease_ms]
         for d in list(self.held.values()):
-            args.extend((d.entry_id, d.event_id))
+            if not d.done:  # a done entry may be acknowledged while this call is in flight: not "lost"
+                args.extend((d.entry_id, d.event_id))
         lost = await self.bus.scripts.heartbeat(keys=[self.stream, self.script_keys[2]], args=args)
         for lost_id in lost:
             gone = self.held.get(lost_id.decode())
