@@ -4,6 +4,7 @@ for ``bench/results/``."""
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass, field
 from importlib import util
 
@@ -15,8 +16,11 @@ class Table:
     rows: list[list[str]] = field(default_factory=list)
 
 
+_NUMBER = re.compile(r"^[≥≤]? ?[-+]?[\d,]+(\.\d+)?(×| ms| h|–[\d,]+)?$")
+
+
 def _numeric(cell: str) -> bool:
-    return bool(cell) and (cell[0].isdigit() or cell[0] in "-+") and cell not in ("-",)
+    return bool(_NUMBER.match(cell))
 
 
 def render(tables: list[Table], *, markdown: bool) -> str:
