@@ -168,10 +168,8 @@ class ChannelConsumer:
             self.lease_ms,
             self.processed_bounds,
             self.paths,
-            len(acks),
+            *_packed(acks),
         ]
-        for d in acks:
-            args.extend((d.entry_id, d.event_id, d.member))
         args.append(len(waiting))
         args.extend(waiting)
         try:
@@ -219,10 +217,8 @@ class ChannelConsumer:
             self.lease_ms,
             self.paths,
             self.processed_bounds,
-            len(acks),
+            *_packed(acks),
         ]
-        for d in acks:
-            args.extend((d.entry_id, d.event_id, d.member))
         try:
             admitted, duplicates, _leased = await self.bus.scripts.admit(
                 keys=self.script_keys,
@@ -573,3 +569,10 @@ def _group_gone(exc: ResponseError) -> bool:
     """The stream or group vanished (FLUSHALL, a failover to an empty replica, a deleted key)."""
     message = str(exc)
     return message.startswith(("NOGROUP", "UNBLOCKED")) or "NOGROUP" in message
+
+
+def _packed(acks: list[Delivery]) -> list[str]:
+    """Acknowledgements as ``settle_packed`` in ``lua/prelude.lua`` reads them: one argument for all, then the
+    ordering members of the entries that have one."""
+    packed = "".join(f"{d.entry_id} {d.event_id} {1 if d.member else 0}\n" for d in acks)
+    return [packed, *(d.member for d in acks if d.member)]

@@ -117,11 +117,19 @@ local function trim_processed(ttl_ms, max_ids)
   end
 end
 
--- Settle the n triples (entry_id, event_id, member) of ARGV starting at pos; returns the position after.
-local function settle_batch(group, pos, n, ttl_ms, max_ids)
-  for _ = 1, n do
-    settle(group, ARGV[pos], ARGV[pos + 1], ARGV[pos + 2])
-    pos = pos + 3
+-- Settle the acknowledgements packed in one argument, "<entry id> <event id> <0|1>\n" each (one argument
+-- rather than three per entry: packing hundreds of arguments is a measurable share of the client's CPU). A
+-- 1 says the entry's ordering member follows in ARGV from pos on. Returns the position after the members.
+local function settle_packed(group, packed, pos, ttl_ms, max_ids)
+  local n = 0
+  for entry_id, event_id, flag in string.gmatch(packed, '([^ \n]+) ([^ \n]*) ([01])\n') do
+    local member = ''
+    if flag == '1' then
+      member = ARGV[pos]
+      pos = pos + 1
+    end
+    settle(group, entry_id, event_id, member)
+    n = n + 1
   end
   if n > 0 then trim_processed(ttl_ms, max_ids) end
   return pos

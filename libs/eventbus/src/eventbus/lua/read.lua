@@ -2,7 +2,7 @@
 -- admit the next batch: one round trip per batch under load.
 -- ARGV: group, consumer, start ('>' or a cursor into our own pending entries), count, lease_ms,
 --       processed_ttl_ms|processed_max, ordering paths as JSON ('' for none),
---       n_acks, then n_acks triples (entry_id, event_id, member),
+--       the packed acknowledgements (see settle_packed), then their ordering members,
 --       n_waiting, then n_waiting members.
 -- Returns {admitted, runnable members, last entry id read ('' if none), duplicates, leased elsewhere}.
 local group, consumer, start, count = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
@@ -12,7 +12,7 @@ processed_ttl, processed_max = tonumber(processed_ttl), tonumber(processed_max)
 local paths = nil
 if ARGV[7] ~= '' then paths = cjson.decode(ARGV[7]) end
 
-local pos = settle_batch(group, 9, tonumber(ARGV[8]), processed_ttl, processed_max)
+local pos = settle_packed(group, ARGV[8], 9, processed_ttl, processed_max)
 
 local n_waiting = tonumber(ARGV[pos])
 pos = pos + 1
