@@ -27,7 +27,7 @@ def settings(redis_url, bus_settings) -> Settings:
         bus_prefix=bus_settings.prefix,
         bus_live_prefix=bus_settings.live_prefix,
         consumer_name="agent-test",
-        consumer_block_ms=100,
+        consumer_block_seconds=0.1,
     )
 
 

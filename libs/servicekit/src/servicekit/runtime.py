@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 from eventbus import Bus, Consumer, Subscription
@@ -33,6 +34,7 @@ async def consuming(
     """Run the service's consumer group (one consumer per process, named by ``CONSUMER_NAME``) for the app's
     lifetime, registered as the ``consumer`` readiness check. Leaving the block stops it gracefully.
     ``options`` go to :class:`~eventbus.Consumer` (``batch_size``, ``block``, ``visibility_timeout``, …)."""
+    options.setdefault("block", timedelta(seconds=settings.consumer_block_seconds))
     consumer = Consumer(bus, group, subscriptions, name=settings.consumer_name, **options)
     async with consumer.running():
         app.state.ready_checks["consumer"] = consumer.alive

@@ -29,6 +29,8 @@ class ServiceSettings(BaseSettings):
         default_factory=socket.gethostname, validation_alias=AliasChoices("consumer_name", "CONSUMER_NAME")
     )
     max_body_bytes: int = 256 * 1024
+    #: How long an idle consumer waits on the server for new entries per read (``<PREFIX>_CONSUMER_BLOCK_SECONDS``).
+    consumer_block_seconds: float = Field(2.0, gt=0, le=30)
 
     def bus_settings(self) -> BusSettings:
         return BusSettings(prefix=self.bus_prefix, live_prefix=self.bus_live_prefix)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import partial
 
 import httpx
@@ -74,7 +74,6 @@ def create_app(
                     settings,
                     group=SERVICE,
                     subscriptions=subscriptions,
-                    block=timedelta(milliseconds=settings.consumer_block_ms),
                 )
             )
             yield

@@ -34,8 +34,6 @@ class Settings(ServiceSettings):
     qualify_on: tuple[str, ...] = CRITERIA
     min_budget_per_guest: float = Field(50.0, ge=0)
     concurrency: int = Field(16, ge=1)
-    #: How long an idle consumer blocks on the stream per read; a stop waits for at most this.
-    consumer_block_ms: int = Field(2000, ge=10)
     #: An OpenAI-compatible chat-completions URL; unset means rules only.
     llm_url: str | None = None
     llm_api_key: SecretStr | None = None

@@ -91,7 +91,6 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
                         settings,
                         group=SERVICE,
                         subscriptions=subscriptions,
-                        block=timedelta(seconds=settings.consumer_block_seconds),
                     )
                 )
             yield

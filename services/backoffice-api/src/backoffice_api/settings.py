@@ -42,5 +42,3 @@ class Settings(ServiceSettings):
     sse_keepalive_seconds: float = Field(15.0, gt=0)
     #: Run the projections' consumer group in this process (replicas that only answer HTTP may turn it off).
     consume: bool = True
-    #: How long an idle consumer read waits on Redis; also the longest a shutdown waits for it.
-    consumer_block_seconds: float = Field(2.0, gt=0, le=30)

@@ -7,7 +7,6 @@ import asyncio
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from datetime import timedelta
 from functools import partial
 
 import httpx
@@ -132,7 +131,6 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
                 settings,
                 group=SERVICE,
                 subscriptions=subscriptions,
-                block=timedelta(seconds=settings.consumer_block_seconds),
             ):
                 start_up = asyncio.create_task(_start_up(ports, seeds), name="evolution-manager:start-up")
                 try:

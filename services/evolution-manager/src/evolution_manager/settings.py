@@ -57,5 +57,3 @@ class Settings(ServiceSettings):
     reply_backoff_max: float = Field(60.0, ge=0)
     #: How long a sent element is remembered; must cover the bus's replay window (processed_retention).
     reply_record_ttl: timedelta = timedelta(days=8)
-    #: How long the consumer blocks on an idle stream; also bounds how long a shutdown waits for it.
-    consumer_block_seconds: float = Field(2.0, gt=0)

@@ -90,7 +90,6 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
                 settings,
                 group=SERVICE,
                 subscriptions=subscriptions,
-                block=timedelta(seconds=settings.consumer_block_seconds),
             )
             # Leaving: the consumer stops first (its handlers wait on their batches), then the batcher flushes.
             async with batcher.running(), consuming:

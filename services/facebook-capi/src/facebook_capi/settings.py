@@ -47,7 +47,5 @@ class Settings(ServiceSettings):
     concurrency: int = Field(256, ge=1)
     #: Connections of the pool the handlers use for this service's own keys (the bus has its own).
     redis_max_connections: int = Field(32, ge=1)
-    #: How long the consumer's blocking read waits for new events; a shutdown waits for it too.
-    consumer_block_seconds: float = Field(2.0, gt=0, le=30)
     #: How long a lead's hashed identifiers are kept for its later events (qualification, contract).
     lead_retention_days: int = Field(180, ge=1)
