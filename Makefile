@@ -7,11 +7,12 @@ RUN := $(UV) run --frozen
 DEMO ?= 1
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: run test lint typecheck pytest sync contracts bench clean help
+.PHONY: run test lint typecheck pytest test-cluster sync contracts bench clean help
 
 help:
 	@echo "make run        start Redis (embedded unless REDIS_URL is set), the five services, the fakes and the demo"
-	@echo "make test       ruff, mypy and the whole pytest suite against a real redis-server"
+	@echo "make test       ruff, mypy and the whole pytest suite against a real redis-server, then the"
+	@echo "                bus's contract suite again on a local Redis Cluster (make test-cluster)"
 	@echo "make contracts  regenerate contracts/ (JSON Schemas, AsyncAPI) from the catalog models"
 	@echo "make bench      run the benchmarks (see docs/benchmarks.md)"
 
@@ -36,7 +37,12 @@ typecheck: sync
 pytest: sync
 	$(RUN) pytest -q
 
-test: lint typecheck pytest
+# The same bus contract suite on a local Redis Cluster (3 primaries + 3 replicas) that the harness starts;
+# test_cluster.py (failover, sharded taps) already ran in the first pass with clusters of its own.
+test-cluster: sync
+	WB_TEST_REDIS=cluster $(RUN) pytest -q libs/eventbus/tests --ignore=libs/eventbus/tests/test_cluster.py
+
+test: lint typecheck pytest test-cluster
 
 contracts: sync
 	$(RUN) python -m eventbus.contracts contracts

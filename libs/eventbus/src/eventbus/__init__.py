@@ -6,8 +6,9 @@ async with Bus.from_url(url, source="agent-runtime") as bus:
         ...
 """
 
-from eventbus.bus import Bus, Published, connect
+from eventbus.bus import Bus, Published
 from eventbus.catalog import CHANNELS, ChannelSpec
+from eventbus.client import Client, connect, is_cluster_url
 from eventbus.consumer import Backoff, Consumer, Handler, Subscription
 from eventbus.context import add_event_fields, current_event
 from eventbus.dlq import DeadLetter, DeadLetters
@@ -21,6 +22,7 @@ from eventbus.errors import (
     PermanentFailure,
     UnknownEventType,
     UnsupportedVersion,
+    WriteNotAcknowledged,
 )
 from eventbus.keys import Keys
 from eventbus.operations import GroupStats, forget_processed, group_stats, replay_since
@@ -48,6 +50,7 @@ __all__ = [
     "BusSettings",
     "BusUnavailable",
     "ChannelSpec",
+    "Client",
     "Consumer",
     "ContractCreated",
     "ContractSigned",
@@ -75,11 +78,13 @@ __all__ = [
     "UnknownEventType",
     "UnsupportedVersion",
     "Utm",
+    "WriteNotAcknowledged",
     "add_event_fields",
     "connect",
     "current_event",
     "forget_processed",
     "group_stats",
+    "is_cluster_url",
     "replay_since",
     "tap",
 ]

@@ -13,14 +13,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from redis.asyncio import BlockingConnectionPool, Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
+from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import RedisError
 
 from eventbus import catalog, metrics, tracing
+from eventbus.client import Client, connect
+from eventbus.durability import WriteAck, run_acknowledged
 from eventbus.envelope import Envelope, Payload
-from eventbus.errors import BusUnavailable
+from eventbus.errors import BusUnavailable, WriteNotAcknowledged
 from eventbus.keys import Keys
 from eventbus.scripts import Scripts
 from eventbus.settings import BusSettings
@@ -41,34 +41,20 @@ class Published:
     duplicate: bool
 
 
-def connect(url: str, *, max_connections: int = 64, **options: Any) -> Redis:
-    """A client tuned for the bus: bytes in and out, short connect timeout, two quick retries, and a
-    *blocking* pool: past ``max_connections`` a caller waits (up to 5 s) for a free connection instead of
-    failing, so a burst of handlers cannot starve the consumer's own commands.
-
-    Publishing is on a webhook's request path: failing fast (and answering 503) beats holding the sender.
-    """
-    defaults: dict[str, Any] = {
-        "socket_connect_timeout": 2,
-        "socket_timeout": 10,
-        "health_check_interval": 15,
-        "retry": Retry(ExponentialBackoff(cap=0.5, base=0.05), 2),
-        "timeout": 5,
-    }
-    pool = BlockingConnectionPool.from_url(url, max_connections=max_connections, **(defaults | options))
-    return Redis.from_pool(pool)
-
-
 class Bus:
     """A handle on the event bus for one service (``source``). Safe to share between tasks."""
 
-    def __init__(self, redis: Redis, *, source: str, settings: BusSettings | None = None) -> None:
+    def __init__(self, redis: Client, *, source: str, settings: BusSettings | None = None) -> None:
         self.redis = redis
         self.source = source
         self.settings = settings or BusSettings()
-        self.keys = Keys(self.settings.prefix, self.settings.live_prefix)
+        #: On a cluster, plain PUBLISH is broadcast to every node; sharded Pub/Sub stays on the channel's shard.
+        self.cluster = isinstance(redis, RedisCluster)
+        self.sharded = self.settings.sharded_pubsub or self.cluster
+        self.keys = Keys(self.settings.prefix, self.settings.live_prefix, sharded=self.sharded)
         self.scripts = Scripts.register(redis)
-        self._publish_cmd = "SPUBLISH" if self.settings.sharded_pubsub else "PUBLISH"
+        self.write_ack = WriteAck.from_settings(self.settings)
+        self._publish_cmd = "SPUBLISH" if self.sharded else "PUBLISH"
 
     @classmethod
     @asynccontextmanager
@@ -118,10 +104,19 @@ class Bus:
                 self._publish_cmd,
             ]
             try:
-                appended, event_id, entry_id = await self.scripts.publish(keys=keys, args=args)
+                if self.write_ack.enabled:
+                    reply, missing = await run_acknowledged(
+                        self.redis, self.write_ack, self.scripts.publish, keys, args
+                    )
+                else:
+                    reply, missing = await self.scripts.publish(keys=keys, args=args), None
             except (RedisError, OSError) as exc:
                 log.warning("event_publish_failed", error=str(exc), **event.log_fields())
                 raise BusUnavailable(f"cannot publish {event.type}: {exc}") from exc
+            appended, event_id, entry_id = reply
+            if missing is not None:
+                log.warning("event_publish_not_acknowledged", missing=missing, **event.log_fields())
+                raise WriteNotAcknowledged(f"{event.type} written but not acknowledged: {missing}")
         if not appended:
             metrics.PUBLISH_DEDUPED.labels(event.type).inc()
             log.info("event_publish_deduplicated", first_event_id=event_id.decode(), **event.log_fields())

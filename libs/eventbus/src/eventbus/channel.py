@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import structlog
+from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError, ResponseError
 
 from eventbus import catalog, context, metrics, tracing
 from eventbus.dlq import dead_letter_fields, reason_for
+from eventbus.durability import run_acknowledged
 from eventbus.envelope import Envelope
 from eventbus.errors import HandlerTimeout, InvalidEvent, MalformedEntry, PermanentFailure, UnsupportedVersion
 from eventbus.subscription import Subscription
@@ -173,8 +175,8 @@ class ChannelConsumer:
         args.append(len(waiting))
         args.extend(waiting)
         try:
-            admitted, runnable, last, duplicates, _leased = await self.bus.scripts.read(
-                keys=self.script_keys, args=args
+            admitted, runnable, last, duplicates, _leased = await self._marking(
+                self.bus.scripts.read, args, acks
             )
         except BaseException:
             self.acks[:0] = acks  # not settled: keep them for the next round trip
@@ -220,10 +222,7 @@ class ChannelConsumer:
             *_packed(acks),
         ]
         try:
-            admitted, duplicates, _leased = await self.bus.scripts.admit(
-                keys=self.script_keys,
-                args=[*args, *ids],  # type: ignore[list-item]
-            )
+            admitted, duplicates, _leased = await self._marking(self.bus.scripts.admit, [*args, *ids], acks)
         except BaseException:
             self.acks[:0] = acks
             raise
@@ -231,6 +230,18 @@ class ChannelConsumer:
         if duplicates:
             self.m_skipped.inc(duplicates)
         self._dispatch(admitted)
+
+    async def _marking(self, script: AsyncScript, args: list[Any], acks: list[Delivery]) -> Any:
+        """Run a read/admit script that also writes ``acks`` (processed marks + XACK). With a write
+        acknowledgement level set, wait until the marks are on the replicas too: a mark lost in a failover
+        means the event is handled again (idempotent side effects absorb it, but it costs a repeat)."""
+        ack = self.bus.write_ack
+        if not acks or not ack.enabled:
+            return await script(keys=self.script_keys, args=args)
+        result, missing = await run_acknowledged(self.bus.redis, ack, script, self.script_keys, args)
+        if missing is not None:
+            self.log.warning("consumer_marks_not_acknowledged", missing=missing, count=len(acks))
+        return result
 
     def _dispatch(self, admitted: list[Any]) -> None:
         for entry_id_b, raw_fields, attempt, member_b, runnable in admitted:

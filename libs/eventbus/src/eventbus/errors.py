@@ -2,6 +2,7 @@
 
 EventBusError
   BusUnavailable          Redis unreachable or refused the write → HTTP 503; the caller may retry
+    WriteNotAcknowledged  written, but fewer replicas/fsyncs than asked confirmed it in time → 503, retry
   InvalidEvent            fails the catalog → HTTP 422 on publish, a dead letter on consume
     UnknownEventType      the catalog has no such channel (the catalog is closed)
     UnsupportedVersion    the channel exists, this payload version does not
@@ -20,6 +21,12 @@ class EventBusError(Exception):
 
 class BusUnavailable(EventBusError):
     """Redis could not be reached or refused the write. Nothing was published; retry later."""
+
+
+class WriteNotAcknowledged(BusUnavailable):
+    """The primary took the write but the asked-for acknowledgement level (``WAIT`` / ``WAITAOF``) was not
+    reached in time, so the write may not survive losing that primary. Retrying with the same idempotency
+    key is safe: if the first write survived, the retry returns its event id and publishes nothing."""
 
 
 class InvalidEvent(EventBusError):

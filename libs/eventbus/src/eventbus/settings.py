@@ -25,8 +25,16 @@ class BusSettings(BaseModel):
     #: (Evolution gives up after 10 attempts), and each key costs ~245 bytes (docs/retention.md).
     dedupe_retention: timedelta = timedelta(days=1)
     dead_letter_maxlen: int = Field(100_000, ge=1)
-    #: Use SPUBLISH (sharded Pub/Sub) for live taps; set on Redis Cluster.
+    #: Use SPUBLISH (sharded Pub/Sub) for live taps; always on with a Redis Cluster URL.
     sharded_pubsub: bool = False
+    #: Write acknowledgement (docs/cluster.md): after each publish and each batch of processed marks, wait
+    #: until this many replicas hold the write (``WAIT``). 0 = the primary's word is enough.
+    ack_replicas: int = Field(0, ge=0)
+    #: Also wait until the write is fsynced to the primary's AOF (and to the replicas' AOF when
+    #: ``ack_replicas`` > 0): ``WAITAOF``, Redis ≥ 7.2 / Valkey ≥ 8.0, with ``appendonly yes``.
+    ack_fsync: bool = False
+    #: How long to wait for those acknowledgements before the publish fails with WriteNotAcknowledged.
+    ack_timeout: timedelta = timedelta(seconds=1)
 
     @model_validator(mode="after")
     def _processed_outlives_stream(self) -> BusSettings:

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from fnmatch import fnmatchcase
 from typing import Any
 
 import structlog
+from redis.asyncio.cluster import RedisCluster
 
 from eventbus import catalog
 from eventbus.bus import Bus
@@ -25,23 +27,60 @@ async def tap(
     bus: Bus, *channels: str, pattern: str | None = None
 ) -> AsyncIterator[AsyncIterator[Envelope[Any]]]:
     """Subscribe to ``channels`` (catalog names) or a glob ``pattern`` over them (``lead.*``); no arguments
-    means every channel. Yields an iterator of envelopes; malformed messages are logged and skipped."""
+    means every channel. Yields an iterator of envelopes; malformed messages are logged and skipped.
+
+    On a cluster (sharded Pub/Sub) there is no pattern subscription: the pattern is matched against the
+    catalog, which is closed, so the result is the same."""
+    if bus.sharded:
+        names = [c for c in catalog.CHANNELS if fnmatchcase(c, pattern)] if pattern is not None else channels
+        async with _sharded(bus, tuple(names) or tuple(catalog.CHANNELS)) as shard_messages:
+            yield _envelopes(shard_messages)
+        return
     pubsub = bus.redis.pubsub(ignore_subscribe_messages=True)
     if pattern is not None:
         await pubsub.psubscribe(bus.keys.live(pattern))
     else:
         await pubsub.subscribe(*(bus.keys.live(c) for c in (channels or tuple(catalog.CHANNELS))))
 
-    async def events() -> AsyncIterator[Envelope[Any]]:
+    async def messages() -> AsyncIterator[bytes]:
         async for message in pubsub.listen():
-            if message["type"] not in ("message", "pmessage"):
-                continue
-            try:
-                yield catalog.parse(message["data"])
-            except InvalidEvent as exc:
-                log.warning("tap_skipped_malformed", error=str(exc))
+            if message["type"] in ("message", "pmessage"):
+                yield message["data"]
 
     try:
-        yield events()
+        yield _envelopes(messages())
     finally:
         await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+
+@asynccontextmanager
+async def _sharded(bus: Bus, channels: tuple[str, ...]) -> AsyncIterator[AsyncIterator[bytes]]:
+    """SSUBSCRIBE on the node of each channel's shard. On a cluster redis-py keeps one connection per node
+    and moves the subscriptions itself when a slot moves or a replica is promoted."""
+    if isinstance(bus.redis, RedisCluster):
+        await bus.redis.initialize()  # the slot map, which routing each SSUBSCRIBE needs, loads lazily
+    pubsub: Any = bus.redis.pubsub()
+    await pubsub.ssubscribe(*(bus.keys.live(c) for c in channels))
+
+    async def messages() -> AsyncIterator[bytes]:
+        if not bus.cluster:  # one server: SSUBSCRIBE works like SUBSCRIBE, messages come through listen()
+            async for message in pubsub.listen():
+                if message["type"] == "smessage":
+                    yield message["data"]
+        while True:
+            message = await pubsub.get_sharded_message(ignore_subscribe_messages=True, timeout=1.0)
+            if message is not None and message["type"] in (b"smessage", "smessage"):
+                yield message["data"]
+
+    try:
+        yield messages()
+    finally:
+        await pubsub.aclose()
+
+
+async def _envelopes(messages: AsyncIterator[bytes]) -> AsyncIterator[Envelope[Any]]:
+    async for data in messages:
+        try:
+            yield catalog.parse(data)
+        except InvalidEvent as exc:
+            log.warning("tap_skipped_malformed", error=str(exc))

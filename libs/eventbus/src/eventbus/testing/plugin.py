@@ -3,11 +3,16 @@
 It never touches anything already listening on 6379: the server gets a free port and a temporary
 directory. Tests are isolated by a fresh key prefix (and live Pub/Sub prefix) each, not by flushing, so they
 can share the session's server; tests that kill the server start their own with ``redis_server_factory``.
+
+``WB_TEST_REDIS=cluster`` runs the same tests against a local Redis Cluster (3 primaries + 3 replicas):
+``redis_url`` is then its ``redis+cluster://`` URL. ``redis_cluster_factory`` starts clusters that a test may
+break (kill a primary).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
@@ -17,7 +22,7 @@ import structlog
 from ulid import ULID
 
 from eventbus.bus import Bus
-from eventbus.server import RedisServer
+from eventbus.server import LocalCluster, RedisServer
 from eventbus.settings import BusSettings
 
 
@@ -32,9 +37,42 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
         yield server
 
 
+def cluster_mode() -> bool:
+    """Whether this test session runs against a Redis Cluster (``WB_TEST_REDIS=cluster``)."""
+    return os.environ.get("WB_TEST_REDIS", "").lower() == "cluster"
+
+
 @pytest.fixture(scope="session")
-def redis_url(redis_server: RedisServer) -> str:
-    return redis_server.url
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    with LocalCluster(tmp_path_factory.mktemp("cluster"), appendonly=False) as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def redis_url(request: pytest.FixtureRequest) -> str:
+    if cluster_mode():
+        return str(request.getfixturevalue("redis_cluster").url)
+    return str(request.getfixturevalue("redis_server").url)
+
+
+@pytest.fixture
+def redis_cluster_factory(tmp_path: Path) -> Iterator[Callable[..., LocalCluster]]:
+    """Start clusters (AOF on by default) that a test may break; all are killed afterwards."""
+    started: list[LocalCluster] = []
+
+    def start(*, appendonly: bool = True, primaries: int = 3, replicas: int = 1) -> LocalCluster:
+        cluster = LocalCluster(
+            tmp_path / f"cluster-{len(started)}",
+            primaries=primaries,
+            replicas=replicas,
+            appendonly=appendonly,
+        )
+        started.append(cluster.start())
+        return cluster
+
+    yield start
+    for cluster in started:
+        cluster.kill()
 
 
 @pytest.fixture

@@ -1,0 +1,159 @@
+"""The bus on Redis Cluster: what is specific to it. The rest of the bus's contract is the same suite as on one
+server, run again with ``WB_TEST_REDIS=cluster`` (``make test-cluster``, part of ``make test``)."""
+
+import asyncio
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+import redis
+from eventbus import (
+    Bus,
+    BusSettings,
+    BusUnavailable,
+    Consumer,
+    Envelope,
+    Subscription,
+    WriteNotAcknowledged,
+    catalog,
+    tap,
+)
+from eventbus.keys import Keys
+from eventbus.server import LocalCluster, RedisServer
+from eventbus.testing import samples
+from eventbus.testing.waiting import eventually
+from redis.crc import key_slot
+from ulid import ULID
+
+CH = "message.received"
+
+
+def _settings(**kw) -> BusSettings:
+    tag = f"t{ULID()}"
+    return BusSettings(prefix=tag, live_prefix=f"{tag}:", **kw)
+
+
+def _shard_of(cluster: LocalCluster, key: str) -> int:
+    return cluster.primary_for(key).port
+
+
+async def test_a_cluster_url_gives_a_cluster_client_with_sharded_live_channels(
+    redis_cluster: LocalCluster,
+) -> None:
+    async with Bus.from_url(redis_cluster.url, source="tests", settings=_settings()) as bus:
+        assert bus.cluster and bus.sharded
+        for channel in catalog.CHANNELS:
+            # SPUBLISH runs inside the publish script, which may only touch the channel's slot
+            assert key_slot(bus.keys.live(channel).encode()) == key_slot(bus.keys.stream(channel).encode())
+            assert bus.keys.live(channel).startswith(f"{bus.settings.live_prefix}{channel}{{")
+
+
+def test_the_streams_of_different_channels_spread_over_the_shards(redis_cluster: LocalCluster) -> None:
+    keys = Keys(BusSettings().prefix)  # the production prefix: where the real channels land
+    streams = [keys.stream(c) for c in catalog.CHANNELS]
+    assert len({key_slot(s.encode()) for s in streams}) == len(catalog.CHANNELS)  # a slot per channel
+    # Seven slots hashed over three equal slot ranges: 0/4/3 with the prefix "wb" (docs/cluster.md shows
+    # the placement and how to move a hot channel's slot); never all on one shard.
+    shards = Counter(_shard_of(redis_cluster, s) for s in streams)
+    assert len(shards) >= 2, shards
+
+
+async def test_a_tap_on_a_cluster_hears_events_over_sharded_pubsub(redis_cluster: LocalCluster) -> None:
+    async with Bus.from_url(redis_cluster.url, source="tests", settings=_settings()) as bus:
+        async with tap(bus, pattern="message.*") as events:
+            node = redis_cluster.primary_for(bus.keys.stream(CH))
+            with redis.Redis(port=node.port) as direct:
+                # subscribed on the shard's node with SSUBSCRIBE, not with a cluster-wide SUBSCRIBE
+                [(_, subscribers)] = [direct.execute_command("PUBSUB", "SHARDNUMSUB", bus.keys.live(CH))]
+                assert subscribers == 1
+            sent = await bus.emit(samples.message_received(), company_id=samples.COMPANY)
+            heard = await asyncio.wait_for(anext(events), 5)
+        assert heard.id == sent.event_id
+
+
+async def test_with_replica_acknowledgement_and_no_replica_a_publish_fails_clearly_and_a_retry_is_safe(
+    redis_server_factory,
+) -> None:
+    primary: RedisServer = redis_server_factory(name="lonely")
+    settings = _settings(ack_replicas=1, ack_timeout=timedelta(milliseconds=50))
+    event = samples.envelope(samples.message_received())
+    async with Bus.from_url(primary.url, source="tests", settings=settings) as bus:
+        with pytest.raises(WriteNotAcknowledged, match="held by 0/1 replicas"):
+            await bus.publish(event, dedupe_key="m-1")
+        assert isinstance(WriteNotAcknowledged("x"), BusUnavailable)  # a webhook answers 503: sender retries
+
+        replica = redis_server_factory(name="replica")
+        with redis.Redis(port=replica.port) as r:
+            r.execute_command("REPLICAOF", "127.0.0.1", primary.port)
+
+        async def replica_attached() -> bool:
+            info = await bus.redis.info("replication")
+            return info.get("slave0", {}).get("state") == "online" and info["slave0"]["offset"] > 0
+
+        await eventually(replica_attached)
+        # The write had reached the primary: the sender's retry returns the first event and appends nothing.
+        again = await bus.publish(event, dedupe_key="m-1")
+        assert again.duplicate and again.event_id == event.id
+        assert await bus.redis.xlen(bus.keys.stream(CH)) == 1
+        fresh = await bus.emit(samples.message_received(1), company_id=samples.COMPANY)
+        assert not fresh.duplicate
+
+
+async def test_killing_a_primary_while_events_flow_loses_nothing_acknowledged_and_doubles_no_side_effect(
+    redis_cluster_factory,
+) -> None:
+    """SIGKILL the primary that holds the channel's stream, processed set and leases while a publisher and a
+    consumer are busy on it. With ``ack_replicas=1`` every event acknowledged to the publisher survives on the
+    promoted replica, and every one of them has its side effect exactly once."""
+    cluster: LocalCluster = redis_cluster_factory()
+    settings = _settings(ack_replicas=1, ack_timeout=timedelta(seconds=2))
+    total, kill_at = 300, 100
+    effects: Counter[str] = Counter()
+    acknowledged: list[str] = []
+    killed = asyncio.Event()
+
+    async def effect(event: Envelope) -> None:
+        effects[event.id] += 1
+
+    async def publish(bus: Bus, i: int) -> None:
+        event = samples.envelope(samples.message_received(i))
+        while True:  # what a webhook sender does: retry the same message until it is acknowledged
+            try:
+                await bus.publish(event, dedupe_key=f"failover-{i}")
+            except BusUnavailable:
+                await asyncio.sleep(0.05)
+                continue
+            acknowledged.append(event.id)
+            return
+
+    async def publisher(bus: Bus, lane: int) -> None:
+        for i in range(lane, total, 4):
+            await publish(bus, i)
+            if len(acknowledged) >= kill_at and not killed.is_set():
+                killed.set()
+            await asyncio.sleep(0.005)
+
+    async with (
+        Bus.from_url(cluster.url, source="tests", settings=settings) as pub_bus,
+        Bus.from_url(cluster.url, source="tests", settings=settings) as sub_bus,
+    ):
+        victim = cluster.primary_for(pub_bus.keys.stream(CH))
+        consumer = Consumer(
+            sub_bus, "failover", [Subscription(CH, effect)], block=timedelta(milliseconds=100)
+        )
+        async with consumer.running():
+            lanes = [asyncio.create_task(publisher(pub_bus, lane)) for lane in range(4)]
+            await asyncio.wait_for(killed.wait(), 30)
+            victim.kill()
+            stream = pub_bus.keys.stream(CH)
+            await eventually(lambda: asyncio.sleep(0, cluster.primary_for(stream).port != victim.port))
+            # The promoted replica has no replica of its own, so WAIT 1 cannot succeed and publishes answer
+            # WriteNotAcknowledged until the crashed node is back (as an orchestrator restarts it): it
+            # rejoins as the new primary's replica (docs/cluster.md: run 2 replicas per shard to avoid this).
+            victim.start()
+            await asyncio.wait_for(asyncio.gather(*lanes), 60)
+            await eventually(lambda: asyncio.sleep(0, len(effects) >= total), timeout=60)
+            await asyncio.sleep(0.5)  # anything redelivered late would show up as a second effect
+    assert len(acknowledged) == total
+    assert set(effects) == set(acknowledged)
+    assert [i for i, n in effects.items() if n != 1] == []
