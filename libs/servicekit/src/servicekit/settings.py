@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from datetime import timedelta
 
 from eventbus import BusSettings
 from pydantic import AliasChoices, Field
@@ -20,6 +21,15 @@ class ServiceSettings(BaseSettings):
     bus_prefix: str = Field("wb", validation_alias=AliasChoices("bus_prefix", "BUS_PREFIX"))
     #: Prefix of the live Pub/Sub channel names; empty in production (``SUBSCRIBE message.received``).
     bus_live_prefix: str = Field("", validation_alias=AliasChoices("bus_live_prefix", "BUS_LIVE_PREFIX"))
+    #: Write acknowledgement (docs/cluster.md): replicas that must hold each publish and processed mark.
+    bus_ack_replicas: int = Field(
+        0, ge=0, validation_alias=AliasChoices("bus_ack_replicas", "BUS_ACK_REPLICAS")
+    )
+    #: Also wait for the AOF fsync (WAITAOF; Redis ≥ 7.2 / Valkey ≥ 8).
+    bus_ack_fsync: bool = Field(False, validation_alias=AliasChoices("bus_ack_fsync", "BUS_ACK_FSYNC"))
+    bus_ack_timeout_ms: int = Field(
+        1000, gt=0, validation_alias=AliasChoices("bus_ack_timeout_ms", "BUS_ACK_TIMEOUT_MS")
+    )
     host: str = "127.0.0.1"
     port: int = 8000
     log_level: str = Field("INFO", validation_alias=AliasChoices("log_level", "LOG_LEVEL"))
@@ -33,4 +43,10 @@ class ServiceSettings(BaseSettings):
     consumer_block_seconds: float = Field(2.0, gt=0, le=30)
 
     def bus_settings(self) -> BusSettings:
-        return BusSettings(prefix=self.bus_prefix, live_prefix=self.bus_live_prefix)
+        return BusSettings(
+            prefix=self.bus_prefix,
+            live_prefix=self.bus_live_prefix,
+            ack_replicas=self.bus_ack_replicas,
+            ack_fsync=self.bus_ack_fsync,
+            ack_timeout=timedelta(milliseconds=self.bus_ack_timeout_ms),
+        )
