@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from redis.asyncio.cluster import RedisCluster
+from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from eventbus import catalog, metrics, tracing
+from eventbus.batching import ScriptBatcher
 from eventbus.client import Client, connect
 from eventbus.durability import WriteAck, run_acknowledged
 from eventbus.envelope import Envelope, Payload
@@ -49,11 +50,18 @@ class Bus:
         self.source = source
         self.settings = settings or BusSettings()
         #: On a cluster, plain PUBLISH is broadcast to every node; sharded Pub/Sub stays on the channel's shard.
-        self.cluster = isinstance(redis, RedisCluster)
+        self.cluster = not isinstance(redis, Redis)
         self.sharded = self.settings.sharded_pubsub or self.cluster
         self.keys = Keys(self.settings.prefix, self.settings.live_prefix, sharded=self.sharded)
         self.scripts = Scripts.register(redis)
         self.write_ack = WriteAck.from_settings(self.settings)
+        # Concurrent publishes share round trips on one server (eventbus.batching). Not on a cluster, whose
+        # pipelines cannot carry Script calls, nor with write acknowledgement, which pipelines its own WAIT.
+        self._publish_batched = (
+            ScriptBatcher(redis, self.scripts.publish)
+            if isinstance(redis, Redis) and not self.write_ack.enabled
+            else None
+        )
         self._publish_cmd = "SPUBLISH" if self.sharded else "PUBLISH"
 
     @classmethod
@@ -104,7 +112,9 @@ class Bus:
                 self._publish_cmd,
             ]
             try:
-                if self.write_ack.enabled:
+                if self._publish_batched is not None:
+                    reply, missing = await self._publish_batched(keys, args), None
+                elif self.write_ack.enabled:
                     reply, missing = await run_acknowledged(
                         self.redis, self.write_ack, self.scripts.publish, keys, args
                     )

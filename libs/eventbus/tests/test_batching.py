@@ -1,0 +1,71 @@
+"""Concurrent publishes share round trips (eventbus.batching), and each caller still gets its own answer."""
+
+import asyncio
+
+import pytest
+from eventbus import Bus, BusUnavailable
+from eventbus.batching import ScriptBatcher
+from eventbus.testing import samples
+
+CH = "message.received"
+
+
+def _spy_on_batches(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    sizes: list[int] = []
+    execute = ScriptBatcher._execute
+
+    async def recording(self: ScriptBatcher, batch: list) -> list:
+        sizes.append(len(batch))
+        return await execute(self, batch)
+
+    monkeypatch.setattr(ScriptBatcher, "_execute", recording)
+    return sizes
+
+
+async def test_concurrent_publishes_share_round_trips_and_each_gets_its_own_event_id(
+    bus: Bus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if bus.cluster:
+        pytest.skip("a cluster client publishes each event on its own (docs/cluster.md)")
+    batches = _spy_on_batches(monkeypatch)
+    events = [samples.envelope(samples.message_received(i)) for i in range(200)]
+    published = await asyncio.gather(*(bus.publish(e, dedupe_key=f"k{i}") for i, e in enumerate(events)))
+    assert [p.event_id for p in published] == [e.id for e in events]
+    assert not any(p.duplicate for p in published)
+    stored = [f[b"i"].decode() for _, f in await bus.redis.xrange(bus.keys.stream(CH))]
+    assert sorted(stored) == sorted(e.id for e in events)
+    # the first goes alone at once; the 199 that queued behind it leave in pipelines, not one by one
+    assert sum(batches) == 199 and len(batches) <= 4
+
+
+async def test_a_lone_publish_is_not_held_back_for_a_batch(bus: Bus, monkeypatch: pytest.MonkeyPatch) -> None:
+    batches = _spy_on_batches(monkeypatch)
+    for i in range(3):
+        await bus.emit(samples.message_received(i), company_id=samples.COMPANY)
+    assert batches == []  # each went straight out as its own EVALSHA
+
+
+async def test_one_failing_call_in_a_batch_fails_only_its_own_caller(bus: Bus) -> None:
+    if bus.cluster:
+        pytest.skip("a cluster client publishes each event on its own")
+    # A dedupe key of the wrong type makes that one script call fail inside the server.
+    await bus.redis.hset(bus.keys.dedupe(CH, "poisoned"), "x", "1")
+    events = [samples.envelope(samples.message_received(i)) for i in range(20)]
+    keys = [f"ok-{i}" for i in range(20)]
+    keys[7] = "poisoned"
+    results = await asyncio.gather(
+        *(bus.publish(e, dedupe_key=k) for e, k in zip(events, keys, strict=True)), return_exceptions=True
+    )
+    failed = [i for i, r in enumerate(results) if isinstance(r, BaseException)]
+    assert failed == [7]
+    assert isinstance(results[7], BusUnavailable) and "WRONGTYPE" in str(results[7])
+    assert await bus.redis.xlen(bus.keys.stream(CH)) == 19
+
+
+async def test_batched_publishes_survive_an_emptied_script_cache(bus: Bus) -> None:
+    await bus.emit(samples.message_received(), company_id=samples.COMPANY)
+    await bus.redis.script_flush()  # as after a server restart
+    events = [samples.envelope(samples.message_received(i)) for i in range(50)]
+    published = await asyncio.gather(*(bus.publish(e) for e in events))
+    assert {p.event_id for p in published} == {e.id for e in events}
+    assert await bus.redis.xlen(bus.keys.stream(CH)) == 51
