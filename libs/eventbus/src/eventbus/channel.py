@@ -264,6 +264,8 @@ class ChannelConsumer:
                 self.waiting[delivery.member] = delivery
 
     def _acknowledged(self, acks: list[Delivery]) -> None:
+        if acks:
+            self.m_handled.inc(sum(1 for d in acks if d.done))
         for d in acks:
             # Parked copies of a processed event are acknowledged in the next round trip.
             self.acks.extend(self._forget(d))
@@ -313,8 +315,7 @@ class ChannelConsumer:
             await self._retry_or_give_up(d, exc)
         else:
             self.m_seconds.observe(time.perf_counter() - started)
-            self.m_handled.inc()
-            self._settle(d)
+            self._settle(d)  # counted as handled once acknowledged (_acknowledged): one inc per batch
         finally:
             context.leave(token)
 

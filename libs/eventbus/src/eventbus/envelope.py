@@ -30,8 +30,11 @@ def _to_utc_millis(value: datetime) -> datetime:
     # The wire keeps milliseconds only; truncating on the way in makes from_wire(to_wire(e)) == e.
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    value = value.astimezone(UTC)
-    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+    elif value.tzinfo is not UTC:
+        value = value.astimezone(UTC)  # also pydantic's own UTC tzinfo from a "Z": one type downstream
+    if value.microsecond % 1000:
+        value = value.replace(microsecond=value.microsecond // 1000 * 1000)
+    return value
 
 
 def format_timestamp(value: datetime) -> str:
