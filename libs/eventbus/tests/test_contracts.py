@@ -1,4 +1,5 @@
-"""contracts/ is generated from the models (make contracts) and the catalog's own examples satisfy both."""
+"""contracts/ and the tables of docs/catalog.md are generated from the models (make contracts), and the
+catalog's own examples satisfy both."""
 
 import itertools
 import json
@@ -12,6 +13,7 @@ from eventbus.testing import samples
 
 ROOT = Path(__file__).resolve().parents[3]
 CATALOG = ROOT / "contracts" / "catalog.md"
+CATALOG_PAGE = ROOT / "docs" / "catalog.md"
 SEED = ROOT.parent / "shared" / "seeds" / "001_182450efe58c118f.txt"
 
 
@@ -20,6 +22,59 @@ def test_committed_contracts_match_the_models() -> None:
         path = ROOT / "contracts" / relative
         assert path.exists(), f"{relative} missing: run make contracts"
         assert path.read_text() == content, f"{relative} drifted from the models: run make contracts"
+
+
+def test_the_catalog_page_matches_the_models() -> None:
+    current = CATALOG_PAGE.read_text(encoding="utf-8")
+    assert contracts.catalog_page(current) == current, (
+        "docs/catalog.md drifted from the models: run make contracts"
+    )
+
+
+def page_section(text: str, heading: str) -> str:
+    start = text.index(f"\n{heading}\n")
+    end = text.find("\n#", start + 1)
+    return text[start : end if end > 0 else None]
+
+
+@pytest.mark.parametrize("event_type", list(catalog.CHANNELS))
+def test_the_catalog_page_gives_each_channel_its_parties_key_and_every_payload_field(event_type: str) -> None:
+    spec = catalog.CHANNELS[event_type]
+    section = page_section(CATALOG_PAGE.read_text(encoding="utf-8"), f"### `{event_type}` v{spec.latest}")
+    assert f"Producer **{spec.producer}**" in section
+    assert all(f"**{consumer}**" in section for consumer in spec.consumers)
+    assert f"Idempotency key: {spec.idempotency_key}." in section
+    schema = contracts.envelope_schema(event_type, spec.latest)
+    payload = schema["$defs"][schema["properties"]["payload"]["$ref"].rsplit("/", 1)[-1]]
+    for field in payload["properties"]:
+        required = "yes" if field in payload.get("required", []) else "no"
+        assert re.search(rf"^\| `{re.escape(field)}` \| [^\n]+ \| {required} \|", section, flags=re.M), field
+
+
+def test_make_contracts_rewrites_the_generated_block_and_keeps_the_prose(tmp_path: Path) -> None:
+    page = tmp_path / "docs" / "catalog.md"
+    page.parent.mkdir()
+    prose_before, prose_after = "# Catalog\n\nWritten by hand.\n\n", "\n## After\n\nAlso by hand.\n"
+    page.write_text(
+        f"{prose_before}{contracts.CATALOG_BEGIN}\nstale\n{contracts.CATALOG_END}{prose_after}",
+        encoding="utf-8",
+    )
+
+    assert contracts.main(["eventbus.contracts", str(tmp_path / "contracts")]) == 0
+
+    text = page.read_text(encoding="utf-8")
+    assert text.startswith(prose_before + contracts.CATALOG_BEGIN)
+    assert text.endswith(contracts.CATALOG_END + prose_after)
+    assert "stale" not in text
+    assert contracts.catalog_block() in text
+    assert (tmp_path / "contracts" / "asyncapi.json").is_file()
+
+
+def test_a_catalog_page_without_its_markers_is_refused() -> None:
+    with pytest.raises(contracts.CatalogPageError):
+        contracts.catalog_page("# Catalog\n\nno generated block here\n")
+    with pytest.raises(contracts.CatalogPageError):
+        contracts.catalog_page(f"{contracts.CATALOG_END}\n{contracts.CATALOG_BEGIN}\n")
 
 
 def test_the_committed_catalog_is_the_seed_verbatim() -> None:
