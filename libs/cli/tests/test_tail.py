@@ -1,6 +1,6 @@
 import json
 
-from eventbus import Envelope
+from eventbus import Envelope, subscribers
 from eventbus.testing import samples
 from eventbus.testing.waiting import eventually
 from typer.testing import CliRunner
@@ -10,8 +10,7 @@ from wolfgang.tail import render
 
 async def _subscribed(bus, channel):
     async def listening():
-        [(_, count)] = await bus.redis.pubsub_numsub(bus.keys.live(channel))
-        return count > 0
+        return await subscribers(bus, channel) > 0
 
     await eventually(listening)
 

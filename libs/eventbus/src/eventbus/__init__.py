@@ -8,7 +8,7 @@ async with Bus.from_url(url, source="agent-runtime") as bus:
 
 from eventbus.bus import Bus, Published
 from eventbus.catalog import CHANNELS, ChannelSpec
-from eventbus.client import Client, connect, is_cluster_url
+from eventbus.client import Client, connect, is_cluster_url, warm
 from eventbus.consumer import Backoff, Consumer, Handler, Subscription
 from eventbus.context import add_event_fields, current_event
 from eventbus.dlq import DeadLetter, DeadLetters
@@ -40,7 +40,7 @@ from eventbus.payloads import (
     Utm,
 )
 from eventbus.settings import BusSettings
-from eventbus.taps import tap
+from eventbus.taps import subscribers, tap
 
 __all__ = [
     "CHANNELS",
@@ -86,5 +86,7 @@ __all__ = [
     "group_stats",
     "is_cluster_url",
     "replay_since",
+    "subscribers",
     "tap",
+    "warm",
 ]

@@ -18,7 +18,7 @@ from redis.exceptions import RedisError
 
 from eventbus import catalog, metrics, tracing
 from eventbus.batching import ScriptBatcher
-from eventbus.client import Client, connect
+from eventbus.client import Client, connect, warm
 from eventbus.durability import WriteAck, run_acknowledged
 from eventbus.envelope import Envelope, Payload
 from eventbus.errors import BusUnavailable, WriteNotAcknowledged
@@ -71,6 +71,7 @@ class Bus:
     ) -> AsyncIterator[Bus]:
         redis = connect(url, **options)
         try:
+            await warm(redis)
             yield cls(redis, source=source, settings=settings)
         finally:
             await redis.aclose()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any, TypeAlias
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
+from redis.exceptions import RedisClusterException, RedisError
 
 #: A client for one server or for a Redis Cluster: the bus runs on both unchanged.
 Client: TypeAlias = Redis | RedisCluster
@@ -38,9 +40,11 @@ def connect(url: str, *, max_connections: int = 64, **options: Any) -> Client:
             "socket_timeout": 10,
             "retry": Retry(ExponentialBackoff(cap=1.0, base=0.1), 8),
         }
+        # redis-py's cluster client has no blocking pool: past max_connections a node's pool raises
+        # MaxConnectionsError instead of waiting, so it gets headroom (4×) rather than the same cap.
         return RedisCluster.from_url(
             f"{CLUSTER_SCHEMES[scheme.lower()]}://{rest}",
-            max_connections=max_connections,
+            max_connections=max_connections * 4,
             **(cluster_defaults | options),
         )
     defaults: dict[str, Any] = {
@@ -52,3 +56,13 @@ def connect(url: str, *, max_connections: int = 64, **options: Any) -> Client:
     }
     pool = BlockingConnectionPool.from_url(url, max_connections=max_connections, **(defaults | options))
     return Redis.from_pool(pool)
+
+
+async def warm(client: Client) -> None:
+    """Load a cluster client's slot map now, before concurrent use. redis-py 8.1 sends commands issued before
+    its first load to a random node and, after a few MOVED replies, closes every connection of the client,
+    also those other tasks are using (seen killing a consumer at start-up). Best effort: an unreachable
+    cluster is reported by the readiness check, not here. A no-op for one server."""
+    if isinstance(client, RedisCluster):
+        with contextlib.suppress(RedisError, RedisClusterException, OSError):
+            await client.initialize()

@@ -84,3 +84,22 @@ async def _envelopes(messages: AsyncIterator[bytes]) -> AsyncIterator[Envelope[A
             yield catalog.parse(data)
         except InvalidEvent as exc:
             log.warning("tap_skipped_malformed", error=str(exc))
+
+
+async def subscribers(bus: Bus, channel: str) -> int:
+    """How many live taps listen on ``channel`` right now. Sharded subscriptions are counted only by the node
+    that serves the channel's slot, so on a cluster the question goes there."""
+    live = bus.keys.live(channel)
+    if isinstance(bus.redis, RedisCluster):
+        await bus.redis.initialize()
+        node = bus.redis.get_node_from_key(live)
+        reply = await bus.redis.execute_command("PUBSUB", "SHARDNUMSUB", live, target_nodes=node)
+    elif bus.sharded:
+        reply = await bus.redis.execute_command("PUBSUB", "SHARDNUMSUB", live)  # type: ignore[no-untyped-call]
+    else:
+        reply = await bus.redis.execute_command("PUBSUB", "NUMSUB", live)  # type: ignore[no-untyped-call]
+    # redis-py parses NUMSUB into [(channel, count)]; SHARDNUMSUB comes back flat: [channel, count]
+    pairs = (
+        reply if reply and isinstance(reply[0], tuple) else list(zip(reply[::2], reply[1::2], strict=True))
+    )
+    return int(pairs[0][1]) if pairs else 0
