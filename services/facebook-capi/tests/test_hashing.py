@@ -133,6 +133,23 @@ def test_phone_normalization_is_idempotent_and_digits_only(raw: str) -> None:
         return
     assert digits.isdigit() and not digits.startswith("0")
     assert hashing.normalize_phone(f"+{digits}", region="BR") == digits
-    if phonenumbers.is_valid_number(phonenumbers.parse(f"+{digits}")):
-        # Bare digits are ambiguous only for numbers no carrier issues (`5500000000`: national or not?).
+    national = phonenumbers.parse(digits, "BR")
+    if phonenumbers.is_valid_number(phonenumbers.parse(f"+{digits}")) and not phonenumbers.is_valid_number(
+        national
+    ):
+        # Bare digits read back as the same international number, unless they are also a valid Brazilian
+        # national number (`5530000000`: DDD 55, or +55 3000-0000?), where the region's reading wins.
         assert hashing.normalize_phone(digits, region="BR") == digits
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("431110", "431110"),  # a valid Austrian number given without its +: not an impossible Brazilian one
+        ("+43000000", None),  # phonenumbers would give 4300000, which reads back as 430000: not a stable form
+        ("(11) 99999-9999", "5511999999999"),
+        ("5530000000", "555530000000"),  # valid in Brazil as it is: the region's reading wins
+    ],
+)
+def test_ambiguous_and_unstable_numbers(raw: str, expected: str | None) -> None:
+    assert hashing.normalize_phone(raw, region="BR") == expected

@@ -41,13 +41,37 @@ def normalize_phone(raw: str, *, region: str = "BR") -> str | None:
     text = _PHONE_SEPARATORS.sub("", raw.strip())
     if not re.fullmatch(r"\+?\d+", text):
         return None
+    # Bare digits are read as a national number of ``region`` first, then as an international one
+    # (`431110` is Vienna's, not an impossible Brazilian number); a valid reading beats a merely possible one.
+    readings = (
+        [_parsed(text, region.upper())]
+        if text.startswith("+")
+        else [
+            _parsed(text, region.upper()),
+            _parsed(f"+{text}", None),
+        ]
+    )
+    found = [n for n in readings if n is not None]
+    for number in sorted(found, key=lambda n: not phonenumbers.is_valid_number(n)):
+        digits = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)[1:]
+        # phonenumbers drops leading zeros of some impossible numbers (`+43000000` → `4300000`, which in
+        # turn gives `430000`): a form that does not read back as itself cannot match Meta's hash of it.
+        again = _parsed(f"+{digits}", None)
+        if (
+            again is not None
+            and phonenumbers.format_number(again, phonenumbers.PhoneNumberFormat.E164) == f"+{digits}"
+        ):
+            return digits
+    return None
+
+
+def _parsed(text: str, region: str | None) -> phonenumbers.PhoneNumber | None:
+    """The number when it has a plausible length for its country, else None."""
     try:
-        number = phonenumbers.parse(text, region.upper())
+        number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
         return None
-    if not phonenumbers.is_possible_number(number):
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)[1:]
+    return number if phonenumbers.is_possible_number(number) else None
 
 
 def normalize_country(raw: str) -> str | None:
