@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
 from eventbus.testing.waiting import eventually
 from evolution_manager.app import create_app
+from evolution_manager.errors import UnknownInstance
+from evolution_manager.keys import ServiceKeys
+from evolution_manager.registry import InstanceConfig
 from pydantic import ValidationError
 from structlog.testing import capture_logs
 
@@ -67,6 +71,35 @@ async def test_moving_an_instance_to_another_company_updates_both_lists(service)
     ).json()
     new = (await service.http.get("/v1/instances?company_id=cmp_new", headers=service.ADMIN)).json()
     assert old == [] and [i["name"] for i in new] == ["vendas-01"]
+
+
+async def test_index_entries_the_hash_does_not_confirm_are_not_shown(service) -> None:
+    """The indexes are written outside the instance's transaction (Redis Cluster: other slots). What a crash
+    or a lost race leaves in them is checked against the hash on every read."""
+    keys = ServiceKeys(service.bus.keys)
+    redis = service.bus.redis
+    await redis.sadd(keys.all_instances(), "half-registered")  # indexed, then a crash before its hash
+    await redis.sadd(keys.company(service.COMPANY), "half-registered")
+    await redis.sadd(keys.company("cmp_left"), "vendas-01")  # moved away, then a crash before the removal
+    await redis.set(keys.instance_id("ins_01J8Z0P1F7K4V6E9QW3M0N1B2D"), "vendas-01")  # drawn by a loser
+    listed = await service.http.get("/v1/instances", headers=service.ADMIN)
+    mine = await service.http.get(f"/v1/instances?company_id={service.COMPANY}", headers=service.ADMIN)
+    left = await service.http.get("/v1/instances?company_id=cmp_left", headers=service.ADMIN)
+    assert [i["name"] for i in listed.json()] == [i["name"] for i in mine.json()] == ["vendas-01"]
+    assert left.json() == []
+    registry = service.app.state.ports.registry
+    with pytest.raises(UnknownInstance):
+        await registry.by_id("ins_01J8Z0P1F7K4V6E9QW3M0N1B2D")
+    assert (await registry.by_id(service.instance["instance_id"])).name == "vendas-01"
+
+
+async def test_concurrent_first_registrations_of_one_name_create_it_once(service) -> None:
+    registry = service.app.state.ports.registry
+    config = InstanceConfig(company_id=service.COMPANY)
+    results = await asyncio.gather(*(registry.put("vendas-09", config) for _ in range(5)))
+    assert sum(created for _, created in results) == 1
+    assert len({instance.instance_id for instance, _ in results}) == 1
+    assert (await registry.by_id(results[0][0].instance_id)).name == "vendas-09"
 
 
 async def test_admin_api_needs_the_service_token(service) -> None:

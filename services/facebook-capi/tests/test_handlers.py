@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from eventbus import DeadLetters
-from eventbus.operations import forget_processed, replay_since
+from eventbus.operations import forget_processed, group_stats, replay_since
 from eventbus.testing.waiting import eventually
 from facebook_capi import handlers, hashing
 from structlog.testing import capture_logs
@@ -98,6 +98,9 @@ async def test_replayed_event_is_accepted_by_meta_once(service, events) -> None:
     await service.bus.publish(events.lead_created())
     await service.wait_received(1)
     await eventually(lambda: _stat(service, "sent", 1))
+    # Acknowledged, so marked processed (the same step): a mark written after the forget below would hide
+    # the event from the second replay.
+    await eventually(lambda: _acknowledged(service, "lead.created"))
     # A replay is skipped by the processed-id set; forgetting that set (a rebuild) leaves the sent record.
     await replay_since(service.bus, "lead.created", GROUP, since)
     await forget_processed(service.bus, "lead.created", GROUP)
@@ -155,6 +158,25 @@ async def test_batch_with_one_invalid_event_delivers_the_others_once(make_servic
         assert len(received) == 4
 
 
+async def test_more_handlers_in_flight_than_redis_connections_wait_for_one_and_none_fails(
+    make_service, events, bus
+) -> None:
+    """One server: the pool blocks when full. A cluster client's pools raise instead of waiting, so there
+    the app sizes them for every handler in flight."""
+    async with make_service() as service:
+        await service.configure()
+    # Waiting in the stream while the service is away, so that it reads them at once: 40 handlers together.
+    leads = [events.lead_created(f"lead_{n:02d}", ctwa_clid=f"ARAk{n}") for n in range(40)]
+    for lead in leads:
+        await bus.publish(lead)
+    with capture_logs() as logs:
+        async with make_service(redis_max_connections=1, concurrency=64, batch_max_delay=0.3) as service:
+            await service.wait_received(40)
+            await eventually(lambda: _stat(service, "sent", 40))
+    assert [line for line in logs if line["event"] == "event_handler_failed"] == []
+    assert sorted(e["event_id"] for e in service.received()) == sorted(lead.id for lead in leads)
+
+
 async def test_event_older_than_seven_days_is_dead_lettered_with_the_reason(service, events) -> None:
     await service.configure()
     await service.bus.publish(events.lead_created(occurred_at=datetime.now(UTC) - timedelta(days=8)))
@@ -210,6 +232,11 @@ async def test_no_log_line_carries_the_access_token(make_service, events, caplog
 
 async def _stat(service, outcome: str, value: int) -> bool:
     return (await service.stats()).get(outcome) == value
+
+
+async def _acknowledged(service, channel: str) -> bool:
+    """The group holds nothing read and not yet acknowledged on ``channel``."""
+    return any(g.group == GROUP and g.pending == 0 for g in await group_stats(service.bus, channel))
 
 
 @pytest.fixture(autouse=True)

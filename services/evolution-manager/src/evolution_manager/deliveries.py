@@ -12,10 +12,9 @@ from __future__ import annotations
 import enum
 from datetime import timedelta
 
-from eventbus import Keys
-from redis.asyncio import Redis
+from eventbus import Client, Keys
 
-from evolution_manager import SERVICE
+from evolution_manager.keys import ServiceKeys
 
 _SENDING = b"sending"
 
@@ -27,13 +26,13 @@ class Claim(enum.Enum):
 
 
 class Deliveries:
-    def __init__(self, redis: Redis, keys: Keys, *, ttl: timedelta) -> None:
+    def __init__(self, redis: Client, keys: Keys, *, ttl: timedelta) -> None:
         self.redis = redis
-        self._keys = keys
+        self._keys = ServiceKeys(keys)
         self._ttl_ms = int(ttl.total_seconds() * 1000)
 
     def key(self, correlation_id: str, index: int) -> str:
-        return self._keys.service(SERVICE, "reply", correlation_id, str(index))
+        return self._keys.reply(correlation_id, index)
 
     async def claim(self, correlation_id: str, index: int) -> Claim:
         key = self.key(correlation_id, index)

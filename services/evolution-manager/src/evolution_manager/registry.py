@@ -1,14 +1,17 @@
-"""The registry of Evolution instances, in Redis under the service's own keys.
+"""The registry of Evolution instances, in Redis under the service's own keys (named in keys.py).
 
-Per instance (Evolution's instance *name* is the natural key, as webhooks carry it) one hash::
+Per instance (Evolution's instance *name* is the natural key, as webhooks carry it) one hash, tagged with the
+name so that instances spread over a Redis Cluster's shards::
 
-    wb:svc:evolution-manager:{registry}:instance:<name>
+    wb:svc:evolution-manager:{<name>}:instance
       instance_id ins_…   company_id   channel   webhook_secret   api_key   created_at   updated_at
       status  status_details  status_at  status_seq  announced_seq      (see statuses.py)
 
-plus the indexes kept on write (no SCAN on request paths): ``…:instances`` (every name), ``…:company:<id>``
-(names of one company) and ``…:id:<ins_…>`` (name by id, for ``message.sent``). The ``{registry}`` hash tag
-puts them in one Redis Cluster slot, so a registration is one MULTI/EXEC.
+plus the indexes kept on write (no SCAN on request paths): every name, the names of one company, the name of
+an ``ins_`` id. They span instances, so each is a key in a slot of its own and is written outside the
+instance's transaction: before it the entries that make the instance findable, after it the removal from a
+company it left. A reader may therefore meet an index entry ahead of the hash, or one left behind by a crash;
+each read checks the hash itself (:meth:`Registry.list`, :meth:`Registry.by_id`).
 
 Secrets are stored because they must be used (the webhook secret is the JWT's HMAC key; the API key is sent
 to Evolution): they stay write-only at the API and are SecretStr in memory, so a repr cannot leak them.
@@ -25,14 +28,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from eventbus import BusUnavailable, Keys
+from eventbus import BusUnavailable, Client, Keys
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter
-from redis.asyncio import Redis
 from redis.exceptions import RedisError, WatchError
 from ulid import ULID
 
-from evolution_manager import SERVICE
 from evolution_manager.errors import UnknownInstance
+from evolution_manager.keys import ServiceKeys
 
 InstanceName = str
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$"
@@ -142,23 +144,17 @@ return 1
 
 
 class Registry:
-    def __init__(self, redis: Redis, keys: Keys, *, cache_seconds: float = 0.0) -> None:
+    def __init__(self, redis: Client, keys: Keys, *, cache_seconds: float = 0.0) -> None:
         self.redis = redis
-        self._keys = keys
+        self._keys = ServiceKeys(keys)
         self._cache_seconds = cache_seconds
         self._cache: dict[str, tuple[float, Instance]] = {}
         self._transition = redis.register_script(_TRANSITION)
         self._announced = redis.register_script(_ANNOUNCED)
 
-    def _key(self, *parts: str) -> str:
-        return self._keys.service(SERVICE, "{registry}", *parts)
-
-    def _instance(self, name: str) -> str:
-        return self._key("instance", name)
-
     async def get(self, name: str) -> Instance:
         async with redis_errors():
-            fields = await self.redis.hgetall(self._instance(name))
+            fields = await self.redis.hgetall(self._keys.instance(name))
         if not fields:
             raise UnknownInstance(name)
         return Instance.from_hash(fields)
@@ -179,69 +175,101 @@ class Registry:
 
     async def by_id(self, instance_id: str) -> Instance:
         async with redis_errors():
-            name = await self.redis.get(self._key("id", instance_id))
+            name = await self.redis.get(self._keys.instance_id(instance_id))
         if name is None:
             raise UnknownInstance(instance_id)
-        return await self.get(_text(name))
+        instance = await self.get(_text(name))
+        if instance.instance_id != instance_id:
+            # An id drawn by a registration that lost a race to another (see put): never handed out.
+            raise UnknownInstance(instance_id)
+        return instance
 
     async def list(self, company_id: str | None = None) -> list[Instance]:
-        index = self._key("company", company_id) if company_id else self._key("instances")
+        index = self._keys.company(company_id) if company_id else self._keys.all_instances()
         async with redis_errors():
             names = sorted(_text(n) for n in await self.redis.smembers(index))
+            # Not a transaction: on a cluster the hashes are in many slots (redis-py sends one batch per node).
             async with self.redis.pipeline(transaction=False) as pipe:
                 for name in names:
-                    pipe.hgetall(self._instance(name))
+                    pipe.hgetall(self._keys.instance(name))
                 rows: Iterable[Mapping[bytes | str, bytes | str]] = await pipe.execute()
-        return [Instance.from_hash(row) for row in rows if row]
+        # The hash decides: a name indexed ahead of its hash, or left in a company it moved from, is not shown.
+        instances = [Instance.from_hash(row) for row in rows if row]
+        return [i for i in instances if company_id is None or i.company_id == company_id]
 
     async def put(self, name: str, config: InstanceConfig) -> tuple[Instance, bool]:
         """Register or update ``name``; returns it and whether it was created. The ``ins_`` id never changes;
-        secrets left out of ``config`` keep their stored values."""
-        key = self._instance(name)
+        secrets left out of ``config`` keep their stored values.
+
+        The hash is written in a WATCH/MULTI of its own (one slot). The indexes that find it are written
+        before, so that an id known from the hash (an ``instance.status`` published by a refresh, the answer
+        to this call) always resolves, even after a crash between the two steps; the removal from the
+        company the instance left comes after, so that the instance is in some company's list throughout.
+        Two registrations moving one instance back and forth between companies at the same moment can leave
+        it out of its company's list (the late removal of the first); its next registration puts it back.
+        """
+        key = self._keys.instance(name)
         self._cache.pop(name, None)
         now = datetime.now(UTC).isoformat()
-        async with redis_errors(), self.redis.pipeline(transaction=True) as pipe:
-            while True:
-                try:
-                    await pipe.watch(key)
-                    stored_id, old_company = await pipe.hmget(key, ["instance_id", "company_id"])
-                    created = stored_id is None
-                    instance_id = f"ins_{ULID()}" if stored_id is None else _text(stored_id)
-                    pipe.multi()  # type: ignore[no-untyped-call]
-                    fields: dict[str, str] = {
-                        "name": name,
-                        "company_id": config.company_id,
-                        "channel": config.channel,
-                        "updated_at": now,
-                    }
-                    if created:
-                        fields |= {
-                            "instance_id": instance_id,
-                            "created_at": now,
-                            "status": "unknown",
+        drawn: str | None = None  # the id drawn for a creation, indexed before its hash exists
+        async with redis_errors():
+            async with self.redis.pipeline(transaction=True) as pipe:
+                while True:
+                    try:
+                        await pipe.watch(key)
+                        stored_id, old_company = await pipe.hmget(key, ["instance_id", "company_id"])
+                        created = stored_id is None
+                        if stored_id is None:
+                            drawn = drawn or f"ins_{ULID()}"  # the same id on a retry: one index entry
+                            instance_id = drawn
+                        else:
+                            instance_id = _text(stored_id)
+                        await self._index(name, instance_id, config.company_id, with_id=created)
+                        pipe.multi()  # type: ignore[no-untyped-call]
+                        fields: dict[str, str] = {
+                            "name": name,
+                            "company_id": config.company_id,
+                            "channel": config.channel,
+                            "updated_at": now,
                         }
-                    if config.webhook_secret is not None:
-                        fields["webhook_secret"] = config.webhook_secret.get_secret_value()
-                    if config.api_key is not None:
-                        fields["api_key"] = config.api_key.get_secret_value()
-                    pipe.hset(key, mapping=fields)  # type: ignore[arg-type]
-                    pipe.set(self._key("id", instance_id), name)
-                    pipe.sadd(self._key("instances"), name)
-                    if old_company is not None and _text(old_company) != config.company_id:
-                        pipe.srem(self._key("company", _text(old_company)), name)
-                    pipe.sadd(self._key("company", config.company_id), name)
-                    await pipe.execute()
-                    break
-                except WatchError:
-                    continue
+                        if created:
+                            fields |= {
+                                "instance_id": instance_id,
+                                "created_at": now,
+                                "status": "unknown",
+                            }
+                        if config.webhook_secret is not None:
+                            fields["webhook_secret"] = config.webhook_secret.get_secret_value()
+                        if config.api_key is not None:
+                            fields["api_key"] = config.api_key.get_secret_value()
+                        pipe.hset(key, mapping=fields)  # type: ignore[arg-type]
+                        await pipe.execute()
+                        break
+                    except WatchError:
+                        continue
+            if drawn is not None and drawn != instance_id:
+                # Another registration created the instance first: the id drawn here was never stored.
+                await self.redis.delete(self._keys.instance_id(drawn))
+            if old_company is not None and _text(old_company) != config.company_id:
+                await self.redis.srem(self._keys.company(_text(old_company)), name)
         return await self.get(name), created
+
+    async def _index(self, name: str, instance_id: str, company_id: str, *, with_id: bool) -> None:
+        """Idempotent, so that each registration also repairs what a crash left out. Three keys in three
+        slots: a plain pipeline, not a transaction."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            if with_id:
+                pipe.set(self._keys.instance_id(instance_id), name)
+            pipe.sadd(self._keys.all_instances(), name)
+            pipe.sadd(self._keys.company(company_id), name)
+            await pipe.execute()
 
     async def begin_transition(self, instance: Instance, status: str, details: dict[str, Any]) -> int:
         """0: nothing to announce; n > 0: announce transition number n (see statuses.py)."""
         async with redis_errors():
             seq = int(
                 await self._transition(
-                    keys=[self._instance(instance.name)],
+                    keys=[self._keys.instance(instance.name)],
                     args=[status, json.dumps(details), datetime.now(UTC).isoformat()],
                 )
             )
@@ -251,4 +279,4 @@ class Registry:
 
     async def announced(self, instance: Instance, seq: int) -> None:
         async with redis_errors():
-            await self._announced(keys=[self._instance(instance.name)], args=[seq])
+            await self._announced(keys=[self._keys.instance(instance.name)], args=[seq])

@@ -3,16 +3,16 @@ import."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
 from functools import partial
 
+import eventbus
 import httpx
 import servicekit
-from eventbus import Subscription
+from eventbus import Subscription, is_cluster_url
 from fastapi import FastAPI
-from redis.asyncio import BlockingConnectionPool, Redis
 from servicekit.upstream import Breakers
 
 from facebook_capi import SERVICE, api, handlers
@@ -24,6 +24,13 @@ from facebook_capi.leads import LeadIndex
 from facebook_capi.ledger import SentLedger
 from facebook_capi.settings import Settings
 from facebook_capi.stats import Stats
+
+#: One subscription each, ``Settings.concurrency`` handlers in flight per channel.
+REACTIONS: dict[str, Callable[..., Awaitable[None]]] = {
+    "lead.created": handlers.report_lead,
+    "lead.qualified": handlers.report_qualified_lead,
+    "contract.signed": handlers.report_purchase,
+}
 
 
 def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
@@ -37,14 +44,17 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
                 base_url=settings.graph_url, transport=transport, timeout=settings.request_timeout
             ) as http,
         ):
-            # Our own pool, blocking when full: hundreds of handlers in flight must queue for a connection,
-            # not fail (redis-py's default pool raises at 100) nor starve the consumer's own commands.
-            redis = Redis(
-                connection_pool=BlockingConnectionPool.from_url(
-                    settings.redis_url, max_connections=settings.redis_max_connections, timeout=10
-                )
-            )
+            # Our own client, so that hundreds of handlers in flight cannot starve the consumer's commands.
+            # On one server its pool blocks when full: handlers queue for a connection rather than fail. A
+            # cluster client's pools (one per node) raise MaxConnectionsError when full instead of waiting,
+            # so there each must fit every handler in flight (one command at a time each) besides the
+            # batcher's writes; connections open only as they are needed.
+            max_connections = settings.redis_max_connections
+            if is_cluster_url(settings.redis_url):
+                max_connections += len(REACTIONS) * settings.concurrency
+            redis = eventbus.connect(settings.redis_url, max_connections=max_connections)
             stack.push_async_callback(redis.aclose)
+            await eventbus.warm(redis)  # before three channels and their handlers start at once
             keys = bus.keys
             ledger = SentLedger(redis, keys)
             dry_run_log = DryRunLog(redis, keys)
@@ -75,11 +85,7 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
                 dry_run=settings.dry_run,
             )
             app.state.ports, app.state.dry_run_log = ports, dry_run_log
-            on_event = {
-                "lead.created": partial(handlers.report_lead, ports=ports),
-                "lead.qualified": partial(handlers.report_qualified_lead, ports=ports),
-                "contract.signed": partial(handlers.report_purchase, ports=ports),
-            }
+            on_event = {channel: partial(react, ports=ports) for channel, react in REACTIONS.items()}
             subscriptions = [
                 Subscription(channel, handler, concurrency=settings.concurrency)
                 for channel, handler in on_event.items()

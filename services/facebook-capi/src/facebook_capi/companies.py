@@ -13,12 +13,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from eventbus import Keys
+from eventbus import Client, Keys
 from eventbus.envelope import UtcTimestamp, now
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter, field_validator
-from redis.asyncio import Redis
 
-from facebook_capi import SERVICE
+from facebook_capi.keys import ServiceKeys
 from facebook_capi.mapping import BUSINESS_MESSAGING_EVENTS, ActionSource
 
 _ID = r"^[A-Za-z0-9_.-]{1,64}$"
@@ -103,12 +102,12 @@ def _with_secret(entry: CompanyCapiSettings) -> dict[str, Any]:
 class CompanyConfigs:
     """Lookups by company: the admin API's entry in Redis first, then the file's."""
 
-    def __init__(self, redis: Redis, keys: Keys, *, from_file: dict[str, CompanyCapi] | None = None) -> None:
-        self._redis, self._keys = redis, keys
+    def __init__(self, redis: Client, keys: Keys, *, from_file: dict[str, CompanyCapi] | None = None) -> None:
+        self._redis, self._keys = redis, ServiceKeys(keys)
         self._file = from_file or {}
 
     def _key(self, company_id: str) -> str:
-        return self._keys.service(SERVICE, "company", company_id)
+        return self._keys.company(company_id)
 
     async def get(self, company_id: str) -> CompanyCapi | None:
         raw = await self._redis.get(self._key(company_id))

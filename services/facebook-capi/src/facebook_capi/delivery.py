@@ -15,17 +15,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from eventbus import Keys
+from eventbus import Client, Keys
 from eventbus.envelope import format_timestamp, now
 from pydantic import SecretStr
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from servicekit import UpstreamUnavailable
 from servicekit.upstream import Breakers, with_retries
 
-from facebook_capi import SERVICE
 from facebook_capi.clients.graph import EventsReceived, GraphClient
 from facebook_capi.errors import EventRejected, GraphRejected
+from facebook_capi.keys import ServiceKeys
 from facebook_capi.ledger import SentLedger
 from facebook_capi.stats import BATCH_SIZE, REQUESTS
 
@@ -140,9 +139,9 @@ class Sender:
 class DryRunLog:
     """The requests dry-run mode would have sent, newest first, the token left out."""
 
-    def __init__(self, redis: Redis, keys: Keys) -> None:
+    def __init__(self, redis: Client, keys: Keys) -> None:
         self._redis = redis
-        self._key = keys.service(SERVICE, "dry_run")
+        self._key = ServiceKeys(keys).dry_run()
 
     async def record(self, to: Destination, events: list[dict[str, Any]], *, api_version: str) -> None:
         body: dict[str, Any] = {"data": events}
@@ -155,7 +154,7 @@ class DryRunLog:
             "body": body,
             "recorded_at": format_timestamp(now()),
         }
-        async with self._redis.pipeline(transaction=True) as pipe:
+        async with self._redis.pipeline(transaction=True) as pipe:  # one key: one slot
             pipe.lpush(self._key, json.dumps(entry))
             pipe.ltrim(self._key, 0, DRY_RUN_KEPT - 1)
             await pipe.execute()

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from eventbus import Keys, LeadCreated
+from eventbus import Client, Keys, LeadCreated
 from pydantic import BaseModel, ConfigDict
-from redis.asyncio import Redis
 
-from facebook_capi import SERVICE, hashing
+from facebook_capi import hashing
+from facebook_capi.keys import ServiceKeys
 
 
 class LeadRecord(BaseModel):
@@ -54,12 +54,11 @@ def record_from(payload: LeadCreated, *, region: str) -> LeadRecord:
 
 
 class LeadIndex:
-    def __init__(self, redis: Redis, keys: Keys, *, retention: timedelta) -> None:
-        self._redis, self._keys, self._retention = redis, keys, retention
+    def __init__(self, redis: Client, keys: Keys, *, retention: timedelta) -> None:
+        self._redis, self._keys, self._retention = redis, ServiceKeys(keys), retention
 
     def _key(self, company_id: str, lead_id: str) -> str:
-        # The company is part of the key: a lead id from another tenant can never match.
-        return self._keys.service(SERVICE, "lead", company_id, lead_id)
+        return self._keys.lead(company_id, lead_id)
 
     async def put(self, company_id: str, record: LeadRecord) -> None:
         await self._redis.set(

@@ -13,15 +13,15 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import Literal
 
-from eventbus import Keys
-from redis.asyncio import Redis
+from eventbus import Client, Keys
 
-from facebook_capi import SERVICE
+from facebook_capi.keys import ServiceKeys
 
 #: Longer than anything can be replayed (the bus keeps processed ids 8 days, streams 7) and than Meta's
 #: 7-day window: an event older than that is refused before this record is ever consulted.
 SENT_RETENTION = timedelta(days=9)
-# KEYS: sent record, claim; ARGV: claim ttl ms → 0 already sent, 1 claimed now, 2 claimed by another run.
+# KEYS: sent record, claim (ServiceKeys.ledger: one slot); ARGV: claim ttl ms → 0 already sent, 1 claimed now,
+# 2 claimed by another run.
 _BEGIN = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 if redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[1]) then return 1 end
@@ -30,35 +30,32 @@ return 2
 
 
 class SentLedger:
-    def __init__(self, redis: Redis, keys: Keys, *, claim_ttl: timedelta = timedelta(minutes=2)) -> None:
-        self._redis, self._keys, self._claim_ttl = redis, keys, claim_ttl
+    def __init__(self, redis: Client, keys: Keys, *, claim_ttl: timedelta = timedelta(minutes=2)) -> None:
+        self._redis, self._keys, self._claim_ttl = redis, ServiceKeys(keys), claim_ttl
         self._begin = redis.register_script(_BEGIN)
-
-    def _sent(self, pixel_id: str, event_id: str) -> str:
-        return self._keys.service(SERVICE, "sent", pixel_id, event_id)
-
-    def _claim(self, pixel_id: str, event_id: str) -> str:
-        return self._keys.service(SERVICE, "sending", pixel_id, event_id)
 
     async def begin(self, pixel_id: str, event_id: str) -> Literal["sent", "claimed", "busy"]:
         """One round trip: already sent, claimed by us now, or claimed by another run."""
         result = await self._begin(
-            keys=[self._sent(pixel_id, event_id), self._claim(pixel_id, event_id)],
+            keys=self._keys.ledger(pixel_id, event_id),
             args=[int(self._claim_ttl.total_seconds() * 1000)],
         )
         return ("sent", "claimed", "busy")[int(result)]
 
     async def was_sent(self, pixel_id: str, event_id: str) -> bool:
-        return bool(await self._redis.exists(self._sent(pixel_id, event_id)))
+        return bool(await self._redis.exists(self._keys.sent(pixel_id, event_id)))
 
     async def claim(self, pixel_id: str, event_id: str) -> bool:
-        return bool(await self._redis.set(self._claim(pixel_id, event_id), 1, nx=True, px=self._claim_ttl))
+        return bool(
+            await self._redis.set(self._keys.claim(pixel_id, event_id), 1, nx=True, px=self._claim_ttl)
+        )
 
     async def release(self, pixel_id: str, event_id: str) -> None:
-        await self._redis.delete(self._claim(pixel_id, event_id))
+        await self._redis.delete(self._keys.claim(pixel_id, event_id))
 
     async def mark_sent(self, pixel_id: str, event_ids: Iterable[str], *, fbtrace_id: str | None) -> None:
+        # One key per event, each in its event's slot: a plain pipeline (on a cluster, one batch per node).
         async with self._redis.pipeline(transaction=False) as pipe:
             for event_id in event_ids:
-                pipe.set(self._sent(pixel_id, event_id), fbtrace_id or "", ex=SENT_RETENTION)
+                pipe.set(self._keys.sent(pixel_id, event_id), fbtrace_id or "", ex=SENT_RETENTION)
             await pipe.execute()

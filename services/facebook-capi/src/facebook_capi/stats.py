@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from eventbus import Keys
+from eventbus import Client, Keys
 from prometheus_client import Counter, Histogram
-from redis.asyncio import Redis
 
-from facebook_capi import SERVICE
+from facebook_capi.keys import ServiceKeys
 
 Outcome = Literal[
     "sent",  # Meta accepted it
@@ -30,11 +29,11 @@ BATCH_SIZE = Histogram(
 
 
 class Stats:
-    def __init__(self, redis: Redis, keys: Keys) -> None:
-        self._redis, self._keys = redis, keys
+    def __init__(self, redis: Client, keys: Keys) -> None:
+        self._redis, self._keys = redis, ServiceKeys(keys)
 
     def _key(self, company_id: str) -> str:
-        return self._keys.service(SERVICE, "stats", company_id)
+        return self._keys.stats(company_id)
 
     async def count(self, company_id: str, event_type: str, outcome: Outcome) -> None:
         EVENTS.labels(event_type, outcome).inc()

@@ -1,0 +1,208 @@
+"""Redis Cluster safety: every script and transaction of evolution-manager touches one hash slot (an
+instance's hash), scripts touch only the keys they declare, and the indexes that span instances are keys of
+their own, so that instances spread over the shards.
+
+The cluster run of the suite (``WB_TEST_REDIS=cluster``) proves the slots of what it executes: the cluster
+refuses a cross-slot script or transaction. It cannot see a script touching a key it did not declare in the
+same slot, which the recording below does on one server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from hashlib import sha1
+from typing import Any
+
+import pytest
+from eventbus import Keys
+from eventbus.testing.waiting import eventually
+from evolution_manager.keys import ServiceKeys
+from evolution_manager.registry import _ANNOUNCED, _TRANSITION
+from fakes.evolution_webhooks import connection_update_webhook
+from redis.asyncio.cluster import RedisCluster
+from redis.crc import key_slot
+from redis.exceptions import ResponseError
+
+COMPANY = "cmp_01J8Z0P1F7K4V6E9QW3M0N1B2C"
+SECRET = "s3cr3t-webhook-secret-of-vendas-01-32b"
+API_KEY = "fake-instance-apikey-vendas-01"
+
+
+def _slot(key: str) -> int:
+    return key_slot(key.encode())
+
+
+@pytest.mark.parametrize("name", ["vendas-01", "a", "loja.centro@sp", "0_9-x"])
+def test_an_instances_hash_is_tagged_with_its_name_and_the_indexes_are_keys_of_their_own(name) -> None:
+    keys = ServiceKeys(Keys("wb"))
+    assert keys.instance(name) == f"wb:svc:evolution-manager:{{{name}}}:instance"
+    assert _slot(keys.instance(name)) == key_slot(name.encode())
+    assert keys.all_instances() == "wb:svc:evolution-manager:instances"
+    assert keys.company(COMPANY) == f"wb:svc:evolution-manager:company:{COMPANY}"
+    assert keys.instance_id("ins_01J8") == "wb:svc:evolution-manager:instance-id:ins_01J8"
+    assert keys.reply("cor_01J8", 2) == "wb:svc:evolution-manager:reply:cor_01J8:2"
+
+
+def test_instances_spread_over_slots() -> None:
+    keys = ServiceKeys(Keys("wb"))
+    slots = {_slot(keys.instance(f"vendas-{n:02d}")) for n in range(50)}
+    assert len(slots) > 40  # no tag shared by every instance: the registry spreads over the shards
+
+
+# --- what the server ran, read with MONITOR -------------------------------------------------------------
+
+_LINE = re.compile(r"^\S+ \[\d+ (?P<client>[^\]]+)\] (?P<args>.*)$")
+_ARG = re.compile(r'"((?:[^"\\]|\\.)*)"')
+_ESCAPED = re.compile(r"\\(x[0-9a-fA-F]{2}|.)")
+_CHARS = {"n": "\n", "r": "\r", "t": "\t", "a": "\a", "b": "\b"}
+
+
+def _unescape(arg: str) -> str:
+    def one(match: re.Match[str]) -> str:
+        code = match[1]
+        return chr(int(code[1:], 16)) if len(code) == 3 else _CHARS.get(code, code)
+
+    return _ESCAPED.sub(one, arg)
+
+
+@dataclass
+class Unit:
+    """What the server ran as one: a command, a script with the commands it called, or a transaction from
+    WATCH or MULTI to EXEC."""
+
+    kind: str
+    args: list[list[str]] = field(default_factory=list)
+    inner: list[list[str]] = field(default_factory=list)  # a script's own commands
+
+
+def _units(lines: list[tuple[str, list[str]]]) -> list[Unit]:
+    units: list[Unit] = []
+    open_transactions: dict[str, Unit] = {}
+    script: Unit | None = None
+    for client, args in lines:
+        if client == "lua":
+            assert script is not None, args
+            script.inner.append(args)
+            continue
+        script = None
+        name = args[0].upper()
+        if name in ("WATCH", "MULTI") and client not in open_transactions:
+            open_transactions[client] = Unit("transaction")
+            units.append(open_transactions[client])
+        if client in open_transactions:
+            open_transactions[client].args.append(args)
+            if name in ("EVAL", "EVALSHA"):  # a script queued in a transaction: its commands are the unit's
+                script = open_transactions[client]
+            if name in ("EXEC", "DISCARD", "UNWATCH", "RESET"):
+                del open_transactions[client]
+        elif name in ("EVAL", "EVALSHA"):
+            script = Unit("script", [args])
+            units.append(script)
+        else:
+            units.append(Unit("command", [args]))
+    return units
+
+
+async def _keys_of(redis: Any, args: list[str], known: dict[tuple[str, ...], list[str]]) -> list[str]:
+    """The keys of one command, as the server itself finds them (``COMMAND GETKEYS``)."""
+    if tuple(args) not in known:
+        try:
+            found = await redis.command_getkeys(*args)
+        except ResponseError:  # a command without keys (HELLO, SCRIPT LOAD, PING, …)
+            found = []
+        known[tuple(args)] = [k.decode() if isinstance(k, bytes) else k for k in found]
+    return known[tuple(args)]
+
+
+async def record(redis: Any, run: Callable[[], Any]) -> list[tuple[Unit, list[str], list[str]]]:
+    """Run ``run()`` under MONITOR; every unit the server ran with its declared keys (a command's, a
+    script's KEYS, a transaction's commands') and, for a script, the keys its own commands touched."""
+    end = f"monitor-end:{id(run)}"
+    lines: list[tuple[str, list[str]]] = []
+    async with redis.monitor() as monitor:
+
+        async def read() -> None:
+            while True:
+                raw = await monitor.connection.read_response()
+                text = raw.decode() if isinstance(raw, bytes) else str(raw)
+                match = _LINE.match(text)
+                if match is None:
+                    continue
+                args = [_unescape(a) for a in _ARG.findall(match["args"])]
+                if args == ["GET", end]:
+                    return
+                lines.append((match["client"], args))
+
+        reading = asyncio.create_task(read())
+        await run()
+        await redis.get(end)
+        await asyncio.wait_for(reading, timeout=10)
+    known: dict[tuple[str, ...], list[str]] = {}
+    result = []
+    for unit in _units(lines):
+        declared = [k for args in unit.args for k in await _keys_of(redis, args, known)]
+        touched = [k for args in unit.inner for k in await _keys_of(redis, args, known)]
+        result.append((unit, declared, touched))
+    return result
+
+
+async def test_every_script_and_transaction_touches_one_slot_and_scripts_only_their_keys(
+    run_service, bus, bus_settings
+) -> None:
+    """Registration (created, updated, moved to another company), listing, a status change by webhook and
+    by refresh, and a reply sent: what the server ran for each, read with MONITOR."""
+    if isinstance(bus.redis, RedisCluster):
+        pytest.skip("MONITOR sees one node; on the cluster the server itself refuses cross-slot work")
+
+    async def run() -> None:
+        async with run_service(register=False) as service:
+            service.instance = await service.register(
+                "vendas-01", company_id=COMPANY, webhook_secret=SECRET, api_key=API_KEY
+            )
+            await service.register("vendas-01", company_id="cmp_other")
+            await service.register("vendas-02", company_id="cmp_other")
+            assert (await service.http.get("/v1/instances", headers=service.ADMIN)).status_code == 200
+            listed = await service.http.get("/v1/instances?company_id=cmp_other", headers=service.ADMIN)
+            assert [i["name"] for i in listed.json()] == ["vendas-01", "vendas-02"]
+            update = connection_update_webhook(instance="vendas-01", state="close", status_reason=401)
+            assert (await service.post_webhook(update)).json()["status"] == "published"
+            refresh = await service.http.post("/v1/instances/vendas-01/refresh", headers=service.ADMIN)
+            assert refresh.json()["changed"] is True
+            await service.reply("oi")
+            await eventually(lambda: _true(len(service.fake.sent) == 1))
+
+    units = await record(bus.redis, run)
+
+    ours = f"{bus_settings.prefix}:svc:evolution-manager:"
+    checked: dict[str, int] = {"command": 0, "script": 0, "transaction": 0}
+    scripts: set[str] = set()
+    touched: set[str] = set()
+    for unit, declared, inner in units:
+        keys = declared + inner
+        if not any(k.startswith(ours) for k in keys):
+            continue
+        assert len({_slot(k) for k in keys}) == 1, (unit, keys)
+        if unit.kind == "script":
+            assert set(inner) <= set(declared), (unit, inner)
+            if inner:
+                scripts.add(unit.args[0][1])
+        checked[unit.kind] += 1
+        touched.update(k for k in keys if k.startswith(ours))
+
+    assert scripts == {sha1(s.encode(), usedforsecurity=False).hexdigest() for s in (_TRANSITION, _ANNOUNCED)}
+    assert checked["transaction"] >= 3  # one per registration
+    keys = ServiceKeys(Keys(bus_settings.prefix))
+    assert {k for k in touched if not k.startswith(f"{ours}instance-id:") and ":reply:" not in k} == {
+        keys.instance("vendas-01"),
+        keys.instance("vendas-02"),
+        keys.all_instances(),
+        keys.company(COMPANY),
+        keys.company("cmp_other"),
+    }
+
+
+async def _true(value: bool) -> bool:
+    return value

@@ -1,0 +1,217 @@
+"""Redis Cluster safety: the one script of facebook-capi (``ledger._BEGIN``) and its one transaction (the
+dry-run log) each touch one hash slot, the script only the keys it declares; an event's sent record and claim
+share the event's slot, and events spread over the shards.
+
+The cluster run of the suite (``WB_TEST_REDIS=cluster``) proves the slots of what it executes: the cluster
+refuses a cross-slot script or transaction. It cannot see a script touching a key it did not declare in the
+same slot, which the recording below does on one server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from hashlib import sha1
+from typing import Any
+
+import pytest
+from eventbus import Keys, forget_processed, group_stats, replay_since
+from eventbus.testing.waiting import eventually
+from facebook_capi.keys import ServiceKeys
+from facebook_capi.ledger import _BEGIN
+from redis.asyncio.cluster import RedisCluster
+from redis.crc import key_slot
+from redis.exceptions import ResponseError
+
+PIXEL = "1234567890"
+COMPANY = "cmp_01J8Z0P1F7K4V6E9QW3M0N1B2C"
+GROUP = "facebook-capi"
+
+
+def _slot(key: str) -> int:
+    return key_slot(key.encode())
+
+
+@pytest.mark.parametrize(
+    "event_id", ["evt_01J8Z0P3H1Y8K8Q0KQ9VJ8X7K1", "evt_0", "", "}", "{", "a}b{c", "{evt}", "evt:ç"]
+)
+def test_the_sent_record_and_the_claim_of_an_event_share_a_slot_whatever_its_id(event_id) -> None:
+    keys = ServiceKeys(Keys("wb"))
+    sent, claim = keys.ledger(PIXEL, event_id)
+    assert (sent, claim) == (keys.sent(PIXEL, event_id), keys.claim(PIXEL, event_id))
+    assert sent == f"wb:svc:facebook-capi:{{{PIXEL}:{event_id}}}:sent"
+    assert claim == f"wb:svc:facebook-capi:{{{PIXEL}:{event_id}}}:sending"
+    assert _slot(sent) == _slot(claim)
+
+
+def test_events_spread_over_slots_and_the_other_keys_are_single_key_names() -> None:
+    keys = ServiceKeys(Keys("wb"))
+    slots = {_slot(keys.sent(PIXEL, f"evt_{n:04d}")) for n in range(50)}
+    assert len(slots) > 40  # no tag shared by every event: the ledger spreads over the shards
+    assert keys.lead(COMPANY, "lead_1") == f"wb:svc:facebook-capi:lead:{COMPANY}:lead_1"
+    assert keys.company(COMPANY) == f"wb:svc:facebook-capi:company:{COMPANY}"
+    assert keys.stats(COMPANY) == f"wb:svc:facebook-capi:stats:{COMPANY}"
+    assert keys.dry_run() == "wb:svc:facebook-capi:dry_run"
+
+
+# --- what the server ran, read with MONITOR -------------------------------------------------------------
+
+_LINE = re.compile(r"^\S+ \[\d+ (?P<client>[^\]]+)\] (?P<args>.*)$")
+_ARG = re.compile(r'"((?:[^"\\]|\\.)*)"')
+_ESCAPED = re.compile(r"\\(x[0-9a-fA-F]{2}|.)")
+_CHARS = {"n": "\n", "r": "\r", "t": "\t", "a": "\a", "b": "\b"}
+
+
+def _unescape(arg: str) -> str:
+    def one(match: re.Match[str]) -> str:
+        code = match[1]
+        return chr(int(code[1:], 16)) if len(code) == 3 else _CHARS.get(code, code)
+
+    return _ESCAPED.sub(one, arg)
+
+
+@dataclass
+class Unit:
+    """What the server ran as one: a command, a script with the commands it called, or a transaction from
+    WATCH or MULTI to EXEC."""
+
+    kind: str
+    args: list[list[str]] = field(default_factory=list)
+    inner: list[list[str]] = field(default_factory=list)  # a script's own commands
+
+
+def _units(lines: list[tuple[str, list[str]]]) -> list[Unit]:
+    units: list[Unit] = []
+    open_transactions: dict[str, Unit] = {}
+    script: Unit | None = None
+    for client, args in lines:
+        if client == "lua":
+            assert script is not None, args
+            script.inner.append(args)
+            continue
+        script = None
+        name = args[0].upper()
+        if name in ("WATCH", "MULTI") and client not in open_transactions:
+            open_transactions[client] = Unit("transaction")
+            units.append(open_transactions[client])
+        if client in open_transactions:
+            open_transactions[client].args.append(args)
+            if name in ("EVAL", "EVALSHA"):  # a script queued in a transaction: its commands are the unit's
+                script = open_transactions[client]
+            if name in ("EXEC", "DISCARD", "UNWATCH", "RESET"):
+                del open_transactions[client]
+        elif name in ("EVAL", "EVALSHA"):
+            script = Unit("script", [args])
+            units.append(script)
+        else:
+            units.append(Unit("command", [args]))
+    return units
+
+
+async def _keys_of(redis: Any, args: list[str], known: dict[tuple[str, ...], list[str]]) -> list[str]:
+    """The keys of one command, as the server itself finds them (``COMMAND GETKEYS``)."""
+    if tuple(args) not in known:
+        try:
+            found = await redis.command_getkeys(*args)
+        except ResponseError:  # a command without keys (HELLO, SCRIPT LOAD, PING, …)
+            found = []
+        known[tuple(args)] = [k.decode() if isinstance(k, bytes) else k for k in found]
+    return known[tuple(args)]
+
+
+async def record(redis: Any, run: Callable[[], Any]) -> list[tuple[Unit, list[str], list[str]]]:
+    """Run ``run()`` under MONITOR; every unit the server ran with its declared keys (a command's, a
+    script's KEYS, a transaction's commands') and, for a script, the keys its own commands touched."""
+    end = f"monitor-end:{id(run)}"
+    lines: list[tuple[str, list[str]]] = []
+    async with redis.monitor() as monitor:
+
+        async def read() -> None:
+            while True:
+                raw = await monitor.connection.read_response()
+                text = raw.decode() if isinstance(raw, bytes) else str(raw)
+                match = _LINE.match(text)
+                if match is None:
+                    continue
+                args = [_unescape(a) for a in _ARG.findall(match["args"])]
+                if args == ["GET", end]:
+                    return
+                lines.append((match["client"], args))
+
+        reading = asyncio.create_task(read())
+        await run()
+        await redis.get(end)
+        await asyncio.wait_for(reading, timeout=10)
+    known: dict[tuple[str, ...], list[str]] = {}
+    result = []
+    for unit in _units(lines):
+        declared = [k for args in unit.args for k in await _keys_of(redis, args, known)]
+        touched = [k for args in unit.inner for k in await _keys_of(redis, args, known)]
+        result.append((unit, declared, touched))
+    return result
+
+
+async def test_every_script_and_transaction_touches_one_slot_and_scripts_only_their_keys(
+    make_service, events, bus, bus_settings
+) -> None:
+    """A configured company's lead created and then its contract, a rebuild replaying the lead (already
+    sent), and a dry run: what the server ran for each, read with MONITOR."""
+    if isinstance(bus.redis, RedisCluster):
+        pytest.skip("MONITOR sees one node; on the cluster the server itself refuses cross-slot work")
+    created = events.lead_created()
+
+    async def run() -> None:
+        async with make_service() as service:
+            await service.configure()
+            await service.bus.publish(created)
+            await service.wait_received(1)
+            await service.bus.publish(events.contract_signed())
+            await service.wait_received(2)
+            await eventually(lambda: _acknowledged(service, "lead.created"))
+            await forget_processed(service.bus, "lead.created", GROUP)
+            await replay_since(service.bus, "lead.created", GROUP, datetime(2000, 1, 1, tzinfo=UTC))
+            await eventually(lambda: _counted(service, "already_sent"))
+        async with make_service(dry_run=True) as service:
+            await service.bus.publish(events.lead_qualified())
+            await eventually(lambda: _counted(service, "dry_run"))
+
+    units = await record(bus.redis, run)
+
+    ours = f"{bus_settings.prefix}:svc:facebook-capi:"
+    checked: dict[str, int] = {"command": 0, "script": 0, "transaction": 0}
+    scripts: set[str] = set()
+    touched: set[str] = set()
+    for unit, declared, inner in units:
+        keys = declared + inner
+        if not any(k.startswith(ours) for k in keys):
+            continue
+        assert len({_slot(k) for k in keys}) == 1, (unit, keys)
+        if unit.kind == "script":
+            assert set(inner) <= set(declared), (unit, inner)
+            if inner:
+                scripts.add(unit.args[0][1])
+        checked[unit.kind] += 1
+        touched.update(k for k in keys if k.startswith(ours))
+
+    assert scripts == {sha1(_BEGIN.encode(), usedforsecurity=False).hexdigest()}
+    assert checked["script"] >= 4  # lead (sent, then already sent), contract, qualified lead
+    assert checked["transaction"] == 1  # the dry-run log
+    keys = ServiceKeys(Keys(bus_settings.prefix))
+    assert {
+        *keys.ledger(PIXEL, created.id),
+        keys.dry_run(),
+        keys.company(COMPANY),
+        keys.stats(COMPANY),
+    } <= touched
+    assert keys.lead(COMPANY, created.payload.lead_id) in touched
+
+
+async def _acknowledged(service, channel: str) -> bool:
+    return any(g.group == GROUP and g.pending == 0 for g in await group_stats(service.bus, channel))
+
+
+async def _counted(service, outcome: str) -> bool:
+    return bool((await service.stats()).get(outcome))
