@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import eventbus
 import httpx
 import pytest
 import pytest_asyncio
@@ -24,9 +25,8 @@ from backoffice_api.apikeys import SCOPES, ApiKeys
 from backoffice_api.app import create_app
 from backoffice_api.keyspace import Keyspace
 from backoffice_api.settings import Settings
-from eventbus import Envelope, Keys, Payload
+from eventbus import Client, Envelope, Keys, Payload
 from eventbus.testing.waiting import eventually
-from redis.asyncio import Redis
 from ulid import ULID
 
 COMPANY = "cmp_A"
@@ -156,8 +156,8 @@ def settings(redis_url, bus_settings) -> Settings:
 
 
 @pytest_asyncio.fixture
-async def redis(redis_url) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url, decode_responses=True)
+async def redis(redis_url) -> AsyncIterator[Client]:
+    client = eventbus.connect(redis_url, decode_responses=True)  # one server or a cluster, as the app does
     yield client
     await client.aclose()
 
@@ -248,7 +248,7 @@ def until():
     return wait
 
 
-async def dump_views(redis: Redis, keyspace: Keyspace) -> dict[str, Any]:
+async def dump_views(redis: Client, keyspace: Keyspace) -> dict[str, Any]:
     """Every read-model key with its value, key names relative to the view prefix (tests only: SCAN)."""
     prefix = keyspace.views()[:-1]
     out: dict[str, Any] = {}

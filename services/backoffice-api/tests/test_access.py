@@ -47,6 +47,20 @@ async def test_keys_are_stored_only_as_sha256_hashes(make_key, redis, keyspace):
     assert all(key.encode() not in (value or b"") for value in everything)
 
 
+async def test_a_key_whose_record_was_never_written_is_neither_listed_nor_revocable(
+    api_keys, redis, keyspace
+):
+    # ``create`` writes the key's indexes before its record (three slots on a cluster: no MULTI); a crash in
+    # between leaves an id leading nowhere, which must not grow a record by being revoked.
+    digest = "0" * 64
+    await redis.sadd(keyspace.api_keys(), "key_half")
+    await redis.set(keyspace.api_key_id("key_half"), digest)
+
+    assert await api_keys.revoke("key_half") is None
+    assert await redis.exists(keyspace.api_key(digest)) == 0
+    assert "key_half" not in [k.key_id for k in await api_keys.all()]
+
+
 async def test_every_answer_carries_rate_limit_headers(client, make_key):
     key = await make_key(rate_per_minute=100, burst=20)
     for path, status in (("/v1/leads", 200), ("/v1/leads/lead_none", 404), ("/v1/leads?limit=0", 422)):

@@ -54,6 +54,13 @@ async def test_live_stream_sends_this_companys_events_as_server_sent_events(
     )
 
     async def subscribed():
+        if app.state.ports.bus.sharded:
+            # A cluster's tap listens with SSUBSCRIBE, counted only by PUBSUB SHARDNUMSUB on the node that
+            # serves the channel's slot (redis-py would ask its default node).
+            await redis.initialize()
+            node = redis.get_node_from_key(live_channel)
+            counts = await redis.execute_command("PUBSUB SHARDNUMSUB", live_channel, target_nodes=node)
+            return counts[0][1] > 0
         return (await redis.pubsub_numsub(live_channel))[0][1] > 0
 
     await eventually(subscribed)

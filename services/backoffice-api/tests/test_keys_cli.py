@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 
+import eventbus
 import pytest
 from backoffice_api.keys_cli import app
 from backoffice_api.keyspace import Keyspace
 from eventbus import Keys
-from redis import Redis
 from typer.testing import CliRunner
 
 runner = CliRunner()
@@ -49,8 +50,15 @@ def test_create_shows_the_key_once_and_list_never_does(env, redis_url, bus_setti
     assert listed.exit_code == 0 and key_id in listed.output and key not in listed.output
     assert "leads:read ops:admin" in listed.output and "300" in listed.output
     keyspace = Keyspace(Keys(bus_settings.prefix))
-    with Redis.from_url(redis_url, decode_responses=True) as redis:
-        record = redis.hgetall(keyspace.api_key(hashlib.sha256(key.encode()).hexdigest()))
+
+    async def stored() -> dict[str, str]:
+        redis = eventbus.connect(redis_url, decode_responses=True)
+        try:
+            return await redis.hgetall(keyspace.api_key(hashlib.sha256(key.encode()).hexdigest()))
+        finally:
+            await redis.aclose()
+
+    record = asyncio.run(stored())  # the CLI runs its own event loop: this test is synchronous
     assert record["company_id"] == "cmp_A" and key not in str(record)
 
 

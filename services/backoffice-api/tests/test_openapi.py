@@ -10,6 +10,7 @@ import threading
 import time
 from pathlib import Path
 
+import eventbus
 import httpx
 import pytest
 import requests
@@ -20,7 +21,6 @@ from backoffice_api.apikeys import SCOPES, ApiKeys
 from backoffice_api.app import create_app
 from eventbus.server import free_port
 from hypothesis import HealthCheck, Phase, given, settings
-from redis.asyncio import Redis
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.openapi.checks import __name__ as _  # noqa: F401 - registers the OpenAPI checks
@@ -78,7 +78,7 @@ def server(settings, upstreams, redis_url):
         time.sleep(0.01)
 
     async def key() -> str:
-        redis = Redis.from_url(redis_url, decode_responses=True)
+        redis = eventbus.connect(redis_url, decode_responses=True)
         try:
             keys = ApiKeys(redis, app.state.ports.models.ks)
             secret, _ = await keys.create(

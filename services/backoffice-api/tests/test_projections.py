@@ -4,6 +4,7 @@ rebuilt from the retained streams by one command."""
 from __future__ import annotations
 
 import itertools
+import json
 import random
 from datetime import UTC, datetime, timedelta
 
@@ -12,7 +13,7 @@ from backoffice_api import handlers
 from backoffice_api.deals import Deals
 from backoffice_api.keyspace import Keyspace
 from backoffice_api.rebuild import rebuild
-from backoffice_api.store import ReadModels
+from backoffice_api.store import ReadModels, lua
 from eventbus import (
     ContractCreated,
     ContractSigned,
@@ -26,6 +27,8 @@ from eventbus import (
     OutgoingMessage,
 )
 from eventbus.testing.waiting import eventually
+from redis.crc import key_slot
+from redis.exceptions import ResponseError
 from ulid import ULID
 
 COMPANY = "cmp_A"
@@ -255,3 +258,25 @@ async def test_rebuild_replays_the_streams_into_the_same_read_models(app, publis
     after = await eventually(complete)
     assert after == before
     assert await app.state.ports.deals.get(COMPANY, deal["deal_id"]) == deal  # not a read model: kept
+
+
+async def test_a_companys_read_models_and_deals_share_one_cluster_slot(fresh, redis):
+    """Redis Cluster: a projection step is one script over a lead, its indexes, timelines and counters, so all
+    of a company's keys carry its hash tag."""
+    ks, _, apply = fresh()
+    await Deals(redis, ks).create(COMPANY, lead_id="lead_s", value=1, currency="BRL", event={})
+    await apply(story())
+    keys = [k async for k in redis.scan_iter(match=ks.keys.service("backoffice-api", "*"))]
+    assert len(keys) > 10
+    assert {key_slot(k.encode()) for k in keys} == {key_slot(COMPANY.encode())}
+
+
+async def test_a_projection_step_touching_an_undeclared_key_fails_and_writes_nothing(fresh, redis):
+    """The script checks its keys against KEYS: on one server too, so no test run misses what a cluster,
+    which routes a script by its KEYS, would get wrong."""
+    ks, _, _ = fresh()
+    step = redis.register_script(lua("apply"))
+    marker, statuses = ks.applied(COMPANY, "evt_undeclared"), ks.instance_status(COMPANY)
+    with pytest.raises(ResponseError, match="undeclared key"):
+        await step(keys=[marker], args=[60_000, json.dumps([["hset", statuses, "ins_1", "{}"]])])
+    assert await redis.exists(marker) == 0 and await redis.exists(statuses) == 0

@@ -1,10 +1,16 @@
 """Contracts in Redis, under `wb:svc:autentique-service:…` (no other service reads them).
 
+    {ctr_…}:contract               hash             the contract, see below
+    {ctr_…}:lock                   token, PX        one request at a time talks to Autentique for a contract
+    {ctr_…}:webhook-event:<id>     1, EX            Autentique event ids already applied to this contract
     deal:<company_id>:<deal_id>    → ctr_…          the deal's current contract (one per deal unless re-issued)
-    contract:<ctr_…>               hash             the contract, see below
     document:<document_id>         → ctr_…          for webhooks, which only name the document
-    lock:<ctr_…>                   token, PX        one request at a time talks to Autentique for a contract
-    webhook-event:<event id>       1, EX            Autentique event ids already applied (replays)
+
+Redis Cluster: every script and transaction touches the keys of one contract, which share the hash tag
+`{ctr_…}` (one slot per contract, so contracts spread over the shards). The deal and document pointers lead
+from one entity to another and are read and written on their own, in an order that never shows a
+half-done step: a contract exists before its deal points at it, and a document points at its contract
+before the contract records it (a webhook believes the pointer only when the contract agrees).
 
 The contract hash holds what we were asked (`deal_id`, `value`, `signers` as JSON, …), what Autentique
 answered (`document_id`, signers' `public_id` as `pid:<public_id>` → index), how many creation attempts were
@@ -45,32 +51,29 @@ log = structlog.get_logger("autentique_service")
 P = ParamSpec("P")
 T = TypeVar("T")
 
-# Sets the deal's contract only if it still is the one the caller saw, and writes the new contract in the
-# same step: a crash cannot leave a deal pointing at a contract that does not exist, and two concurrent
-# requests cannot both reserve the deal.
+# Moves the deal to the caller's new contract only if the deal's contract is still the one the caller saw:
+# two concurrent requests cannot both reserve the deal.
 _RESERVE = """
 local current = redis.call('GET', KEYS[1])
 if (current or '') ~= ARGV[1] then return current or '' end
 redis.call('SET', KEYS[1], ARGV[2])
-redis.call('HSET', KEYS[2], unpack(ARGV, 3))
 return ARGV[2]
 """
-# Undo a reservation whose creation Autentique definitely refused, unless something moved on meanwhile.
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] and redis.call('HEXISTS', KEYS[2], 'document_id') == 0 then
-  redis.call('DEL', KEYS[1], KEYS[2])
-  return 1
-end
+# Deletes a key only while it still holds the caller's value: a lock's token, a deal's contract.
+_DELETE_IF = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
-# A webhook's reads in one round trip: was the event applied already, and the document's contract. The
-# contract's key is only known from the document's value, so it is built here from the prefix (standalone
-# Redis; on a Cluster these keys would need one hash tag per contract).
+# Forgets a reservation that never became a document; one that did is kept whatever happens.
+_FORGET_UNSENT = """
+if redis.call('HEXISTS', KEYS[1], 'document_id') == 0 then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+# A webhook's reads in one round trip, once the document's pointer named the contract: was the event
+# applied already, and the contract.
 _WEBHOOK_CONTEXT = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return {1} end
-local contract_id = redis.call('GET', KEYS[2])
-if not contract_id then return {0} end
-return {0, redis.call('HGETALL', ARGV[1] .. contract_id)}
+return {0, redis.call('HGETALL', KEYS[2])}
 """
 # Write-once fields, optionally the webhook event's marker, and the contract read back: one reply to parse
 # (a MULTI pipeline answers QUEUED per command).
@@ -78,10 +81,6 @@ _RECORD_ONCE = """
 for i = 2, #ARGV, 2 do redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 1]) end
 if KEYS[2] then redis.call('SET', KEYS[2], 1, 'EX', ARGV[1]) end
 return redis.call('HGETALL', KEYS[1])
-"""
-_UNLOCK = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
 """
 
 
@@ -207,16 +206,18 @@ class Contract:
 
 
 class Contracts:
-    """The store. Every method is one or two round trips; none scans."""
+    """The store. Every method is one to three round trips; none scans."""
 
     def __init__(self, bus: Bus) -> None:
         self._redis = bus.redis
         self._keys = bus.keys
         self._reserve = self._redis.register_script(_RESERVE)
-        self._release = self._redis.register_script(_RELEASE)
-        self._unlock = self._redis.register_script(_UNLOCK)
+        self._delete_if = self._redis.register_script(_DELETE_IF)
+        self._forget_unsent = self._redis.register_script(_FORGET_UNSENT)
         self._webhook_context = self._redis.register_script(_WEBHOOK_CONTEXT)
         self._record_once = self._redis.register_script(_RECORD_ONCE)
+
+    # Every key name, built only here (the layout is in the module's docstring).
 
     def _key(self, *parts: str) -> str:
         return str(self._keys.service(SERVICE, *parts))
@@ -224,8 +225,18 @@ class Contracts:
     def _deal_key(self, company_id: str, deal_id: str) -> str:
         return self._key("deal", company_id, deal_id)
 
-    def _contract_key(self, contract_id: str) -> str:
-        return self._key("contract", contract_id)
+    def _document_key(self, document_id: str) -> str:
+        return self._key("document", document_id)
+
+    def _contract_key(self, contract_id: str, *parts: str) -> str:
+        """The contract's hash, or with ``parts`` another key of the contract's slot (hash tag ``{ctr_…}``)."""
+        return self._key(f"{{{contract_id}}}", *(parts or ("contract",)))
+
+    def _lock_key(self, contract_id: str) -> str:
+        return self._contract_key(contract_id, "lock")
+
+    def _event_key(self, contract_id: str, event_id: str) -> str:
+        return self._contract_key(contract_id, "webhook-event", event_id)
 
     @_redis_errors
     async def current_for_deal(self, company_id: str, deal_id: str) -> str | None:
@@ -255,33 +266,35 @@ class Contracts:
             "signers": json.dumps([s.model_dump() for s in signers]),
             "attempts": "0",
         }
-        args: list[str] = [replacing or "", contract_id]
-        for name, value in fields.items():
-            args += [name, value]
-        result = await self._reserve(
-            keys=[self._deal_key(request.company_id, request.deal_id), self._contract_key(contract_id)],
-            args=args,
-        )
-        return _text(result) or None
+        # The contract first (its own slot): a deal never points at a contract that does not exist. A crash
+        # before the deal points at it leaves a hash that no one knows the id of.
+        contract_key = self._contract_key(contract_id)
+        await self._redis.hset(contract_key, items=[part for pair in fields.items() for part in pair])
+        deal_key = self._deal_key(request.company_id, request.deal_id)
+        holder = _text(await self._reserve(keys=[deal_key], args=[replacing or "", contract_id])) or None
+        if holder != contract_id:
+            with suppress(RedisError, OSError):  # unreferenced either way; this only saves the memory
+                await self._redis.delete(contract_key)
+        return holder
 
     @_redis_errors
     async def release(self, contract: Contract) -> bool:
-        """Forget a reservation that never became a document (Autentique refused it): the deal is free again."""
-        released = await self._release(
-            keys=[
-                self._deal_key(contract.company_id, contract.deal_id),
-                self._contract_key(contract.contract_id),
-            ],
-            args=[contract.contract_id],
-        )
-        return bool(released)
+        """Forget a reservation that never became a document (Autentique refused it): the deal is free again.
+        Called under the contract's lock, so no document can be recorded meanwhile."""
+        if not await self._forget_unsent(keys=[self._contract_key(contract.contract_id)]):
+            return False
+        # A crash here leaves the deal pointing at no contract: the next request for it reserves anew
+        # (``Issuer.issue`` replaces a current contract it cannot read).
+        deal_key = self._deal_key(contract.company_id, contract.deal_id)
+        await self._delete_if(keys=[deal_key], args=[contract.contract_id])
+        return True
 
     @asynccontextmanager
     async def locked(self, contract_id: str, *, seconds: float) -> AsyncIterator[bool]:
         """Yields whether this caller holds the contract's lock; it expires by itself after ``seconds`` so that
         a crashed request cannot keep a deal blocked."""
         token = secrets.token_hex(8)
-        key = self._key("lock", contract_id)
+        key = self._lock_key(contract_id)
         try:
             held = bool(await self._redis.set(key, token, nx=True, px=int(seconds * 1000)))
         except (RedisError, OSError) as exc:
@@ -291,7 +304,7 @@ class Contracts:
         finally:
             if held:
                 with suppress(RedisError, OSError):  # it expires on its own
-                    await self._unlock(keys=[key], args=[token])
+                    await self._delete_if(keys=[key], args=[token])
 
     @_redis_errors
     async def count_attempt(self, contract_id: str) -> int:
@@ -302,6 +315,10 @@ class Contracts:
         self, contract: Contract, document_id: str, signers: list[StoredSigner], progress: dict[str, str]
     ) -> None:
         """Record Autentique's document; ``progress`` carries states already there (an adopted document)."""
+        # The document's pointer first (another slot). A webhook that finds the pointer before the contract
+        # records the document is answered as unknown; after a crash in between, the next request for the
+        # deal adopts the document (issuing.py) and reads its signatures, so nothing is lost either way.
+        await self._redis.set(self._document_key(document_id), contract.contract_id)
         key = self._contract_key(contract.contract_id)
         mapping: dict[str, str] = {
             "document_id": document_id,
@@ -316,7 +333,6 @@ class Contracts:
                 pipe.hsetnx(key, name, value)
                 if name.endswith(":rejected"):
                     pipe.hsetnx(key, "refused_at", value)
-            pipe.set(self._key("document", document_id), contract.contract_id)
             await pipe.execute()
 
     @_redis_errors
@@ -327,7 +343,7 @@ class Contracts:
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hset(self._contract_key(contract_id), name, value)
             if remember is not None:
-                pipe.set(self._key("webhook-event", remember[0]), 1, ex=remember[1] * 86400)
+                pipe.set(self._event_key(contract_id, remember[0]), 1, ex=remember[1] * 86400)
             await pipe.execute()
 
     @_redis_errors
@@ -339,22 +355,22 @@ class Contracts:
         keys = [self._contract_key(contract_id)]
         args: list[str | int] = [remember[1] * 86400 if remember else 0]
         if remember is not None:
-            keys.append(self._key("webhook-event", remember[0]))
+            keys.append(self._event_key(contract_id, remember[0]))
         for name, value in fields.items():
             args += [name, value]
         flat = await self._record_once(keys=keys, args=args)
         return Contract.from_hash(dict(zip(flat[::2], flat[1::2], strict=True))) if flat else None
 
     @_redis_errors
-    async def seen_webhook_event(self, event_id: str) -> bool:
-        return bool(await self._redis.exists(self._key("webhook-event", event_id)))
-
-    @_redis_errors
     async def webhook_context(self, event_id: str, document_id: str) -> tuple[bool, Contract | None]:
-        """(was this event applied already, the document's contract), in one round trip."""
+        """(was this event applied already, the document's contract): the document's pointer, then one script
+        over the contract's slot."""
+        contract_id = await self._redis.get(self._document_key(document_id))
+        if not contract_id:
+            return False, None  # events are remembered per contract: an unknown document has none
+        contract_id = _text(contract_id)
         reply = await self._webhook_context(
-            keys=[self._key("webhook-event", event_id), self._key("document", document_id)],
-            args=[self._contract_key("")],
+            keys=[self._event_key(contract_id, event_id), self._contract_key(contract_id)]
         )
         if reply[0] == 1 or len(reply) < 2 or not reply[1]:
             return reply[0] == 1, None
@@ -362,5 +378,5 @@ class Contracts:
         return False, Contract.from_hash(dict(zip(flat[::2], flat[1::2], strict=True)))
 
     @_redis_errors
-    async def remember_webhook_event(self, event_id: str, days: int) -> None:
-        await self._redis.set(self._key("webhook-event", event_id), 1, ex=days * 86400)
+    async def remember_webhook_event(self, contract_id: str, event_id: str, days: int) -> None:
+        await self._redis.set(self._event_key(contract_id, event_id), 1, ex=days * 86400)

@@ -73,7 +73,7 @@ class Issuer:
         if holder != contract_id:
             raise Conflict(f"deal {request.deal_id} got a contract meanwhile ({holder}); retry to read it")
         contract = await self.contracts.get(contract_id)
-        assert contract is not None, "reserved in the same script"
+        assert contract is not None, "written before the deal pointed at it"
         finished = await self._create_document(contract, request, uploaded_pdf)
         return Issued(await self._announce(finished), created=True)
 

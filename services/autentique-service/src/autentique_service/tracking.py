@@ -51,11 +51,18 @@ class Tracker:
 
     async def _apply(self, update: Update, company_id: str | None) -> Outcome:
         if isinstance(update, Ignored):
-            return "replayed" if await self.contracts.seen_webhook_event(update.event_id) else "ignored"
+            # Nothing is applied for it, so it was never remembered: event ids are remembered per contract,
+            # and Autentique gives each event one id and one type.
+            return "ignored"
         seen, contract = await self.contracts.webhook_context(update.event_id, update.document_id)
         if seen:
             return "replayed"
-        if contract is None or (company_id is not None and contract.company_id != company_id):
+        if (
+            contract is None
+            # the document's pointer is written just before the contract records the document (contracts.py)
+            or contract.document_id != update.document_id
+            or (company_id is not None and contract.company_id != company_id)
+        ):
             log.info("autentique_webhook_unknown_document", event_id=update.event_id)
             return "unknown_document"
         if isinstance(update, SignatureChanged):
@@ -103,7 +110,7 @@ class Tracker:
         webhook event that caused it, if any."""
         if contract.signed_event_id is not None or contract.document_id is None or not contract.all_signed:
             if remember is not None:
-                await self.contracts.remember_webhook_event(*remember)
+                await self.contracts.remember_webhook_event(contract.contract_id, *remember)
             return contract
         if contract.signed_at is None:
             fixed = {"signed_at": _latest_signature(contract)}

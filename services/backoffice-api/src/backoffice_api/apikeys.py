@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from redis.asyncio import Redis
+from eventbus import Client
 from ulid import ULID
 
 from backoffice_api.keyspace import Keyspace
@@ -110,7 +110,7 @@ class UnknownScope(ValueError):
 
 
 class ApiKeys:
-    def __init__(self, redis: Redis, keyspace: Keyspace) -> None:
+    def __init__(self, redis: Client, keyspace: Keyspace) -> None:
         self.redis = redis
         self.ks = keyspace
 
@@ -141,11 +141,12 @@ class ApiKeys:
             burst=burst,
         )
         hashed = digest(secret)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(self.ks.api_key(hashed), mapping=cast(Any, record.to_redis()))
-            pipe.set(self.ks.api_key_id(record.key_id), hashed)
-            pipe.sadd(self.ks.api_keys(), record.key_id)
-            await pipe.execute()
+        # Three keys in three slots (Redis Cluster), so no MULTI: the indexes first, the record last. The key
+        # works only once its record exists, and by then it can be listed and revoked; a crash before leaves
+        # an id that leads to nothing (``by_id`` answers None).
+        await self.redis.sadd(self.ks.api_keys(), record.key_id)
+        await self.redis.set(self.ks.api_key_id(record.key_id), hashed)
+        await self.redis.hset(self.ks.api_key(hashed), mapping=cast(Any, record.to_redis()))
         return secret, record
 
     async def lookup(self, key: str) -> ApiKey | None:
@@ -165,7 +166,10 @@ class ApiKeys:
         if hashed is None:
             return None
         key = self.ks.api_key(str(hashed))
-        if not await self.redis.hget(key, "revoked_at"):
+        revoked = await self.redis.hmget(key, ["key_id", "revoked_at"])
+        if not revoked[0]:
+            return None  # an id whose record was never written (see ``create``): nothing to revoke
+        if not revoked[1]:
             await self.redis.hset(key, "revoked_at", datetime.now(UTC).isoformat())
         return await self.by_id(key_id)
 

@@ -51,6 +51,7 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
             bus = await stack.enter_async_context(servicekit.bus_for(app, settings, service=SERVICE))
             redis = eventbus.connect(settings.redis_url, decode_responses=True)
             stack.push_async_callback(redis.aclose)
+            await eventbus.warm(redis)  # the bus's own client is warmed by bus_for
 
             async def http(url: object) -> httpx.AsyncClient:
                 client = httpx.AsyncClient(

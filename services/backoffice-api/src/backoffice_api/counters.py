@@ -10,7 +10,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from redis.asyncio import Redis
+from eventbus import Client
 
 from backoffice_api.keyspace import Keyspace
 from backoffice_api.projections import BUCKETS, COUNTERS
@@ -54,7 +54,9 @@ def _iso(ms: int) -> str:
 
 
 class Reports:
-    def __init__(self, redis: Redis, keyspace: Keyspace, models: ReadModels, *, cache_for: timedelta) -> None:
+    def __init__(
+        self, redis: Client, keyspace: Keyspace, models: ReadModels, *, cache_for: timedelta
+    ) -> None:
         self.redis = redis
         self.ks = keyspace
         self.models = models

@@ -10,8 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from eventbus import envelope
-from redis.asyncio import Redis
+from eventbus import Client, envelope
 from ulid import ULID
 
 from backoffice_api.keyspace import Keyspace
@@ -22,7 +21,7 @@ def new_deal_id() -> str:
 
 
 class Deals:
-    def __init__(self, redis: Redis, keyspace: Keyspace) -> None:
+    def __init__(self, redis: Client, keyspace: Keyspace) -> None:
         self.redis = redis
         self.ks = keyspace
 

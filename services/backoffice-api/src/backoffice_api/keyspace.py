@@ -8,8 +8,11 @@ Three families, because they live and die differently:
   no event carries them, so a rebuild must keep them.
 - ``auth:…`` / ``rate:…`` / ``cache:…`` — API keys (by SHA-256), token buckets, short-lived answers.
 
-A company's keys share the hash tag ``{company}`` so that one projection step (a Lua script touching a lead,
-its indexes, its timeline and the metric buckets) stays in one Redis Cluster slot.
+Redis Cluster: a company's ``view:`` and ``state:`` keys (and its cached reports) share the hash tag
+``{company}``, so one projection step — a Lua script touching a lead, its indexes, its timeline, the metric
+buckets and the event's applied marker — stays in one slot, as does a page of leads. Every key a script
+touches is passed in KEYS (``lua/apply.lua`` refuses any other). The ``auth:`` and ``rate:`` keys are one
+per API key or client and hash on their own; no command touches two of them.
 """
 
 from __future__ import annotations
@@ -50,6 +53,15 @@ class Keyspace:
         """Lexicographic index of a company's leads (``<created ms, 16 digits>:<lead id>``, all scores 0),
         one per filter combination so that any filter is a single ``ZRANGE BYLEX``."""
         return f"{self.view(company)}:leads:{status or '*'}:{source or '*'}"
+
+    def lead_indexes(self, company: str) -> list[str]:
+        """Every lead index of a company: what re-indexing a lead may touch (its old and new status and source
+        are only known inside the script), declared to it as KEYS."""
+        return [
+            self.lead_index(company, status, source)
+            for status in (None, *LEAD_STATUSES)
+            for source in (None, *LEAD_SOURCES)
+        ]
 
     def lead_by_external(self, company: str) -> str:
         """Hash: contact id (``wa:+55…``) → lead id."""

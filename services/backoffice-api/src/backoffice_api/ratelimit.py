@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from redis.asyncio import Redis
+from eventbus import Client
 
 from backoffice_api.keyspace import Keyspace
 from backoffice_api.store import lua
@@ -42,7 +42,7 @@ class Decision:
 
 
 class RateLimiter:
-    def __init__(self, redis: Redis, keyspace: Keyspace) -> None:
+    def __init__(self, redis: Client, keyspace: Keyspace) -> None:
         self.ks = keyspace
         self._bucket = redis.register_script(lua("token_bucket"))
 

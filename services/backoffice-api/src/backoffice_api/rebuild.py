@@ -14,8 +14,7 @@ import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from eventbus import Bus, forget_processed, replay_since
-from redis.asyncio import Redis
+from eventbus import Bus, Client, forget_processed, replay_since
 from redis.exceptions import ResponseError
 
 from backoffice_api import SERVICE
@@ -32,7 +31,7 @@ class Rebuilt:
 
 
 async def rebuild(
-    bus: Bus, *, redis: Redis | None = None, group: str = SERVICE, grace: timedelta = timedelta(seconds=5)
+    bus: Bus, *, redis: Client | None = None, group: str = SERVICE, grace: timedelta = timedelta(seconds=5)
 ) -> Rebuilt:
     """Clear every ``view:`` key and make ``group`` consume each channel's retained history again.
 

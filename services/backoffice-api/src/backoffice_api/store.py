@@ -12,7 +12,7 @@ from datetime import timedelta
 from importlib.resources import files
 from typing import Any, cast
 
-from redis.asyncio import Redis
+from eventbus import Client
 
 from backoffice_api.keyspace import Keyspace
 from backoffice_api.projections import Op
@@ -42,7 +42,7 @@ def lex_range(*, after: str | None, created_from: int | None, created_to: int | 
 
 
 class ReadModels:
-    def __init__(self, redis: Redis, keyspace: Keyspace, *, marker_ttl: timedelta) -> None:
+    def __init__(self, redis: Client, keyspace: Keyspace, *, marker_ttl: timedelta) -> None:
         self.redis = redis
         self.ks = keyspace
         self._marker_ms = int(marker_ttl.total_seconds() * 1000)
@@ -51,7 +51,10 @@ class ReadModels:
 
     async def apply(self, company: str, event_id: str, ops: list[Op]) -> bool:
         """Run ``ops`` atomically unless this event was applied already; True when they ran."""
-        keys = [self.ks.applied(company, event_id), *dict.fromkeys(op[1] for op in ops)]
+        touched = [op[1] for op in ops]
+        if any(op[0] == "reindex" for op in ops):
+            touched += self.ks.lead_indexes(company)
+        keys = [self.ks.applied(company, event_id), *dict.fromkeys(touched)]
         return bool(await self._apply(keys=keys, args=[self._marker_ms, json.dumps(ops)]))
 
     # -- leads ------------------------------------------------------------------------------------------
@@ -74,20 +77,19 @@ class ReadModels:
     ) -> Page:
         upper, lower = lex_range(after=after, created_from=created_from, created_to=created_to)
         index = self.ks.lead_index(company, status, source)
-        # Lua: the range, the documents and their handoff flags in one round trip (one slot: the company's tag).
-        args: list[str | int] = [
-            upper,
-            lower,
-            limit + 1,
-            self.ks.lead(company, ""),
-            "doc",
-            self.ks.handoff(company),
-        ]
-        flat = await self._page(keys=[index], args=args)
-        members, docs, handoffs = flat[0::3], flat[1::3], flat[2::3]
+        members: list[str] = await self.redis.zrange(  # type: ignore[assignment]
+            index, upper, lower, desc=True, bylex=True, offset=0, num=limit + 1
+        )
         more = len(members) > limit
+        ids = [member.split(":", 1)[1] for member in members[:limit]]
+        if not ids:
+            return Page([], None)
+        # Then the documents and their handoff flags in one script: its keys are the members' leads, declared
+        # (Redis Cluster), so they can only be named once the range is read. One slot: the company's tag.
+        keys = [*(self.ks.lead(company, lead_id) for lead_id in ids), self.ks.handoff(company)]
+        flat = await self._page(keys=keys, args=["doc", *ids])
         rows = []
-        for doc, handoff in zip(docs[:limit], handoffs[:limit], strict=True):
+        for doc, handoff in zip(flat[0::2], flat[1::2], strict=True):
             if doc:
                 row = json.loads(doc)
                 if handoff:

@@ -1,5 +1,6 @@
 -- One projection step, applied at most once per event id, atomically.
--- KEYS[1]: the event's applied marker; KEYS[2..]: the keys the ops touch (declared for Redis Cluster, one slot).
+-- KEYS[1]: the event's applied marker; KEYS[2..]: every other key the ops touch, the company's lead indexes
+-- included when a lead is re-indexed (one company: one hash tag, one Redis Cluster slot).
 -- ARGV[1]: marker TTL (ms); ARGV[2]: JSON list of ops, each [name, key, args…].
 -- Every op is order-independent (first/earliest wins, newest wins, set union, counter increments guarded by
 -- the marker), so applying a company's events in any order yields the same read models.
@@ -7,12 +8,25 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
   return 0
 end
 
+-- Redis Cluster routes a script by its KEYS; a key it reaches by name alone may sit elsewhere while its slot
+-- migrates. Refusing undeclared keys here makes a single server catch what a cluster would get wrong.
+local declared = {}
+for _, name in ipairs(KEYS) do
+  declared[name] = true
+end
+local function checked(name)
+  if not declared[name] then
+    error('projection touches an undeclared key: ' .. tostring(name))
+  end
+  return name
+end
+
 local function index_keys(view, status, source)
   return {
-    view .. ':leads:*:*',
-    view .. ':leads:' .. status .. ':*',
-    view .. ':leads:*:' .. source,
-    view .. ':leads:' .. status .. ':' .. source,
+    checked(view .. ':leads:*:*'),
+    checked(view .. ':leads:' .. status .. ':*'),
+    checked(view .. ':leads:*:' .. source),
+    checked(view .. ':leads:' .. status .. ':' .. source),
   }
 end
 
@@ -63,7 +77,7 @@ end
 
 local ops = cjson.decode(ARGV[2])
 for _, op in ipairs(ops) do
-  local name, key = op[1], op[2]
+  local name, key = op[1], checked(op[2])
   if name == 'hset' then
     redis.call('HSET', key, unpack(op, 3))
   elseif name == 'hsetnx' then

@@ -1,14 +1,12 @@
--- One page of an index with each member's JSON document (and an extra per member), in one round trip.
--- KEYS[1]: a lexicographic index (members "<16-digit ms>:<id>"); ARGV: upper bound, lower bound, count,
--- the key prefix of the documents (the id is appended), the hash field holding the document, and a hash of
--- extras by id (the handoff mirror; "" for none).
--- Returns {member, document, extra, member, document, extra, …}; a missing document or extra is "".
-local members = redis.call('ZRANGE', KEYS[1], ARGV[1], ARGV[2], 'BYLEX', 'REV', 'LIMIT', 0, tonumber(ARGV[3]))
+-- The documents of one page of an index, with an extra per document, in one round trip.
+-- KEYS: the documents' hashes, then a hash of extras by id (the handoff mirror). Every key is declared, so
+-- the index's range is read before (its members name the documents); all are in the company's slot.
+-- ARGV[1]: the hash field holding the document; ARGV[2..]: the ids, in the order of KEYS.
+-- Returns {document, extra, document, extra, …}; a missing document or extra is "".
+local extras = KEYS[#KEYS]
 local out = {}
-for _, member in ipairs(members) do
-  out[#out + 1] = member
-  local id = string.sub(member, 18)
-  out[#out + 1] = redis.call('HGET', ARGV[4] .. id, ARGV[5]) or ''
-  out[#out + 1] = ARGV[6] ~= '' and redis.call('HGET', ARGV[6], id) or ''
+for i = 1, #KEYS - 1 do
+  out[#out + 1] = redis.call('HGET', KEYS[i], ARGV[1]) or ''
+  out[#out + 1] = redis.call('HGET', extras, ARGV[i + 1]) or ''
 end
 return out
