@@ -1,14 +1,17 @@
 """Conversations per second that one agent-runtime process handles in rules mode, against a no-op handler.
 
-    uv run python bench/agent_conversations.py [--conversations 300] [--runs 3] [--redis-url redis://…]
+    uv run python bench/agent_conversations.py [--conversations 300] [--runs 3] [--concurrency 16]
+                                               [--redis-url redis://…]
 
 Each conversation is a lead's whole scripted chat (six ``message.received``, ending qualified). A separate
 load-generator process publishes every message of every conversation through the bus; one consumer process
 handles them with the same subscription as the service (ordering key ``company_id + lead_external_id``,
-concurrency 16): either the agent's real handler (``answer_message``: lead, conversation, reply, store,
-publish) or a handler that does nothing. Time runs from the first publish to the handling of the last
-message, i.e. the last ``message.sent`` published. Both configurations run on the same Redis in the same
-run, alternating, and the table prints medians and the ratio.
+concurrency ``AGENT_CONCURRENCY``'s default unless ``--concurrency``): the agent's real handler
+(``answer_message``: lead, conversation, reply, store, publish), a handler that does nothing, or one that
+only publishes a fixed ``message.sent`` per message (the least any answering handler does on this bus: its
+ratio bounds the agent's). Time runs from the first publish to the handling of the last message, i.e. the
+last ``message.sent`` published. All configurations run on the same Redis in the same run, alternating, and
+the table prints medians and the ratio to the no-op handler.
 """
 
 from __future__ import annotations
@@ -24,7 +27,16 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from eventbus import Bus, BusSettings, Consumer, Envelope, MessageReceived, Subscription
+from eventbus import (
+    Bus,
+    BusSettings,
+    Consumer,
+    Envelope,
+    MessageReceived,
+    MessageSent,
+    OutgoingMessage,
+    Subscription,
+)
 from eventbus.server import RedisServer
 from servicekit.logging import configure_logging
 
@@ -32,50 +44,55 @@ SCRIPT = ["Oi, boa tarde!", "Vou casar 💍", "12 de março", "uns 120 convidado
 COMPANY = "cmp_01J8Z0P1F7K4V6E9QW3M0N1B2C"
 ORDERING_KEY = ("company_id", "payload.lead_external_id")
 NOW = datetime(2025, 12, 16, 12, tzinfo=UTC)
+HANDLERS = ("noop", "reply", "agent")
 
 
 def _bus_settings(prefix: str) -> BusSettings:
     return BusSettings(prefix=prefix, live_prefix=f"{prefix}:")
 
 
-def consumer_main(kind: str, url: str, prefix: str, conn: Connection, shared: Any) -> None:
+def consumer_main(kind: str, url: str, prefix: str, concurrency: int, conn: Connection, shared: Any) -> None:
     configure_logging("bench", level="WARNING")
-    asyncio.run(_consume(kind, url, prefix, conn, shared))
+    asyncio.run(_consume(kind, url, prefix, concurrency, conn, shared))
 
 
-async def _consume(kind: str, url: str, prefix: str, conn: Connection, shared: Any) -> None:
+async def _consume(kind: str, url: str, prefix: str, concurrency: int, conn: Connection, shared: Any) -> None:
     from agent_runtime.handlers import Agent, answer_message
     from agent_runtime.leads import Leads
+    from agent_runtime.pipeline import Pipeline
     from agent_runtime.settings import Settings
     from agent_runtime.store import Store
 
     async with Bus.from_url(url, source="agent-runtime", settings=_bus_settings(prefix)) as bus:
         settings = Settings(redis_url=url, bus_prefix=prefix)
-        agent = Agent(
-            bus=bus,
-            leads=Leads(bus.redis, bus),
-            store=Store(
-                bus.redis,
-                bus.keys,
-                conversation_ttl=settings.conversation_ttl,
-                answer_ttl=settings.answer_ttl,
-            ),
-            settings=settings,
-            clock=lambda: NOW,
-        )
+        store = Store(
+            Pipeline(bus.redis),
+            bus.keys,
+            conversation_ttl=settings.conversation_ttl,
+            answer_ttl=settings.answer_ttl,
+        )  # as create_app builds it
+        agent = Agent(bus=bus, leads=Leads(bus, store), store=store, settings=settings, clock=lambda: NOW)
         count = 0
 
         async def handle(event: Envelope[Any]) -> None:
             nonlocal count
             if kind == "agent":
                 await answer_message(event, agent=agent)
+            elif kind == "reply":
+                reply = MessageSent(
+                    instance_id=event.payload.instance_id,
+                    to=event.payload.from_,
+                    messages=[OutgoingMessage(text="Anotado: 120 convidados ✅ E onde vai ser a festa?")],
+                )
+                await bus.publish(
+                    Envelope.new(reply, source="agent-runtime", company_id=event.company_id),
+                    dedupe_key=f"reply:{event.id}",
+                )
             count += 1
             shared[1] = time.monotonic()
             shared[0] = count
 
-        sub = Subscription(
-            "message.received", handle, ordering_key=ORDERING_KEY, concurrency=settings.concurrency
-        )
+        sub = Subscription("message.received", handle, ordering_key=ORDERING_KEY, concurrency=concurrency)
         consumer = Consumer(bus, "agent-runtime", [sub], name="bench", block=timedelta(milliseconds=100))
         await bus.redis.xgroup_create(
             bus.keys.stream("message.received"), "agent-runtime", "0", mkstream=True
@@ -124,13 +141,13 @@ async def _publish(url: str, prefix: str, conversations: int, conn: Connection) 
         conn.send({"t0": t0, "elapsed": time.monotonic() - t0})
 
 
-def run_once(kind: str, url: str, conversations: int) -> dict[str, float]:
+def run_once(kind: str, url: str, conversations: int, concurrency: int) -> dict[str, float]:
     ctx = mp.get_context("spawn")
     prefix = f"bench{time.monotonic_ns()}"
     shared = ctx.Array("d", [0.0, 0.0], lock=False)
     c_parent, c_child = ctx.Pipe()
     p_parent, p_child = ctx.Pipe()
-    consumer = ctx.Process(target=consumer_main, args=(kind, url, prefix, c_child, shared))
+    consumer = ctx.Process(target=consumer_main, args=(kind, url, prefix, concurrency, c_child, shared))
     publisher = ctx.Process(target=publisher_main, args=(url, prefix, conversations, p_child))
     consumer.start()
     publisher.start()
@@ -176,6 +193,7 @@ def main() -> None:
     parser.add_argument("--conversations", type=int, default=300)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--redis-url", default="")
+    parser.add_argument("--concurrency", type=int, default=_default_concurrency())
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         server = None
@@ -184,24 +202,30 @@ def main() -> None:
             server = RedisServer(Path(tmp)).start()
             url = server.url
         try:
-            results: dict[str, list[dict[str, float]]] = {"noop": [], "agent": []}
+            results: dict[str, list[dict[str, float]]] = {kind: [] for kind in HANDLERS}
             for _ in range(args.runs):
-                for kind in ("noop", "agent"):
-                    results[kind].append(run_once(kind, url, args.conversations))
+                for kind in HANDLERS:
+                    results[kind].append(run_once(kind, url, args.conversations, args.concurrency))
         finally:
             if server is not None:
                 server.kill()
     med = {k: {m: statistics.median(r[m] for r in v) for m in v[0]} for k, v in results.items()}
     print(f"agent-runtime, rules mode: {args.conversations} conversations × {len(SCRIPT)} messages, "
-          f"{args.runs} runs each, medians")  # fmt: skip
+          f"concurrency {args.concurrency}, {args.runs} runs each, medians")  # fmt: skip
     print(f"{'handler':<10}{'conv/s':>10}{'msg/s':>10}{'seconds':>10}{'consumer CPU s':>16}{'× no-op':>9}")
-    for kind in ("noop", "agent"):
+    for kind in HANDLERS:
         m = med[kind]
         ratio = m["conversations_s"] / med["noop"]["conversations_s"]
         print(
             f"{kind:<10}{m['conversations_s']:>10.1f}{m['messages_s']:>10.0f}{m['seconds']:>10.2f}"
             f"{m['consumer_cpu_s']:>16.2f}{ratio:>9.2f}"
         )
+
+
+def _default_concurrency() -> int:
+    from agent_runtime.settings import Settings
+
+    return int(Settings.model_fields["concurrency"].default)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,11 @@
 """Dates are read in the company's time zone, against the injected clock."""
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
+import structlog
 from structlog.testing import capture_logs
 
 
@@ -20,8 +24,19 @@ async def test_company_time_zone_can_differ(make_agent):
     assert "18 de dezembro de 2025" in reply
 
 
+@contextmanager
+def debug_level() -> Iterator[None]:
+    wrapper = structlog.get_config()["wrapper_class"]
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG))
+    try:
+        yield
+    finally:
+        structlog.configure(wrapper_class=wrapper)
+
+
 async def test_logs_carry_no_message_body_nor_phone_number(make_agent):
-    with capture_logs() as logs:
+    # The line per answered message is at debug level (production logs at info): check that level too.
+    with debug_level(), capture_logs() as logs:
         async with make_agent() as agent:
             await agent.answer("casamento secreto em Campinas", phone="+5511912345678")
     text = repr(logs)

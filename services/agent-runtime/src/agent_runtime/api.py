@@ -72,7 +72,7 @@ def _public(ref: LeadRef, handoff: Handoff | None) -> HandoffPublic:
 @router.get("/leads/{lead_id}/handoff")
 async def get_handoff(lead_id: str, leads: LeadsDep, store: StoreDep) -> HandoffPublic:
     ref = await _lead(leads, lead_id)
-    return _public(ref, await store.handoff(lead_id))
+    return _public(ref, await store.handoff(ref.key))
 
 
 @router.put("/leads/{lead_id}/handoff")
@@ -82,7 +82,7 @@ async def start_handoff(
     """A person takes the conversation over: the agent stops answering this lead. Idempotent."""
     ref = await _lead(leads, lead_id)
     body = body or HandoffUpdate()
-    current = await store.handoff(lead_id)
+    current = await store.handoff(ref.key)
     if current is not None and current.active:
         return _public(ref, current)
     handoff = Handoff(
@@ -93,7 +93,7 @@ async def start_handoff(
         requested_by=body.requested_by,
         since=datetime.now(UTC),
     )
-    await store.set_handoff(handoff)
+    await store.set_handoff(ref.key, handoff)
     return _public(ref, handoff)
 
 
@@ -101,9 +101,9 @@ async def start_handoff(
 async def end_handoff(lead_id: str, leads: LeadsDep, store: StoreDep) -> HandoffPublic:
     """The agent answers this lead again; the record stays, with ``ended_at``. Idempotent."""
     ref = await _lead(leads, lead_id)
-    current = await store.handoff(lead_id)
+    current = await store.handoff(ref.key)
     if current is None or not current.active:
         return _public(ref, current)
     ended = current.model_copy(update={"active": False, "ended_at": datetime.now(UTC)})
-    await store.set_handoff(ended)
+    await store.set_handoff(ref.key, ended)
     return _public(ref, ended)

@@ -17,6 +17,7 @@ from agent_runtime import SERVICE, api, handlers
 from agent_runtime.handlers import Agent, Clock
 from agent_runtime.leads import Leads
 from agent_runtime.llm import LanguageModel
+from agent_runtime.pipeline import Pipeline
 from agent_runtime.settings import Settings
 from agent_runtime.store import Store
 
@@ -50,13 +51,13 @@ def create_app(
                     api_key=settings.llm_api_key,
                     timeout=settings.llm_timeout,
                 )
-            leads = Leads(bus.redis, bus)
             store = Store(
-                bus.redis,
+                Pipeline(bus.redis),
                 bus.keys,
                 conversation_ttl=settings.conversation_ttl,
                 answer_ttl=settings.answer_ttl,
             )
+            leads = Leads(bus, store)
             agent = Agent(bus=bus, leads=leads, store=store, settings=settings, clock=clock, llm=llm)
             app.state.bus, app.state.leads, app.state.store, app.state.agent = bus, leads, store, agent
             subscriptions = [

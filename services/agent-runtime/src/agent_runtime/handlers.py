@@ -19,7 +19,7 @@ from eventbus import Bus, Envelope, LeadQualified, MessageReceived, MessageSent,
 
 from agent_runtime import SERVICE, replies
 from agent_runtime.conversation import Turn, advance, media_turn
-from agent_runtime.leads import Lead, Leads
+from agent_runtime.leads import Lead, LeadKey, Leads
 from agent_runtime.llm import LanguageModel
 from agent_runtime.qualification import summary
 from agent_runtime.settings import Settings
@@ -45,10 +45,14 @@ class Agent:
 
 async def answer_message(event: Envelope[MessageReceived], *, agent: Agent) -> None:
     message = event.payload
-    lead = await agent.leads.identify(event, now=agent.clock())
-    lead = await agent.leads.announce(lead)
-    snapshot = await agent.store.load(lead.lead_id, event.id)
+    snapshot = await agent.store.load(LeadKey(event.company_id, message.lead_external_id), event.id)
+    lead = snapshot.lead or await agent.leads.claim(event, now=agent.clock())
+    announced = not lead.announced
+    if announced:  # the lead's first message (or a retry of it): recorded with the answer below
+        lead = await agent.leads.announce(lead)
     if snapshot.answer is not None:
+        if announced:
+            await agent.store.save_lead(lead)
         await _publish(agent.bus, snapshot.answer)
         log.info("answer_republished", lead_id=lead.lead_id, events=len(snapshot.answer.events))
         return
@@ -60,7 +64,12 @@ async def answer_message(event: Envelope[MessageReceived], *, agent: Agent) -> N
     if snapshot.handoff is not None and snapshot.handoff.active:
         # A person is answering: we stay silent, and remember that this message was seen (not advanced).
         await agent.store.commit(
-            lead.lead_id, event.id, Answer(events=[]), conversation, expected_version=conversation.version
+            lead,
+            event.id,
+            Answer(events=[]),
+            conversation,
+            expected_version=conversation.version,
+            announced=announced,
         )
         log.info("reply_suppressed_handoff", lead_id=lead.lead_id)
         return
@@ -86,21 +95,24 @@ async def answer_message(event: Envelope[MessageReceived], *, agent: Agent) -> N
             requested_by="lead",
             since=agent.clock(),
         )
-    stored = await agent.store.commit(
-        lead.lead_id,
+    earlier = await agent.store.commit(
+        lead,
         event.id,
         answer,
         turn.conversation,
         expected_version=conversation.version,
         handoff=handoff,
         qualify=turn.qualification is not None,
+        announced=announced,
     )
-    if stored == answer:  # ours was stored: publish the envelopes in hand rather than parse them back
+    if earlier is None:  # ours was stored: publish the envelopes in hand rather than parse them back
         for envelope, item in zip(fresh, answer.events, strict=True):
             await agent.bus.publish(envelope, dedupe_key=item.dedupe_key)
     else:
-        await _publish(agent.bus, stored)
-    log.info(
+        await _publish(agent.bus, earlier)
+    # Debug, not info: one line per message is the hot path's largest avoidable cost in production, and
+    # the bus's metrics count what was answered.
+    log.debug(
         "message_answered",
         lead_id=lead.lead_id,
         slots_changed=turn.changed,

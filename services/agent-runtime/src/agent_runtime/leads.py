@@ -1,25 +1,38 @@
 """Lead identity: one ``lead_`` id per ``company_id + lead_external_id``, announced once as ``lead.created``.
 
-The id is claimed with ``SET NX`` on the natural key, so two first messages handled at the same time (or a
-replay of the first) agree on one id; ``lead.created`` is published with the natural key as the bus's
-``dedupe_key`` and the lead is marked announced only after the publish, so a crash in between re-publishes
-(the bus returns the first event) instead of losing it.
+The id is claimed with ``SET NX`` on the natural key (the lead record lives with the lead's other state,
+``store.py``), so two first messages handled at the same time (or a replay of the first) agree on one id;
+``lead.created`` is published with the natural key as the bus's ``dedupe_key`` and the lead is marked
+announced only after the publish (with the first answer, ``Store.commit``), so a crash in between
+re-publishes (the bus returns the first event) instead of losing it.
+
+The admin API knows a lead by id only: an index maps the id to the natural key. It is written before
+``lead.created`` tells anyone the id.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import parse_qs, urlsplit
 
 from eventbus import AdReferral, Bus, Envelope, LeadCreated, MessageReceived, Utm
 from eventbus.ids import new_id
 from pydantic import BaseModel, ConfigDict
-from redis.asyncio import Redis
 
-from agent_runtime import SERVICE
+if TYPE_CHECKING:
+    from agent_runtime.store import Store
 
 Channel = Literal["whatsapp", "instagram", "telegram"]
+
+
+@dataclass(frozen=True, slots=True)
+class LeadKey:
+    """A lead's natural key: what a message names, and what every key of the lead is tagged with."""
+
+    company_id: str
+    lead_external_id: str
 
 
 class Lead(BaseModel):
@@ -34,6 +47,10 @@ class Lead(BaseModel):
     ctwa_clid: str | None = None
     created_at: datetime
     announced: bool = False
+
+    @property
+    def key(self) -> LeadKey:
+        return LeadKey(self.company_id, self.lead_external_id)
 
     def created_event(self) -> LeadCreated:
         return LeadCreated(
@@ -54,6 +71,10 @@ class LeadRef(BaseModel):
     company_id: str
     lead_external_id: str
 
+    @property
+    def key(self) -> LeadKey:
+        return LeadKey(self.company_id, self.lead_external_id)
+
 
 def utm_from(referral: AdReferral) -> Utm:
     """A click-to-WhatsApp ad as UTM fields: the app it ran on, ``ctwa`` as medium, the ad's headline as
@@ -73,24 +94,19 @@ def utm_from(referral: AdReferral) -> Utm:
 
 
 class Leads:
-    def __init__(self, redis: Redis, bus: Bus, *, channel: Channel = "whatsapp") -> None:
-        self._redis = redis
+    def __init__(self, bus: Bus, store: Store, *, channel: Channel = "whatsapp") -> None:
         self._bus = bus
-        self._keys = bus.keys
+        self._store = store
         self._channel = channel
-
-    def _key(self, company_id: str, lead_external_id: str) -> str:
-        return str(self._keys.service(SERVICE, "lead", company_id, lead_external_id))
-
-    def _ref_key(self, lead_id: str) -> str:
-        return str(self._keys.service(SERVICE, "lead-ref", lead_id))
 
     async def identify(self, event: Envelope[MessageReceived], *, now: datetime) -> Lead:
         """The message's lead, created (not yet announced) when this is its first message."""
+        lead = await self._store.lead(LeadKey(event.company_id, event.payload.lead_external_id))
+        return lead if lead is not None else await self.claim(event, now=now)
+
+    async def claim(self, event: Envelope[MessageReceived], *, now: datetime) -> Lead:
+        """A new lead for the message's natural key, or the lead another handler claimed it for first."""
         message = event.payload
-        key = self._key(event.company_id, message.lead_external_id)
-        if (raw := await self._redis.get(key)) is not None:
-            return Lead.model_validate_json(raw)
         referral = message.referral
         candidate = Lead(
             lead_id=new_id("lead"),
@@ -102,29 +118,20 @@ class Leads:
             ctwa_clid=referral.ctwa_clid if referral is not None else None,
             created_at=now,
         )
-        if await self._redis.set(key, candidate.model_dump_json(), nx=True):
-            return candidate
-        raw = await self._redis.get(key)  # another handler won the claim: its lead is the lead
-        assert raw is not None, "a claimed lead key is never deleted"
-        return Lead.model_validate_json(raw)
+        return await self._store.claim(candidate)
 
     async def announce(self, lead: Lead) -> Lead:
-        """Publish ``lead.created`` unless done; safe to repeat (see the module docstring)."""
-        if lead.announced:
-            return lead
-        ref = LeadRef(
-            lead_id=lead.lead_id, company_id=lead.company_id, lead_external_id=lead.lead_external_id
+        """Publish ``lead.created``; safe to repeat (see the module docstring). The caller records that it
+        was done (``Store.commit(announced=True)``) with the lead returned."""
+        await self._store.save_ref(
+            LeadRef(lead_id=lead.lead_id, company_id=lead.company_id, lead_external_id=lead.lead_external_id)
         )
-        await self._redis.set(self._ref_key(lead.lead_id), ref.model_dump_json())
         await self._bus.emit(
             lead.created_event(),
             company_id=lead.company_id,
             dedupe_key=f"{lead.company_id}:{lead.lead_external_id}",
         )
-        announced = lead.model_copy(update={"announced": True})
-        await self._redis.set(self._key(lead.company_id, lead.lead_external_id), announced.model_dump_json())
-        return announced
+        return lead.model_copy(update={"announced": True})
 
     async def find(self, lead_id: str) -> LeadRef | None:
-        raw = await self._redis.get(self._ref_key(lead_id))
-        return LeadRef.model_validate_json(raw) if raw is not None else None
+        return await self._store.find_ref(lead_id)
