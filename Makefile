@@ -37,10 +37,12 @@ typecheck: sync
 pytest: sync
 	$(RUN) pytest -q
 
-# The same bus contract suite on a local Redis Cluster (3 primaries + 3 replicas) that the harness starts;
-# test_cluster.py (failover, sharded taps) already ran in the first pass with clusters of its own.
+# The bus contract suite, the CLI and every service again on a local Redis Cluster (3 primaries + 3
+# replicas) that the harness starts: the project runs on a cluster unchanged but for REDIS_URL.
+# test_cluster.py (failover, sharded taps) already ran in the first pass with clusters of its own; the
+# cross-service e2e tests (real processes) run once, on one server.
 test-cluster: sync
-	WB_TEST_REDIS=cluster $(RUN) pytest -q libs/eventbus/tests --ignore=libs/eventbus/tests/test_cluster.py
+	WB_TEST_REDIS=cluster $(RUN) pytest -q libs services --ignore=libs/eventbus/tests/test_cluster.py
 
 test: lint typecheck pytest test-cluster
 
