@@ -51,8 +51,9 @@ class RedisServer:
     """One server process on 127.0.0.1. ``appendonly`` turns on AOF (``everysec``) in ``data_dir``.
 
     A reply is sent only after the write reached the AOF file's OS buffer, so killing the server process
-    (SIGKILL) loses nothing acknowledged; losing the machine can cost up to a second (``appendfsync always``
-    closes that, at a throughput price: ``docs/retention.md``).
+    (SIGKILL) loses nothing acknowledged, except while a slow background fsync makes Redis postpone that write
+    (up to 2 s, docs/reliability.md). Losing the machine can cost up to a second. ``fsync_always``
+    (``appendfsync always``) closes both, at a throughput price (``docs/retention.md``).
     """
 
     def __init__(
@@ -61,11 +62,13 @@ class RedisServer:
         *,
         port: int | None = None,
         appendonly: bool = False,
+        fsync_always: bool = False,
         extra_args: tuple[str, ...] = (),
     ) -> None:
         self.data_dir = data_dir.resolve()  # the server gets absolute paths, whatever its cwd
         self.port = port or free_port()
         self.appendonly = appendonly
+        self.fsync_always = fsync_always
         self.extra_args = extra_args
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -84,7 +87,7 @@ class RedisServer:
             "--save", "",
             "--dir", str(self.data_dir),
             "--appendonly", "yes" if self.appendonly else "no",
-            "--appendfsync", "everysec",
+            "--appendfsync", "always" if self.fsync_always else "everysec",
             "--logfile", str(self.data_dir / "server.log"),
             *self.extra_args,
         ]  # fmt: skip

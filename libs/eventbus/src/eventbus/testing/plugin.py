@@ -80,8 +80,10 @@ def redis_server_factory(tmp_path: Path) -> Iterator[Callable[..., RedisServer]]
     """Start extra servers (AOF on by default) that a test may kill; all are stopped afterwards."""
     started: list[RedisServer] = []
 
-    def start(*, appendonly: bool = True, name: str = "own") -> RedisServer:
-        server = RedisServer(tmp_path / f"{name}-{len(started)}", appendonly=appendonly).start()
+    def start(*, appendonly: bool = True, fsync_always: bool = False, name: str = "own") -> RedisServer:
+        server = RedisServer(
+            tmp_path / f"{name}-{len(started)}", appendonly=appendonly, fsync_always=fsync_always
+        ).start()
         started.append(server)
         return server
 
