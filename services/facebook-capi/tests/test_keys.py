@@ -9,22 +9,17 @@ same slot, which the recording below does on one server.
 
 from __future__ import annotations
 
-import asyncio
-import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from hashlib import sha1
-from typing import Any
 
 import pytest
 from eventbus import Keys, forget_processed, group_stats, replay_since
+from eventbus.testing.monitor import record
 from eventbus.testing.waiting import eventually
 from facebook_capi.keys import ServiceKeys
 from facebook_capi.ledger import _BEGIN
 from redis.asyncio.cluster import RedisCluster
 from redis.crc import key_slot
-from redis.exceptions import ResponseError
 
 PIXEL = "1234567890"
 COMPANY = "cmp_01J8Z0P1F7K4V6E9QW3M0N1B2C"
@@ -58,100 +53,6 @@ def test_events_spread_over_slots_and_the_other_keys_are_single_key_names() -> N
 
 
 # --- what the server ran, read with MONITOR -------------------------------------------------------------
-
-_LINE = re.compile(r"^\S+ \[\d+ (?P<client>[^\]]+)\] (?P<args>.*)$")
-_ARG = re.compile(r'"((?:[^"\\]|\\.)*)"')
-_ESCAPED = re.compile(r"\\(x[0-9a-fA-F]{2}|.)")
-_CHARS = {"n": "\n", "r": "\r", "t": "\t", "a": "\a", "b": "\b"}
-
-
-def _unescape(arg: str) -> str:
-    def one(match: re.Match[str]) -> str:
-        code = match[1]
-        return chr(int(code[1:], 16)) if len(code) == 3 else _CHARS.get(code, code)
-
-    return _ESCAPED.sub(one, arg)
-
-
-@dataclass
-class Unit:
-    """What the server ran as one: a command, a script with the commands it called, or a transaction from
-    WATCH or MULTI to EXEC."""
-
-    kind: str
-    args: list[list[str]] = field(default_factory=list)
-    inner: list[list[str]] = field(default_factory=list)  # a script's own commands
-
-
-def _units(lines: list[tuple[str, list[str]]]) -> list[Unit]:
-    units: list[Unit] = []
-    open_transactions: dict[str, Unit] = {}
-    script: Unit | None = None
-    for client, args in lines:
-        if client == "lua":
-            assert script is not None, args
-            script.inner.append(args)
-            continue
-        script = None
-        name = args[0].upper()
-        if name in ("WATCH", "MULTI") and client not in open_transactions:
-            open_transactions[client] = Unit("transaction")
-            units.append(open_transactions[client])
-        if client in open_transactions:
-            open_transactions[client].args.append(args)
-            if name in ("EVAL", "EVALSHA"):  # a script queued in a transaction: its commands are the unit's
-                script = open_transactions[client]
-            if name in ("EXEC", "DISCARD", "UNWATCH", "RESET"):
-                del open_transactions[client]
-        elif name in ("EVAL", "EVALSHA"):
-            script = Unit("script", [args])
-            units.append(script)
-        else:
-            units.append(Unit("command", [args]))
-    return units
-
-
-async def _keys_of(redis: Any, args: list[str], known: dict[tuple[str, ...], list[str]]) -> list[str]:
-    """The keys of one command, as the server itself finds them (``COMMAND GETKEYS``)."""
-    if tuple(args) not in known:
-        try:
-            found = await redis.command_getkeys(*args)
-        except ResponseError:  # a command without keys (HELLO, SCRIPT LOAD, PING, …)
-            found = []
-        known[tuple(args)] = [k.decode() if isinstance(k, bytes) else k for k in found]
-    return known[tuple(args)]
-
-
-async def record(redis: Any, run: Callable[[], Any]) -> list[tuple[Unit, list[str], list[str]]]:
-    """Run ``run()`` under MONITOR; every unit the server ran with its declared keys (a command's, a
-    script's KEYS, a transaction's commands') and, for a script, the keys its own commands touched."""
-    end = f"monitor-end:{id(run)}"
-    lines: list[tuple[str, list[str]]] = []
-    async with redis.monitor() as monitor:
-
-        async def read() -> None:
-            while True:
-                raw = await monitor.connection.read_response()
-                text = raw.decode() if isinstance(raw, bytes) else str(raw)
-                match = _LINE.match(text)
-                if match is None:
-                    continue
-                args = [_unescape(a) for a in _ARG.findall(match["args"])]
-                if args == ["GET", end]:
-                    return
-                lines.append((match["client"], args))
-
-        reading = asyncio.create_task(read())
-        await run()
-        await redis.get(end)
-        await asyncio.wait_for(reading, timeout=10)
-    known: dict[tuple[str, ...], list[str]] = {}
-    result = []
-    for unit in _units(lines):
-        declared = [k for args in unit.args for k in await _keys_of(redis, args, known)]
-        touched = [k for args in unit.inner for k in await _keys_of(redis, args, known)]
-        result.append((unit, declared, touched))
-    return result
 
 
 async def test_every_script_and_transaction_touches_one_slot_and_scripts_only_their_keys(
