@@ -57,7 +57,16 @@ from typing import Any
 import _procs
 import redis
 from _tables import Table, render
-from bus_throughput import _expect, _version, machine_busy, redis_cpu, source_fingerprint, wait_for_quiet
+from bus_throughput import (
+    _expect,
+    _fmt,
+    _median,
+    _version,
+    machine_busy,
+    redis_cpu,
+    source_fingerprint,
+    wait_for_quiet,
+)
 from eventbus import Bus, BusSettings, Consumer, Envelope, Subscription, catalog
 from eventbus.keys import Keys
 from eventbus.server import LocalCluster, RedisServer
@@ -704,15 +713,6 @@ def environment(
 
 
 # -- the report -----------------------------------------------------------------------------------------------
-
-
-def _median(values: Sequence[float | None]) -> float | None:
-    present = [v for v in values if v is not None]
-    return statistics.median(present) if present else None
-
-
-def _fmt(value: float | None, spec: str = ",.0f") -> str:
-    return "-" if value is None else format(value, spec)
 
 
 def _ratio(value: float | None, base: float | None) -> str:
