@@ -10,10 +10,10 @@ local processed_ttl, processed_max = string.match(ARGV[5], '^(%d+)|(%d+)$')
 processed_ttl, processed_max = tonumber(processed_ttl), tonumber(processed_max)
 local pos = settle_packed(group, ARGV[6], 7, processed_ttl, processed_max)
 local out, stats = {}, {0, 0}
+local entries = {}
 for i = pos, #ARGV do
   local entry = redis.call('XRANGE', stream, ARGV[i], ARGV[i])[1]
-  local fields = false
-  if entry then fields = entry[2] end
-  admit(group, consumer, ARGV[i], fields, 1, lease_ms, paths, out, stats)
+  entries[#entries + 1] = {ARGV[i], entry and entry[2] or false}
 end
+admit_all(group, consumer, entries, 1, lease_ms, paths, out, stats)
 return {out, stats[1], stats[2]}

@@ -51,60 +51,88 @@ local function ordering_key(fields, paths)
   return table.concat(parts, '|')
 end
 
--- Decide what to do with one delivered entry. Appends {entry_id, fields, deliveries, member, runnable} to
--- out when the handler must run; acknowledges at once what is already processed or aimed at another group;
--- leaves pending what another live consumer holds a lease on.
-local function admit(group, consumer, entry_id, fields, deliveries, lease_ms, paths, out, stats)
-  if not fields then
-    -- deleted (trimmed) while pending: nothing left to handle
-    redis.call('XACK', stream, group, entry_id)
-    return
-  end
-  local target = field(fields, 'g')
-  if target and target ~= group then
-    redis.call('XACK', stream, group, entry_id)
-    return
-  end
-  local event_id = field(fields, 'i')
-  if event_id then
-    if redis.call('ZSCORE', processed, event_id) then
-      redis.call('XACK', stream, group, entry_id)
-      stats[1] = stats[1] + 1
-      return
-    end
-    local lease = redis.call('HGET', leases, event_id)
-    if lease then
-      local owner, expiry = string.match(lease, '^(.*)|(%d+)$')
-      if owner ~= consumer and tonumber(expiry) > now then
-        stats[2] = stats[2] + 1
-        return
-      end
-    end
-    redis.call('HSET', leases, event_id, consumer .. '|' .. (now + lease_ms))
-  end
-  local member, runnable = '', 1
-  if paths and event_id then
-    local key = ordering_key(fields, paths)
-    if key then
-      member = order_member(key, entry_id)
-      redis.call('ZADD', order, 0, member)
-      runnable = is_head(group, member)
+-- Variadic commands over a list of items, in chunks: Lua's unpack() stops at a few thousand values.
+local CHUNK = 4000
+local function call_many(command, key, head, items)
+  for i = 1, #items, CHUNK do
+    local j = math.min(i + CHUNK - 1, #items)
+    if head then
+      redis.call(command, key, head, unpack(items, i, j))
+    else
+      redis.call(command, key, unpack(items, i, j))
     end
   end
-  if deliveries == nil then
-    local info = redis.call('XPENDING', stream, group, entry_id, entry_id, 1)[1]
-    deliveries = info and info[4] or 1
-  end
-  out[#out + 1] = {entry_id, fields, deliveries, member, runnable}
 end
 
-local function settle(group, entry_id, event_id, member)
-  if event_id ~= '' then
-    redis.call('ZADD', processed, now, event_id)
-    redis.call('HDEL', leases, event_id)
+-- Decide what to do with a batch of delivered entries ({entry_id, fields} each; fields false when the
+-- entry was trimmed while pending). Appends {entry_id, fields, deliveries, member, runnable} to out for each
+-- entry whose handler must run; acknowledges at once what is already processed or aimed at another group;
+-- leaves pending what another live consumer holds a lease on.
+-- The whole batch costs one ZMSCORE, one HMGET, one HSET and one XACK rather than three or four calls per
+-- entry: each redis.call is about a microsecond of server time, and the server is the consumer's partner on
+-- the same machine (docs/benchmarks.md, Event bus).
+local function admit_all(group, consumer, entries, deliveries, lease_ms, paths, out, stats)
+  local acks, candidates, ids = {}, {}, {}
+  for _, entry in ipairs(entries) do
+    local entry_id, fields = entry[1], entry[2]
+    local target = fields and field(fields, 'g')
+    if not fields or (target and target ~= group) then
+      acks[#acks + 1] = entry_id  -- deleted (trimmed) while pending, or a replay aimed at another group
+    else
+      local event_id = field(fields, 'i')
+      candidates[#candidates + 1] = {entry_id, fields, event_id}
+      if event_id then ids[#ids + 1] = event_id end
+    end
   end
-  redis.call('XACK', stream, group, entry_id)
-  if member ~= '' then redis.call('ZREM', order, member) end
+  local done, leased = {}, {}
+  if #ids > 0 then
+    done = redis.call('ZMSCORE', processed, unpack(ids))
+    leased = redis.call('HMGET', leases, unpack(ids))
+  end
+  -- Two copies of one event in a batch see the same state and get the same answer, as they would one by one
+  -- (the first one's lease is ours, which does not stop the second).
+  local claims, k, lease = {}, 0, consumer .. '|' .. (now + lease_ms)
+  for _, c in ipairs(candidates) do
+    local entry_id, fields, event_id = c[1], c[2], c[3]
+    local run = true
+    if event_id then
+      k = k + 1
+      if done[k] then
+        acks[#acks + 1] = entry_id
+        stats[1] = stats[1] + 1
+        run = false
+      elseif leased[k] then
+        local owner, expiry = string.match(leased[k], '^(.*)|(%d+)$')
+        if owner ~= consumer and tonumber(expiry) > now then
+          stats[2] = stats[2] + 1
+          run = false
+        end
+      end
+      if run then
+        claims[#claims + 1] = event_id
+        claims[#claims + 1] = lease
+      end
+    end
+    if run then
+      local member, runnable = '', 1
+      if paths and event_id then
+        local key = ordering_key(fields, paths)
+        if key then
+          member = order_member(key, entry_id)
+          redis.call('ZADD', order, 0, member)
+          runnable = is_head(group, member)
+        end
+      end
+      local count = deliveries
+      if count == nil then
+        local info = redis.call('XPENDING', stream, group, entry_id, entry_id, 1)[1]
+        count = info and info[4] or 1
+      end
+      out[#out + 1] = {entry_id, fields, count, member, runnable}
+    end
+  end
+  call_many('HSET', leases, nil, claims)
+  call_many('XACK', stream, group, acks)
 end
 
 -- Bounded retention of processed ids: by age, and by count so that a flood cannot grow the set without
@@ -120,17 +148,28 @@ end
 -- Settle the acknowledgements packed in one argument, "<entry id> <event id> <0|1>\n" each (one argument
 -- rather than three per entry: packing hundreds of arguments is a measurable share of the client's CPU). A
 -- 1 says the entry's ordering member follows in ARGV from pos on. Returns the position after the members.
+-- Settling marks the event processed, drops its lease, acknowledges the entry and leaves its ordering key:
+-- four variadic calls for the whole batch.
 local function settle_packed(group, packed, pos, ttl_ms, max_ids)
-  local n = 0
+  local marks, events, entries, members = {}, {}, {}, {}
   for entry_id, event_id, flag in string.gmatch(packed, '([^ \n]+) ([^ \n]*) ([01])\n') do
-    local member = ''
     if flag == '1' then
-      member = ARGV[pos]
+      members[#members + 1] = ARGV[pos]
       pos = pos + 1
     end
-    settle(group, entry_id, event_id, member)
-    n = n + 1
+    if event_id ~= '' then
+      marks[#marks + 1] = now
+      marks[#marks + 1] = event_id
+      events[#events + 1] = event_id
+    end
+    entries[#entries + 1] = entry_id
   end
-  if n > 0 then trim_processed(ttl_ms, max_ids) end
+  if #entries > 0 then
+    call_many('ZADD', processed, nil, marks)
+    call_many('HDEL', leases, nil, events)
+    call_many('XACK', stream, group, entries)
+    call_many('ZREM', order, nil, members)
+    trim_processed(ttl_ms, max_ids)
+  end
   return pos
 end

@@ -26,12 +26,11 @@ local out, stats, last = {}, {0, 0}, ''
 if count > 0 then
   local reply = redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', count, 'STREAMS', stream, start)
   if reply then
+    local entries = reply[1][2]
     local deliveries = nil
     if start == '>' then deliveries = 1 end
-    for _, entry in ipairs(reply[1][2]) do
-      admit(group, consumer, entry[1], entry[2], deliveries, lease_ms, paths, out, stats)
-      last = entry[1]
-    end
+    admit_all(group, consumer, entries, deliveries, lease_ms, paths, out, stats)
+    if #entries > 0 then last = entries[#entries][1] end
   end
 end
 return {out, runnable, last, stats[1], stats[2]}

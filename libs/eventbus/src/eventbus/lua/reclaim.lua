@@ -7,8 +7,6 @@ local paths = nil
 if ARGV[7] ~= '' then paths = cjson.decode(ARGV[7]) end
 local reply = redis.call('XAUTOCLAIM', stream, group, consumer, min_idle, cursor, 'COUNT', count)
 local out, stats = {}, {0, 0}
-for _, entry in ipairs(reply[2]) do
-  -- XAUTOCLAIM counted this delivery; admit() reads the count back from the pending entry.
-  admit(group, consumer, entry[1], entry[2], nil, lease_ms, paths, out, stats)
-end
+-- XAUTOCLAIM counted this delivery; admit_all() reads the count back from the pending entry.
+admit_all(group, consumer, reply[2], nil, lease_ms, paths, out, stats)
 return {out, reply[1], stats[1], stats[2]}
