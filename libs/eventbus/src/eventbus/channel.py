@@ -18,6 +18,7 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError, ResponseError
 
 from eventbus import catalog, context, metrics, tracing
+from eventbus.client import dedicated
 from eventbus.dlq import dead_letter_fields, reason_for
 from eventbus.durability import run_acknowledged
 from eventbus.envelope import Envelope
@@ -90,6 +91,8 @@ class ChannelConsumer:
         self.m_reclaimed = metrics.RECLAIMED.labels(*labels)
         self.m_seconds = metrics.HANDLE_SECONDS.labels(*labels)
         self.log = log.bind(group=owner.group, consumer=owner.name, channel=sub.channel)
+        # The read-and-settle scripts go over a connection of their own, sent at once (see dedicated()).
+        self.lane, self.lane_timeout = dedicated(self.bus.redis)
 
     # -- the loop ---------------------------------------------------------------------------------------
 
@@ -132,10 +135,10 @@ class ChannelConsumer:
                 raise
 
     async def _cycle(self, cursor: str | None) -> str | None:
-        room = self.prefetch - len(self.held)
+        room = self._room()
         if room <= 0 and not self.acks:
             await self._wait(0.1 if self.waiting else 1.0)  # woken by a completion
-            room = self.prefetch - len(self.held)
+            room = self._room()
             if room <= 0 and not self.acks and not self.waiting:
                 return cursor
         self.wake.clear()
@@ -155,6 +158,14 @@ class ChannelConsumer:
             else:
                 await self._block(count)
         return None
+
+    def _room(self) -> int:
+        """How many entries the next read may take. Handled entries whose acknowledgement rides on that same
+        read are settled on the server before it reads, so they do not count: counting them would stall the
+        read until a separate acknowledgement round trip, and the consumer and Redis would take turns instead
+        of working at the same time (one batch handled here while the server settles the previous one and
+        reads the next)."""
+        return self.prefetch - len(self.held) + len(self.acks)
 
     async def _wait(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
@@ -237,7 +248,8 @@ class ChannelConsumer:
         means the event is handled again (idempotent side effects absorb it, but it costs a repeat)."""
         ack = self.bus.write_ack
         if not acks or not ack.enabled:
-            return await script(keys=self.script_keys, args=args)
+            async with asyncio.timeout(self.lane_timeout):
+                return await script(keys=self.script_keys, args=args, client=self.lane)
         result, missing = await run_acknowledged(self.bus.redis, ack, script, self.script_keys, args)
         if missing is not None:
             self.log.warning("consumer_marks_not_acknowledged", missing=missing, count=len(acks))
@@ -550,6 +562,9 @@ class ChannelConsumer:
             await self._release()
         except (RedisError, OSError) as exc:
             self.log.warning("consumer_shutdown_incomplete", error=str(exc))
+        finally:
+            if self.lane is not self.bus.redis:
+                await self.lane.aclose()
 
     async def _release(self) -> None:
         """Hand back what we hold but did not finish (backoff, interrupted handlers): drop our leases and
