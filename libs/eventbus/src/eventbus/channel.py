@@ -332,8 +332,11 @@ class ChannelConsumer:
             context.leave(token)
 
     async def _run_handler(self, d: Delivery, event: Envelope[Any]) -> None:
+        if self.timeout is None:
+            await self.sub.handler(event)  # no watchdog to register with: the hot path of most handlers
+            return
         task = asyncio.current_task()
-        if self.timeout is not None and task is not None:
+        if task is not None:
             self.deadlines[task] = (time.monotonic() + self.timeout, d)
         try:
             await self.sub.handler(event)
