@@ -3,10 +3,12 @@ from datetime import timedelta
 
 import pytest
 from eventbus import Bus, BusSettings, BusUnavailable, Consumer, Envelope, catalog, tap
+from eventbus.client import dedicated
 from eventbus.errors import InvalidEvent, UnknownEventType
 from eventbus.payloads import LeadCreated
 from eventbus.testing import samples
 from eventbus.testing.waiting import eventually
+from redis.asyncio.cluster import RedisCluster
 
 
 async def test_each_of_the_seven_types_round_trips_through_a_consumer(bus: Bus) -> None:
@@ -101,3 +103,20 @@ async def test_emit_wraps_a_payload_in_an_envelope_from_this_service(bus: Bus) -
 def test_processed_ids_must_outlive_the_stream() -> None:
     with pytest.raises(ValueError, match="processed_retention"):
         BusSettings(stream_max_age=timedelta(days=7), processed_retention=timedelta(days=1))
+
+
+async def test_a_consumer_lane_is_one_connection_of_its_own_that_sends_without_a_socket_timeout(
+    bus: Bus,
+) -> None:
+    """The consumer's read loop must send at once (see eventbus.client.dedicated); it gets the bus client's
+    timeout back to apply itself, and closing the lane leaves the bus client alone."""
+    lane, timeout = dedicated(bus.redis)
+    if isinstance(bus.redis, RedisCluster):
+        assert (lane, timeout) == (bus.redis, None)  # per-node connections: the cluster client as it is
+        return
+    assert timeout == bus.redis.connection_pool.connection_kwargs["socket_timeout"] == 10
+    assert lane.connection_pool.connection_kwargs["socket_timeout"] is None
+    assert lane.connection_pool.max_connections == 1 and lane.single_connection_client
+    await lane.set(f"{bus.settings.prefix}:lane", "1")
+    await lane.aclose()
+    assert await bus.redis.get(f"{bus.settings.prefix}:lane") == b"1"

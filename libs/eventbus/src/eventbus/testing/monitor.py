@@ -95,13 +95,13 @@ async def record(
                 if match is None:
                     continue
                 args = [_unescape(a) for a in _ARG.findall(match["args"])]
-                if args == ["GET", end]:
+                if args == ["ECHO", end]:
                     return
                 lines.append((match["client"], args))
 
         reading = asyncio.create_task(read())
         await run()
-        await redis.get(end)
+        await redis.echo(end)  # keyless: any node of a cluster answers it
         await asyncio.wait_for(reading, timeout=10)
     known: dict[tuple[str, ...], list[str]] = {}
     result: list[tuple[Unit, list[str], list[str]]] = []
