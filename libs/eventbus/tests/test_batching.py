@@ -1,4 +1,5 @@
-"""Concurrent publishes share round trips (eventbus.batching), and each caller still gets its own answer."""
+"""Concurrent publishes share round trips (eventbus.batching), and each caller still gets its own answer: on one
+server, and per node on a cluster (``make test-cluster`` runs this file there too)."""
 
 import asyncio
 
@@ -25,8 +26,6 @@ def _spy_on_batches(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 async def test_concurrent_publishes_share_round_trips_and_each_gets_its_own_event_id(
     bus: Bus, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if bus.cluster:
-        pytest.skip("a cluster client publishes each event on its own (docs/cluster.md)")
     batches = _spy_on_batches(monkeypatch)
     events = [samples.envelope(samples.message_received(i)) for i in range(200)]
     published = await asyncio.gather(*(bus.publish(e, dedupe_key=f"k{i}") for i, e in enumerate(events)))
@@ -46,8 +45,6 @@ async def test_a_lone_publish_is_not_held_back_for_a_batch(bus: Bus, monkeypatch
 
 
 async def test_one_failing_call_in_a_batch_fails_only_its_own_caller(bus: Bus) -> None:
-    if bus.cluster:
-        pytest.skip("a cluster client publishes each event on its own")
     # A dedupe key of the wrong type makes that one script call fail inside the server.
     await bus.redis.hset(bus.keys.dedupe(CH, "poisoned"), "x", "1")
     events = [samples.envelope(samples.message_received(i)) for i in range(20)]
@@ -69,3 +66,21 @@ async def test_batched_publishes_survive_an_emptied_script_cache(bus: Bus) -> No
     published = await asyncio.gather(*(bus.publish(e) for e in events))
     assert {p.event_id for p in published} == {e.id for e in events}
     assert await bus.redis.xlen(bus.keys.stream(CH)) == 51
+
+
+async def test_on_a_cluster_a_publish_sent_to_a_node_that_lost_the_slot_follows_the_redirect(
+    bus: Bus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As after a resharding or a failover, before the client's slot map knows: the old node answers MOVED,
+    the call goes through the cluster client instead, and is stored once, where the slot now lives."""
+    if not bus.cluster:
+        pytest.skip("a cluster's per-node lines")
+    stream = bus.keys.stream(CH)
+    owner = bus.redis.get_node_from_key(stream)
+    stranger = next(n for n in bus.redis.get_primaries() if n.name != owner.name)
+    monkeypatch.setattr(bus.redis, "get_node_from_key", lambda key, replica=False: stranger)
+    events = [samples.envelope(samples.message_received(i)) for i in range(20)]
+    published = await asyncio.gather(*(bus.publish(e) for e in events))
+    assert [p.event_id for p in published] == [e.id for e in events]
+    stored = [f[b"i"].decode() for _, f in await bus.redis.xrange(stream)]
+    assert sorted(stored) == sorted(e.id for e in events)  # each once, on the slot's owner

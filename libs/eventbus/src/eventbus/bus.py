@@ -17,7 +17,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from eventbus import catalog, metrics, tracing
-from eventbus.batching import ScriptBatcher
+from eventbus.batching import NodeBatchers, ScriptBatcher
 from eventbus.client import Client, connect, warm
 from eventbus.durability import WriteAck, run_acknowledged
 from eventbus.envelope import Envelope, Payload
@@ -55,13 +55,15 @@ class Bus:
         self.keys = Keys(self.settings.prefix, self.settings.live_prefix, sharded=self.sharded)
         self.scripts = Scripts.register(redis)
         self.write_ack = WriteAck.from_settings(self.settings)
-        # Concurrent publishes share round trips on one server (eventbus.batching). Not on a cluster, whose
-        # pipelines cannot carry Script calls, nor with write acknowledgement, which pipelines its own WAIT.
-        self._publish_batched = (
-            ScriptBatcher(redis, self.scripts.publish)
-            if isinstance(redis, Redis) and not self.write_ack.enabled
-            else None
-        )
+        # Concurrent publishes share round trips (eventbus.batching): on one server, and per node on a cluster.
+        # Not with write acknowledgement, which pipelines its own WAIT after each write.
+        self._publish_batched: ScriptBatcher | NodeBatchers | None = None
+        if not self.write_ack.enabled:
+            self._publish_batched = (
+                ScriptBatcher(redis, self.scripts.publish)
+                if isinstance(redis, Redis)
+                else NodeBatchers(redis, self.scripts.publish)
+            )
         self._publish_cmd = "SPUBLISH" if self.sharded else "PUBLISH"
 
     @classmethod
@@ -70,11 +72,20 @@ class Bus:
         cls, url: str, *, source: str, settings: BusSettings | None = None, **options: Any
     ) -> AsyncIterator[Bus]:
         redis = connect(url, **options)
+        bus: Bus | None = None
         try:
             await warm(redis)
-            yield cls(redis, source=source, settings=settings)
+            bus = cls(redis, source=source, settings=settings)
+            yield bus
         finally:
+            if bus is not None:
+                await bus.aclose()
             await redis.aclose()
+
+    async def aclose(self) -> None:
+        """Close what the bus opened itself (a cluster's per-node publish lines); not the client it was given."""
+        if isinstance(self._publish_batched, NodeBatchers):
+            await self._publish_batched.aclose()
 
     async def ping(self) -> bool:
         """Readiness: can we reach Redis right now?"""
