@@ -3,8 +3,8 @@ from datetime import timedelta
 
 import pytest
 from eventbus import Bus, BusSettings, BusUnavailable, Consumer, Envelope, catalog, tap
-from eventbus.client import dedicated
 from eventbus.errors import InvalidEvent, UnknownEventType
+from eventbus.lanes import Lane
 from eventbus.payloads import LeadCreated
 from eventbus.testing import samples
 from eventbus.testing.waiting import eventually
@@ -105,18 +105,21 @@ def test_processed_ids_must_outlive_the_stream() -> None:
         BusSettings(stream_max_age=timedelta(days=7), processed_retention=timedelta(days=1))
 
 
-async def test_a_consumer_lane_is_one_connection_of_its_own_that_sends_without_a_socket_timeout(
+async def test_a_consumer_lane_is_one_connection_of_its_own_to_the_channels_server_without_socket_timeout(
     bus: Bus,
 ) -> None:
-    """The consumer's read loop must send at once (see eventbus.client.dedicated); it gets the bus client's
-    timeout back to apply itself, and closing the lane leaves the bus client alone."""
-    lane, timeout = dedicated(bus.redis)
+    """The consumer's read loop must send at once (eventbus.lanes): its lane has no socket timeout, applies the
+    bus client's own around each call, goes to the server holding the channel (its node on a cluster), and
+    closing it leaves the bus client alone."""
+    stream = bus.keys.stream("message.received")
+    lane = Lane(bus.redis, stream)
+    client = await lane.client()
+    assert client is not None and client.single_connection_client
+    assert client.connection_pool.connection_kwargs["socket_timeout"] is None
+    assert lane.timeout == 10
     if isinstance(bus.redis, RedisCluster):
-        assert (lane, timeout) == (bus.redis, None)  # per-node connections: the cluster client as it is
-        return
-    assert timeout == bus.redis.connection_pool.connection_kwargs["socket_timeout"] == 10
-    assert lane.connection_pool.connection_kwargs["socket_timeout"] is None
-    assert lane.connection_pool.max_connections == 1 and lane.single_connection_client
-    await lane.set(f"{bus.settings.prefix}:lane", "1")
+        node = bus.redis.get_node_from_key(stream)
+        assert client.connection_pool.connection_kwargs["port"] == node.port
+    await client.set(f"{bus.keys.stream('message.received')}:lane", "1")  # same slot as the stream
     await lane.aclose()
-    assert await bus.redis.get(f"{bus.settings.prefix}:lane") == b"1"
+    assert await bus.redis.get(f"{stream}:lane") == b"1"

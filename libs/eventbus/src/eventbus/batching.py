@@ -13,27 +13,14 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from redis.asyncio import ConnectionPool, Redis
+from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.commands.core import AsyncScript
-from redis.exceptions import (
-    AskError,
-    ClusterDownError,
-    MasterDownError,
-    NoScriptError,
-    ReadOnlyError,
-    RedisClusterException,
-    TryAgainError,
-)
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import NoScriptError, RedisClusterException
+
+from eventbus.lanes import BROKEN, REDIRECTED, node_client
 
 _Call = tuple[list[str], list[Any], "asyncio.Future[Any]"]
-
-#: Answers only a cluster client can follow (MovedError is an AskError in redis-py).
-_REDIRECTED = (AskError, TryAgainError, ClusterDownError, ReadOnlyError, MasterDownError)
-#: The node's line is gone: a new one is made for the next call.
-_BROKEN = (RedisConnectionError, RedisTimeoutError, OSError)
 
 
 class ScriptBatcher:
@@ -142,16 +129,14 @@ class NodeBatchers:
             return await self._script(keys=keys, args=args, client=self._cluster)
         line = self._lines.get(node.name)
         if line is None:
-            pool = ConnectionPool(connection_class=node.connection_class, **node.connection_kwargs)
-            client = Redis(connection_pool=pool)
-            client.auto_close_connection_pool = True
+            client = node_client(node)
             line = (client, ScriptBatcher(client, self._script, max_batch=self._max_batch))
             self._lines[node.name] = line
         try:
             return await line[1](keys, args)
-        except _REDIRECTED:
+        except REDIRECTED:
             pass  # the node is fine, the slot is elsewhere: the cluster client follows and updates its map
-        except _BROKEN:
+        except BROKEN:
             if self._lines.get(node.name) is line:
                 del self._lines[node.name]
                 self._retired.append(line[0])

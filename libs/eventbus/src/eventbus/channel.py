@@ -18,11 +18,11 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError, ResponseError
 
 from eventbus import catalog, context, metrics, tracing
-from eventbus.client import dedicated
 from eventbus.dlq import dead_letter_fields, reason_for
 from eventbus.durability import run_acknowledged
 from eventbus.envelope import Envelope
 from eventbus.errors import HandlerTimeout, InvalidEvent, MalformedEntry, PermanentFailure, UnsupportedVersion
+from eventbus.lanes import Lane
 from eventbus.subscription import Subscription
 
 if TYPE_CHECKING:
@@ -91,8 +91,8 @@ class ChannelConsumer:
         self.m_reclaimed = metrics.RECLAIMED.labels(*labels)
         self.m_seconds = metrics.HANDLE_SECONDS.labels(*labels)
         self.log = log.bind(group=owner.group, consumer=owner.name, channel=sub.channel)
-        # The read-and-settle scripts go over a connection of their own, sent at once (see dedicated()).
-        self.lane, self.lane_timeout = dedicated(self.bus.redis)
+        # The read-and-settle scripts go over a connection of their own, sent at once (eventbus.lanes).
+        self.lane = Lane(self.bus.redis, self.stream)
 
     # -- the loop ---------------------------------------------------------------------------------------
 
@@ -248,8 +248,7 @@ class ChannelConsumer:
         means the event is handled again (idempotent side effects absorb it, but it costs a repeat)."""
         ack = self.bus.write_ack
         if not acks or not ack.enabled:
-            async with asyncio.timeout(self.lane_timeout):
-                return await script(keys=self.script_keys, args=args, client=self.lane)
+            return await self.lane.run(script, self.script_keys, args)
         result, missing = await run_acknowledged(self.bus.redis, ack, script, self.script_keys, args)
         if missing is not None:
             self.log.warning("consumer_marks_not_acknowledged", missing=missing, count=len(acks))
@@ -566,8 +565,7 @@ class ChannelConsumer:
         except (RedisError, OSError) as exc:
             self.log.warning("consumer_shutdown_incomplete", error=str(exc))
         finally:
-            if self.lane is not self.bus.redis:
-                await self.lane.aclose()
+            await self.lane.aclose()
 
     async def _release(self) -> None:
         """Hand back what we hold but did not finish (backoff, interrupted handlers): drop our leases and

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any, TypeAlias
 
-from redis.asyncio import BlockingConnectionPool, ConnectionPool, Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
@@ -66,31 +66,3 @@ async def warm(client: Client) -> None:
     if isinstance(client, RedisCluster):
         with contextlib.suppress(RedisError, RedisClusterException, OSError):
             await client.initialize()
-
-
-def dedicated(client: Client) -> tuple[Client, float | None]:
-    """A client with one connection of its own and no socket timeout, for a consumer's read loop, and the
-    timeout its caller should put around each command instead (``asyncio.timeout``, which costs nothing).
-
-    Why: with a socket timeout, redis-py sends each command through ``asyncio.wait_for``, which on Python 3.11
-    wraps the write in a new task. The write then waits for a turn of the event loop, and every task that is
-    ready runs first: the consumer's workers handle the whole previous batch *before* the next read is even
-    sent, so the consumer and Redis take turns instead of working at the same time. Sending at once doubled
-    the drain rate (docs/benchmarks.md, Event bus). Python 3.12's ``wait_for`` no longer makes a task.
-
-    A cluster client is returned as it is: its connections are per node, and a second cluster client per
-    consumer would double the slot-map traffic; the cluster keeps the turn-taking (measured in
-    docs/bench/bus-cluster.md).
-    """
-    if isinstance(client, RedisCluster):
-        return client, None
-    pool = client.connection_pool
-    timeout = pool.connection_kwargs.get("socket_timeout")
-    own = ConnectionPool(
-        connection_class=pool.connection_class,
-        max_connections=1,
-        **{**pool.connection_kwargs, "socket_timeout": None},
-    )
-    lane = Redis(connection_pool=own, single_connection_client=True)
-    lane.auto_close_connection_pool = True  # closing the client closes its one-connection pool
-    return lane, timeout
