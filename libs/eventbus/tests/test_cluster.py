@@ -12,10 +12,12 @@ from eventbus import (
     BusSettings,
     BusUnavailable,
     Consumer,
+    DeadLetters,
     Envelope,
     Subscription,
     WriteNotAcknowledged,
     catalog,
+    subscribers,
     tap,
 )
 from eventbus.keys import Keys
@@ -157,6 +159,171 @@ async def test_killing_a_primary_while_events_flow_loses_nothing_acknowledged_an
     assert len(acknowledged) == total
     assert set(effects) == set(acknowledged)
     assert [i for i, n in effects.items() if n != 1] == []
+
+
+@pytest.mark.parametrize(
+    "ordering_key",
+    [
+        pytest.param((), id="unordered"),
+        # Ordered: a script that settles the last lease and ordering member deletes those keys, and may not
+        # read or create them again on a migrating slot ("non local key"): the loop backs off and goes on.
+        pytest.param(("payload.lead_external_id",), id="ordered"),
+    ],
+)
+async def test_moving_a_channels_slot_to_another_shard_while_events_flow_loses_nothing_and_doubles_nothing(
+    redis_cluster_factory, ordering_key: tuple[str, ...]
+) -> None:
+    """Reshard the channel's slot (stream, processed set, leases, ordering index, dedupe keys: one hash tag) to
+    another primary, a few keys at a time, while publishers and a consumer are busy on it. Half way, the two
+    nodes answer ASK and TRYAGAIN; afterwards MOVED. Every publish that returned is handled exactly once, and
+    the consumer carries on on the new shard."""
+    cluster: LocalCluster = redis_cluster_factory(appendonly=False)
+    settings = _settings()
+    total, move_at, after_move = 400, 80, 20
+    effects: Counter[str] = Counter()
+    acknowledged: list[str] = []
+    start_moving = asyncio.Event()
+
+    async def effect(event: Envelope) -> None:
+        effects[event.id] += 1
+
+    async def publish(bus: Bus, i: int) -> None:
+        event = samples.envelope(samples.message_received(i, lead=f"+55119999999{i % 5:02d}"))
+        # Every other event has a natural key: a second key in the slot, which the half-moved slot refuses
+        # with TRYAGAIN until the move ends, while the stream alone is served, through ASK once it moved.
+        dedupe_key = f"move-{i}" if i % 2 == 0 else None
+        while True:  # what a webhook sender does: retry the same message until it is acknowledged
+            try:
+                await bus.publish(event, dedupe_key=dedupe_key)
+            except BusUnavailable:
+                await asyncio.sleep(0.02)
+                continue
+            acknowledged.append(event.id)
+            return
+
+    async def publisher(bus: Bus, lane: int) -> None:
+        for i in range(lane, total, 4):
+            await publish(bus, i)
+            if len(acknowledged) >= move_at:
+                start_moving.set()
+            await asyncio.sleep(0.005)
+
+    async with (
+        Bus.from_url(cluster.url, source="tests", settings=settings) as pub_bus,
+        Bus.from_url(cluster.url, source="tests", settings=settings) as sub_bus,
+    ):
+        stream = pub_bus.keys.stream(CH)
+        source = cluster.primary_for(stream)
+        target = next(n for n in cluster.nodes[: cluster.primaries] if n.port != source.port)
+        # The default visibility timeout (30 s): nothing may wait for the reclaimer to come back
+        # (test_an_event_delivered_while_its_slot_was_half_moved_…).
+        consumer = Consumer(
+            sub_bus,
+            "mover",
+            [Subscription(CH, effect, ordering_key=ordering_key)],
+            block=timedelta(milliseconds=100),
+        )
+
+        async def all_handled_or_consumer_gone() -> bool:
+            return len(effects) >= total + after_move or not await consumer.alive()
+
+        async with consumer.running():
+            lanes = [asyncio.create_task(publisher(pub_bus, lane)) for lane in range(4)]
+            await asyncio.wait_for(start_moving.wait(), 30)
+            before = len(acknowledged)
+            moved = await asyncio.to_thread(
+                cluster.move_slot, key_slot(stream.encode()), target, batch=5, pause_between_batches=0.2
+            )
+            acknowledged_while_moving = len(acknowledged) - before
+            await asyncio.wait_for(asyncio.gather(*lanes), 60)
+            assert cluster.primary_for(stream).port == target.port
+            for i in range(total, total + after_move):  # and the consumer keeps up on the new shard
+                await publish(pub_bus, i)
+            await eventually(all_handled_or_consumer_gone, timeout=30)
+            assert await consumer.alive()
+            await asyncio.sleep(0.5)  # anything redelivered late would show up as a second effect
+        dead_letters = await DeadLetters(sub_bus, CH, "mover").count()
+    assert moved > 5 * 5  # the stream, the group's state and the dedupe keys: several batches
+    assert acknowledged_while_moving > 0  # publishing went on while the slot was half moved
+    assert len(acknowledged) == total + after_move
+    assert set(effects) == set(acknowledged)
+    assert [i for i, n in effects.items() if n != 1] == []
+    assert dead_letters == 0
+
+
+async def test_an_event_delivered_while_its_slot_was_half_moved_is_handled_without_waiting_for_a_reclaim(
+    redis_cluster_factory,
+) -> None:
+    cluster: LocalCluster = redis_cluster_factory(appendonly=False, primaries=2, replicas=0)
+    handled: list[str] = []
+
+    async def effect(event: Envelope) -> None:
+        handled.append(event.id)
+
+    async with Bus.from_url(cluster.url, source="tests", settings=_settings()) as bus:
+        stream = bus.keys.stream(CH)
+        target = next(n for n in cluster.nodes if n.port != cluster.primary_for(stream).port)
+        consumer = Consumer(bus, "half", [Subscription(CH, effect)], block=timedelta(seconds=5))
+        async with consumer.running():
+            warm_up = await bus.emit(samples.message_received(0), company_id=samples.COMPANY)
+            await eventually(lambda: asyncio.sleep(0, warm_up.event_id in handled))
+            await asyncio.sleep(0.3)  # its acknowledgement flushed: the consumer waits in a blocking read
+            steps = cluster.migrate_slot(key_slot(stream.encode()), target)
+            await asyncio.to_thread(next, steps)  # both nodes marked, no key moved yet
+            # The stream alone is still on the source: this publish and the blocking read get through; the
+            # admission that follows names the group's keys as well, some of which do not exist: TRYAGAIN.
+            sent = await bus.emit(samples.message_received(1), company_id=samples.COMPANY)
+            await asyncio.sleep(1.5)
+            await asyncio.to_thread(list, steps)  # finish the move
+            # Well within the default 30 s visibility timeout, after which a reclaim would rescue it.
+            await eventually(lambda: asyncio.sleep(0, sent.event_id in handled), timeout=5)
+    assert handled == [warm_up.event_id, sent.event_id]
+
+
+async def test_a_tap_keeps_hearing_a_channel_after_its_slot_moves_to_another_shard(
+    redis_cluster_factory,
+) -> None:
+    """The old node drops a moved slot's sharded subscribers (SUNSUBSCRIBE); a tap subscribes again on the
+    new one, whether its client also publishes (and so learns of the move from a MOVED) or only listens."""
+    cluster: LocalCluster = redis_cluster_factory(appendonly=False, primaries=2, replicas=0)
+    settings = _settings()
+    heard: dict[str, list[str]] = {"publisher's client": [], "own client": []}
+
+    async def listen(events, into: list[str]) -> None:
+        async for event in events:
+            into.append(event.id)
+
+    async with (
+        Bus.from_url(cluster.url, source="tests", settings=settings) as bus,
+        Bus.from_url(cluster.url, source="tests", settings=settings) as listener,
+        tap(bus, CH) as on_publishers_client,
+        tap(listener, CH) as on_own_client,
+    ):
+        listening = [
+            asyncio.create_task(listen(on_publishers_client, heard["publisher's client"])),
+            asyncio.create_task(listen(on_own_client, heard["own client"])),
+        ]
+        stream = bus.keys.stream(CH)
+        target = next(n for n in cluster.nodes if n.port != cluster.primary_for(stream).port)
+
+        async def both_subscribed() -> bool:
+            return await subscribers(bus, CH) == 2
+
+        await eventually(both_subscribed)
+        await asyncio.to_thread(cluster.move_slot, key_slot(stream.encode()), target)
+
+        async def heard_by_both() -> bool:
+            # Published again until heard: a tap misses what is published before it has subscribed again.
+            sent = await bus.emit(samples.message_received(), company_id=samples.COMPANY)
+            await asyncio.sleep(0.2)
+            return all(sent.event_id in ids for ids in heard.values())
+
+        await eventually(heard_by_both, timeout=10)
+        assert await both_subscribed()  # on the new node
+        assert not any(task.done() for task in listening)  # no tap died of the move
+        for task in listening:
+            task.cancel()
+        await asyncio.gather(*listening, return_exceptions=True)
 
 
 async def test_with_fsync_acknowledgement_a_publish_returns_once_the_aof_holds_it(

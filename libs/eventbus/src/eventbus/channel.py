@@ -22,7 +22,7 @@ from eventbus.dlq import dead_letter_fields, reason_for
 from eventbus.durability import run_acknowledged
 from eventbus.envelope import Envelope
 from eventbus.errors import HandlerTimeout, InvalidEvent, MalformedEntry, PermanentFailure, UnsupportedVersion
-from eventbus.lanes import Lane
+from eventbus.lanes import REDIRECTED, Lane
 from eventbus.subscription import Subscription
 
 if TYPE_CHECKING:
@@ -114,14 +114,24 @@ class ChannelConsumer:
                     cursor = await self._cycle(cursor)
                     failures = 0
             except ResponseError as exc:
-                if not _group_gone(exc):
+                if _group_gone(exc):
+                    self.log.warning("consumer_group_missing", error=str(exc))
+                    cursor = "0"
+                    continue
+                if not _slot_moving(exc):
                     raise
-                self.log.warning("consumer_group_missing", error=str(exc))
+                failures += 1
+                self.log.warning("consumer_slot_moving", error=str(exc))
                 cursor = "0"
+                await self.owner.sleep(_backoff(failures))
             except (RedisError, OSError) as exc:
                 failures += 1
-                delay = min(5.0, 0.1 * 2**failures) * random.uniform(0.5, 1.0)
+                delay = _backoff(failures)
                 self.log.warning("consumer_redis_unavailable", error=str(exc), retry_in=round(delay, 2))
+                # What the server handed us just before the failure (a blocking read whose admit step then
+                # failed, say) is pending under our name but not held here: read our own pending entries
+                # again rather than leave them to the reclaimer after a whole visibility timeout.
+                cursor = "0"
                 await self.owner.sleep(delay)
 
     async def _ensure_group(self) -> None:
@@ -591,6 +601,18 @@ class ChannelConsumer:
         self.events.clear()
         self.twins.clear()
         self.waiting.clear()
+
+
+def _backoff(failures: int) -> float:
+    return min(5.0, 0.1 * 2.0**failures) * random.uniform(0.5, 1.0)
+
+
+def _slot_moving(exc: ResponseError) -> bool:
+    """The channel's slot is being migrated to another node (resharding): a script found one of its keys
+    already gone to the other node (it settled the last lease, say, which deleted the key, and may not create
+    it again there), or a redirect reached us. Whatever the script did before is safe to repeat: marks,
+    acknowledgements and leases are idempotent."""
+    return "non local key" in str(exc) or isinstance(exc, REDIRECTED)
 
 
 def _group_gone(exc: ResponseError) -> bool:
