@@ -39,6 +39,12 @@ def connect(url: str, *, max_connections: int = 64, **options: Any) -> Client:
             "socket_connect_timeout": 2,
             "socket_timeout": 10,
             "retry": Retry(ExponentialBackoff(cap=1.0, base=0.1), 8),
+            # By default redis-py answers every fifth MOVED by closing *all* of the client's connections,
+            # also those other tasks are using at that moment: during a slot migration (bursts of MOVED and
+            # ASK) publishes then failed with AttributeError from inside redis-py (a connection's writer gone
+            # mid-send). 0 moves the slot in the client's map on each MOVED instead; a failover is still
+            # followed, through the reinitialisation redis-py does on connection errors.
+            "reinitialize_steps": 0,
         }
         # redis-py's cluster client has no blocking pool: past max_connections a node's pool raises
         # MaxConnectionsError instead of waiting, so it gets headroom (4×) rather than the same cap.
