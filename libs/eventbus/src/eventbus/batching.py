@@ -5,13 +5,14 @@ socket send and the server's wakeup: about 200 of the ~350 µs of client CPU a p
 docs/benchmarks.md). Here a call that finds the line free goes at once, alone, so a lone publish waits for
 nothing; calls that arrive while one is on the wire queue up and leave together in one pipeline when it
 returns, so batches grow with the load and vanish without it. redis-py pipelines only what a caller builds by
-hand and has no automatic pipelining for asyncio, hence this small class.
+hand and has no automatic pipelining for asyncio, hence these small classes; :class:`AutoPipeline` is the line
+they share (agent-runtime pipelines its own commands on it too).
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
@@ -20,10 +21,63 @@ from redis.exceptions import NoScriptError, RedisClusterException
 
 from eventbus.lanes import BROKEN, REDIRECTED, node_client
 
-_Call = tuple[list[str], list[Any], "asyncio.Future[Any]"]
+T = TypeVar("T")
 
 
-class ScriptBatcher:
+class AutoPipeline(Generic[T]):
+    """The queue behind auto-pipelining: calls (``T``: what to send) wait in line, leave together in one round
+    trip of up to ``max_batch``, and each caller gets its own reply or its own error. Subclasses decide when a
+    call joins the line (:meth:`_enqueue`, then :meth:`_start`) and how a batch goes out (:meth:`_round_trip`,
+    which puts a command's error in that command's place)."""
+
+    def __init__(self, *, max_batch: int = 128) -> None:
+        self._max_batch = max_batch
+        self._queue: list[tuple[T, asyncio.Future[Any]]] = []
+        self._drainer: asyncio.Task[None] | None = None
+
+    def _enqueue(self, call: T) -> asyncio.Future[Any]:
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._queue.append((call, future))
+        return future
+
+    def _start(self) -> None:
+        """Drain the line in a task of its own, unless one is draining it already."""
+        if self._drainer is None and self._queue:
+            self._drainer = asyncio.ensure_future(self._drain())
+
+    async def _drain(self) -> None:
+        try:
+            while self._queue:
+                batch, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch :]
+                await self._send(batch)
+        finally:
+            self._drainer = None
+
+    async def _send(self, batch: list[tuple[T, asyncio.Future[Any]]]) -> None:
+        try:
+            replies = await self._round_trip([call for call, _ in batch])
+        except Exception as exc:  # the round trip failed (connection lost…): every caller in it hears so
+            replies = [exc] * len(batch)
+        except BaseException:
+            for _, future in batch:
+                future.cancel()
+            raise
+        for (_, future), reply in zip(batch, replies, strict=True):
+            if future.done():
+                continue  # its caller was cancelled meanwhile
+            if isinstance(reply, Exception):
+                future.set_exception(reply)
+            else:
+                future.set_result(reply)
+
+    async def _round_trip(self, batch: list[T]) -> list[Any]:
+        raise NotImplementedError
+
+
+_Call = tuple[list[str], list[Any]]  # a script call's keys and arguments
+
+
+class ScriptBatcher(AutoPipeline[_Call]):
     """Runs ``script`` for concurrent callers, pipelining the calls that queue up behind one in flight.
 
     Each caller gets its own result or its own error, as with a direct call. A caller cancelled while queued
@@ -32,52 +86,22 @@ class ScriptBatcher:
     """
 
     def __init__(self, redis: Redis, script: AsyncScript, *, max_batch: int = 128) -> None:
+        super().__init__(max_batch=max_batch)
         self._redis = redis
         self._script = script
-        self._max_batch = max_batch
-        self._queue: list[_Call] = []
-        self._busy = False
-        self._drainer: asyncio.Task[None] | None = None
+        self._alone = False  # a call is on the wire by itself
 
     async def __call__(self, keys: list[str], args: list[Any]) -> Any:
-        if self._busy:
-            future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-            self._queue.append((keys, args, future))
-            return await future
-        self._busy = True
+        if self._alone or self._drainer is not None:
+            return await self._enqueue((keys, args))
+        self._alone = True
         try:
             return await self._script(keys=keys, args=args, client=self._redis)
         finally:
-            if self._queue:
-                self._drainer = asyncio.ensure_future(self._drain())  # keeps the line busy until drained
-            else:
-                self._busy = False
+            self._alone = False
+            self._start()  # what queued up behind it leaves now, together
 
-    async def _drain(self) -> None:
-        try:
-            while self._queue:
-                batch, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch :]
-                await self._send(batch)
-        finally:
-            self._busy = False
-
-    async def _send(self, batch: list[_Call]) -> None:
-        try:
-            results = await self._pipeline(batch)
-        except Exception as exc:  # the connection failed: every call of the batch failed with it
-            for _, _, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
-            return
-        for (_, _, future), result in zip(batch, results, strict=True):
-            if future.done():
-                continue  # its caller was cancelled meanwhile
-            if isinstance(result, Exception):
-                future.set_exception(result)
-            else:
-                future.set_result(result)
-
-    async def _pipeline(self, batch: list[_Call]) -> list[Any]:
+    async def _round_trip(self, batch: list[_Call]) -> list[Any]:
         results = await self._execute(batch)
         missing = [i for i, r in enumerate(results) if isinstance(r, NoScriptError)]
         if missing:
@@ -92,7 +116,7 @@ class ScriptBatcher:
 
     async def _execute(self, batch: list[_Call]) -> list[Any]:
         async with self._redis.pipeline(transaction=False) as pipe:
-            for keys, args, _ in batch:
+            for keys, args in batch:
                 pipe.evalsha(self._script.sha, len(keys), *keys, *args)
             return list(await pipe.execute(raise_on_error=False))
 
