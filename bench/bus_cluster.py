@@ -54,18 +54,18 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+import _noise
 import _procs
 import redis
+from _noise import Noise, machine_busy
 from _tables import Table, render
 from bus_throughput import (
     _expect,
     _fmt,
     _median,
     _version,
-    machine_busy,
     redis_cpu,
     source_fingerprint,
-    wait_for_quiet,
 )
 from eventbus import Bus, BusSettings, Consumer, Envelope, Subscription, catalog
 from eventbus.keys import Keys
@@ -350,14 +350,13 @@ class Run:
 class Context:
     args: argparse.Namespace
     deployments: dict[str, Deployment]
+    noise: Noise
     runs: dict[str, list[Run]] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
-    budget: float = 0.0
     #: The eventbus sources measured: a run that sees other sources (someone editing) is discarded.
     source: str = ""
     #: A fresh prefix for every run (one that spreads the channels 3/2/2 over three shards).
     prefixes: Iterator[str] = field(default_factory=balanced_prefixes)
-    repeated: int = 0
 
 
 def _latencies(reports: Sequence[dict[str, Any]]) -> list[int]:
@@ -572,7 +571,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                     deployments[target.deployment] = Deployment.start(target.deployment, target, Path(tmp))
             first = next(iter(deployments.values()))
             version = first.clients[first.primaries[0]].info("server")["redis_version"]
-            ctx = Context(args, deployments, budget=args.noise_budget, source=source)
+            ctx = Context(args, deployments, noise=Noise.from_args(args), source=source)
             for round_no in range(args.rounds):
                 shift = round_no % len(targets)
                 for target in targets[shift:] + targets[:shift]:
@@ -594,14 +593,9 @@ def main(argv: Sequence[str] | None = None) -> None:
 def measure(ctx: Context, target: Target, label: str) -> None:
     """One round of one target. Other sessions share this machine: wait for it to be quiet first, and measure
     again a run they disturbed, within a time budget (``--noise-budget``) for the whole benchmark."""
-    args = ctx.args
-    for attempt in range(args.repeat_busy + 1):
-        if ctx.budget > 0:
-            waited = time.monotonic()
-            load = wait_for_quiet(args.quiet_below, min(args.quiet_wait, ctx.budget))
-            ctx.budget -= time.monotonic() - waited
-            if load > args.quiet_below:
-                print(f"  (machine still busy: {load:.2f} cores in use by others; running anyway)")
+    noise = ctx.noise
+    for attempt in noise.attempts():
+        noise.settle()
         started = time.monotonic()
         try:
             before = source_fingerprint()
@@ -616,17 +610,13 @@ def measure(ctx: Context, target: Target, label: str) -> None:
             print(f"{label:<52} DISCARDED: the eventbus sources changed ({ctx.source} → {after})", flush=True)
             return
         shards = "/".join(map(str, run.shard_channels))
-        others = max(run.publish.others, run.drain.others)
         print(
             f"{label:<52} prefix {run.prefix:<7} channels {shards:<7} publish {run.publish.rate:>7,.0f} ev/s"
             f"  drain {run.drain.rate:>7,.0f} ev/s  others {run.publish.others:.2f}/{run.drain.others:.2f} cores",
             flush=True,
         )
-        if others <= args.busy_above or attempt == args.repeat_busy or ctx.budget <= 0:
+        if not noise.again(max(run.publish.others, run.drain.others), attempt, started):
             break
-        ctx.budget -= time.monotonic() - started
-        ctx.repeated += 1
-        print(f"  (disturbed: other processes used {others:.2f} cores; measuring again)", flush=True)
     ctx.runs.setdefault(target.key, []).append(run)
 
 
@@ -643,26 +633,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--latency-events", type=int, default=1000, help="serial publishes per run (0: none)")
     p.add_argument("--targets", default="", help=f"comma-separated subset of {','.join(BY_KEY)}")
     p.add_argument("--markdown", action="store_true", help="print Markdown tables")
-    p.add_argument(
-        "--noise-budget",
-        type=float,
-        default=600.0,
-        help="seconds the whole run may spend waiting for a quiet machine and measuring disturbed runs again\n"
-        "(0: never wait, never repeat)",
-    )
-    p.add_argument("--quiet-wait", type=float, default=20.0, help="before each run, wait up to this long")
-    p.add_argument(
-        "--quiet-below", type=float, default=0.3, help="quiet: other processes use fewer cores than this"
-    )
-    p.add_argument(
-        "--repeat-busy", type=int, default=1, help="measure a disturbed run again, up to this many times"
-    )
-    p.add_argument(
-        "--busy-above",
-        type=float,
-        default=0.4,
-        help="disturbed: other processes used more cores than this, on average, in a phase",
-    )
+    _noise.add_options(p, budget=600.0, quiet_wait=20.0, quiet_below=0.3)
     args = p.parse_args(argv)
     unknown = set(args.targets.split(",")) - set(BY_KEY) if args.targets else set()
     if unknown:
@@ -706,7 +677,7 @@ def environment(
         f"- eventbus sources: {source}\n"
         f"- load average before {before[0]:.2f} / after {after[0]:.2f} (1 min); other processes during the "
         f"measured phases, in busy cores: {load}; runs measured again because others used more than "
-        f"{ctx.args.busy_above} cores: {ctx.repeated}\n"
+        f"{ctx.args.busy_above} cores: {ctx.noise.repeated}\n"
         f"- channels per shard (3-shard targets), by prefix: {placement or '-'}\n"
         f"- {parameters(ctx.args)}\n"
     )

@@ -39,8 +39,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import _noise
 import _procs
 import redis
+from _noise import Noise, machine_busy
 from _tables import Table, render
 from eventbus.keys import Keys
 from eventbus.server import RedisServer
@@ -105,12 +107,11 @@ class Context:
     server: RedisServer
     client: redis.Redis
     wires: list[tuple[str, bytes]]
+    noise: Noise
     runs: dict[tuple[str, str], list[Run]] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
     memory: dict[str, tuple[int, int]] = field(default_factory=dict)  # what → (bytes, count)
     run_index: int = 0
-    repeated: int = 0
-    budget: float = 0.0  # seconds left for waiting on a quiet machine and repeating disturbed runs
 
     def messages(self, cfg: Config, mode: str) -> int:
         if mode == "paced":
@@ -126,30 +127,6 @@ class Context:
 def redis_cpu(client: redis.Redis) -> float:
     info = client.info("cpu")
     return float(info["used_cpu_sys"]) + float(info["used_cpu_user"])
-
-
-_TICK = os.sysconf("SC_CLK_TCK")
-
-
-def machine_busy() -> float:
-    """CPU seconds all processes (and the hypervisor, as steal) have used since boot, from /proc/stat."""
-    with open("/proc/stat", encoding="ascii") as stat:
-        user, nice, system, _idle, _iowait, irq, softirq, steal = (
-            int(v) for v in stat.readline().split()[1:9]
-        )
-    return (user + nice + system + irq + softirq + steal) / _TICK
-
-
-def wait_for_quiet(threshold: float, longest: float) -> float:
-    """Wait (up to ``longest`` seconds) until the machine is quieter than ``threshold`` busy cores over one
-    second: other sessions share this machine and a burst of theirs ruins a round. Returns the last load."""
-    deadline = time.monotonic() + longest
-    while True:
-        before = machine_busy()
-        time.sleep(1.0)
-        load = machine_busy() - before
-        if load <= threshold or time.monotonic() > deadline:
-            return load
 
 
 def fill(client: redis.Redis, stream: str, wires: Sequence[tuple[str, bytes]]) -> None:
@@ -338,7 +315,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             # A PUB/SUB subscriber that falls behind by 32 MB is disconnected by default: never, here.
             client.config_set("client-output-buffer-limit", "pubsub 0 0 0")
             wires = [(e.id, e.to_wire()) for e in _procs.stamped_envelopes(args.messages)]
-            ctx = Context(args, server, client, wires, budget=args.noise_budget)
+            ctx = Context(args, server, client, wires, noise=Noise.from_args(args))
             for round_no in range(1, args.rounds + 1):
                 for cfg, mode in steps:
                     measure(ctx, cfg, mode, f"round {round_no}/{args.rounds}  {mode:<5} {cfg.label}")
@@ -369,14 +346,9 @@ def main(argv: Sequence[str] | None = None) -> None:
 def measure(ctx: Context, cfg: Config, mode: str, label: str) -> None:
     """One round of one configuration. Other sessions share this machine: wait for it to be quiet first, and
     measure again a run they disturbed, within a time budget (``--noise-budget``) for the whole benchmark."""
-    args = ctx.args
-    for attempt in range(args.repeat_busy + 1):
-        if ctx.budget > 0:
-            waited = time.monotonic()
-            load = wait_for_quiet(args.quiet_below, min(args.quiet_wait, ctx.budget))
-            ctx.budget -= time.monotonic() - waited
-            if load > args.quiet_below:
-                print(f"  (machine still busy: {load:.2f} cores in use by others; running anyway)")
+    noise = ctx.noise
+    for attempt in noise.attempts():
+        noise.settle()
         started = time.monotonic()
         try:
             run = run_once(ctx, cfg, mode)
@@ -386,11 +358,8 @@ def measure(ctx: Context, cfg: Config, mode: str, label: str) -> None:
             return
         lat = f"  p50 {run.percentile(0.5):.2f} ms p99 {run.percentile(0.99):.2f} ms" if run.latencies else ""
         print(f"{label:<62} {run.rate:>9,.0f} msg/s{lat}  others {run.others:.2f} cores", flush=True)
-        if run.others <= args.busy_above or attempt == args.repeat_busy or ctx.budget <= 0:
+        if not noise.again(run.others, attempt, started):
             break
-        ctx.budget -= time.monotonic() - started
-        ctx.repeated += 1
-        print(f"  (disturbed: other processes used {run.others:.2f} cores; measuring again)", flush=True)
     ctx.runs.setdefault((cfg.key, mode), []).append(run)
 
 
@@ -417,31 +386,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--only", default="", help=f"comma-separated subset of {','.join(BY_KEY)}")
     p.add_argument("--profile", action="store_true", help="then profile the bus consumer in one drain run")
     p.add_argument("--out", default=str(RESULTS / "bus_throughput.md"), help="where to write the Markdown")
-    p.add_argument(
-        "--noise-budget",
-        type=float,
-        default=300.0,
-        help="seconds the whole benchmark may spend waiting for a quiet machine and measuring disturbed runs\n"
-        "again (0: never wait, never repeat)",
-    )
-    p.add_argument(
-        "--quiet-wait",
-        type=float,
-        default=30.0,
-        help="before each run, wait up to this long for a quiet machine",
-    )
-    p.add_argument(
-        "--quiet-below", type=float, default=0.25, help="quiet: other processes use fewer cores than this"
-    )
-    p.add_argument(
-        "--repeat-busy", type=int, default=1, help="measure a disturbed run again, up to this many times"
-    )
-    p.add_argument(
-        "--busy-above",
-        type=float,
-        default=0.4,
-        help="disturbed: other processes used more cores than this, on average, during the run",
-    )
+    _noise.add_options(p, budget=300.0, quiet_wait=30.0, quiet_below=0.25)
     return p.parse_args(argv)
 
 
@@ -495,7 +440,7 @@ def environment(
         f"pydantic {_version('pydantic')}, faststream {_version('faststream')}\n"
         f"- eventbus sources: {source} (sha256 of libs/eventbus/src/eventbus/**/*.py|lua)\n"
         f"- other processes on the machine during the kept runs, in busy cores: {load}; runs measured again "
-        f"because others used more than {args.busy_above} cores: {ctx.repeated}\n"
+        f"because others used more than {args.busy_above} cores: {ctx.noise.repeated}\n"
         f"- {parameters(args, steps)}\n"
     )
 
