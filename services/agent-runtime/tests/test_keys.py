@@ -1,8 +1,6 @@
 """Redis Cluster safety: each command and script of the agent touches the keys of one hash slot, and all of
 a lead's state lives in its slot (tagged with the lead's natural key)."""
 
-import asyncio
-import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -10,6 +8,7 @@ from agent_runtime.leads import LeadKey
 from agent_runtime.pipeline import Pipeline
 from agent_runtime.store import Store
 from eventbus import Keys, forget_processed, replay_since
+from eventbus.testing.monitor import footprint, record
 from eventbus.testing.waiting import eventually
 from redis.asyncio.cluster import RedisCluster
 from redis.crc import key_slot
@@ -52,21 +51,6 @@ def test_leads_spread_over_slots_and_the_id_index_is_a_key_of_its_own():
     assert store.ref_key(lead_id) == f"wb:svc:agent-runtime:lead-ref:{lead_id}"
 
 
-_ARG = re.compile(r'"((?:[^"\\]|\\.)*)"')
-_NO_KEYS = {"PING", "ECHO", "SCRIPT", "INFO", "CLIENT", "HELLO", "SELECT", "MULTI", "EXEC", "WAIT"}
-
-
-def _keys_of(args: list[str]) -> list[str]:
-    name = args[0].upper()
-    if name in {"EVALSHA", "EVAL", "EVALSHA_RO", "EVAL_RO", "FCALL"}:
-        return args[3 : 3 + int(args[2])]
-    if name in {"MGET", "DEL", "EXISTS", "UNLINK", "TOUCH"}:
-        return args[1:]
-    if name in _NO_KEYS:
-        return []
-    return args[1:2]
-
-
 async def test_a_whole_conversation_touches_one_slot_per_command_and_per_lead(make_agent, bus, bus_settings):
     """Every command the server received while a lead was created, answered, qualified, handed off (by the
     lead and by an operator), and replayed, read with MONITOR: the agent's keys of each command, script
@@ -74,29 +58,18 @@ async def test_a_whole_conversation_touches_one_slot_per_command_and_per_lead(ma
     if isinstance(bus.redis, RedisCluster):
         pytest.skip("MONITOR sees one node; on a cluster the server itself refuses cross-slot commands")
     ours = f"{bus_settings.prefix}:svc:agent-runtime:"
-    seen: list[tuple[bool, list[str]]] = []  # (inside a script, arguments)
-    end = f"{bus_settings.prefix}:monitor-end"
+    phone = "+5511977770001"
+    lead_ids: list[str] = []
 
-    async with bus.redis.monitor() as monitor:
-
-        async def record() -> None:
-            while True:
-                line = await monitor.connection.read_response()
-                text = line.decode() if isinstance(line, bytes) else str(line)
-                args = [a.replace('\\"', '"') for a in _ARG.findall(text)]
-                seen.append(("[0 lua]" in text, args))
-                if end in args:
-                    return
-
-        recording = asyncio.create_task(record())
+    async def conversation() -> None:
         async with make_agent() as agent:
-            phone = "+5511977770001"
             await agent.answer(
                 "Formatura dia 20 de março, 300 pessoas, no Clube Atlético, R$ 90 mil", phone=phone
             )
             await agent.answer("quero falar com um atendente", phone=phone)
             (created,) = await agent.events("lead.created")
             lead_id = created.payload.lead_id
+            lead_ids.append(lead_id)
             silent = await agent.send("alguém aí?", phone=phone)
             store = agent.app.state.store
             key = LeadKey(COMPANY, f"wa:{phone}")
@@ -109,19 +82,10 @@ async def test_a_whole_conversation_touches_one_slot_per_command_and_per_lead(ma
             await eventually(
                 lambda: bus.redis.exists(bus.keys.processed("message.received", "agent-runtime"))
             )
-        await bus.redis.get(end)
-        await asyncio.wait_for(recording, timeout=10)
 
-    touched: set[str] = set()
-    scripts = 0
-    for in_script, args in seen:
-        keys = [k for k in _keys_of(args) if k.startswith(ours)] if args else []
-        if not keys:
-            continue
-        touched.update(keys)
-        all_keys = _keys_of(args)
-        assert len({_slot(k) for k in all_keys}) == 1, (in_script, args[:1], all_keys)
-        scripts += args[0].upper() in {"EVALSHA", "EVAL"}
+    seen = footprint(await record(bus.redis, conversation), ours)
+    touched, scripts = seen.touched, seen.units["script"]
+    (lead_id,) = lead_ids
     lead_tag = f"{{{COMPANY}:wa:{phone}}}"
     per_lead = {k for k in touched if lead_tag in k}
     assert {k.split(lead_tag + ":")[1].split(":")[0] for k in per_lead} == {

@@ -13,7 +13,7 @@ from hashlib import sha1
 
 import pytest
 from eventbus import Keys
-from eventbus.testing.monitor import record
+from eventbus.testing.monitor import footprint, record
 from eventbus.testing.waiting import eventually
 from evolution_manager.keys import ServiceKeys
 from evolution_manager.registry import _ANNOUNCED, _TRANSITION
@@ -78,20 +78,8 @@ async def test_every_script_and_transaction_touches_one_slot_and_scripts_only_th
     units = await record(bus.redis, run)
 
     ours = f"{bus_settings.prefix}:svc:evolution-manager:"
-    checked: dict[str, int] = {"command": 0, "script": 0, "transaction": 0}
-    scripts: set[str] = set()
-    touched: set[str] = set()
-    for unit, declared, inner in units:
-        keys = declared + inner
-        if not any(k.startswith(ours) for k in keys):
-            continue
-        assert len({_slot(k) for k in keys}) == 1, (unit, keys)
-        if unit.kind == "script":
-            assert set(inner) <= set(declared), (unit, inner)
-            if inner:
-                scripts.add(unit.args[0][1])
-        checked[unit.kind] += 1
-        touched.update(k for k in keys if k.startswith(ours))
+    seen = footprint(units, ours)
+    scripts, checked, touched = seen.scripts, seen.units, seen.touched
 
     assert scripts == {sha1(s.encode(), usedforsecurity=False).hexdigest() for s in (_TRANSITION, _ANNOUNCED)}
     assert checked["transaction"] >= 3  # one per registration

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
+from redis.crc import key_slot
 from redis.exceptions import ResponseError
 
 _LINE = re.compile(r"^\S+ \[\d+ (?P<client>[^\]]+)\] (?P<args>.*)$")
@@ -110,3 +112,33 @@ async def record(
         touched = [k for args in unit.inner for k in await _keys_of(redis, args, known)]
         result.append((unit, declared, touched))
     return result
+
+
+@dataclass
+class Footprint:
+    """What a recording shows of the keys under one prefix (a service's own)."""
+
+    touched: set[str] = field(default_factory=set)  #: every key under the prefix that was used
+    scripts: set[str] = field(default_factory=set)  #: SHA1s of the scripts whose own commands used them
+    units: Counter[str] = field(default_factory=Counter)  #: how many commands, scripts and transactions did
+
+
+def footprint(recorded: list[tuple[Unit, list[str], list[str]]], prefix: str) -> Footprint:
+    """Check what :func:`record` saw for Redis Cluster safety, for the units that use keys under ``prefix``:
+    each one (a command, a script with what it called, a transaction) stays in one hash slot, and a script
+    touches only keys it declares. Raises ``AssertionError`` naming the first unit that does not."""
+    found = Footprint()
+    for unit, declared, inner in recorded:
+        keys = declared + inner
+        if not any(k.startswith(prefix) for k in keys):
+            continue
+        if len({key_slot(k.encode()) for k in keys}) != 1:
+            raise AssertionError(f"{unit.kind} spans slots: {unit.args} {keys}")
+        if unit.kind == "script":
+            if not set(inner) <= set(declared):
+                raise AssertionError(f"script touches undeclared keys: {unit.args[0][:2]} {inner}")
+            if inner:
+                found.scripts.add(unit.args[0][1])
+        found.units[unit.kind] += 1
+        found.touched.update(k for k in keys if k.startswith(prefix))
+    return found
