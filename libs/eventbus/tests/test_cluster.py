@@ -3,6 +3,7 @@ server, run again with ``WB_TEST_REDIS=cluster`` (``make test-cluster``, part of
 
 import asyncio
 from collections import Counter
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -101,6 +102,51 @@ async def test_with_replica_acknowledgement_and_no_replica_a_publish_fails_clear
         assert not fresh.duplicate
 
 
+class _Traffic:
+    """Webhook senders and a side effect, for the tests that break the cluster while events flow: four lanes
+    publish events ``0 … total-1``, each retried until the bus acknowledges it, as a webhook sender does;
+    ``reached`` is set once ``at`` of them are acknowledged. ``effect`` is the consumer's side effect."""
+
+    def __init__(
+        self,
+        total: int,
+        at: int,
+        *,
+        event: Callable[[int], Envelope],
+        dedupe_key: Callable[[int], str | None],
+        retry_in: float,
+    ) -> None:
+        self.total, self.at = total, at
+        self.event, self.dedupe_key, self.retry_in = event, dedupe_key, retry_in
+        self.acknowledged: list[str] = []
+        self.effects: Counter[str] = Counter()
+        self.reached = asyncio.Event()
+
+    async def effect(self, event: Envelope) -> None:
+        self.effects[event.id] += 1
+
+    async def publish(self, bus: Bus, i: int) -> None:
+        event = self.event(i)
+        while True:
+            try:
+                await bus.publish(event, dedupe_key=self.dedupe_key(i))
+            except BusUnavailable:
+                await asyncio.sleep(self.retry_in)
+                continue
+            self.acknowledged.append(event.id)
+            return
+
+    def start(self, bus: Bus) -> list[asyncio.Task[None]]:
+        return [asyncio.create_task(self._lane(bus, lane)) for lane in range(4)]
+
+    async def _lane(self, bus: Bus, lane: int) -> None:
+        for i in range(lane, self.total, 4):
+            await self.publish(bus, i)
+            if len(self.acknowledged) >= self.at:
+                self.reached.set()
+            await asyncio.sleep(0.005)
+
+
 async def test_killing_a_primary_while_events_flow_loses_nothing_acknowledged_and_doubles_no_side_effect(
     redis_cluster_factory,
 ) -> None:
@@ -109,31 +155,14 @@ async def test_killing_a_primary_while_events_flow_loses_nothing_acknowledged_an
     promoted replica, and every one of them has its side effect exactly once."""
     cluster: LocalCluster = redis_cluster_factory()
     settings = _settings(ack_replicas=1, ack_timeout=timedelta(seconds=2))
-    total, kill_at = 300, 100
-    effects: Counter[str] = Counter()
-    acknowledged: list[str] = []
-    killed = asyncio.Event()
-
-    async def effect(event: Envelope) -> None:
-        effects[event.id] += 1
-
-    async def publish(bus: Bus, i: int) -> None:
-        event = samples.envelope(samples.message_received(i))
-        while True:  # what a webhook sender does: retry the same message until it is acknowledged
-            try:
-                await bus.publish(event, dedupe_key=f"failover-{i}")
-            except BusUnavailable:
-                await asyncio.sleep(0.05)
-                continue
-            acknowledged.append(event.id)
-            return
-
-    async def publisher(bus: Bus, lane: int) -> None:
-        for i in range(lane, total, 4):
-            await publish(bus, i)
-            if len(acknowledged) >= kill_at and not killed.is_set():
-                killed.set()
-            await asyncio.sleep(0.005)
+    total = 300
+    traffic = _Traffic(
+        total,
+        100,
+        event=lambda i: samples.envelope(samples.message_received(i)),
+        dedupe_key=lambda i: f"failover-{i}",
+        retry_in=0.05,
+    )
 
     async with (
         Bus.from_url(cluster.url, source="tests", settings=settings) as pub_bus,
@@ -141,11 +170,11 @@ async def test_killing_a_primary_while_events_flow_loses_nothing_acknowledged_an
     ):
         victim = cluster.primary_for(pub_bus.keys.stream(CH))
         consumer = Consumer(
-            sub_bus, "failover", [Subscription(CH, effect)], block=timedelta(milliseconds=100)
+            sub_bus, "failover", [Subscription(CH, traffic.effect)], block=timedelta(milliseconds=100)
         )
         async with consumer.running():
-            lanes = [asyncio.create_task(publisher(pub_bus, lane)) for lane in range(4)]
-            await asyncio.wait_for(killed.wait(), 30)
+            lanes = traffic.start(pub_bus)
+            await asyncio.wait_for(traffic.reached.wait(), 30)
             victim.kill()
             stream = pub_bus.keys.stream(CH)
             await eventually(lambda: asyncio.sleep(0, cluster.primary_for(stream).port != victim.port))
@@ -154,11 +183,11 @@ async def test_killing_a_primary_while_events_flow_loses_nothing_acknowledged_an
             # rejoins as the new primary's replica (docs/cluster.md: run 2 replicas per shard to avoid this).
             victim.start()
             await asyncio.wait_for(asyncio.gather(*lanes), 60)
-            await eventually(lambda: asyncio.sleep(0, len(effects) >= total), timeout=60)
+            await eventually(lambda: asyncio.sleep(0, len(traffic.effects) >= total), timeout=60)
             await asyncio.sleep(0.5)  # anything redelivered late would show up as a second effect
-    assert len(acknowledged) == total
-    assert set(effects) == set(acknowledged)
-    assert [i for i, n in effects.items() if n != 1] == []
+    assert len(traffic.acknowledged) == total
+    assert set(traffic.effects) == set(traffic.acknowledged)
+    assert [i for i, n in traffic.effects.items() if n != 1] == []
 
 
 @pytest.mark.parametrize(
@@ -179,34 +208,16 @@ async def test_moving_a_channels_slot_to_another_shard_while_events_flow_loses_n
     the consumer carries on on the new shard."""
     cluster: LocalCluster = redis_cluster_factory(appendonly=False)
     settings = _settings()
-    total, move_at, after_move = 400, 80, 20
-    effects: Counter[str] = Counter()
-    acknowledged: list[str] = []
-    start_moving = asyncio.Event()
-
-    async def effect(event: Envelope) -> None:
-        effects[event.id] += 1
-
-    async def publish(bus: Bus, i: int) -> None:
-        event = samples.envelope(samples.message_received(i, lead=f"+55119999999{i % 5:02d}"))
+    total, after_move = 400, 20
+    traffic = _Traffic(
+        total,
+        80,
+        event=lambda i: samples.envelope(samples.message_received(i, lead=f"+55119999999{i % 5:02d}")),
         # Every other event has a natural key: a second key in the slot, which the half-moved slot refuses
         # with TRYAGAIN until the move ends, while the stream alone is served, through ASK once it moved.
-        dedupe_key = f"move-{i}" if i % 2 == 0 else None
-        while True:  # what a webhook sender does: retry the same message until it is acknowledged
-            try:
-                await bus.publish(event, dedupe_key=dedupe_key)
-            except BusUnavailable:
-                await asyncio.sleep(0.02)
-                continue
-            acknowledged.append(event.id)
-            return
-
-    async def publisher(bus: Bus, lane: int) -> None:
-        for i in range(lane, total, 4):
-            await publish(bus, i)
-            if len(acknowledged) >= move_at:
-                start_moving.set()
-            await asyncio.sleep(0.005)
+        dedupe_key=lambda i: f"move-{i}" if i % 2 == 0 else None,
+        retry_in=0.02,
+    )
 
     async with (
         Bus.from_url(cluster.url, source="tests", settings=settings) as pub_bus,
@@ -220,34 +231,34 @@ async def test_moving_a_channels_slot_to_another_shard_while_events_flow_loses_n
         consumer = Consumer(
             sub_bus,
             "mover",
-            [Subscription(CH, effect, ordering_key=ordering_key)],
+            [Subscription(CH, traffic.effect, ordering_key=ordering_key)],
             block=timedelta(milliseconds=100),
         )
 
         async def all_handled_or_consumer_gone() -> bool:
-            return len(effects) >= total + after_move or not await consumer.alive()
+            return len(traffic.effects) >= total + after_move or not await consumer.alive()
 
         async with consumer.running():
-            lanes = [asyncio.create_task(publisher(pub_bus, lane)) for lane in range(4)]
-            await asyncio.wait_for(start_moving.wait(), 30)
-            before = len(acknowledged)
+            lanes = traffic.start(pub_bus)
+            await asyncio.wait_for(traffic.reached.wait(), 30)
+            before = len(traffic.acknowledged)
             moved = await asyncio.to_thread(
                 cluster.move_slot, key_slot(stream.encode()), target, batch=5, pause_between_batches=0.2
             )
-            acknowledged_while_moving = len(acknowledged) - before
+            acknowledged_while_moving = len(traffic.acknowledged) - before
             await asyncio.wait_for(asyncio.gather(*lanes), 60)
             assert cluster.primary_for(stream).port == target.port
             for i in range(total, total + after_move):  # and the consumer keeps up on the new shard
-                await publish(pub_bus, i)
+                await traffic.publish(pub_bus, i)
             await eventually(all_handled_or_consumer_gone, timeout=30)
             assert await consumer.alive()
             await asyncio.sleep(0.5)  # anything redelivered late would show up as a second effect
         dead_letters = await DeadLetters(sub_bus, CH, "mover").count()
     assert moved > 5 * 5  # the stream, the group's state and the dedupe keys: several batches
     assert acknowledged_while_moving > 0  # publishing went on while the slot was half moved
-    assert len(acknowledged) == total + after_move
-    assert set(effects) == set(acknowledged)
-    assert [i for i, n in effects.items() if n != 1] == []
+    assert len(traffic.acknowledged) == total + after_move
+    assert set(traffic.effects) == set(traffic.acknowledged)
+    assert [i for i, n in traffic.effects.items() if n != 1] == []
     assert dead_letters == 0
 
 
