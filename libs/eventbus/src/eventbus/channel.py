@@ -121,18 +121,20 @@ class ChannelConsumer:
                 if not _slot_moving(exc):
                     raise
                 failures += 1
-                self.log.warning("consumer_slot_moving", error=str(exc))
-                cursor = "0"
-                await self.owner.sleep(_backoff(failures))
+                cursor = await self._back_off("consumer_slot_moving", exc, failures)
             except (RedisError, OSError) as exc:
                 failures += 1
-                delay = _backoff(failures)
-                self.log.warning("consumer_redis_unavailable", error=str(exc), retry_in=round(delay, 2))
-                # What the server handed us just before the failure (a blocking read whose admit step then
-                # failed, say) is pending under our name but not held here: read our own pending entries
-                # again rather than leave them to the reclaimer after a whole visibility timeout.
-                cursor = "0"
-                await self.owner.sleep(delay)
+                cursor = await self._back_off("consumer_redis_unavailable", exc, failures)
+
+    async def _back_off(self, what: str, exc: Exception, failures: int) -> str:
+        """Wait before trying again; returns the cursor to go on from. What the server handed us just before
+        the failure (a blocking read whose admit step then failed, say) is pending under our name but not
+        held here: read our own pending entries again rather than leave them to the reclaimer after a whole
+        visibility timeout."""
+        delay = min(5.0, 0.1 * 2.0**failures) * random.uniform(0.5, 1.0)
+        self.log.warning(what, error=str(exc), retry_in=round(delay, 2))
+        await self.owner.sleep(delay)
+        return "0"
 
     async def _ensure_group(self) -> None:
         try:
@@ -601,10 +603,6 @@ class ChannelConsumer:
         self.events.clear()
         self.twins.clear()
         self.waiting.clear()
-
-
-def _backoff(failures: int) -> float:
-    return min(5.0, 0.1 * 2.0**failures) * random.uniform(0.5, 1.0)
 
 
 def _slot_moving(exc: ResponseError) -> bool:

@@ -54,6 +54,12 @@ def _client(connection_class: type[Any], kwargs: dict[str, Any], *, single: bool
     return client
 
 
+def _untimed(source: ClusterNode | ConnectionPool) -> Redis:
+    """One connection with ``source``'s settings (a cluster node's, or a pool's) but no socket timeout."""
+    settings = {**source.connection_kwargs, "socket_timeout": None}
+    return _client(source.connection_class, settings, single=True)
+
+
 class Lane:
     """One connection, without socket timeout, to the server that holds ``key``; for one caller at a time."""
 
@@ -80,13 +86,9 @@ class Lane:
                 return None
             if self._client is None or node.name != self._node:
                 await self.aclose()
-                settings = {**node.connection_kwargs, "socket_timeout": None}
-                self._client = _client(node.connection_class, settings, single=True)
-                self._node = node.name
+                self._client, self._node = _untimed(node), node.name
         elif self._client is None:
-            pool = self.shared.connection_pool
-            settings = {**pool.connection_kwargs, "socket_timeout": None}
-            self._client = _client(pool.connection_class, settings, single=True)
+            self._client = _untimed(self.shared.connection_pool)
         return self._client
 
     async def run(self, script: AsyncScript, keys: list[str], args: list[Any]) -> Any:
