@@ -5,11 +5,12 @@ from __future__ import annotations
 import contextlib
 from typing import Any, TypeAlias
 
+import hiredis
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
-from redis.exceptions import RedisClusterException, RedisError
+from redis.exceptions import DataError, RedisClusterException, RedisError
 
 #: A client for one server or for a Redis Cluster: the bus runs on both unchanged.
 Client: TypeAlias = Redis | RedisCluster
@@ -61,7 +62,42 @@ def connect(url: str, *, max_connections: int = 64, **options: Any) -> Client:
         "timeout": 5,
     }
     pool = BlockingConnectionPool.from_url(url, max_connections=max_connections, **(defaults | options))
+    pool.connection_class = hiredis_packing(pool.connection_class)  # no connection exists yet
     return Redis.from_pool(pool)
+
+
+class _HiredisPacking:
+    """Commands packed by hiredis's C ``pack_command``, as redis-py's *sync* connection already does when
+    hiredis is installed; its asyncio connection packs in Python, ~3 µs per argument here, which was the
+    largest single cost of a publish (14 arguments: bench/bus_throughput.py, docs/benchmarks.md). Same bytes
+    on the wire; the same errors for what Redis cannot take (``DataError``, e.g. for ``None`` or a bool)."""
+
+    def pack_command(self, *args: Any) -> list[bytes]:
+        # redis-py lets a caller write a multi-word command as one string ("SCRIPT LOAD"): split it the same way.
+        if isinstance(args[0], str):
+            args = (*args[0].encode().split(), *args[1:])
+        elif b" " in args[0]:
+            args = (*args[0].split(), *args[1:])
+        try:
+            return [hiredis.pack_command(args)]  # bytes, str, int, float (and memoryview): all the bus sends
+        except TypeError:
+            pass
+        try:  # a bytearray, which redis-py also takes
+            return [hiredis.pack_command(tuple(bytes(a) if isinstance(a, bytearray) else a for a in args))]  # type: ignore[arg-type]
+        except TypeError as exc:
+            raise DataError(str(exc)) from None
+
+
+_packing: dict[type[Any], type[Any]] = {}
+
+
+def hiredis_packing(connection_class: type[Any]) -> type[Any]:
+    """``connection_class`` (plain, TLS or Unix socket) packing its commands with hiredis."""
+    if issubclass(connection_class, _HiredisPacking):
+        return connection_class
+    if connection_class not in _packing:
+        _packing[connection_class] = type(connection_class.__name__, (_HiredisPacking, connection_class), {})
+    return _packing[connection_class]
 
 
 async def warm(client: Client) -> None:

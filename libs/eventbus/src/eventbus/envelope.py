@@ -39,8 +39,8 @@ def _to_utc_millis(value: datetime) -> datetime:
 
 def format_timestamp(value: datetime) -> str:
     """ISO 8601, UTC, milliseconds and ``Z``: ``2025-12-16T12:00:00.000Z``."""
-    value = _to_utc_millis(value)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    # isoformat (with an aware UTC value: "+00:00" last) is three times faster than strftime.
+    return _to_utc_millis(value).isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 UtcTimestamp = Annotated[
@@ -108,8 +108,9 @@ class Envelope(BaseModel, Generic[P]):
             correlation_id = cause.correlation_id if cause is not None else ids.correlation_id()
         if causation_id is None and cause is not None:
             causation_id = cause.id
-        model: type[Envelope[P]] = Envelope[type(payload)]  # type: ignore[misc, assignment]
-        return model(
+        if type(payload) not in _typed:  # pydantic caches parametrized models too, but its lookup costs ~8 µs
+            _typed[type(payload)] = Envelope[type(payload)]  # type: ignore[misc, assignment]
+        return _typed[type(payload)](
             id=ids.event_id(),
             type=payload.event_type,
             version=payload.event_version,
@@ -137,3 +138,7 @@ class Envelope(BaseModel, Generic[P]):
             "causation_id": self.causation_id,
             "source": self.source,
         }
+
+
+#: ``Envelope[MessageReceived]`` and its siblings, by payload class, for :meth:`Envelope.new`.
+_typed: dict[type[Payload], type[Envelope[Any]]] = {}

@@ -7,15 +7,20 @@ from __future__ import annotations
 
 import re
 
-from ulid import ULID
+import ulid_transform
 
 ULID_PATTERN = r"[0-9A-HJKMNP-TV-Z]{26}"
 EVENT_ID = re.compile(rf"^evt_{ULID_PATTERN}$")
 
 
 def new_id(prefix: str) -> str:
-    """A fresh ``<prefix>_<ULID>`` id, e.g. ``new_id("lead")`` → ``lead_01J8Z0P3H1Y8K8Q0KQ9VJ8X7K1``."""
-    return f"{prefix}_{ULID()}"
+    """A fresh ``<prefix>_<ULID>`` id, e.g. ``new_id("lead")`` → ``lead_01J8Z0P3H1Y8K8Q0KQ9VJ8X7K1``.
+
+    Made by ``ulid-transform`` (C++, 0.1 µs) rather than ``python-ulid`` (4.7 µs here): every event takes
+    one or two. Ids sort by millisecond; within one millisecond their order is random (python-ulid's was
+    monotonic in-process), which nothing relies on: the stream's entry ids carry the publish order.
+    """
+    return f"{prefix}_{ulid_transform.ulid_now()}"
 
 
 def event_id() -> str:

@@ -33,7 +33,7 @@ from redis.exceptions import (
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from eventbus.client import Client
+from eventbus.client import Client, hiredis_packing
 
 #: Answers only a cluster client can follow; the command did not run (MovedError is an AskError in redis-py).
 REDIRECTED = (AskError, TryAgainError, ClusterDownError, ReadOnlyError, MasterDownError)
@@ -48,7 +48,9 @@ def node_client(node: ClusterNode, **overrides: Any) -> Redis:
 
 
 def _client(connection_class: type[Any], kwargs: dict[str, Any], *, single: bool = False) -> Redis:
-    pool = ConnectionPool(connection_class=connection_class, max_connections=1 if single else None, **kwargs)
+    pool = ConnectionPool(
+        connection_class=hiredis_packing(connection_class), max_connections=1 if single else None, **kwargs
+    )
     client = Redis(connection_pool=pool, single_connection_client=single)
     client.auto_close_connection_pool = True  # closing the client closes its pool
     return client
