@@ -84,3 +84,25 @@ async def test_on_a_cluster_a_publish_sent_to_a_node_that_lost_the_slot_follows_
     assert [p.event_id for p in published] == [e.id for e in events]
     stored = [f[b"i"].decode() for _, f in await bus.redis.xrange(stream)]
     assert sorted(stored) == sorted(e.id for e in events)  # each once, on the slot's owner
+
+
+async def test_a_server_that_never_answers_fails_publishes_after_the_socket_timeout_alone_or_batched() -> (
+    None
+):
+    # The publish line's connections have no socket timeout of their own (cheaper): the same timeout bounds
+    # each round trip instead. A server that accepts and then says nothing must still fail them, not hang them.
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(-1)
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with Bus.from_url(f"redis://127.0.0.1:{port}", source="tests", socket_timeout=0.3) as bus:
+            events = [samples.envelope(samples.message_received(i)) for i in range(5)]
+            started = asyncio.get_running_loop().time()
+            results = await asyncio.gather(*(bus.publish(e) for e in events), return_exceptions=True)
+            waited = asyncio.get_running_loop().time() - started
+    finally:
+        server.close()
+    assert all(isinstance(r, BusUnavailable) for r in results), results
+    assert waited < 3  # the lone call's 0.3 s, then the batch's 0.3 s: never the default 10 s

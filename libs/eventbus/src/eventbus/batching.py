@@ -85,10 +85,15 @@ class ScriptBatcher(AutoPipeline[_Call]):
     producers carry idempotency keys.
     """
 
-    def __init__(self, redis: Redis, script: AsyncScript, *, max_batch: int = 128) -> None:
+    def __init__(
+        self, redis: Redis, script: AsyncScript, *, max_batch: int = 128, timeout: float | None = None
+    ) -> None:
+        """``redis`` is best a client without socket timeout (``eventbus.lanes.untimed``): ``timeout`` then
+        bounds each round trip as a whole."""
         super().__init__(max_batch=max_batch)
         self._redis = redis
         self._script = script
+        self._timeout = timeout
         self._alone = False  # a call is on the wire by itself
 
     async def __call__(self, keys: list[str], args: list[Any]) -> Any:
@@ -96,7 +101,8 @@ class ScriptBatcher(AutoPipeline[_Call]):
             return await self._enqueue((keys, args))
         self._alone = True
         try:
-            return await self._script(keys=keys, args=args, client=self._redis)
+            async with asyncio.timeout(self._timeout):
+                return await self._script(keys=keys, args=args, client=self._redis)
         finally:
             self._alone = False
             self._start()  # what queued up behind it leaves now, together
@@ -115,7 +121,7 @@ class ScriptBatcher(AutoPipeline[_Call]):
         return results
 
     async def _execute(self, batch: list[_Call]) -> list[Any]:
-        async with self._redis.pipeline(transaction=False) as pipe:
+        async with asyncio.timeout(self._timeout), self._redis.pipeline(transaction=False) as pipe:
             for keys, args in batch:
                 pipe.evalsha(self._script.sha, len(keys), *keys, *args)
             return list(await pipe.execute(raise_on_error=False))
@@ -153,8 +159,9 @@ class NodeBatchers:
             return await self._script(keys=keys, args=args, client=self._cluster)
         line = self._lines.get(node.name)
         if line is None:
-            client = node_client(node)
-            line = (client, ScriptBatcher(client, self._script, max_batch=self._max_batch))
+            client = node_client(node, socket_timeout=None)
+            timeout = node.connection_kwargs.get("socket_timeout")
+            line = (client, ScriptBatcher(client, self._script, max_batch=self._max_batch, timeout=timeout))
             self._lines[node.name] = line
         try:
             return await line[1](keys, args)

@@ -14,6 +14,7 @@ from typing import Any
 
 import structlog
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import RedisError
 
 from eventbus import catalog, metrics, tracing
@@ -23,6 +24,7 @@ from eventbus.durability import WriteAck, run_acknowledged
 from eventbus.envelope import Envelope, Payload
 from eventbus.errors import BusUnavailable, WriteNotAcknowledged
 from eventbus.keys import Keys
+from eventbus.lanes import timeout_of, untimed
 from eventbus.scripts import Scripts
 from eventbus.settings import BusSettings
 
@@ -58,12 +60,14 @@ class Bus:
         # Concurrent publishes share round trips (eventbus.batching): on one server, and per node on a cluster.
         # Not with write acknowledgement, which pipelines its own WAIT after each write.
         self._publish_batched: ScriptBatcher | NodeBatchers | None = None
-        if not self.write_ack.enabled:
-            self._publish_batched = (
-                ScriptBatcher(redis, self.scripts.publish)
-                if isinstance(redis, Redis)
-                else NodeBatchers(redis, self.scripts.publish)
+        self._publish_line: Redis | None = None
+        if not self.write_ack.enabled and isinstance(redis, Redis):
+            self._publish_line = untimed(redis)
+            self._publish_batched = ScriptBatcher(
+                self._publish_line, self.scripts.publish, timeout=timeout_of(redis)
             )
+        elif not self.write_ack.enabled and isinstance(redis, RedisCluster):
+            self._publish_batched = NodeBatchers(redis, self.scripts.publish)
         self._publish_cmd = "SPUBLISH" if self.sharded else "PUBLISH"
 
     @classmethod
@@ -83,9 +87,11 @@ class Bus:
             await redis.aclose()
 
     async def aclose(self) -> None:
-        """Close what the bus opened itself (a cluster's per-node publish lines); not the client it was given."""
+        """Close what the bus opened itself (its publish lines); not the client it was given."""
         if isinstance(self._publish_batched, NodeBatchers):
             await self._publish_batched.aclose()
+        if self._publish_line is not None:
+            await self._publish_line.aclose()
 
     async def ping(self) -> bool:
         """Readiness: can we reach Redis right now?"""

@@ -56,6 +56,26 @@ def _client(connection_class: type[Any], kwargs: dict[str, Any], *, single: bool
     return client
 
 
+def untimed(shared: Redis) -> Redis:
+    """A client on a pool of its own with ``shared``'s settings but no socket timeout, for auto-pipelined
+    round trips (``eventbus.batching``), which put ``timeout_of(shared)`` around each one themselves: one
+    ``asyncio.timeout`` per round trip instead of a task per send and a timer per reply (a quarter of a
+    publish's client CPU, docs/benchmarks.md). Close it with ``aclose()``."""
+    pool = shared.connection_pool
+    return _client(pool.connection_class, {**pool.connection_kwargs, "socket_timeout": None})
+
+
+def timeout_of(shared: Client) -> float | None:
+    """The socket timeout ``shared``'s connections have: what an untimed round trip waits at most."""
+    kwargs = (
+        shared.connection_kwargs
+        if isinstance(shared, RedisCluster)
+        else shared.connection_pool.connection_kwargs
+    )
+    timeout: float | None = kwargs.get("socket_timeout")
+    return timeout
+
+
 def _untimed(source: ClusterNode | ConnectionPool) -> Redis:
     """One connection with ``source``'s settings (a cluster node's, or a pool's) but no socket timeout."""
     settings = {**source.connection_kwargs, "socket_timeout": None}
@@ -68,12 +88,8 @@ class Lane:
     def __init__(self, shared: Client, key: str) -> None:
         self.shared = shared
         self.key = key
-        if isinstance(shared, RedisCluster):
-            kwargs = shared.connection_kwargs
-        else:
-            kwargs = shared.connection_pool.connection_kwargs
         #: what the shared client's socket timeout was: the lane applies it around each call instead
-        self.timeout: float | None = kwargs.get("socket_timeout")
+        self.timeout = timeout_of(shared)
         self._client: Redis | None = None
         self._node: str | None = None
 
