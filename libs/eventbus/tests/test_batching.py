@@ -106,3 +106,18 @@ async def test_a_server_that_never_answers_fails_publishes_after_the_socket_time
         server.close()
     assert all(isinstance(r, BusUnavailable) for r in results), results
     assert waited < 3  # the lone call's 0.3 s, then the batch's 0.3 s: never the default 10 s
+
+
+async def test_publishing_goes_on_after_the_server_dropped_the_publish_lines_connection(bus: Bus) -> None:
+    # As redis-py's own pipeline does, a round trip that finds its connection dropped (the server restarted,
+    # a proxy timed it out) is sent once more on a new connection instead of failing its callers.
+    await bus.emit(samples.message_received(1), company_id=samples.COMPANY)
+    if bus.cluster:
+        await bus.redis.client_kill_filter(_type="normal", skipme=True, target_nodes="all")  # type: ignore[call-arg]
+    else:
+        await bus.redis.client_kill_filter(_type="normal", skipme=True)
+    published = await asyncio.gather(
+        *(bus.emit(samples.message_received(i), company_id=samples.COMPANY) for i in range(2, 6))
+    )
+    assert all(not p.duplicate for p in published)
+    assert await bus.redis.xlen(bus.keys.stream(CH)) == 5

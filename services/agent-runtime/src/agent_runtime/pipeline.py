@@ -23,7 +23,7 @@ import hashlib
 from collections.abc import Sequence
 from typing import Any
 
-from eventbus.batching import AutoPipeline
+from eventbus.batching import AutoPipeline, Line
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import NoScriptError
@@ -41,6 +41,8 @@ class Pipeline(AutoPipeline[_Command]):
         super().__init__(max_batch=max_batch)
         self._redis = redis
         self._timeout = timeout
+        # One server: batches go out on a line of their own. A cluster's pipeline splits them by node itself.
+        self._line = Line(redis, timeout=timeout) if isinstance(redis, Redis) else None
 
     async def execute(self, *args: Any, **options: Any) -> Any:
         """Run one command; ``options`` as redis-py's ``execute_command`` takes them (for its reply parsing)."""
@@ -52,6 +54,8 @@ class Pipeline(AutoPipeline[_Command]):
         return Script(self, source)
 
     async def _round_trip(self, batch: list[_Command]) -> list[Any]:
+        if self._line is not None:
+            return await self._line.round_trip(batch)
         async with asyncio.timeout(self._timeout):
             if len(batch) == 1:
                 args, options = batch[0]
