@@ -35,6 +35,18 @@ def test_wire_form_has_the_catalog_fields_in_order_with_millisecond_utc_time() -
     assert '"traceparent"' not in wire, "absent traceparent stays off the wire (backward compatible)"
 
 
+def test_a_copy_with_changed_fields_is_written_with_its_own_fields_not_the_originals() -> None:
+    # The wire form is made once per event; a copy that changes fields (tracing adds traceparent) is a new one.
+    event = Envelope.new(lead(), source="agent-runtime", company_id=samples.COMPANY)
+    assert event.to_wire() is event.to_wire()
+    traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    traced = event.model_copy(update={"traceparent": traceparent})
+    assert json.loads(traced.to_wire())["traceparent"] == traceparent
+    assert "traceparent" not in json.loads(event.to_wire())
+    assert catalog.parse(traced.to_wire()) == traced
+    assert event.model_copy() == event and event.model_copy().to_wire() == event.to_wire()
+
+
 def test_new_event_starts_a_thread_outside_a_handler() -> None:
     event = Envelope.new(lead(), source="agent-runtime", company_id=samples.COMPANY)
     assert event.id.startswith("evt_") and len(event.id) == 30

@@ -12,8 +12,10 @@ when absent so that the catalog's own examples stay byte-for-byte valid.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Annotated, Any, ClassVar, Generic, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, Self, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -124,8 +126,20 @@ class Envelope(BaseModel, Generic[P]):
 
     def to_wire(self) -> bytes:
         """JSON bytes as the catalog writes them (``traceparent`` only when set)."""
+        return self._wire
+
+    @functools.cached_property
+    def _wire(self) -> bytes:
+        # Made once per event: a producer that stores an event before publishing it (agent-runtime keeps its
+        # answer for replays) would otherwise serialize it twice. The envelope is frozen, so the bytes stay
+        # right; only model_copy(update=…) makes a different event, and it drops them (below).
         exclude = {"traceparent"} if self.traceparent is None else None
         return self.model_dump_json(exclude=exclude, by_alias=True).encode()
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        copied = super().model_copy(update=update, deep=deep)
+        copied.__dict__.pop("_wire", None)  # the copy's fields may differ: its wire form is made afresh
+        return copied
 
     def log_fields(self) -> dict[str, Any]:
         """The fields every log line about this event carries (catalog, "Observabilidade mínima")."""
