@@ -349,3 +349,51 @@ async def test_a_hung_handler_times_out_and_is_retried(bus: Bus) -> None:
         await eventually(lambda: asyncio.sleep(0, calls[event_id] == 2))
         await eventually(lambda: _group_idle(bus, "hung"))
     assert calls == {event_id: 2}
+
+
+async def test_events_that_trickle_in_are_read_and_admitted_by_the_wait_itself(
+    bus: Bus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An idle consumer waits with read.lua pipelined behind its blocking XREAD, so an event that arrives
+    # alone is read and admitted in that one round trip (the old way took a second one for the admit).
+    from eventbus.channel import ChannelConsumer
+
+    waits: list[int | None] = []
+    original = ChannelConsumer._wait_and_read
+
+    async def spying(self: ChannelConsumer, room: int):
+        admitted, reply = await original(self, room)
+        waits.append(None if admitted is None else len(admitted))
+        return admitted, reply
+
+    monkeypatch.setattr(ChannelConsumer, "_wait_and_read", spying)
+    handled: list[str] = []
+
+    async def handle(event: Envelope) -> None:
+        handled.append(event.id)
+
+    async with consumer(bus, "trickle", Subscription(CH, handle)).running():
+        ids = []
+        for i in range(5):
+            await asyncio.sleep(0.15)  # the consumer is waiting again by now
+            ids.append((await bus.emit(samples.message_received(i), company_id=samples.COMPANY)).event_id)
+            await eventually(lambda: asyncio.sleep(0, len(handled) == len(ids)))
+    assert handled == ids
+    assert sum(1 for w in waits if w) >= 4  # the first wait may go the old way: nothing seen yet
+
+
+async def test_a_server_that_forgot_the_scripts_while_the_consumer_waited_still_gets_events_handled(
+    bus: Bus,
+) -> None:
+    handled: list[str] = []
+
+    async def handle(event: Envelope) -> None:
+        handled.append(event.id)
+
+    async with consumer(bus, "forgetful", Subscription(CH, handle)).running():
+        first = (await bus.emit(samples.message_received(1), company_id=samples.COMPANY)).event_id
+        await eventually(lambda: asyncio.sleep(0, handled == [first]))
+        await asyncio.sleep(0.15)
+        await bus.redis.script_flush()  # a restarted server: the pipelined read.lua answers NOSCRIPT
+        second = (await bus.emit(samples.message_received(2), company_id=samples.COMPANY)).event_id
+        await eventually(lambda: asyncio.sleep(0, handled == [first, second]))

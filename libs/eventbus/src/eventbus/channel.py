@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 from redis.commands.core import AsyncScript
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 from eventbus import catalog, context, metrics, tracing
 from eventbus.dlq import dead_letter_fields, reason_for
@@ -80,6 +80,9 @@ class ChannelConsumer:
         self.wake = asyncio.Event()
         self.closing = False
         self.blocked = False
+        #: the stream's newest entry id when a read of new entries last found none: a blocking wait resumes
+        #: from there (None: not known, wait the old way)
+        self.top: str | None = None
         self.flushing: asyncio.Task[None] | None = None
         self.active: set[str] = set()
         self.deadlines: dict[asyncio.Task[None], tuple[float, Delivery]] = {}
@@ -93,6 +96,8 @@ class ChannelConsumer:
         self.log = log.bind(group=owner.group, consumer=owner.name, channel=sub.channel)
         # The read-and-settle scripts go over a connection of their own, sent at once (eventbus.lanes).
         self.lane = Lane(self.bus.redis, self.stream)
+        #: and the blocking wait on another, so that acknowledgements can go out meanwhile
+        self.block_lane = Lane(self.bus.redis, self.stream)
 
     # -- the loop ---------------------------------------------------------------------------------------
 
@@ -198,7 +203,7 @@ class ChannelConsumer:
         args.append(len(waiting))
         args.extend(waiting)
         try:
-            admitted, runnable, last, duplicates, _leased = await self._marking(
+            admitted, runnable, last, duplicates, _leased, top = await self._marking(
                 self.bus.scripts.read, args, acks
             )
         except BaseException:
@@ -207,16 +212,14 @@ class ChannelConsumer:
         self._acknowledged(acks)
         if duplicates:
             self.m_skipped.inc(duplicates)
+        if start == ">" and count:  # only a read of new entries tells where the undelivered ones begin
+            self.top = top.decode() or last.decode()
         return admitted, [m.decode() for m in runnable], last.decode()
 
     async def _block(self, room: int) -> None:
         """Nothing to read: wait on the server for new entries, flushing acknowledgements meanwhile."""
         self.blocked = True
-        read = asyncio.ensure_future(
-            self.bus.redis.xreadgroup(
-                self.owner.group, self.owner.name, {self.stream: ">"}, count=room, block=self.owner.block_ms
-            )
-        )
+        read = asyncio.ensure_future(self._wait_and_read(room))
         stop = asyncio.ensure_future(self.owner.until_stopping())
         try:
             await asyncio.wait({read, stop}, return_when=asyncio.FIRST_COMPLETED)
@@ -229,12 +232,16 @@ class ChannelConsumer:
             read.cancel()
             await asyncio.gather(read, return_exceptions=True)
             return
-        reply = read.result()
+        admitted, reply = read.result()
+        if admitted is not None:
+            self._dispatch(admitted)
+            return
         if not reply:
             return
+
         if self.flushing is not None:
             await asyncio.gather(self.flushing, return_exceptions=True)
-        ids = [entry_id for entry_id, _ in reply[0][1]]  # type: ignore[index, misc, str-unpack]
+        ids = [entry_id for entry_id, _ in reply[0][1]]
         acks, self.acks = self.acks, []
         args: list[Any] = [
             self.owner.group,
@@ -253,6 +260,54 @@ class ChannelConsumer:
         if duplicates:
             self.m_skipped.inc(duplicates)
         self._dispatch(admitted)
+
+    async def _wait_and_read(self, room: int) -> tuple[list[Any] | None, Any]:
+        """Wait for an entry newer than ``self.top`` and read-and-admit new entries in the same round trip:
+        ``read.lua`` is pipelined behind a blocking ``XREAD``, so Redis runs it the moment the wait ends. A
+        lone entry then reaches its handler after one round trip, as with a bare ``XREADGROUP``, instead of
+        two (read, then admit). Acknowledgements are not carried here (they would wait out the block): the
+        flush sends them meanwhile. Returns what was admitted, or else the reply of a blocking ``XREADGROUP``
+        sent the old way (no slot map, a redirect on a cluster, the script not loaded, nothing seen yet to
+        resume from), for ``admit.lua``."""
+        client = await self.block_lane.client()
+        if client is None or self.top is None:
+            return None, await self._read_blocking(room)
+        owner = self.owner
+        args: list[Any] = [
+            owner.group,
+            owner.name,
+            ">",
+            room,
+            self.lease_ms,
+            self.processed_bounds,
+            self.paths,
+        ]
+        args += [*_packed([]), 0]
+        timeout = self.block_lane.timeout
+        try:
+            async with asyncio.timeout(None if timeout is None else timeout + owner.block_ms / 1000):
+                pipe = client.pipeline(transaction=False)
+                pipe.xread({self.stream: self.top}, count=1, block=owner.block_ms)
+                pipe.evalsha(self.bus.scripts.read.sha, len(self.script_keys), *self.script_keys, *args)
+                _, reply = await pipe.execute(raise_on_error=False)
+        except REDIRECTED:
+            return None, await self._read_blocking(room)
+        if isinstance(reply, (NoScriptError, *REDIRECTED)):
+            # The script did not run, so nothing was read: wait the old way (through the cluster client); the
+            # next non-blocking read loads the script again.
+            return None, await self._read_blocking(room)
+        if isinstance(reply, Exception):
+            raise reply
+        admitted, _runnable, last, duplicates, _leased, top = reply
+        if duplicates:
+            self.m_skipped.inc(duplicates)
+        self.top = top.decode() or last.decode()
+        return list(admitted), None
+
+    async def _read_blocking(self, room: int) -> Any:
+        return await self.bus.redis.xreadgroup(
+            self.owner.group, self.owner.name, {self.stream: ">"}, count=room, block=self.owner.block_ms
+        )
 
     async def _marking(self, script: AsyncScript, args: list[Any], acks: list[Delivery]) -> Any:
         """Run a read/admit script that also writes ``acks`` (processed marks + XACK). With a write
@@ -578,6 +633,7 @@ class ChannelConsumer:
             self.log.warning("consumer_shutdown_incomplete", error=str(exc))
         finally:
             await self.lane.aclose()
+            await self.block_lane.aclose()
 
     async def _release(self) -> None:
         """Hand back what we hold but did not finish (backoff, interrupted handlers): drop our leases and

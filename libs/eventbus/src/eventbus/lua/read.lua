@@ -4,7 +4,8 @@
 --       processed_ttl_ms|processed_max, ordering paths as JSON ('' for none),
 --       the packed acknowledgements (see settle_packed), then their ordering members,
 --       n_waiting, then n_waiting members.
--- Returns {admitted, runnable members, last entry id read ('' if none), duplicates, leased elsewhere}.
+-- Returns {admitted, runnable members, last entry id read ('' if none), duplicates, leased elsewhere,
+--          the stream's newest entry id when nothing was read ('' otherwise): where a blocking wait resumes}.
 local group, consumer, start, count = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local lease_ms = tonumber(ARGV[5])
 local processed_ttl, processed_max = string.match(ARGV[6], '^(%d+)|(%d+)$')
@@ -33,4 +34,9 @@ if count > 0 then
     if #entries > 0 then last = entries[#entries][1] end
   end
 end
-return {out, runnable, last, stats[1], stats[2]}
+local top = ''
+if last == '' then
+  local newest = redis.call('XREVRANGE', stream, '+', '-', 'COUNT', 1)
+  if newest[1] then top = newest[1][1] else top = '0-0' end
+end
+return {out, runnable, last, stats[1], stats[2], top}
