@@ -62,13 +62,11 @@ async def _consume(kind: str, url: str, prefix: str, concurrency: int, conn: Con
     from agent_runtime.pipeline import Pipeline
     from agent_runtime.settings import Settings
     from agent_runtime.store import Store
-    from eventbus.lanes import timeout_of, untimed
 
     async with Bus.from_url(url, source="agent-runtime", settings=_bus_settings(prefix)) as bus:
         settings = Settings(redis_url=url, bus_prefix=prefix)
-        line = untimed(bus.redis)
         store = Store(
-            Pipeline(line, timeout=timeout_of(bus.redis)),
+            Pipeline(bus.redis),
             bus.keys,
             conversation_ttl=settings.conversation_ttl,
             answer_ttl=settings.answer_ttl,

@@ -6,7 +6,6 @@ import asyncio
 import pytest
 from agent_runtime.pipeline import Pipeline
 from eventbus.client import connect
-from eventbus.lanes import timeout_of, untimed
 from redis.exceptions import ResponseError
 
 
@@ -82,15 +81,14 @@ async def test_a_cancelled_caller_does_not_disturb_the_others(bus):
 
 
 async def test_a_server_that_never_answers_fails_the_commands_after_the_timeout():
-    # create_app gives the pipeline connections without socket timeout; its own timeout bounds each round trip.
+    # The pipeline's connection has no socket timeout; the client's bounds each round trip instead.
     async def silent(reader, writer):
         await reader.read(-1)
 
     server = await asyncio.start_server(silent, "127.0.0.1", 0)
     client = connect(f"redis://127.0.0.1:{server.sockets[0].getsockname()[1]}", socket_timeout=0.3)
-    line = untimed(client)
+    pipeline = Pipeline(client)
     try:
-        pipeline = Pipeline(line, timeout=timeout_of(client))
         results = await asyncio.wait_for(
             asyncio.gather(
                 pipeline.execute("GET", "a"), pipeline.execute("GET", "b"), return_exceptions=True
@@ -98,7 +96,7 @@ async def test_a_server_that_never_answers_fails_the_commands_after_the_timeout(
             timeout=5,
         )
     finally:
-        await line.aclose()
+        await pipeline.aclose()
         await client.aclose()
         server.close()
     assert all(isinstance(r, TimeoutError) for r in results), results

@@ -22,7 +22,8 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, RedisClusterException, ResponseError
 
-from eventbus.lanes import BROKEN, REDIRECTED, node_client
+from eventbus.client import hiredis_packing
+from eventbus.lanes import BROKEN, REDIRECTED, node_client, timeout_of
 
 T = TypeVar("T")
 
@@ -89,18 +90,24 @@ class Line:
     liveness probe of the socket, a retry wrapper, a timer per reply when the connection has a socket timeout.
     That cost ~210 µs of CPU per round trip of two commands here against ~120 µs for this (bench notes in
     docs/benchmarks.md), and a message of agent-runtime makes two or three round trips. Only one round trip
-    is on a line at a time, which is how :class:`AutoPipeline` drains. ``client`` is best one without socket
-    timeout (``eventbus.lanes.untimed``): ``timeout`` bounds each round trip instead.
+    is on a line at a time, which is how :class:`AutoPipeline` drains. The connection has ``client``'s
+    settings but no socket timeout (on Python 3.11 redis-py makes a task per send for one): ``client``'s
+    socket timeout bounds each round trip as a whole instead.
 
     Like redis-py's pipeline, a round trip that finds the connection dropped (a restarted server, say) is sent
     once more on a new one; commands sent here must be safe to repeat. A command's error reply comes back in
     its place; any other failure leaves the connection closed (its replies are unknown) and is raised.
     """
 
-    def __init__(self, client: Redis, *, timeout: float | None) -> None:
-        self._client = client
-        self._timeout = timeout
-        self._connection: Connection | None = None
+    def __init__(self, client: Redis) -> None:
+        self._client = client  # for its reply parsing (response callbacks)
+        self._timeout = timeout_of(client)
+        pool = client.connection_pool
+        settings = {**pool.connection_kwargs, "socket_timeout": None}
+        self._connection: Connection = hiredis_packing(pool.connection_class)(**settings)
+
+    async def aclose(self) -> None:
+        await self._connection.disconnect()
 
     async def round_trip(self, commands: Sequence[Command]) -> list[Any]:
         try:
@@ -109,10 +116,8 @@ class Line:
             return await self._once(commands)
 
     async def _once(self, commands: Sequence[Command]) -> list[Any]:
+        connection = self._connection
         async with asyncio.timeout(self._timeout):  # connecting (and its handshake) counts too
-            if self._connection is None:
-                self._connection = await self._client.connection_pool.get_connection()  # type: ignore[no-untyped-call]
-            connection = self._connection
             try:
                 packed = connection.pack_commands([args for args, _ in commands])
                 await connection.send_packed_command(packed, check_health=False)
@@ -139,16 +144,15 @@ class ScriptBatcher(AutoPipeline[_Call]):
     producers carry idempotency keys.
     """
 
-    def __init__(
-        self, redis: Redis, script: AsyncScript, *, max_batch: int = 128, timeout: float | None = None
-    ) -> None:
-        """``redis`` is best a client without socket timeout (``eventbus.lanes.untimed``): ``timeout`` then
-        bounds each round trip as a whole."""
+    def __init__(self, redis: Redis, script: AsyncScript, *, max_batch: int = 128) -> None:
         super().__init__(max_batch=max_batch)
         self._redis = redis
         self._script = script
-        self._line = Line(redis, timeout=timeout)
+        self._line = Line(redis)
         self._alone = False  # a call is on the wire by itself
+
+    async def aclose(self) -> None:
+        await self._line.aclose()
 
     async def __call__(self, keys: list[str], args: list[Any]) -> Any:
         if self._alone or self._drainer is not None:
@@ -213,7 +217,9 @@ class NodeBatchers:
         self._script = script
         self._max_batch = max_batch
         self._lines: dict[str, tuple[Redis, ScriptBatcher]] = {}
-        self._retired: list[Redis] = []  # closed with the rest: calls may still be queued on them
+        self._retired: list[
+            tuple[Redis, ScriptBatcher]
+        ] = []  # closed with the rest: calls may still be queued
 
     async def __call__(self, keys: list[str], args: list[Any]) -> Any:
         try:
@@ -224,9 +230,8 @@ class NodeBatchers:
             return await self._script(keys=keys, args=args, client=self._cluster)
         line = self._lines.get(node.name)
         if line is None:
-            client = node_client(node, socket_timeout=None)
-            timeout = node.connection_kwargs.get("socket_timeout")
-            line = (client, ScriptBatcher(client, self._script, max_batch=self._max_batch, timeout=timeout))
+            client = node_client(node)
+            line = (client, ScriptBatcher(client, self._script, max_batch=self._max_batch))
             self._lines[node.name] = line
         try:
             return await line[1](keys, args)
@@ -235,11 +240,12 @@ class NodeBatchers:
         except BROKEN:
             if self._lines.get(node.name) is line:
                 del self._lines[node.name]
-                self._retired.append(line[0])
+                self._retired.append(line)
         return await self._script(keys=keys, args=args, client=self._cluster)
 
     async def aclose(self) -> None:
-        clients = [client for client, _ in self._lines.values()] + self._retired
+        lines = [*self._lines.values(), *self._retired]
         self._lines, self._retired = {}, []
-        for client in clients:
+        for client, batcher in lines:
+            await batcher.aclose()
             await client.aclose()

@@ -14,7 +14,6 @@ from typing import Any
 
 import structlog
 from redis.asyncio import Redis
-from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import RedisError
 
 from eventbus import catalog, metrics, tracing
@@ -24,7 +23,6 @@ from eventbus.durability import WriteAck, run_acknowledged
 from eventbus.envelope import Envelope, Payload
 from eventbus.errors import BusUnavailable, WriteNotAcknowledged
 from eventbus.keys import Keys
-from eventbus.lanes import timeout_of, untimed
 from eventbus.scripts import Scripts
 from eventbus.settings import BusSettings
 
@@ -60,14 +58,12 @@ class Bus:
         # Concurrent publishes share round trips (eventbus.batching): on one server, and per node on a cluster.
         # Not with write acknowledgement, which pipelines its own WAIT after each write.
         self._publish_batched: ScriptBatcher | NodeBatchers | None = None
-        self._publish_line: Redis | None = None
-        if not self.write_ack.enabled and isinstance(redis, Redis):
-            self._publish_line = untimed(redis)
-            self._publish_batched = ScriptBatcher(
-                self._publish_line, self.scripts.publish, timeout=timeout_of(redis)
+        if not self.write_ack.enabled:
+            self._publish_batched = (
+                ScriptBatcher(redis, self.scripts.publish)
+                if isinstance(redis, Redis)
+                else NodeBatchers(redis, self.scripts.publish)
             )
-        elif not self.write_ack.enabled and isinstance(redis, RedisCluster):
-            self._publish_batched = NodeBatchers(redis, self.scripts.publish)
         self._publish_cmd = "SPUBLISH" if self.sharded else "PUBLISH"
 
     @classmethod
@@ -88,10 +84,8 @@ class Bus:
 
     async def aclose(self) -> None:
         """Close what the bus opened itself (its publish lines); not the client it was given."""
-        if isinstance(self._publish_batched, NodeBatchers):
+        if self._publish_batched is not None:
             await self._publish_batched.aclose()
-        if self._publish_line is not None:
-            await self._publish_line.aclose()
 
     async def ping(self) -> bool:
         """Readiness: can we reach Redis right now?"""

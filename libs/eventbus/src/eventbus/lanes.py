@@ -56,17 +56,9 @@ def _client(connection_class: type[Any], kwargs: dict[str, Any], *, single: bool
     return client
 
 
-def untimed(shared: Redis) -> Redis:
-    """A client on a pool of its own with ``shared``'s settings but no socket timeout, for auto-pipelined
-    round trips (``eventbus.batching``), which put ``timeout_of(shared)`` around each one themselves: one
-    ``asyncio.timeout`` per round trip instead of a task per send and a timer per reply (a quarter of a
-    publish's client CPU, docs/benchmarks.md). Close it with ``aclose()``."""
-    pool = shared.connection_pool
-    return _client(pool.connection_class, {**pool.connection_kwargs, "socket_timeout": None})
-
-
 def timeout_of(shared: Client) -> float | None:
-    """The socket timeout ``shared``'s connections have: what an untimed round trip waits at most."""
+    """The socket timeout ``shared``'s connections have: what a call over a connection without one (a lane, a
+    ``batching.Line``) waits at most."""
     kwargs = (
         shared.connection_kwargs
         if isinstance(shared, RedisCluster)

@@ -11,9 +11,7 @@ from functools import partial
 import httpx
 import servicekit
 from eventbus import Subscription
-from eventbus.lanes import timeout_of, untimed
 from fastapi import FastAPI
-from redis.asyncio import Redis
 
 from agent_runtime import SERVICE, api, handlers
 from agent_runtime.handlers import Agent, Clock
@@ -53,13 +51,10 @@ def create_app(
                     api_key=settings.llm_api_key,
                     timeout=settings.llm_timeout,
                 )
-            # The agent's pipelined commands get connections of their own, without socket timeout.
-            line = bus.redis
-            if isinstance(bus.redis, Redis):
-                line = untimed(bus.redis)
-                stack.push_async_callback(line.aclose)
+            pipeline = Pipeline(bus.redis)
+            stack.push_async_callback(pipeline.aclose)
             store = Store(
-                Pipeline(line, timeout=timeout_of(bus.redis)),
+                pipeline,
                 bus.keys,
                 conversation_ttl=settings.conversation_ttl,
                 answer_ttl=settings.answer_ttl,

@@ -18,7 +18,6 @@ Events are not published through here: publishing is the bus's (``Bus.publish``)
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from collections.abc import Sequence
 from typing import Any
@@ -32,17 +31,16 @@ _Command = tuple[tuple[Any, ...], dict[str, Any]]  # execute_command's arguments
 
 
 class Pipeline(AutoPipeline[_Command]):
-    def __init__(
-        self, redis: Redis | RedisCluster, *, max_batch: int = 128, timeout: float | None = None
-    ) -> None:
-        """``redis`` is best a client without socket timeout (``eventbus.lanes.untimed``): ``timeout`` then
-        bounds each round trip as a whole, which costs less CPU than redis-py's per-send and per-reply
-        timeouts."""
+    def __init__(self, redis: Redis | RedisCluster, *, max_batch: int = 128) -> None:
         super().__init__(max_batch=max_batch)
         self._redis = redis
-        self._timeout = timeout
-        # One server: batches go out on a line of their own. A cluster's pipeline splits them by node itself.
-        self._line = Line(redis, timeout=timeout) if isinstance(redis, Redis) else None
+        # One server: batches go out on a connection of their own (eventbus.batching.Line), cheaper than
+        # redis-py's Pipeline. A cluster's pipeline splits them by node itself.
+        self._line = Line(redis) if isinstance(redis, Redis) else None
+
+    async def aclose(self) -> None:
+        if self._line is not None:
+            await self._line.aclose()
 
     async def execute(self, *args: Any, **options: Any) -> Any:
         """Run one command; ``options`` as redis-py's ``execute_command`` takes them (for its reply parsing)."""
@@ -56,15 +54,14 @@ class Pipeline(AutoPipeline[_Command]):
     async def _round_trip(self, batch: list[_Command]) -> list[Any]:
         if self._line is not None:
             return await self._line.round_trip(batch)
-        async with asyncio.timeout(self._timeout):
-            if len(batch) == 1:
-                args, options = batch[0]
-                return [await self._redis.execute_command(*args, **options)]
-            pipe = self._redis.pipeline(transaction=False)
-            for args, options in batch:
-                pipe.execute_command(*args, **options)
-            # A command's error (a script's, a wrong type) comes back in its place, for its caller alone.
-            return list(await pipe.execute(raise_on_error=False))
+        if len(batch) == 1:
+            args, options = batch[0]
+            return [await self._redis.execute_command(*args, **options)]
+        pipe = self._redis.pipeline(transaction=False)
+        for args, options in batch:
+            pipe.execute_command(*args, **options)
+        # A command's error (a script's, a wrong type) comes back in its place, for its caller alone.
+        return list(await pipe.execute(raise_on_error=False))
 
 
 class Script:
