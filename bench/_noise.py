@@ -1,6 +1,7 @@
 """The machine is shared: other sessions' test suites run on the same two cores. Before each run a benchmark
 waits (a while) for a quiet machine, and measures a run that others disturbed again, all within one time
-budget for the whole benchmark (``--noise-budget``). Shared by ``bus_throughput.py`` and ``bus_cluster.py``."""
+budget for the whole benchmark (``--noise-budget``). Shared by ``bus_throughput.py``, ``bus_cluster.py`` and
+``evolution_webhooks.py``; ``cpu_seconds`` (a process's CPU from /proc) by the service benchmarks too."""
 
 from __future__ import annotations
 
@@ -19,6 +20,13 @@ def machine_busy() -> float:
             int(v) for v in stat.readline().split()[1:9]
         )
     return (user + nice + system + irq + softirq + steal) / _TICK
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of one process so far, from /proc/<pid>/stat."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
+    return (int(fields[11]) + int(fields[12])) / _TICK
 
 
 def wait_for_quiet(threshold: float, longest: float) -> float:

@@ -46,17 +46,12 @@ import httpx
 from starlette.requests import Request
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _noise import cpu_seconds
 from _tables import Table, render
 
 SECRET = "bench-webhook-secret"
 PREFIX = "benchaut"
 COMPANY = "cmp_bench"
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:

@@ -47,7 +47,7 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _noise import Noise, add_options, machine_busy
+from _noise import Noise, add_options, cpu_seconds, machine_busy
 from _tables import Table, render
 
 INSTANCE = "bench-01"
@@ -252,12 +252,6 @@ async def _paced(pool: list[Connection_], bodies: list[bytes], rate: float) -> d
     await asyncio.gather(*tasks)
     achieved = len(bodies) / (time.perf_counter() - t0)
     return {"latencies": latencies, "statuses": statuses, "achieved": achieved, "requests": len(bodies)}
-
-
-def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time of a process so far (Linux ``/proc``)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def phase(
