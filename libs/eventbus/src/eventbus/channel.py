@@ -238,7 +238,6 @@ class ChannelConsumer:
             return
         if not reply:
             return
-
         if self.flushing is not None:
             await asyncio.gather(self.flushing, return_exceptions=True)
         ids = [entry_id for entry_id, _ in reply[0][1]]
