@@ -286,6 +286,20 @@ async def test_graceful_shutdown_hands_unfinished_work_to_a_live_replica(bus: Bu
     assert set(effects) == set(ids) and set(effects.values()) == {1}
 
 
+async def test_a_consumer_stopped_before_its_loop_got_going_still_stops(bus: Bus) -> None:
+    # A service told to shut down while it is still starting (SIGTERM during startup) must not hang: the stop
+    # comes before the consume task's first step.
+    idle = consumer(bus, "stopped-early", Subscription(CH, _nothing))
+    async with asyncio.timeout(5):
+        async with idle.running():
+            pass
+    assert idle.stopping and not await idle.alive()
+
+
+async def _nothing(event: Envelope) -> None:
+    return None
+
+
 async def test_a_reclaimed_entry_is_not_run_while_its_slow_owner_still_holds_the_lease(bus: Bus) -> None:
     calls = Counter()
     gate = asyncio.Event()

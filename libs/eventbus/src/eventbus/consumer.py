@@ -79,8 +79,8 @@ class Consumer:
         self._task: asyncio.Task[None] | None = None
 
     async def run(self) -> None:
-        """Consume until :meth:`stop`; survives Redis restarts and flushes by itself."""
-        self._stopping.clear()
+        """Consume until :meth:`stop`; survives Redis restarts and flushes by itself. A :meth:`stop` that came
+        first (a shutdown while the service was still starting) makes it return at once."""
         log.info(
             "consumer_started",
             group=self.group,
@@ -102,6 +102,8 @@ class Consumer:
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[Consumer]:
         """Run in a background task for the block's duration; stop gracefully on exit."""
+        # Cleared here, not in run(): the block may end (and stop()) before the task takes its first step.
+        self._stopping.clear()
         self._task = asyncio.create_task(self.run(), name=f"consumer:{self.group}")
         try:
             yield self
