@@ -108,18 +108,32 @@ def test_processed_ids_must_outlive_the_stream() -> None:
 async def test_a_consumer_lane_is_one_connection_of_its_own_to_the_channels_server_without_socket_timeout(
     bus: Bus,
 ) -> None:
-    """The consumer's read loop must send at once (eventbus.lanes): its lane has no socket timeout, applies the
-    bus client's own around each call, goes to the server holding the channel (its node on a cluster), and
-    closing it leaves the bus client alone."""
+    """The consumer's read loop must send at once (eventbus.lanes): its lane is a line (one connection) with no
+    socket timeout, applies the bus client's own around each call, goes to the server holding the channel (its
+    node on a cluster), and closing it leaves the bus client alone."""
     stream = bus.keys.stream("message.received")
     lane = Lane(bus.redis, stream)
-    client = await lane.client()
-    assert client is not None and client.single_connection_client
-    assert client.connection_pool.connection_kwargs["socket_timeout"] is None
-    assert lane.timeout == 10
+    line = await lane.line()
+    assert line is not None
+    assert line.connection.socket_timeout is None
+    assert line.timeout == 10
     if isinstance(bus.redis, RedisCluster):
         node = bus.redis.get_node_from_key(stream)
-        assert client.connection_pool.connection_kwargs["port"] == node.port
-    await client.set(f"{bus.keys.stream('message.received')}:lane", "1")  # same slot as the stream
+        assert line.connection.port == node.port
+    [reply] = await line.round_trip([(("SET", f"{stream}:lane", "1"), {})])  # same slot as the stream
+    assert reply is True
     await lane.aclose()
     assert await bus.redis.get(f"{stream}:lane") == b"1"
+
+
+async def test_calls_on_one_lane_take_turns_and_each_gets_its_own_reply(bus: Bus) -> None:
+    # A consumer's flush of acknowledgements can still be on its lane when the loop reads again: one
+    # connection carries one round trip at a time, so the second waits for the first.
+    stream = bus.keys.stream("message.received")
+    echo = bus.redis.register_script("return ARGV[1]")
+    lane = Lane(bus.redis, stream)
+    try:
+        replies = await asyncio.gather(*(lane.run(echo, [stream], [str(i)]) for i in range(20)))
+    finally:
+        await lane.aclose()
+    assert replies == [str(i).encode() for i in range(20)]

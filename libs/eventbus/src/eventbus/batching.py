@@ -12,18 +12,16 @@ they share (agent-runtime pipelines its own commands on it too).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
-from redis.asyncio.connection import Connection
 from redis.commands.core import AsyncScript
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError, RedisClusterException, ResponseError
+from redis.exceptions import NoScriptError, RedisClusterException
 
-from eventbus.client import hiredis_packing
-from eventbus.lanes import BROKEN, REDIRECTED, node_client, timeout_of
+from eventbus.lanes import BROKEN, REDIRECTED, node_client
+from eventbus.line import Line
 
 T = TypeVar("T")
 
@@ -76,61 +74,6 @@ class AutoPipeline(Generic[T]):
 
     async def _round_trip(self, batch: list[T]) -> list[Any]:
         raise NotImplementedError
-
-
-#: A command for :class:`Line`: its arguments, and options for redis-py's reply parsing (``execute_command``'s).
-Command = tuple[Sequence[Any], dict[str, Any]]
-
-
-class Line:
-    """One connection that an auto-pipeline writes whole batches to: every command of a round trip in one
-    write, the replies read back in order, one ``asyncio.timeout`` around it all.
-
-    redis-py's ``Pipeline`` does the same with more around it: a pipeline object, a pool checkout with a
-    liveness probe of the socket, a retry wrapper, a timer per reply when the connection has a socket timeout.
-    That cost ~210 µs of CPU per round trip of two commands here against ~120 µs for this (bench notes in
-    docs/benchmarks.md), and a message of agent-runtime makes two or three round trips. Only one round trip
-    is on a line at a time, which is how :class:`AutoPipeline` drains. The connection has ``client``'s
-    settings but no socket timeout (on Python 3.11 redis-py makes a task per send for one): ``client``'s
-    socket timeout bounds each round trip as a whole instead.
-
-    Like redis-py's pipeline, a round trip that finds the connection dropped (a restarted server, say) is sent
-    once more on a new one; commands sent here must be safe to repeat. A command's error reply comes back in
-    its place; any other failure leaves the connection closed (its replies are unknown) and is raised.
-    """
-
-    def __init__(self, client: Redis) -> None:
-        self._client = client  # for its reply parsing (response callbacks)
-        self._timeout = timeout_of(client)
-        pool = client.connection_pool
-        settings = {**pool.connection_kwargs, "socket_timeout": None}
-        self._connection: Connection = hiredis_packing(pool.connection_class)(**settings)
-
-    async def aclose(self) -> None:
-        await self._connection.disconnect()
-
-    async def round_trip(self, commands: Sequence[Command]) -> list[Any]:
-        try:
-            return await self._once(commands)
-        except RedisConnectionError:
-            return await self._once(commands)
-
-    async def _once(self, commands: Sequence[Command]) -> list[Any]:
-        connection = self._connection
-        async with asyncio.timeout(self._timeout):  # connecting (and its handshake) counts too
-            try:
-                packed = connection.pack_commands([args for args, _ in commands])
-                await connection.send_packed_command(packed, check_health=False)
-                replies: list[Any] = []
-                for args, options in commands:
-                    try:
-                        replies.append(await self._client.parse_response(connection, args[0], **options))
-                    except ResponseError as exc:
-                        replies.append(exc)
-                return replies
-            except BaseException:
-                await connection.disconnect(nowait=True)  # the next round trip connects afresh
-                raise
 
 
 _Call = tuple[list[str], list[Any]]  # a script call's keys and arguments

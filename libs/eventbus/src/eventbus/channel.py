@@ -23,6 +23,7 @@ from eventbus.durability import run_acknowledged
 from eventbus.envelope import Envelope
 from eventbus.errors import HandlerTimeout, InvalidEvent, MalformedEntry, PermanentFailure, UnsupportedVersion
 from eventbus.lanes import REDIRECTED, Lane
+from eventbus.line import Command
 from eventbus.subscription import Subscription
 
 if TYPE_CHECKING:
@@ -268,8 +269,7 @@ class ChannelConsumer:
         flush sends them meanwhile. Returns what was admitted, or else the reply of a blocking ``XREADGROUP``
         sent the old way (no slot map, a redirect on a cluster, the script not loaded, nothing seen yet to
         resume from), for ``admit.lua``."""
-        client = await self.block_lane.client()
-        if client is None or self.top is None:
+        if self.top is None:
             return None, await self._read_blocking(room)
         owner = self.owner
         args: list[Any] = [
@@ -282,15 +282,10 @@ class ChannelConsumer:
             self.paths,
         ]
         args += [*_packed([]), 0]
-        timeout = self.block_lane.timeout
-        try:
-            async with asyncio.timeout(None if timeout is None else timeout + owner.block_ms / 1000):
-                pipe = client.pipeline(transaction=False)
-                pipe.xread({self.stream: self.top}, count=1, block=owner.block_ms)
-                pipe.evalsha(self.bus.scripts.read.sha, len(self.script_keys), *self.script_keys, *args)
-                _, reply = await pipe.execute(raise_on_error=False)
-        except REDIRECTED:
-            return None, await self._read_blocking(room)
+        wait: Command = (("XREAD", "COUNT", 1, "BLOCK", owner.block_ms, "STREAMS", self.stream, self.top), {})
+        reply = await self.block_lane.send(
+            self.bus.scripts.read, self.script_keys, args, wait, longer_by=owner.block_ms / 1000
+        )
         if isinstance(reply, (NoScriptError, *REDIRECTED)):
             # The script did not run, so nothing was read: wait the old way (through the cluster client); the
             # next non-blocking read loads the script again.

@@ -4,11 +4,11 @@ Why a consumer needs one: with a socket timeout, redis-py sends each command thr
 which on Python 3.11 wraps the write in a new task. The write then waits for a turn of the event loop, and
 every task that is ready runs first: the consumer's workers handled the whole previous batch *before* the
 next read was even sent, so the consumer and Redis took turns instead of working at the same time. A lane
-has no socket timeout (its caller puts an ``asyncio.timeout``, which makes no task, around each call) and
-sends at once; that doubled the drain rate (docs/benchmarks.md, Event bus). Python 3.12's ``wait_for`` no
-longer makes a task, and a lane costs nothing there either.
+is a line (``eventbus.line``): no socket timeout (one ``asyncio.timeout``, which makes no task, around each
+call), and it sends at once; that doubled the drain rate (docs/benchmarks.md, Event bus). Python 3.12's
+``wait_for`` no longer makes a task, but the line's leaner write and read still pay.
 
-On Redis Cluster a lane is a plain client of the node that holds the channel's slot, so the same holds there.
+On Redis Cluster a lane is a line to the node that holds the channel's slot, so the same holds there.
 What only a cluster client can follow (MOVED, ASK, TRYAGAIN mid-migration, CLUSTERDOWN, READONLY from a demoted
 primary) is sent again through the cluster client, which follows it and refreshes its slot map; the next call
 then finds the new node. Such an answer means the script did not run, so sending it again is safe.
@@ -26,6 +26,7 @@ from redis.exceptions import (
     AskError,
     ClusterDownError,
     MasterDownError,
+    NoScriptError,
     ReadOnlyError,
     RedisClusterException,
     TryAgainError,
@@ -34,6 +35,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from eventbus.client import Client, hiredis_packing
+from eventbus.line import Command, Line
 
 #: Answers only a cluster client can follow; the command did not run (MovedError is an AskError in redis-py).
 REDIRECTED = (AskError, TryAgainError, ClusterDownError, ReadOnlyError, MasterDownError)
@@ -41,52 +43,35 @@ REDIRECTED = (AskError, TryAgainError, ClusterDownError, ReadOnlyError, MasterDo
 BROKEN = (RedisConnectionError, RedisTimeoutError, OSError)
 
 
-def node_client(node: ClusterNode, **overrides: Any) -> Redis:
+def node_client(node: ClusterNode) -> Redis:
     """A plain client of one cluster node, with the cluster client's own settings for it (TLS, credentials,
-    timeouts) unless ``overrides`` say otherwise."""
-    return _client(node.connection_class, {**node.connection_kwargs, **overrides})
-
-
-def _client(connection_class: type[Any], kwargs: dict[str, Any], *, single: bool = False) -> Redis:
-    pool = ConnectionPool(
-        connection_class=hiredis_packing(connection_class), max_connections=1 if single else None, **kwargs
-    )
-    client = Redis(connection_pool=pool, single_connection_client=single)
+    timeouts)."""
+    pool = ConnectionPool(connection_class=hiredis_packing(node.connection_class), **node.connection_kwargs)
+    client = Redis(connection_pool=pool)
     client.auto_close_connection_pool = True  # closing the client closes its pool
     return client
 
 
-def timeout_of(shared: Client) -> float | None:
-    """The socket timeout ``shared``'s connections have: what a call over a connection without one (a lane, a
-    ``batching.Line``) waits at most."""
-    kwargs = (
-        shared.connection_kwargs
-        if isinstance(shared, RedisCluster)
-        else shared.connection_pool.connection_kwargs
-    )
-    timeout: float | None = kwargs.get("socket_timeout")
-    return timeout
-
-
-def _untimed(source: ClusterNode | ConnectionPool) -> Redis:
-    """One connection with ``source``'s settings (a cluster node's, or a pool's) but no socket timeout."""
-    settings = {**source.connection_kwargs, "socket_timeout": None}
-    return _client(source.connection_class, settings, single=True)
-
-
 class Lane:
-    """One connection, without socket timeout, to the server that holds ``key``; for one caller at a time."""
+    """One connection, without socket timeout, to the server that holds ``key``; calls take turns on it.
+
+    Calls go out on a :class:`~eventbus.line.Line`: redis-py's own script call (a pool checkout, a retry
+    wrapper, its reply machinery) cost a lone consumer ~80 µs more CPU per message than the line's write
+    and read (docs/benchmarks.md, Event bus). A lane never sends a call twice by itself: a consumer's read
+    that may have run must not be read again blindly (its entries would sit pending until reclaimed), so a
+    broken connection is raised and the consumer's loop reads its own pending entries again."""
 
     def __init__(self, shared: Client, key: str) -> None:
         self.shared = shared
         self.key = key
-        #: what the shared client's socket timeout was: the lane applies it around each call instead
-        self.timeout = timeout_of(shared)
-        self._client: Redis | None = None
+        self._line: Line | None = None
         self._node: str | None = None
+        # A line carries one round trip at a time, and a consumer's flush of acknowledgements may still be on
+        # the wire when its loop reads again.
+        self._turn = asyncio.Lock()
 
-    async def client(self) -> Redis | None:
-        """The lane's client; on a cluster, of the node the slot map names now (None: no slot map)."""
+    async def line(self) -> Line | None:
+        """The lane's line; on a cluster, to the node the slot map names now (None: no slot map)."""
         if isinstance(self.shared, RedisCluster):
             try:
                 node = self.shared.get_node_from_key(self.key)
@@ -94,28 +79,46 @@ class Lane:
                 return None
             if node is None:
                 return None
-            if self._client is None or node.name != self._node:
+            if self._line is None or node.name != self._node:
                 await self.aclose()
-                self._client, self._node = _untimed(node), node.name
-        elif self._client is None:
-            self._client = _untimed(self.shared.connection_pool)
-        return self._client
+                # the cluster's settings for that node (TLS, credentials, its socket timeout for the line's)
+                self._line, self._node = Line(node_client(node)), node.name
+        elif self._line is None:
+            self._line = Line(self.shared)
+        return self._line
 
     async def run(self, script: AsyncScript, keys: list[str], args: list[Any]) -> Any:
-        client = await self.client()
-        if client is None:
+        reply = await self.send(script, keys, args)
+        if isinstance(reply, REDIRECTED):
             return await script(keys=keys, args=args, client=self.shared)
-        try:
-            async with asyncio.timeout(self.timeout):
-                return await script(keys=keys, args=args, client=client)
-        except REDIRECTED:
-            return await script(keys=keys, args=args, client=self.shared)
-        except BROKEN:
-            if isinstance(self.shared, RedisCluster):
-                await self.aclose()  # the node may be gone for good: look it up again next time
-            raise
+        if isinstance(reply, Exception):
+            raise reply
+        return reply
+
+    async def send(
+        self, script: AsyncScript, keys: list[str], args: list[Any], *before: Command, longer_by: float = 0.0
+    ) -> Any:
+        """``script``'s reply on the lane's line (an error in its place), after ``before``'s, whose replies are
+        dropped; ``EVAL`` once when the server lacks the script (restarted, flushed), which also caches it
+        there. Without a slot map (a cluster) the reply is a ``ClusterDownError``: nothing was sent."""
+        call: Command = (("EVALSHA", script.sha, len(keys), *keys, *args), {})
+        async with self._turn:
+            line = await self.line()
+            if line is None:
+                return ClusterDownError("no slot map to find the node of the lane's key")
+            try:
+                *_, reply = await line.round_trip([*before, call], resend=False, longer_by=longer_by)
+                if isinstance(reply, NoScriptError) and not before:
+                    [reply] = await line.round_trip(
+                        [(("EVAL", script.script, len(keys), *keys, *args), {})], resend=False
+                    )
+            except BROKEN:
+                if isinstance(self.shared, RedisCluster):
+                    await self.aclose()  # the node may be gone for good: look it up again next time
+                raise
+        return reply
 
     async def aclose(self) -> None:
-        client, self._client, self._node = self._client, None, None
-        if client is not None:
-            await client.aclose()
+        line, self._line, self._node = self._line, None, None
+        if line is not None:
+            await line.aclose()

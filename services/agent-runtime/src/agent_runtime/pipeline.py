@@ -22,7 +22,8 @@ import hashlib
 from collections.abc import Sequence
 from typing import Any
 
-from eventbus.batching import AutoPipeline, Line
+from eventbus.batching import AutoPipeline
+from eventbus.line import Line
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import NoScriptError
@@ -34,7 +35,7 @@ class Pipeline(AutoPipeline[_Command]):
     def __init__(self, redis: Redis | RedisCluster, *, max_batch: int = 128) -> None:
         super().__init__(max_batch=max_batch)
         self._redis = redis
-        # One server: batches go out on a connection of their own (eventbus.batching.Line), cheaper than
+        # One server: batches go out on a connection of their own (eventbus.line.Line), cheaper than
         # redis-py's Pipeline. A cluster's pipeline splits them by node itself.
         self._line = Line(redis) if isinstance(redis, Redis) else None
 
