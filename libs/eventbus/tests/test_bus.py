@@ -4,7 +4,7 @@ from datetime import timedelta
 import pytest
 from eventbus import Bus, BusSettings, BusUnavailable, Consumer, Envelope, catalog, tap
 from eventbus.errors import InvalidEvent, UnknownEventType
-from eventbus.lanes import Lane
+from eventbus.lanes import BROKEN, Lane, node_client
 from eventbus.payloads import LeadCreated
 from eventbus.testing import samples
 from eventbus.testing.waiting import eventually
@@ -126,6 +126,16 @@ async def test_a_consumer_lane_is_one_connection_of_its_own_to_the_channels_serv
     assert await bus.redis.get(f"{stream}:lane") == b"1"
 
 
+async def _on_the_streams_server(bus: Bus, stream: str, *command: object) -> object:
+    if not isinstance(bus.redis, RedisCluster):
+        return await bus.redis.execute_command(*command)
+    node = node_client(bus.redis.get_node_from_key(stream))
+    try:
+        return await node.execute_command(*command)
+    finally:
+        await node.aclose()
+
+
 async def test_calls_on_one_lane_take_turns_and_each_gets_its_own_reply(bus: Bus) -> None:
     # A consumer's flush of acknowledgements can still be on its lane when the loop reads again: one
     # connection carries one round trip at a time, so the second waits for the first.
@@ -137,3 +147,23 @@ async def test_calls_on_one_lane_take_turns_and_each_gets_its_own_reply(bus: Bus
     finally:
         await lane.aclose()
     assert replies == [str(i).encode() for i in range(20)]
+
+
+async def test_a_lane_raises_on_a_dropped_connection_rather_than_send_the_call_again(bus: Bus) -> None:
+    # A consumer's read may have run before its connection dropped; reading again blindly would leave the
+    # first batch pending until reclaimed. The consumer loop reads its own pending entries instead.
+    stream = bus.keys.stream("message.received")
+    counter = f"{stream}:calls"  # same slot as the stream
+    count = bus.redis.register_script("return redis.call('INCR', KEYS[1])")
+    lane = Lane(bus.redis, stream)
+    try:
+        assert await lane.run(count, [counter], []) == 1
+        line = await lane.line()
+        assert line is not None
+        [own_id] = await line.round_trip([(("CLIENT", "ID"), {})])
+        await _on_the_streams_server(bus, stream, "CLIENT", "KILL", "ID", own_id)  # the server drops the lane
+        with pytest.raises(BROKEN):
+            await lane.run(count, [counter], [])
+        assert await lane.run(count, [counter], []) == 2  # the next call connects afresh; none ran twice
+    finally:
+        await lane.aclose()
