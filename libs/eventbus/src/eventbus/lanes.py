@@ -56,7 +56,7 @@ class Lane:
     """One connection, without socket timeout, to the server that holds ``key``; calls take turns on it.
 
     Calls go out on a :class:`~eventbus.line.Line`: redis-py's own script call (a pool checkout, a retry
-    wrapper, its reply machinery) cost a lone consumer ~80 µs more CPU per message than the line's write
+    wrapper, its reply machinery) cost a lone consumer ~75 µs more CPU per message than the line's write
     and read (docs/benchmarks.md, Event bus). A lane never sends a call twice by itself: a consumer's read
     that may have run must not be read again blindly (its entries would sit pending until reclaimed), so a
     broken connection is raised and the consumer's loop reads its own pending entries again."""
