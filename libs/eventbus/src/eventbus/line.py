@@ -36,16 +36,17 @@ Command = tuple[Sequence[Any], dict[str, Any]]
 
 
 class Line:
-    """One connection that an auto-pipeline writes whole batches to: every command of a round trip in one
-    write, the replies read back in order, one ``asyncio.timeout`` around it all.
+    """One connection that round trips are written to whole (an auto-pipeline's batches, a consumer lane's
+    calls): every command of a round trip in one write, the replies read back in order, one
+    ``asyncio.timeout`` around it all.
 
     redis-py's ``Pipeline`` does the same with more around it: a pipeline object, a pool checkout with a
     liveness probe of the socket, a retry wrapper, a timer per reply when the connection has a socket timeout.
     That cost ~210 µs of CPU per round trip of two commands here against ~120 µs for this (bench notes in
     docs/benchmarks.md), and a message of agent-runtime makes two or three round trips. Only one round trip
-    is on a line at a time, which is how :class:`AutoPipeline` drains. The connection has ``client``'s
-    settings but no socket timeout (on Python 3.11 redis-py makes a task per send for one): ``client``'s
-    socket timeout bounds each round trip as a whole instead.
+    is on a line at a time: :class:`~eventbus.batching.AutoPipeline` drains so, and a lane's calls take
+    turns. The connection has ``client``'s settings but no socket timeout (on Python 3.11 redis-py makes a
+    task per send for one): ``client``'s socket timeout bounds each round trip as a whole instead.
 
     Like redis-py's pipeline, a round trip that finds the connection dropped (a restarted server, say) is sent
     once more on a new one, unless the caller says ``resend=False``; commands resent must be safe to repeat. A
