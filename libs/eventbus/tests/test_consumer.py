@@ -17,6 +17,7 @@ from eventbus import (
 from eventbus.payloads import LeadCreated
 from eventbus.testing import samples
 from eventbus.testing.waiting import eventually
+from prometheus_client import REGISTRY
 from structlog.contextvars import merge_contextvars
 from structlog.testing import capture_logs
 
@@ -394,6 +395,33 @@ async def test_events_that_trickle_in_are_read_and_admitted_by_the_wait_itself(
             await eventually(lambda: asyncio.sleep(0, len(handled) == len(ids)))
     assert handled == ids
     assert sum(1 for w in waits if w) >= 4  # the first wait may go the old way: nothing seen yet
+
+
+async def test_idle_replicas_do_not_all_wake_up_for_every_event(bus: Bus) -> None:
+    # An idle consumer's fast wait (a plain XREAD) is not group-aware: every idle replica wakes for every new
+    # entry and all but one find it taken. A replica that lost such a race waits the group-aware way for a
+    # while (Redis hands each new entry to one blocked consumer), so the losses stay few.
+    handled: Counter[str] = Counter()
+
+    async def handle(event: Envelope) -> None:
+        handled[event.id] += 1
+
+    def lost() -> float:
+        sample = REGISTRY.get_sample_value("eventbus_idle_wakeups_lost_total", {"type": CH, "group": "herd"})
+        return sample or 0.0
+
+    before = lost()
+    ids = []
+    async with (
+        consumer(bus, "herd", Subscription(CH, handle), name="a").running(),
+        consumer(bus, "herd", Subscription(CH, handle), name="b").running(),
+    ):
+        for i in range(30):
+            await asyncio.sleep(0.05)  # both replicas are waiting again by now
+            ids.append((await bus.emit(samples.message_received(i), company_id=samples.COMPANY)).event_id)
+            await eventually(lambda: asyncio.sleep(0, len(handled) == len(ids)))
+    assert set(handled) == set(ids) and set(handled.values()) == {1}
+    assert lost() - before <= 6  # one replica would lose about 30 races without the group-aware waits
 
 
 async def test_a_server_that_forgot_the_scripts_while_the_consumer_waited_still_gets_events_handled(

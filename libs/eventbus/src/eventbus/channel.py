@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from eventbus.consumer import Consumer
 
 log = structlog.get_logger("eventbus.consumer")
+#: Group-aware waits after a lost wake-up race: with N idle replicas, ~N-1 losses per this many entries.
+_GROUPED_WAITS = 20
 
 
 @dataclass
@@ -84,6 +86,8 @@ class ChannelConsumer:
         #: the stream's newest entry id when a read of new entries last found none: a blocking wait resumes
         #: from there (None: not known, wait the old way)
         self.top: str | None = None
+        #: waits left to make the group-aware way after losing a wake-up race (see _wait_and_read)
+        self.grouped_waits = 0
         self.flushing: asyncio.Task[None] | None = None
         self.active: set[str] = set()
         self.deadlines: dict[asyncio.Task[None], tuple[float, Delivery]] = {}
@@ -93,6 +97,7 @@ class ChannelConsumer:
         self.m_retried = metrics.RETRIED.labels(*labels)
         self.m_skipped = metrics.SKIPPED.labels(*labels)
         self.m_reclaimed = metrics.RECLAIMED.labels(*labels)
+        self.m_wakeups_lost = metrics.WAKEUPS_LOST.labels(*labels)
         self.m_seconds = metrics.HANDLE_SECONDS.labels(*labels)
         self.log = log.bind(group=owner.group, consumer=owner.name, channel=sub.channel)
         # The read-and-settle scripts go over a connection of their own, sent at once (eventbus.lanes).
@@ -269,7 +274,8 @@ class ChannelConsumer:
         flush sends them meanwhile. Returns what was admitted, or else the reply of a blocking ``XREADGROUP``
         sent the old way (no slot map, a redirect on a cluster, the script not loaded, nothing seen yet to
         resume from), for ``admit.lua``."""
-        if self.top is None:
+        if self.top is None or self.grouped_waits:
+            self.grouped_waits = max(0, self.grouped_waits - 1)
             return None, await self._read_blocking(room)
         owner = self.owner
         args: list[Any] = [
@@ -295,7 +301,14 @@ class ChannelConsumer:
         admitted, _runnable, last, duplicates, _leased, top = reply
         if duplicates:
             self.m_skipped.inc(duplicates)
-        self.top = top.decode() or last.decode()
+        newest = top.decode() or last.decode()
+        if not last and newest != self.top:
+            # Woken by a new entry that another replica read first: a plain XREAD wakes every idle replica
+            # for every entry. Wait the group-aware way for a while (Redis hands each new entry to one
+            # blocked XREADGROUP), then try the one-round-trip wait again; a lone replica never loses.
+            self.m_wakeups_lost.inc()
+            self.grouped_waits = _GROUPED_WAITS
+        self.top = newest
         return list(admitted), None
 
     async def _read_blocking(self, room: int) -> Any:

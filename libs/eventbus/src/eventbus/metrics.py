@@ -24,6 +24,11 @@ SKIPPED = Counter(
     ["type", "group"],
 )
 RECLAIMED = Counter("eventbus_reclaimed_total", "Entries taken over from a dead consumer", ["type", "group"])
+WAKEUPS_LOST = Counter(
+    "eventbus_idle_wakeups_lost_total",
+    "Idle waits woken by a new entry that another replica of the group took first",
+    ["type", "group"],
+)
 HANDLE_SECONDS = Histogram(
     "eventbus_handle_seconds",
     "Handler latency",
