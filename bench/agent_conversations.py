@@ -213,7 +213,6 @@ def main() -> None:
     med = {k: {m: statistics.median(r[m] for r in v) for m in v[0]} for k, v in results.items()}
     print(f"agent-runtime, rules mode: {args.conversations} conversations × {len(SCRIPT)} messages, "
           f"concurrency {args.concurrency}, {args.runs} runs each, medians")  # fmt: skip
-    # × reply: against the least any answering handler does on this bus (the no-op's rate is its publisher's).
     print(
         f"{'handler':<10}{'conv/s':>10}{'msg/s':>10}{'seconds':>10}{'consumer CPU s':>16}"
         f"{'× no-op':>9}{'× reply':>9}"

@@ -4,7 +4,7 @@ from datetime import timedelta
 import pytest
 from eventbus import Bus, BusSettings, BusUnavailable, Consumer, Envelope, catalog, tap
 from eventbus.errors import InvalidEvent, UnknownEventType
-from eventbus.lanes import BROKEN, Lane, node_client
+from eventbus.lanes import BROKEN, Lane
 from eventbus.payloads import LeadCreated
 from eventbus.testing import samples
 from eventbus.testing.waiting import eventually
@@ -126,16 +126,6 @@ async def test_a_consumer_lane_is_one_connection_of_its_own_to_the_channels_serv
     assert await bus.redis.get(f"{stream}:lane") == b"1"
 
 
-async def _on_the_streams_server(bus: Bus, stream: str, *command: object) -> object:
-    if not isinstance(bus.redis, RedisCluster):
-        return await bus.redis.execute_command(*command)
-    node = node_client(bus.redis.get_node_from_key(stream))
-    try:
-        return await node.execute_command(*command)
-    finally:
-        await node.aclose()
-
-
 async def test_calls_on_one_lane_take_turns_and_each_gets_its_own_reply(bus: Bus) -> None:
     # A consumer's flush of acknowledgements can still be on its lane when the loop reads again: one
     # connection carries one round trip at a time, so the second waits for the first.
@@ -161,7 +151,11 @@ async def test_a_lane_raises_on_a_dropped_connection_rather_than_send_the_call_a
         line = await lane.line()
         assert line is not None
         [own_id] = await line.round_trip([(("CLIENT", "ID"), {})])
-        await _on_the_streams_server(bus, stream, "CLIENT", "KILL", "ID", own_id)  # the server drops the lane
+        kill = ("CLIENT", "KILL", "ID", own_id)  # the server drops the lane's connection
+        if isinstance(bus.redis, RedisCluster):
+            await bus.redis.execute_command(*kill, target_nodes=bus.redis.get_node_from_key(stream))
+        else:
+            await bus.redis.execute_command(*kill)
         with pytest.raises(BROKEN):
             await lane.run(count, [counter], [])
         assert await lane.run(count, [counter], []) == 2  # the next call connects afresh; none ran twice

@@ -288,8 +288,8 @@ async def test_graceful_shutdown_hands_unfinished_work_to_a_live_replica(bus: Bu
 
 
 async def test_a_consumer_stopped_before_its_loop_got_going_still_stops(bus: Bus) -> None:
-    # A service told to shut down while it is still starting (SIGTERM during startup) must not hang: the stop
-    # comes before the consume task's first step.
+    # A block left at once (a service whose next startup step fails, a script with nothing to do) must not
+    # hang: the stop comes before the consume task's first step.
     idle = consumer(bus, "stopped-early", Subscription(CH, _nothing))
     async with asyncio.timeout(5):
         async with idle.running():

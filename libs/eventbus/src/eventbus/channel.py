@@ -273,7 +273,7 @@ class ChannelConsumer:
         two (read, then admit). Acknowledgements are not carried here (they would wait out the block): the
         flush sends them meanwhile. Returns what was admitted, or else the reply of a blocking ``XREADGROUP``
         sent the old way (no slot map, a redirect on a cluster, the script not loaded, nothing seen yet to
-        resume from), for ``admit.lua``."""
+        resume from, a wake-up race lost lately), for ``admit.lua``."""
         if self.top is None or self.grouped_waits:
             self.grouped_waits = max(0, self.grouped_waits - 1)
             return None, await self._read_blocking(room)
