@@ -39,6 +39,7 @@ from eventbus import (
     Subscription,
 )
 from eventbus.server import RedisServer
+from servicekit import heap
 from servicekit.logging import configure_logging
 
 SCRIPT = ["Oi, boa tarde!", "Vou casar 💍", "12 de março", "uns 120 convidados", "em Campinas", "R$ 40 mil"]
@@ -98,6 +99,7 @@ async def _consume(kind: str, url: str, prefix: str, concurrency: int, conn: Con
         await bus.redis.xgroup_create(
             bus.keys.stream("message.received"), "agent-runtime", "0", mkstream=True
         )
+        heap.settle()  # as servicekit.serve does before a service serves
         cpu0 = time.process_time()
         async with consumer.running():
             conn.send("ready")
