@@ -6,10 +6,11 @@ from datetime import UTC, datetime
 
 import pytest
 from agent_runtime.app import ORDERING_KEY
-from eventbus import AdReferral, forget_processed, replay_since
+from eventbus import AdReferral, Envelope, MessageReceived, forget_processed, replay_since
 from eventbus.testing.waiting import eventually
 
 NOW = datetime(2025, 12, 16, 12, tzinfo=UTC)
+COMPANY = "cmp_01J8Z0P1F7K4V6E9QW3M0N1B2C"
 
 CONVERSATIONS = {
     "wedding, one slot at a time": [
@@ -200,8 +201,63 @@ async def test_long_answer_is_split_into_several_messages(make_agent):
     assert len(texts) > 1 and all(0 < len(t) <= 80 for t in texts)
 
 
+async def test_a_leads_next_message_needs_no_read_of_its_state(make_agent, monkeypatch):
+    async with make_agent() as agent:
+        store = agent.app.state.store
+        reads = []
+        load = store.load
+        monkeypatch.setattr(store, "load", lambda *args: reads.append(args) or load(*args))
+        for text in ("Oi", "Vou casar", "12 de março"):
+            await agent.answer(text)
+        handled_with = len(reads)
+        lead_id = (await agent.events("lead.created"))[0].payload.lead_id
+        state = await _state(agent, lead_id, "evt_unused")
+    assert handled_with == 1  # the first message only: the next two were answered from memory
+    assert state.conversation.version == 3
+    assert state.conversation.slots.event_type == "casamento" and state.conversation.slots.date is not None
+
+
+async def test_a_replica_whose_memory_of_a_lead_is_stale_answers_from_the_stored_state(make_agent):
+    # Which replica gets a message is the bus's choice; here each is handed its message directly.
+    from agent_runtime.handlers import answer_message
+
+    async with make_agent() as one, make_agent(consumer_name="agent-test-2") as two:
+        first, second, third = (_received(text) for text in ("Oi", "Vou casar", "12 de março"))
+        await answer_message(first, agent=one.app.state.agent)  # one remembers the lead at version 1
+        await answer_message(second, agent=two.app.state.agent)  # two moves it to version 2
+        await answer_message(third, agent=one.app.state.agent)  # one's memory is stale
+        lead_id = (await one.events("lead.created"))[0].payload.lead_id
+        state = await _state(one, lead_id, "evt_unused")
+        replies = await one.replies_to("+5511999990001")  # in publish order (called outside a handler,
+        # the replies carry no causation id)
+    assert state.conversation.version == 3
+    assert state.conversation.slots.event_type == "casamento"  # two's turn was not lost
+    assert len(replies) == 3
+    last = " ".join(m.text for m in replies[-1].payload.messages)
+    assert "12 de março" in last and "tipo de evento" not in last
+
+
+async def test_remembered_leads_are_bounded(make_agent, monkeypatch):
+    async with make_agent(remembered_leads=1) as agent:
+        store = agent.app.state.store
+        reads = []
+        load = store.load
+        monkeypatch.setattr(store, "load", lambda *args: reads.append(args) or load(*args))
+        for text in ("Oi", "Vou casar"):
+            for phone in ("+5511999990001", "+5511999990002"):
+                await agent.answer(text, phone=phone)
+    assert len(reads) == 4  # each lead pushed the other out
+
+
 async def test_subscription_orders_by_company_and_lead():
     assert ORDERING_KEY == ("company_id", "payload.lead_external_id")
+
+
+def _received(text, phone="+5511999990001"):
+    payload = MessageReceived.model_validate(
+        {"instance_id": "ins_1", "lead_external_id": f"wa:{phone}", "from": phone, "body": text}
+    )
+    return Envelope.new(payload, source="evolution-manager", company_id=COMPANY)
 
 
 async def _count(agent, channel, n):

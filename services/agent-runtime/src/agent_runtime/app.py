@@ -58,6 +58,7 @@ def create_app(
                 bus.keys,
                 conversation_ttl=settings.conversation_ttl,
                 answer_ttl=settings.answer_ttl,
+                remembered_leads=settings.remembered_leads,
             )
             leads = Leads(bus, store)
             agent = Agent(bus=bus, leads=leads, store=store, settings=settings, clock=clock, llm=llm)

@@ -2,9 +2,12 @@
 (``lead.qualified``).
 
 Messages of one lead arrive one at a time and in order (the subscription's ordering key), so the read,
-think, store, publish sequence below never races with itself for a lead. What makes it safe to run twice
-for the same message (a crash before the bus's acknowledgement, an operator's replay): the lead is claimed
-by natural key, and the answer is stored by received event id *before* it is published (``store``).
+think, store, publish sequence below never races with itself for a lead. The read is skipped when this
+process remembers the lead from its last message (``Store.recall``); the store checks that guess.
+
+What makes it safe to run twice for the same message (a crash before the bus's acknowledgement, an
+operator's replay): the lead is claimed by natural key, and the answer is stored by received event id
+*before* it is published (``store``).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from agent_runtime.llm import LanguageModel
 from agent_runtime.qualification import summary
 from agent_runtime.settings import Settings
 from agent_runtime.slots import extract
-from agent_runtime.store import Answer, Handoff, Store, StoredEvent
+from agent_runtime.store import Answer, ConversationMoved, Handoff, Snapshot, Store, StoredEvent
 
 log = structlog.get_logger("agent_runtime")
 
@@ -44,8 +47,21 @@ class Agent:
 
 
 async def answer_message(event: Envelope[MessageReceived], *, agent: Agent) -> None:
+    key = LeadKey(event.company_id, event.payload.lead_external_id)
+    recalled = agent.store.recall(key)
+    if recalled is not None:
+        try:
+            await _respond(event, recalled, agent)
+            return
+        except ConversationMoved:
+            # What this process remembered of the lead was stale (another replica answered it, a person took
+            # it over, its keys expired): nothing was stored or published, so answer from what Redis holds.
+            log.debug("recalled_state_stale", lead_id=recalled.lead.lead_id if recalled.lead else None)
+    await _respond(event, await agent.store.load(key, event.id), agent)
+
+
+async def _respond(event: Envelope[MessageReceived], snapshot: Snapshot, agent: Agent) -> None:
     message = event.payload
-    snapshot = await agent.store.load(LeadKey(event.company_id, message.lead_external_id), event.id)
     lead = snapshot.lead or await agent.leads.claim(event, now=agent.clock())
     announced = not lead.announced
     if announced:  # the lead's first message (or a retry of it): recorded with the answer below
@@ -70,6 +86,7 @@ async def answer_message(event: Envelope[MessageReceived], *, agent: Agent) -> N
             conversation,
             expected_version=conversation.version,
             announced=announced,
+            unless_handed_off=False,
         )
         log.info("reply_suppressed_handoff", lead_id=lead.lead_id)
         return

@@ -37,6 +37,9 @@ class Settings(ServiceSettings):
     #: (pipeline.py): more at once means fuller pipelines. 64 against 16 took the bench from 0.22–0.26× to
     #: 0.33–0.41× of the no-op handler (docs/bench/agent-runtime.md); one lead is still one at a time.
     concurrency: int = Field(64, ge=1)
+    #: Leads whose last committed state the process keeps in memory, so that their next message needs no
+    #: read (``Store.recall``; the commit checks it). 0 turns it off; ~2 KB each.
+    remembered_leads: int = Field(10_000, ge=0)
     #: An OpenAI-compatible chat-completions URL; unset means rules only.
     llm_url: str | None = None
     llm_api_key: SecretStr | None = None

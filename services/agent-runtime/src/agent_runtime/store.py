@@ -9,10 +9,17 @@ it, ``lead-ref:<lead_id>`` (the admin API knows a lead by id only), is read and 
 The answer is stored *before* it is published, keyed by the received event's id: a replayed or re-run
 message finds it and publishes the very same events again (same ids, same dedupe keys, so the bus drops the
 copies) instead of thinking twice.
+
+The store also remembers, in process, the lead and conversation it committed last for each lead (``recall``):
+a lead's next message usually comes to the same process, and then needs no read at all. What it remembers is
+only a guess, checked by the commit: the answer already stored, the conversation's version, an active
+handoff. Whatever moved under it (another replica's turn, an operator's handoff, an expired or flushed key)
+makes the commit refuse, and the handler forgets the guess and reads the state afresh.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -26,9 +33,10 @@ from agent_runtime.pipeline import Pipeline
 
 # KEYS: answer, conversation, handoff, qualified, lead.
 # ARGV: answer, answer TTL ms, conversation, conversation TTL ms, expected version, handoff or '',
-#       '1' to qualify, the announced lead record or ''.
+#       '1' to qualify, the announced lead record or '', '1' to refuse while a handoff is active.
 # Returns {1} when this answer was stored, {0, earlier answer} when the message was answered already,
-# {2} when the conversation moved under us, {3} when the lead was qualified already.
+# {2} when the conversation moved under us, {3} when the lead was qualified already, {4} when a person
+# took the lead over.
 _COMMIT = """
 if ARGV[8] ~= '' then redis.call('SET', KEYS[5], ARGV[8]) end
 local done = redis.call('GET', KEYS[1])
@@ -37,6 +45,10 @@ local current = redis.call('GET', KEYS[2])
 local version = 0
 if current then version = tonumber(cjson.decode(current)['version']) or 0 end
 if version ~= tonumber(ARGV[5]) then return {2} end
+if ARGV[9] == '1' then
+  local handoff = redis.call('GET', KEYS[3])
+  if handoff and cjson.decode(handoff)['active'] == true then return {4} end
+end
 if ARGV[7] == '1' and not redis.call('SET', KEYS[4], '1', 'NX') then return {3} end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4])
@@ -48,6 +60,11 @@ return {1}
 class ConversationMoved(Exception):
     """The stored conversation changed between our read and our write: the consumer retries the message
     (its next attempt reads the new state). Only a handler overrunning its lease can cause it."""
+
+
+class HandoffStarted(ConversationMoved):
+    """A person took the lead over after the state was read (the admin API, on any replica): the answer is
+    not stored, and a fresh read finds the handoff and stays silent."""
 
 
 class StoredEvent(BaseModel):
@@ -88,13 +105,42 @@ class Store:
     """``pipeline`` carries the commands (``pipeline.py``): concurrent handlers share round trips."""
 
     def __init__(
-        self, pipeline: Pipeline, keys: Keys, *, conversation_ttl: timedelta, answer_ttl: timedelta
+        self,
+        pipeline: Pipeline,
+        keys: Keys,
+        *,
+        conversation_ttl: timedelta,
+        answer_ttl: timedelta,
+        remembered_leads: int = 0,
     ) -> None:
         self._pipeline = pipeline
         self._keys = keys
         self._conversation_ttl_ms = int(conversation_ttl.total_seconds() * 1000)
         self._answer_ttl_ms = int(answer_ttl.total_seconds() * 1000)
         self._commit = pipeline.script(_COMMIT)
+        # Least recently used first. Hand-written: a few lines of OrderedDict, where a cache library would
+        # add a dependency for the same.
+        self._remembered: OrderedDict[LeadKey, tuple[Lead, Conversation]] = OrderedDict()
+        self._remembered_leads = remembered_leads
+
+    def recall(self, lead: LeadKey) -> Snapshot | None:
+        """The lead's state as this process committed it last, if it remembers it: a guess that ``commit``
+        checks (it raises ``ConversationMoved`` when the guess was stale)."""
+        remembered = self._remembered.get(lead)
+        if remembered is None:
+            return None
+        self._remembered.move_to_end(lead)
+        record, conversation = remembered
+        return Snapshot(record, conversation, answer=None, handoff=None, qualified=conversation.qualified)
+
+    def forget(self, lead: LeadKey) -> None:
+        self._remembered.pop(lead, None)
+
+    def _remember(self, lead: Lead, conversation: Conversation) -> None:
+        self._remembered[lead.key] = (lead, conversation)
+        self._remembered.move_to_end(lead.key)
+        if len(self._remembered) > self._remembered_leads:
+            self._remembered.popitem(last=False)
 
     def key(self, lead: LeadKey, *parts: str) -> str:
         """``wb:svc:agent-runtime:{<company_id>:<lead_external_id>}:<parts…>``. Whatever the external id
@@ -150,10 +196,13 @@ class Store:
         handoff: Handoff | None = None,
         qualify: bool = False,
         announced: bool = False,
+        unless_handed_off: bool = True,
     ) -> Answer | None:
         """Store the answer and the new conversation at once (and, with ``announced``, that ``lead.created``
         was published). None when ours was stored; the earlier answer when this message was answered
-        already, which is the one to publish."""
+        already, which is the one to publish. Refused (``ConversationMoved``) when the conversation's
+        version is not ``expected_version`` any more or, ``unless_handed_off``, a person took the lead over
+        (``HandoffStarted``). A stored answer with replies is remembered for the lead's next message."""
         reply = await self._commit(
             self.keys_of(lead.key, event_id),
             [
@@ -165,13 +214,21 @@ class Store:
                 handoff.model_dump_json() if handoff is not None else "",
                 "1" if qualify else "0",
                 lead.model_dump_json() if announced else "",
+                "1" if unless_handed_off else "0",
             ],
         )
         status = reply[0]
         if status == 1:
+            if answer.events and handoff is None:  # a lead in handoff is read afresh each time
+                self._remember(lead, conversation)
+            else:
+                self.forget(lead.key)
             return None
+        self.forget(lead.key)
         if status == 0:
             return Answer.model_validate_json(reply[1])
+        if status == 4:
+            raise HandoffStarted(f"{lead.lead_id} was handed off while answering {event_id}")
         raise ConversationMoved(f"conversation of {lead.lead_id} changed while answering {event_id}")
 
     def ref_key(self, lead_id: str) -> str:
