@@ -21,8 +21,12 @@ $(UV):
 	$(PYTHON) -m venv $(CURDIR)/.tools
 	$(CURDIR)/.tools/bin/pip install --quiet --disable-pip-version-check uv
 
+# --compile-bytecode: the locked packages are byte-compiled once, here. Where PYTHONDONTWRITEBYTECODE is set
+# (as on our CI machines) every process would otherwise compile them from source when it starts: ~1.7 s of
+# CPU each (a service started in 2.6 s instead of 0.9 s), for ~12 s once. (Not UV_COMPILE_BYTECODE: every
+# `uv run` would then walk site-packages again.)
 .venv/.synced: uv.lock pyproject.toml | $(UV)
-	$(UV) sync --locked --all-packages
+	$(UV) sync --locked --all-packages --compile-bytecode
 	@touch $@
 
 sync: .venv/.synced
