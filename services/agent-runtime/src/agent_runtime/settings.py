@@ -38,8 +38,8 @@ class Settings(ServiceSettings):
     #: 0.33–0.41× of the no-op handler (docs/bench/agent-runtime.md); one lead is still one at a time.
     concurrency: int = Field(64, ge=1)
     #: Leads whose last committed state the process keeps in memory, so that their next message needs no
-    #: read (``Store.recall``; the commit checks it). 0 turns it off; ~2 KB each.
-    remembered_leads: int = Field(10_000, ge=0)
+    #: read (``Store.recall``; the commit checks it). 0 turns it off; ~4 KB each (16 MB at the default).
+    remembered_leads: int = Field(4096, ge=0)
     #: An OpenAI-compatible chat-completions URL; unset means rules only.
     llm_url: str | None = None
     llm_api_key: SecretStr | None = None
