@@ -453,6 +453,17 @@ def _median(values: Sequence[float | None]) -> float | None:
     return statistics.median(present) if present else None
 
 
+def _ceiling(rate: float | None, consumer_us: float | None, redis_us: float | None, procs: int = 2) -> str:
+    """The most ``procs`` consumer processes could reach over one on this machine, from the one-process run's
+    CPU per message: the cores hold ``consumer + Redis`` CPU per message, a process one core, Redis one core.
+    Two processes that need more than the machine has cannot reach a target, however good the code."""
+    if not rate or not consumer_us or not redis_us:
+        return "-"
+    cores = os.cpu_count() or 1
+    best = min(cores / (consumer_us + redis_us), procs / consumer_us, 1 / redis_us) * 1e6
+    return f"{best / rate:.2f}×"
+
+
 def _fmt(value: float | None, spec: str = ",.0f") -> str:
     return "-" if value is None else format(value, spec)
 
@@ -582,6 +593,7 @@ def report(ctx: Context) -> list[Table]:
             "1 process msgs/s",
             "2 processes msgs/s",
             "2 / 1",
+            "ceiling here",
             "consumer CPU µs/msg (2 procs)",
             "Redis CPU µs/msg (2 procs)",
         ],
@@ -594,6 +606,11 @@ def report(ctx: Context) -> list[Table]:
                     _fmt(rate(one, "drain")),
                     _fmt(rate(two, "drain")),
                     ratio(rate(two, "drain"), rate(one, "drain")),
+                    _ceiling(
+                        rate(one, "drain"),
+                        per_msg(one, "drain", "consumer_cpu"),
+                        per_msg(one, "drain", "redis_cpu"),
+                    ),
                     _fmt(per_msg(two, "drain", "consumer_cpu"), ".1f"),
                     _fmt(per_msg(two, "drain", "redis_cpu"), ".1f"),
                 ]
