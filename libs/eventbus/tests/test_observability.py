@@ -2,7 +2,7 @@ import asyncio
 from datetime import timedelta
 
 import pytest
-from eventbus import Backoff, Bus, Consumer, DeadLetters, Envelope, PermanentFailure, Subscription
+from eventbus import Backoff, Bus, Consumer, DeadLetters, Envelope, PermanentFailure, Subscription, tracing
 from eventbus.operations import group_stats
 from eventbus.testing import samples
 from eventbus.testing.waiting import eventually
@@ -21,6 +21,7 @@ def spans() -> InMemorySpanExporter:
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
+    tracing.refresh()  # an earlier test may have published less than a second ago, with no provider
     return exporter
 
 

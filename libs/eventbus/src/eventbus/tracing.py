@@ -51,6 +51,14 @@ _checked_at = -1.0
 _on = False
 
 
+def refresh() -> None:
+    """Ask again at the next event whether an SDK records spans. ``enabled`` asks at most once a second: a
+    process that installs its tracer provider after it has already published (a test's fixture, a late
+    ``set_tracer_provider``) calls this so that the very next event is traced."""
+    global _checked_at
+    _checked_at = -1.0
+
+
 def enabled() -> bool:
     """Is an SDK recording spans? Without one the API hands out a proxy provider, and building spans nobody
     records costs ~20 µs per event. Asked at most once a second: ``get_tracer_provider`` reads the
