@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 from agent_runtime.app import ORDERING_KEY
+from agent_runtime.leads import LeadKey
 from eventbus import AdReferral, Envelope, MessageReceived, forget_processed, replay_since
 from eventbus.testing.waiting import eventually
 
@@ -235,6 +236,62 @@ async def test_a_replica_whose_memory_of_a_lead_is_stale_answers_from_the_stored
     assert len(replies) == 3
     last = " ".join(m.text for m in replies[-1].payload.messages)
     assert "12 de março" in last and "tipo de evento" not in last
+
+
+async def test_a_memory_from_before_the_conversation_expired_is_not_taken_for_the_new_one(make_agent):
+    # The version restarts at 0 after the conversation key expires (or Redis loses it), so a remembered
+    # version 1 can meet a new version 1 made by another replica: the commit tells them apart.
+    from agent_runtime.handlers import answer_message
+
+    async with make_agent() as one, make_agent(consumer_name="agent-test-2") as two:
+        store = one.app.state.store
+        key = LeadKey(COMPANY, "wa:+5511999990001")
+        await answer_message(_received("Vou casar"), agent=one.app.state.agent)  # one remembers version 1
+        await one.bus.redis.delete(store.key(key, "conversation"))  # what the conversation TTL does
+        await answer_message(_received("festa de 15 anos"), agent=two.app.state.agent)  # a new version 1
+        await answer_message(_received("12 de março"), agent=one.app.state.agent)
+        state = await store.load(key, "evt_unused")
+    assert state.conversation.version == 2
+    assert state.conversation.slots.event_type == "festa de 15 anos"  # the new conversation's turn stands
+
+
+async def test_a_memory_of_a_lead_that_redis_lost_does_not_qualify_it(make_agent):
+    from agent_runtime.handlers import answer_message
+
+    async with make_agent() as one, make_agent(consumer_name="agent-test-2") as two:
+        store = one.app.state.store
+        key = LeadKey(COMPANY, "wa:+5511999990001")
+        first = _received("Casamento dia 12/03 para 120 pessoas em Campinas")
+        await answer_message(first, agent=one.app.state.agent)
+        lost = await store.lead(key)
+        await one.bus.redis.delete(*store.keys_of(key, first.id))  # a flush or failover lost the lead's keys
+        await answer_message(_received("Oi"), agent=two.app.state.agent)  # a new lead, version 1
+        await answer_message(_received("R$ 40 mil"), agent=one.app.state.agent)
+        now = await store.lead(key)
+        state = await store.load(key, "evt_unused")
+        qualified = await one.events("lead.qualified")
+    assert now.lead_id != lost.lead_id
+    assert qualified == [] and not state.qualified  # what Redis holds since the loss is "Oi", "R$ 40 mil"
+    assert state.conversation.version == 2
+
+
+async def test_with_a_language_model_every_message_reads_the_state(make_agent, monkeypatch):
+    # A wrong guess would cost a second model call: with a model, the agent does not guess.
+    import httpx
+
+    def no_model(request):
+        return httpx.Response(503)
+
+    async with make_agent(
+        llm_url="http://llm.test/v1/chat/completions", transport=httpx.MockTransport(no_model)
+    ) as agent:
+        store = agent.app.state.store
+        reads = []
+        load = store.load
+        monkeypatch.setattr(store, "load", lambda *args: reads.append(args) or load(*args))
+        for text in ("Oi", "Vou casar"):
+            await agent.answer(text)
+    assert len(reads) == 2
 
 
 async def test_remembered_leads_are_bounded(make_agent, monkeypatch):

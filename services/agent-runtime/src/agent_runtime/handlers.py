@@ -48,7 +48,9 @@ class Agent:
 
 async def answer_message(event: Envelope[MessageReceived], *, agent: Agent) -> None:
     key = LeadKey(event.company_id, event.payload.lead_external_id)
-    recalled = agent.store.recall(key)
+    # With a language model, the state is always read: a wrong guess would cost a second model call, and
+    # the model's latency dwarfs the read's.
+    recalled = agent.store.recall(key) if agent.llm is None else None
     if recalled is not None:
         try:
             await _respond(event, recalled, agent)
@@ -121,6 +123,7 @@ async def _respond(event: Envelope[MessageReceived], snapshot: Snapshot, agent: 
         handoff=handoff,
         qualify=turn.qualification is not None,
         announced=announced,
+        made_by=conversation.made_by if snapshot.recalled else None,
     )
     if earlier is None:  # ours was stored: publish the envelopes in hand rather than parse them back
         for envelope, item in zip(fresh, answer.events, strict=True):

@@ -33,7 +33,9 @@ from agent_runtime.pipeline import Pipeline
 
 # KEYS: answer, conversation, handoff, qualified, lead.
 # ARGV: answer, answer TTL ms, conversation, conversation TTL ms, expected version, handoff or '',
-#       '1' to qualify, the announced lead record or '', '1' to refuse while a handoff is active.
+#       '1' to qualify, the announced lead record or '', '1' to refuse while a handoff is active,
+#       the event that made the expected state or '' (checked when given: a version alone repeats after
+#       the conversation expired or was lost).
 # Returns {1} when this answer was stored, {0, earlier answer} when the message was answered already,
 # {2} when the conversation moved under us, {3} when the lead was qualified already, {4} when a person
 # took the lead over.
@@ -42,9 +44,14 @@ if ARGV[8] ~= '' then redis.call('SET', KEYS[5], ARGV[8]) end
 local done = redis.call('GET', KEYS[1])
 if done then return {0, done} end
 local current = redis.call('GET', KEYS[2])
-local version = 0
-if current then version = tonumber(cjson.decode(current)['version']) or 0 end
+local version, made_by = 0, ''
+if current then
+  local state = cjson.decode(current)
+  version = tonumber(state['version']) or 0
+  if type(state['made_by']) == 'string' then made_by = state['made_by'] end
+end
 if version ~= tonumber(ARGV[5]) then return {2} end
+if ARGV[10] ~= '' and made_by ~= ARGV[10] then return {2} end
 if ARGV[9] == '1' then
   local handoff = redis.call('GET', KEYS[3])
   if handoff and cjson.decode(handoff)['active'] == true then return {4} end
@@ -99,6 +106,7 @@ class Snapshot:
     answer: Answer | None
     handoff: Handoff | None
     qualified: bool
+    recalled: bool = False  # from this process's memory (``Store.recall``), not read: a guess to check
 
 
 class Store:
@@ -131,7 +139,9 @@ class Store:
             return None
         self._remembered.move_to_end(lead)
         record, conversation = remembered
-        return Snapshot(record, conversation, answer=None, handoff=None, qualified=conversation.qualified)
+        return Snapshot(
+            record, conversation, answer=None, handoff=None, qualified=conversation.qualified, recalled=True
+        )
 
     def forget(self, lead: LeadKey) -> None:
         self._remembered.pop(lead, None)
@@ -197,12 +207,16 @@ class Store:
         qualify: bool = False,
         announced: bool = False,
         unless_handed_off: bool = True,
+        made_by: str | None = None,
     ) -> Answer | None:
         """Store the answer and the new conversation at once (and, with ``announced``, that ``lead.created``
         was published). None when ours was stored; the earlier answer when this message was answered
         already, which is the one to publish. Refused (``ConversationMoved``) when the conversation's
         version is not ``expected_version`` any more or, ``unless_handed_off``, a person took the lead over
-        (``HandoffStarted``). A stored answer with replies is remembered for the lead's next message."""
+        (``HandoffStarted``), or, given ``made_by`` (a remembered state's ``Conversation.made_by``), when
+        the stored conversation was made by another event. A stored answer with replies is remembered for
+        the lead's next message."""
+        conversation = conversation.model_copy(update={"made_by": event_id})
         reply = await self._commit(
             self.keys_of(lead.key, event_id),
             [
@@ -215,6 +229,7 @@ class Store:
                 "1" if qualify else "0",
                 lead.model_dump_json() if announced else "",
                 "1" if unless_handed_off else "0",
+                made_by or "",
             ],
         )
         status = reply[0]
