@@ -275,6 +275,36 @@ async def test_a_memory_of_a_lead_that_redis_lost_does_not_qualify_it(make_agent
     assert state.conversation.version == 2
 
 
+async def test_a_retry_after_a_failed_publish_sends_the_stored_answer_from_memory(make_agent, monkeypatch):
+    # Committed, then the publish failed: the bus retries the message in the same process, which remembers
+    # the lead as committed *after* this message. The commit finds the stored answer; no second step.
+    from agent_runtime.handlers import answer_message
+    from eventbus import BusUnavailable
+
+    async with make_agent() as agent:
+        handler = agent.app.state.agent
+        await answer_message(_received("Oi"), agent=handler)
+        event = _received("Vou casar")
+        publish = handler.bus.publish
+        failures = [BusUnavailable("redis went away")]
+
+        async def flaky(envelope, **options):
+            if failures:
+                raise failures.pop()
+            return await publish(envelope, **options)
+
+        monkeypatch.setattr(handler.bus, "publish", flaky)
+        with pytest.raises(BusUnavailable):
+            await answer_message(event, agent=handler)
+        await answer_message(event, agent=handler)  # the bus's retry
+        lead_id = (await agent.events("lead.created"))[0].payload.lead_id
+        state = await _state(agent, lead_id, event.id)
+        replies = await agent.replies_to("+5511999990001")
+    assert state.conversation.version == 2
+    assert len(replies) == 2  # "Oi" and "Vou casar", once each
+    assert "casamento" in " ".join(m.text for m in replies[-1].payload.messages)
+
+
 async def test_with_a_language_model_every_message_reads_the_state(make_agent, monkeypatch):
     # A wrong guess would cost a second model call: with a model, the agent does not guess.
     import httpx
