@@ -1,7 +1,7 @@
 """Conversations per second that one agent-runtime process handles in rules mode, against a no-op handler.
 
     uv run python bench/agent_conversations.py [--conversations 300] [--runs 3] [--concurrency 16]
-                                               [--redis-url redis://…]
+                                               [--drain] [--redis-url redis://…]
 
 Each conversation is a lead's whole scripted chat (six ``message.received``, ending qualified). A separate
 load-generator process publishes every message of every conversation through the bus; one consumer process
@@ -13,6 +13,10 @@ ratio bounds the agent's). Time runs from the first publish to the handling of t
 last ``message.sent`` published. All configurations run on the same Redis in the same run, alternating, and
 the table prints medians and the ratios to the no-op handler (the issue's target) and to the reply-only one
 (the no-op's rate is mostly its publisher's: the reply-only handler is the floor for any answering handler).
+
+``--drain`` publishes every message first and then times the consumer alone, from its start to the last
+message handled: on two cores that is the steadier measure of what a handler costs (its CPU per message),
+without the publishing process competing for the cores.
 """
 
 from __future__ import annotations
@@ -102,6 +106,7 @@ async def _consume(kind: str, url: str, prefix: str, concurrency: int, conn: Con
         )
         heap.settle()  # as servicekit.serve does before a service serves
         cpu0 = time.process_time()
+        shared[2] = time.monotonic()
         async with consumer.running():
             conn.send("ready")
             stop = asyncio.Event()
@@ -145,19 +150,29 @@ async def _publish(url: str, prefix: str, conversations: int, conn: Connection) 
         conn.send({"t0": t0, "elapsed": time.monotonic() - t0})
 
 
-def run_once(kind: str, url: str, conversations: int, concurrency: int) -> dict[str, float]:
+def run_once(
+    kind: str, url: str, conversations: int, concurrency: int, *, drain: bool = False
+) -> dict[str, float]:
     ctx = mp.get_context("spawn")
     prefix = f"bench{time.monotonic_ns()}"
-    shared = ctx.Array("d", [0.0, 0.0], lock=False)
+    shared = ctx.Array("d", [0.0, 0.0, 0.0], lock=False)  # handled, last handled at, consuming since
     c_parent, c_child = ctx.Pipe()
     p_parent, p_child = ctx.Pipe()
     consumer = ctx.Process(target=consumer_main, args=(kind, url, prefix, concurrency, c_child, shared))
     publisher = ctx.Process(target=publisher_main, args=(url, prefix, conversations, p_child))
-    consumer.start()
-    publisher.start()
-    assert c_parent.recv() == "ready" and p_parent.recv() == "ready"
-    p_parent.send("go")
-    started = p_parent.recv()
+    if drain:  # every message published before the consumer starts: it is timed alone
+        publisher.start()
+        assert p_parent.recv() == "ready"
+        p_parent.send("go")
+        started = p_parent.recv()
+        consumer.start()
+        assert c_parent.recv() == "ready"
+    else:
+        consumer.start()
+        publisher.start()
+        assert c_parent.recv() == "ready" and p_parent.recv() == "ready"
+        p_parent.send("go")
+        started = p_parent.recv()
     total = conversations * len(SCRIPT)
     deadline = time.monotonic() + 240
     while shared[0] < total:
@@ -168,12 +183,13 @@ def run_once(kind: str, url: str, conversations: int, concurrency: int) -> dict[
     cpu = c_parent.recv()["cpu"]
     consumer.join(30)
     publisher.join(30)
-    seconds = shared[1] - started["t0"]
+    seconds = shared[1] - (shared[2] if drain else started["t0"])
     result = {
         "seconds": seconds,
         "conversations_s": conversations / seconds,
         "messages_s": total / seconds,
         "consumer_cpu_s": cpu,
+        "cpu_us_per_message": cpu / total * 1e6,
     }
     if kind == "agent":
         result.update(asyncio.run(_check(url, prefix, conversations)))
@@ -198,6 +214,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--redis-url", default="")
     parser.add_argument("--concurrency", type=int, default=_default_concurrency())
+    parser.add_argument(
+        "--drain", action="store_true", help="publish everything first, then time the consumer"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         server = None
@@ -209,16 +228,19 @@ def main() -> None:
             results: dict[str, list[dict[str, float]]] = {kind: [] for kind in HANDLERS}
             for _ in range(args.runs):
                 for kind in HANDLERS:
-                    results[kind].append(run_once(kind, url, args.conversations, args.concurrency))
+                    results[kind].append(
+                        run_once(kind, url, args.conversations, args.concurrency, drain=args.drain)
+                    )
         finally:
             if server is not None:
                 server.kill()
     med = {k: {m: statistics.median(r[m] for r in v) for m in v[0]} for k, v in results.items()}
     print(f"agent-runtime, rules mode: {args.conversations} conversations × {len(SCRIPT)} messages, "
-          f"concurrency {args.concurrency}, {args.runs} runs each, medians")  # fmt: skip
+          f"concurrency {args.concurrency}, {args.runs} runs each, medians"
+          f"{', drained (consumer timed alone)' if args.drain else ''}")  # fmt: skip
     print(
         f"{'handler':<10}{'conv/s':>10}{'msg/s':>10}{'seconds':>10}{'consumer CPU s':>16}"
-        f"{'× no-op':>9}{'× reply':>9}"
+        f"{'CPU µs/msg':>12}{'× no-op':>9}{'× reply':>9}"
     )
     for kind in HANDLERS:
         m = med[kind]
@@ -226,7 +248,7 @@ def main() -> None:
         to_reply = m["conversations_s"] / med["reply"]["conversations_s"]
         print(
             f"{kind:<10}{m['conversations_s']:>10.1f}{m['messages_s']:>10.0f}{m['seconds']:>10.2f}"
-            f"{m['consumer_cpu_s']:>16.2f}{ratio:>9.2f}{to_reply:>9.2f}"
+            f"{m['consumer_cpu_s']:>16.2f}{m['cpu_us_per_message']:>12.1f}{ratio:>9.2f}{to_reply:>9.2f}"
         )
 
 
