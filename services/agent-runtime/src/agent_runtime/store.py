@@ -12,9 +12,10 @@ copies) instead of thinking twice.
 
 The store also remembers, in process, the lead and conversation it committed last for each lead (``recall``):
 a lead's next message usually comes to the same process, and then needs no read at all. What it remembers is
-only a guess, checked by the commit: the answer already stored, the conversation's version, an active
-handoff. Whatever moved under it (another replica's turn, an operator's handoff, an expired or flushed key)
-makes the commit refuse, and the handler forgets the guess and reads the state afresh.
+only a guess, checked by the commit: the answer already stored, the conversation's version and the event
+that made it, an active handoff. Whatever moved under it (another replica's turn, an operator's handoff, an
+expired or flushed key) makes the commit refuse, and the handler forgets the guess and reads the state
+afresh.
 """
 
 from __future__ import annotations
@@ -66,7 +67,9 @@ return {1}
 
 class ConversationMoved(Exception):
     """The stored conversation changed between our read and our write: the consumer retries the message
-    (its next attempt reads the new state). Only a handler overrunning its lease can cause it."""
+    (its next attempt reads the new state). On a state just read, only a handler overrunning its lease can
+    cause it; on a remembered one (``recall``), anything that moved the lead meanwhile, and the handler then
+    reads afresh itself."""
 
 
 class HandoffStarted(ConversationMoved):
