@@ -34,9 +34,11 @@ class Settings(ServiceSettings):
     qualify_on: tuple[str, ...] = CRITERIA
     min_budget_per_guest: float = Field(50.0, ge=0)
     #: Leads handled at once per process. Handlers mostly wait on Redis, and their commands share round trips
-    #: (pipeline.py): more at once means fuller pipelines. 64 against 16 took the bench from 0.22–0.26× to
-    #: 0.33–0.41× of the no-op handler (docs/bench/agent-runtime.md); one lead is still one at a time.
-    concurrency: int = Field(64, ge=1)
+    #: (pipeline.py): more at once means fuller pipelines. With 1,000 conversations, 256 handled 588–651
+    #: conversations/s against 442–500 at 64 (512: 575, 1,024: 548; docs/bench/agent-runtime.md). One lead is
+    #: still one message at a time. With AGENT_LLM_URL set this is also how many model calls may run at once:
+    #: lower it if the endpoint limits concurrent requests (a refused call falls back to the rules).
+    concurrency: int = Field(256, ge=1)
     #: Leads whose last committed state the process keeps in memory, so that their next message needs no
     #: read (``Store.recall``; the commit checks it). 0 turns it off; ~4 KB each (16 MB at the default).
     remembered_leads: int = Field(4096, ge=0)
