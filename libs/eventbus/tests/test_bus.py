@@ -1,5 +1,7 @@
 import asyncio
+import types
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from eventbus import Bus, BusSettings, BusUnavailable, Consumer, Envelope, catalog, tap
@@ -59,6 +61,36 @@ async def test_publish_while_redis_is_unreachable_raises_bus_unavailable(redis_s
         server.kill()
         with pytest.raises(BusUnavailable):
             await bus.publish(samples.envelope(samples.message_received()))
+
+
+def _write(writer: Any, command: list[bytes]) -> None:
+    writer.writelines(command)
+
+
+# redis-py 8.1's connection writes with ``self._writer.writelines(...)``; a connection closed meanwhile (a
+# node killed in a failover) has no writer any more (redis/redis-py#4287). The same code, run as redis-py's
+# module, stands in for it.
+_redis_send_packed_command = types.FunctionType(_write.__code__, {"__name__": "redis.asyncio.connection"})
+
+
+async def test_a_connection_closing_under_a_publish_is_bus_unavailable_not_a_crash(
+    bus: Bus, monkeypatch
+) -> None:
+    async def closing(keys, args):
+        _redis_send_packed_command(None, [b"EVALSHA"])
+
+    monkeypatch.setattr(bus, "_publish_batched", closing)
+    with pytest.raises(BusUnavailable, match="connection closed while writing"):
+        await bus.publish(samples.envelope(samples.message_received()))
+
+
+async def test_an_attribute_error_of_our_own_is_not_disguised_as_an_outage(bus: Bus, monkeypatch) -> None:
+    async def buggy(keys, args):
+        None.writelines([b"EVALSHA"])  # type: ignore[attr-defined]
+
+    monkeypatch.setattr(bus, "_publish_batched", buggy)
+    with pytest.raises(AttributeError):
+        await bus.publish(samples.envelope(samples.message_received()))
 
 
 async def test_publish_also_announces_the_event_live(bus: Bus) -> None:

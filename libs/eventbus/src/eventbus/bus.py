@@ -33,6 +33,18 @@ log = structlog.get_logger("eventbus")
 _MAX_DEDUPE_KEY = 128
 
 
+def _closed_while_writing(exc: BaseException) -> bool:
+    """redis-py 8.1 lets a write that races a closing connection (a node killed in a failover, a peer reset)
+    escape as ``AttributeError`` or ``TypeError`` from its own connection code or asyncio's transport, not as
+    ``ConnectionError`` (redis/redis-py#4287, fixed upstream by #4288). Seen once in our cluster failover
+    test. Such an error is Redis being unreachable all the same; one raised anywhere else is a bug."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    module = tb.tb_frame.f_globals.get("__name__", "") if tb is not None else ""
+    return isinstance(module, str) and module.startswith(("redis.", "asyncio."))
+
+
 @dataclass(frozen=True)
 class Published:
     """What a publish did. ``duplicate`` means the idempotency key was seen: ``event_id`` is the first one's."""
@@ -135,6 +147,11 @@ class Bus:
             except (RedisError, OSError) as exc:
                 log.warning("event_publish_failed", error=str(exc), **event.log_fields())
                 raise BusUnavailable(f"cannot publish {event.type}: {exc}") from exc
+            except (AttributeError, TypeError) as exc:
+                if not _closed_while_writing(exc):
+                    raise  # a bug, not an outage: never disguised as one
+                log.warning("event_publish_failed", error=repr(exc), **event.log_fields())
+                raise BusUnavailable(f"cannot publish {event.type}: connection closed while writing") from exc
             appended, event_id, entry_id = reply
             if missing is not None:
                 log.warning("event_publish_not_acknowledged", missing=missing, **event.log_fields())
