@@ -84,6 +84,34 @@ async def test_a_connection_closing_under_a_publish_is_bus_unavailable_not_a_cra
         await bus.publish(samples.envelope(samples.message_received()))
 
 
+async def test_a_consumer_backs_off_and_goes_on_when_its_connection_closes_mid_write(
+    bus: Bus, monkeypatch
+) -> None:
+    from eventbus.channel import ChannelConsumer
+
+    ensure_group = ChannelConsumer._ensure_group
+    closed = [True]
+
+    async def closing_once(self):
+        if closed and closed.pop():
+            _redis_send_packed_command(None, [b"XGROUP"])
+        await ensure_group(self)
+
+    monkeypatch.setattr(ChannelConsumer, "_ensure_group", closing_once)
+    handled: list[Envelope] = []
+
+    async def record(event: Envelope) -> None:
+        handled.append(event)
+
+    event = samples.envelope(samples.message_received())
+    await bus.publish(event)
+    async with Consumer(
+        bus, "closing", {"message.received": record}, block=timedelta(milliseconds=100)
+    ).running():
+        await eventually(lambda: asyncio.sleep(0, handled))
+    assert handled == [event] and not closed
+
+
 async def test_an_attribute_error_of_our_own_is_not_disguised_as_an_outage(bus: Bus, monkeypatch) -> None:
     async def buggy(keys, args):
         None.writelines([b"EVALSHA"])  # type: ignore[attr-defined]

@@ -18,7 +18,7 @@ from redis.exceptions import RedisError
 
 from eventbus import catalog, metrics, tracing
 from eventbus.batching import NodeBatchers, ScriptBatcher
-from eventbus.client import Client, connect, warm
+from eventbus.client import Client, closed_while_writing, connect, warm
 from eventbus.durability import WriteAck, run_acknowledged
 from eventbus.envelope import Envelope, Payload
 from eventbus.errors import BusUnavailable, WriteNotAcknowledged
@@ -31,18 +31,6 @@ log = structlog.get_logger("eventbus")
 # Idempotency keys come from outside (message ids, webhook fields): long ones are hashed so that a key
 # name stays small and printable whatever a sender puts in it.
 _MAX_DEDUPE_KEY = 128
-
-
-def _closed_while_writing(exc: BaseException) -> bool:
-    """redis-py 8.1 lets a write that races a closing connection (a node killed in a failover, a peer reset)
-    escape as ``AttributeError`` or ``TypeError`` from its own connection code or asyncio's transport, not as
-    ``ConnectionError`` (redis/redis-py#4287, fixed upstream by #4288). Seen once in our cluster failover
-    test. Such an error is Redis being unreachable all the same; one raised anywhere else is a bug."""
-    tb = exc.__traceback__
-    while tb is not None and tb.tb_next is not None:
-        tb = tb.tb_next
-    module = tb.tb_frame.f_globals.get("__name__", "") if tb is not None else ""
-    return isinstance(module, str) and module.startswith(("redis.", "asyncio."))
 
 
 @dataclass(frozen=True)
@@ -148,7 +136,7 @@ class Bus:
                 log.warning("event_publish_failed", error=str(exc), **event.log_fields())
                 raise BusUnavailable(f"cannot publish {event.type}: {exc}") from exc
             except (AttributeError, TypeError) as exc:
-                if not _closed_while_writing(exc):
+                if not closed_while_writing(exc):
                     raise  # a bug, not an outage: never disguised as one
                 log.warning("event_publish_failed", error=repr(exc), **event.log_fields())
                 raise BusUnavailable(f"cannot publish {event.type}: connection closed while writing") from exc

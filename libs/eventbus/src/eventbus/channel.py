@@ -18,6 +18,7 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 from eventbus import catalog, context, metrics, tracing
+from eventbus.client import closed_while_writing
 from eventbus.dlq import dead_letter_fields, reason_for
 from eventbus.durability import run_acknowledged
 from eventbus.envelope import Envelope
@@ -134,6 +135,11 @@ class ChannelConsumer:
                 failures += 1
                 cursor = await self._back_off("consumer_slot_moving", exc, failures)
             except (RedisError, OSError) as exc:
+                failures += 1
+                cursor = await self._back_off("consumer_redis_unavailable", exc, failures)
+            except (AttributeError, TypeError) as exc:
+                if not closed_while_writing(exc):
+                    raise
                 failures += 1
                 cursor = await self._back_off("consumer_redis_unavailable", exc, failures)
 
