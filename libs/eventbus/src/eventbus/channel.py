@@ -134,12 +134,9 @@ class ChannelConsumer:
                     raise
                 failures += 1
                 cursor = await self._back_off("consumer_slot_moving", exc, failures)
-            except (RedisError, OSError) as exc:
-                failures += 1
-                cursor = await self._back_off("consumer_redis_unavailable", exc, failures)
-            except (AttributeError, TypeError) as exc:
-                if not closed_while_writing(exc):
-                    raise
+            except (RedisError, OSError, AttributeError, TypeError) as exc:
+                if isinstance(exc, AttributeError | TypeError) and not closed_while_writing(exc):
+                    raise  # a bug, not an outage
                 failures += 1
                 cursor = await self._back_off("consumer_redis_unavailable", exc, failures)
 

@@ -123,7 +123,7 @@ async def _respond(event: Envelope[MessageReceived], snapshot: Snapshot, agent: 
         handoff=handoff,
         qualify=turn.qualification is not None,
         announced=announced,
-        made_by=conversation.made_by if snapshot.recalled else None,
+        made_by=conversation.made_by,  # what a remembered state is checked by (a read one passes it too)
     )
     if earlier is None:  # ours was stored: publish the envelopes in hand rather than parse them back
         for envelope, item in zip(fresh, answer.events, strict=True):

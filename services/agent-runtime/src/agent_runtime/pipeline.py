@@ -23,15 +23,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from eventbus.batching import AutoPipeline
-from eventbus.line import Line
+from eventbus.line import Command, Line
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import NoScriptError
 
-_Command = tuple[tuple[Any, ...], dict[str, Any]]  # execute_command's arguments and options
 
-
-class Pipeline(AutoPipeline[_Command]):
+class Pipeline(AutoPipeline[Command]):
     def __init__(self, redis: Redis | RedisCluster, *, max_batch: int = 128) -> None:
         super().__init__(max_batch=max_batch)
         self._redis = redis
@@ -52,7 +50,7 @@ class Pipeline(AutoPipeline[_Command]):
     def script(self, source: str) -> Script:
         return Script(self, source)
 
-    async def _round_trip(self, batch: list[_Command]) -> list[Any]:
+    async def _round_trip(self, batch: list[Command]) -> list[Any]:
         if self._line is not None:
             return await self._line.round_trip(batch)
         if len(batch) == 1:

@@ -109,7 +109,6 @@ class Snapshot:
     answer: Answer | None
     handoff: Handoff | None
     qualified: bool
-    recalled: bool = False  # from this process's memory (``Store.recall``), not read: a guess to check
 
 
 class Store:
@@ -142,9 +141,7 @@ class Store:
             return None
         self._remembered.move_to_end(lead)
         record, conversation = remembered
-        return Snapshot(
-            record, conversation, answer=None, handoff=None, qualified=conversation.qualified, recalled=True
-        )
+        return Snapshot(record, conversation, answer=None, handoff=None, qualified=conversation.qualified)
 
     def forget(self, lead: LeadKey) -> None:
         self._remembered.pop(lead, None)
@@ -216,7 +213,7 @@ class Store:
         was published). None when ours was stored; the earlier answer when this message was answered
         already, which is the one to publish. Refused (``ConversationMoved``) when the conversation's
         version is not ``expected_version`` any more or, ``unless_handed_off``, a person took the lead over
-        (``HandoffStarted``), or, given ``made_by`` (a remembered state's ``Conversation.made_by``), when
+        (``HandoffStarted``), or, given ``made_by`` (the ``Conversation.made_by`` it was read or recalled with), when
         the stored conversation was made by another event. A stored answer with replies is remembered for
         the lead's next message."""
         conversation = conversation.model_copy(update={"made_by": event_id})
