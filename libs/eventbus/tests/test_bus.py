@@ -4,7 +4,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from eventbus import Bus, BusSettings, BusUnavailable, Consumer, Envelope, catalog, tap
+from eventbus import Bus, BusSettings, BusUnavailable, Consumer, Envelope, Published, catalog, tap
 from eventbus.errors import InvalidEvent, UnknownEventType
 from eventbus.lanes import BROKEN, Lane
 from eventbus.payloads import LeadCreated
@@ -61,6 +61,37 @@ async def test_publish_while_redis_is_unreachable_raises_bus_unavailable(redis_s
         server.kill()
         with pytest.raises(BusUnavailable):
             await bus.publish(samples.envelope(samples.message_received()))
+
+
+async def test_publish_many_appends_each_event_in_order_and_reports_each_outcome(bus: Bus) -> None:
+    first = await bus.publish(samples.envelope(samples.message_received(0)), dedupe_key="ins_1:m0")
+    events = [samples.envelope(samples.message_received(n)) for n in range(5)]
+    outcomes = await bus.publish_many([(event, f"ins_1:m{n}") for n, event in enumerate(events)])
+    assert outcomes[0] == Published(first.event_id, None, duplicate=True)  # m0 was published already
+    assert [o.event_id for o in outcomes[1:]] == [e.id for e in events[1:]]
+    assert not any(o.duplicate for o in outcomes[1:])
+    entries = await bus.redis.xrange(bus.keys.stream("message.received"))
+    assert [fields[b"i"].decode() for _, fields in entries] == [first.event_id, *(e.id for e in events[1:])]
+
+
+async def test_publish_many_checks_every_event_against_the_catalog_before_sending_any(bus: Bus) -> None:
+    good = samples.envelope(samples.message_received())
+    bad = good.model_copy(update={"version": 7})
+    with pytest.raises(InvalidEvent):
+        await bus.publish_many([(good, None), (bad, None)])
+    assert await bus.redis.exists(bus.keys.stream("message.received")) == 0
+
+
+async def test_publish_many_while_redis_is_unreachable_reports_each_event_unavailable(
+    redis_server_factory,
+) -> None:
+    server = redis_server_factory(appendonly=False)
+    async with Bus.from_url(server.url, source="tests") as bus:
+        server.kill()
+        outcomes = await bus.publish_many(
+            [(samples.envelope(samples.message_received(n)), None) for n in range(3)]
+        )
+    assert len(outcomes) == 3 and all(isinstance(o, BusUnavailable) for o in outcomes)
 
 
 def _write(writer: Any, command: list[bytes]) -> None:

@@ -92,14 +92,21 @@ async def publish_many(bus: Bus, n: int) -> list[str]:
     return ids
 
 
-async def test_consumer_killed_mid_batch_loses_nothing_and_repeats_no_side_effect(bus: Bus, workers) -> None:
+#: A handler per event, or a batch handler of up to 8 events per call.
+HANDLERS = pytest.mark.parametrize("handler", [(), ("--max-batch", "8")], ids=["per-event", "batched"])
+
+
+@HANDLERS
+async def test_consumer_killed_mid_batch_loses_nothing_and_repeats_no_side_effect(
+    bus: Bus, workers, handler
+) -> None:
     ids = await publish_many(bus, 2000)
-    workers.start("w1", "--sleep-ms", "1", "--concurrency", "16")
+    workers.start("w1", "--sleep-ms", "1", "--concurrency", "16", *handler)
     await eventually(lambda: _count(bus, workers, at_least=300), timeout=30)
     workers.kill("w1")
     done_at_kill = len(await workers.effects(bus))
     assert done_at_kill < 2000, "killed mid-run"
-    workers.start("w1", "--sleep-ms", "1", "--concurrency", "16")  # same name: drains its own pending first
+    workers.start("w1", "--sleep-ms", "1", "--concurrency", "16", *handler)  # drains its own pending first
     await eventually(lambda: _count(bus, workers, at_least=2000), timeout=60)
     effects, calls = await workers.effects(bus), await workers.calls(bus)
     assert set(effects) == set(ids), "nothing lost"
@@ -123,9 +130,13 @@ async def test_two_replicas_over_10000_events_share_the_work_and_effect_each_onc
     assert by_worker["r1"] > 500 and by_worker["r2"] > 500, by_worker
 
 
-async def test_ordering_key_holds_across_two_replicas(bus: Bus, workers) -> None:
+@HANDLERS
+async def test_ordering_key_holds_across_two_replicas(bus: Bus, workers, handler) -> None:
     leads = [f"+55119{n:08d}" for n in range(6)]
-    args = ("--ordering-key", "company_id,payload.lead_external_id", "--sleep-ms", "2", "--concurrency", "8")
+    args = (
+        *("--ordering-key", "company_id,payload.lead_external_id", "--sleep-ms", "2", "--concurrency", "8"),
+        *handler,
+    )
     workers.start("o1", *args)
     workers.start("o2", *args)
     await eventually(lambda: workers.ready(bus, "o1", "o2"), timeout=30)  # both compete from the first event

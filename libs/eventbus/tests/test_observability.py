@@ -45,6 +45,35 @@ async def test_publish_and_handle_spans_are_linked_through_traceparent(bus: Bus,
     assert consumer.attributes["messaging.message.id"] == event.id
 
 
+async def test_with_tracing_on_a_batch_handler_gets_each_event_in_its_own_span(bus: Bus, spans) -> None:
+    # What a handler publishes takes the current span as its parent: one span per call keeps each reply
+    # on its own event's trace.
+    batches: list[list[str]] = []
+    replies: dict[str, str] = {}
+
+    async def handle(events) -> list[Exception | None]:
+        batches.append([e.id for e in events])
+        for event in events:
+            reply = await bus.emit(samples.every_channel()["lead.created"], company_id=samples.COMPANY)
+            replies[event.id] = reply.event_id
+        return [None] * len(events)
+
+    published = [
+        (await bus.emit(samples.every_channel()[CH], company_id=samples.COMPANY)).event_id for _ in range(5)
+    ]
+    sub = Subscription(CH, batch_handler=handle, max_batch=64)
+    async with Consumer(bus, "traced-batches", [sub], block=timedelta(milliseconds=100)).running():
+        await eventually(lambda: asyncio.sleep(0, len(replies) == 5))
+    assert all(len(batch) == 1 for batch in batches)
+    finished = spans.get_finished_spans()
+    handling = {s.attributes["messaging.message.id"]: s for s in finished if s.name == f"handle {CH}"}
+    publishing = {
+        s.attributes["messaging.message.id"]: s for s in finished if s.name == "publish lead.created"
+    }
+    for event_id in published:
+        assert publishing[replies[event_id]].parent.span_id == handling[event_id].context.span_id
+
+
 def metric(name: str, **labels) -> float:
     return REGISTRY.get_sample_value(name, labels) or 0.0
 

@@ -9,7 +9,7 @@ async with Bus.from_url(url, source="agent-runtime") as bus:
 from eventbus.bus import Bus, Published
 from eventbus.catalog import CHANNELS, ChannelSpec
 from eventbus.client import Client, connect, is_cluster_url, warm
-from eventbus.consumer import Backoff, Consumer, Handler, Subscription
+from eventbus.consumer import Backoff, BatchHandler, Consumer, Handler, Subscription
 from eventbus.context import add_event_fields, current_event
 from eventbus.dlq import DeadLetter, DeadLetters
 from eventbus.envelope import Envelope, Payload
@@ -46,6 +46,7 @@ __all__ = [
     "CHANNELS",
     "AdReferral",
     "Backoff",
+    "BatchHandler",
     "Bus",
     "BusSettings",
     "BusUnavailable",

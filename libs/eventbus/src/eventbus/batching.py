@@ -110,6 +110,14 @@ class ScriptBatcher(AutoPipeline[_Call]):
             raise reply
         return reply
 
+    async def many(self, calls: list[_Call]) -> list[Any]:
+        """Run every call (with whatever else is queued), without a task or a wait per call: each one's reply
+        or error, in order."""
+        futures = [self._enqueue(call) for call in calls]
+        if not self._alone:
+            self._start()  # else the lone call on the wire starts the drain when it returns
+        return await asyncio.gather(*futures, return_exceptions=True)
+
     async def _round_trip(self, batch: list[_Call]) -> list[Any]:
         return await self._scripted(batch, self._execute)
 

@@ -6,8 +6,9 @@ truth and Pub/Sub serves live taps only (``docs/architecture.md``).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -105,24 +106,8 @@ class Bus:
         published. When this returns, the event is in Redis (and on disk as far as the server's AOF policy says).
         """
         catalog.check(event)
-        s = self.settings
-        keys = [self.keys.stream(event.type)]
-        if dedupe_key is not None:
-            if len(dedupe_key) > _MAX_DEDUPE_KEY:
-                dedupe_key = hashlib.sha256(dedupe_key.encode()).hexdigest()
-            keys.append(self.keys.dedupe(event.type, dedupe_key))
         with tracing.publishing(event) as event:
-            args: list[str | int | bytes] = [
-                event.id,
-                event.type,
-                event.version,
-                event.to_wire(),
-                self.keys.live(event.type),
-                s.stream_maxlen,
-                int(s.stream_max_age.total_seconds() * 1000),
-                int(s.dedupe_retention.total_seconds() * 1000),
-                self._publish_cmd,
-            ]
+            keys, args = self._call(event, dedupe_key)
             try:
                 if self._publish_batched is not None:
                     reply, missing = await self._publish_batched(keys, args), None
@@ -132,18 +117,75 @@ class Bus:
                     )
                 else:
                     reply, missing = await self.scripts.publish(keys=keys, args=args), None
-            except (RedisError, OSError) as exc:
-                log.warning("event_publish_failed", error=str(exc), **event.log_fields())
-                raise BusUnavailable(f"cannot publish {event.type}: {exc}") from exc
-            except (AttributeError, TypeError) as exc:
-                if not closed_while_writing(exc):
-                    raise  # a bug, not an outage: never disguised as one
-                log.warning("event_publish_failed", error=repr(exc), **event.log_fields())
-                raise BusUnavailable(f"cannot publish {event.type}: connection closed while writing") from exc
-            appended, event_id, entry_id = reply
+            except Exception as exc:
+                raise self._failure(event, exc) from exc
             if missing is not None:
                 log.warning("event_publish_not_acknowledged", missing=missing, **event.log_fields())
                 raise WriteNotAcknowledged(f"{event.type} written but not acknowledged: {missing}")
+        return self._published(event, reply)
+
+    async def publish_many(
+        self, events: Sequence[tuple[Envelope[Any], str | None]]
+    ) -> list[Published | BusUnavailable]:
+        """:meth:`publish` each ``(event, dedupe_key)``, sharing round trips without a task per event (a batch
+        handler's replies). Each gets its own outcome, in order: what it published, or why it could not
+        (``BusUnavailable``, ``WriteNotAcknowledged``). An event outside the catalog raises before anything is
+        sent. Events of one channel are appended in the order given."""
+        for event, _ in events:
+            catalog.check(event)
+        batcher = self._publish_batched
+        if not isinstance(batcher, ScriptBatcher) or tracing.enabled():
+            # A cluster's calls go node by node, write acknowledgement waits per write, and a traced publish
+            # needs its own span: one publish each, as many at once as there are events.
+            results = await asyncio.gather(
+                *(self.publish(event, dedupe_key=key) for event, key in events), return_exceptions=True
+            )
+            return [_outcome(result) for result in results]
+        calls = [self._call(event, key) for event, key in events]
+        replies = await batcher.many(calls)
+        outcomes: list[Published | BusUnavailable] = []
+        for (event, _), reply in zip(events, replies, strict=True):
+            if isinstance(reply, Exception):
+                outcomes.append(self._failure(event, reply))
+            else:
+                outcomes.append(self._published(event, reply))
+        return outcomes
+
+    def _call(
+        self, event: Envelope[Any], dedupe_key: str | None
+    ) -> tuple[list[str], list[str | int | bytes]]:
+        """The publish script's keys and arguments for ``event``."""
+        s = self.settings
+        keys = [self.keys.stream(event.type)]
+        if dedupe_key is not None:
+            if len(dedupe_key) > _MAX_DEDUPE_KEY:
+                dedupe_key = hashlib.sha256(dedupe_key.encode()).hexdigest()
+            keys.append(self.keys.dedupe(event.type, dedupe_key))
+        args: list[str | int | bytes] = [
+            event.id,
+            event.type,
+            event.version,
+            event.to_wire(),
+            self.keys.live(event.type),
+            s.stream_maxlen,
+            int(s.stream_max_age.total_seconds() * 1000),
+            int(s.dedupe_retention.total_seconds() * 1000),
+            self._publish_cmd,
+        ]
+        return keys, args
+
+    def _failure(self, event: Envelope[Any], exc: Exception) -> BusUnavailable:
+        """The error a publish that failed with ``exc`` raises; ``exc`` itself when it is a bug of ours."""
+        if isinstance(exc, RedisError | OSError):
+            log.warning("event_publish_failed", error=str(exc), **event.log_fields())
+            return BusUnavailable(f"cannot publish {event.type}: {exc}")
+        if isinstance(exc, AttributeError | TypeError) and closed_while_writing(exc):
+            log.warning("event_publish_failed", error=repr(exc), **event.log_fields())
+            return BusUnavailable(f"cannot publish {event.type}: connection closed while writing")
+        raise exc  # a bug, not an outage: never disguised as one
+
+    def _published(self, event: Envelope[Any], reply: Any) -> Published:
+        appended, event_id, entry_id = reply
         if not appended:
             metrics.PUBLISH_DEDUPED.labels(event.type).inc()
             log.info("event_publish_deduplicated", first_event_id=event_id.decode(), **event.log_fields())
@@ -158,3 +200,9 @@ class Bus:
         """Wrap ``payload`` in a new envelope from this service and publish it (see :meth:`publish`)."""
         event = Envelope.new(payload, source=self.source, company_id=company_id, **envelope)
         return await self.publish(event, dedupe_key=dedupe_key)
+
+
+def _outcome(result: Published | BaseException) -> Published | BusUnavailable:
+    if isinstance(result, Published | BusUnavailable):
+        return result
+    raise result  # not an outage (a bug, a cancellation): it surfaces as publish would raise it

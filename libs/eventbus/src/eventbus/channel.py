@@ -10,6 +10,7 @@ import contextlib
 import json
 import random
 import time
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -91,7 +92,7 @@ class ChannelConsumer:
         self.grouped_waits = 0
         self.flushing: asyncio.Task[None] | None = None
         self.active: set[str] = set()
-        self.deadlines: dict[asyncio.Task[None], tuple[float, Delivery]] = {}
+        self.deadlines: dict[asyncio.Task[None], tuple[float, list[Delivery]]] = {}
         labels = (sub.channel, owner.group)
         self.m_handled = metrics.HANDLED.labels(*labels)
         self.m_failed = metrics.FAILED.labels(*labels)
@@ -109,7 +110,11 @@ class ChannelConsumer:
     # -- the loop ---------------------------------------------------------------------------------------
 
     async def run(self) -> None:
-        workers = [asyncio.create_task(self._work()) for _ in range(self.sub.concurrency)]
+        if self.sub.batch_handler is not None:
+            calls = max(1, -(-self.sub.concurrency // self.sub.max_batch))  # ceiling division
+            workers = [asyncio.create_task(self._work_batches()) for _ in range(calls)]
+        else:
+            workers = [asyncio.create_task(self._work()) for _ in range(self.sub.concurrency)]
         keepers = [asyncio.create_task(self._keep()), asyncio.create_task(self._watchdog())]
         try:
             await self._loop()
@@ -392,41 +397,106 @@ class ChannelConsumer:
         try:
             if tracing.enabled():
                 with tracing.handling(event, self.owner.group):
-                    await self._run_handler(d, event)
+                    await self._run_handler([d], event)
             else:
-                await self._run_handler(d, event)
-        except PermanentFailure as exc:
-            self.m_failed.inc()
-            await self._dead_letter(d, exc)
+                await self._run_handler([d], event)
         except Exception as exc:
-            self.m_failed.inc()
-            await self._retry_or_give_up(d, exc)
+            await self._failed(d, exc)
         else:
             self.m_seconds.observe(time.perf_counter() - started)
             self._settle(d)  # counted as handled once acknowledged (_acknowledged): one inc per batch
         finally:
             context.leave(token)
 
-    async def _run_handler(self, d: Delivery, event: Envelope[Any]) -> None:
-        if self.timeout is None:
-            await self.sub.handler(event)  # no watchdog to register with: the hot path of most handlers
-            return
+    async def _failed(self, d: Delivery, exc: Exception) -> None:
+        self.m_failed.inc()
+        if isinstance(exc, PermanentFailure):
+            await self._dead_letter(d, exc)
+        else:
+            await self._retry_or_give_up(d, exc)
+
+    async def _run_handler(self, ds: list[Delivery], event: Envelope[Any] | None) -> Any:
+        """The handler on ``event``, or, without one, the batch handler on ``ds``' events; under the watchdog
+        when the subscription has a timeout."""
+        if self.timeout is None:  # no watchdog to register with: the hot path of most handlers
+            return await self._call(ds, event)
         task = asyncio.current_task()
         if task is not None:
-            self.deadlines[task] = (time.monotonic() + self.timeout, d)
+            self.deadlines[task] = (time.monotonic() + self.timeout, ds)
         try:
-            await self.sub.handler(event)
+            return await self._call(ds, event)
         except asyncio.CancelledError:
-            if not d.timed_out:
+            if not ds[0].timed_out:
                 raise
             # The watchdog cancelled this worker's handler, not the worker: carry on as a failed attempt.
-            d.timed_out = False
+            for d in ds:
+                d.timed_out = False
             if task is not None:
                 task.uncancel()
             raise HandlerTimeout(f"handler ran longer than {self.timeout:g}s") from None
         finally:
             if task is not None:
                 self.deadlines.pop(task, None)
+
+    def _call(self, ds: list[Delivery], event: Envelope[Any] | None) -> Awaitable[Any]:
+        if event is not None:
+            return self.sub.handle_one(event)
+        assert self.sub.batch_handler is not None  # a batch worker runs only for a batch subscription
+        return self.sub.batch_handler([d.event for d in ds if d.event is not None])
+
+    # -- handling in batches ------------------------------------------------------------------------------
+
+    async def _work_batches(self) -> None:
+        while True:
+            batch = [await self.queue.get()]
+            while len(batch) < self.sub.max_batch and not self.queue.empty():
+                batch.append(self.queue.get_nowait())  # what is ready now: a batch never waits to fill
+            batch = [d for d in batch if d.entry_id in self.held and not self.closing]
+            if not batch:
+                continue
+            self.active.update(d.entry_id for d in batch)
+            try:
+                await self._handle_batch(batch)
+            finally:
+                self.active.difference_update(d.entry_id for d in batch)
+
+    async def _handle_batch(self, batch: list[Delivery]) -> None:
+        ready: list[Delivery] = []
+        for d in batch:
+            if d.event is None:
+                try:
+                    d.event = self._parse(d)
+                except InvalidEvent as exc:
+                    await self._dead_letter(d, exc)
+                    continue
+            ready.append(d)
+        if tracing.enabled():
+            # One event per call, inside its own span: what the handler publishes carries that event's trace.
+            for d in ready:
+                await self._handle(d)
+            return
+        if not ready:
+            return
+        started = time.perf_counter()
+        outcomes: Sequence[Exception | None]
+        try:
+            outcomes = await self._run_handler(ready, None)
+            if len(outcomes) != len(ready):
+                raise TypeError(f"batch handler returned {len(outcomes)} outcomes for {len(ready)} events")
+        except Exception as exc:
+            outcomes = [exc] * len(ready)
+        elapsed = time.perf_counter() - started
+        for d, outcome in zip(ready, outcomes, strict=True):
+            if outcome is None:
+                self.m_seconds.observe(elapsed)  # each event waited for the whole batch
+                self._settle(d)
+                continue
+            assert d.event is not None
+            token = context.enter(d.event, {"group": self.owner.group, "attempt": d.attempt})
+            try:
+                await self._failed(d, outcome)
+            finally:
+                context.leave(token)
 
     async def _watchdog(self) -> None:
         """Cancel handlers that outlive the subscription's timeout (one timer for all of them: a timeout
@@ -436,9 +506,10 @@ class ChannelConsumer:
         interval = min(1.0, self.timeout / 4)
         while not self.owner.stopping:
             now = time.monotonic()
-            for task, (deadline, d) in list(self.deadlines.items()):
-                if now >= deadline and not d.timed_out:
-                    d.timed_out = True
+            for task, (deadline, ds) in list(self.deadlines.items()):
+                if now >= deadline and not ds[0].timed_out:
+                    for d in ds:
+                        d.timed_out = True
                     task.cancel()
             await self.owner.sleep(interval)
 

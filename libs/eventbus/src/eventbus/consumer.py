@@ -32,9 +32,9 @@ from redis.exceptions import RedisError
 
 from eventbus.bus import Bus
 from eventbus.channel import ChannelConsumer
-from eventbus.subscription import Backoff, Handler, Subscription
+from eventbus.subscription import Backoff, BatchHandler, Handler, Subscription
 
-__all__ = ["Backoff", "Consumer", "Handler", "Subscription", "default_consumer_name"]
+__all__ = ["Backoff", "BatchHandler", "Consumer", "Handler", "Subscription", "default_consumer_name"]
 
 log = structlog.get_logger("eventbus.consumer")
 

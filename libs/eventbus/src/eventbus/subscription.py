@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -12,6 +12,9 @@ from eventbus import catalog
 from eventbus.envelope import Envelope
 
 Handler = Callable[[Envelope[Any]], Awaitable[None]]
+#: Handles several events in one call; returns one outcome per event, in order: ``None`` for handled, or the
+#: exception that event failed with (see :class:`Subscription`).
+BatchHandler = Callable[[Sequence[Envelope[Any]]], Awaitable[Sequence[Exception | None]]]
 
 
 @dataclass(frozen=True)
@@ -34,10 +37,22 @@ class Subscription:
     ``ordering_key`` names envelope fields (dotted paths, e.g. ``("company_id", "payload.lead_external_id")``):
     events with the same key are never handled concurrently, even across replicas, and run in publish
     order; other keys proceed in parallel up to ``concurrency``.
+
+    ``batch_handler`` instead of ``handler`` takes up to ``max_batch`` events per call: those ready to run when
+    it is called (never more than one per ordering key, and it never waits to fill a batch). Each phase of the
+    work can then run for the whole batch at once, and its Redis calls share round trips without a task or a
+    future per event: in agent-runtime that cut the CPU per message by 24 % (docs/bench/agent-runtime.md).
+    It returns one outcome per event, in order: ``None`` when handled, else the exception that event failed
+    with, which is retried like a handler's (``PermanentFailure``: dead-lettered at once). Raising fails every
+    event of the batch. During the call no single event is the current one (``eventbus.context``): pass
+    ``correlation_id``/``causation_id`` to ``Envelope.new``, or enter ``context.handling(event)`` around one
+    event's work. ``concurrency`` still bounds the events in flight (``concurrency / max_batch`` calls at once,
+    at least one). With tracing on, each call gets one event, inside its own span, so that what it publishes
+    carries that event's trace.
     """
 
     channel: str
-    handler: Handler
+    handler: Handler | None = None
     max_attempts: int = 5
     backoff: Backoff = field(default_factory=Backoff)
     ordering_key: tuple[str, ...] = ()
@@ -45,8 +60,24 @@ class Subscription:
     #: A handler running longer than this counts as a failed attempt (retried, then dead-lettered): a hung
     #: call must not hold its entry, its lease and its ordering key forever. ``None`` waits indefinitely.
     timeout: timedelta | None = timedelta(minutes=5)
+    batch_handler: BatchHandler | None = None
+    max_batch: int = 64
 
     def __post_init__(self) -> None:
         catalog.channel(self.channel)  # the catalog is closed: subscribing to an unknown channel is a bug
-        if self.max_attempts < 1 or self.concurrency < 1:
-            raise ValueError("max_attempts and concurrency must be at least 1")
+        if self.max_attempts < 1 or self.concurrency < 1 or self.max_batch < 1:
+            raise ValueError("max_attempts, concurrency and max_batch must be at least 1")
+        if (self.handler is None) == (self.batch_handler is None):
+            raise ValueError("a subscription takes a handler or a batch_handler, exactly one")
+
+    async def handle_one(self, event: Envelope[Any]) -> None:
+        """Handle one event with whichever handler is set; raises what it failed with."""
+        if self.handler is not None:
+            await self.handler(event)
+            return
+        assert self.batch_handler is not None  # one of the two, checked above
+        outcomes = await self.batch_handler([event])
+        if len(outcomes) != 1:
+            raise TypeError(f"batch handler returned {len(outcomes)} outcomes for 1 event")
+        if outcomes[0] is not None:
+            raise outcomes[0]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -34,6 +35,9 @@ def _parse() -> argparse.Namespace:
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--visibility-ms", type=int, default=2000)
     p.add_argument("--ordering-key", default="", help="comma-separated envelope paths")
+    p.add_argument(
+        "--max-batch", type=int, default=0, help="handle with a batch handler, this many events per call"
+    )
     return p.parse_args()
 
 
@@ -51,9 +55,34 @@ async def _main(args: argparse.Namespace) -> None:
                 key = event.payload.lead_external_id if args.ordering_key else ""
                 await redis.rpush(order, f"{key}|{event.payload.raw.get('seq', '')}|{args.name}")
 
+        async def handle_batch(events: Sequence[Envelope[Any]]) -> list[Exception | None]:
+            # What a batch handler does: each phase for every event at once, in one round trip each.
+            async with redis.pipeline(transaction=False) as pipe:
+                for event in events:
+                    pipe.hincrby(calls, event.id, 1)
+                await pipe.execute()
+            if args.sleep_ms:
+                await asyncio.sleep(args.sleep_ms / 1000)
+            async with redis.pipeline(transaction=False) as pipe:
+                for event in events:
+                    pipe.hsetnx(effects, event.id, args.name)
+                applied = await pipe.execute()
+            async with redis.pipeline(transaction=False) as pipe:
+                for event, first in zip(events, applied, strict=True):
+                    if first:
+                        key = event.payload.lead_external_id if args.ordering_key else ""
+                        pipe.rpush(order, f"{key}|{event.payload.raw.get('seq', '')}|{args.name}")
+                await pipe.execute()
+            return [None] * len(events)
+
+        handlers: dict[str, Any] = (
+            {"batch_handler": handle_batch, "max_batch": args.max_batch}
+            if args.max_batch
+            else {"handler": handle}
+        )
         sub = Subscription(
             args.channel,
-            handle,
+            **handlers,
             concurrency=args.concurrency,
             backoff=Backoff(initial=0.05, maximum=0.5),
             ordering_key=tuple(p for p in args.ordering_key.split(",") if p),
