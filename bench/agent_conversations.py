@@ -1,13 +1,15 @@
 """Conversations per second that one agent-runtime process handles in rules mode, against a no-op handler.
 
     uv run python bench/agent_conversations.py [--conversations 300] [--runs 3] [--concurrency 16]
-                                               [--drain] [--redis-url redis://…]
+                                               [--drain] [--handlers noop,reply,agent,agent1]
+                                               [--redis-url redis://…]
 
 Each conversation is a lead's whole scripted chat (six ``message.received``, ending qualified). A separate
 load-generator process publishes every message of every conversation through the bus; one consumer process
 handles them with the same subscription as the service (ordering key ``company_id + lead_external_id``,
 concurrency ``AGENT_CONCURRENCY``'s default unless ``--concurrency``): the agent's real handler
-(``answer_message``: lead, conversation, reply, store, publish), a handler that does nothing, or one that
+(``agent``: the batch handler ``answer_messages`` as the service runs it, batches of ``AGENT_MAX_BATCH``;
+``agent1``: ``answer_message``, one message per call, as before batches), a handler that does nothing, or one that
 only publishes a fixed ``message.sent`` per message (the least any answering handler does on this bus: its
 ratio bounds the agent's). Time runs from the first publish to the handling of the last message, i.e. the
 last ``message.sent`` published. All configurations run on the same Redis in the same run, alternating, and
@@ -27,6 +29,7 @@ import multiprocessing as mp
 import statistics
 import tempfile
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -50,7 +53,8 @@ SCRIPT = ["Oi, boa tarde!", "Vou casar 💍", "12 de março", "uns 120 convidado
 COMPANY = "cmp_01J8Z0P1F7K4V6E9QW3M0N1B2C"
 ORDERING_KEY = ("company_id", "payload.lead_external_id")
 NOW = datetime(2025, 12, 16, 12, tzinfo=UTC)
-HANDLERS = ("noop", "reply", "agent")
+HANDLERS = ("noop", "reply", "agent", "agent1")
+DEFAULT_HANDLERS = "noop,reply,agent"
 
 
 def _bus_settings(prefix: str) -> BusSettings:
@@ -63,7 +67,7 @@ def consumer_main(kind: str, url: str, prefix: str, concurrency: int, conn: Conn
 
 
 async def _consume(kind: str, url: str, prefix: str, concurrency: int, conn: Connection, shared: Any) -> None:
-    from agent_runtime.handlers import Agent, answer_message
+    from agent_runtime.handlers import Agent, answer_message, answer_messages
     from agent_runtime.leads import Leads
     from agent_runtime.pipeline import Pipeline
     from agent_runtime.settings import Settings
@@ -81,9 +85,17 @@ async def _consume(kind: str, url: str, prefix: str, concurrency: int, conn: Con
         agent = Agent(bus=bus, leads=Leads(bus, store), store=store, settings=settings, clock=lambda: NOW)
         count = 0
 
+        async def handle_batch(events: Sequence[Envelope[Any]]) -> list[Exception | None]:
+            nonlocal count
+            outcomes = await answer_messages(events, agent=agent)
+            count += len(events)
+            shared[1] = time.monotonic()
+            shared[0] = count
+            return outcomes
+
         async def handle(event: Envelope[Any]) -> None:
             nonlocal count
-            if kind == "agent":
+            if kind == "agent1":
                 await answer_message(event, agent=agent)
             elif kind == "reply":
                 reply = MessageSent(
@@ -99,7 +111,16 @@ async def _consume(kind: str, url: str, prefix: str, concurrency: int, conn: Con
             shared[1] = time.monotonic()
             shared[0] = count
 
-        sub = Subscription("message.received", handle, ordering_key=ORDERING_KEY, concurrency=concurrency)
+        if kind == "agent":  # as the service subscribes
+            sub = Subscription(
+                "message.received",
+                batch_handler=handle_batch,
+                ordering_key=ORDERING_KEY,
+                concurrency=concurrency,
+                max_batch=settings.max_batch,
+            )
+        else:
+            sub = Subscription("message.received", handle, ordering_key=ORDERING_KEY, concurrency=concurrency)
         consumer = Consumer(bus, "agent-runtime", [sub], name="bench", block=timedelta(milliseconds=100))
         await bus.redis.xgroup_create(
             bus.keys.stream("message.received"), "agent-runtime", "0", mkstream=True
@@ -191,7 +212,7 @@ def run_once(
         "consumer_cpu_s": cpu,
         "cpu_us_per_message": cpu / total * 1e6,
     }
-    if kind == "agent":
+    if kind.startswith("agent"):
         result.update(asyncio.run(_check(url, prefix, conversations)))
     return result
 
@@ -217,7 +238,15 @@ def main() -> None:
     parser.add_argument(
         "--drain", action="store_true", help="publish everything first, then time the consumer"
     )
+    parser.add_argument(
+        "--handlers",
+        default=DEFAULT_HANDLERS,
+        help=f"comma-separated, of {', '.join(HANDLERS)} (noop and reply are always run: ratios need them)",
+    )
     args = parser.parse_args()
+    kinds = ["noop", "reply", *(k for k in args.handlers.split(",") if k not in ("noop", "reply"))]
+    if unknown := set(kinds) - set(HANDLERS):
+        parser.error(f"unknown handlers: {', '.join(sorted(unknown))}")
     with tempfile.TemporaryDirectory() as tmp:
         server = None
         url = args.redis_url
@@ -225,9 +254,9 @@ def main() -> None:
             server = RedisServer(Path(tmp)).start()
             url = server.url
         try:
-            results: dict[str, list[dict[str, float]]] = {kind: [] for kind in HANDLERS}
+            results: dict[str, list[dict[str, float]]] = {kind: [] for kind in kinds}
             for _ in range(args.runs):
-                for kind in HANDLERS:
+                for kind in kinds:
                     results[kind].append(
                         run_once(kind, url, args.conversations, args.concurrency, drain=args.drain)
                     )
@@ -242,7 +271,7 @@ def main() -> None:
         f"{'handler':<10}{'conv/s':>10}{'msg/s':>10}{'seconds':>10}{'consumer CPU s':>16}"
         f"{'CPU µs/msg':>12}{'× no-op':>9}{'× reply':>9}"
     )
-    for kind in HANDLERS:
+    for kind in kinds:
         m = med[kind]
         ratio = m["conversations_s"] / med["noop"]["conversations_s"]
         to_reply = m["conversations_s"] / med["reply"]["conversations_s"]

@@ -46,6 +46,24 @@ CONVERSATIONS = {
 }
 
 
+@pytest.fixture(params=["one", "batch"])
+def answer(request):
+    """A message handed straight to the handler (which replica gets it is the bus's choice; here the test
+    picks): the one-message way (``answer_message``), or as a batch of one (``answer_messages``, as the
+    service subscribes), raising what the batch reports for it."""
+    from agent_runtime.handlers import answer_message, answer_messages
+
+    if request.param == "one":
+        return answer_message
+
+    async def as_batch(event, *, agent):
+        [outcome] = await answer_messages([event], agent=agent)
+        if outcome is not None:
+            raise outcome
+
+    return as_batch
+
+
 @pytest.mark.parametrize("name", CONVERSATIONS)
 async def test_conversation_ends_in_one_lead_one_qualification_and_the_expected_replies(make_agent, name):
     phone = "+55119999" + f"{list(CONVERSATIONS).index(name):05d}"[-5:]
@@ -137,14 +155,12 @@ async def test_replayed_message_gets_no_second_answer(make_agent, bus):
     assert state.conversation.version == 1
 
 
-async def test_handler_rerun_after_a_crash_republishes_the_same_reply(make_agent):
+async def test_handler_rerun_after_a_crash_republishes_the_same_reply(make_agent, answer):
     async with make_agent() as agent:
         event = await agent.send("Casamento dia 12/03")
         (reply,) = await eventually(lambda: agent.replies_to("+5511999990001"))
         # The crash window: the handler ran, the bus never recorded it. Run it again by hand.
-        from agent_runtime.handlers import answer_message
-
-        await answer_message(event, agent=agent.app.state.agent)
+        await answer(event, agent=agent.app.state.agent)
         replies = await agent.replies_to("+5511999990001")
         lead_id = (await agent.events("lead.created"))[0].payload.lead_id
         state = await _state(agent, lead_id, event.id)
@@ -218,15 +234,13 @@ async def test_a_leads_next_message_needs_no_read_of_its_state(make_agent, monke
     assert state.conversation.slots.event_type == "casamento" and state.conversation.slots.date is not None
 
 
-async def test_a_replica_whose_memory_of_a_lead_is_stale_answers_from_the_stored_state(make_agent):
+async def test_a_replica_whose_memory_of_a_lead_is_stale_answers_from_the_stored_state(make_agent, answer):
     # Which replica gets a message is the bus's choice; here each is handed its message directly.
-    from agent_runtime.handlers import answer_message
-
     async with make_agent() as one, make_agent(consumer_name="agent-test-2") as two:
         first, second, third = (_received(text) for text in ("Oi", "Vou casar", "12 de março"))
-        await answer_message(first, agent=one.app.state.agent)  # one remembers the lead at version 1
-        await answer_message(second, agent=two.app.state.agent)  # two moves it to version 2
-        await answer_message(third, agent=one.app.state.agent)  # one's memory is stale
+        await answer(first, agent=one.app.state.agent)  # one remembers the lead at version 1
+        await answer(second, agent=two.app.state.agent)  # two moves it to version 2
+        await answer(third, agent=one.app.state.agent)  # one's memory is stale
         lead_id = (await one.events("lead.created"))[0].payload.lead_id
         state = await _state(one, lead_id, "evt_unused")
         replies = await one.replies_to("+5511999990001")  # in publish order (called outside a handler,
@@ -238,35 +252,33 @@ async def test_a_replica_whose_memory_of_a_lead_is_stale_answers_from_the_stored
     assert "12 de março" in last and "tipo de evento" not in last
 
 
-async def test_a_memory_from_before_the_conversation_expired_is_not_taken_for_the_new_one(make_agent):
+async def test_a_memory_from_before_the_conversation_expired_is_not_taken_for_the_new_one(make_agent, answer):
     # The version restarts at 0 after the conversation key expires (or Redis loses it), so a remembered
     # version 1 can meet a new version 1 made by another replica: the commit tells them apart.
-    from agent_runtime.handlers import answer_message
 
     async with make_agent() as one, make_agent(consumer_name="agent-test-2") as two:
         store = one.app.state.store
         key = LeadKey(COMPANY, "wa:+5511999990001")
-        await answer_message(_received("Vou casar"), agent=one.app.state.agent)  # one remembers version 1
+        await answer(_received("Vou casar"), agent=one.app.state.agent)  # one remembers version 1
         await one.bus.redis.delete(store.key(key, "conversation"))  # what the conversation TTL does
-        await answer_message(_received("festa de 15 anos"), agent=two.app.state.agent)  # a new version 1
-        await answer_message(_received("12 de março"), agent=one.app.state.agent)
+        await answer(_received("festa de 15 anos"), agent=two.app.state.agent)  # a new version 1
+        await answer(_received("12 de março"), agent=one.app.state.agent)
         state = await store.load(key, "evt_unused")
     assert state.conversation.version == 2
     assert state.conversation.slots.event_type == "festa de 15 anos"  # the new conversation's turn stands
 
 
-async def test_a_memory_of_a_lead_that_redis_lost_does_not_qualify_it(make_agent):
-    from agent_runtime.handlers import answer_message
+async def test_a_memory_of_a_lead_that_redis_lost_does_not_qualify_it(make_agent, answer):
 
     async with make_agent() as one, make_agent(consumer_name="agent-test-2") as two:
         store = one.app.state.store
         key = LeadKey(COMPANY, "wa:+5511999990001")
         first = _received("Casamento dia 12/03 para 120 pessoas em Campinas")
-        await answer_message(first, agent=one.app.state.agent)
+        await answer(first, agent=one.app.state.agent)
         lost = await store.lead(key)
         await one.bus.redis.delete(*store.keys_of(key, first.id))  # a flush or failover lost the lead's keys
-        await answer_message(_received("Oi"), agent=two.app.state.agent)  # a new lead, version 1
-        await answer_message(_received("R$ 40 mil"), agent=one.app.state.agent)
+        await answer(_received("Oi"), agent=two.app.state.agent)  # a new lead, version 1
+        await answer(_received("R$ 40 mil"), agent=one.app.state.agent)
         now = await store.lead(key)
         state = await store.load(key, "evt_unused")
         qualified = await one.events("lead.qualified")
@@ -275,17 +287,18 @@ async def test_a_memory_of_a_lead_that_redis_lost_does_not_qualify_it(make_agent
     assert state.conversation.version == 2
 
 
-async def test_a_retry_after_a_failed_publish_sends_the_stored_answer_from_memory(make_agent, monkeypatch):
+async def test_a_retry_after_a_failed_publish_sends_the_stored_answer_from_memory(
+    make_agent, monkeypatch, answer
+):
     # Committed, then the publish failed: the bus retries the message in the same process, which remembers
     # the lead as committed *after* this message. The commit finds the stored answer; no second step.
-    from agent_runtime.handlers import answer_message
     from eventbus import BusUnavailable
 
     async with make_agent() as agent:
         handler = agent.app.state.agent
-        await answer_message(_received("Oi"), agent=handler)
+        await answer(_received("Oi"), agent=handler)
         event = _received("Vou casar")
-        publish = handler.bus.publish
+        publish, publish_many = handler.bus.publish, handler.bus.publish_many
         failures = [BusUnavailable("redis went away")]
 
         async def flaky(envelope, **options):
@@ -293,16 +306,55 @@ async def test_a_retry_after_a_failed_publish_sends_the_stored_answer_from_memor
                 raise failures.pop()
             return await publish(envelope, **options)
 
+        async def flaky_many(events):
+            if failures:
+                failure = failures.pop()
+                return [failure for _ in events]
+            return await publish_many(events)
+
         monkeypatch.setattr(handler.bus, "publish", flaky)
+        monkeypatch.setattr(handler.bus, "publish_many", flaky_many)
         with pytest.raises(BusUnavailable):
-            await answer_message(event, agent=handler)
-        await answer_message(event, agent=handler)  # the bus's retry
+            await answer(event, agent=handler)
+        await answer(event, agent=handler)  # the bus's retry
         lead_id = (await agent.events("lead.created"))[0].payload.lead_id
         state = await _state(agent, lead_id, event.id)
         replies = await agent.replies_to("+5511999990001")
     assert state.conversation.version == 2
     assert len(replies) == 2  # "Oi" and "Vou casar", once each
     assert "casamento" in " ".join(m.text for m in replies[-1].payload.messages)
+
+
+async def test_a_batch_answers_each_of_its_leads_as_if_it_came_alone(make_agent):
+    # One batch: a remembered lead's next message, a new lead's first, a replay of an answered message, and
+    # a lead this process remembers wrongly (another replica answered it since).
+    from agent_runtime.handlers import answer_messages
+
+    async with make_agent() as one, make_agent(consumer_name="agent-test-2") as two:
+        agent = one.app.state.agent
+        a, c, d = "+5511900000001", "+5511900000003", "+5511900000004"
+        answered_c = _received("Oi", phone=c)
+        first = [_received("Oi", phone=a), answered_c, _received("Oi", phone=d)]
+        assert await answer_messages(first, agent=agent) == [None] * 3  # all three remembered now
+        await answer_messages([_received("Vou casar", phone=d)], agent=two.app.state.agent)
+        batch = [
+            _received("Vou casar", phone=a),
+            _received("Oi", phone="+5511900000002"),
+            answered_c,
+            _received("12 de março", phone=d),
+        ]
+        outcomes = await answer_messages(batch, agent=agent)
+        replies = {phone: await one.replies_to(phone) for phone in (a, "+5511900000002", c, d)}
+        created = await one.events("lead.created")
+    assert outcomes == [None] * 4
+    assert len(created) == 4
+    assert "casamento" in _text(replies[a][-1]) and len(replies[a]) == 2
+    assert len(replies["+5511900000002"]) == 1 and "tipo de evento" in _text(replies["+5511900000002"][0])
+    assert [r.causation_id for r in replies[c]] == [answered_c.id], "the replay sent no second answer"
+    assert len(replies[d]) == 3 and "12 de março" in _text(replies[d][-1])
+    assert "tipo de evento" not in _text(replies[d][-1]), "d's wedding, told to the other replica, stands"
+    assert replies[a][-1].causation_id == batch[0].id  # each reply on its own message's thread
+    assert replies["+5511900000002"][0].causation_id == batch[1].id
 
 
 async def test_with_a_language_model_every_message_reads_the_state(make_agent, monkeypatch):
@@ -345,6 +397,10 @@ def _received(text, phone="+5511999990001"):
         {"instance_id": "ins_1", "lead_external_id": f"wa:{phone}", "from": phone, "body": text}
     )
     return Envelope.new(payload, source="evolution-manager", company_id=COMPANY)
+
+
+def _text(reply):
+    return " ".join(m.text for m in reply.payload.messages)
 
 
 async def _count(agent, channel, n):

@@ -66,9 +66,10 @@ def create_app(
             subscriptions = [
                 Subscription(
                     "message.received",
-                    partial(handlers.answer_message, agent=agent),
+                    batch_handler=partial(handlers.answer_messages, agent=agent),
                     ordering_key=ORDERING_KEY,
                     concurrency=settings.concurrency,
+                    max_batch=settings.max_batch,
                 )
             ]
             await stack.enter_async_context(

@@ -12,22 +12,32 @@ operator's replay): the lead is claimed by natural key, and the answer is stored
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import structlog
-from eventbus import Bus, Envelope, LeadQualified, MessageReceived, MessageSent, OutgoingMessage, catalog
+from eventbus import (
+    Bus,
+    Envelope,
+    LeadQualified,
+    MessageReceived,
+    MessageSent,
+    OutgoingMessage,
+    catalog,
+    context,
+)
 
 from agent_runtime import SERVICE, replies
-from agent_runtime.conversation import Turn, advance, media_turn
+from agent_runtime.conversation import Conversation, Turn, advance, media_turn
 from agent_runtime.leads import Lead, LeadKey, Leads
 from agent_runtime.llm import LanguageModel
 from agent_runtime.qualification import summary
 from agent_runtime.settings import Settings
-from agent_runtime.slots import extract
-from agent_runtime.store import Answer, ConversationMoved, Handoff, Snapshot, Store, StoredEvent
+from agent_runtime.slots import Extraction, extract
+from agent_runtime.store import Answer, Commit, ConversationMoved, Handoff, Snapshot, Store, StoredEvent
 
 log = structlog.get_logger("agent_runtime")
 
@@ -62,6 +72,89 @@ async def answer_message(event: Envelope[MessageReceived], *, agent: Agent) -> N
     await _respond(event, await agent.store.load(key, event.id), agent)
 
 
+async def answer_messages(
+    events: Sequence[Envelope[MessageReceived]], *, agent: Agent
+) -> list[Exception | None]:
+    """``answer_message`` for a batch of messages of different leads (the bus's batch handler).
+
+    The usual message, of a lead this process remembers, is answered phase by phase for the whole batch:
+    think, then one round trip of commits, then one of publishes. Running each phase over the batch keeps
+    the interpreter on one kind of work at a time, and no task or future is made per message: together that
+    cut the CPU per message by 24 % (docs/bench/agent-runtime.md). The rest (a lead's first message, a
+    lead not remembered, a stale guess, a language model set) goes the one-message way, concurrently, each
+    in its own task with its event as the current one. Outcomes are in the order of ``events``.
+    """
+    outcomes: list[Exception | None] = [None] * len(events)
+    alone: dict[int, asyncio.Future[None]] = {}
+    batch: list[tuple[int, Snapshot]] = []
+    for i, event in enumerate(events):
+        recalled = None
+        if agent.llm is None:
+            recalled = agent.store.recall(LeadKey(event.company_id, event.payload.lead_external_id))
+        if recalled is not None and recalled.lead is not None and recalled.lead.announced:
+            batch.append((i, recalled))
+        else:
+            alone[i] = _alone(event, agent)
+
+    turns = [
+        _turn(events[i], s.conversation, _found(events[i], s.conversation, agent), agent) for i, s in batch
+    ]
+    made = [
+        _reply(events[i], s.lead, turn, turn.paragraphs, agent)
+        for (i, s), turn in zip(batch, turns, strict=True)
+        if s.lead is not None  # always: checked above
+    ]
+    results = await agent.store.commit_many(
+        [
+            Commit(
+                reply.lead,
+                events[i].id,
+                reply.answer,
+                turn.conversation,
+                expected_version=s.conversation.version,
+                handoff=reply.handoff,
+                qualify=turn.qualification is not None,
+                made_by=s.conversation.made_by,
+            )
+            for (i, s), turn, reply in zip(batch, turns, made, strict=True)
+        ]
+    )
+    publishing: list[tuple[Envelope[Any], str | None]] = []
+    owners: list[int] = []
+    for (i, _), turn, reply, result in zip(batch, turns, made, results, strict=True):
+        if isinstance(result, ConversationMoved):
+            # Stale: the commit stored nothing and forgot the lead; answered afresh from what Redis holds.
+            alone[i] = _alone(events[i], agent)
+        elif isinstance(result, Exception):
+            outcomes[i] = result
+        elif result is None:
+            publishing += reply.events
+            owners += [i] * len(reply.events)
+            _answered(turn, reply)
+        else:  # answered already (a replay): the stored answer is the one to publish again
+            stored = [(catalog.parse(item.wire), item.dedupe_key) for item in result.events]
+            publishing += stored
+            owners += [i] * len(stored)
+    if publishing:
+        for i, published in zip(owners, await agent.bus.publish_many(publishing), strict=True):
+            if isinstance(published, Exception) and outcomes[i] is None:
+                outcomes[i] = published  # stored, not published: the retry publishes the stored answer
+    if alone:
+        done = await asyncio.gather(*alone.values(), return_exceptions=True)
+        for i, failure in zip(alone, done, strict=True):
+            if isinstance(failure, BaseException) and not isinstance(failure, Exception):
+                raise failure
+            outcomes[i] = failure
+    return outcomes
+
+
+def _alone(event: Envelope[MessageReceived], agent: Agent) -> asyncio.Future[None]:
+    """``answer_message`` in a task of its own, with ``event`` as the current one (for what it publishes and
+    logs)."""
+    with context.handling(event):  # the task copies the context as it is now
+        return asyncio.ensure_future(answer_message(event, agent=agent))
+
+
 async def _respond(event: Envelope[MessageReceived], snapshot: Snapshot, agent: Agent) -> None:
     message = event.payload
     lead = snapshot.lead or await agent.leads.claim(event, now=agent.clock())
@@ -93,62 +186,86 @@ async def _respond(event: Envelope[MessageReceived], snapshot: Snapshot, agent: 
         log.info("reply_suppressed_handoff", lead_id=lead.lead_id)
         return
 
-    text = (message.body or "").strip()
-    if not text:
-        turn = media_turn(conversation, message.media.type if message.media is not None else None)
-    else:
-        today = agent.clock().astimezone(agent.settings.zone(event.company_id)).date()
-        found = extract(text, today=today, expecting=conversation.asked, month_hint=conversation.month_hint)
-        if agent.llm is not None:
-            found = await agent.llm.refine(text, found, today=today)
-        turn = advance(conversation, found, rules=agent.settings.rules())
-
-    answer, fresh = await _answer(event, lead, turn, agent)
-    handoff = None
-    if turn.handoff:
-        handoff = Handoff(
-            lead_id=lead.lead_id,
-            company_id=lead.company_id,
-            active=True,
-            reason="lead_asked",
-            requested_by="lead",
-            since=agent.clock(),
-        )
+    found = _found(event, conversation, agent)
+    if found is not None and agent.llm is not None:
+        found = await agent.llm.refine((message.body or "").strip(), found, today=_today(event, agent))
+    turn = _turn(event, conversation, found, agent)
+    paragraphs = turn.paragraphs
+    if agent.llm is not None and agent.settings.llm_phrase:
+        paragraphs = await agent.llm.phrase(paragraphs)
+    reply = _reply(event, lead, turn, paragraphs, agent)
     earlier = await agent.store.commit(
-        lead,
+        reply.lead,
         event.id,
-        answer,
+        reply.answer,
         turn.conversation,
         expected_version=conversation.version,
-        handoff=handoff,
+        handoff=reply.handoff,
         qualify=turn.qualification is not None,
         announced=announced,
         made_by=conversation.made_by,  # what a remembered state is checked by (a read one passes it too)
     )
     if earlier is None:  # ours was stored: publish the envelopes in hand rather than parse them back
-        for envelope, item in zip(fresh, answer.events, strict=True):
-            await agent.bus.publish(envelope, dedupe_key=item.dedupe_key)
+        for envelope, dedupe_key in reply.events:
+            await agent.bus.publish(envelope, dedupe_key=dedupe_key)
     else:
         await _publish(agent.bus, earlier)
+    _answered(turn, reply)
+
+
+def _today(event: Envelope[MessageReceived], agent: Agent) -> date:
+    return agent.clock().astimezone(agent.settings.zone(event.company_id)).date()
+
+
+def _found(event: Envelope[MessageReceived], conversation: Conversation, agent: Agent) -> Extraction | None:
+    """What the message's text says, by the rules; None for a message without text (media)."""
+    text = (event.payload.body or "").strip()
+    if not text:
+        return None
+    return extract(
+        text, today=_today(event, agent), expecting=conversation.asked, month_hint=conversation.month_hint
+    )
+
+
+def _turn(
+    event: Envelope[MessageReceived], conversation: Conversation, found: Extraction | None, agent: Agent
+) -> Turn:
+    if found is None:
+        media = event.payload.media
+        return media_turn(conversation, media.type if media is not None else None)
+    return advance(conversation, found, rules=agent.settings.rules())
+
+
+def _answered(turn: Turn, reply: Reply) -> None:
     # Debug, not info: one line per message is the hot path's largest avoidable cost in production, and
     # the bus's metrics count what was answered.
     log.debug(
         "message_answered",
-        lead_id=lead.lead_id,
+        lead_id=reply.lead.lead_id,
         slots_changed=turn.changed,
         qualified=turn.qualification is not None,
         handoff=turn.handoff,
-        messages=len(answer.events),
+        messages=len(reply.events),
     )
 
 
-async def _answer(
-    event: Envelope[MessageReceived], lead: Lead, turn: Turn, agent: Agent
-) -> tuple[Answer, list[Envelope[Any]]]:
-    paragraphs = turn.paragraphs
-    if agent.llm is not None and agent.settings.llm_phrase:
-        paragraphs = await agent.llm.phrase(paragraphs)
+@dataclass(frozen=True)
+class Reply:
+    """What the agent makes of one turn: the events to store and then publish, with their dedupe keys, and
+    the handoff to record."""
+
+    lead: Lead
+    answer: Answer
+    events: list[tuple[Envelope[Any], str]]
+    handoff: Handoff | None
+
+
+def _reply(
+    event: Envelope[MessageReceived], lead: Lead, turn: Turn, paragraphs: list[str], agent: Agent
+) -> Reply:
     texts = replies.split(paragraphs, agent.settings.max_message_chars)
+    # Correlation and causation passed, not taken from the handled event's context: a batch has no single
+    # current event.
     reply = Envelope.new(
         MessageSent(
             instance_id=event.payload.instance_id,
@@ -157,11 +274,12 @@ async def _answer(
         ),
         source=SERVICE,
         company_id=event.company_id,
+        correlation_id=event.correlation_id,
+        causation_id=event.id,
     )
     # One reply per received message: its id is the natural key (the catalog's "correlation_id + index"
     # would collide when a sender reuses one correlation id for a whole conversation).
-    envelopes: list[Envelope[Any]] = [reply]
-    events = [StoredEvent(wire=reply.to_wire().decode(), dedupe_key=f"reply:{event.id}")]
+    events: list[tuple[Envelope[Any], str]] = [(reply, f"reply:{event.id}")]
     if turn.qualification is not None:
         qualified = Envelope.new(
             LeadQualified(
@@ -173,11 +291,23 @@ async def _answer(
             ),
             source=SERVICE,
             company_id=lead.company_id,
+            correlation_id=event.correlation_id,
+            causation_id=event.id,
         )
         # The catalog keeps the first qualification only: the lead id alone is the key.
-        envelopes.append(qualified)
-        events.append(StoredEvent(wire=qualified.to_wire().decode(), dedupe_key=lead.lead_id))
-    return Answer(events=events), envelopes
+        events.append((qualified, lead.lead_id))
+    handoff = None
+    if turn.handoff:
+        handoff = Handoff(
+            lead_id=lead.lead_id,
+            company_id=lead.company_id,
+            active=True,
+            reason="lead_asked",
+            requested_by="lead",
+            since=agent.clock(),
+        )
+    stored = [StoredEvent(wire=envelope.to_wire().decode(), dedupe_key=key) for envelope, key in events]
+    return Reply(lead, Answer(events=stored), events, handoff)
 
 
 async def _publish(bus: Bus, answer: Answer) -> None:

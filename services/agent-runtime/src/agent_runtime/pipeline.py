@@ -18,6 +18,7 @@ Events are not published through here: publishing is the bus's (``Bus.publish``)
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Sequence
 from typing import Any
@@ -46,6 +47,13 @@ class Pipeline(AutoPipeline[Command]):
         future = self._enqueue((args, options))
         self._start()  # a task: it sends on the next turn of the loop, with whatever else was issued by then
         return await future
+
+    async def many(self, commands: list[Command]) -> list[Any]:
+        """Run every command, in one round trip if they fit (with whatever else is queued), without a task or a
+        wait per command: each one's reply, or its error in its place."""
+        futures = [self._enqueue(command) for command in commands]
+        self._start()
+        return await asyncio.gather(*futures, return_exceptions=True)
 
     def script(self, source: str) -> Script:
         return Script(self, source)
@@ -77,3 +85,17 @@ class Script:
             return await self._pipeline.execute("EVALSHA", self._sha, len(keys), *keys, *args)
         except NoScriptError:
             return await self._pipeline.execute("EVAL", self._source, len(keys), *keys, *args)
+
+    async def many(self, calls: Sequence[tuple[Sequence[str], Sequence[Any]]]) -> list[Any]:
+        """Each ``(keys, args)`` call's reply, or its error in its place; shares round trips as ``many`` does."""
+        replies = await self._pipeline.many(
+            [(("EVALSHA", self._sha, len(keys), *keys, *args), {}) for keys, args in calls]
+        )
+        missing = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
+        if missing:
+            again = await self._pipeline.many(
+                [(("EVAL", self._source, len(calls[i][0]), *calls[i][0], *calls[i][1]), {}) for i in missing]
+            )
+            for i, reply in zip(missing, again, strict=True):
+                replies[i] = reply
+        return replies

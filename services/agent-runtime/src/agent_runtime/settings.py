@@ -39,6 +39,9 @@ class Settings(ServiceSettings):
     #: still one message at a time. With AGENT_LLM_URL set this is also how many model calls may run at once:
     #: lower it if the endpoint limits concurrent requests (a refused call falls back to the rules).
     concurrency: int = Field(256, ge=1)
+    #: Messages (of different leads) answered together, phase by phase (``handlers.answer_messages``); the
+    #: batches are what is ready, never waited for, so a lone message goes at once.
+    max_batch: int = Field(64, ge=1)
     #: Leads whose last committed state the process keeps in memory, so that their next message needs no
     #: read (``Store.recall``; the commit checks it). 0 turns it off; ~4 KB each (16 MB at the default).
     remembered_leads: int = Field(4096, ge=0)

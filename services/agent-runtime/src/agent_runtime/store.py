@@ -20,9 +20,12 @@ afresh.
 
 from __future__ import annotations
 
+import functools
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from eventbus import Keys
 from pydantic import BaseModel, ConfigDict
@@ -100,6 +103,27 @@ class Handoff(BaseModel):
     requested_by: str
     since: datetime
     ended_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Commit:
+    """One answer to store with the conversation it leads to (``Store.commit``'s arguments)."""
+
+    lead: Lead
+    event_id: str
+    answer: Answer
+    conversation: Conversation
+    expected_version: int
+    handoff: Handoff | None = None
+    qualify: bool = False
+    announced: bool = False
+    unless_handed_off: bool = True
+    made_by: str | None = None
+
+    @functools.cached_property
+    def stored(self) -> Conversation:
+        """The conversation as stored: marked with the event that made it."""
+        return self.conversation.model_copy(update={"made_by": self.event_id})
 
 
 @dataclass(frozen=True)
@@ -216,26 +240,56 @@ class Store:
         (``HandoffStarted``), or, given ``made_by`` (the ``Conversation.made_by`` it was read or recalled with), when
         the stored conversation was made by another event. A stored answer with replies is remembered for
         the lead's next message."""
-        conversation = conversation.model_copy(update={"made_by": event_id})
-        reply = await self._commit(
-            self.keys_of(lead.key, event_id),
-            [
-                answer.model_dump_json(),
-                self._answer_ttl_ms,
-                conversation.model_dump_json(),
-                self._conversation_ttl_ms,
-                expected_version,
-                handoff.model_dump_json() if handoff is not None else "",
-                "1" if qualify else "0",
-                lead.model_dump_json() if announced else "",
-                "1" if unless_handed_off else "0",
-                made_by or "",
-            ],
+        commit = Commit(
+            lead,
+            event_id,
+            answer,
+            conversation,
+            expected_version=expected_version,
+            handoff=handoff,
+            qualify=qualify,
+            announced=announced,
+            unless_handed_off=unless_handed_off,
+            made_by=made_by,
         )
+        return self._committed(commit, await self._commit(*self._commit_call(commit)))
+
+    async def commit_many(self, commits: Sequence[Commit]) -> list[Answer | Exception | None]:
+        """:meth:`commit` each, sharing round trips without a task per commit (the batch handler's); each
+        one's result, or the error it raised, in order."""
+        replies = await self._commit.many([self._commit_call(commit) for commit in commits])
+        results: list[Answer | Exception | None] = []
+        for commit, reply in zip(commits, replies, strict=True):
+            if isinstance(reply, Exception):
+                results.append(reply)
+                continue
+            try:
+                results.append(self._committed(commit, reply))
+            except ConversationMoved as exc:
+                results.append(exc)
+        return results
+
+    def _commit_call(self, commit: Commit) -> tuple[list[str], list[Any]]:
+        lead, handoff = commit.lead, commit.handoff
+        return self.keys_of(lead.key, commit.event_id), [
+            commit.answer.model_dump_json(),
+            self._answer_ttl_ms,
+            commit.stored.model_dump_json(),
+            self._conversation_ttl_ms,
+            commit.expected_version,
+            handoff.model_dump_json() if handoff is not None else "",
+            "1" if commit.qualify else "0",
+            lead.model_dump_json() if commit.announced else "",
+            "1" if commit.unless_handed_off else "0",
+            commit.made_by or "",
+        ]
+
+    def _committed(self, commit: Commit, reply: Any) -> Answer | None:
+        lead, event_id = commit.lead, commit.event_id
         status = reply[0]
         if status == 1:
-            if answer.events and handoff is None:  # a lead in handoff is read afresh each time
-                self._remember(lead, conversation)
+            if commit.answer.events and commit.handoff is None:  # a lead in handoff is read afresh each time
+                self._remember(lead, commit.stored)
             else:
                 self.forget(lead.key)
             return None
