@@ -68,3 +68,36 @@ async def test_model_date_in_the_past_is_not_taken(make_agent):
     ) as agent:
         reply = await agent.answer("formatura")
     assert "2020" not in reply and "data" in reply
+
+
+async def test_model_calls_take_turns_beyond_their_limit_and_every_lead_is_still_answered(make_agent):
+    # Hundreds of leads are answered at once; the endpoint gets at most AGENT_LLM_CONCURRENCY calls of them.
+    in_flight, most = 0, 0
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        await asyncio.sleep(0.02)
+        in_flight -= 1
+        content = (
+            json.dumps({}) if json.loads(request.content).get("response_format") else "Oi! Qual é o evento?"
+        )
+        return httpx.Response(200, json={"choices": [{"message": {"role": "assistant", "content": content}}]})
+
+    async with make_agent(
+        llm_url="http://llm.test/v1/chat/completions",
+        llm_concurrency=2,
+        transport=httpx.MockTransport(handler),
+    ) as agent:
+        phones = [f"+55119999900{n:02d}" for n in range(8)]
+        await asyncio.gather(*(agent.send("Oi", phone=phone) for phone in phones))
+        replies = await asyncio.gather(*(_replied(agent, phone) for phone in phones))
+    assert most == 2
+    assert all(replies)
+
+
+async def _replied(agent, phone):
+    from eventbus.testing.waiting import eventually
+
+    return await eventually(lambda: agent.replies_to(phone), timeout=10)

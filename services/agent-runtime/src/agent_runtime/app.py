@@ -50,6 +50,7 @@ def create_app(
                     model=settings.llm_model,
                     api_key=settings.llm_api_key,
                     timeout=settings.llm_timeout,
+                    concurrency=settings.llm_concurrency,
                 )
             pipeline = Pipeline(bus.redis)
             stack.push_async_callback(pipeline.aclose)

@@ -55,9 +55,12 @@ class LanguageModel:
         model: str,
         api_key: SecretStr | None,
         timeout: float,
+        concurrency: int = 32,
         breakers: Breakers | None = None,
     ) -> None:
         self._http = http
+        # The agent answers hundreds of leads at once (AGENT_CONCURRENCY); the endpoint takes far fewer calls.
+        self._slots = asyncio.Semaphore(concurrency)
         self._url = url
         self._model = model
         self._api_key = api_key
@@ -125,8 +128,10 @@ class LanguageModel:
         async def attempt() -> httpx.Response:
             # httpx's timeout bounds each network step; asyncio's bounds the whole call (a slow trickle too),
             # and becomes an UpstreamUnavailable so that the breaker counts it.
+            # A call waiting for a free slot counts against its timeout too: a message waits for the model
+            # at most that long, then the rules answer it.
             try:
-                async with asyncio.timeout(self._timeout):
+                async with asyncio.timeout(self._timeout), self._slots:
                     response: httpx.Response = await upstream.call(
                         self._http,
                         "POST",

@@ -33,12 +33,11 @@ class Settings(ServiceSettings):
     max_message_chars: int = Field(300, ge=40, le=4096)
     qualify_on: tuple[str, ...] = CRITERIA
     min_budget_per_guest: float = Field(50.0, ge=0)
-    #: Leads handled at once per process. Handlers mostly wait on Redis, and their commands share round trips
-    #: (pipeline.py): more at once means fuller pipelines. With 1,000 conversations, 256 handled 588–651
-    #: conversations/s against 442–500 at 64 (512: 575, 1,024: 548; docs/bench/agent-runtime.md). One lead is
-    #: still one message at a time. With AGENT_LLM_URL set this is also how many model calls may run at once:
-    #: lower it if the endpoint limits concurrent requests (a refused call falls back to the rules).
-    concurrency: int = Field(256, ge=1)
+    #: Messages (of different leads) in flight per process: ``concurrency / max_batch`` batches at once. Handlers
+    #: mostly wait on Redis, and more at once means fuller round trips and one batch thinking while another
+    #: waits: with 1,000 conversations, 512 handled 0.59–0.60× the no-op's rate against 0.53× at 256 (1,024:
+    #: 0.54×; docs/bench/agent-runtime.md). One lead is still one message at a time.
+    concurrency: int = Field(512, ge=1)
     #: Messages (of different leads) answered together, phase by phase (``handlers.answer_messages``); the
     #: batches are what is ready, never waited for, so a lone message goes at once.
     max_batch: int = Field(64, ge=1)
@@ -50,6 +49,8 @@ class Settings(ServiceSettings):
     llm_api_key: SecretStr | None = None
     llm_model: str = "gpt-4o-mini"
     llm_timeout: float = Field(4.0, gt=0)
+    #: Model calls at once; a call waiting for its turn counts against the timeout (then the rules answer).
+    llm_concurrency: int = Field(32, ge=1)
     #: Let the model rephrase the rule-built replies too (extraction is always tried when a URL is set).
     llm_phrase: bool = True
 
