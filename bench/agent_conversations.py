@@ -1,6 +1,6 @@
 """Conversations per second that one agent-runtime process handles in rules mode, against a no-op handler.
 
-    uv run python bench/agent_conversations.py [--conversations 300] [--runs 3] [--concurrency 16]
+    uv run python bench/agent_conversations.py [--conversations 1000] [--runs 3] [--concurrency 512]
                                                [--drain] [--handlers noop,reply,agent,agent1]
                                                [--redis-url redis://…]
 
@@ -15,6 +15,10 @@ ratio bounds the agent's). Time runs from the first publish to the handling of t
 last ``message.sent`` published. All configurations run on the same Redis in the same run, alternating, and
 the table prints medians and the ratios to the no-op handler (the issue's target) and to the reply-only one
 (the no-op's rate is mostly its publisher's: the reply-only handler is the floor for any answering handler).
+
+The default of 1,000 conversations (6,000 messages) is the smallest that measures a rate rather than a
+start: with 300, the no-op run lasts 0.17 s and a lead's six messages, handled one after another, leave the
+agent's process idle for a fifth of its run (docs/bench/agent-runtime.md reports both).
 
 ``--drain`` publishes every message first and then times the consumer alone, from its start to the last
 message handled: on two cores that is the steadier measure of what a handler costs (its CPU per message),
@@ -231,7 +235,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--conversations", type=int, default=300)
+    parser.add_argument("--conversations", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--redis-url", default="")
     parser.add_argument("--concurrency", type=int, default=_default_concurrency())
