@@ -49,8 +49,8 @@ CONVERSATIONS = {
 @pytest.fixture(params=["one", "batch"])
 def answer(request):
     """A message handed straight to the handler (which replica gets it is the bus's choice; here the test
-    picks): the one-message way (``answer_message``), or as a batch of one (``answer_messages``, as the
-    service subscribes), raising what the batch reports for it."""
+    picks): through ``answer_message``, which raises what the message failed with, or as a batch of one
+    through ``answer_messages`` (as the service subscribes), which reports it."""
     from agent_runtime.handlers import answer_message, answer_messages
 
     if request.param == "one":
@@ -221,9 +221,7 @@ async def test_long_answer_is_split_into_several_messages(make_agent):
 async def test_a_leads_next_message_needs_no_read_of_its_state(make_agent, monkeypatch):
     async with make_agent() as agent:
         store = agent.app.state.store
-        reads = []
-        load = store.load
-        monkeypatch.setattr(store, "load", lambda *args: reads.append(args) or load(*args))
+        reads = _count_reads(store, monkeypatch)
         for text in ("Oi", "Vou casar", "12 de março"):
             await agent.answer(text)
         handled_with = len(reads)
@@ -368,9 +366,7 @@ async def test_with_a_language_model_every_message_reads_the_state(make_agent, m
         llm_url="http://llm.test/v1/chat/completions", transport=httpx.MockTransport(no_model)
     ) as agent:
         store = agent.app.state.store
-        reads = []
-        load = store.load
-        monkeypatch.setattr(store, "load", lambda *args: reads.append(args) or load(*args))
+        reads = _count_reads(store, monkeypatch)
         for text in ("Oi", "Vou casar"):
             await agent.answer(text)
     assert len(reads) == 2
@@ -379,9 +375,7 @@ async def test_with_a_language_model_every_message_reads_the_state(make_agent, m
 async def test_remembered_leads_are_bounded(make_agent, monkeypatch):
     async with make_agent(remembered_leads=1) as agent:
         store = agent.app.state.store
-        reads = []
-        load = store.load
-        monkeypatch.setattr(store, "load", lambda *args: reads.append(args) or load(*args))
+        reads = _count_reads(store, monkeypatch)
         for text in ("Oi", "Vou casar"):
             for phone in ("+5511999990001", "+5511999990002"):
                 await agent.answer(text, phone=phone)
@@ -397,6 +391,19 @@ def _received(text, phone="+5511999990001"):
         {"instance_id": "ins_1", "lead_external_id": f"wa:{phone}", "from": phone, "body": text}
     )
     return Envelope.new(payload, source="evolution-manager", company_id=COMPANY)
+
+
+def _count_reads(store, monkeypatch):
+    """The (lead, event id) pairs the handler reads the state of, as it reads them (in batches)."""
+    reads = []
+    load_many = store.load_many
+
+    def counting(requests):
+        reads.extend(requests)
+        return load_many(requests)
+
+    monkeypatch.setattr(store, "load_many", counting)
+    return reads
 
 
 def _text(reply):

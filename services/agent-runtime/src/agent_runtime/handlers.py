@@ -13,10 +13,10 @@ operator's replay): the lead is claimed by natural key, and the answer is stored
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from eventbus import (
@@ -42,6 +42,7 @@ from agent_runtime.store import Answer, Commit, ConversationMoved, Handoff, Snap
 log = structlog.get_logger("agent_runtime")
 
 Clock = Callable[[], datetime]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -57,160 +58,235 @@ class Agent:
 
 
 async def answer_message(event: Envelope[MessageReceived], *, agent: Agent) -> None:
-    key = LeadKey(event.company_id, event.payload.lead_external_id)
-    # With a language model, the state is always read: a wrong guess would cost a second model call, and
-    # the model's latency dwarfs the read's.
-    recalled = agent.store.recall(key) if agent.llm is None else None
-    if recalled is not None:
-        try:
-            await _respond(event, recalled, agent)
-            return
-        except ConversationMoved:
-            # What this process remembered of the lead was stale (another replica answered it, a person took
-            # it over, its keys expired): nothing was stored or published, so answer from what Redis holds.
-            log.debug("recalled_state_stale", lead_id=recalled.lead.lead_id if recalled.lead else None)
-    await _respond(event, await agent.store.load(key, event.id), agent)
+    """One message: ``answer_messages`` on a batch of one, raising what it failed with."""
+    [outcome] = await answer_messages([event], agent=agent)
+    if outcome is not None:
+        raise outcome
 
 
 async def answer_messages(
     events: Sequence[Envelope[MessageReceived]], *, agent: Agent
 ) -> list[Exception | None]:
-    """``answer_message`` for a batch of messages of different leads (the bus's batch handler).
+    """Answer messages of different leads (the bus's batch handler); one outcome per message, in order.
 
-    The usual message, of a lead this process remembers, is answered phase by phase for the whole batch:
-    think, then one round trip of commits, then one of publishes. Running each phase over the batch keeps
-    the interpreter on one kind of work at a time, and no task or future is made per message: together that
-    cut the CPU per message by 24 % (docs/bench/agent-runtime.md). The rest (a lead's first message, a
-    lead not remembered, a stale guess, a language model set) goes the one-message way, concurrently, each
-    in its own task with its event as the current one. Outcomes are in the order of ``events``.
+    Each phase runs for the whole batch before the next: read the state of the leads this process does not
+    remember, claim and announce new leads, think, then one round trip of commits and one of publishes.
+    That keeps the interpreter on one kind of work at a time and makes no task or future per message:
+    together that cut the CPU per message by 24 % (docs/bench/agent-runtime.md). A message fails alone: its
+    outcome is its error, and the bus retries it.
     """
     outcomes: list[Exception | None] = [None] * len(events)
-    alone: dict[int, asyncio.Future[None]] = {}
-    batch: list[tuple[int, Snapshot]] = []
-    for i, event in enumerate(events):
-        recalled = None
-        if agent.llm is None:
-            recalled = agent.store.recall(LeadKey(event.company_id, event.payload.lead_external_id))
-        if recalled is not None and recalled.lead is not None and recalled.lead.announced:
-            batch.append((i, recalled))
-        else:
-            alone[i] = _alone(event, agent)
-
-    turns = [
-        _turn(events[i], s.conversation, _found(events[i], s.conversation, agent), agent) for i, s in batch
-    ]
-    made = [
-        _reply(events[i], s.lead, turn, turn.paragraphs, agent)
-        for (i, s), turn in zip(batch, turns, strict=True)
-        if s.lead is not None  # always: checked above
-    ]
-    results = await agent.store.commit_many(
-        [
-            Commit(
-                reply.lead,
-                events[i].id,
-                reply.answer,
-                turn.conversation,
-                expected_version=s.conversation.version,
-                handoff=reply.handoff,
-                qualify=turn.qualification is not None,
-                made_by=s.conversation.made_by,
-            )
-            for (i, s), turn, reply in zip(batch, turns, made, strict=True)
-        ]
+    keys = [LeadKey(event.company_id, event.payload.lead_external_id) for event in events]
+    # With a language model, the state is always read: a wrong guess would cost a second model call, and
+    # the model's latency dwarfs the read's.
+    recalled = [agent.store.recall(key) if agent.llm is None else None for key in keys]
+    guessed = [(i, state) for i, state in enumerate(recalled) if state is not None]
+    read = await _read(
+        events, keys, [i for i, state in enumerate(recalled) if state is None], outcomes, agent
     )
-    publishing: list[tuple[Envelope[Any], str | None]] = []
-    owners: list[int] = []
-    for (i, _), turn, reply, result in zip(batch, turns, made, results, strict=True):
-        if isinstance(result, ConversationMoved):
-            # Stale: the commit stored nothing and forgot the lead; answered afresh from what Redis holds.
-            alone[i] = _alone(events[i], agent)
-        elif isinstance(result, Exception):
-            outcomes[i] = result
-        elif result is None:
-            publishing += reply.events
-            owners += [i] * len(reply.events)
-            _answered(turn, reply)
-        else:  # answered already (a replay): the stored answer is the one to publish again
-            stored = [(catalog.parse(item.wire), item.dedupe_key) for item in result.events]
-            publishing += stored
-            owners += [i] * len(stored)
-    if publishing:
-        for i, published in zip(owners, await agent.bus.publish_many(publishing), strict=True):
-            if isinstance(published, Exception) and outcomes[i] is None:
-                outcomes[i] = published  # stored, not published: the retry publishes the stored answer
-    if alone:
-        done = await asyncio.gather(*alone.values(), return_exceptions=True)
-        for i, failure in zip(alone, done, strict=True):
-            if isinstance(failure, BaseException) and not isinstance(failure, Exception):
-                raise failure
-            outcomes[i] = failure
+    stale = await _respond(events, sorted([*guessed, *read], key=lambda item: item[0]), outcomes, agent,
+                           guessed={i for i, _ in guessed})  # fmt: skip
+    if stale:
+        # What this process remembered of these leads was stale (another replica answered them, a person took
+        # them over, their keys expired): nothing was stored or published, so answer from what Redis holds.
+        log.debug("recalled_state_stale", messages=len(stale))
+        await _respond(
+            events, await _read(events, keys, stale, outcomes, agent), outcomes, agent, guessed=set()
+        )
     return outcomes
 
 
-def _alone(event: Envelope[MessageReceived], agent: Agent) -> asyncio.Future[None]:
-    """``answer_message`` in a task of its own, with ``event`` as the current one (for what it publishes and
-    logs)."""
-    with context.handling(event):  # the task copies the context as it is now
-        return asyncio.ensure_future(answer_message(event, agent=agent))
+async def _read(
+    events: Sequence[Envelope[MessageReceived]],
+    keys: list[LeadKey],
+    which: list[int],
+    outcomes: list[Exception | None],
+    agent: Agent,
+) -> list[tuple[int, Snapshot]]:
+    if not which:
+        return []
+    read = await agent.store.load_many([(keys[i], events[i].id) for i in which])
+    states: list[tuple[int, Snapshot]] = []
+    for i, state in zip(which, read, strict=True):
+        if isinstance(state, Exception):
+            outcomes[i] = state
+        else:
+            states.append((i, state))
+    return states
 
 
-async def _respond(event: Envelope[MessageReceived], snapshot: Snapshot, agent: Agent) -> None:
-    message = event.payload
-    lead = snapshot.lead or await agent.leads.claim(event, now=agent.clock())
-    announced = not lead.announced
-    if announced:  # the lead's first message (or a retry of it): recorded with the answer below
-        lead = await agent.leads.announce(lead)
-    if snapshot.answer is not None:
-        if announced:
-            await agent.store.save_lead(lead)
-        await _publish(agent.bus, snapshot.answer)
-        log.info("answer_republished", lead_id=lead.lead_id, events=len(snapshot.answer.events))
-        return
-    conversation = snapshot.conversation
-    if snapshot.qualified and not conversation.qualified:
-        conversation = conversation.model_copy(
-            update={"qualified": True}
-        )  # the conversation expired, not that
-    if snapshot.handoff is not None and snapshot.handoff.active:
-        # A person is answering: we stay silent, and remember that this message was seen (not advanced).
-        await agent.store.commit(
-            lead,
-            event.id,
-            Answer(events=[]),
-            conversation,
+async def _respond(
+    events: Sequence[Envelope[MessageReceived]],
+    states: list[tuple[int, Snapshot]],
+    outcomes: list[Exception | None],
+    agent: Agent,
+    *,
+    guessed: set[int],
+) -> list[int]:
+    """Answer each message from its lead's state, phase by phase. Returns the messages whose state was
+    ``guessed`` (remembered, not read) and found stale by the commit, to answer again from a read; a read
+    state found stale is that message's failure (the bus retries it)."""
+    leads: dict[int, Lead] = {i: state.lead for i, state in states if state.lead is not None}
+    new = [i for i, state in states if state.lead is None]
+    if new:
+        now = agent.clock()
+        claimed = await agent.store.claim_many([agent.leads.candidate(events[i], now=now) for i in new])
+        _keep(leads, outcomes, zip(new, claimed, strict=True))
+    # The lead's first message (or a retry of it): recorded with the answer below.
+    announcing = [i for i, lead in leads.items() if not lead.announced]
+    if announcing:
+        announced = await agent.leads.announce_many([(leads[i], events[i]) for i in announcing])
+        _keep(leads, outcomes, zip(announcing, announced, strict=True))
+
+    commits: list[tuple[int, Commit]] = []
+    answered: dict[int, tuple[Turn, Reply]] = {}
+    publishing: list[tuple[int, Answer]] = []  # answers stored earlier, to publish again
+    saving: list[int] = []
+    thinking: list[tuple[int, Conversation]] = []
+    for i, state in states:
+        lead = leads.get(i)
+        if lead is None:
+            continue  # failed above
+        if state.answer is not None:
+            if i in announcing:
+                saving.append(i)
+            publishing.append((i, state.answer))
+            log.info(
+                "answer_republished",
+                lead_id=lead.lead_id,
+                events=len(state.answer.events),
+                **_fields(events[i]),
+            )
+            continue
+        conversation = state.conversation
+        if state.qualified and not conversation.qualified:  # the conversation expired, not that
+            conversation = conversation.model_copy(update={"qualified": True})
+        if state.handoff is not None and state.handoff.active:
+            # A person is answering: we stay silent, and remember that this message was seen (not advanced).
+            silent = Commit(
+                lead,
+                events[i].id,
+                Answer(events=[]),
+                conversation,
+                expected_version=conversation.version,
+                announced=i in announcing,
+                unless_handed_off=False,
+            )
+            commits.append((i, silent))
+            log.info("reply_suppressed_handoff", lead_id=lead.lead_id, **_fields(events[i]))
+            continue
+        thinking.append((i, conversation))
+
+    for (i, conversation), (turn, reply) in zip(
+        thinking, await _think(events, thinking, leads, agent), strict=True
+    ):
+        answered[i] = (turn, reply)
+        commit = Commit(
+            reply.lead,
+            events[i].id,
+            reply.answer,
+            turn.conversation,
             expected_version=conversation.version,
-            announced=announced,
-            unless_handed_off=False,
+            handoff=reply.handoff,
+            qualify=turn.qualification is not None,
+            announced=i in announcing,
+            made_by=conversation.made_by,  # what a remembered state is checked by (a read one passes it too)
         )
-        log.info("reply_suppressed_handoff", lead_id=lead.lead_id)
-        return
+        commits.append((i, commit))
 
-    found = _found(event, conversation, agent)
-    if found is not None and agent.llm is not None:
-        found = await agent.llm.refine((message.body or "").strip(), found, today=_today(event, agent))
-    turn = _turn(event, conversation, found, agent)
-    paragraphs = turn.paragraphs
-    if agent.llm is not None and agent.settings.llm_phrase:
-        paragraphs = await agent.llm.phrase(paragraphs)
-    reply = _reply(event, lead, turn, paragraphs, agent)
-    earlier = await agent.store.commit(
-        reply.lead,
-        event.id,
-        reply.answer,
-        turn.conversation,
-        expected_version=conversation.version,
-        handoff=reply.handoff,
-        qualify=turn.qualification is not None,
-        announced=announced,
-        made_by=conversation.made_by,  # what a remembered state is checked by (a read one passes it too)
-    )
-    if earlier is None:  # ours was stored: publish the envelopes in hand rather than parse them back
-        for envelope, dedupe_key in reply.events:
-            await agent.bus.publish(envelope, dedupe_key=dedupe_key)
-    else:
-        await _publish(agent.bus, earlier)
-    _answered(turn, reply)
+    if saving:
+        for i, failed in zip(saving, await agent.store.save_leads([leads[i] for i in saving]), strict=True):
+            outcomes[i] = failed
+    stale: list[int] = []
+    sending: list[tuple[int, Envelope[Any], str | None]] = []
+    results = await agent.store.commit_many([commit for _, commit in commits]) if commits else []
+    for (i, _), result in zip(commits, results, strict=True):
+        if isinstance(result, ConversationMoved) and i in guessed:
+            stale.append(i)
+        elif isinstance(result, Exception):
+            outcomes[i] = result
+        elif result is None:
+            if i in answered:  # ours was stored: publish the envelopes in hand rather than parse them back
+                turn, reply = answered[i]
+                sending += [(i, envelope, key) for envelope, key in reply.events]
+                _answered(turn, reply)
+        elif i in answered:  # answered already (a replay, a re-run): the stored answer is the one to publish
+            publishing.append((i, result))
+    for i, answer in publishing:
+        if outcomes[i] is None:
+            sending += [(i, catalog.parse(item.wire), item.dedupe_key) for item in answer.events]
+    if sending:
+        published = await agent.bus.publish_many([(envelope, key) for _, envelope, key in sending])
+        for (i, _, _), outcome in zip(sending, published, strict=True):
+            if isinstance(outcome, Exception) and outcomes[i] is None:
+                outcomes[i] = outcome  # stored, not published: the retry publishes the stored answer
+    return stale
+
+
+def _keep(
+    leads: dict[int, Lead], outcomes: list[Exception | None], results: Iterable[tuple[int, Lead | Exception]]
+) -> None:
+    """Each message's lead as a phase left it; a message whose phase failed drops out with its error."""
+    for i, result in results:
+        if isinstance(result, Exception):
+            outcomes[i] = result
+            leads.pop(i, None)
+        else:
+            leads[i] = result
+
+
+async def _think(
+    events: Sequence[Envelope[MessageReceived]],
+    thinking: list[tuple[int, Conversation]],
+    leads: dict[int, Lead],
+    agent: Agent,
+) -> list[tuple[Turn, Reply]]:
+    """Each message's turn and reply: by the rules, for the whole batch; with a language model, its calls for
+    all the messages at once, each under its message's context (for its log lines)."""
+    found = [_found(events[i], conversation, agent) for i, conversation in thinking]
+    llm = agent.llm
+    if llm is not None:
+        refining = [
+            _as(
+                events[i],
+                llm.refine((events[i].payload.body or "").strip(), f, today=_today(events[i], agent)),
+            )
+            if f is not None
+            else _none()
+            for (i, _), f in zip(thinking, found, strict=True)
+        ]
+        found = [
+            r if r is not None else f for r, f in zip(await asyncio.gather(*refining), found, strict=True)
+        ]
+    turns = [
+        _turn(events[i], conversation, f, agent) for (i, conversation), f in zip(thinking, found, strict=True)
+    ]
+    paragraphs = [turn.paragraphs for turn in turns]
+    if llm is not None and agent.settings.llm_phrase:
+        paragraphs = list(
+            await asyncio.gather(
+                *(_as(events[i], llm.phrase(p)) for (i, _), p in zip(thinking, paragraphs, strict=True))
+            )
+        )
+    return [
+        (turn, _reply(events[i], leads[i], turn, p, agent))
+        for (i, _), turn, p in zip(thinking, turns, paragraphs, strict=True)
+    ]
+
+
+async def _as(event: Envelope[Any], call: Awaitable[T]) -> T:
+    """``call`` with ``event`` as the current one: its log lines carry the event's fields."""
+    with context.handling(event):
+        return await call
+
+
+async def _none() -> None:
+    return None
+
+
+def _fields(event: Envelope[Any]) -> dict[str, Any]:
+    """The event's catalog fields for a log line: a batch has no current event to take them from."""
+    return event.log_fields()
 
 
 def _today(event: Envelope[MessageReceived], agent: Agent) -> date:
@@ -308,8 +384,3 @@ def _reply(
         )
     stored = [StoredEvent(wire=envelope.to_wire().decode(), dedupe_key=key) for envelope, key in events]
     return Reply(lead, Answer(events=stored), events, handoff)
-
-
-async def _publish(bus: Bus, answer: Answer) -> None:
-    for stored in answer.events:
-        await bus.publish(catalog.parse(stored.wire), dedupe_key=stored.dedupe_key)

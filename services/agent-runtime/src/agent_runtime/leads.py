@@ -12,9 +12,10 @@ The admin API knows a lead by id only: an index maps the id to the natural key. 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
 from eventbus import AdReferral, Bus, Envelope, LeadCreated, MessageReceived, Utm
@@ -106,9 +107,13 @@ class Leads:
 
     async def claim(self, event: Envelope[MessageReceived], *, now: datetime) -> Lead:
         """A new lead for the message's natural key, or the lead another handler claimed it for first."""
+        return await self._store.claim(self.candidate(event, now=now))
+
+    def candidate(self, event: Envelope[MessageReceived], *, now: datetime) -> Lead:
+        """The lead the message's natural key gets if it has none yet."""
         message = event.payload
         referral = message.referral
-        candidate = Lead(
+        return Lead(
             lead_id=new_id("lead"),
             company_id=event.company_id,
             lead_external_id=message.lead_external_id,
@@ -118,20 +123,39 @@ class Leads:
             ctwa_clid=referral.ctwa_clid if referral is not None else None,
             created_at=now,
         )
-        return await self._store.claim(candidate)
 
-    async def announce(self, lead: Lead) -> Lead:
-        """Publish ``lead.created``; safe to repeat (see the module docstring). The caller records that it
-        was done (``Store.commit(announced=True)``) with the lead returned."""
-        await self._store.save_ref(
+    async def announce_many(self, announcing: Sequence[tuple[Lead, Envelope[Any]]]) -> list[Lead | Exception]:
+        """Publish ``lead.created`` for each lead, on the thread of the message that made it, in one round
+        trip for the refs and one for the events; safe to repeat (see the module docstring). Each lead marked
+        announced, or the error it failed with. The caller records that it was done
+        (``Store.commit(announced=True)``) with the lead returned."""
+        refs = [
             LeadRef(lead_id=lead.lead_id, company_id=lead.company_id, lead_external_id=lead.lead_external_id)
-        )
-        await self._bus.emit(
-            lead.created_event(),
-            company_id=lead.company_id,
-            dedupe_key=f"{lead.company_id}:{lead.lead_external_id}",
-        )
-        return lead.model_copy(update={"announced": True})
+            for lead, _ in announcing
+        ]
+        saved = await self._store.save_refs(refs)
+        created = [
+            (
+                Envelope.new(
+                    lead.created_event(),
+                    source=self._bus.source,
+                    company_id=lead.company_id,
+                    correlation_id=cause.correlation_id,
+                    causation_id=cause.id,
+                ),
+                f"{lead.company_id}:{lead.lead_external_id}",
+            )
+            for (lead, cause), failed in zip(announcing, saved, strict=True)
+            if failed is None
+        ]
+        published = iter(await self._bus.publish_many(created) if created else [])
+        results: list[Lead | Exception] = []
+        for (lead, _), failed in zip(announcing, saved, strict=True):
+            outcome = failed or next(published)
+            results.append(
+                outcome if isinstance(outcome, Exception) else lead.model_copy(update={"announced": True})
+            )
+        return results
 
     async def find(self, lead_id: str) -> LeadRef | None:
         return await self._store.find_ref(lead_id)

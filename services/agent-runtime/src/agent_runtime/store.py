@@ -22,18 +22,21 @@ from __future__ import annotations
 
 import functools
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from eventbus import Keys
+from eventbus.line import Command
 from pydantic import BaseModel, ConfigDict
 
 from agent_runtime import SERVICE
 from agent_runtime.conversation import Conversation
 from agent_runtime.leads import Lead, LeadKey, LeadRef
 from agent_runtime.pipeline import Pipeline
+
+T = TypeVar("T")
 
 # KEYS: answer, conversation, handoff, qualified, lead.
 # ARGV: answer, answer TTL ms, conversation, conversation TTL ms, expected version, handoff or '',
@@ -194,16 +197,14 @@ class Store:
 
     async def load(self, lead: LeadKey, event_id: str) -> Snapshot:
         """Everything about the lead that answering ``event_id`` needs, in one round trip."""
-        answer, conversation, handoff, qualified, record = await self._pipeline.execute(
-            "MGET", *self.keys_of(lead, event_id)
-        )
-        return Snapshot(
-            lead=Lead.model_validate_json(record) if record is not None else None,
-            conversation=Conversation.model_validate_json(conversation) if conversation else Conversation(),
-            answer=Answer.model_validate_json(answer) if answer is not None else None,
-            handoff=Handoff.model_validate_json(handoff) if handoff is not None else None,
-            qualified=qualified is not None,
-        )
+        return _snapshot(await self._pipeline.execute("MGET", *self.keys_of(lead, event_id)))
+
+    async def load_many(self, requests: Sequence[tuple[LeadKey, str]]) -> list[Snapshot | Exception]:
+        """:meth:`load` for each ``(lead, event_id)``, in one round trip; each snapshot or its error."""
+        commands: list[Command] = [
+            (("MGET", *self.keys_of(lead, event_id)), {}) for lead, event_id in requests
+        ]
+        return _each(await self._pipeline.many(commands), _snapshot)
 
     async def lead(self, lead: LeadKey) -> Lead | None:
         raw = await self._pipeline.execute("GET", self.key(lead, "lead"))
@@ -211,13 +212,30 @@ class Store:
 
     async def claim(self, candidate: Lead) -> Lead:
         """Store ``candidate`` unless the natural key has a lead already; the lead that holds it."""
-        earlier = await self._pipeline.execute(
-            "SET", self.key(candidate.key, "lead"), candidate.model_dump_json(), "NX", "GET", get=True
-        )  # get=True: redis-py hands back the old value rather than "was it set"
-        return candidate if earlier is None else Lead.model_validate_json(earlier)
+        [claimed] = await self.claim_many([candidate])
+        if isinstance(claimed, Exception):
+            raise claimed
+        return claimed
 
-    async def save_lead(self, lead: Lead) -> None:
-        await self._pipeline.execute("SET", self.key(lead.key, "lead"), lead.model_dump_json())
+    async def claim_many(self, candidates: Sequence[Lead]) -> list[Lead | Exception]:
+        """:meth:`claim` for each, in one round trip; each lead or its error."""
+        commands: list[Command] = [
+            # get=True: redis-py hands back the old value rather than "was it set"
+            (("SET", self.key(c.key, "lead"), c.model_dump_json(), "NX", "GET"), {"get": True})
+            for c in candidates
+        ]
+        replies = await self._pipeline.many(commands)
+        return [
+            reply if isinstance(reply, Exception) else candidate if reply is None else _lead(reply)
+            for candidate, reply in zip(candidates, replies, strict=True)
+        ]
+
+    async def save_leads(self, leads: Sequence[Lead]) -> list[Exception | None]:
+        """Store each lead record as it is now (announced), in one round trip; each one's error or None."""
+        commands: list[Command] = [
+            (("SET", self.key(lead.key, "lead"), lead.model_dump_json()), {}) for lead in leads
+        ]
+        return _errors(await self._pipeline.many(commands))
 
     async def commit(
         self,
@@ -303,8 +321,12 @@ class Store:
     def ref_key(self, lead_id: str) -> str:
         return self._keys.service(SERVICE, "lead-ref", lead_id)
 
-    async def save_ref(self, ref: LeadRef) -> None:
-        await self._pipeline.execute("SET", self.ref_key(ref.lead_id), ref.model_dump_json())
+    async def save_refs(self, refs: Sequence[LeadRef]) -> list[Exception | None]:
+        """Each lead's id → natural key, in one round trip; each one's error or None."""
+        commands: list[Command] = [
+            (("SET", self.ref_key(ref.lead_id), ref.model_dump_json()), {}) for ref in refs
+        ]
+        return _errors(await self._pipeline.many(commands))
 
     async def find_ref(self, lead_id: str) -> LeadRef | None:
         raw = await self._pipeline.execute("GET", self.ref_key(lead_id))
@@ -316,3 +338,36 @@ class Store:
 
     async def set_handoff(self, lead: LeadKey, handoff: Handoff) -> None:
         await self._pipeline.execute("SET", self.key(lead, "handoff"), handoff.model_dump_json())
+
+
+def _snapshot(reply: list[bytes | None]) -> Snapshot:
+    answer, conversation, handoff, qualified, record = reply
+    return Snapshot(
+        lead=_lead(record) if record is not None else None,
+        conversation=Conversation.model_validate_json(conversation) if conversation else Conversation(),
+        answer=Answer.model_validate_json(answer) if answer is not None else None,
+        handoff=Handoff.model_validate_json(handoff) if handoff is not None else None,
+        qualified=qualified is not None,
+    )
+
+
+def _lead(raw: bytes) -> Lead:
+    return Lead.model_validate_json(raw)
+
+
+def _each(replies: list[Any], parse: Callable[[Any], T]) -> list[T | Exception]:
+    """Each reply parsed, or the error in its place (a reply that does not parse is that error)."""
+    results: list[T | Exception] = []
+    for reply in replies:
+        if isinstance(reply, Exception):
+            results.append(reply)
+            continue
+        try:
+            results.append(parse(reply))
+        except ValueError as exc:  # pydantic's ValidationError is one: stored JSON that no longer parses
+            results.append(exc)
+    return results
+
+
+def _errors(replies: list[Any]) -> list[Exception | None]:
+    return [reply if isinstance(reply, Exception) else None for reply in replies]
