@@ -9,7 +9,7 @@ load-generator process publishes every message of every conversation through the
 handles them with the same subscription as the service (ordering key ``company_id + lead_external_id``,
 concurrency ``AGENT_CONCURRENCY``'s default unless ``--concurrency``): the agent's real handler
 (``agent``: the batch handler ``answer_messages`` as the service runs it, batches of ``AGENT_MAX_BATCH``;
-``agent1``: ``answer_message``, one message per call, as before batches), a handler that does nothing, or one that
+``agent1``: ``answer_message`` as a per-event handler, one message per call), a handler that does nothing, or one that
 only publishes a fixed ``message.sent`` per message (the least any answering handler does on this bus: its
 ratio bounds the agent's). Time runs from the first publish to the handling of the last message, i.e. the
 last ``message.sent`` published. All configurations run on the same Redis in the same run, alternating, and
