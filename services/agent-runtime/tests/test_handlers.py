@@ -121,6 +121,17 @@ async def test_ad_click_makes_an_ads_lead_with_utm_and_click_id(make_agent):
     assert created.payload.utm.content == "120212345678901234"
 
 
+async def test_an_ad_whose_url_does_not_parse_still_makes_an_ads_lead(make_agent):
+    # The referral is the sender's data: a broken URL must not keep the lead from being answered.
+    referral = AdReferral(ctwa_clid="ARAkclid9", source_id="1202", source_url="http://[broken/p?utm_source=x")
+    async with make_agent() as agent:
+        reply = await agent.answer("Olá! Tenho interesse", referral=referral)
+        (created,) = await agent.events("lead.created")
+    assert "tipo de evento" in reply
+    assert created.payload.source == "ads" and created.payload.ctwa_clid == "ARAkclid9"
+    assert created.payload.utm.source == "facebook" and created.payload.utm.content == "1202"
+
+
 async def test_concurrent_first_messages_of_a_lead_create_one_lead(make_agent, bus):
     # Two replicas consuming the same group: the ordering key serializes the lead across them.
     async with make_agent() as one, make_agent(consumer_name="agent-test-2") as two:

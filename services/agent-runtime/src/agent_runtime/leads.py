@@ -80,15 +80,18 @@ class LeadRef(BaseModel):
 def utm_from(referral: AdReferral) -> Utm:
     """A click-to-WhatsApp ad as UTM fields: the app it ran on, ``ctwa`` as medium, the ad's headline as
     campaign and its id as content; ``utm_*`` parameters on the ad's URL, when present, win."""
-    url = referral.source_url or ""
-    host = urlsplit(url).hostname or ""
+    try:
+        url = urlsplit(referral.source_url or "")
+        host = url.hostname or ""
+    except ValueError:  # the ad's URL comes from outside ("http://[broken"): it names no source then
+        url, host = urlsplit(""), ""
     fields: dict[str, str | None] = {
         "source": "instagram" if "instagram" in host else "facebook",
         "medium": "ctwa",
         "campaign": referral.title,
         "content": referral.source_id,
     }
-    for name, values in parse_qs(urlsplit(url).query).items():
+    for name, values in parse_qs(url.query).items():
         if name.startswith("utm_") and name[4:] in {"source", "medium", "campaign", "content", "term"}:
             fields[name[4:]] = values[0]
     return Utm.model_validate(fields)
