@@ -74,6 +74,48 @@ async def test_a_lone_event_is_handled_at_once_not_held_for_a_fuller_batch(bus: 
         await eventually(lambda: asyncio.sleep(0, batches == [1]), timeout=2)
 
 
+async def test_a_slow_call_does_not_hold_back_the_events_that_come_after_it(bus: Bus) -> None:
+    # A language model's call takes seconds: events that arrive meanwhile go to calls of their own.
+    release = asyncio.Event()
+    handled: list[str] = []
+
+    async def handle(events: Sequence[Envelope]) -> list[Exception | None]:
+        if any(e.payload.body == "slow" for e in events):
+            await release.wait()
+        handled.extend(e.id for e in events)
+        return [None] * len(events)
+
+    sub = Subscription(CH, batch_handler=handle, max_batch=64, concurrency=64)
+    async with consumer(bus, "slow", sub).running():
+        slow = (await bus.emit(samples.message_received(body="slow"), company_id=samples.COMPANY)).event_id
+        await asyncio.sleep(0.2)  # its call is running, and waits
+        later = await publish(bus, 3)
+        await eventually(lambda: asyncio.sleep(0, len(handled) == 3))
+        assert handled == later  # while the slow one still runs
+        release.set()
+        await eventually(lambda: asyncio.sleep(0, slow in handled))
+
+
+async def test_events_in_flight_across_calls_stay_within_the_concurrency(bus: Bus) -> None:
+    in_flight, most, calls = 0, 0, 0
+
+    async def handle(events: Sequence[Envelope]) -> list[Exception | None]:
+        nonlocal in_flight, most, calls
+        calls += 1
+        in_flight += len(events)
+        most = max(most, in_flight)
+        await asyncio.sleep(0.01)
+        in_flight -= len(events)
+        return [None] * len(events)
+
+    await publish(bus, 60)
+    sub = Subscription(CH, batch_handler=handle, max_batch=4, concurrency=10)
+    async with consumer(bus, "bounded", sub).running():
+        await eventually(lambda: idle(bus, "bounded"))
+    assert most == 10, "the budget is filled by several calls at once, never exceeded"
+    assert calls >= 60 / 4
+
+
 async def test_a_batch_never_holds_two_events_of_one_ordering_key_and_each_key_keeps_its_order(
     bus: Bus,
 ) -> None:

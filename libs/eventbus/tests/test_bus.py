@@ -74,12 +74,24 @@ async def test_publish_many_appends_each_event_in_order_and_reports_each_outcome
     assert [fields[b"i"].decode() for _, fields in entries] == [first.event_id, *(e.id for e in events[1:])]
 
 
-async def test_publish_many_checks_every_event_against_the_catalog_before_sending_any(bus: Bus) -> None:
+async def test_publish_many_reports_an_event_outside_the_catalog_as_its_own_failure(bus: Bus) -> None:
     good = samples.envelope(samples.message_received())
     bad = good.model_copy(update={"version": 7})
-    with pytest.raises(InvalidEvent):
-        await bus.publish_many([(good, None), (bad, None)])
-    assert await bus.redis.exists(bus.keys.stream("message.received")) == 0
+    outcomes = await bus.publish_many([(bad, None), (good, None)])
+    assert isinstance(outcomes[0], InvalidEvent)
+    assert outcomes[1] == Published(good.id, outcomes[1].entry_id, duplicate=False)
+    entries = await bus.redis.xrange(bus.keys.stream("message.received"))
+    assert [fields[b"i"].decode() for _, fields in entries] == [good.id]
+
+
+def test_a_round_trip_cancelled_under_its_callers_reads_as_redis_away_not_a_bug() -> None:
+    from eventbus.batching import settled
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    ok, failed = b"OK", ValueError("bad reply")
+    replies = settled([ok, asyncio.CancelledError(), failed])
+    assert replies[0] is ok and replies[2] is failed
+    assert isinstance(replies[1], RedisConnectionError)
 
 
 async def test_publish_many_while_redis_is_unreachable_reports_each_event_unavailable(

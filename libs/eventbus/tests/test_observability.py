@@ -50,12 +50,18 @@ async def test_with_tracing_on_a_batch_handler_gets_each_event_in_its_own_span(b
     # on its own event's trace.
     batches: list[list[str]] = []
     replies: dict[str, str] = {}
+    in_flight, most = 0, 0
 
     async def handle(events) -> list[Exception | None]:
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
         batches.append([e.id for e in events])
+        await asyncio.sleep(0.01)
         for event in events:
             reply = await bus.emit(samples.every_channel()["lead.created"], company_id=samples.COMPANY)
             replies[event.id] = reply.event_id
+        in_flight -= 1
         return [None] * len(events)
 
     published = [
@@ -65,6 +71,7 @@ async def test_with_tracing_on_a_batch_handler_gets_each_event_in_its_own_span(b
     async with Consumer(bus, "traced-batches", [sub], block=timedelta(milliseconds=100)).running():
         await eventually(lambda: asyncio.sleep(0, len(replies) == 5))
     assert all(len(batch) == 1 for batch in batches)
+    assert most > 1, "one event per call, but the calls run at once"
     finished = spans.get_finished_spans()
     handling = {s.attributes["messaging.message.id"]: s for s in finished if s.name == f"handle {CH}"}
     publishing = {

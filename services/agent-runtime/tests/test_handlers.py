@@ -9,6 +9,7 @@ from agent_runtime.app import ORDERING_KEY
 from agent_runtime.leads import LeadKey
 from eventbus import AdReferral, Envelope, MessageReceived, forget_processed, replay_since
 from eventbus.testing.waiting import eventually
+from structlog.testing import capture_logs
 
 NOW = datetime(2025, 12, 16, 12, tzinfo=UTC)
 COMPANY = "cmp_01J8Z0P1F7K4V6E9QW3M0N1B2C"
@@ -46,22 +47,13 @@ CONVERSATIONS = {
 }
 
 
-@pytest.fixture(params=["one", "batch"])
-def answer(request):
+@pytest.fixture
+def answer():
     """A message handed straight to the handler (which replica gets it is the bus's choice; here the test
-    picks): through ``answer_message``, which raises what the message failed with, or as a batch of one
-    through ``answer_messages`` (as the service subscribes), which reports it."""
-    from agent_runtime.handlers import answer_message, answer_messages
+    picks), as a batch of one: it raises what the message failed with."""
+    from agent_runtime.handlers import answer_message
 
-    if request.param == "one":
-        return answer_message
-
-    async def as_batch(event, *, agent):
-        [outcome] = await answer_messages([event], agent=agent)
-        if outcome is not None:
-            raise outcome
-
-    return as_batch
+    return answer_message
 
 
 @pytest.mark.parametrize("name", CONVERSATIONS)
@@ -364,6 +356,64 @@ async def test_a_batch_answers_each_of_its_leads_as_if_it_came_alone(make_agent)
     assert "tipo de evento" not in _text(replies[d][-1]), "d's wedding, told to the other replica, stands"
     assert replies[a][-1].causation_id == batch[0].id  # each reply on its own message's thread
     assert replies["+5511900000002"][0].causation_id == batch[1].id
+
+
+async def test_a_message_that_fails_in_a_batch_fails_alone(make_agent, monkeypatch):
+    # Whatever breaks for one message (here the rules, on its text) is that message's outcome: the others of
+    # its batch are answered, and the bus retries it alone.
+    from agent_runtime import handlers
+
+    extract = handlers.extract
+
+    def breaks_on_one(text, **options):
+        if text == "quebra":
+            raise RuntimeError("a bug in the rules")
+        return extract(text, **options)
+
+    monkeypatch.setattr(handlers, "extract", breaks_on_one)
+    async with make_agent() as agent:
+        phones = ("+5511900000001", "+5511900000002", "+5511900000003")
+        batch = [
+            _received(text, phone=p) for text, p in zip(("Oi", "quebra", "Vou casar"), phones, strict=True)
+        ]
+        with capture_logs() as logs:
+            outcomes = await handlers.answer_messages(batch, agent=agent.app.state.agent)
+        replies = [await agent.replies_to(phone) for phone in phones]
+        created = await agent.events("lead.created")
+    assert not [line for line in logs if line["event"] == "batch_failed_answering_alone"], (
+        "caught in its phase"
+    )
+    assert outcomes[0] is None and outcomes[2] is None
+    assert isinstance(outcomes[1], RuntimeError)
+    assert [len(r) for r in replies] == [1, 0, 1]
+    assert len(created) == 3  # its lead was announced: the retry finds it so
+
+
+async def test_a_batch_that_breaks_where_no_message_is_to_blame_answers_each_message_alone(
+    make_agent, monkeypatch
+):
+    from agent_runtime import handlers
+
+    respond = handlers._Batch.respond
+    broken = []
+
+    async def breaks_for_batches(self, states, **options):
+        if len(self.events) > 1:
+            broken.append(len(self.events))
+            raise RuntimeError("a bug no phase pins on one message")
+        return await respond(self, states, **options)
+
+    monkeypatch.setattr(handlers._Batch, "respond", breaks_for_batches)
+    async with make_agent() as agent:
+        phones = ("+5511900000001", "+5511900000002")
+        batch = [_received("Oi", phone=p) for p in phones]
+        with capture_logs() as logs:
+            outcomes = await handlers.answer_messages(batch, agent=agent.app.state.agent)
+        replies = [await agent.replies_to(phone) for phone in phones]
+    assert broken == [2]
+    assert outcomes == [None, None]
+    assert [len(r) for r in replies] == [1, 1]
+    assert [line["messages"] for line in logs if line["event"] == "batch_failed_answering_alone"] == [2]
 
 
 async def test_with_a_language_model_every_message_reads_the_state(make_agent, monkeypatch):

@@ -101,3 +101,20 @@ async def _replied(agent, phone):
     from eventbus.testing.waiting import eventually
 
     return await eventually(lambda: agent.replies_to(phone), timeout=10)
+
+
+async def test_a_burst_beyond_the_model_limit_falls_back_without_opening_the_breaker(make_agent):
+    # Waiting for a turn is our own queue, not the endpoint failing: the model stays in use afterwards.
+    transport = fake_llm(slots={"guests": 130}, delay=0.15)
+    async with make_agent(
+        llm_url="http://llm.test/v1/chat/completions",
+        llm_concurrency=1,
+        llm_timeout=0.3,
+        transport=transport,
+    ) as agent:
+        phones = [f"+55119999901{n:02d}" for n in range(10)]
+        await asyncio.gather(*(agent.send("casamento dia 12/03 para 80 pessoas", phone=p) for p in phones))
+        burst = await asyncio.gather(*(_replied(agent, phone) for phone in phones))
+        reply = await agent.answer("casamento, cento e poucos convidados")
+    assert all(burst), "every lead answered, by the rules when its turn did not come in time"
+    assert "Perfeito, anotei" in reply, "the model still phrases the replies after the burst"

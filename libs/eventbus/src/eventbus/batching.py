@@ -18,6 +18,7 @@ from typing import Any, Generic, TypeVar
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.commands.core import AsyncScript
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, RedisClusterException
 
 from eventbus.lanes import BROKEN, REDIRECTED, node_client
@@ -79,6 +80,17 @@ class AutoPipeline(Generic[T]):
 _Call = tuple[list[str], list[Any]]  # a script call's keys and arguments
 
 
+def settled(replies: list[Any]) -> list[Any]:
+    """The replies of a line's queued calls as their callers see them: a call whose round trip was cancelled
+    (the line closed under it) is a connection error, which callers treat as Redis being away, not a bug."""
+    return [
+        RedisConnectionError("the round trip was cancelled")
+        if isinstance(reply, BaseException) and not isinstance(reply, Exception)
+        else reply
+        for reply in replies
+    ]
+
+
 class ScriptBatcher(AutoPipeline[_Call]):
     """Runs ``script`` for concurrent callers, pipelining the calls that queue up behind one in flight.
 
@@ -116,7 +128,7 @@ class ScriptBatcher(AutoPipeline[_Call]):
         futures = [self._enqueue(call) for call in calls]
         if not self._alone:
             self._start()  # else the lone call on the wire starts the drain when it returns
-        return await asyncio.gather(*futures, return_exceptions=True)
+        return settled(await asyncio.gather(*futures, return_exceptions=True))
 
     async def _round_trip(self, batch: list[_Call]) -> list[Any]:
         return await self._scripted(batch, self._execute)

@@ -22,7 +22,7 @@ from eventbus.batching import NodeBatchers, ScriptBatcher
 from eventbus.client import Client, closed_while_writing, connect, warm
 from eventbus.durability import WriteAck, run_acknowledged
 from eventbus.envelope import Envelope, Payload
-from eventbus.errors import BusUnavailable, WriteNotAcknowledged
+from eventbus.errors import BusUnavailable, InvalidEvent, WriteNotAcknowledged
 from eventbus.keys import Keys
 from eventbus.scripts import Scripts
 from eventbus.settings import BusSettings
@@ -126,30 +126,39 @@ class Bus:
 
     async def publish_many(
         self, events: Sequence[tuple[Envelope[Any], str | None]]
-    ) -> list[Published | BusUnavailable]:
+    ) -> list[Published | InvalidEvent | BusUnavailable]:
         """:meth:`publish` each ``(event, dedupe_key)``, sharing round trips without a task per event (a batch
-        handler's replies). Each gets its own outcome, in order: what it published, or why it could not
-        (``BusUnavailable``, ``WriteNotAcknowledged``). An event outside the catalog raises before anything is
-        sent. Events of one channel are appended in the order given."""
-        for event, _ in events:
-            catalog.check(event)
+        handler's replies). Each gets its own outcome, in order: what it published, or why it was not
+        (``InvalidEvent`` outside the catalog, ``BusUnavailable``, ``WriteNotAcknowledged``). Events of one
+        channel are appended in the order given, except with write acknowledgement, tracing or a cluster:
+        there they are published one each, all at once (the per-node lines still batch them)."""
+        outcomes: list[Published | InvalidEvent | BusUnavailable | None] = [None] * len(events)
+        valid: list[int] = []
+        for i, (event, _) in enumerate(events):
+            try:
+                catalog.check(event)
+                valid.append(i)
+            except InvalidEvent as exc:
+                outcomes[i] = exc
         batcher = self._publish_batched
         if not isinstance(batcher, ScriptBatcher) or tracing.enabled():
             # A cluster's calls go node by node, write acknowledgement waits per write, and a traced publish
-            # needs its own span: one publish each, as many at once as there are events.
+            # needs its own span.
             results = await asyncio.gather(
-                *(self.publish(event, dedupe_key=key) for event, key in events), return_exceptions=True
+                *(self.publish(events[i][0], dedupe_key=events[i][1]) for i in valid), return_exceptions=True
             )
-            return [_outcome(result) for result in results]
-        calls = [self._call(event, key) for event, key in events]
-        replies = await batcher.many(calls)
-        outcomes: list[Published | BusUnavailable] = []
-        for (event, _), reply in zip(events, replies, strict=True):
-            if isinstance(reply, Exception):
-                outcomes.append(self._failure(event, reply))
-            else:
-                outcomes.append(self._published(event, reply))
-        return outcomes
+            for i, result in zip(valid, results, strict=True):
+                outcomes[i] = _outcome(result)
+        else:
+            replies = await batcher.many([self._call(*events[i]) for i in valid])
+            for i, reply in zip(valid, replies, strict=True):
+                event = events[i][0]
+                outcomes[i] = (
+                    self._failure(event, reply)
+                    if isinstance(reply, Exception)
+                    else self._published(event, reply)
+                )
+        return [outcome for outcome in outcomes if outcome is not None]
 
     def _call(
         self, event: Envelope[Any], dedupe_key: str | None
@@ -202,7 +211,7 @@ class Bus:
         return await self.publish(event, dedupe_key=dedupe_key)
 
 
-def _outcome(result: Published | BaseException) -> Published | BusUnavailable:
-    if isinstance(result, Published | BusUnavailable):
+def _outcome(result: Published | BaseException) -> Published | InvalidEvent | BusUnavailable:
+    if isinstance(result, Published | InvalidEvent | BusUnavailable):
         return result
     raise result  # not an outage (a bug, a cancellation): it surfaces as publish would raise it

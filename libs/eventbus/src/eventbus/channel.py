@@ -111,8 +111,7 @@ class ChannelConsumer:
 
     async def run(self) -> None:
         if self.sub.batch_handler is not None:
-            calls = max(1, -(-self.sub.concurrency // self.sub.max_batch))  # ceiling division
-            workers = [asyncio.create_task(self._work_batches()) for _ in range(calls)]
+            workers = [asyncio.create_task(self._work_batches())]
         else:
             workers = [asyncio.create_task(self._work()) for _ in range(self.sub.concurrency)]
         keepers = [asyncio.create_task(self._keep()), asyncio.create_task(self._watchdog())]
@@ -447,36 +446,62 @@ class ChannelConsumer:
     # -- handling in batches ------------------------------------------------------------------------------
 
     async def _work_batches(self) -> None:
-        while True:
-            batch = [await self.queue.get()]
-            while len(batch) < self.sub.max_batch and not self.queue.empty():
-                batch.append(self.queue.get_nowait())  # what is ready now: a batch never waits to fill
-            batch = [d for d in batch if d.entry_id in self.held and not self.closing]
-            if not batch:
-                continue
-            self.active.update(d.entry_id for d in batch)
-            try:
-                await self._handle_batch(batch)
-            finally:
-                self.active.difference_update(d.entry_id for d in batch)
+        """Hand what is ready to the batch handler: up to ``max_batch`` events per call, ``concurrency`` events
+        in flight in all. Each call runs in a task of its own, so a slow call (a language model's) does not
+        hold back the next, and many small batches (events trickling in) fill the budget as a few large ones
+        do."""
+        budget = asyncio.Semaphore(self.sub.concurrency)
+        calls: set[asyncio.Task[None]] = set()
+        try:
+            while True:
+                await budget.acquire()
+                batch = [await self.queue.get()]
+                while len(batch) < self.sub.max_batch and not self.queue.empty() and not budget.locked():
+                    await budget.acquire()  # free: returns at once
+                    batch.append(self.queue.get_nowait())  # what is ready now: a batch never waits to fill
+                ready = [d for d in batch if d.entry_id in self.held and not self.closing]
+                for _ in range(len(batch) - len(ready)):
+                    budget.release()
+                if not ready:
+                    continue
+                self.active.update(d.entry_id for d in ready)
+                call = asyncio.create_task(self._call_batch(ready, budget))
+                calls.add(call)
+                call.add_done_callback(calls.discard)
+        finally:
+            for call in calls:
+                call.cancel()
+            await asyncio.gather(*calls, return_exceptions=True)
+
+    async def _call_batch(self, batch: list[Delivery], budget: asyncio.Semaphore) -> None:
+        try:
+            await self._handle_batch(batch)
+        finally:
+            self.active.difference_update(d.entry_id for d in batch)
+            for _ in batch:
+                budget.release()
 
     async def _handle_batch(self, batch: list[Delivery]) -> None:
         ready: list[Delivery] = []
+        invalid: list[tuple[Delivery, InvalidEvent]] = []
         for d in batch:
             if d.event is None:
                 try:
                     d.event = self._parse(d)
                 except InvalidEvent as exc:
-                    await self._dead_letter(d, exc)
+                    invalid.append((d, exc))
                     continue
             ready.append(d)
-        if tracing.enabled():
-            # One event per call, inside its own span: what the handler publishes carries that event's trace.
-            for d in ready:
-                await self._handle(d)
-            return
-        if not ready:
-            return
+        if ready and tracing.enabled():
+            # One event per call, each inside its own span (and all at once, as in a batch): what the handler
+            # publishes carries that event's trace.
+            await asyncio.gather(*(self._handle(d) for d in ready))
+        elif ready:
+            await self._handle_together(ready)
+        for d, reason in invalid:  # after the others: their acknowledgements need not wait on these writes
+            await self._dead_letter(d, reason)
+
+    async def _handle_together(self, ready: list[Delivery]) -> None:
         started = time.perf_counter()
         outcomes: Sequence[Exception | None]
         try:
@@ -486,15 +511,21 @@ class ChannelConsumer:
         except Exception as exc:
             outcomes = [exc] * len(ready)
         elapsed = time.perf_counter() - started
+        failures: list[tuple[Delivery, Exception]] = []
         for d, outcome in zip(ready, outcomes, strict=True):
             if outcome is None:
-                self.m_seconds.observe(elapsed)  # each event waited for the whole batch
+                self.m_seconds.observe(elapsed)  # each event waited for the whole call
                 self._settle(d)
-                continue
+            else:
+                failures.append((d, outcome))
+        for (
+            d,
+            failure,
+        ) in failures:  # after every success is settled: retries and dead letters take round trips
             assert d.event is not None
             token = context.enter(d.event, {"group": self.owner.group, "attempt": d.attempt})
             try:
-                await self._failed(d, outcome)
+                await self._failed(d, failure)
             finally:
                 context.leave(token)
 

@@ -41,14 +41,14 @@ class Subscription:
     ``batch_handler`` instead of ``handler`` takes up to ``max_batch`` events per call: those ready to run when
     it is called (never more than one per ordering key, and it never waits to fill a batch). Each phase of the
     work can then run for the whole batch at once, and its Redis calls share round trips without a task or a
-    future per event: in agent-runtime that cut the CPU per message by 24 % (docs/bench/agent-runtime.md).
-    It returns one outcome per event, in order: ``None`` when handled, else the exception that event failed
-    with, which is retried like a handler's (``PermanentFailure``: dead-lettered at once). Raising fails every
-    event of the batch. During the call no single event is the current one (``eventbus.context``): pass
-    ``correlation_id``/``causation_id`` to ``Envelope.new``, or enter ``context.handling(event)`` around one
-    event's work. ``concurrency`` still bounds the events in flight (``concurrency / max_batch`` calls at once,
-    at least one). With tracing on, each call gets one event, inside its own span, so that what it publishes
-    carries that event's trace.
+    future per event (agent-runtime's handler; docs/architecture.md). It returns one outcome per event, in
+    order: ``None`` when handled, else the exception that event failed with, which is retried like a
+    handler's (``PermanentFailure``: dead-lettered at once). Raising, or returning the wrong number of
+    outcomes, fails every event of the call. During the call no single event is the current one
+    (``eventbus.context``): pass ``correlation_id``/``causation_id`` to ``Envelope.new``, or enter
+    ``context.handling(event)`` around one event's work. ``concurrency`` bounds the events in flight across
+    calls; each call runs in its own task. With tracing on, each call gets one event, inside its own span, so
+    that what it publishes carries that event's trace.
     """
 
     channel: str

@@ -13,7 +13,7 @@ operator's replay): the lead is claimed by natural key, and the answer is stored
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeVar
@@ -71,217 +71,239 @@ async def answer_messages(
 
     Each phase runs for the whole batch before the next: read the state of the leads this process does not
     remember, claim and announce new leads, think, then one round trip of commits and one of publishes.
-    That keeps the interpreter on one kind of work at a time and makes no task or future per message:
-    together that cut the CPU per message by 24 % (docs/bench/agent-runtime.md). A message fails alone: its
-    outcome is its error, and the bus retries it.
+    That keeps the interpreter on one kind of work at a time and makes no task or future per message
+    (docs/bench/agent-runtime.md). A message fails alone: its outcome is its error, and the bus retries it.
     """
-    outcomes: list[Exception | None] = [None] * len(events)
-    keys = [LeadKey(event.company_id, event.payload.lead_external_id) for event in events]
-    # With a language model, the state is always read: a wrong guess would cost a second model call, and
-    # the model's latency dwarfs the read's.
-    recalled = [agent.store.recall(key) if agent.llm is None else None for key in keys]
-    guessed = [(i, state) for i, state in enumerate(recalled) if state is not None]
-    read = await _read(
-        events, keys, [i for i, state in enumerate(recalled) if state is None], outcomes, agent
-    )
-    stale = await _respond(events, sorted([*guessed, *read], key=lambda item: item[0]), outcomes, agent,
-                           guessed={i for i, _ in guessed})  # fmt: skip
-    if stale:
-        # What this process remembered of these leads was stale (another replica answered them, a person took
-        # them over, their keys expired): nothing was stored or published, so answer from what Redis holds.
-        log.debug("recalled_state_stale", messages=len(stale))
-        await _respond(
-            events, await _read(events, keys, stale, outcomes, agent), outcomes, agent, guessed=set()
-        )
-    return outcomes
+    batch = _Batch(events, agent)
+    try:
+        await batch.answer()
+    except Exception:
+        if len(events) == 1:
+            raise
+        # A failure no phase could pin on one message (a bug): answer each message alone, so that it fails only
+        # the message it belongs to. Every step is safe to repeat (the module docstring), so whatever the batch
+        # stored or published already is found and published again, not done twice.
+        log.exception("batch_failed_answering_alone", messages=len(events))
+        return list(await asyncio.gather(*(_alone(event, agent) for event in events)))
+    return batch.outcomes
 
 
-async def _read(
-    events: Sequence[Envelope[MessageReceived]],
-    keys: list[LeadKey],
-    which: list[int],
-    outcomes: list[Exception | None],
-    agent: Agent,
-) -> list[tuple[int, Snapshot]]:
-    if not which:
-        return []
-    read = await agent.store.load_many([(keys[i], events[i].id) for i in which])
-    states: list[tuple[int, Snapshot]] = []
-    for i, state in zip(which, read, strict=True):
-        if isinstance(state, Exception):
-            outcomes[i] = state
-        else:
-            states.append((i, state))
-    return states
+async def _alone(event: Envelope[MessageReceived], agent: Agent) -> Exception | None:
+    with context.handling(event):  # this task's own context: its log lines carry the event's fields
+        try:
+            await answer_message(event, agent=agent)
+        except Exception as exc:
+            return exc
+    return None
 
 
-async def _respond(
-    events: Sequence[Envelope[MessageReceived]],
-    states: list[tuple[int, Snapshot]],
-    outcomes: list[Exception | None],
-    agent: Agent,
-    *,
-    guessed: set[int],
-) -> list[int]:
-    """Answer each message from its lead's state, phase by phase. Returns the messages whose state was
-    ``guessed`` (remembered, not read) and found stale by the commit, to answer again from a read; a read
-    state found stale is that message's failure (the bus retries it)."""
-    leads: dict[int, Lead] = {i: state.lead for i, state in states if state.lead is not None}
-    new = [i for i, state in states if state.lead is None]
-    if new:
-        now = agent.clock()
-        claimed = await agent.store.claim_many([agent.leads.candidate(events[i], now=now) for i in new])
-        _keep(leads, outcomes, zip(new, claimed, strict=True))
-    # The lead's first message (or a retry of it): recorded with the answer below.
-    announcing = [i for i, lead in leads.items() if not lead.announced]
-    if announcing:
-        announced = await agent.leads.announce_many([(leads[i], events[i]) for i in announcing])
-        _keep(leads, outcomes, zip(announcing, announced, strict=True))
+class _Batch:
+    """One call's messages, their outcomes, and the phases that answer them. A step that fails for one
+    message records the error as that message's outcome and drops it from the later phases."""
 
-    commits: list[tuple[int, Commit]] = []
-    answered: dict[int, tuple[Turn, Reply]] = {}
-    publishing: list[tuple[int, Answer]] = []  # answers stored earlier, to publish again
-    saving: list[int] = []
-    thinking: list[tuple[int, Conversation]] = []
-    for i, state in states:
-        lead = leads.get(i)
-        if lead is None:
-            continue  # failed above
-        if state.answer is not None:
-            if i in announcing:
-                saving.append(i)
-            publishing.append((i, state.answer))
-            log.info(
-                "answer_republished",
-                lead_id=lead.lead_id,
-                events=len(state.answer.events),
-                **_fields(events[i]),
-            )
-            continue
-        conversation = state.conversation
-        if state.qualified and not conversation.qualified:  # the conversation expired, not that
-            conversation = conversation.model_copy(update={"qualified": True})
-        if state.handoff is not None and state.handoff.active:
-            # A person is answering: we stay silent, and remember that this message was seen (not advanced).
-            silent = Commit(
-                lead,
+    def __init__(self, events: Sequence[Envelope[MessageReceived]], agent: Agent) -> None:
+        self.events = events
+        self.agent = agent
+        self.outcomes: list[Exception | None] = [None] * len(events)
+        self.keys = [LeadKey(event.company_id, event.payload.lead_external_id) for event in events]
+
+    def failed(self, i: int, exc: Exception) -> None:
+        if self.outcomes[i] is None:
+            self.outcomes[i] = exc
+
+    def each(self, which: Iterable[int], step: Callable[[int], T]) -> dict[int, T]:
+        """``step`` for each message; those it failed for are left out."""
+        done: dict[int, T] = {}
+        for i in which:
+            try:
+                done[i] = step(i)
+            except Exception as exc:
+                self.failed(i, exc)
+        return done
+
+    def settle(self, which: Iterable[int], results: Iterable[T | Exception]) -> dict[int, T]:
+        """A batched call's results, one per message; those that are errors are left out."""
+        done: dict[int, T] = {}
+        for i, result in zip(which, results, strict=True):
+            if isinstance(result, Exception):
+                self.failed(i, result)
+            else:
+                done[i] = result
+        return done
+
+    async def answer(self) -> None:
+        store = self.agent.store
+        recalled: dict[int, Snapshot] = {}
+        if self.agent.llm is None:
+            # With a language model, the state is always read: a wrong guess would cost a second model call,
+            # and the model's latency dwarfs the read's.
+            for i, key in enumerate(self.keys):
+                if (state := store.recall(key)) is not None:
+                    recalled[i] = state
+        read = await self.read([i for i in range(len(self.events)) if i not in recalled])
+        stale = await self.respond(recalled | read, guessed=set(recalled))
+        if stale:
+            # What this process remembered of these leads was stale (another replica answered them, a person
+            # took them over, their keys expired): nothing was stored or published, so answer from Redis.
+            log.debug("recalled_state_stale", messages=len(stale))
+            await self.respond(await self.read(stale), guessed=set())
+
+    async def read(self, which: list[int]) -> dict[int, Snapshot]:
+        if not which:
+            return {}
+        states = await self.agent.store.load_many([(self.keys[i], self.events[i].id) for i in which])
+        return self.settle(which, states)
+
+    async def identify(self, states: dict[int, Snapshot]) -> tuple[dict[int, Lead], set[int]]:
+        """Each message's lead, claimed for a new one, and announced when it was not yet; the messages whose
+        lead was announced now (recorded with their answer)."""
+        agent, events = self.agent, self.events
+        leads = {i: state.lead for i, state in states.items() if state.lead is not None}
+        new = [i for i, state in states.items() if state.lead is None]
+        if new:
+            now = agent.clock()
+            candidates = self.each(new, lambda i: agent.leads.candidate(events[i], now=now))
+            leads |= self.settle(candidates, await agent.store.claim_many(list(candidates.values())))
+        announcing = [i for i, lead in leads.items() if not lead.announced]
+        if announcing:
+            announced = await agent.leads.announce_many([(leads[i], events[i]) for i in announcing])
+            for i in announcing:
+                del leads[i]
+            leads |= self.settle(announcing, announced)
+        return leads, set(announcing)
+
+    async def respond(self, states: dict[int, Snapshot], *, guessed: set[int]) -> list[int]:
+        """Answer each message from its lead's state. Returns the messages whose state was ``guessed``
+        (remembered, not read) and found stale by the commit, to answer again from a read; a read state
+        found stale is that message's failure (the bus retries it)."""
+        agent, events = self.agent, self.events
+        leads, announcing = await self.identify(states)
+        again: dict[int, Answer] = {}  # answers stored earlier, to publish again
+        saving: list[int] = []
+        commits: dict[int, Commit] = {}
+        thinking: dict[int, Conversation] = {}
+        for i, state in states.items():
+            lead = leads.get(i)
+            if lead is None:
+                continue  # failed above
+            if state.answer is not None:
+                if i in announcing:
+                    saving.append(i)
+                again[i] = state.answer
+                log.info(
+                    "answer_republished",
+                    lead_id=lead.lead_id,
+                    events=len(state.answer.events),
+                    **_fields(events[i]),
+                )
+                continue
+            conversation = state.conversation
+            if state.qualified and not conversation.qualified:  # the conversation expired, not that
+                conversation = conversation.model_copy(update={"qualified": True})
+            if state.handoff is not None and state.handoff.active:
+                # A person is answering: we stay silent, and remember that this message was seen (not advanced).
+                commits[i] = Commit(
+                    lead,
+                    events[i].id,
+                    Answer(events=[]),
+                    conversation,
+                    expected_version=conversation.version,
+                    announced=i in announcing,
+                    unless_handed_off=False,
+                )
+                log.info("reply_suppressed_handoff", lead_id=lead.lead_id, **_fields(events[i]))
+                continue
+            thinking[i] = conversation
+
+        answered = await self.think(thinking, leads)
+        for i, (turn, reply) in answered.items():
+            commits[i] = Commit(
+                reply.lead,
                 events[i].id,
-                Answer(events=[]),
-                conversation,
-                expected_version=conversation.version,
+                reply.answer,
+                turn.conversation,
+                expected_version=thinking[i].version,
+                handoff=reply.handoff,
+                qualify=turn.qualification is not None,
                 announced=i in announcing,
-                unless_handed_off=False,
+                made_by=thinking[
+                    i
+                ].made_by,  # what a remembered state is checked by (a read one passes it too)
             )
-            commits.append((i, silent))
-            log.info("reply_suppressed_handoff", lead_id=lead.lead_id, **_fields(events[i]))
-            continue
-        thinking.append((i, conversation))
+        if saving:
+            self.settle(saving, await agent.store.save_leads([leads[i] for i in saving]))
 
-    for (i, conversation), (turn, reply) in zip(
-        thinking, await _think(events, thinking, leads, agent), strict=True
-    ):
-        answered[i] = (turn, reply)
-        commit = Commit(
-            reply.lead,
-            events[i].id,
-            reply.answer,
-            turn.conversation,
-            expected_version=conversation.version,
-            handoff=reply.handoff,
-            qualify=turn.qualification is not None,
-            announced=i in announcing,
-            made_by=conversation.made_by,  # what a remembered state is checked by (a read one passes it too)
-        )
-        commits.append((i, commit))
-
-    if saving:
-        for i, failed in zip(saving, await agent.store.save_leads([leads[i] for i in saving]), strict=True):
-            outcomes[i] = failed
-    stale: list[int] = []
-    sending: list[tuple[int, Envelope[Any], str | None]] = []
-    results = await agent.store.commit_many([commit for _, commit in commits]) if commits else []
-    for (i, _), result in zip(commits, results, strict=True):
-        if isinstance(result, ConversationMoved) and i in guessed:
-            stale.append(i)
-        elif isinstance(result, Exception):
-            outcomes[i] = result
-        elif result is None:
-            if i in answered:  # ours was stored: publish the envelopes in hand rather than parse them back
+        stale: list[int] = []
+        sending: list[tuple[int, Envelope[Any], str | None]] = []
+        results = await agent.store.commit_many(list(commits.values())) if commits else []
+        for i, result in zip(commits, results, strict=True):
+            if isinstance(result, ConversationMoved) and i in guessed:
+                stale.append(i)
+            elif isinstance(result, Exception):
+                self.failed(i, result)
+            elif i not in answered:
+                # Silent (handoff). An answer found stored was made by an earlier run of this message, which
+                # publishes it itself (at-least-once: its retry republishes it).
+                pass
+            elif result is None:  # ours was stored: publish the envelopes in hand rather than parse them back
                 turn, reply = answered[i]
                 sending += [(i, envelope, key) for envelope, key in reply.events]
-                _answered(turn, reply)
-        elif i in answered:  # answered already (a replay, a re-run): the stored answer is the one to publish
-            publishing.append((i, result))
-    for i, answer in publishing:
-        if outcomes[i] is None:
-            sending += [(i, catalog.parse(item.wire), item.dedupe_key) for item in answer.events]
-    if sending:
-        published = await agent.bus.publish_many([(envelope, key) for _, envelope, key in sending])
-        for (i, _, _), outcome in zip(sending, published, strict=True):
-            if isinstance(outcome, Exception) and outcomes[i] is None:
-                outcomes[i] = outcome  # stored, not published: the retry publishes the stored answer
-    return stale
-
-
-def _keep(
-    leads: dict[int, Lead], outcomes: list[Exception | None], results: Iterable[tuple[int, Lead | Exception]]
-) -> None:
-    """Each message's lead as a phase left it; a message whose phase failed drops out with its error."""
-    for i, result in results:
-        if isinstance(result, Exception):
-            outcomes[i] = result
-            leads.pop(i, None)
-        else:
-            leads[i] = result
-
-
-async def _think(
-    events: Sequence[Envelope[MessageReceived]],
-    thinking: list[tuple[int, Conversation]],
-    leads: dict[int, Lead],
-    agent: Agent,
-) -> list[tuple[Turn, Reply]]:
-    """Each message's turn and reply: by the rules, for the whole batch; with a language model, its calls for
-    all the messages at once, each under its message's context (for its log lines)."""
-    found = [_found(events[i], conversation, agent) for i, conversation in thinking]
-    llm = agent.llm
-    if llm is not None:
-        refining = [
-            _as(
-                events[i],
-                llm.refine((events[i].payload.body or "").strip(), f, today=_today(events[i], agent)),
-            )
-            if f is not None
-            else _none()
-            for (i, _), f in zip(thinking, found, strict=True)
-        ]
-        found = [
-            r if r is not None else f for r, f in zip(await asyncio.gather(*refining), found, strict=True)
-        ]
-    turns = [
-        _turn(events[i], conversation, f, agent) for (i, conversation), f in zip(thinking, found, strict=True)
-    ]
-    paragraphs = [turn.paragraphs for turn in turns]
-    if llm is not None and agent.settings.llm_phrase:
-        paragraphs = list(
-            await asyncio.gather(
-                *(_as(events[i], llm.phrase(p)) for (i, _), p in zip(thinking, paragraphs, strict=True))
-            )
+                _answered(turn, reply, events[i])
+            else:  # answered already (a replay, a re-run): the stored answer is the one to publish again
+                again[i] = result
+        stored = self.each(
+            (i for i in again if self.outcomes[i] is None),
+            lambda i: [(catalog.parse(item.wire), item.dedupe_key) for item in again[i].events],
         )
-    return [
-        (turn, _reply(events[i], leads[i], turn, p, agent))
-        for (i, _), turn, p in zip(thinking, turns, paragraphs, strict=True)
-    ]
+        sending += [(i, envelope, key) for i, parsed in stored.items() for envelope, key in parsed]
+        if sending:
+            published = await agent.bus.publish_many([(envelope, key) for _, envelope, key in sending])
+            for (i, _, _), outcome in zip(sending, published, strict=True):
+                if isinstance(outcome, Exception):
+                    self.failed(i, outcome)  # stored, not published: the retry publishes the stored answer
+        return stale
 
+    async def think(
+        self, thinking: dict[int, Conversation], leads: dict[int, Lead]
+    ) -> dict[int, tuple[Turn, Reply]]:
+        """Each message's turn and reply: by the rules, for the whole batch; with a language model, its calls
+        for all the messages at once."""
+        agent, events = self.agent, self.events
+        found = self.each(thinking, lambda i: _found(events[i], thinking[i], agent))
+        llm = agent.llm
+        if llm is not None:
+            refined = await asyncio.gather(*(self.refine(llm, i, f) for i, f in found.items()))
+            found = dict(zip(found, refined, strict=True))
+        turns = self.each(found, lambda i: _turn(events[i], thinking[i], found[i], agent))
+        paragraphs = {i: turn.paragraphs for i, turn in turns.items()}
+        if llm is not None and agent.settings.llm_phrase:
+            phrased = await asyncio.gather(*(self.phrase(llm, i, p) for i, p in paragraphs.items()))
+            paragraphs = dict(zip(paragraphs, phrased, strict=True))
+        return self.each(
+            turns, lambda i: (turns[i], _reply(events[i], leads[i], turns[i], paragraphs[i], agent))
+        )
 
-async def _as(event: Envelope[Any], call: Awaitable[T]) -> T:
-    """``call`` with ``event`` as the current one: its log lines carry the event's fields."""
-    with context.handling(event):
-        return await call
+    async def refine(self, llm: LanguageModel, i: int, found: Extraction | None) -> Extraction | None:
+        """The model's reading of message ``i`` on top of the rules'; the rules' alone if it fails."""
+        event = self.events[i]
+        if found is None:
+            return None  # no text (media): nothing to read
+        with context.handling(event):  # its log lines carry the message's fields
+            try:
+                return await llm.refine(
+                    (event.payload.body or "").strip(), found, today=_today(event, self.agent)
+                )
+            except Exception as exc:  # the model is optional: never the reason a message goes unanswered
+                log.warning("llm_fallback", reason="error", error=repr(exc)[:200])
+                return found
 
-
-async def _none() -> None:
-    return None
+    async def phrase(self, llm: LanguageModel, i: int, paragraphs: list[str]) -> list[str]:
+        with context.handling(self.events[i]):
+            try:
+                return await llm.phrase(paragraphs)
+            except Exception as exc:
+                log.warning("llm_fallback", reason="error", error=repr(exc)[:200])
+                return paragraphs
 
 
 def _fields(event: Envelope[Any]) -> dict[str, Any]:
@@ -312,7 +334,7 @@ def _turn(
     return advance(conversation, found, rules=agent.settings.rules())
 
 
-def _answered(turn: Turn, reply: Reply) -> None:
+def _answered(turn: Turn, reply: Reply, event: Envelope[MessageReceived]) -> None:
     # Debug, not info: one line per message is the hot path's largest avoidable cost in production, and
     # the bus's metrics count what was answered.
     log.debug(
@@ -322,6 +344,7 @@ def _answered(turn: Turn, reply: Reply) -> None:
         qualified=turn.qualification is not None,
         handoff=turn.handoff,
         messages=len(reply.events),
+        **_fields(event),
     )
 
 

@@ -124,14 +124,15 @@ class LanguageModel:
         if json_mode:
             body["response_format"] = {"type": "json_object"}
         headers = {"Authorization": f"Bearer {self._api_key.get_secret_value()}"} if self._api_key else {}
+        # One deadline for the whole call, the wait for a turn included: a message waits for the model at most
+        # the timeout, then the rules answer it.
+        deadline = asyncio.get_running_loop().time() + self._timeout
 
         async def attempt() -> httpx.Response:
             # httpx's timeout bounds each network step; asyncio's bounds the whole call (a slow trickle too),
             # and becomes an UpstreamUnavailable so that the breaker counts it.
-            # A call waiting for a free slot counts against its timeout too: a message waits for the model
-            # at most that long, then the rules answer it.
             try:
-                async with asyncio.timeout(self._timeout), self._slots:
+                async with asyncio.timeout_at(deadline):
                     response: httpx.Response = await upstream.call(
                         self._http,
                         "POST",
@@ -146,6 +147,13 @@ class LanguageModel:
             return response
 
         try:
+            async with asyncio.timeout_at(deadline):
+                await self._slots.acquire()
+        except TimeoutError:
+            # Our own queue, not the endpoint's fault: the breaker does not count it.
+            log.warning("llm_fallback", reason="busy")
+            return None
+        try:
             response = await self._breakers.call("llm", attempt)
             data = response.json()
             content = data["choices"][0]["message"]["content"]
@@ -155,4 +163,6 @@ class LanguageModel:
         except (ValueError, KeyError, IndexError, TypeError) as exc:
             log.warning("llm_fallback", reason="unreadable_answer", error=type(exc).__name__)
             return None
+        finally:
+            self._slots.release()
         return content if isinstance(content, str) else json.dumps(content)

@@ -23,7 +23,7 @@ import hashlib
 from collections.abc import Sequence
 from typing import Any
 
-from eventbus.batching import AutoPipeline
+from eventbus.batching import AutoPipeline, settled
 from eventbus.line import Command, Line
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
@@ -53,7 +53,7 @@ class Pipeline(AutoPipeline[Command]):
         wait per command: each one's reply, or its error in its place."""
         futures = [self._enqueue(command) for command in commands]
         self._start()
-        return await asyncio.gather(*futures, return_exceptions=True)
+        return settled(await asyncio.gather(*futures, return_exceptions=True))
 
     def script(self, source: str) -> Script:
         return Script(self, source)

@@ -225,8 +225,9 @@ class Store:
             for c in candidates
         ]
         replies = await self._pipeline.many(commands)
+        # nil: ours was set; else the record of the lead another handler claimed first (or an error)
         return [
-            reply if isinstance(reply, Exception) else candidate if reply is None else _lead(reply)
+            candidate if reply is None else _each([reply], _lead)[0]
             for candidate, reply in zip(candidates, replies, strict=True)
         ]
 
@@ -283,7 +284,7 @@ class Store:
                 continue
             try:
                 results.append(self._committed(commit, reply))
-            except ConversationMoved as exc:
+            except (ConversationMoved, ValueError) as exc:  # ValueError: a stored answer that does not parse
                 results.append(exc)
         return results
 
