@@ -29,7 +29,7 @@ class Conversation(BaseModel):
     month_hint: tuple[int, int] | None = None
     qualified: bool = False
     budget_questioned: bool = False
-    #: The received event whose answer stored this state (``Store.commit``). Versions restart at 0 when the
+    #: The received event whose answer stored this state (``Store.commit_many``). Versions restart at 0 when the
     #: conversation expires or Redis loses it; this does not repeat, so a remembered state is checked by it.
     made_by: str | None = None
 

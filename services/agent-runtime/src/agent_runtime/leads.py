@@ -3,7 +3,7 @@
 The id is claimed with ``SET NX`` on the natural key (the lead record lives with the lead's other state,
 ``store.py``), so two first messages handled at the same time (or a replay of the first) agree on one id;
 ``lead.created`` is published with the natural key as the bus's ``dedupe_key`` and the lead is marked
-announced only after the publish (with the first answer, ``Store.commit``), so a crash in between
+announced only after the publish (with the first answer, ``Store.commit_many``), so a crash in between
 re-publishes (the bus returns the first event) instead of losing it.
 
 The admin API knows a lead by id only: an index maps the id to the natural key. It is written before
@@ -131,7 +131,7 @@ class Leads:
         """Publish ``lead.created`` for each lead, on the thread of the message that made it, in one round
         trip for the refs and one for the events; safe to repeat (see the module docstring). Each lead marked
         announced, or the error it failed with. The caller records that it was done
-        (``Store.commit(announced=True)``) with the lead returned."""
+        (``Commit(announced=True)``) with the lead returned."""
         refs = [
             LeadRef(lead_id=lead.lead_id, company_id=lead.company_id, lead_external_id=lead.lead_external_id)
             for lead, _ in announcing

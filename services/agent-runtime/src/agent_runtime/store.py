@@ -110,7 +110,7 @@ class Handoff(BaseModel):
 
 @dataclass(frozen=True)
 class Commit:
-    """One answer to store with the conversation it leads to (``Store.commit``'s arguments)."""
+    """One answer to store with the conversation it leads to (see ``Store.commit_many``)."""
 
     lead: Lead
     event_id: str
@@ -238,44 +238,14 @@ class Store:
         ]
         return _errors(await self._pipeline.many(commands))
 
-    async def commit(
-        self,
-        lead: Lead,
-        event_id: str,
-        answer: Answer,
-        conversation: Conversation,
-        *,
-        expected_version: int,
-        handoff: Handoff | None = None,
-        qualify: bool = False,
-        announced: bool = False,
-        unless_handed_off: bool = True,
-        made_by: str | None = None,
-    ) -> Answer | None:
-        """Store the answer and the new conversation at once (and, with ``announced``, that ``lead.created``
-        was published). None when ours was stored; the earlier answer when this message was answered
-        already, which is the one to publish. Refused (``ConversationMoved``) when the conversation's
-        version is not ``expected_version`` any more or, ``unless_handed_off``, a person took the lead over
-        (``HandoffStarted``), or, given ``made_by`` (the ``Conversation.made_by`` it was read or recalled with), when
-        the stored conversation was made by another event. A stored answer with replies is remembered for
-        the lead's next message."""
-        commit = Commit(
-            lead,
-            event_id,
-            answer,
-            conversation,
-            expected_version=expected_version,
-            handoff=handoff,
-            qualify=qualify,
-            announced=announced,
-            unless_handed_off=unless_handed_off,
-            made_by=made_by,
-        )
-        return self._committed(commit, await self._commit(*self._commit_call(commit)))
-
     async def commit_many(self, commits: Sequence[Commit]) -> list[Answer | Exception | None]:
-        """:meth:`commit` each, sharing round trips without a task per commit (the batch handler's); each
-        one's result, or the error it raised, in order."""
+        """Store each answer and the conversation it leads to at once (and, with ``announced``, that
+        ``lead.created`` was published), in one round trip; one result per commit, in order. None when ours was
+        stored; the earlier answer when the message was answered already, which is the one to publish. Refused
+        (``ConversationMoved``) when the conversation's version is not ``expected_version`` any more or,
+        ``unless_handed_off``, a person took the lead over (``HandoffStarted``), or, given ``made_by`` (the
+        ``Conversation.made_by`` it was read or recalled with), when the stored conversation was made by another
+        event. A stored answer with replies is remembered for the lead's next message."""
         replies = await self._commit.many([self._commit_call(commit) for commit in commits])
         results: list[Answer | Exception | None] = []
         for commit, reply in zip(commits, replies, strict=True):
