@@ -3,7 +3,7 @@ handoff, and whether the lead was qualified.
 
 Every key of a lead carries one hash tag, its natural key ``{<company_id>:<lead_external_id>}``, which a
 message names before the lead has an id: one ``MGET`` reads all of a lead's state, and one Lua call
-(``commit``) writes the answer and the conversation together, in one Redis Cluster slot. The one key outside
+(``commit_many``) writes the answer and the conversation together, in one Redis Cluster slot. The one key outside
 it, ``lead-ref:<lead_id>`` (the admin API knows a lead by id only), is read and written on its own.
 
 The answer is stored *before* it is published, keyed by the received event's id: a replayed or re-run
@@ -161,7 +161,7 @@ class Store:
         self._remembered_leads = remembered_leads
 
     def recall(self, lead: LeadKey) -> Snapshot | None:
-        """The lead's state as this process committed it last, if it remembers it: a guess that ``commit``
+        """The lead's state as this process committed it last, if it remembers it: a guess that ``commit_many``
         checks (it raises ``ConversationMoved`` when the guess was stale)."""
         remembered = self._remembered.get(lead)
         if remembered is None:
@@ -186,7 +186,7 @@ class Store:
         return self._keys.service(SERVICE, f"{{{lead.company_id}:{lead.lead_external_id}}}", *parts)
 
     def keys_of(self, lead: LeadKey, event_id: str) -> list[str]:
-        """The keys ``load`` reads and ``commit`` writes, in the script's order."""
+        """The keys ``load`` reads and ``commit_many`` writes, in the script's order."""
         return [
             self.key(lead, "answer", event_id),
             self.key(lead, "conversation"),
