@@ -162,7 +162,7 @@ class Store:
 
     def recall(self, lead: LeadKey) -> Snapshot | None:
         """The lead's state as this process committed it last, if it remembers it: a guess that ``commit_many``
-        checks (it raises ``ConversationMoved`` when the guess was stale)."""
+        checks (its result is ``ConversationMoved`` when the guess was stale)."""
         remembered = self._remembered.get(lead)
         if remembered is None:
             return None
