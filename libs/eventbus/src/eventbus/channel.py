@@ -439,7 +439,8 @@ class ChannelConsumer:
 
     def _call(self, ds: list[Delivery], event: Envelope[Any] | None) -> Awaitable[Any]:
         if event is not None:
-            return self.sub.handle_one(event)
+            handler = self.sub.handler  # called directly when set: the per-event hot path
+            return handler(event) if handler is not None else self.sub.handle_one(event)
         assert self.sub.batch_handler is not None  # a batch worker runs only for a batch subscription
         return self.sub.batch_handler([d.event for d in ds if d.event is not None])
 
