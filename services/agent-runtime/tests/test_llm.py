@@ -105,11 +105,11 @@ async def _replied(agent, phone):
 
 async def test_a_burst_beyond_the_model_limit_falls_back_without_opening_the_breaker(make_agent):
     # Waiting for a turn is our own queue, not the endpoint failing: the model stays in use afterwards.
-    transport = fake_llm(slots={"guests": 130}, delay=0.15)
+    transport = fake_llm(slots={"guests": 130}, delay=0.2)
     async with make_agent(
         llm_url="http://llm.test/v1/chat/completions",
         llm_concurrency=1,
-        llm_timeout=0.3,
+        llm_timeout=1.0,  # 20 calls of 0.2 s take turns: most wait longer than this
         transport=transport,
     ) as agent:
         phones = [f"+55119999901{n:02d}" for n in range(10)]
