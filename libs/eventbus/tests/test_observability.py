@@ -45,24 +45,25 @@ async def test_publish_and_handle_spans_are_linked_through_traceparent(bus: Bus,
     assert consumer.attributes["messaging.message.id"] == event.id
 
 
-async def test_with_tracing_on_a_batch_handler_gets_each_event_in_its_own_span(bus: Bus, spans) -> None:
-    # What a handler publishes takes the current span as its parent: one span per call keeps each reply
-    # on its own event's trace.
+async def test_with_tracing_on_each_event_of_a_batch_gets_its_own_span_and_its_replies_stay_on_it(
+    bus: Bus, spans
+) -> None:
+    # No span is current during a batch call; a publish names its cause (causation_id), and the bus makes it a
+    # child of that event's span.
     batches: list[list[str]] = []
     replies: dict[str, str] = {}
-    in_flight, most = 0, 0
 
     async def handle(events) -> list[Exception | None]:
-        nonlocal in_flight, most
-        in_flight += 1
-        most = max(most, in_flight)
         batches.append([e.id for e in events])
-        await asyncio.sleep(0.01)
-        for event in events:
-            reply = await bus.emit(samples.every_channel()["lead.created"], company_id=samples.COMPANY)
-            replies[event.id] = reply.event_id
-        in_flight -= 1
-        return [None] * len(events)
+        created = samples.every_channel()["lead.created"]
+        outcomes = await bus.publish_many(
+            [
+                (Envelope.new(created, source="tests", company_id=e.company_id, causation_id=e.id), None)
+                for e in events
+            ]
+        )
+        replies.update((e.id, o.event_id) for e, o in zip(events, outcomes, strict=True))
+        return [PermanentFailure("refused") if e.id == batches[0][-1] else None for e in events]
 
     published = [
         (await bus.emit(samples.every_channel()[CH], company_id=samples.COMPANY)).event_id for _ in range(5)
@@ -70,15 +71,21 @@ async def test_with_tracing_on_a_batch_handler_gets_each_event_in_its_own_span(b
     sub = Subscription(CH, batch_handler=handle, max_batch=64)
     async with Consumer(bus, "traced-batches", [sub], block=timedelta(milliseconds=100)).running():
         await eventually(lambda: asyncio.sleep(0, len(replies) == 5))
-    assert all(len(batch) == 1 for batch in batches)
-    assert most > 1, "one event per call, but the calls run at once"
+        await eventually(DeadLetters(bus, CH, "traced-batches").count)
+    assert max(map(len, batches)) > 1, "tracing does not cost the batch"
     finished = spans.get_finished_spans()
     handling = {s.attributes["messaging.message.id"]: s for s in finished if s.name == f"handle {CH}"}
     publishing = {
         s.attributes["messaging.message.id"]: s for s in finished if s.name == "publish lead.created"
     }
+    origin = {s.attributes["messaging.message.id"]: s for s in finished if s.name == f"publish {CH}"}
     for event_id in published:
-        assert publishing[replies[event_id]].parent.span_id == handling[event_id].context.span_id
+        handled = handling[event_id]
+        assert handled.parent.span_id == origin[event_id].context.span_id  # from its own publisher
+        assert publishing[replies[event_id]].parent.span_id == handled.context.span_id  # its reply, under it
+    refused = handling[batches[0][-1]]
+    assert not refused.status.is_ok and refused.events[0].name == "exception"
+    assert all(handling[i].status.is_unset for i in published if i != batches[0][-1])
 
 
 def metric(name: str, **labels) -> float:

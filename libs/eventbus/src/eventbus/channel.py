@@ -493,11 +493,7 @@ class ChannelConsumer:
                     invalid.append((d, exc))
                     continue
             ready.append(d)
-        if ready and tracing.enabled():
-            # One event per call, each inside its own span (and all at once, as in a batch): what the handler
-            # publishes carries that event's trace.
-            await asyncio.gather(*(self._handle(d) for d in ready))
-        elif ready:
+        if ready:
             await self._handle_together(ready)
         for d, reason in invalid:  # after the others: their acknowledgements need not wait on these writes
             await self._dead_letter(d, reason)
@@ -505,12 +501,19 @@ class ChannelConsumer:
     async def _handle_together(self, ready: list[Delivery]) -> None:
         started = time.perf_counter()
         outcomes: Sequence[Exception | None]
-        try:
-            outcomes = await self._run_handler(ready, None)
-            if len(outcomes) != len(ready):
-                raise TypeError(f"batch handler returned {len(outcomes)} outcomes for {len(ready)} events")
-        except Exception as exc:
-            outcomes = [exc] * len(ready)
+        events = [d.event for d in ready if d.event is not None]
+        with tracing.handling_batch(events, self.owner.group) as spans:
+            try:
+                outcomes = await self._run_handler(ready, None)
+                if len(outcomes) != len(ready):
+                    raise TypeError(
+                        f"batch handler returned {len(outcomes)} outcomes for {len(ready)} events"
+                    )
+            except Exception as exc:
+                outcomes = [exc] * len(ready)
+            for event, outcome in zip(events, outcomes, strict=True):
+                if outcome is not None and event.id in spans:
+                    tracing.failed(spans[event.id], outcome)
         elapsed = time.perf_counter() - started
         failures: list[tuple[Delivery, Exception]] = []
         for d, outcome in zip(ready, outcomes, strict=True):

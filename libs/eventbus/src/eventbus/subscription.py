@@ -47,8 +47,9 @@ class Subscription:
     outcomes, fails every event of the call. During the call no single event is the current one
     (``eventbus.context``): pass ``correlation_id``/``causation_id`` to ``Envelope.new``, or enter
     ``context.handling(event)`` around one event's work. ``concurrency`` bounds the events in flight across
-    calls; each call runs in its own task. With tracing on, each call gets one event, inside its own span, so
-    that what it publishes carries that event's trace.
+    calls; each call runs in its own task. With tracing on, each event gets its own consumer span, none of
+    them current: what the handler publishes with one of the batch's events as its cause (``causation_id``)
+    becomes a child of that event's span.
     """
 
     channel: str

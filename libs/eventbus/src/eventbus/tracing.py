@@ -7,12 +7,14 @@ Only the OpenTelemetry API is used here: without an SDK configured by the servic
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from opentelemetry import trace
-from opentelemetry.trace import NoOpTracerProvider, ProxyTracerProvider, Span, SpanKind
+from opentelemetry.context import Context
+from opentelemetry.trace import NoOpTracerProvider, ProxyTracerProvider, Span, SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from eventbus.envelope import Envelope
@@ -32,14 +34,24 @@ def _attributes(event: Envelope[Any]) -> dict[str, str | int]:
     }
 
 
+#: The consumer spans of the batch being handled in this task, by event id (``handling_batch``).
+_batch: ContextVar[dict[str, Span] | None] = ContextVar("eventbus_batch_spans", default=None)
+
+
 @contextmanager
 def publishing(event: Envelope[Any]) -> Iterator[Envelope[Any]]:
-    """A producer span; yields the event with ``traceparent`` set when tracing is on."""
+    """A producer span; yields the event with ``traceparent`` set when tracing is on. Inside a batch
+    (``handling_batch``), an event caused by one of the batch's events is a child of that event's span."""
     if not enabled():
         yield event
         return
+    spans = _batch.get()
+    cause = spans.get(event.causation_id) if spans and event.causation_id else None
     with _tracer.start_as_current_span(
-        f"publish {event.type}", kind=SpanKind.PRODUCER, attributes=_attributes(event)
+        f"publish {event.type}",
+        context=trace.set_span_in_context(cause) if cause is not None else None,
+        kind=SpanKind.PRODUCER,
+        attributes=_attributes(event),
     ):
         carrier: dict[str, str] = {}
         _propagator.inject(carrier)
@@ -77,9 +89,51 @@ def handling(event: Envelope[Any], group: str) -> Iterator[Span | None]:
     if not enabled():
         yield None
         return
-    parent = _propagator.extract({"traceparent": event.traceparent}) if event.traceparent else None
-    attributes = {**_attributes(event), "messaging.consumer.group.name": group}
     with _tracer.start_as_current_span(
-        f"handle {event.type}", context=parent, kind=SpanKind.CONSUMER, attributes=attributes
+        f"handle {event.type}",
+        context=_parent(event),
+        kind=SpanKind.CONSUMER,
+        attributes=_handled(event, group),
     ) as span:
         yield span
+
+
+@contextmanager
+def handling_batch(events: Sequence[Envelope[Any]], group: str) -> Iterator[dict[str, Span]]:
+    """One consumer span per event of a batch handler's call, each a child of its own publisher's span. None of
+    them is current (a batch has no single current event): what the handler publishes with one of the batch's
+    events as its cause (``causation_id``) becomes a child of that event's span (``publishing``). The caller
+    marks the failed ones (``failed``); all end when the block does."""
+    if not enabled():
+        yield {}
+        return
+    spans = {
+        event.id: _tracer.start_span(
+            f"handle {event.type}",
+            context=_parent(event),
+            kind=SpanKind.CONSUMER,
+            attributes=_handled(event, group),
+        )
+        for event in events
+    }
+    token = _batch.set(spans)
+    try:
+        yield spans
+    finally:
+        _batch.reset(token)
+        for span in spans.values():
+            span.end()
+
+
+def failed(span: Span, exc: BaseException) -> None:
+    """Mark a span as ended by ``exc``, as ``start_as_current_span`` does for an exception that escapes it."""
+    span.record_exception(exc)
+    span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+
+
+def _parent(event: Envelope[Any]) -> Context | None:
+    return _propagator.extract({"traceparent": event.traceparent}) if event.traceparent else None
+
+
+def _handled(event: Envelope[Any], group: str) -> dict[str, str | int]:
+    return {**_attributes(event), "messaging.consumer.group.name": group}
