@@ -416,6 +416,46 @@ async def test_a_batch_that_breaks_where_no_message_is_to_blame_answers_each_mes
     assert [line["messages"] for line in logs if line["event"] == "batch_failed_answering_alone"] == [2]
 
 
+@pytest.mark.parametrize("where", ["after the answers were published", "while publishing them"])
+async def test_a_batch_answered_again_alone_after_partial_work_sends_nothing_twice(
+    make_agent, monkeypatch, where
+):
+    # The backstop re-runs each message of a batch that broke: what the batch stored and published already is
+    # found and published again under the same ids, not answered a second time.
+    from agent_runtime import handlers
+
+    async with make_agent() as agent:
+        handler = agent.app.state.agent
+        if where == "after the answers were published":
+            respond = handlers._Batch.respond
+
+            async def breaks_after(self, states, **options):
+                stale = await respond(self, states, **options)
+                if len(self.events) > 1:
+                    raise RuntimeError("a bug after commit and publish")
+                return stale
+
+            monkeypatch.setattr(handlers._Batch, "respond", breaks_after)
+        else:
+            publish_many = handler.bus.publish_many
+
+            async def breaks_on_replies(events):
+                if len([e for e, _ in events if e.type == "message.sent"]) > 1:
+                    raise RuntimeError("a bug while publishing the replies")
+                return await publish_many(events)
+
+            monkeypatch.setattr(handler.bus, "publish_many", breaks_on_replies)
+        phones = ("+5511900000001", "+5511900000002")
+        outcomes = await handlers.answer_messages([_received("Oi", phone=p) for p in phones], agent=handler)
+        replies = [await agent.replies_to(phone) for phone in phones]
+        created = await agent.events("lead.created")
+        states = [await handler.store.load(LeadKey(COMPANY, f"wa:{phone}"), "evt_unused") for phone in phones]
+    assert outcomes == [None, None]
+    assert [len(r) for r in replies] == [1, 1]
+    assert len(created) == 2
+    assert [state.conversation.version for state in states] == [1, 1]
+
+
 async def test_with_a_language_model_every_message_reads_the_state(make_agent, monkeypatch):
     # A wrong guess would cost a second model call: with a model, the agent does not guess.
     import httpx

@@ -104,17 +104,20 @@ async def _replied(agent, phone):
 
 
 async def test_a_burst_beyond_the_model_limit_falls_back_without_opening_the_breaker(make_agent):
-    # Waiting for a turn is our own queue, not the endpoint failing: the model stays in use afterwards.
-    transport = fake_llm(slots={"guests": 130}, delay=0.2)
+    # Waiting for a turn is our own queue, not the endpoint failing: the model stays in use afterwards. Five
+    # calls at once (the breaker's threshold) that each got their turn late must not time out together.
+    transport = fake_llm(slots={"guests": 130}, delay=0.3)
     async with make_agent(
         llm_url="http://llm.test/v1/chat/completions",
-        llm_concurrency=1,
-        llm_timeout=1.0,  # 20 calls of 0.2 s take turns: most wait longer than this
+        llm_concurrency=5,
+        llm_timeout=1.0,  # 40 calls of 0.3 s, five at a time: the later ones wait longer than this
         transport=transport,
     ) as agent:
-        phones = [f"+55119999901{n:02d}" for n in range(10)]
+        phones = [f"+55119999901{n:02d}" for n in range(20)]
         await asyncio.gather(*(agent.send("casamento dia 12/03 para 80 pessoas", phone=p) for p in phones))
         burst = await asyncio.gather(*(_replied(agent, phone) for phone in phones))
+        breaker = agent.app.state.agent.llm._breakers.state("llm")
         reply = await agent.answer("casamento, cento e poucos convidados")
     assert all(burst), "every lead answered, by the rules when its turn did not come in time"
+    assert breaker == "closed"
     assert "Perfeito, anotei" in reply, "the model still phrases the replies after the burst"

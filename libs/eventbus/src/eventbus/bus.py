@@ -158,6 +158,7 @@ class Bus:
                     if isinstance(reply, Exception)
                     else self._published(event, reply)
                 )
+        assert all(outcome is not None for outcome in outcomes)  # one each: checked, then sent
         return [outcome for outcome in outcomes if outcome is not None]
 
     def _call(

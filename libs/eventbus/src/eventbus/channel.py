@@ -375,13 +375,24 @@ class ChannelConsumer:
     async def _work(self) -> None:
         while True:
             delivery = await self.queue.get()
-            if delivery.entry_id not in self.held or self.closing:
-                continue  # lost to a reclaim while queued, or shutting down
+            if self.held.get(delivery.entry_id) is not delivery or self.closing:
+                continue  # lost to a reclaim while queued (maybe held again, as another delivery), or shutting down
             self.active.add(delivery.entry_id)
             try:
                 await self._handle(delivery)
+            except Exception:
+                self._stranded([delivery])
             finally:
                 self.active.discard(delivery.entry_id)
+
+    def _stranded(self, deliveries: list[Delivery]) -> None:
+        """Handling failed outside the handler (a bug of ours): log it and try the unfinished ones again after
+        a backoff, rather than lose the worker, or hold them, renewing their leases, until a restart."""
+        self.log.exception("consumer_handling_failed", entries=len(deliveries))
+        for d in deliveries:
+            if not d.done:
+                d.attempt += 1  # counted, so that a bug that keeps failing ends in a dead letter, not a loop
+                asyncio.get_running_loop().call_later(self.sub.backoff.delay(d.attempt), self._requeue, d)
 
     async def _handle(self, d: Delivery) -> None:
         if d.event is None:
@@ -460,7 +471,7 @@ class ChannelConsumer:
                 while len(batch) < self.sub.max_batch and not self.queue.empty() and not budget.locked():
                     await budget.acquire()  # free: returns at once
                     batch.append(self.queue.get_nowait())  # what is ready now: a batch never waits to fill
-                ready = [d for d in batch if d.entry_id in self.held and not self.closing]
+                ready = [d for d in batch if self.held.get(d.entry_id) is d and not self.closing]
                 for _ in range(len(batch) - len(ready)):
                     budget.release()
                 if not ready:
@@ -477,6 +488,8 @@ class ChannelConsumer:
     async def _call_batch(self, batch: list[Delivery], budget: asyncio.Semaphore) -> None:
         try:
             await self._handle_batch(batch)
+        except Exception:
+            self._stranded(batch)
         finally:
             self.active.difference_update(d.entry_id for d in batch)
             for _ in batch:
@@ -594,7 +607,7 @@ class ChannelConsumer:
         log.warning("event_handler_failed", error=repr(exc)[:500], retry_in=round(delay, 3))
         # Record the attempt in the stream itself: a crash during the backoff must not reset the count. If
         # Redis is away, the in-process count still holds and the heartbeat keeps the entry ours.
-        with contextlib.suppress(RedisError, OSError):
+        try:
             await self.bus.redis.xclaim(
                 self.stream,
                 self.owner.group,
@@ -604,6 +617,9 @@ class ChannelConsumer:
                 retrycount=d.attempt,
                 justid=True,
             )
+        except (RedisError, OSError, AttributeError, TypeError) as exc:
+            if isinstance(exc, AttributeError | TypeError) and not closed_while_writing(exc):
+                raise  # a bug, not an outage
         d.attempt += 1
         asyncio.get_running_loop().call_later(delay, self._requeue, d)
 
@@ -612,7 +628,7 @@ class ChannelConsumer:
         self.queue.put_nowait(d)
 
     def _requeue(self, d: Delivery) -> None:
-        if d.entry_id in self.held and not self.owner.stopping:
+        if self.held.get(d.entry_id) is d and not self.owner.stopping:
             self.queue.put_nowait(d)
 
     async def _dead_letter(self, d: Delivery, exc: Exception, *, reason: str | None = None) -> None:

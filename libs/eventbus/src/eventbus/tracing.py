@@ -119,6 +119,10 @@ def handling_batch(events: Sequence[Envelope[Any]], group: str) -> Iterator[dict
     token = _batch.set(spans)
     try:
         yield spans
+    except BaseException as exc:  # cancelled (a shutdown past its grace period, a timeout): not a success
+        for span in spans.values():
+            failed(span, exc)
+        raise
     finally:
         _batch.reset(token)
         for span in spans.values():

@@ -124,15 +124,14 @@ class LanguageModel:
         if json_mode:
             body["response_format"] = {"type": "json_object"}
         headers = {"Authorization": f"Bearer {self._api_key.get_secret_value()}"} if self._api_key else {}
-        # One deadline for the whole call, the wait for a turn included: a message waits for the model at most
-        # the timeout, then the rules answer it.
-        deadline = asyncio.get_running_loop().time() + self._timeout
 
         async def attempt() -> httpx.Response:
             # httpx's timeout bounds each network step; asyncio's bounds the whole call (a slow trickle too),
-            # and becomes an UpstreamUnavailable so that the breaker counts it.
+            # and becomes an UpstreamUnavailable so that the breaker counts it. The call has the whole timeout
+            # from the moment it got its turn: a call left a sliver of time by a long wait would time out
+            # through no fault of the endpoint, and a burst would open the breaker of a healthy model.
             try:
-                async with asyncio.timeout_at(deadline):
+                async with asyncio.timeout(self._timeout):
                     response: httpx.Response = await upstream.call(
                         self._http,
                         "POST",
@@ -147,7 +146,9 @@ class LanguageModel:
             return response
 
         try:
-            async with asyncio.timeout_at(deadline):
+            # A message waits for its turn at most the timeout (then the rules answer it), and for the call at
+            # most the timeout again.
+            async with asyncio.timeout(self._timeout):
                 await self._slots.acquire()
         except TimeoutError:
             # Our own queue, not the endpoint's fault: the breaker does not count it.

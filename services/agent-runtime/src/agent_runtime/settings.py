@@ -49,7 +49,8 @@ class Settings(ServiceSettings):
     llm_api_key: SecretStr | None = None
     llm_model: str = "gpt-4o-mini"
     llm_timeout: float = Field(4.0, gt=0)
-    #: Model calls at once; a call waiting for its turn counts against the timeout (then the rules answer).
+    #: Model calls at once. A call waits for its turn at most AGENT_LLM_TIMEOUT (then the rules answer), and
+    #: then has AGENT_LLM_TIMEOUT to answer.
     llm_concurrency: int = Field(32, ge=1)
     #: Let the model rephrase the rule-built replies too (extraction is always tried when a URL is set).
     llm_phrase: bool = True
