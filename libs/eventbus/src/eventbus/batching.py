@@ -43,6 +43,13 @@ class AutoPipeline(Generic[T]):
         self._queue.append((call, future))
         return future
 
+    async def many(self, calls: list[T]) -> list[Any]:
+        """Send every call (with whatever else is queued), without a task or a wait per call: each one's reply,
+        or its error in its place, in order."""
+        futures = [self._enqueue(call) for call in calls]
+        self._start()
+        return settled(await asyncio.gather(*futures, return_exceptions=True))
+
     def _start(self) -> None:
         """Drain the line in a task of its own, unless one is draining it already."""
         if self._drainer is None and self._queue:
@@ -122,13 +129,9 @@ class ScriptBatcher(AutoPipeline[_Call]):
             raise reply
         return reply
 
-    async def many(self, calls: list[_Call]) -> list[Any]:
-        """Run every call (with whatever else is queued), without a task or a wait per call: each one's reply
-        or error, in order."""
-        futures = [self._enqueue(call) for call in calls]
-        if not self._alone:
-            self._start()  # else the lone call on the wire starts the drain when it returns
-        return settled(await asyncio.gather(*futures, return_exceptions=True))
+    def _start(self) -> None:
+        if not self._alone:  # else the lone call on the wire starts the drain when it returns
+            super()._start()
 
     async def _round_trip(self, batch: list[_Call]) -> list[Any]:
         return await self._scripted(batch, self._execute)

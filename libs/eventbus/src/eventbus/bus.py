@@ -19,7 +19,7 @@ from redis.exceptions import RedisError
 
 from eventbus import catalog, metrics, tracing
 from eventbus.batching import NodeBatchers, ScriptBatcher
-from eventbus.client import Client, closed_while_writing, connect, warm
+from eventbus.client import Client, connect, unreachable, warm
 from eventbus.durability import WriteAck, run_acknowledged
 from eventbus.envelope import Envelope, Payload
 from eventbus.errors import BusUnavailable, InvalidEvent, WriteNotAcknowledged
@@ -186,13 +186,13 @@ class Bus:
 
     def _failure(self, event: Envelope[Any], exc: Exception) -> BusUnavailable:
         """The error a publish that failed with ``exc`` raises; ``exc`` itself when it is a bug of ours."""
+        if not unreachable(exc):
+            raise exc  # a bug, not an outage: never disguised as one
         if isinstance(exc, RedisError | OSError):
             log.warning("event_publish_failed", error=str(exc), **event.log_fields())
             return BusUnavailable(f"cannot publish {event.type}: {exc}")
-        if isinstance(exc, AttributeError | TypeError) and closed_while_writing(exc):
-            log.warning("event_publish_failed", error=repr(exc), **event.log_fields())
-            return BusUnavailable(f"cannot publish {event.type}: connection closed while writing")
-        raise exc  # a bug, not an outage: never disguised as one
+        log.warning("event_publish_failed", error=repr(exc), **event.log_fields())
+        return BusUnavailable(f"cannot publish {event.type}: connection closed while writing")
 
     def _published(self, event: Envelope[Any], reply: Any) -> Published:
         appended, event_id, entry_id = reply

@@ -12,14 +12,14 @@ import random
 import time
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import structlog
 from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 from eventbus import catalog, context, metrics, tracing
-from eventbus.client import closed_while_writing
+from eventbus.client import unreachable
 from eventbus.dlq import dead_letter_fields, reason_for
 from eventbus.durability import run_acknowledged
 from eventbus.envelope import Envelope
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from eventbus.consumer import Consumer
 
 log = structlog.get_logger("eventbus.consumer")
+T = TypeVar("T")
 #: Group-aware waits after a lost wake-up race: with N idle replicas, ~N-1 losses per this many entries.
 _GROUPED_WAITS = 20
 
@@ -138,8 +139,8 @@ class ChannelConsumer:
                     raise
                 failures += 1
                 cursor = await self._back_off("consumer_slot_moving", exc, failures)
-            except (RedisError, OSError, AttributeError, TypeError) as exc:
-                if isinstance(exc, AttributeError | TypeError) and not closed_while_writing(exc):
+            except Exception as exc:
+                if not unreachable(exc):
                     raise  # a bug, not an outage
                 failures += 1
                 cursor = await self._back_off("consumer_redis_unavailable", exc, failures)
@@ -405,11 +406,12 @@ class ChannelConsumer:
         token = context.enter(event, {"group": self.owner.group, "attempt": d.attempt})
         started = time.perf_counter()
         try:
+            assert self.sub.handler is not None  # per-event workers run for a per-event subscription only
             if tracing.enabled():
                 with tracing.handling(event, self.owner.group):
-                    await self._run_handler([d], event)
+                    await self._run_handler([d], self.sub.handler(event))
             else:
-                await self._run_handler([d], event)
+                await self._run_handler([d], self.sub.handler(event))
         except Exception as exc:
             await self._failed(d, exc)
         else:
@@ -425,16 +427,16 @@ class ChannelConsumer:
         else:
             await self._retry_or_give_up(d, exc)
 
-    async def _run_handler(self, ds: list[Delivery], event: Envelope[Any] | None) -> Any:
-        """The handler on ``event``, or, without one, the batch handler on ``ds``' events; under the watchdog
-        when the subscription has a timeout."""
+    async def _run_handler(self, ds: list[Delivery], call: Awaitable[T]) -> T:
+        """``call`` (the handler's, on ``ds``' events), under the watchdog when the subscription has a
+        timeout."""
         if self.timeout is None:  # no watchdog to register with: the hot path of most handlers
-            return await self._call(ds, event)
+            return await call
         task = asyncio.current_task()
         if task is not None:
             self.deadlines[task] = (time.monotonic() + self.timeout, ds)
         try:
-            return await self._call(ds, event)
+            return await call
         except asyncio.CancelledError:
             if not ds[0].timed_out:
                 raise
@@ -447,13 +449,6 @@ class ChannelConsumer:
         finally:
             if task is not None:
                 self.deadlines.pop(task, None)
-
-    def _call(self, ds: list[Delivery], event: Envelope[Any] | None) -> Awaitable[Any]:
-        if event is not None:
-            handler = self.sub.handler  # called directly when set: the per-event hot path
-            return handler(event) if handler is not None else self.sub.handle_one(event)
-        assert self.sub.batch_handler is not None  # a batch worker runs only for a batch subscription
-        return self.sub.batch_handler([d.event for d in ds if d.event is not None])
 
     # -- handling in batches ------------------------------------------------------------------------------
 
@@ -515,9 +510,10 @@ class ChannelConsumer:
         started = time.perf_counter()
         outcomes: Sequence[Exception | None]
         events = [d.event for d in ready if d.event is not None]
+        assert self.sub.batch_handler is not None  # a batch worker runs for a batch subscription only
         with tracing.handling_batch(events, self.owner.group) as spans:
             try:
-                outcomes = await self._run_handler(ready, None)
+                outcomes = await self._run_handler(ready, self.sub.batch_handler(events))
                 if len(outcomes) != len(ready):
                     raise TypeError(
                         f"batch handler returned {len(outcomes)} outcomes for {len(ready)} events"
@@ -535,10 +531,8 @@ class ChannelConsumer:
                 self._settle(d)
             else:
                 failures.append((d, outcome))
-        for (
-            d,
-            failure,
-        ) in failures:  # after every success is settled: retries and dead letters take round trips
+        # After every success is settled: retries and dead letters take round trips.
+        for d, failure in failures:
             assert d.event is not None
             token = context.enter(d.event, {"group": self.owner.group, "attempt": d.attempt})
             try:
@@ -617,8 +611,8 @@ class ChannelConsumer:
                 retrycount=d.attempt,
                 justid=True,
             )
-        except (RedisError, OSError, AttributeError, TypeError) as exc:
-            if isinstance(exc, AttributeError | TypeError) and not closed_while_writing(exc):
+        except Exception as exc:
+            if not unreachable(exc):
                 raise  # a bug, not an outage
         d.attempt += 1
         asyncio.get_running_loop().call_later(delay, self._requeue, d)

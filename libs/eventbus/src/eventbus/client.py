@@ -120,3 +120,10 @@ def closed_while_writing(exc: BaseException) -> bool:
         tb = tb.tb_next
     module = tb.tb_frame.f_globals.get("__name__", "") if tb is not None else ""
     return isinstance(module, str) and module.startswith(("redis.", "asyncio."))
+
+
+def unreachable(exc: BaseException) -> bool:
+    """Does ``exc`` mean Redis cannot be reached right now (retry later), rather than a bug of ours?"""
+    if isinstance(exc, RedisError | OSError):
+        return True
+    return isinstance(exc, AttributeError | TypeError) and closed_while_writing(exc)

@@ -70,15 +70,3 @@ class Subscription:
             raise ValueError("max_attempts, concurrency and max_batch must be at least 1")
         if (self.handler is None) == (self.batch_handler is None):
             raise ValueError("a subscription takes a handler or a batch_handler, exactly one")
-
-    async def handle_one(self, event: Envelope[Any]) -> None:
-        """Handle one event with whichever handler is set; raises what it failed with."""
-        if self.handler is not None:
-            await self.handler(event)
-            return
-        assert self.batch_handler is not None  # one of the two, checked above
-        outcomes = await self.batch_handler([event])
-        if len(outcomes) != 1:
-            raise TypeError(f"batch handler returned {len(outcomes)} outcomes for 1 event")
-        if outcomes[0] is not None:
-            raise outcomes[0]

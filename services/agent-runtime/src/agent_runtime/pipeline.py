@@ -18,12 +18,11 @@ Events are not published through here: publishing is the bus's (``Bus.publish``)
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from collections.abc import Sequence
 from typing import Any
 
-from eventbus.batching import AutoPipeline, settled
+from eventbus.batching import AutoPipeline
 from eventbus.line import Command, Line
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
@@ -47,13 +46,6 @@ class Pipeline(AutoPipeline[Command]):
         future = self._enqueue((args, options))
         self._start()  # a task: it sends on the next turn of the loop, with whatever else was issued by then
         return await future
-
-    async def many(self, commands: list[Command]) -> list[Any]:
-        """Run every command, in one round trip if they fit (with whatever else is queued), without a task or a
-        wait per command: each one's reply, or its error in its place."""
-        futures = [self._enqueue(command) for command in commands]
-        self._start()
-        return settled(await asyncio.gather(*futures, return_exceptions=True))
 
     def script(self, source: str) -> Script:
         return Script(self, source)
