@@ -137,9 +137,10 @@ async def test_concurrent_first_messages_of_a_lead_create_one_lead(make_agent, b
 async def test_two_first_messages_claimed_at_once_agree_on_one_lead(make_agent):
     # Below the bus: even if ordering were lost, the natural-key claim admits one lead id.
     async with make_agent() as agent:
-        leads = agent.app.state.leads
+        leads, store = agent.app.state.leads, agent.app.state.store
         events = [await agent.send("Oi", phone="+5511988880000") for _ in range(2)]
-        found = await asyncio.gather(*(leads.identify(e, now=NOW) for e in events))
+        claims = await asyncio.gather(*(store.claim_many([leads.candidate(e, now=NOW)]) for e in events))
+        found = [lead for [lead] in claims]
     assert found[0].lead_id == found[1].lead_id
 
 

@@ -13,7 +13,7 @@ operator's replay): the lead is claimed by natural key, and the answer is stored
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeVar
@@ -194,7 +194,7 @@ class _Batch:
                     "answer_republished",
                     lead_id=lead.lead_id,
                     events=len(state.answer.events),
-                    **_fields(events[i]),
+                    **events[i].log_fields(),
                 )
                 continue
             conversation = state.conversation
@@ -211,14 +211,14 @@ class _Batch:
                     announced=i in announcing,
                     unless_handed_off=False,
                 )
-                log.info("reply_suppressed_handoff", lead_id=lead.lead_id, **_fields(events[i]))
+                log.info("reply_suppressed_handoff", lead_id=lead.lead_id, **events[i].log_fields())
                 continue
             thinking[i] = conversation
 
         answered = await self.think(thinking, leads)
         for i, (turn, reply) in answered.items():
             commits[i] = Commit(
-                reply.lead,
+                leads[i],
                 events[i].id,
                 reply.answer,
                 turn.conversation,
@@ -226,9 +226,8 @@ class _Batch:
                 handoff=reply.handoff,
                 qualify=turn.qualification is not None,
                 announced=i in announcing,
-                made_by=thinking[
-                    i
-                ].made_by,  # what a remembered state is checked by (a read one passes it too)
+                # what a remembered state is checked by (a read one passes it too)
+                made_by=thinking[i].made_by,
             )
         if saving:
             self.settle(saving, await agent.store.save_leads([leads[i] for i in saving]))
@@ -248,7 +247,7 @@ class _Batch:
             elif result is None:  # ours was stored: publish the envelopes in hand rather than parse them back
                 turn, reply = answered[i]
                 sending += [(i, envelope, key) for envelope, key in reply.events]
-                _answered(turn, reply, events[i])
+                _answered(turn, reply, events[i], leads[i])
             else:  # answered already (a replay, a re-run): the stored answer is the one to publish again
                 again[i] = result
         stored = self.each(
@@ -285,30 +284,24 @@ class _Batch:
 
     async def refine(self, llm: LanguageModel, i: int, found: Extraction | None) -> Extraction | None:
         """The model's reading of message ``i`` on top of the rules'; the rules' alone if it fails."""
-        event = self.events[i]
         if found is None:
             return None  # no text (media): nothing to read
-        with context.handling(event):  # its log lines carry the message's fields
-            try:
-                return await llm.refine(
-                    (event.payload.body or "").strip(), found, today=_today(event, self.agent)
-                )
-            except Exception as exc:  # the model is optional: never the reason a message goes unanswered
-                log.warning("llm_fallback", reason="error", error=repr(exc)[:200])
-                return found
+        event = self.events[i]
+        text = (event.payload.body or "").strip()
+        return await self.model(i, llm.refine(text, found, today=_today(event, self.agent)), found)
 
     async def phrase(self, llm: LanguageModel, i: int, paragraphs: list[str]) -> list[str]:
+        return await self.model(i, llm.phrase(paragraphs), paragraphs)
+
+    async def model(self, i: int, call: Awaitable[T], fallback: T) -> T:
+        """A model call for message ``i``, under its context (its log lines carry the message's fields); what
+        the rules made if it fails: the model is optional, never the reason a message goes unanswered."""
         with context.handling(self.events[i]):
             try:
-                return await llm.phrase(paragraphs)
+                return await call
             except Exception as exc:
                 log.warning("llm_fallback", reason="error", error=repr(exc)[:200])
-                return paragraphs
-
-
-def _fields(event: Envelope[Any]) -> dict[str, Any]:
-    """The event's catalog fields for a log line: a batch has no current event to take them from."""
-    return event.log_fields()
+                return fallback
 
 
 def _today(event: Envelope[MessageReceived], agent: Agent) -> date:
@@ -334,17 +327,17 @@ def _turn(
     return advance(conversation, found, rules=agent.settings.rules())
 
 
-def _answered(turn: Turn, reply: Reply, event: Envelope[MessageReceived]) -> None:
+def _answered(turn: Turn, reply: Reply, event: Envelope[MessageReceived], lead: Lead) -> None:
     # Debug, not info: one line per message is the hot path's largest avoidable cost in production, and
     # the bus's metrics count what was answered.
     log.debug(
         "message_answered",
-        lead_id=reply.lead.lead_id,
+        lead_id=lead.lead_id,
         slots_changed=turn.changed,
         qualified=turn.qualification is not None,
         handoff=turn.handoff,
         messages=len(reply.events),
-        **_fields(event),
+        **event.log_fields(),
     )
 
 
@@ -353,7 +346,6 @@ class Reply:
     """What the agent makes of one turn: the events to store and then publish, with their dedupe keys, and
     the handoff to record."""
 
-    lead: Lead
     answer: Answer
     events: list[tuple[Envelope[Any], str]]
     handoff: Handoff | None
@@ -406,4 +398,4 @@ def _reply(
             since=agent.clock(),
         )
     stored = [StoredEvent(wire=envelope.to_wire().decode(), dedupe_key=key) for envelope, key in events]
-    return Reply(lead, Answer(events=stored), events, handoff)
+    return Reply(Answer(events=stored), events, handoff)

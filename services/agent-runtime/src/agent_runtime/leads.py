@@ -103,15 +103,6 @@ class Leads:
         self._store = store
         self._channel = channel
 
-    async def identify(self, event: Envelope[MessageReceived], *, now: datetime) -> Lead:
-        """The message's lead, created (not yet announced) when this is its first message."""
-        lead = await self._store.lead(LeadKey(event.company_id, event.payload.lead_external_id))
-        return lead if lead is not None else await self.claim(event, now=now)
-
-    async def claim(self, event: Envelope[MessageReceived], *, now: datetime) -> Lead:
-        """A new lead for the message's natural key, or the lead another handler claimed it for first."""
-        return await self._store.claim(self.candidate(event, now=now))
-
     def candidate(self, event: Envelope[MessageReceived], *, now: datetime) -> Lead:
         """The lead the message's natural key gets if it has none yet."""
         message = event.payload

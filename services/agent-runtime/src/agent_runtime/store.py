@@ -210,15 +210,9 @@ class Store:
         raw = await self._pipeline.execute("GET", self.key(lead, "lead"))
         return Lead.model_validate_json(raw) if raw is not None else None
 
-    async def claim(self, candidate: Lead) -> Lead:
-        """Store ``candidate`` unless the natural key has a lead already; the lead that holds it."""
-        [claimed] = await self.claim_many([candidate])
-        if isinstance(claimed, Exception):
-            raise claimed
-        return claimed
-
     async def claim_many(self, candidates: Sequence[Lead]) -> list[Lead | Exception]:
-        """:meth:`claim` for each, in one round trip; each lead or its error."""
+        """Store each candidate unless its natural key has a lead already, in one round trip; each the lead
+        that holds the key, or the error."""
         commands: list[Command] = [
             # get=True: redis-py hands back the old value rather than "was it set"
             (("SET", self.key(c.key, "lead"), c.model_dump_json(), "NX", "GET"), {"get": True})
@@ -227,7 +221,7 @@ class Store:
         replies = await self._pipeline.many(commands)
         # nil: ours was set; else the record of the lead another handler claimed first (or an error)
         return [
-            candidate if reply is None else _each([reply], _lead)[0]
+            candidate if reply is None else _each([reply], Lead.model_validate_json)[0]
             for candidate, reply in zip(candidates, replies, strict=True)
         ]
 
@@ -314,16 +308,12 @@ class Store:
 def _snapshot(reply: list[bytes | None]) -> Snapshot:
     answer, conversation, handoff, qualified, record = reply
     return Snapshot(
-        lead=_lead(record) if record is not None else None,
+        lead=Lead.model_validate_json(record) if record is not None else None,
         conversation=Conversation.model_validate_json(conversation) if conversation else Conversation(),
         answer=Answer.model_validate_json(answer) if answer is not None else None,
         handoff=Handoff.model_validate_json(handoff) if handoff is not None else None,
         qualified=qualified is not None,
     )
-
-
-def _lead(raw: bytes) -> Lead:
-    return Lead.model_validate_json(raw)
 
 
 def _each(replies: list[Any], parse: Callable[[Any], T]) -> list[T | Exception]:
