@@ -8,6 +8,7 @@ EventBusError
     UnsupportedVersion    the channel exists, this payload version does not
     MalformedEntry        a stream entry that is not JSON or not an envelope
   PermanentFailure        a handler says retrying cannot help → dead letter at once
+  Outage                  a handler says a dependency is down (nothing was done) → wait, no attempt counted
   HandlerTimeout          a handler outlived its subscription's timeout → a failed attempt (retried)
   DeadLetterNotFound      no dead letter with that id
 """
@@ -55,6 +56,20 @@ class PermanentFailure(EventBusError):
 
     The consumer dead-letters the event at once with this error's message as the reason.
     """
+
+
+class Outage(EventBusError):
+    """Raised by a handler (or a library it calls) when a dependency it needs is down and nothing was done:
+    Redis loading or unreachable, an upstream's circuit open, a connection refused before any byte went out.
+
+    An outage is not a failure of the event: the consumer puts the event back without counting an attempt and
+    pauses before trying again, so an outage never exhausts the attempts that lead to a dead letter.
+    Raise it only when the side effect provably did not happen; an ambiguous outcome is never an outage.
+    """
+
+    def __init__(self, message: str = "dependency unavailable", *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class HandlerTimeout(EventBusError, TimeoutError):
