@@ -2,7 +2,7 @@ import json
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from eventbus import Envelope, LeadCreated, Utm, catalog, context
+from eventbus import Envelope, LeadCreated, Media, Utm, catalog, context
 from eventbus.errors import InvalidEvent
 from eventbus.testing import samples
 from hypothesis import given
@@ -71,7 +71,46 @@ def test_the_catalog_envelope_example_is_accepted() -> None:
     )
     event = catalog.parse(example)
     assert event.occurred_at == datetime(2025, 12, 16, 12, tzinfo=UTC)
-    assert event.payload.utm is None, "absent optional fields get safe defaults"
+    assert event.payload.utm == Utm(), "absent optional fields get safe defaults"
+    assert json.loads(event.to_wire())["payload"]["utm"] == dict.fromkeys(Utm.model_fields), (
+        "emitted as an object"
+    )
+
+
+@pytest.mark.parametrize(
+    "event_id",
+    [
+        "evt_01J8Z0P3H1Y8K8Q0KQ9VJ8X7K1",
+        "01J8Z0P3H1Y8K8Q0KQ9VJ8X7K1",
+        "6f1c2a9e-3b4d-4c5e-8f70-1a2b3c4d5e6f",
+        "evt_6F1C2A9E-3B4D-4C5E-8F70-1A2B3C4D5E6F",
+    ],
+)
+def test_ulid_and_uuid_ids_with_or_without_the_prefix_are_accepted(event_id: str) -> None:
+    # Catalog, "Idempotência": "Todo evento tem id único (ULID/UUID)" — another team's producer may send either.
+    data = samples.envelope(lead()).model_dump(mode="json") | {"id": event_id}
+    assert catalog.parse(json.dumps(data)).id == event_id
+
+
+def test_a_null_utm_from_another_producer_reads_as_empty() -> None:
+    data = samples.envelope(lead()).model_dump(mode="json")
+    data["payload"]["utm"] = None
+    assert catalog.parse(json.dumps(data)).payload.utm == Utm()
+
+
+def test_media_type_stays_in_the_catalogs_enum_and_kind_carries_the_precise_one() -> None:
+    video = Media.of_kind("video", url="https://example.invalid/v.mp4")
+    message = samples.message_received().model_copy(update={"body": None, "media": video})
+    wire = json.loads(samples.envelope(message).to_wire())
+    assert wire["payload"]["media"]["type"] == "document" and wire["payload"]["media"]["kind"] == "video"
+    assert Media.of_kind("sticker").type == "image"
+    with pytest.raises(ValidationError):
+        Media(type="gif")  # type: ignore[arg-type]
+
+
+def test_media_published_before_kind_existed_is_still_read() -> None:
+    old = Media.model_validate({"type": "video", "url": "https://example.invalid/v.mp4"})
+    assert (old.type, old.kind, old.precise_kind) == ("document", "video", "video")
 
 
 def test_extra_fields_are_tolerated() -> None:
@@ -84,7 +123,14 @@ def test_extra_fields_are_tolerated() -> None:
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("id", "evt_not-a-ulid"), ("id", "01J8Z0P3H1Y8K8Q0KQ9VJ8X7K1"), ("version", 0), ("traceparent", "nope")],
+    [
+        ("id", "evt_not-a-ulid"),
+        ("id", "evt_01J8Z0P3H1Y8K8Q0KQ9VJ8X7K"),
+        ("id", "6f1c2a9e3b4d4c5e8f701a2b3c4d5e6f"),
+        ("id", "cor_01J8Z0P3H1Y8K8Q0KQ9VJ8X7K1"),
+        ("version", 0),
+        ("traceparent", "nope"),
+    ],
 )
 def test_malformed_envelope_fields_are_rejected(field: str, value: object) -> None:
     data = samples.envelope(lead()).model_dump(mode="json") | {field: value}

@@ -49,7 +49,7 @@ def summary(event: Envelope[Any]) -> str:
     p = event.payload
     match event.type:
         case "message.received":
-            what = f'"{_clip(p.body)}"' if p.body else (f"[{p.media.type}]" if p.media else "(empty)")
+            what = f'"{_clip(p.body)}"' if p.body else (f"[{p.media.precise_kind}]" if p.media else "(empty)")
             ad = " via ad" if p.referral else ""
             return f"{p.lead_external_id} → {p.instance_id}{ad}: {what}"
         case "message.sent":

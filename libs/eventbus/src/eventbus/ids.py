@@ -10,7 +10,10 @@ import re
 import ulid_transform
 
 ULID_PATTERN = r"[0-9A-HJKMNP-TV-Z]{26}"
-EVENT_ID = re.compile(rf"^evt_{ULID_PATTERN}$")
+UUID_PATTERN = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+#: What an event id may be (catalog: "Todo evento tem id único (ULID/UUID)"). This project makes ``evt_<ULID>``;
+#: another team's producer may send a ULID or a UUID, with or without the prefix, and every consumer accepts it.
+EVENT_ID = re.compile(rf"^(?:evt_)?(?:{ULID_PATTERN}|{UUID_PATTERN})$")
 
 
 def new_id(prefix: str) -> str:

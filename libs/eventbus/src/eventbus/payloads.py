@@ -1,28 +1,65 @@
 """Payload models v1 of the seven catalog channels, field for field as the catalog writes them.
 
 Fields the catalog marks with an example only are required; fields it shows as objects that may be empty
-(``raw``, ``details``, ``utm``) default to empty. Additions made later by the services are optional and
-documented in ``docs/catalog.md`` ("Additions"): ``message.received.referral`` (click-to-WhatsApp ads),
-``lead.created.lead_external_id`` / ``ctwa_clid``, ``contract.*.lead_id`` / ``document_id`` / ``status``.
+(``raw``, ``details``, ``utm``) are always emitted as objects, empty when there is nothing to say (a consumer
+reads ``payload["utm"]["source"]`` without a null check; an incoming ``null`` reads as empty). ``media`` is the
+exception: ``null`` means the message has no media, which an empty object could not say. Additions made later
+by the services are optional and documented in ``docs/catalog.md`` ("Additions"): ``media.kind``,
+``message.received.referral`` (click-to-WhatsApp ads), ``lead.created.lead_external_id`` / ``ctwa_clid``,
+``contract.*.lead_id`` / ``document_id`` / ``status``.
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 
 from eventbus.envelope import Payload, UtcTimestamp
 
 Channel = Literal["whatsapp", "instagram", "telegram"]
 
 
+MediaKind = Literal["image", "audio", "document", "video", "sticker"]
+#: The catalog's ``media.type`` for each precise kind: a strict consumer knows only image|audio|document, so a
+#: video travels as a document (a file to download) and a sticker as an image (it is a WebP picture).
+MEDIA_TYPE_OF_KIND: dict[str, Literal["image", "audio", "document"]] = {
+    "image": "image",
+    "audio": "audio",
+    "document": "document",
+    "video": "document",
+    "sticker": "image",
+}
+
+
 class Media(Payload):
-    # "video" is an addition to the catalog's image|audio|document (docs/catalog.md, Additions).
-    type: Literal["image", "audio", "document", "video", "sticker"]
+    """``type`` stays inside the catalog's enum; ``kind`` (an addition) carries the precise kind."""
+
+    type: Literal["image", "audio", "document"]
     url: str | None = None
     mime_type: str | None = None
     sha256: str | None = None
+    kind: MediaKind | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _widened_type(cls, data: Any) -> Any:
+        # Entries published before `kind` existed carry "video"/"sticker" in `type`: still readable on replay.
+        if isinstance(data, dict) and data.get("type") in ("video", "sticker"):
+            return {
+                **data,
+                "type": MEDIA_TYPE_OF_KIND[data["type"]],
+                "kind": data.get("kind") or data["type"],
+            }
+        return data
+
+    @classmethod
+    def of_kind(cls, kind: MediaKind, **fields: Any) -> Media:
+        return cls(type=MEDIA_TYPE_OF_KIND[kind], kind=kind, **fields)
+
+    @property
+    def precise_kind(self) -> str:
+        return self.kind or self.type
 
 
 class AdReferral(Payload):
@@ -79,9 +116,17 @@ class LeadCreated(Payload):
     company_id: str = Field(min_length=1)
     channel: Channel
     source: Literal["organic", "ads", "referral", "unknown"] = "unknown"
-    utm: Utm | None = None
+    utm: Utm = Field(
+        default_factory=Utm,
+        description="Always an object (its fields null when unknown); an incoming null reads as empty",
+    )
     lead_external_id: str | None = None
     ctwa_clid: str | None = None
+
+    @field_validator("utm", mode="before")
+    @classmethod
+    def _absent_utm_is_empty(cls, value: Any) -> Any:
+        return {} if value is None else value
 
 
 class LeadQualified(Payload):
@@ -142,6 +187,7 @@ __all__ = [
     "LeadCreated",
     "LeadQualified",
     "Media",
+    "MediaKind",
     "MessageReceived",
     "MessageSent",
     "OutgoingMessage",

@@ -323,7 +323,7 @@ def _turn(
 ) -> Turn:
     if found is None:
         media = event.payload.media
-        return media_turn(conversation, media.type if media is not None else None)
+        return media_turn(conversation, media.precise_kind if media is not None else None)
     return advance(conversation, found, rules=agent.settings.rules())
 
 

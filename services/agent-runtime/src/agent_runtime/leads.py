@@ -59,7 +59,7 @@ class Lead(BaseModel):
             company_id=self.company_id,
             channel=self.channel,
             source=self.source,
-            utm=self.utm,
+            utm=self.utm or Utm(),
             lead_external_id=self.lead_external_id,
             ctwa_clid=self.ctwa_clid,
         )

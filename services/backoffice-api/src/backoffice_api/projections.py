@@ -204,7 +204,7 @@ def message_received(ks: Keyspace, event: Envelope[MessageReceived]) -> list[Op]
     key = ks.timeline(event.company_id, external_id=p.lead_external_id)
     details: dict[str, Any] = {"direction": "in", "instance_id": p.instance_id, "text": _preview(p.body)}
     if p.media is not None:
-        details["media"] = p.media.type
+        details["media"] = p.media.precise_kind
     return [*_timeline(key, event, **details), *_count(ks, event, "messages_in")]
 
 

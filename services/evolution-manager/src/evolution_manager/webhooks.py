@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from eventbus import AdReferral, Media, MessageReceived
+from eventbus.payloads import MediaKind
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
@@ -22,7 +23,7 @@ from evolution_manager.errors import MalformedWebhook
 MESSAGES_UPSERT = "messages.upsert"
 CONNECTION_UPDATE = "connection.update"
 _E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
-_MEDIA = {
+_MEDIA: dict[str, MediaKind] = {
     "imageMessage": "image",
     "audioMessage": "audio",
     "videoMessage": "video",
@@ -193,8 +194,8 @@ def _media(message: dict[str, Any], kind: str | None, content: dict[str, Any]) -
     # S3-enabled servers add a downloadable `mediaUrl`; `url` is WhatsApp's encrypted blob (§5).
     url = message.get("mediaUrl") if isinstance(message.get("mediaUrl"), str) else content.get("url")
     mime = content.get("mimetype")
-    return Media(
-        type=_MEDIA[kind],
+    return Media.of_kind(
+        _MEDIA[kind],
         url=url if isinstance(url, str) else None,
         mime_type=mime if isinstance(mime, str) else None,
         sha256=_sha256(content.get("fileSha256")),
