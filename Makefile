@@ -31,9 +31,14 @@ $(UV):
 
 sync: .venv/.synced
 
+# deptry: every package declares what it imports (run in each package's folder, against its own pyproject;
+# its report is printed only when it finds something).
+PACKAGES := $(wildcard libs/* services/*)
+
 lint: sync
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
+	@for p in $(PACKAGES); do (cd $$p && $(CURDIR)/.venv/bin/deptry src >/dev/null 2>&1 || $(CURDIR)/.venv/bin/deptry src) || exit 1; done
 
 typecheck: sync
 	$(RUN) mypy libs/eventbus/src libs/servicekit/src libs/fakes/src libs/cli/src
