@@ -41,7 +41,7 @@ lint: sync
 	@for p in $(PACKAGES); do (cd $$p && $(CURDIR)/.venv/bin/deptry src >/dev/null 2>&1 || $(CURDIR)/.venv/bin/deptry src) || exit 1; done
 
 typecheck: sync
-	$(RUN) mypy libs/eventbus/src libs/servicekit/src libs/fakes/src libs/cli/src
+	$(RUN) mypy $(addsuffix /src,$(PACKAGES))
 
 pytest: sync
 	$(RUN) pytest -q

@@ -24,8 +24,11 @@ from wolfgang.console import EXPECTED, CliError, describe, err, guard, out, prin
 from wolfgang.demo import Demo, Outcome
 from wolfgang.target import DEFAULT_REDIS_URL, Target, target
 
+keys_app: typer.Typer | None
 try:  # backoffice-api owns API keys; its sub-app is mounted when that package provides one
-    from backoffice_api.keys_cli import app as keys_app
+    from backoffice_api.keys_cli import app as _keys_app
+
+    keys_app = _keys_app
 except ImportError:
     keys_app = None
 
