@@ -13,7 +13,7 @@ help:
 	@echo "make run        start Redis (embedded unless REDIS_URL is set), the five services, the fakes and the demo"
 	@echo "make test       ruff, mypy and the whole pytest suite against a real redis-server, then the"
 	@echo "                bus's contract suite again on a local Redis Cluster (make test-cluster)"
-	@echo "make contracts  regenerate contracts/ (JSON Schemas, AsyncAPI) from the catalog models"
+	@echo "make contracts  regenerate contracts/ (JSON Schemas, AsyncAPI, every service's OpenAPI) from the code"
 	@echo "make bench      run the benchmarks (see docs/benchmarks.md)"
 
 $(UV):
@@ -57,6 +57,8 @@ test: lint typecheck pytest test-cluster
 
 contracts: sync
 	$(RUN) python -m eventbus.contracts contracts
+	@for m in evolution_manager agent_runtime facebook_capi autentique_service backoffice_api; do \
+		$(RUN) python -m $$m.openapi || exit 1; done
 
 run: sync
 	$(RUN) wolfgang up $(if $(filter 0,$(DEMO)),--no-demo,)

@@ -3,32 +3,28 @@
 
 from __future__ import annotations
 
-import json
 import sys
-from pathlib import Path
 from typing import Any
+
+from fastapi import FastAPI
+from servicekit import openapi
 
 from backoffice_api.app import create_app
 from backoffice_api.settings import Settings
 
-DEFAULT_PATH = Path(__file__).resolve().parents[4] / "contracts" / "openapi" / "backoffice-api.json"
+
+def make_app() -> FastAPI:
+    # Settings only shape routes through defaults; the environment must not leak into the contract.
+    return create_app(Settings(_env_file=None))
 
 
 def document() -> dict[str, Any]:
-    # Settings only shape routes through defaults; the environment must not leak into the contract.
-    return create_app(Settings(_env_file=None)).openapi()
+    return openapi.document(make_app)
 
 
 def render() -> str:
-    return json.dumps(document(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-
-
-def main(argv: list[str]) -> None:
-    path = Path(argv[0]) if argv else DEFAULT_PATH
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render(), encoding="utf-8")
-    print(f"wrote {path}")
+    return openapi.render(make_app())
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    openapi.main("backoffice-api", make_app, sys.argv[1:])
