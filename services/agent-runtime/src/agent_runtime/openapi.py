@@ -1,5 +1,5 @@
-"""`python -m agent_runtime.openapi [PATH]`: write the OpenAPI document (default ``contracts/openapi/agent-runtime.json``);
-a test fails when the committed one drifts from the app."""
+"""`python -m agent_runtime.openapi [PATH]`: write the OpenAPI document
+(default ``contracts/openapi/agent-runtime.json``); a test fails when the committed one drifts from the app."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""`python -m autentique_service.openapi [PATH]`: write the OpenAPI document (default ``contracts/openapi/autentique-service.json``);
-a test fails when the committed one drifts from the app."""
+"""`python -m autentique_service.openapi [PATH]`: write the OpenAPI document
+(default ``contracts/openapi/autentique-service.json``); a test fails when the committed one drifts from the app."""
 
 from __future__ import annotations
 

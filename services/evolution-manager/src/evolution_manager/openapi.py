@@ -1,5 +1,5 @@
-"""`python -m evolution_manager.openapi [PATH]`: write the OpenAPI document (default ``contracts/openapi/evolution-manager.json``);
-a test fails when the committed one drifts from the app."""
+"""`python -m evolution_manager.openapi [PATH]`: write the OpenAPI document
+(default ``contracts/openapi/evolution-manager.json``); a test fails when the committed one drifts from the app."""
 
 from __future__ import annotations
 

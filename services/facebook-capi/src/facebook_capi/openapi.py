@@ -1,5 +1,5 @@
-"""`python -m facebook_capi.openapi [PATH]`: write the OpenAPI document (default ``contracts/openapi/facebook-capi.json``);
-a test fails when the committed one drifts from the app."""
+"""`python -m facebook_capi.openapi [PATH]`: write the OpenAPI document
+(default ``contracts/openapi/facebook-capi.json``); a test fails when the committed one drifts from the app."""
 
 from __future__ import annotations
 
