@@ -27,6 +27,7 @@ from backoffice_api.counters import Reports
 from backoffice_api.deals import Deals
 from backoffice_api.deps import InvalidParameter, Ports
 from backoffice_api.keyspace import Keyspace
+from backoffice_api.live import LiveHub
 from backoffice_api.ratelimit import RateLimiter
 from backoffice_api.routes import contracts, deals, events, instances, leads, metrics, ops
 from backoffice_api.settings import Settings
@@ -62,6 +63,8 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
             ks = Keyspace(bus.keys)
             models = ReadModels(redis, ks, marker_ttl=bus.settings.processed_retention)
             deal_store = Deals(redis, ks)
+            live = LiveHub(bus, per_key=settings.sse_max_streams_per_key, total=settings.sse_max_streams)
+            stack.push_async_callback(live.aclose)
             app.state.ports = Ports(
                 settings=settings,
                 bus=bus,
@@ -79,6 +82,7 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
                     await http(settings.evolution_url), token=settings.evolution_token
                 ),
                 agent=AgentAdminClient(await http(settings.agent_url), token=settings.agent_token),
+                live=live,
             )
             if settings.consume:
                 subscriptions = [

@@ -20,6 +20,7 @@ from backoffice_api.clients.autentique import AutentiqueClient
 from backoffice_api.clients.evolution import EvolutionAdminClient
 from backoffice_api.counters import Reports
 from backoffice_api.deals import Deals
+from backoffice_api.live import LiveHub
 from backoffice_api.ratelimit import RateLimiter
 from backoffice_api.settings import Settings
 from backoffice_api.store import ReadModels
@@ -46,6 +47,8 @@ class Ports:
     autentique: AutentiqueClient
     evolution: EvolutionAdminClient
     agent: AgentAdminClient
+    #: The SSE streams' shared subscription and caps.
+    live: LiveHub
 
 
 def get_ports(request: Request) -> Ports:

@@ -40,5 +40,12 @@ class Settings(ServiceSettings):
     metrics_cache_seconds: int = Field(10, ge=0)
     #: Seconds between SSE keep-alive comments (proxies drop silent connections).
     sse_keepalive_seconds: float = Field(15.0, gt=0)
+    #: Seconds between re-checks of an SSE stream's API key (revoked or expired → the stream ends).
+    sse_recheck_seconds: float = Field(30.0, gt=0, le=30)
+    #: Seconds an SSE stream lives at most; the client reconnects (and is authorised again).
+    sse_max_lifetime_seconds: float = Field(3600.0, gt=0)
+    #: Open SSE streams allowed per API key, and in all, in one process (beyond: 429).
+    sse_max_streams_per_key: int = Field(5, ge=1)
+    sse_max_streams: int = Field(500, ge=1)
     #: Run the projections' consumer group in this process (replicas that only answer HTTP may turn it off).
     consume: bool = True

@@ -1,23 +1,32 @@
 """The bus as this company sees it: recent events per channel from the retained streams, and a live SSE
 stream (at most once by nature: a client that disconnects misses what happened meanwhile; it can catch up
-with the recent-events list)."""
+with the recent-events list).
+
+A live stream is authorised at its start and again every ``sse_recheck_seconds``: a key revoked or expired
+meanwhile ends it. Streams are capped per key and per process and live at most ``sse_max_lifetime_seconds``
+(``backoffice_api.live`` holds the one Redis subscription they share)."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from typing import Annotated, Any, cast
 
-from eventbus import Envelope, InvalidEvent, catalog, tap
+import structlog
+from eventbus import Envelope, InvalidEvent, catalog
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 from redis.exceptions import RedisError
+from starlette.types import Receive, Scope, Send
 
-from backoffice_api.deps import EventsRead, PortsDep, stream_id
-from backoffice_api.models import STREAM_ID, EventPublic, EventsPage, EventType
+from backoffice_api.apikeys import ApiKey
+from backoffice_api.deps import EventsRead, Ports, PortsDep, stream_id
+from backoffice_api.live import Listener
+from backoffice_api.models import STREAM_ID, ErrorBody, EventPublic, EventsPage, EventType
 from backoffice_api.routes import COMMON_ERRORS
 
+log = structlog.get_logger("backoffice_api.events")
 router = APIRouter(prefix="/v1/events", tags=["events"], responses=COMMON_ERRORS)
 #: Entries read per request at most while looking for this company's events in a shared stream.
 SCAN_BUDGET = 2000
@@ -68,7 +77,12 @@ async def recent_events(
     "/stream",
     response_class=StreamingResponse,
     responses={
-        200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events, one per bus event"}
+        200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events, one per bus event"},
+        429: {
+            "model": ErrorBody,
+            "description": "Rate limit exceeded, or too many live streams open for this key or on this "
+            "server; see Retry-After",
+        },
     },
     summary="Live events of this company (Server-Sent Events)",
 )
@@ -79,39 +93,81 @@ async def stream_events(
     limit: Annotated[int | None, Query(ge=1, le=100_000, description="close after this many events")] = None,
 ) -> StreamingResponse:
     channels = tuple(dict.fromkeys(type or catalog.CHANNELS))
-    keepalive = ports.settings.sse_keepalive_seconds
-    company = key.company_id
-    bus = ports.bus
+    hub = ports.live
+    listener = hub.reserve(company_id=key.company_id, key_id=key.key_id, channels=channels)
+    try:
+        await hub.attach()  # before the 200: a Redis outage is a 503, and nothing published after is missed
+    except BaseException:
+        hub.release(listener)
+        raise
+    frames = _frames(ports, key, listener, limit)
+    return _Stream(frames, release=lambda: hub.release(listener))
 
-    async def frames() -> AsyncIterator[str]:
-        queue: asyncio.Queue[Envelope[Any]] = asyncio.Queue(maxsize=1000)
-        async with tap(bus, *channels) as events:
 
-            async def pump() -> None:
-                async for event in events:
-                    if event.company_id == company:
-                        if queue.full():  # a slow client loses the oldest, never stalls the tap
-                            queue.get_nowait()
-                        queue.put_nowait(event)
-
-            reader = asyncio.create_task(pump())
+async def _frames(ports: Ports, key: ApiKey, listener: Listener, limit: int | None) -> AsyncIterator[str]:
+    """The stream's frames until ``limit`` events, the key stops being usable (checked every
+    ``sse_recheck_seconds``), the maximum lifetime, or the shared tap ends."""
+    settings = ports.settings
+    clock = asyncio.get_running_loop().time
+    started = clock()
+    deadline = started + settings.sse_max_lifetime_seconds
+    next_check = started + settings.sse_recheck_seconds
+    last_write = started
+    try:
+        yield ": connected\n\n"
+        sent = 0
+        while limit is None or sent < limit:
+            now = clock()
+            if now >= deadline:
+                yield ": closing: maximum stream lifetime reached\n\n"
+                return
+            if now >= next_check:
+                refusal = await _refusal(ports, key)
+                if refusal is not None:
+                    log.info("sse_closed", reason=refusal, key_id=key.key_id)
+                    yield f": closing: {refusal}\n\n"
+                    return
+                next_check = clock() + settings.sse_recheck_seconds
+            wait = min(next_check, deadline, last_write + settings.sse_keepalive_seconds) - clock()
             try:
-                yield ": connected\n\n"
-                sent = 0
-                while limit is None or sent < limit:
-                    try:
-                        event = await asyncio.wait_for(queue.get(), keepalive)
-                    except TimeoutError:
-                        if reader.done():
-                            break
-                        yield ": keep-alive\n\n"
-                        continue
-                    data = event_public(event).model_dump_json()
-                    yield f"id: {event.id}\nevent: {event.type}\ndata: {data}\n\n"
-                    sent += 1
-            finally:
-                reader.cancel()
-                with contextlib.suppress(asyncio.CancelledError, RedisError, OSError):
-                    await reader
+                item = await asyncio.wait_for(listener.queue.get(), max(wait, 0))
+            except TimeoutError:
+                if clock() >= last_write + settings.sse_keepalive_seconds:
+                    last_write = clock()
+                    yield ": keep-alive\n\n"
+                continue
+            if item is None:  # the shared tap ended (Redis went away): the client reconnects
+                return
+            data = event_public(item).model_dump_json()
+            yield f"id: {item.id}\nevent: {item.type}\ndata: {data}\n\n"
+            last_write = clock()
+            sent += 1
+    finally:
+        ports.live.release(listener)
 
-    return StreamingResponse(frames(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+async def _refusal(ports: Ports, key: ApiKey) -> str | None:
+    """Why the stream's key may no longer be used; a key store that cannot answer closes the stream too
+    (fail closed: the client reconnects through ``Access``, which answers 503 until it is back)."""
+    try:
+        current = await ports.api_keys.by_id(key.key_id)
+    except (RedisError, OSError):
+        return "the key store is unavailable"
+    if current is None:
+        return "API key deleted"
+    return current.usable(datetime.now(UTC))
+
+
+class _Stream(StreamingResponse):
+    """Releases the stream's place even when its body never started (the client left before the first
+    frame, so the generator's ``finally`` never runs)."""
+
+    def __init__(self, frames: AsyncIterator[str], *, release: Callable[[], None]) -> None:
+        super().__init__(frames, media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+        self._release = release
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._release()
