@@ -1,0 +1,133 @@
+"""Re-issues: an `Idempotency-Key` makes a retried or concurrent request answer the first one's result, the
+replaced contract's document is cancelled at Autentique, and its late webhooks never make `contract.signed`."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from uuid import uuid4
+
+import httpx
+import pytest
+import uvicorn
+from autentique_service.app import create_app
+from eventbus.server import free_port
+from fakes import autentique
+from fakes.autentique import WebhookEndpoint
+from fakes.autentique_schema import signature_resource
+
+KEY = {"Idempotency-Key": "reissue-deal_1-after-ctr_first"}
+
+
+@pytest.fixture
+async def served(fake, settings) -> AsyncIterator[str]:
+    """The service under uvicorn on a free port, in the test's loop: a client that gives up does not cancel
+    the request it sent (in-process ASGI would), as with backoffice-api in production."""
+    port = free_port()
+    app = create_app(settings, transport=httpx.ASGITransport(app=autentique.create_app(fake)))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on")
+    )
+    task = asyncio.create_task(server.serve())
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline and not task.done(), "uvicorn did not start"
+        await asyncio.sleep(0.01)
+    url = f"http://127.0.0.1:{port}"
+    fake.webhook_transport = None
+    fake.webhook = WebhookEndpoint(
+        url=f"{url}/webhooks/autentique", secret=settings.webhook_secret.get_secret_value()
+    )
+    try:
+        yield url
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def test_a_reissue_retried_after_a_client_timeout_makes_one_document_and_answers_the_first_result(
+    service, served, fake
+) -> None:
+    async with httpx.AsyncClient(base_url=served, headers=service.auth, timeout=10) as http:
+        first = (await http.post("/v1/contracts", json=service.request())).json()
+        fake.timeout_after_create(seconds=1.5)  # Autentique creates the document, then answers late
+        reissue = service.request(reissue=True)
+
+        with pytest.raises(httpx.ReadTimeout):
+            await http.post("/v1/contracts", json=reissue, headers=KEY, timeout=0.3)
+        retried = await http.post("/v1/contracts", json=reissue, headers=KEY)
+        again = await http.post("/v1/contracts", json=reissue, headers=KEY)
+
+    assert retried.status_code == 201, retried.text
+    assert retried.headers["Idempotent-Replayed"] == "true"
+    assert retried.json()["contract_id"] != first["contract_id"]
+    assert retried.json()["document_id"] is not None
+    assert again.status_code == 201 and again.json()["contract_id"] == retried.json()["contract_id"]
+    assert len(fake.documents) == 2  # the first contract's and one re-issue
+    assert [e.payload.contract_id for e in await service.events("contract.created")] == [
+        first["contract_id"],
+        retried.json()["contract_id"],
+    ]
+
+
+async def test_the_same_key_with_another_body_is_422_and_issues_nothing(service) -> None:
+    await service.create()
+    headers = {**service.auth, **KEY}
+    await service.http.post("/v1/contracts", json=service.request(reissue=True), headers=headers)
+
+    other = await service.http.post(
+        "/v1/contracts", json=service.request(reissue=True, value=99), headers=headers
+    )
+
+    assert other.status_code == 422
+    assert other.json()["error"]["code"] == "idempotency_key_reused"
+    assert len(service.fake.documents) == 2
+
+
+async def test_the_replaced_contracts_document_is_cancelled_at_autentique(service) -> None:
+    first = (await service.create()).json()
+
+    again = await service.create(service.request(reissue=True))
+
+    assert again.status_code == 201
+    old = service.fake.documents[first["document_id"]]
+    assert old.deleted_at is not None
+    assert old.deadline_at is not None and not old.signable  # a link already sent can no longer sign
+    with pytest.raises(ValueError, match="document_expired"):
+        await service.fake.sign(first["document_id"], 0)
+    assert service.fake.documents[again.json()["document_id"]].deleted_at is None
+
+
+async def test_a_late_signature_of_the_replaced_document_is_recorded_and_never_signs(service) -> None:
+    first = (await service.create()).json()
+    await service.create(service.request(reissue=True))
+    old = service.fake.documents[first["document_id"]]
+
+    # Signatures made before the cancellation whose deliveries Autentique retries afterwards (reference §4).
+    answers = []
+    for signer in old.signers:
+        signer.signed_at = signer.viewed_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000000Z")
+        body = service.webhook_body(
+            "signature.accepted", signature_resource(old, signer), event_id=str(uuid4())
+        )
+        answers.append(await service.post_webhook(body))
+
+    assert [a.json() for a in answers] == [{"status": "superseded"}] * 2
+    assert await service.events("contract.signed") == []
+    recorded = (await service.get(first["contract_id"])).json()
+    assert [s["status"] for s in recorded["signers"]] == ["signed", "signed"]
+    assert recorded["status"] == "sent"
+
+
+async def test_a_signed_contract_cannot_be_reissued(service) -> None:
+    first = (await service.create()).json()
+    for index in range(2):
+        await service.fake.sign(first["document_id"], index)
+
+    again = await service.create(service.request(reissue=True))
+
+    assert again.status_code == 409
+    assert len(service.fake.documents) == 1
+    assert len(await service.events("contract.signed")) == 1
