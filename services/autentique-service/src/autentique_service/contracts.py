@@ -17,7 +17,8 @@ answered (`document_id`, signers' `public_id` as `pid:<public_id>` → index), h
 made (`attempts`, counted *before* each call), and progress as write-once fields: `s:<i>:viewed`,
 `s:<i>:signed`, `s:<i>:rejected`, `finished`, `signed_at`, `refused_at`. A re-issue links the two contracts
 (`replaces` on the new one, `superseded_by` on the old one) and records when the old document was cancelled at
-Autentique (`cancelled_at`). Write-once (HSETNX) makes every
+Autentique (`cancelled_at`). `correlation_id` and `causation_id` are the catalog's traceability: the lead's
+thread, which both contract events carry, and contract.created's cause. Write-once (HSETNX) makes every
 webhook idempotent and order-free: a replay or a late `signature.viewed` cannot undo a signature, and two
 signers' webhooks handled at once cannot overwrite each other (a JSON blob read-modify-write would).
 
@@ -35,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import ParamSpec, TypeVar
 
 import structlog
-from eventbus import Bus, BusUnavailable
+from eventbus import Bus, BusUnavailable, ids
 from redis.exceptions import RedisError
 from ulid import ULID
 
@@ -136,6 +137,9 @@ class Contract:
     replaces: str | None = None
     superseded_by: str | None = None
     cancelled_at: str | None = None
+    #: The thread the contract's events continue (the lead's) and contract.created's cause.
+    correlation_id: str | None = None
+    causation_id: str | None = None
     progress: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -161,6 +165,8 @@ class Contract:
             replaces=h.get("replaces") or None,
             superseded_by=h.get("superseded_by") or None,
             cancelled_at=h.get("cancelled_at"),
+            correlation_id=h.get("correlation_id") or None,
+            causation_id=h.get("causation_id") or None,
             progress={k: v for k, v in h.items() if k.startswith(("s:", "pid:"))},
         )
 
@@ -281,6 +287,9 @@ class Contracts:
             "signers": json.dumps([s.model_dump() for s in signers]),
             "attempts": "0",
             "replaces": replacing or "",
+            # A contract asked for without the lead's thread still gets one, shared by both its events.
+            "correlation_id": request.correlation_id or ids.correlation_id(),
+            "causation_id": request.causation_id or "",
         }
         # The contract first (its own slot): a deal never points at a contract that does not exist. A crash
         # before the deal points at it leaves a hash that no one knows the id of.

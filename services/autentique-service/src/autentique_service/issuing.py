@@ -151,6 +151,8 @@ class Issuer:
                 ),
                 company_id=contract.company_id,
                 dedupe_key=contract.contract_id,
+                correlation_id=contract.correlation_id,
+                causation_id=contract.causation_id,
             )
             await self.contracts.mark(contract.contract_id, "created_event_id", published.event_id)
             contract.created_event_id = published.event_id

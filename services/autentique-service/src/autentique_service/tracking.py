@@ -146,6 +146,9 @@ class Tracker:
             ),
             company_id=contract.company_id,
             dedupe_key=contract.contract_id,
+            # The lead's thread, caused by the contract's creation (catalog: traceability to the sale).
+            correlation_id=contract.correlation_id,
+            causation_id=contract.created_event_id,
         )
         await self.contracts.mark(
             contract.contract_id, "signed_event_id", published.event_id, remember=remember
