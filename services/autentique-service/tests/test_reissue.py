@@ -131,3 +131,52 @@ async def test_a_signed_contract_cannot_be_reissued(service) -> None:
     assert again.status_code == 409
     assert len(service.fake.documents) == 1
     assert len(await service.events("contract.signed")) == 1
+
+
+async def test_a_cancellation_autentique_refused_is_tried_again_on_the_next_request_for_the_deal(
+    service,
+) -> None:
+    first = (await service.create()).json()
+    token = service.fake.api_token
+    service.fake.timeout_after_create(seconds=0.3)
+    reissue = asyncio.create_task(service.create(service.request(reissue=True)))
+    # Once the new document exists (its answer still on the way), Autentique stops taking our token: the
+    # cancellation that follows fails.
+    deadline = time.monotonic() + 5
+    while len(service.fake.documents) < 2:
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.01)
+    service.fake.api_token = "revoked"
+    reissued = await reissue
+    old = service.fake.documents[first["document_id"]]
+    assert reissued.status_code == 201 and old.deleted_at is None and old.signable
+
+    service.fake.api_token = token
+    again = await service.create(service.request())
+
+    assert again.json()["contract_id"] == reissued.json()["contract_id"]
+    assert old.deleted_at is not None and not old.signable
+
+
+async def test_a_concurrent_duplicate_that_outwaits_its_wait_gets_409_in_progress_then_the_first_result(
+    make_service, settings
+) -> None:
+    async with make_service(settings.model_copy(update={"idempotency_wait_seconds": 0.1})) as service:
+        await service.create()
+        headers = {**service.auth, **KEY}
+        service.fake.timeout_after_create(seconds=1.0)
+        body = service.request(reissue=True)
+        first = asyncio.create_task(service.http.post("/v1/contracts", json=body, headers=headers))
+        deadline = time.monotonic() + 5
+        while len(service.fake.documents) < 2:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.01)
+
+        concurrent = await service.http.post("/v1/contracts", json=body, headers=headers)
+        answered = await first
+        after = await service.http.post("/v1/contracts", json=body, headers=headers)
+
+    assert concurrent.status_code == 409 and concurrent.json()["error"]["code"] == "in_progress"
+    assert answered.status_code == after.status_code == 201
+    assert after.json()["contract_id"] == answered.json()["contract_id"]
+    assert len(service.fake.documents) == 2
