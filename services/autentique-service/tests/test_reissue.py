@@ -180,3 +180,19 @@ async def test_a_concurrent_duplicate_that_outwaits_its_wait_gets_409_in_progres
     assert answered.status_code == after.status_code == 201
     assert after.json()["contract_id"] == answered.json()["contract_id"]
     assert len(service.fake.documents) == 2
+
+
+async def test_a_repeat_whose_cause_changed_meanwhile_is_still_the_same_request(service) -> None:
+    await service.create()
+    headers = {**service.auth, **KEY}
+    body = service.request(reissue=True, correlation_id="cor_lead", causation_id="evt_lead_created")
+    first = await service.http.post("/v1/contracts", json=body, headers=headers)
+
+    # The lead was qualified between the request and its repeat: the caller now names another cause.
+    again = await service.http.post(
+        "/v1/contracts", json=body | {"causation_id": "evt_qualified"}, headers=headers
+    )
+
+    assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
+    assert again.json()["contract_id"] == first.json()["contract_id"]
+    assert len(service.fake.documents) == 2

@@ -77,7 +77,7 @@ async def create_contract(request: Request, response: Response, ports: PortsDep)
     """201 with a new contract, or 200 with the deal's existing one. JSON renders the company's template;
     multipart (`contract`: the same JSON, `file`: a PDF) sends the uploaded PDF instead. With an
     `Idempotency-Key`, a repeat of the request answers the first one's result (idempotency.py)."""
-    body, pdf, raw = await _read_contract_request(request)
+    body, pdf = await _read_contract_request(request)
     key = request.headers.get(HEADER)
     if key is None:
         issued: Issued | Replayed = await ports.issuer.issue(body, pdf)
@@ -85,7 +85,7 @@ async def create_contract(request: Request, response: Response, ports: PortsDep)
         if not 1 <= len(key) <= 255:
             raise _invalid(("header", HEADER), "must be 1 to 255 characters")
         issued = await ports.idempotency.run(
-            body.company_id, key, fingerprint(raw, pdf), lambda: ports.issuer.issue(body, pdf)
+            body.company_id, key, fingerprint(body, pdf), lambda: ports.issuer.issue(body, pdf)
         )
         if isinstance(issued, Replayed):
             response.headers["Idempotent-Replayed"] = "true"
@@ -121,8 +121,7 @@ async def receive_webhook(request: Request, ports: PortsDep, company_id: str | N
     return {"status": outcome}
 
 
-async def _read_contract_request(request: Request) -> tuple[ContractCreate, bytes | None, bytes]:
-    """The body, the uploaded PDF if any, and the contract's JSON as sent (what an idempotency key covers)."""
+async def _read_contract_request(request: Request) -> tuple[ContractCreate, bytes | None]:
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
         async with request.form(max_files=1, max_fields=4) as form:
@@ -135,9 +134,8 @@ async def _read_contract_request(request: Request) -> tuple[ContractCreate, byte
             raise _invalid(("body", "file"), "the PDF file part is required")
         if not pdf.startswith(b"%PDF-"):
             raise _invalid(("body", "file"), "must be a PDF document")
-        return _validated(raw), pdf, raw.encode()
-    body = await request.body()
-    return _validated(body), None, body
+        return _validated(raw), pdf
+    return _validated(await request.body()), None
 
 
 def _validated(raw: str | bytes) -> ContractCreate:

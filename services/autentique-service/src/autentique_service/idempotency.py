@@ -40,6 +40,7 @@ from servicekit import Conflict, ServiceError
 from autentique_service import SERVICE
 from autentique_service.contracts import Contract, Contracts, redis_errors
 from autentique_service.issuing import Issued
+from autentique_service.models import ContractCreate
 
 log = structlog.get_logger("autentique_service")
 
@@ -59,8 +60,12 @@ class RequestInProgress(Conflict):
     """The key's first request is still running after the wait (HTTP 409): retry with the same key."""
 
 
-def fingerprint(body: bytes, pdf: bytes | None) -> str:
-    digest = hashlib.sha256(body)
+def fingerprint(request: ContractCreate, pdf: bytes | None) -> str:
+    """What a key stands for: the request as parsed (key order and spacing do not matter), without its
+    traceability ids, which say where the request came from, not what it asks (a lead qualified between a
+    request and its retry changes the cause the caller sends, not the contract)."""
+    asked = request.model_dump_json(exclude={"correlation_id", "causation_id"})
+    digest = hashlib.sha256(asked.encode())
     if pdf is not None:
         digest.update(hashlib.sha256(pdf).digest())
     return digest.hexdigest()

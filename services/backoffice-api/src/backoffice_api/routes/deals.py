@@ -110,7 +110,10 @@ def _idempotency_key(company: str, deal: dict[str, Any], request: dict[str, Any]
         basis = ["operator", company, deal["deal_id"], given]
     else:
         supersedes = deal.get("contract_id") or ""
-        basis = ["derived", company, deal["deal_id"], supersedes, json.dumps(request, sort_keys=True)]
+        # Without the traceability ids, as autentique-service's fingerprint: the lead's latest event may change
+        # between a request and the operator's repeat of it.
+        asked = {k: v for k, v in request.items() if k not in ("correlation_id", "causation_id")}
+        basis = ["derived", company, deal["deal_id"], supersedes, json.dumps(asked, sort_keys=True)]
     return hashlib.sha256("\0".join(basis).encode()).hexdigest()
 
 
