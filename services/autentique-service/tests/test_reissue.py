@@ -196,3 +196,14 @@ async def test_a_repeat_whose_cause_changed_meanwhile_is_still_the_same_request(
     assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
     assert again.json()["contract_id"] == first.json()["contract_id"]
     assert len(service.fake.documents) == 2
+
+
+async def test_a_deal_whose_contract_is_gone_gets_a_new_one_and_no_stray_record(service) -> None:
+    first = (await service.create()).json()
+    gone = str(service.bus.keys.service("autentique-service", f"{{{first['contract_id']}}}", "contract"))
+    await service.bus.redis.delete(gone)
+
+    again = await service.create()
+
+    assert again.status_code == 201 and again.json()["contract_id"] != first["contract_id"]
+    assert not await service.bus.redis.exists(gone)

@@ -72,6 +72,12 @@ _FORGET_UNSENT = """
 if redis.call('HEXISTS', KEYS[1], 'document_id') == 0 then return redis.call('DEL', KEYS[1]) end
 return 0
 """
+# Marks a contract superseded, unless it is gone (a deal may point at a contract it cannot read): a bare
+# mark would make a hash that is no contract.
+_SUPERSEDE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('HSET', KEYS[1], 'superseded_by', ARGV[1]) end
+return 0
+"""
 # Undoes a reservation's mark on the contract it was to supersede, unless another one superseded it since.
 _UNSUPERSEDE = """
 if redis.call('HGET', KEYS[1], 'superseded_by') == ARGV[1] then return redis.call('HDEL', KEYS[1], 'superseded_by') end
@@ -237,6 +243,7 @@ class Contracts:
         self._webhook_context = self._redis.register_script(_WEBHOOK_CONTEXT)
         self._record_once = self._redis.register_script(_RECORD_ONCE)
         self._unsupersede = self._redis.register_script(_UNSUPERSEDE)
+        self._supersede = self._redis.register_script(_SUPERSEDE)
 
     # Every key name, built only here (the layout is in the module's docstring).
 
@@ -303,7 +310,7 @@ class Contracts:
         elif replacing:
             # From here the replaced contract's webhooks are recorded but no longer complete it (tracking.py):
             # one deal, one signed contract, even while the new document is being created.
-            await self._redis.hset(self._contract_key(replacing), "superseded_by", contract_id)
+            await self._supersede(keys=[self._contract_key(replacing)], args=[contract_id])
         return holder
 
     @redis_errors
