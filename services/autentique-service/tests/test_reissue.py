@@ -207,3 +207,18 @@ async def test_a_deal_whose_contract_is_gone_gets_a_new_one_and_no_stray_record(
 
     assert again.status_code == 201 and again.json()["contract_id"] != first["contract_id"]
     assert not await service.bus.redis.exists(gone)
+
+
+async def test_a_reissue_loses_to_a_signature_that_is_being_published(service) -> None:
+    first = (await service.create()).json()
+    # The last signer's webhook fixed signed_at and is about to publish contract.signed (tracking.py): the
+    # re-issue, checked just before, saw no signed event yet.
+    key = str(service.bus.keys.service("autentique-service", f"{{{first['contract_id']}}}", "contract"))
+    await service.bus.redis.hset(key, "signed_at", "2026-03-14T12:00:00.000Z")
+
+    again = await service.create(service.request(reissue=True))
+
+    assert again.status_code == 409
+    assert len(service.fake.documents) == 1
+    assert service.fake.documents[first["document_id"]].deleted_at is None
+    assert (await service.create()).json()["contract_id"] == first["contract_id"]

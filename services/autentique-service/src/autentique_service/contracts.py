@@ -38,6 +38,7 @@ from typing import ParamSpec, TypeVar
 import structlog
 from eventbus import Bus, BusUnavailable, ids
 from redis.exceptions import RedisError
+from servicekit import Conflict
 from ulid import ULID
 
 from autentique_service import SERVICE
@@ -72,11 +73,17 @@ _FORGET_UNSENT = """
 if redis.call('HEXISTS', KEYS[1], 'document_id') == 0 then return redis.call('DEL', KEYS[1]) end
 return 0
 """
-# Marks a contract superseded, unless it is gone (a deal may point at a contract it cannot read): a bare
-# mark would make a hash that is no contract.
+# Marks a contract superseded by the caller's new one, in one step with the checks that make a re-issue and a
+# signature exclusive: refused (0) once a webhook fixed its signed_at (the sale is decided; tracking.py writes
+# it before publishing) or another re-issue marked it. A contract that is gone (a deal may point at one it
+# cannot read) is left alone (1): a bare mark would make a hash that is no contract.
 _SUPERSEDE = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('HSET', KEYS[1], 'superseded_by', ARGV[1]) end
-return 0
+if redis.call('EXISTS', KEYS[1]) == 0 then return 1 end
+if redis.call('HEXISTS', KEYS[1], 'signed_at') == 1 then return 0 end
+local by = redis.call('HGET', KEYS[1], 'superseded_by')
+if by and by ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'superseded_by', ARGV[1])
+return 1
 """
 # Undoes a reservation's mark on the contract it was to supersede, unless another one superseded it since.
 _UNSUPERSEDE = """
@@ -302,15 +309,22 @@ class Contracts:
         # before the deal points at it leaves a hash that no one knows the id of.
         contract_key = self._contract_key(contract_id)
         await self._redis.hset(contract_key, items=[part for pair in fields.items() for part in pair])
+        # The replaced contract is marked before the deal moves: from then its webhooks are recorded but no
+        # longer complete it (tracking.py), so one deal makes one signed contract, even while the new document
+        # is being created; and a contract whose signature won the race is not replaced.
+        if replacing and not await self._supersede(keys=[self._contract_key(replacing)], args=[contract_id]):
+            with suppress(RedisError, OSError):  # unreferenced; this only saves the memory
+                await self._redis.delete(contract_key)
+            raise Conflict(
+                f"contract {replacing} is signed or being replaced; read the deal's contract again"
+            )
         deal_key = self._deal_key(request.company_id, request.deal_id)
         holder = _text(await self._reserve(keys=[deal_key], args=[replacing or "", contract_id])) or None
         if holder != contract_id:
             with suppress(RedisError, OSError):  # unreferenced either way; this only saves the memory
                 await self._redis.delete(contract_key)
-        elif replacing:
-            # From here the replaced contract's webhooks are recorded but no longer complete it (tracking.py):
-            # one deal, one signed contract, even while the new document is being created.
-            await self._supersede(keys=[self._contract_key(replacing)], args=[contract_id])
+            if replacing:
+                await self._unsupersede(keys=[self._contract_key(replacing)], args=[contract_id])
         return holder
 
     @redis_errors

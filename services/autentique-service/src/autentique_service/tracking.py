@@ -132,6 +132,8 @@ class Tracker:
         if contract.signed_at is None:
             fixed = {"signed_at": _latest_signature(contract)}
             contract = await self.contracts.record_once(contract.contract_id, fixed) or contract
+        if contract.superseded_by is not None:  # a re-issue marked it first (Contracts.reserve)
+            return contract
         assert contract.signed_at is not None
         published = await self.bus.emit(
             ContractSigned(
