@@ -47,6 +47,29 @@ async def assert_every_side_effect_once(running, outcome) -> None:
     assert sum(1 for d in documents if outcome.contract_id in str(d)) == 1
 
 
+async def events_of(running, event_type: str, match) -> list:
+    rows = await running.bus.redis.xrange(running.bus.keys.stream(event_type))
+    return [e for _, fields in rows if match(e := catalog.parse(fields[b"e"]))]
+
+
+async def assert_the_sale_is_on_the_leads_thread(running, outcome) -> None:
+    """Catalog, traceability: the correlation id of lead.created (the thread of the lead's first message) finds
+    the contract and its signature, and each contract event names its cause: contract.created the lead's latest
+    event (its qualification, which came with a later message and so on that message's thread),
+    contract.signed contract.created."""
+    [created] = await events_of(running, "lead.created", lambda e: e.payload.lead_id == outcome.lead_id)
+    [qualified] = await events_of(running, "lead.qualified", lambda e: e.payload.lead_id == outcome.lead_id)
+    of_contract = lambda e: e.payload.contract_id == outcome.contract_id  # noqa: E731
+    [contract_created] = await events_of(running, "contract.created", of_contract)
+    [contract_signed] = await events_of(running, "contract.signed", of_contract)
+    thread = created.correlation_id
+    [first_message] = await events_of(running, "message.received", lambda e: e.id == created.causation_id)
+    assert first_message.correlation_id == thread
+    assert contract_created.correlation_id == contract_signed.correlation_id == thread
+    assert contract_created.causation_id == qualified.id
+    assert contract_signed.causation_id == contract_created.id
+
+
 async def test_the_demo_runs_end_to_end_through_real_processes(running) -> None:
     seed = await running.demo.seed()
     outcome = await running.demo.play(seed)
@@ -60,6 +83,7 @@ async def test_the_demo_runs_end_to_end_through_real_processes(running) -> None:
     auth = {"X-API-Key": seed.api_key}
     await eventually(lambda: _lead_status(running, api, auth, outcome.lead_id, "won"), timeout=30)
     await assert_every_side_effect_once(running, outcome)
+    await assert_the_sale_is_on_the_leads_thread(running, outcome)
 
 
 async def _lead_status(running, api, auth, lead_id, status) -> bool:

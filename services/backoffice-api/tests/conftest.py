@@ -1,7 +1,8 @@
 """Fixtures: the app over the real Redis (a fresh bus prefix per test), API keys, and stand-ins for the
 internal APIs we call, implementing exactly the contracts the service brief writes down:
 
-- autentique-service ``POST /v1/contracts`` (201 created / 200 the deal's existing one) and
+- autentique-service ``POST /v1/contracts`` (201 created / 200 the deal's existing one; a repeated
+  ``Idempotency-Key`` answers the first answer again, or 422 ``idempotency_key_reused`` for another body) and
   ``GET /v1/contracts/{id}``;
 - evolution-manager ``PUT /v1/instances/{name}``, ``GET /v1/instances?company_id=``, ``GET /v1/instances/{name}``;
 - agent-runtime ``PUT/DELETE/GET /v1/leads/{lead_id}/handoff``;
@@ -44,6 +45,7 @@ class Upstreams:
         self.handoffs: dict[str, dict[str, Any]] = {}
         self.requests: list[httpx.Request] = []
         self.fail: dict[str, int] = {"autentique": 0, "evolution": 0, "agent": 0}
+        self.idempotent: dict[str, tuple[bytes, httpx.Response]] = {}  # Idempotency-Key → (body, answer)
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
@@ -58,39 +60,52 @@ class Upstreams:
     def _autentique(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
         if request.method == "POST" and path == "/v1/contracts":
-            body = json.loads(request.content)
-            existing = self.contracts.get(body["deal_id"])
-            if existing is not None and not body.get("reissue"):
-                return httpx.Response(200, json=existing)
-            contract = {
-                "contract_id": f"ctr_{ULID()}",
-                "deal_id": body["deal_id"],
-                "lead_id": body["lead_id"],
-                "company_id": body["company_id"],
-                "document_id": f"doc{ULID()}",
-                "status": "pending",
-                "value": body["value"],
-                "currency": body["currency"],
-                "signers": [
-                    {
-                        "name": s["name"],
-                        "email": s.get("email"),
-                        "phone": s.get("phone"),
-                        "status": "pending",
-                        "signed_at": None,
-                    }
-                    for s in body["signers"]
-                ],
-                "created_at": datetime.now(UTC).isoformat(),
-            }
-            self.contracts[body["deal_id"]] = contract
-            return httpx.Response(201, json=contract)
+            key = request.headers.get("idempotency-key")
+            if key in self.idempotent:
+                first_body, first = self.idempotent[key]
+                if first_body != request.content:
+                    error = {"code": "idempotency_key_reused", "message": "another body"}
+                    return httpx.Response(422, json={"error": error})
+                return httpx.Response(first.status_code, content=first.content, headers=first.headers)
+            answer = self._new_contract(request)
+            if key is not None:
+                self.idempotent[key] = (request.content, answer)
+            return answer
         if request.method == "GET" and path.startswith("/v1/contracts/"):
             contract_id = path.rsplit("/", 1)[1]
             for contract in self.contracts.values():
                 if contract["contract_id"] == contract_id:
                     return httpx.Response(200, json=contract)
         return httpx.Response(404, json={"error": {"code": "not_found", "message": "no such contract"}})
+
+    def _new_contract(self, request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        existing = self.contracts.get(body["deal_id"])
+        if existing is not None and not body.get("reissue"):
+            return httpx.Response(200, json=existing)
+        contract = {
+            "contract_id": f"ctr_{ULID()}",
+            "deal_id": body["deal_id"],
+            "lead_id": body["lead_id"],
+            "company_id": body["company_id"],
+            "document_id": f"doc{ULID()}",
+            "status": "pending",
+            "value": body["value"],
+            "currency": body["currency"],
+            "signers": [
+                {
+                    "name": s["name"],
+                    "email": s.get("email"),
+                    "phone": s.get("phone"),
+                    "status": "pending",
+                    "signed_at": None,
+                }
+                for s in body["signers"]
+            ],
+            "created_at": datetime.now(UTC).isoformat(),
+        }
+        self.contracts[body["deal_id"]] = contract
+        return httpx.Response(201, json=contract)
 
     def sign(self, contract_id: str, signer: int = 0) -> None:
         for contract in self.contracts.values():

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from eventbus import ContractCreated, ContractSigned, Envelope, LeadCreated
+from eventbus import ContractCreated, ContractSigned, Envelope, LeadCreated, LeadQualified
 
 COMPANY, OTHER = "cmp_A", "cmp_B"
 SIGNERS = {
@@ -18,8 +18,9 @@ SIGNERS = {
 
 
 async def a_lead(publish, client, headers, until, lead_id="lead_d"):
-    await publish(LeadCreated(lead_id=lead_id, company_id=COMPANY, channel="whatsapp"))
+    event = await publish(LeadCreated(lead_id=lead_id, company_id=COMPANY, channel="whatsapp"))
     await until(lambda: client.get(f"/v1/leads/{lead_id}", headers=headers), lambda r: r.status_code == 200)
+    return event
 
 
 async def a_deal(client, headers, lead_id="lead_d"):
@@ -63,7 +64,7 @@ async def test_deal_for_an_unknown_lead_is_404_and_bad_fields_are_422(client, he
 
 
 async def test_contract_is_created_once_per_deal(publish, client, headers, until, upstreams):
-    await a_lead(publish, client, headers, until)
+    lead = await a_lead(publish, client, headers, until)
     deal = await a_deal(client, headers)
     first = await client.post(f"/v1/deals/{deal['deal_id']}/contract", json=SIGNERS, headers=headers)
     assert first.status_code == 201, first.text
@@ -81,6 +82,8 @@ async def test_contract_is_created_once_per_deal(publish, client, headers, until
         "reissue": False,
         "event": {"type": "casamento", "date": "2026-03-12", "guests": 120, "location": "São Paulo"},
         "signers": SIGNERS["signers"],
+        "correlation_id": lead.correlation_id,
+        "causation_id": lead.id,
     }
     assert upstreams.requests[0].headers["authorization"] == "Bearer dev-service-token"
     assert (await client.get(f"/v1/deals/{deal['deal_id']}", headers=headers)).json()[
@@ -183,3 +186,68 @@ async def test_operator_cannot_see_another_companys_deals_or_contracts(
     ).status_code == 404
     assert (await client.get(f"/v1/contracts/{cid}", headers=other_headers)).status_code == 404
     assert (await client.get("/v1/contracts", headers=other_headers)).json()["items"] == []
+
+
+async def test_a_reissue_carries_one_idempotency_key_across_retries_and_a_new_one_once_the_deal_moved_on(
+    publish, client, headers, until, upstreams
+):
+    await a_lead(publish, client, headers, until)
+    deal = await a_deal(client, headers)
+    path = f"/v1/deals/{deal['deal_id']}/contract"
+    first = (await client.post(path, json=SIGNERS, headers=headers)).json()
+    reissue = {**SIGNERS, "reissue": True}
+
+    upstreams.fail["autentique"] = 1  # our first try fails after autentique-service may have acted
+    again = await client.post(path, json=reissue, headers=headers)
+    later = await client.post(path, json=reissue, headers=headers)
+
+    keys = [r.headers["idempotency-key"] for r in upstreams.requests if r.method == "POST"]
+    assert again.status_code == 201 and again.json()["contract_id"] != first["contract_id"]
+    assert len(keys) == 4 and keys[1] == keys[2], "our retry carries the key of the request it repeats"
+    # Once the deal recorded the new contract, a re-issue supersedes that one: another request, another key.
+    assert len({keys[0], keys[1], keys[3]}) == 3
+    assert later.status_code == 201 and later.json()["contract_id"] != again.json()["contract_id"]
+
+
+async def test_the_operators_idempotency_key_answers_the_first_contract_and_refuses_another_body(
+    publish, client, headers, until, upstreams
+):
+    await a_lead(publish, client, headers, until)
+    deal = await a_deal(client, headers)
+    path = f"/v1/deals/{deal['deal_id']}/contract"
+    await client.post(path, json=SIGNERS, headers=headers)
+    keyed = headers | {"Idempotency-Key": "op-7f3a"}
+
+    first = await client.post(path, json={**SIGNERS, "reissue": True}, headers=keyed)
+    again = await client.post(path, json={**SIGNERS, "reissue": True}, headers=keyed)
+    other = await client.post(path, json={"signers": SIGNERS["signers"][:1], "reissue": True}, headers=keyed)
+
+    assert first.status_code == again.status_code == 201
+    assert again.json()["contract_id"] == first.json()["contract_id"]
+    assert other.status_code == 422
+    assert other.json()["error"]["problems"][0]["field"] == "Idempotency-Key"
+
+
+async def test_the_deal_keeps_the_leads_thread_and_the_contract_names_its_latest_event_as_cause(
+    publish, client, headers, until, upstreams
+):
+    lead = await a_lead(publish, client, headers, until)
+    deal = await a_deal(client, headers)
+    assert deal["correlation_id"] == lead.correlation_id
+    qualified = await publish(
+        LeadQualified(lead_id="lead_d", company_id=COMPANY, score=0.9, criteria=["date"], summary="ok"),
+        correlation_id=lead.correlation_id,
+        causation_id=lead.id,
+    )
+    await until(
+        lambda: client.get("/v1/leads/lead_d", headers=headers),
+        lambda r: r.json()["qualified_at"] is not None,
+    )
+
+    await client.post(f"/v1/deals/{deal['deal_id']}/contract", json=SIGNERS, headers=headers)
+
+    sent = json.loads(upstreams.requests[-1].content)
+    assert (sent["correlation_id"], sent["causation_id"]) == (lead.correlation_id, qualified.id)
+    assert (await client.get("/v1/leads/lead_d", headers=headers)).json()[
+        "correlation_id"
+    ] == lead.correlation_id

@@ -125,6 +125,13 @@ class Document:
     def finished(self) -> bool:
         return all(s.signed_at is not None for s in self.signers if not s.is_author)
 
+    @property
+    def signable(self) -> bool:
+        # Reference §5: a deadline in the past blocks signing; a delete alone does not (the link still signs).
+        if self.deadline_at is None:
+            return True
+        return datetime.fromisoformat(self.deadline_at.replace("Z", "+00:00")) > datetime.now(UTC)
+
 
 @dataclass
 class WebhookEndpoint:
@@ -183,6 +190,8 @@ class AutentiqueState(WebhookingState):
         doc, who = self.find_signer(document_id, signer)
         if who.rejected_at is not None or who.signed_at is not None:
             raise ValueError("document_signed")
+        if not doc.signable:
+            raise ValueError("document_expired")
         now = _stamp()
         who.viewed_at, who.signed_at, doc.updated_at = who.viewed_at or now, now, now
         sent = await self.emit("signature.accepted", signature_resource(doc, who), [])
@@ -349,9 +358,20 @@ def create_app(state: AutentiqueState | None = None) -> FastAPI:
                 "has_more_pages": page * limit < len(docs),
             }, None
         doc = fake.documents.get(str(args.get("id")))
-        if doc is None:
+        if doc is None or (f.name == "deleteDocument" and doc.deleted_at is not None):
             return None, {"message": "document_not_found", "path": [f.key]}
+        if f.name == "updateDocument":
+            # Reference §5: moving `deadline_at` to now is what stops further signing.
+            changes = args.get("document") or {}
+            if "deadline_at" in changes:
+                doc.deadline_at = changes["deadline_at"]
+            doc.updated_at = _stamp()
+            return api(doc), None
         doc.deleted_at = _stamp()
+        # Reference §9: the fake announces the delete (whether Autentique does is unconfirmed, §10).
+        fake.spawn(
+            fake.emit("document.deleted", document_resource(doc, fake.author_name, fake.author_email), [])
+        )
         return True, None
 
     @app.post(GRAPHQL_PATH, response_model=None)

@@ -14,7 +14,8 @@ from starlette.datastructures import UploadFile
 
 from autentique_service import webhooks
 from autentique_service.contracts import Contracts
-from autentique_service.issuing import Issuer
+from autentique_service.idempotency import HEADER, IdempotentRequests, Replayed, fingerprint
+from autentique_service.issuing import Issued, Issuer
 from autentique_service.models import ContractCreate, ContractPublic
 from autentique_service.tracking import WEBHOOKS_REFUSED, Outcome, Tracker
 
@@ -26,6 +27,7 @@ class Ports:
     contracts: Contracts
     issuer: Issuer
     tracker: Tracker
+    idempotency: IdempotentRequests
     service_token: SecretStr
     webhook_secret: SecretStr
     company_webhook_secrets: dict[str, SecretStr]
@@ -73,9 +75,20 @@ ServiceCaller = Depends(require_service_token)
 )
 async def create_contract(request: Request, response: Response, ports: PortsDep) -> ContractPublic:
     """201 with a new contract, or 200 with the deal's existing one. JSON renders the company's template;
-    multipart (`contract`: the same JSON, `file`: a PDF) sends the uploaded PDF instead."""
+    multipart (`contract`: the same JSON, `file`: a PDF) sends the uploaded PDF instead. With an
+    `Idempotency-Key`, a repeat of the request answers the first one's result (idempotency.py)."""
     body, pdf = await _read_contract_request(request)
-    issued = await ports.issuer.issue(body, pdf)
+    key = request.headers.get(HEADER)
+    if key is None:
+        issued: Issued | Replayed = await ports.issuer.issue(body, pdf)
+    else:
+        if not 1 <= len(key) <= 255:
+            raise _invalid(("header", HEADER), "must be 1 to 255 characters")
+        issued = await ports.idempotency.run(
+            body.company_id, key, fingerprint(body, pdf), lambda: ports.issuer.issue(body, pdf)
+        )
+        if isinstance(issued, Replayed):
+            response.headers["Idempotent-Replayed"] = "true"
     if not issued.created:
         response.status_code = 200
     return issued.contract.public()

@@ -16,6 +16,7 @@ from servicekit.upstream import Breakers
 from autentique_service import SERVICE, api
 from autentique_service.clients.autentique import AutentiqueClient, DocumentRejected
 from autentique_service.contracts import Contracts
+from autentique_service.idempotency import IdempotencyKeyReused, IdempotentRequests, RequestInProgress
 from autentique_service.issuing import Issuer
 from autentique_service.rendering import TemplateInvalid
 from autentique_service.settings import Settings
@@ -55,10 +56,18 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
                 # Longer than every attempt may take, so that the lock outlives the request holding it.
                 lock_seconds=settings.create_attempts * (settings.request_timeout + 10),
             )
+            idempotency = IdempotentRequests(
+                bus,
+                contracts,
+                ttl_hours=settings.idempotency_hours,
+                claim_seconds=issuer.lock_seconds,
+                wait_seconds=settings.idempotency_wait_seconds,
+            )
             app.state.ports = api.Ports(
                 contracts=contracts,
                 issuer=issuer,
                 tracker=tracker,
+                idempotency=idempotency,
                 service_token=settings.service_token,
                 webhook_secret=settings.webhook_secret,
                 company_webhook_secrets=settings.company_webhook_secrets,
@@ -73,6 +82,8 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
     app.add_exception_handler(MalformedWebhook, _answer(400, "malformed"))
     app.add_exception_handler(DocumentRejected, _answer(422, "invalid"))
     app.add_exception_handler(TemplateInvalid, _answer(500, "template_invalid"))
+    app.add_exception_handler(IdempotencyKeyReused, _answer(422, "idempotency_key_reused"))
+    app.add_exception_handler(RequestInProgress, _answer(409, "in_progress"))
     return app
 
 

@@ -15,7 +15,10 @@ before the contract records it (a webhook believes the pointer only when the con
 The contract hash holds what we were asked (`deal_id`, `value`, `signers` as JSON, …), what Autentique
 answered (`document_id`, signers' `public_id` as `pid:<public_id>` → index), how many creation attempts were
 made (`attempts`, counted *before* each call), and progress as write-once fields: `s:<i>:viewed`,
-`s:<i>:signed`, `s:<i>:rejected`, `finished`, `signed_at`, `refused_at`. Write-once (HSETNX) makes every
+`s:<i>:signed`, `s:<i>:rejected`, `finished`, `signed_at`, `refused_at`. A re-issue links the two contracts
+(`replaces` on the new one, `superseded_by` on the old one) and records when the old document was cancelled at
+Autentique (`cancelled_at`). `correlation_id` and `causation_id` are the catalog's traceability: the lead's
+thread, which both contract events carry, and contract.created's cause. Write-once (HSETNX) makes every
 webhook idempotent and order-free: a replay or a late `signature.viewed` cannot undo a signature, and two
 signers' webhooks handled at once cannot overwrite each other (a JSON blob read-modify-write would).
 
@@ -33,8 +36,9 @@ from dataclasses import dataclass, field
 from typing import ParamSpec, TypeVar
 
 import structlog
-from eventbus import Bus, BusUnavailable
+from eventbus import Bus, BusUnavailable, ids
 from redis.exceptions import RedisError
+from servicekit import Conflict
 from ulid import ULID
 
 from autentique_service import SERVICE
@@ -69,6 +73,23 @@ _FORGET_UNSENT = """
 if redis.call('HEXISTS', KEYS[1], 'document_id') == 0 then return redis.call('DEL', KEYS[1]) end
 return 0
 """
+# Marks a contract superseded by the caller's new one, in one step with the checks that make a re-issue and a
+# signature exclusive: refused (0) once a webhook fixed its signed_at (the sale is decided; tracking.py writes
+# it before publishing) or another re-issue marked it. A contract that is gone (a deal may point at one it
+# cannot read) is left alone (1): a bare mark would make a hash that is no contract.
+_SUPERSEDE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 1 end
+if redis.call('HEXISTS', KEYS[1], 'signed_at') == 1 then return 0 end
+local by = redis.call('HGET', KEYS[1], 'superseded_by')
+if by and by ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'superseded_by', ARGV[1])
+return 1
+"""
+# Undoes a reservation's mark on the contract it was to supersede, unless another one superseded it since.
+_UNSUPERSEDE = """
+if redis.call('HGET', KEYS[1], 'superseded_by') == ARGV[1] then return redis.call('HDEL', KEYS[1], 'superseded_by') end
+return 0
+"""
 # A webhook's reads in one round trip, once the document's pointer named the contract: was the event
 # applied already, and the contract.
 _WEBHOOK_CONTEXT = """
@@ -92,7 +113,7 @@ def new_contract_id() -> str:
     return f"ctr_{ULID()}"
 
 
-def _redis_errors(method: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+def redis_errors(method: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
     async def wrapped(*args: P.args, **kwargs: P.kwargs) -> T:
         try:
             return await method(*args, **kwargs)
@@ -125,6 +146,13 @@ class Contract:
     finished_at: str | None = None
     signed_at: str | None = None
     refused_at: str | None = None
+    #: Re-issues: the contract this one replaces, the one that replaced it, when its document was cancelled.
+    replaces: str | None = None
+    superseded_by: str | None = None
+    cancelled_at: str | None = None
+    #: The thread the contract's events continue (the lead's) and contract.created's cause.
+    correlation_id: str | None = None
+    causation_id: str | None = None
     progress: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -147,6 +175,11 @@ class Contract:
             finished_at=h.get("finished_at"),
             signed_at=h.get("signed_at"),
             refused_at=h.get("refused_at"),
+            replaces=h.get("replaces") or None,
+            superseded_by=h.get("superseded_by") or None,
+            cancelled_at=h.get("cancelled_at"),
+            correlation_id=h.get("correlation_id") or None,
+            causation_id=h.get("causation_id") or None,
             progress={k: v for k, v in h.items() if k.startswith(("s:", "pid:"))},
         )
 
@@ -216,6 +249,8 @@ class Contracts:
         self._forget_unsent = self._redis.register_script(_FORGET_UNSENT)
         self._webhook_context = self._redis.register_script(_WEBHOOK_CONTEXT)
         self._record_once = self._redis.register_script(_RECORD_ONCE)
+        self._unsupersede = self._redis.register_script(_UNSUPERSEDE)
+        self._supersede = self._redis.register_script(_SUPERSEDE)
 
     # Every key name, built only here (the layout is in the module's docstring).
 
@@ -238,17 +273,17 @@ class Contracts:
     def _event_key(self, contract_id: str, event_id: str) -> str:
         return self._contract_key(contract_id, "webhook-event", event_id)
 
-    @_redis_errors
+    @redis_errors
     async def current_for_deal(self, company_id: str, deal_id: str) -> str | None:
         found = await self._redis.get(self._deal_key(company_id, deal_id))
         return _text(found) if found else None
 
-    @_redis_errors
+    @redis_errors
     async def get(self, contract_id: str) -> Contract | None:
         raw = await self._redis.hgetall(self._contract_key(contract_id))
         return Contract.from_hash(raw) if raw else None
 
-    @_redis_errors
+    @redis_errors
     async def reserve(
         self, request: ContractCreate, *, contract_id: str, created_at: str, replacing: str | None
     ) -> str | None:
@@ -265,19 +300,34 @@ class Contracts:
             "created_at": created_at,
             "signers": json.dumps([s.model_dump() for s in signers]),
             "attempts": "0",
+            "replaces": replacing or "",
+            # A contract asked for without the lead's thread still gets one, shared by both its events.
+            "correlation_id": request.correlation_id or ids.correlation_id(),
+            "causation_id": request.causation_id or "",
         }
         # The contract first (its own slot): a deal never points at a contract that does not exist. A crash
         # before the deal points at it leaves a hash that no one knows the id of.
         contract_key = self._contract_key(contract_id)
         await self._redis.hset(contract_key, items=[part for pair in fields.items() for part in pair])
+        # The replaced contract is marked before the deal moves: from then its webhooks are recorded but no
+        # longer complete it (tracking.py), so one deal makes one signed contract, even while the new document
+        # is being created; and a contract whose signature won the race is not replaced.
+        if replacing and not await self._supersede(keys=[self._contract_key(replacing)], args=[contract_id]):
+            with suppress(RedisError, OSError):  # unreferenced; this only saves the memory
+                await self._redis.delete(contract_key)
+            raise Conflict(
+                f"contract {replacing} is signed or being replaced; read the deal's contract again"
+            )
         deal_key = self._deal_key(request.company_id, request.deal_id)
         holder = _text(await self._reserve(keys=[deal_key], args=[replacing or "", contract_id])) or None
         if holder != contract_id:
             with suppress(RedisError, OSError):  # unreferenced either way; this only saves the memory
                 await self._redis.delete(contract_key)
+            if replacing:
+                await self._unsupersede(keys=[self._contract_key(replacing)], args=[contract_id])
         return holder
 
-    @_redis_errors
+    @redis_errors
     async def release(self, contract: Contract) -> bool:
         """Forget a reservation that never became a document (Autentique refused it): the deal is free again.
         Called under the contract's lock, so no document can be recorded meanwhile."""
@@ -286,7 +336,12 @@ class Contracts:
         # A crash here leaves the deal pointing at no contract: the next request for it reserves anew
         # (``Issuer.issue`` replaces a current contract it cannot read).
         deal_key = self._deal_key(contract.company_id, contract.deal_id)
-        await self._delete_if(keys=[deal_key], args=[contract.contract_id])
+        if contract.replaces is None:
+            await self._delete_if(keys=[deal_key], args=[contract.contract_id])
+            return True
+        # A refused re-issue gives the deal back to the contract it was to replace, which counts again.
+        await self._reserve(keys=[deal_key], args=[contract.contract_id, contract.replaces])
+        await self._unsupersede(keys=[self._contract_key(contract.replaces)], args=[contract.contract_id])
         return True
 
     @asynccontextmanager
@@ -306,11 +361,11 @@ class Contracts:
                 with suppress(RedisError, OSError):  # it expires on its own
                     await self._delete_if(keys=[key], args=[token])
 
-    @_redis_errors
+    @redis_errors
     async def count_attempt(self, contract_id: str) -> int:
         return int(await self._redis.hincrby(self._contract_key(contract_id), "attempts", 1))
 
-    @_redis_errors
+    @redis_errors
     async def attach_document(
         self, contract: Contract, document_id: str, signers: list[StoredSigner], progress: dict[str, str]
     ) -> None:
@@ -335,7 +390,7 @@ class Contracts:
                     pipe.hsetnx(key, "refused_at", value)
             await pipe.execute()
 
-    @_redis_errors
+    @redis_errors
     async def mark(
         self, contract_id: str, name: str, value: str, *, remember: tuple[str, int] | None = None
     ) -> None:
@@ -346,7 +401,7 @@ class Contracts:
                 pipe.set(self._event_key(contract_id, remember[0]), 1, ex=remember[1] * 86400)
             await pipe.execute()
 
-    @_redis_errors
+    @redis_errors
     async def record_once(
         self, contract_id: str, fields: dict[str, str], *, remember: tuple[str, int] | None = None
     ) -> Contract | None:
@@ -361,7 +416,7 @@ class Contracts:
         flat = await self._record_once(keys=keys, args=args)
         return Contract.from_hash(dict(zip(flat[::2], flat[1::2], strict=True))) if flat else None
 
-    @_redis_errors
+    @redis_errors
     async def webhook_context(self, event_id: str, document_id: str) -> tuple[bool, Contract | None]:
         """(was this event applied already, the document's contract): the document's pointer, then one script
         over the contract's slot."""
@@ -377,6 +432,6 @@ class Contracts:
         flat = reply[1]
         return False, Contract.from_hash(dict(zip(flat[::2], flat[1::2], strict=True)))
 
-    @_redis_errors
+    @redis_errors
     async def remember_webhook_event(self, contract_id: str, event_id: str, days: int) -> None:
         await self._redis.set(self._event_key(contract_id, event_id), 1, ex=days * 86400)

@@ -11,7 +11,9 @@
    contract id as producer key: a repeat after a failed publish publishes it once.
 
 A repeated request for a deal answers the deal's contract (200) without calling Autentique again;
-`reissue: true` makes a new contract (and document) for the deal once the current one exists.
+`reissue: true` makes a new contract (and document) for the deal once the current one exists and is not signed;
+the old one is superseded from the reservation on and its document cancelled once the new one exists
+(superseding.py).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from autentique_service.clients.autentique import AutentiqueClient, Document, Si
 from autentique_service.contracts import Contract, Contracts, new_contract_id
 from autentique_service.models import ContractCreate, StoredSigner
 from autentique_service.rendering import render_contract
+from autentique_service.superseding import cancel_replaced
 from autentique_service.tracking import Tracker
 
 log = structlog.get_logger("autentique_service")
@@ -65,6 +68,9 @@ class Issuer:
             return Issued(await self._announce(finished), created=True)
         if current is not None and not request.reissue:
             return Issued(await self._announce(current), created=False)
+        if current is not None and current.signed_event_id is not None:
+            # A sale is made: replacing its contract would open the way to a second one.
+            raise Conflict(f"contract {current.contract_id} is signed; it cannot be re-issued")
         contract_id = new_contract_id()
         created_at = _now()
         holder = await self.contracts.reserve(
@@ -74,7 +80,12 @@ class Issuer:
             raise Conflict(f"deal {request.deal_id} got a contract meanwhile ({holder}); retry to read it")
         contract = await self.contracts.get(contract_id)
         assert contract is not None, "written before the deal pointed at it"
-        finished = await self._create_document(contract, request, uploaded_pdf)
+        try:
+            finished = await self._create_document(contract, request, uploaded_pdf)
+        except UpstreamRejected:
+            if current is not None:  # the deal went back to it (Contracts.release): it counts again
+                await self.tracker.settle(await self.contracts.get(current.contract_id) or current)
+            raise
         return Issued(await self._announce(finished), created=True)
 
     async def _create_document(
@@ -140,9 +151,18 @@ class Issuer:
                 ),
                 company_id=contract.company_id,
                 dedupe_key=contract.contract_id,
+                correlation_id=contract.correlation_id,
+                causation_id=contract.causation_id,
             )
             await self.contracts.mark(contract.contract_id, "created_event_id", published.event_id)
             contract.created_event_id = published.event_id
+        await cancel_replaced(
+            contract,
+            contracts=self.contracts,
+            autentique=self.autentique,
+            attempts=self.attempts,
+            initial_delay=self.retry_initial_delay,
+        )
         # An adopted document may have been signed while we did not know its id (its webhooks were
         # answered as unknown): contract.signed follows contract.created then.
         return await self.tracker.settle(contract)

@@ -53,6 +53,11 @@ class ContractCreate(BaseModel):
     event: EventDetails = Field(default_factory=EventDetails)
     signers: list[SignerCreate] = Field(min_length=1, max_length=20)
     reissue: bool = False
+    #: Traceability (catalog): the lead's correlation id, which contract.created and contract.signed carry,
+    #: and the event that caused the request (the lead's latest), contract.created's causation id. Without
+    #: them the contract starts a thread of its own.
+    correlation_id: str | None = Field(None, min_length=1, max_length=64)
+    causation_id: str | None = Field(None, min_length=1, max_length=64)
 
 
 class SignerPublic(BaseModel):

@@ -45,3 +45,8 @@ class Settings(ServiceSettings):
     max_body_bytes: int = 12 * 1024 * 1024
     #: How long a webhook event id is remembered; Autentique retries for minutes and keeps failures 14 days.
     webhook_replay_window_days: int = Field(15, ge=1)
+    #: How long a request's `Idempotency-Key` answers with the first result (at least a day: an operator's
+    #: retry the next morning must not re-issue a contract again).
+    idempotency_hours: int = Field(24, ge=24)
+    #: How long a request waits for a running request with the same key before answering 409 `in_progress`.
+    idempotency_wait_seconds: float = Field(30.0, ge=0)

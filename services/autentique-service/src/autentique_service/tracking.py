@@ -23,10 +23,11 @@ from autentique_service.webhooks import DocumentFinished, Ignored, SignatureChan
 
 log = structlog.get_logger("autentique_service")
 
-Outcome = Literal["applied", "replayed", "unknown_document", "ignored"]
+Outcome = Literal["applied", "replayed", "unknown_document", "ignored", "superseded"]
 WEBHOOKS = Counter(
     "autentique_webhooks_total",
-    "Autentique webhook deliveries by outcome (unknown_document: not one of our contracts).",
+    "Autentique webhook deliveries by outcome (unknown_document: not one of our contracts; superseded: a"
+    " re-issued contract's old document, recorded and ignored).",
     ["outcome"],
 )
 WEBHOOKS_REFUSED = Counter(
@@ -69,6 +70,17 @@ class Tracker:
             fields = self._signature_fields(contract, update)
         else:
             fields = self._finished_fields(contract, update)
+        if contract.superseded_by is not None:
+            # A re-issue replaced this contract: what its document still reports (a signature made before the
+            # cancellation, delivered late) is kept for the record, but only the deal's current contract may
+            # become contract.signed (and, downstream, a Purchase).
+            await self.contracts.record_once(
+                contract.contract_id, fields, remember=(update.event_id, self.replay_window_days)
+            )
+            log.info(
+                "autentique_webhook_superseded", contract_id=contract.contract_id, event_id=update.event_id
+            )
+            return "superseded"
         # The event id is remembered only once everything it causes is in Redis (else Autentique's retry
         # would be taken for a replay): with the progress when it completes nothing, after the publish when
         # it completes the contract. Fixing signed_at in the same transaction saves a round trip.
@@ -108,13 +120,20 @@ class Tracker:
     async def settle(self, contract: Contract, *, remember: tuple[str, int] | None = None) -> Contract:
         """Publish `contract.signed` if the contract is complete and has not said so yet; then remember the
         webhook event that caused it, if any."""
-        if contract.signed_event_id is not None or contract.document_id is None or not contract.all_signed:
+        if (
+            contract.signed_event_id is not None
+            or contract.document_id is None
+            or contract.superseded_by is not None
+            or not contract.all_signed
+        ):
             if remember is not None:
                 await self.contracts.remember_webhook_event(contract.contract_id, *remember)
             return contract
         if contract.signed_at is None:
             fixed = {"signed_at": _latest_signature(contract)}
             contract = await self.contracts.record_once(contract.contract_id, fixed) or contract
+        if contract.superseded_by is not None:  # a re-issue marked it first (Contracts.reserve)
+            return contract
         assert contract.signed_at is not None
         published = await self.bus.emit(
             ContractSigned(
@@ -129,6 +148,9 @@ class Tracker:
             ),
             company_id=contract.company_id,
             dedupe_key=contract.contract_id,
+            # The lead's thread, caused by the contract's creation (catalog: traceability to the sale).
+            correlation_id=contract.correlation_id,
+            causation_id=contract.created_event_id,
         )
         await self.contracts.mark(
             contract.contract_id, "signed_event_id", published.event_id, remember=remember

@@ -1,8 +1,9 @@
 """Deals: created through the API for a lead, the one fact here that no event carries (kept across rebuilds).
 
-A deal holds what a contract needs (value, currency, event details) and, once autentique-service made it,
-the contract's id. Asking twice for a deal's contract is safe: autentique-service answers the existing one
-for a deal that already has it (its idempotency key is the deal id).
+A deal holds what a contract needs (value, currency, event details), the lead's correlation id (so that the
+contract's events stay on the lead's thread) and, once autentique-service made it, the contract's id. Asking
+twice for a deal's contract is safe: autentique-service answers the existing one for a deal that already has
+it, and a re-issue carries an `Idempotency-Key` (routes/deals.py).
 """
 
 from __future__ import annotations
@@ -26,8 +27,16 @@ class Deals:
         self.ks = keyspace
 
     async def create(
-        self, company: str, *, lead_id: str, value: float, currency: str, event: dict[str, Any]
+        self,
+        company: str,
+        *,
+        lead_id: str,
+        value: float,
+        currency: str,
+        event: dict[str, Any],
+        correlation_id: str | None = None,
     ) -> dict[str, Any]:
+        """``correlation_id``: the lead's (its ``lead.created``'s), which the deal's contract events carry."""
         deal: dict[str, Any] = {
             "deal_id": new_deal_id(),
             "company_id": company,
@@ -36,6 +45,7 @@ class Deals:
             "currency": currency,
             "event": event,
             "contract_id": None,
+            "correlation_id": correlation_id,
             "created_at": envelope.format_timestamp(envelope.now()),
         }
         await self.redis.set(self.ks.deal(company, deal["deal_id"]), json.dumps(deal))

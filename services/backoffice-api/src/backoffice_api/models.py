@@ -74,6 +74,8 @@ class LeadPublic(BaseModel):
     utm: dict[str, str]
     external_id: str | None
     ctwa_clid: str | None
+    #: ``correlation_id`` of the lead's ``lead.created``: its conversation, deal and contract events share it.
+    correlation_id: str | None = None
     created_at: UtcTimestamp
     qualified_at: UtcTimestamp | None
     #: The qualification (the first one is kept): score, the criteria met and the agent's slot summary.
@@ -129,6 +131,8 @@ class DealPublic(BaseModel):
     currency: str
     event: EventDetails
     contract_id: str | None
+    #: The lead's correlation id, carried to the deal's contract events.
+    correlation_id: str | None = None
     created_at: datetime
 
 

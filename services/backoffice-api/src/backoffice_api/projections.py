@@ -112,6 +112,12 @@ def lead_created(ks: Keyspace, event: Envelope[LeadCreated]) -> list[Op]:
         p.lead_external_id or "",
         "ctwa_clid",
         p.ctwa_clid or "",
+        # The conversation's thread: a deal and its contract carry it on (routes/deals.py), so that
+        # contract.created and contract.signed share lead.created's correlation id.
+        "correlation_id",
+        event.correlation_id,
+        "created_event_id",
+        event.id,
     ]
     ops: list[Op] = [
         ["hsetnx", lead, "lead_id", p.lead_id, "company_id", company],
@@ -129,6 +135,7 @@ def lead_qualified(ks: Keyspace, event: Envelope[LeadQualified]) -> list[Op]:
     p, company = event.payload, event.company_id
     lead = ks.lead(company, p.lead_id)
     first = ["score", str(p.score), "criteria", json.dumps(p.criteria), "summary", p.summary]
+    first += ["qualified_event_id", event.id]  # the cause a contract names (routes/deals.py)
     return [
         ["hsetnx", lead, "lead_id", p.lead_id, "company_id", company],
         ["hmin", lead, "qualified_at", at_ms(event), *first],

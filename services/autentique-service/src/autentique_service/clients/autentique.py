@@ -34,6 +34,13 @@ FIND_DOCUMENTS = (
     "query FindDocuments($name: String, $sandbox: Boolean) { documents(name: $name, limit: 20, page: 1,"
     f" showSandbox: $sandbox) {{ data {{ {_DOCUMENT_FIELDS} }} }} }}"
 )
+# Reference §5: there is no "cancel". deleteDocument alone leaves a document signable through the links already
+# sent, so the deadline is moved to now first, which blocks further signing.
+CLOSE_DOCUMENT = (
+    "mutation CloseDocument($id: UUID!, $deadline: String) {"
+    " updateDocument(id: $id, document: {deadline_at: $deadline}) { id } }"
+)
+DELETE_DOCUMENT = "mutation DeleteDocument($id: UUID!) { deleteDocument(id: $id) }"
 DELIVERY_METHODS = {
     "email": "DELIVERY_METHOD_EMAIL",
     "whatsapp": "DELIVERY_METHOD_WHATSAPP",
@@ -166,6 +173,20 @@ class AutentiqueClient:
             if isinstance(raw, dict) and raw.get("name") == name and raw.get("id"):
                 return Document.from_api(raw)
         return None
+
+    async def cancel_document(self, company_id: str, document_id: str, *, now: str) -> None:
+        """Stop a document from being signed (deadline ``now``), then delete it. Both are safe to repeat: a
+        document already gone (``document_not_found``) counts as cancelled."""
+        for query, variables in (
+            (CLOSE_DOCUMENT, {"id": document_id, "deadline": now}),
+            (DELETE_DOCUMENT, {"id": document_id}),
+        ):
+            try:
+                await self._graphql(company_id, json={"query": query, "variables": variables})
+            except UpstreamRejected as exc:
+                if "document_not_found" not in str(exc):
+                    raise
+                return
 
     async def _graphql(self, company_id: str, **request: Any) -> dict[str, Any]:
         token = self._company_tokens.get(company_id, self._token).get_secret_value()

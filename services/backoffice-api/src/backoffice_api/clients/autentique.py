@@ -1,4 +1,10 @@
-"""autentique-service's internal API (service brief, "Contracts between services"): contracts per deal."""
+"""autentique-service's internal API (service brief, "Contracts between services"): contracts per deal.
+
+Of the calls backoffice-api makes to other services, this `POST` is the one that is not idempotent by itself
+(`reissue: true` makes a new contract each time), so it always carries an `Idempotency-Key` and is retried
+only with it. The others are retried as they are: `PUT` an instance and `PUT`/`DELETE` a handoff set a state
+(evolution.py, agent.py); reads are not retried.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +12,20 @@ from typing import Any
 
 import httpx
 from pydantic import SecretStr
-from servicekit import upstream
+from servicekit import Conflict, upstream
+from servicekit.upstream import UpstreamRefused
 
 API = "autentique-service"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+class IdempotencyKeyReused(ValueError):
+    """The operator's ``Idempotency-Key`` came with another request before (HTTP 422)."""
 
 
 class AutentiqueClient:
-    """Failures leave as ``UpstreamUnavailable`` (retry later) or ``UpstreamRejected`` (the request is wrong)."""
+    """Failures leave as ``UpstreamUnavailable`` (retry later), ``UpstreamRejected`` (the request is wrong),
+    ``Conflict`` (the deal's contract is being made by another request) or ``IdempotencyKeyReused``."""
 
     def __init__(self, http: httpx.AsyncClient, *, token: SecretStr) -> None:
         self._http = http
@@ -21,18 +34,25 @@ class AutentiqueClient:
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self._token.get_secret_value()}"}
 
-    async def create_contract(self, request: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    async def create_contract(
+        self, request: dict[str, Any], *, idempotency_key: str
+    ) -> tuple[dict[str, Any], bool]:
         """The deal's contract and whether it was created now (201) or existed already (200).
 
-        Retrying is safe: autentique-service keys contracts by deal, so a repeat answers the same contract.
+        Retrying is safe only because of ``idempotency_key``: autentique-service answers a repeat with the
+        first request's result (a re-issue retried after our timeout would otherwise make a second contract).
         """
+        headers = self._headers() | {IDEMPOTENCY_HEADER: idempotency_key}
 
         async def attempt() -> httpx.Response:
             return await upstream.call(
-                self._http, "POST", "/v1/contracts", api=API, json=request, headers=self._headers()
+                self._http, "POST", "/v1/contracts", api=API, json=request, headers=headers
             )
 
-        response = await upstream.with_retries(attempt, attempts=3, initial=0.1, maximum=1.0)
+        try:
+            response = await upstream.with_retries(attempt, attempts=3, initial=0.1, maximum=1.0)
+        except UpstreamRefused as exc:
+            raise _refusal(exc) from exc
         return dict(response.json()), response.status_code == 201
 
     async def contract(self, contract_id: str) -> dict[str, Any]:
@@ -40,3 +60,13 @@ class AutentiqueClient:
             self._http, "GET", f"/v1/contracts/{contract_id}", api=API, headers=self._headers()
         )
         return dict(response.json())
+
+
+def _refusal(exc: UpstreamRefused) -> Exception:
+    """autentique-service's 409 (the deal's contract is being made) and its idempotency 422 are the caller's
+    to act on, not an upstream fault. upstream.call keeps the body's start in the message."""
+    if exc.status == 409:
+        return Conflict(f"{API}: the deal's contract is being made by another request; retry shortly")
+    if exc.status == 422 and "idempotency_key_reused" in str(exc):
+        return IdempotencyKeyReused(f"{IDEMPOTENCY_HEADER} already used for a different contract request")
+    return exc

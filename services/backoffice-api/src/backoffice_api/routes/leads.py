@@ -58,6 +58,7 @@ def lead_public(row: dict[str, str], handoff: dict[str, Any] | None) -> dict[str
         "utm": json.loads(row.get("utm") or "{}"),
         "external_id": row.get("external_id") or None,
         "ctwa_clid": row.get("ctwa_clid") or None,
+        "correlation_id": row.get("correlation_id") or None,
         "created_at": when(row.get("created_at")),
         "qualified_at": when(row.get("qualified_at")),
         "score": float(row["score"]) if row.get("score") else None,
