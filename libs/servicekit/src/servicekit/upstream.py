@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import httpx
 from circuitbreaker import CircuitBreaker
@@ -64,6 +65,14 @@ class UpstreamRefused(UpstreamRejected):
         super().__init__(message)
         self.status = status
         self.response = response
+
+
+def segment(value: str) -> str:
+    """``value`` as one path segment of a URL to another service: every reserved character percent-encoded
+    (``/``, ``?``, ``#``, ``%``), and the dot segments ``.`` and ``..``, which URL normalisation (httpx's too)
+    would otherwise resolve: ``/v1/instances/.`` is sent as ``/v1/instances``, the list of every instance."""
+    encoded = quote(value, safe="")
+    return encoded.replace(".", "%2E") if encoded in {".", ".."} else encoded
 
 
 async def call(http: httpx.AsyncClient, method: str, url: str, *, api: str, **kwargs: Any) -> httpx.Response:

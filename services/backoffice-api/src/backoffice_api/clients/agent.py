@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 from servicekit import upstream
-from servicekit.upstream import UpstreamRefused
+from servicekit.upstream import UpstreamRefused, segment
 
 API = "agent-runtime"
 
@@ -26,7 +26,12 @@ class AgentAdminClient:
 
         async def attempt() -> httpx.Response:
             return await upstream.call(
-                self._http, "PUT", f"/v1/leads/{lead_id}/handoff", api=API, json=body, headers=self._headers()
+                self._http,
+                "PUT",
+                f"/v1/leads/{segment(lead_id)}/handoff",
+                api=API,
+                json=body,
+                headers=self._headers(),
             )
 
         response = await upstream.with_retries(attempt, attempts=3, initial=0.1, maximum=1.0)
@@ -37,7 +42,7 @@ class AgentAdminClient:
             return await upstream.call(
                 self._http,
                 "DELETE",
-                f"/v1/leads/{lead_id}/handoff",
+                f"/v1/leads/{segment(lead_id)}/handoff",
                 api=API,
                 params={"company_id": company_id},
                 headers=self._headers(),
@@ -54,7 +59,7 @@ class AgentAdminClient:
             response = await upstream.call(
                 self._http,
                 "GET",
-                f"/v1/leads/{lead_id}/handoff",
+                f"/v1/leads/{segment(lead_id)}/handoff",
                 api=API,
                 params={"company_id": company_id},
                 headers=self._headers(),

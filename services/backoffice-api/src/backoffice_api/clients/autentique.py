@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 from servicekit import upstream
+from servicekit.upstream import segment
 
 API = "autentique-service"
 
@@ -37,6 +38,6 @@ class AutentiqueClient:
 
     async def contract(self, contract_id: str) -> dict[str, Any]:
         response = await upstream.call(
-            self._http, "GET", f"/v1/contracts/{contract_id}", api=API, headers=self._headers()
+            self._http, "GET", f"/v1/contracts/{segment(contract_id)}", api=API, headers=self._headers()
         )
         return dict(response.json())

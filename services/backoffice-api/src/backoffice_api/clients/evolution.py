@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 from servicekit import upstream
-from servicekit.upstream import UpstreamRefused
+from servicekit.upstream import UpstreamRefused, segment
 
 API = "evolution-manager"
 
@@ -23,7 +23,12 @@ class EvolutionAdminClient:
     async def put_instance(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
         async def attempt() -> httpx.Response:
             return await upstream.call(
-                self._http, "PUT", f"/v1/instances/{name}", api=API, json=body, headers=self._headers()
+                self._http,
+                "PUT",
+                f"/v1/instances/{segment(name)}",
+                api=API,
+                json=body,
+                headers=self._headers(),
             )
 
         response = await upstream.with_retries(attempt, attempts=3, initial=0.1, maximum=1.0)
@@ -47,7 +52,7 @@ class EvolutionAdminClient:
     async def instance(self, name: str) -> dict[str, Any] | None:
         try:
             response = await upstream.call(
-                self._http, "GET", f"/v1/instances/{name}", api=API, headers=self._headers()
+                self._http, "GET", f"/v1/instances/{segment(name)}", api=API, headers=self._headers()
             )
         except UpstreamRefused as exc:
             if exc.status == 404:

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Response
 from servicekit import NotFound
 
-from backoffice_api.deps import DealsRead, DealsWrite, PortsDep
+from backoffice_api.deps import ContractsWrite, DealsRead, DealsWrite, PortsDep
 from backoffice_api.models import DEAL_ID, ContractCreate, ContractPublic, DealCreate, DealPublic
 from backoffice_api.routes import COMMON_ERRORS, NOT_FOUND, UPSTREAM
 from backoffice_api.routes.contracts import contract_public
@@ -44,7 +44,7 @@ async def get_deal(deal_id: DealId, key: DealsRead, ports: PortsDep) -> DealPubl
     summary="Ask autentique-service for the deal's contract (idempotent on the deal)",
 )
 async def create_contract(
-    deal_id: DealId, body: ContractCreate, key: DealsWrite, ports: PortsDep, response: Response
+    deal_id: DealId, body: ContractCreate, key: ContractsWrite, ports: PortsDep, response: Response
 ) -> ContractPublic:
     deal = await _deal(ports, key.company_id, deal_id)
     request: dict[str, Any] = {

@@ -69,7 +69,7 @@ class EvolutionClient:
         """POST /message/sendText/{instance} (sample 5) → Evolution's id of the sent message (sample 6)."""
         body = await self._call(
             "POST",
-            f"/message/sendText/{instance}",
+            f"/message/sendText/{upstream.segment(instance)}",
             instance,
             api_key=api_key,
             json={"number": number, "text": text},
@@ -79,6 +79,8 @@ class EvolutionClient:
 
     async def connection_state(self, instance: str, *, api_key: str) -> str:
         """GET /instance/connectionState/{instance} → ``open`` | ``connecting`` | ``close`` (§8)."""
-        body = await self._call("GET", f"/instance/connectionState/{instance}", instance, api_key=api_key)
+        body = await self._call(
+            "GET", f"/instance/connectionState/{upstream.segment(instance)}", instance, api_key=api_key
+        )
         state = (body.get("instance") or {}).get("state") if isinstance(body, dict) else None
         return str(state) if state else "unknown"
