@@ -15,12 +15,13 @@ API = "autentique-service"
 class AutentiqueClient:
     """Failures leave as ``UpstreamUnavailable`` (retry later) or ``UpstreamRejected`` (the request is wrong)."""
 
-    def __init__(self, http: httpx.AsyncClient, *, token: SecretStr) -> None:
+    def __init__(self, http: httpx.AsyncClient, *, token: SecretStr | None) -> None:
         self._http = http
         self._token = token
 
     def _headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self._token.get_secret_value()}"}
+        # No credential configured (development): the call goes without one and is refused upstream.
+        return {"Authorization": f"Bearer {self._token.get_secret_value()}"} if self._token else {}
 
     async def create_contract(self, request: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         """The deal's contract and whether it was created now (201) or existed already (200).

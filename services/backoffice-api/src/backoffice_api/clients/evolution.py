@@ -13,12 +13,13 @@ API = "evolution-manager"
 
 
 class EvolutionAdminClient:
-    def __init__(self, http: httpx.AsyncClient, *, token: SecretStr) -> None:
+    def __init__(self, http: httpx.AsyncClient, *, token: SecretStr | None) -> None:
         self._http = http
         self._token = token
 
     def _headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self._token.get_secret_value()}"}
+        # No credential configured (development): the call goes without one and is refused upstream.
+        return {"Authorization": f"Bearer {self._token.get_secret_value()}"} if self._token else {}
 
     async def put_instance(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
         async def attempt() -> httpx.Response:
