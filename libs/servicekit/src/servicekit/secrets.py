@@ -26,8 +26,6 @@ KNOWN_DEVELOPMENT_VALUES = frozenset(
         "fake-autentique-token",
         "fake-autentique-webhook-secret",
         "fake-graph-token",
-        "changeme",
-        "secret",
     }
 )
 #: A required secret shorter than this is a typo or a placeholder (``wolfgang up`` generates 43 characters).

@@ -14,7 +14,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class ServiceSettings(BaseSettings):
     """Read from the environment (``REDIS_URL``, ``<PREFIX>_PORT``, …); built by ``__main__``, never at import."""
 
-    model_config = SettingsConfigDict(extra="ignore", env_prefix="SERVICE_")
+    # An empty variable is an unset one (subclasses inherit this): compose's `${X:-}` leaves an optional
+    # secret unset rather than set to "", which production would refuse.
+    model_config = SettingsConfigDict(extra="ignore", env_prefix="SERVICE_", env_ignore_empty=True)
 
     #: Secret fields a production process cannot start without (``servicekit.secrets``); each service names its own.
     required_secrets: ClassVar[tuple[str, ...]] = ()
