@@ -88,6 +88,7 @@ def start_target(kind: str, port: int, redis_url: str) -> subprocess.Popen[bytes
             "BUS_PREFIX": PREFIX,
             "AUTENTIQUE_PORT": str(port),
             "AUTENTIQUE_WEBHOOK_SECRET": SECRET,
+            "WOLFGANG_ENV": "development",  # a local run: the bench's own secret, no Autentique account
         }
     log = open(os.environ.get("BENCH_TARGET_LOG", os.devnull), "ab")  # noqa: SIM115 - lives as long as the process
     process = subprocess.Popen(args, env=env, stdout=log, stderr=log)

@@ -193,6 +193,9 @@ def run_mode(
         "CAPI_CONCURRENCY": str(concurrency),
         "CONSUMER_NAME": f"bench-{name}",
         "LOG_LEVEL": "WARNING",
+        # A local run: development mode, and the operators' credential the stats poll below presents.
+        "WOLFGANG_ENV": "development",
+        "CAPI_ADMIN_TOKEN": "dev-service-token",
     }
     service = subprocess.Popen([sys.executable, "-m", "facebook_capi"], env=env)
     try:

@@ -96,6 +96,9 @@ def start_target(kind: str, port: int, redis_url: str, workdir: Path) -> subproc
             "EVOLUTION_INSTANCES_FILE": str(instances),
             "EVOLUTION_REFRESH_ON_START": "false",
             "CONSUMER_NAME": "bench",
+            # A local run: development mode, and the admin credential the readiness probe below presents.
+            "WOLFGANG_ENV": "development",
+            "EVOLUTION_ADMIN_TOKEN": "dev-service-token",
         }
         ready = f"http://127.0.0.1:{port}/v1/instances/{INSTANCE}"
     process = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL)

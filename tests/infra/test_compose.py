@@ -1,7 +1,8 @@
 """docker-compose.yml is a valid Compose file and says what the issue asks: Redis with an append-only file
 and a healthcheck, the five services each built from its own Dockerfile, waiting for a healthy Redis and
 checked on their own port, the fakes behind a profile, and configuration only through environment variables
-that the services' settings really read.
+that the services' settings really read. Safe to expose (#20): no secret has a default, only the public
+surfaces are published, everything else sits on an internal network, and `.env.example` lists every variable.
 
 The Compose CLI is not installed everywhere the tests run (nor is a Docker daemon), so validity is checked
 against the Compose Specification's JSON Schema, the compose-spec project's ``schema/compose-spec.json`` as
@@ -23,14 +24,23 @@ import pytest
 import yaml
 from pydantic import TypeAdapter
 from pydantic_settings import BaseSettings
+from servicekit import ServiceSettings
+from servicekit.secrets import KNOWN_DEVELOPMENT_VALUES, variable
 from wolfgang.system import SERVICES, Member
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 SERVICE_NAMES = {s.name for s in SERVICES}
-#: `${NAME:-default}`: the one interpolation form the file uses, so that it runs with nothing set.
+#: `${NAME:-default}` (a setting with a default, or an optional secret with an empty one) and `${NAME:?message}`
+#: (a required secret: compose stops when it is unset).
 INTERPOLATION = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?P<op>[^}]*)\}")
 DEFAULTED = re.compile(r":-(?P<default>.*)")
+REQUIRED = re.compile(r":\?(?P<message>.+)")
+#: A variable holding a credential, by its name.
+SECRET = re.compile(r"TOKEN|SECRET|API_KEY|PASSWORD")
+#: What may be published on the host: backoffice-api and the two webhook receivers.
+PUBLIC = {"backoffice-api": 8000, "evolution-manager": 8001, "autentique-service": 8004}
+ENV_EXAMPLE = ROOT / ".env.example"
 
 
 def load(path: Path = COMPOSE_FILE) -> dict[str, Any]:
@@ -43,15 +53,25 @@ def services() -> dict[str, Any]:
     return result
 
 
-def interpolate(value: str) -> str:
-    """What Compose makes of ``value`` when the shell running it sets none of the variables."""
+def interpolate(value: str, given: dict[str, str] | None = None) -> str:
+    """What Compose makes of ``value`` when the shell running it sets only ``given`` (the required secrets)."""
+    given = given or {}
 
     def default(match: re.Match[str]) -> str:
+        if match["name"] in given:
+            return given[match["name"]]
         defaulted = DEFAULTED.fullmatch(match["op"])
-        assert defaulted, f"{match[0]}: give it a default (`${{{match['name']}:-…}}`) so nothing must be set"
+        assert defaulted, f"{match[0]}: unset, compose would stop here"
         return defaulted["default"]
 
     return INTERPOLATION.sub(default, value)
+
+
+def required() -> dict[str, str]:
+    """Each required variable with a value of its own, as a deployment sets them (long, random-looking)."""
+    text = COMPOSE_FILE.read_text(encoding="utf-8")
+    names = {m["name"] for m in INTERPOLATION.finditer(text) if REQUIRED.fullmatch(m["op"])}
+    return {name: f"{name.lower()}-0123456789abcdef" for name in names}
 
 
 def check_jsonschema(path: Path) -> subprocess.CompletedProcess[str]:
@@ -99,7 +119,7 @@ def test_docker_compose_config_accepts_the_file(profiles: list[str]) -> None:
             "no `docker compose` plugin nor docker-compose v2 on PATH; the schema check above stands in"
         )
     # COMPOSE_FILE, COMPOSE_PROFILES, … in the shell running the tests would change what is checked.
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("COMPOSE_")}
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("COMPOSE_")} | required()
     result = subprocess.run(
         [*cli, "--file", str(COMPOSE_FILE), *profiles, "config", "--quiet"],
         capture_output=True,
@@ -150,7 +170,7 @@ def test_every_fake_is_built_from_the_fakes_dockerfile_and_checked_on_its_port()
         if name.startswith("fake-"):
             assert spec["build"] == {"context": ".", "dockerfile": "libs/fakes/Dockerfile"}
             port = spec["command"][spec["command"].index("--port") + 1]
-            assert spec["ports"] == [f"{port}:{port}"], name
+            assert spec["ports"] == [f"127.0.0.1:{port}:{port}"], name
             assert f"127.0.0.1:{port}/" in " ".join(spec["healthcheck"]["test"]), name
 
 
@@ -164,13 +184,12 @@ def test_the_service_waits_for_a_healthy_redis(service: Member) -> None:
     assert services()[service.name]["depends_on"]["redis"] == {"condition": "service_healthy"}
 
 
-def test_the_service_is_published_and_checked_for_readiness_on_its_port(
+def test_the_service_is_checked_for_readiness_on_its_port(
     service: Member, settings_class: type[BaseSettings]
 ) -> None:
     spec = services()[service.name]
     port = settings_class.model_fields["port"].default
     assert port == service.default_port
-    assert spec["ports"] == [f"{port}:{port}"]
     test = spec["healthcheck"]["test"]
     assert test[0] == "CMD"
     assert f"http://127.0.0.1:{port}/readyz" in test[-1]
@@ -196,7 +215,8 @@ def test_the_service_settings_take_the_values_compose_gives(
         if name.upper() in variable_names:
             monkeypatch.delenv(name)
     environment = {
-        name: interpolate(str(value)) for name, value in services()[service.name]["environment"].items()
+        name: interpolate(str(value), required())
+        for name, value in services()[service.name]["environment"].items()
     }
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
@@ -205,12 +225,77 @@ def test_the_service_settings_take_the_values_compose_gives(
         field = variable_names.get(name.upper())
         if field is None:
             continue  # an unknown name fails the test above
+        if not value:
+            assert getattr(settings, field) == settings_class.model_fields[field].default, name  # left unset
+            continue
         expected = TypeAdapter(settings_class.model_fields[field].annotation).validate_python(value)
         assert getattr(settings, field) == expected, name
 
 
-def test_every_interpolated_variable_has_a_default() -> None:
+def test_no_secret_has_a_default_and_every_other_variable_has_one() -> None:
     text = COMPOSE_FILE.read_text(encoding="utf-8")
-    found = INTERPOLATION.findall(text)
-    assert found, "the pattern must still match the file's `${NAME:-default}`s"
-    interpolate(text)
+    found = list(INTERPOLATION.finditer(text))
+    assert found, "the pattern must still match the file's interpolations"
+    for match in found:
+        name, op = match["name"], match["op"]
+        defaulted = DEFAULTED.fullmatch(op)
+        if SECRET.search(name):
+            assert REQUIRED.fullmatch(op) or (defaulted and not defaulted["default"]), (
+                f"{match[0]}: a secret is required (`:?`) or optional with an empty default, never defaulted"
+            )
+        else:
+            assert defaulted or REQUIRED.fullmatch(op), f"{match[0]}: give it a default"
+    interpolate(text, required())  # with the required secrets set, compose has a value for everything
+    published = sorted(value for value in KNOWN_DEVELOPMENT_VALUES if value in text)
+    assert not published, f"the file must not carry published development values: {published}"
+
+
+def test_the_required_secrets_are_the_ones_production_refuses_to_start_without(
+    service: Member, settings_class: type[ServiceSettings]
+) -> None:
+    environment = services()[service.name]["environment"]
+    given = {name for name, value in environment.items() if REQUIRED.search(str(value))}
+    needed = {variable(settings_class, field) for field in settings_class.required_secrets}
+    assert needed, f"{service.name} needs at least its callers' credentials"
+    assert needed <= given, f"{service.name}: compose must require {sorted(needed - given)}"
+
+
+def test_only_the_public_surfaces_are_published_on_the_host() -> None:
+    for name, spec in services().items():
+        ports = spec.get("ports", [])
+        if name in PUBLIC:
+            assert ports == [f"{PUBLIC[name]}:{PUBLIC[name]}"], name
+        elif name.startswith("fake-"):
+            assert all(str(p).startswith("127.0.0.1:") for p in ports), name  # the developer's loopback
+        else:
+            assert not ports, f"{name} must not be published: it is reached on the internal network"
+
+
+def test_redis_and_the_internal_apis_sit_on_an_internal_network() -> None:
+    document = load()
+    networks = document["networks"]
+    assert networks["backend"] == {"internal": True}
+    assert not networks["egress"] or not networks["egress"].get("internal")
+    for name, spec in document["services"].items():
+        assert "backend" in spec["networks"], name
+    assert document["services"]["redis"]["networks"] == ["backend"]  # no route out, nothing published
+    for name, spec in document["services"].items():
+        if spec.get("ports"):
+            assert "egress" in spec["networks"], (
+                f"{name}: a port is published only from a network with a gateway"
+            )
+
+
+def env_example() -> dict[str, str]:
+    lines = ENV_EXAMPLE.read_text(encoding="utf-8").splitlines()
+    pairs = [line.split("=", 1) for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    return {name.strip(): value.strip() for name, value in pairs}
+
+
+def test_the_env_example_lists_every_variable_and_no_secret_value() -> None:
+    listed = env_example()
+    used = {m["name"] for m in INTERPOLATION.finditer(COMPOSE_FILE.read_text(encoding="utf-8"))}
+    assert used == set(listed), f"missing: {sorted(used - set(listed))}, unused: {sorted(set(listed) - used)}"
+    for name, value in listed.items():
+        if SECRET.search(name):
+            assert value == "", f"{name}: .env.example shows no value for a secret"

@@ -47,3 +47,26 @@ async def test_not_ready_but_alive_when_redis_is_unreachable(package: str) -> No
 @pytest.mark.parametrize(("package", "port"), SERVICES.items())
 def test_each_service_has_its_own_default_port(package: str, port: int) -> None:
     assert importlib.import_module(f"{package}.settings").Settings().port == port
+
+
+@pytest.mark.parametrize("package", SERVICES)
+async def test_in_production_docs_and_metrics_are_off_unless_asked_for(package: str) -> None:
+    """`/docs` and `/openapi.json` publish the internal APIs' shape and `/metrics` every company's activity: a
+    production process serves neither by default; `<PREFIX>_DOCS` turns the first on, `<PREFIX>_METRICS_TOKEN`
+    serves the second to that bearer only."""
+    quiet = build(package, redis_url="redis://127.0.0.1:1/0", wolfgang_env="production")
+    async with client(quiet) as http:
+        for path in ("/docs", "/redoc", "/openapi.json", "/metrics"):
+            assert (await http.get(path)).status_code == 404, path
+        assert (await http.get("/healthz")).status_code == 200
+    token = "scraper-credential-0123456789"
+    asked = build(
+        package, redis_url="redis://127.0.0.1:1/0", wolfgang_env="production", docs=True, metrics_token=token
+    )
+    async with client(asked) as http:
+        assert (await http.get("/openapi.json")).status_code == 200
+        assert (await http.get("/metrics")).status_code == 401
+        wrong = await http.get("/metrics", headers={"Authorization": "Bearer dev-service-token"})
+        assert wrong.status_code == 401
+        scraped = await http.get("/metrics", headers={"Authorization": f"Bearer {token}"})
+        assert scraped.status_code == 200 and "python_info" in scraped.text

@@ -1,6 +1,7 @@
 import pytest
 from wolfgang.console import CliError
-from wolfgang.system import MEMBERS, SERVICE_TOKEN, System, resolve_ports
+from wolfgang.credentials import PAIRS
+from wolfgang.system import MEMBERS, System, resolve_ports
 
 
 def test_default_ports_are_the_documented_ones():
@@ -88,5 +89,29 @@ def test_the_settings_of_each_service_read_what_the_system_sets(monkeypatch):
     assert str(backoffice.autentique_url).rstrip("/") == system.url("autentique-service")
     assert str(backoffice.evolution_url).rstrip("/") == system.url("evolution-manager")
     assert str(backoffice.agent_url).rstrip("/") == system.url("agent-runtime")
-    for token in (backoffice.autentique_token, backoffice.evolution_token, backoffice.agent_token):
-        assert token.get_secret_value() == SERVICE_TOKEN
+    tokens = {
+        "AUTENTIQUE_SERVICE_TOKEN": backoffice.autentique_token,
+        "EVOLUTION_ADMIN_TOKEN": backoffice.evolution_token,
+        "AGENT_ADMIN_TOKEN": backoffice.agent_token,
+    }
+    for name, token in tokens.items():
+        assert token is not None and token.get_secret_value() == system.credential(name)
+
+
+def test_every_caller_callee_pair_has_its_own_credential_and_only_the_pair_gets_it():
+    system = System("redis://127.0.0.1:6391/0")
+    values = [system.credential(name) for name in PAIRS]
+    assert len(set(values)) == len(values) and all(len(v) >= 32 for v in values)
+    for name, pair in PAIRS.items():
+        given = {m for m in MEMBERS if system.environment(m).get(name) == system.credential(name)}
+        assert given == {pair.caller, pair.callee} & {
+            m for m, spec in MEMBERS.items() if spec.kind == "service"
+        }
+    assert System("redis://127.0.0.1:6391/0").credentials != system.credentials  # random per system
+
+
+def test_the_system_says_development_to_every_service():
+    system = System("redis://127.0.0.1:6391/0")
+    assert {system.environment(m.name)["WOLFGANG_ENV"] for m in MEMBERS.values() if m.kind == "service"} == {
+        "development"
+    }

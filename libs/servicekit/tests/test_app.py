@@ -1,4 +1,6 @@
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import httpx
 import pytest
@@ -7,8 +9,16 @@ import structlog
 from eventbus import BusUnavailable
 from fastapi import FastAPI
 from pydantic import BaseModel
-from servicekit import NotFound, RateLimited, UpstreamRejected
+from servicekit import NotFound, RateLimited, UpstreamRejected, upstream
 from servicekit.logging import configure_logging
+
+#: Personal data a caller or an upstream may send: it must reach neither an answer nor a log line.
+PHONE = "+55 11 98765-4321"
+
+
+def refusing_upstream(request: httpx.Request) -> httpx.Response:
+    # An upstream's 4xx body echoes what it was sent, as Evolution's and Meta's do.
+    return httpx.Response(400, json={"error": f"number {PHONE} is not on WhatsApp"})
 
 
 class Body(BaseModel):
@@ -33,7 +43,31 @@ def make_app() -> FastAPI:
             "bug": RuntimeError("secret internals"),
         }[kind]
 
+    @app.get("/parse")
+    async def parse() -> dict:
+        return {"count": Body.model_validate({"count": PHONE}).count}  # a bug of ours: 500, logged
+
+    @app.get("/relay")
+    async def relay() -> None:
+        async with httpx.AsyncClient(
+            transport=httpx.MockTransport(refusing_upstream), base_url="http://api"
+        ) as http:
+            await upstream.call(http, "POST", "/send", api="evolution")
+
     return app
+
+
+@contextmanager
+def json_logs() -> Iterator[None]:
+    """JSON log lines as the services write them, to the test's captured stdout (configured inside the test:
+    pytest swaps stdout between a fixture's setup and the test). Loggers are not cached: a module's logger
+    cached here would keep writing to this test's stdout after it is closed."""
+    configure_logging("test", json=True)
+    structlog.configure(cache_logger_on_first_use=False)
+    try:
+        yield
+    finally:
+        structlog.reset_defaults()
 
 
 @pytest.fixture
@@ -69,6 +103,48 @@ async def test_validation_errors_name_the_field(http) -> None:
     answer = await http.post("/echo", json={"count": "many"})
     assert answer.status_code == 422
     assert answer.json()["error"]["problems"][0]["field"] == "count"
+
+
+async def test_validation_errors_name_the_field_and_the_rule_never_the_value(http, capsys) -> None:
+    with json_logs():
+        answer = await http.post("/echo", json={"count": PHONE})
+        crashed = await http.get("/parse")
+    lines = capsys.readouterr().out
+    assert answer.status_code == 422
+    assert answer.json()["error"]["problems"][0] | {"problem": "…"} == {
+        "field": "count",
+        "rule": "int_parsing",
+        "problem": "…",
+    }
+    assert PHONE not in answer.text
+    assert crashed.status_code == 500 and PHONE not in crashed.text
+    assert "request_crashed" in lines and "int_parsing" in lines  # the rule stays, the value goes
+    assert PHONE not in lines
+
+
+def test_log_lines_lose_input_values_even_from_a_truncated_repr(capsys) -> None:
+    try:
+        Body.model_validate({"count": PHONE})
+    except ValueError as exc:
+        error = exc
+    with json_logs():
+        log = structlog.get_logger()
+        log.warning("event_handler_failed", error=repr(error)[:500])
+        log.warning("event_handler_failed", error=repr(error)[: repr(error).index(PHONE) + 5])
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 2
+    for line in lines:
+        assert PHONE[:6] not in json.loads(line)["error"]
+        assert "input_value=[hidden]" in json.loads(line)["error"]
+
+
+async def test_a_502_names_the_upstream_and_its_status_not_its_body(http, capsys) -> None:
+    with json_logs():
+        answer = await http.get("/relay")
+    lines = capsys.readouterr().out
+    assert answer.status_code == 502
+    assert answer.json()["error"]["message"] == "evolution: HTTP 400"
+    assert PHONE not in answer.text and PHONE not in lines
 
 
 async def test_malformed_json_is_a_4xx(http) -> None:

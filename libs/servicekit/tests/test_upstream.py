@@ -3,7 +3,7 @@ import asyncio
 import httpx
 import pytest
 from servicekit.errors import UpstreamRejected, UpstreamUnavailable
-from servicekit.upstream import Breakers, CircuitOpen, call, with_retries
+from servicekit.upstream import Breakers, CircuitOpen, call, segment, with_retries
 
 
 def client(handler) -> httpx.AsyncClient:
@@ -72,3 +72,18 @@ async def test_rejections_do_not_open_the_circuit() -> None:
         with pytest.raises(UpstreamRejected):
             await breakers.call("k", reject)
     assert breakers.state("k") == "closed"
+
+
+@pytest.mark.parametrize(
+    ("value", "path"),
+    [
+        (".", "/v1/instances/%2E"),
+        ("..", "/v1/instances/%2E%2E"),
+        ("a/b", "/v1/instances/a%2Fb"),
+        ("x?company_id=cmp_B#f", "/v1/instances/x%3Fcompany_id%3Dcmp_B%23f"),
+        ("loja.centro", "/v1/instances/loja.centro"),
+    ],
+)
+def test_a_path_segment_stays_one_segment_on_the_wire(value: str, path: str) -> None:
+    request = httpx.Request("GET", f"http://api/v1/instances/{segment(value)}")
+    assert request.url.raw_path.decode() == path

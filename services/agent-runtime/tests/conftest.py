@@ -28,6 +28,7 @@ def settings(redis_url, bus_settings) -> Settings:
         bus_live_prefix=bus_settings.live_prefix,
         consumer_name="agent-test",
         consumer_block_seconds=0.1,
+        admin_token="dev-service-token",  # backoffice-api's credential in these tests
     )
 
 

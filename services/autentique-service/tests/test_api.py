@@ -198,7 +198,9 @@ async def test_an_upload_that_is_not_a_pdf_is_422_naming_the_file(service) -> No
     )
 
     assert response.status_code == 422
-    assert response.json()["error"]["problems"] == [{"field": "file", "problem": "must be a PDF document"}]
+    assert response.json()["error"]["problems"] == [
+        {"field": "file", "rule": "value_error", "problem": "must be a PDF document"}
+    ]
     assert service.fake.documents == {}
 
 

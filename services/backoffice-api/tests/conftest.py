@@ -167,6 +167,10 @@ def settings(redis_url, bus_settings) -> Settings:
         consumer_name="tests",
         metrics_cache_seconds=0,
         consumer_block_seconds=0.1,
+        # Its credential for each service it calls; the stand-ins below accept TOKEN.
+        autentique_token=TOKEN,
+        evolution_token=TOKEN,
+        agent_token=TOKEN,
     )
 
 

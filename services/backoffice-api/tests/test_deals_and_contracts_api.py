@@ -251,3 +251,17 @@ async def test_the_deal_keeps_the_leads_thread_and_the_contract_names_its_latest
     assert (await client.get("/v1/leads/lead_d", headers=headers)).json()[
         "correlation_id"
     ] == lead.correlation_id
+
+
+async def test_creating_a_contract_needs_the_contracts_write_scope(
+    publish, client, headers, make_key, until, upstreams
+):
+    await a_lead(publish, client, headers, until)
+    deal = await a_deal(client, headers)
+    deals_only = {"X-API-Key": await make_key(scopes={"deals:read", "deals:write", "contracts:read"})}
+    refused = await client.post(f"/v1/deals/{deal['deal_id']}/contract", json=SIGNERS, headers=deals_only)
+    assert refused.status_code == 403 and "contracts:write" in refused.json()["error"]["message"]
+    assert not [r for r in upstreams.requests if r.url.path == "/v1/contracts"]
+    writer = {"X-API-Key": await make_key(scopes={"contracts:write"})}
+    created = await client.post(f"/v1/deals/{deal['deal_id']}/contract", json=SIGNERS, headers=writer)
+    assert created.status_code == 201, created.text

@@ -75,3 +75,13 @@ async def test_bad_instance_requests_get_422_and_an_outage_502(client, headers, 
     upstreams.fail["evolution"] = 10
     assert (await client.get("/v1/instances", headers=headers)).status_code == 502
     assert (await client.get("/v1/instances/nope", headers=headers)).status_code == 502
+
+
+async def test_a_dot_name_is_one_instance_never_the_list_of_all(client, headers, upstreams):
+    """`/v1/instances/.` reached evolution-manager as `/v1/instances` (URL normalisation), its list of every
+    company's instances: the name travels as one encoded path segment."""
+    for raw, sent in (("%2E", b"/v1/instances/%2E"), ("%2E%2E", b"/v1/instances/%2E%2E")):
+        upstreams.requests.clear()
+        response = await client.get(f"/v1/instances/{raw}", headers=headers)
+        assert response.status_code == 404
+        assert [r.url.raw_path for r in upstreams.requests] == [sent]

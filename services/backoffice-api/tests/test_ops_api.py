@@ -101,3 +101,13 @@ async def test_ops_need_the_ops_scope_and_valid_names(client, headers, make_key)
 
 async def _async(value):
     return value
+
+
+async def test_platform_wide_group_counts_need_the_platform_scope(client, make_key):
+    """A group's lag, pending and dead letters count every company's events: a company's ops key is refused,
+    only a key with `platform:admin` (the platform's operators) sees them."""
+    company_ops = {"X-API-Key": await make_key(COMPANY, scopes={"ops:admin"})}
+    refused = await client.get("/v1/ops/groups", headers=company_ops)
+    assert refused.status_code == 403 and "platform:admin" in refused.json()["error"]["message"]
+    platform = {"X-API-Key": await make_key(COMPANY, scopes={"platform:admin"})}
+    assert (await client.get("/v1/ops/groups", headers=platform)).status_code == 200

@@ -87,6 +87,7 @@ def make_settings(redis_url: str, bus_settings: BusSettings) -> Callable[..., Se
             "bus_live_prefix": bus_settings.live_prefix,
             "consumer_name": "tests",
             "consumer_block_seconds": 0.1,
+            "admin_token": "dev-service-token",  # backoffice-api's credential in these tests
             "refresh_on_start": False,
             "send_backoff_initial": 0.01,
             "send_backoff_max": 0.05,

@@ -76,6 +76,7 @@ def make_service(redis_url: str, bus_settings: BusSettings, fake_graph: GraphSta
             graph_url="http://graph.test",
             consumer_name="capi-test",
             consumer_block_seconds=0.1,
+            admin_token="dev-service-token",  # the operators' credential in these tests
             **{"batch_max_delay": 0.02, "retry_initial_delay": 0.01, "retry_max_delay": 0.05, **overrides},
         )
         app = create_app(settings, transport=httpx.ASGITransport(app=graph.create_app(fake_graph)))

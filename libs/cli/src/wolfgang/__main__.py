@@ -18,7 +18,7 @@ import structlog
 import typer
 
 from wolfgang import consumers as consumers_module
-from wolfgang import contracts, dlq, events, session, system
+from wolfgang import contracts, credentials, dlq, events, session, system
 from wolfgang import tail as tail_module
 from wolfgang.console import EXPECTED, CliError, describe, err, guard, out, print_json, run
 from wolfgang.demo import Demo, Outcome
@@ -138,7 +138,14 @@ def run_service(
     if m.kind != "service":
         raise CliError(f"{name} is not a service; services: {', '.join(system.SERVICE_NAMES)}")
     t = target(ctx)
-    local = system.System(t.url, t.prefix, t.live_prefix, system.resolve_ports(os.environ), log_json=False)
+    local = system.System(
+        t.url,
+        t.prefix,
+        t.live_prefix,
+        system.resolve_ports(os.environ),
+        log_json=False,
+        credentials=credentials.load_or_create(Path(".data")),  # those `wolfgang up` gave the others
+    )
     env = local.environment(name)
     # The caller's own settings win over the local defaults: that is how a developer points it elsewhere.
     env = env | {k: v for k, v in os.environ.items() if k in env and k not in ("REDIS_URL", "BUS_PREFIX")}
@@ -161,7 +168,11 @@ def demo(
     """Play the end-to-end demo against a system that is already running (`wolfgang up --no-demo`)."""
     t = target(ctx)
     local = system.System(
-        t.url, t.prefix, t.live_prefix, system.resolve_ports(os.environ, offset=port_offset)
+        t.url,
+        t.prefix,
+        t.live_prefix,
+        system.resolve_ports(os.environ, offset=port_offset),
+        credentials=credentials.load_or_create(data_dir),  # those `wolfgang up` gave the running system
     )
 
     async def work() -> Outcome:

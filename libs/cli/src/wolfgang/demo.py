@@ -34,7 +34,6 @@ from wolfgang.system import (
     INSTANCE_WEBHOOK_SECRET,
     PIXEL_ID,
     PIXEL_TOKEN,
-    SERVICE_TOKEN,
     WABA_ID,
     System,
 )
@@ -43,7 +42,6 @@ T = TypeVar("T")
 
 DEMO_COMPANY = "cmp_01JDEM0C0MPANY000000000000"
 STEP_TIMEOUT = 30.0
-SERVICE_AUTH = {"Authorization": f"Bearer {SERVICE_TOKEN}"}
 # Evolution's global key: the fake accepts it for every instance, as the real server does.
 FAKE_EVOLUTION_AUTH = {"apikey": "fake-evolution-global-apikey"}
 
@@ -174,7 +172,8 @@ class Demo:
             "channel": "whatsapp",
         }
         url = f"{self.system.url('evolution-manager')}/v1/instances/{INSTANCE}"
-        instance = _ok(await self.http.put(url, json=body, headers=SERVICE_AUTH), "registering the instance")
+        auth = self._operator("EVOLUTION_OPERATOR_TOKEN")
+        instance = _ok(await self.http.put(url, json=body, headers=auth), "registering the instance")
         seed.instance_id = instance.get("instance_id")
         hook = {
             "webhook": {
@@ -193,7 +192,12 @@ class Demo:
     async def _capi(self, seed: Seed, saved: dict[str, Any]) -> None:
         body = {"pixel_id": PIXEL_ID, "access_token": PIXEL_TOKEN, "waba_id": WABA_ID, "enabled": True}
         url = f"{self.system.url('facebook-capi')}/v1/companies/{seed.company_id}/capi"
-        _ok(await self.http.put(url, json=body, headers=SERVICE_AUTH), "configuring the Conversions API")
+        auth = self._operator("CAPI_ADMIN_TOKEN")
+        _ok(await self.http.put(url, json=body, headers=auth), "configuring the Conversions API")
+
+    def _operator(self, variable: str) -> dict[str, str]:
+        """The platform operator's own credential for one service (``wolfgang.credentials``)."""
+        return {"Authorization": f"Bearer {self.system.credential(variable)}"}
 
     # -- the demo -----------------------------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ from eventbus import Bus, Envelope
 from eventbus.server import RedisServer, free_port
 from rich.markup import escape
 
-from wolfgang import tail
+from wolfgang import credentials, tail
 from wolfgang.console import out
 from wolfgang.demo import Demo, DemoFailed, Seed
 from wolfgang.runner import Runner, progress_bar
@@ -68,7 +68,8 @@ async def up(target: Target, ports: dict[str, int], options: UpOptions) -> int:
             # its own session: Ctrl-C reaches Redis only through stop(), after the services are done with it
             await asyncio.to_thread(server.start, new_session=True)
             redis_url = server.url
-        system = System(redis_url, target.prefix, target.live_prefix, ports)
+        kept = credentials.load_or_create(options.data_dir)
+        system = System(redis_url, target.prefix, target.live_prefix, ports, credentials=kept)
         runner = Runner(system, logs=options.data_dir / "logs", console=out)
         session = asyncio.create_task(_session(system, runner, options))
         stopping = asyncio.create_task(stop.wait())

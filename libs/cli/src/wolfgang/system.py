@@ -4,7 +4,9 @@ environment each one gets.
 A service reads its own settings (``services/<name>/src/<pkg>/settings.py``): the shared ``REDIS_URL``,
 ``BUS_PREFIX``, ``BUS_LIVE_PREFIX``, ``LOG_JSON``, and variables under its prefix (``EVOLUTION_``, ``AGENT_``,
 ``CAPI_``, ``AUTENTIQUE_``, ``BACKOFFICE_``). This module is the one place that knows those names, so a renamed
-setting is a one-line change here. Secrets below are the fakes' placeholders for local runs, never real ones.
+setting is a one-line change here. The system's own credentials are random, one per caller → callee pair
+(``wolfgang.credentials``); the constants below are the fakes' placeholders for local runs, never real ones.
+Every service is told ``WOLFGANG_ENV=development``: production (the default) would refuse those placeholders.
 """
 
 from __future__ import annotations
@@ -19,16 +21,14 @@ from fakes.autentique import DEFAULT_API_TOKEN as FAKE_AUTENTIQUE_TOKEN
 from fakes.autentique import GRAPHQL_PATH
 from fakes.evolution import DEFAULT_GLOBAL_APIKEY as FAKE_EVOLUTION_APIKEY
 
+from wolfgang import credentials
 from wolfgang.console import CliError
 
-#: The bearer token of the services' internal APIs in local runs (service brief, "Contracts").
-SERVICE_TOKEN = "dev-service-token"  # noqa: S105 - the documented local default, not a secret
 #: The WhatsApp instance the fake Evolution knows by default (``python -m fakes evolution``).
 INSTANCE = "vendas-01"
 INSTANCE_APIKEY = "fake-instance-apikey"
 #: The secret fake Evolution sends with each webhook, and evolution-manager checks, for INSTANCE.
 INSTANCE_WEBHOOK_SECRET = "dev-instance-webhook-secret"  # noqa: S105
-AUTENTIQUE_WEBHOOK_SECRET = "fake-autentique-webhook-secret"  # noqa: S105
 #: The pixel (dataset) the fake Graph API accepts by default, and its token.
 PIXEL_ID = "1234567890"
 PIXEL_TOKEN = "fake-graph-token"  # noqa: S105
@@ -128,6 +128,11 @@ class System:
     host: str = "127.0.0.1"
     #: Services log JSON lines (to their log files under ``up``; readable lines under ``run``).
     log_json: bool = True
+    #: One random credential per caller → callee pair (``wolfgang.credentials``); ``up`` keeps them per data dir.
+    credentials: Mapping[str, str] = field(default_factory=credentials.generate)
+
+    def credential(self, name: str) -> str:
+        return self.credentials[name]
 
     def url(self, name: str) -> str:
         return f"http://{self.host}:{self.ports[name]}"
@@ -145,7 +150,7 @@ class System:
         elif fake == "autentique":
             args += [
                 "--webhook-url", f"{self.url('autentique-service')}/webhooks/autentique",
-                "--webhook-secret", AUTENTIQUE_WEBHOOK_SECRET,
+                "--webhook-secret", self.credential("AUTENTIQUE_WEBHOOK_SECRET"),
             ]  # fmt: skip
         elif fake == "graph":
             args += ["--pixel", f"{PIXEL_ID}:{PIXEL_TOKEN}"]
@@ -158,6 +163,7 @@ class System:
             return {}
         p = m.env_prefix
         env = {
+            "WOLFGANG_ENV": "development",
             "REDIS_URL": self.redis_url,
             "BUS_PREFIX": self.prefix,
             "BUS_LIVE_PREFIX": self.live_prefix,
@@ -169,27 +175,20 @@ class System:
             env |= {
                 "EVOLUTION_API_URL": self.url("fake-evolution"),
                 "EVOLUTION_API_KEY": FAKE_EVOLUTION_APIKEY,
-                "EVOLUTION_ADMIN_TOKEN": SERVICE_TOKEN,
             }
-        elif name == "agent-runtime":
-            env |= {"AGENT_ADMIN_TOKEN": SERVICE_TOKEN}
         elif name == "facebook-capi":
-            env |= {"FACEBOOK_GRAPH_URL": self.url("fake-graph"), "CAPI_ADMIN_TOKEN": SERVICE_TOKEN}
+            env |= {"FACEBOOK_GRAPH_URL": self.url("fake-graph")}
         elif name == "autentique-service":
             env |= {
                 "AUTENTIQUE_API_URL": self.url("fake-autentique") + GRAPHQL_PATH,
                 "AUTENTIQUE_API_TOKEN": FAKE_AUTENTIQUE_TOKEN,
-                "AUTENTIQUE_SERVICE_TOKEN": SERVICE_TOKEN,
-                "AUTENTIQUE_WEBHOOK_SECRET": AUTENTIQUE_WEBHOOK_SECRET,
             }
         elif name == "backoffice-api":
-            # Its tokens are read under the names the called services use (no BACKOFFICE_ prefix).
             env |= {
                 "BACKOFFICE_AUTENTIQUE_URL": self.url("autentique-service"),
                 "BACKOFFICE_EVOLUTION_URL": self.url("evolution-manager"),
                 "BACKOFFICE_AGENT_URL": self.url("agent-runtime"),
-                "AUTENTIQUE_SERVICE_TOKEN": SERVICE_TOKEN,
-                "EVOLUTION_ADMIN_TOKEN": SERVICE_TOKEN,
-                "AGENT_ADMIN_TOKEN": SERVICE_TOKEN,
             }
-        return env
+        # The credentials of the pairs it belongs to, under the names both sides read (backoffice-api its
+        # tokens under the called services' names, without a BACKOFFICE_ prefix).
+        return env | credentials.of(name, self.credentials)

@@ -1,6 +1,6 @@
 """What every service shares: settings base, JSON logging, health and metrics, error mapping, body limits."""
 
-from servicekit.app import install
+from servicekit.app import docs_options, install
 from servicekit.errors import (
     HTTP_STATUS,
     Conflict,
@@ -32,6 +32,7 @@ __all__ = [
     "bus_for",
     "configure_logging",
     "consuming",
+    "docs_options",
     "error_body",
     "install",
     "serve",

@@ -102,9 +102,15 @@ async def _known(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
+    """Each problem names the field, pydantic's rule (``type``) and its message; never the input (which may
+    be a phone number or a name): ``err["input"]`` and ``ctx`` stay out of the answer."""
     assert isinstance(exc, RequestValidationError)
     problems = [
-        {"field": ".".join(str(p) for p in err["loc"] if p != "body") or "body", "problem": err["msg"]}
+        {
+            "field": ".".join(str(p) for p in err["loc"] if p != "body") or "body",
+            "rule": str(err.get("type", "invalid")),
+            "problem": err["msg"],
+        }
         for err in exc.errors()[:20]
     ]
     summary = "; ".join(f"{p['field']}: {p['problem']}" for p in problems[:3])

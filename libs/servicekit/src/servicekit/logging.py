@@ -3,11 +3,17 @@
 Lines written while an event is handled carry ``event.id``, ``event.type``, ``event.version``, ``company_id``,
 ``correlation_id``, ``causation_id`` and ``source`` (``eventbus.add_event_fields``);
 uvicorn's and the standard library's records go through the same renderer.
+
+No input values either: pydantic writes the offending input into a ValidationError's text
+(``[type=int_parsing, input_value='+55 11 …', input_type=str]``), and that text reaches a line through
+``repr(exc)``, ``str(exc)`` or a rendered traceback. ``scrub_inputs`` cuts it out of every string the line
+carries, whatever put it there, so the line keeps the field and the rule and loses the value.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from collections.abc import MutableMapping
 from typing import Any
@@ -38,6 +44,18 @@ def redact_secrets(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> Mut
     return event_dict
 
 
+#: pydantic's ``input_value=<repr>, input_type=<type>]``: to the last such marker on the line (an input may
+#: contain the marker itself), or to the end of the line when a truncated ``repr`` lost the marker.
+_INPUT_VALUE = re.compile(r"input_value=(?:.*, (?=input_type=[\w.]+\])|.*$)", re.MULTILINE)
+
+
+def scrub_inputs(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    for key, value in event_dict.items():
+        if isinstance(value, str) and "input_value=" in value:
+            event_dict[key] = _INPUT_VALUE.sub("input_value=[hidden], ", value)
+    return event_dict
+
+
 def configure_logging(service: str, *, level: str = "INFO", json: bool = True) -> None:
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
@@ -48,14 +66,24 @@ def configure_logging(service: str, *, level: str = "INFO", json: bool = True) -
     ]
     renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
     structlog.configure(
-        processors=[*shared, structlog.processors.format_exc_info, renderer],
+        processors=[*shared, structlog.processors.format_exc_info, scrub_inputs, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[level.upper()]),
         logger_factory=structlog.PrintLoggerFactory(sys.stdout),
         cache_logger_on_first_use=True,
     )
     structlog.contextvars.bind_contextvars(service=service)
     handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(structlog.stdlib.ProcessorFormatter(processor=renderer, foreign_pre_chain=shared))
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                scrub_inputs,
+                renderer,
+            ],
+            foreign_pre_chain=shared,
+        )
+    )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

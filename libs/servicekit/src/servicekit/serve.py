@@ -7,13 +7,16 @@ from fastapi import FastAPI
 
 from servicekit import heap
 from servicekit.logging import configure_logging
+from servicekit.secrets import refuse_unsafe
 from servicekit.settings import ServiceSettings
 
 
 def serve(app: FastAPI, settings: ServiceSettings, *, service: str) -> None:
     """uvicorn handles SIGINT/SIGTERM: it stops accepting, finishes requests, then runs the app's lifespan
     exit, where consumers stop reading and finish or release in-flight events (graceful shutdown). The garbage
-    collector is tuned first (``servicekit.heap``)."""
+    collector is tuned first (``servicekit.heap``). In production, settings with a missing or published secret
+    stop the process here, before anything listens (``servicekit.secrets``)."""
+    refuse_unsafe(settings, service=service)
     configure_logging(service, level=settings.log_level, json=settings.log_json)
     heap.settle()  # the app is built and every module imported: what exists now lives as long as we do
     uvicorn.run(

@@ -4,16 +4,34 @@ from __future__ import annotations
 
 import socket
 from datetime import timedelta
+from typing import ClassVar, Literal
 
 from eventbus import BusSettings
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class ServiceSettings(BaseSettings):
     """Read from the environment (``REDIS_URL``, ``<PREFIX>_PORT``, …); built by ``__main__``, never at import."""
 
-    model_config = SettingsConfigDict(extra="ignore", env_prefix="SERVICE_")
+    # An empty variable is an unset one (subclasses inherit this): compose's `${X:-}` leaves an optional
+    # secret unset rather than set to "", which production would refuse.
+    model_config = SettingsConfigDict(extra="ignore", env_prefix="SERVICE_", env_ignore_empty=True)
+
+    #: Secret fields a production process cannot start without (``servicekit.secrets``); each service names its own.
+    required_secrets: ClassVar[tuple[str, ...]] = ()
+
+    #: ``WOLFGANG_ENV``: ``production`` unless said otherwise. Production refuses to start without its secrets or
+    #: with a development value (``servicekit.secrets``) and keeps ``/docs`` and an unguarded ``/metrics`` off;
+    #: ``make run`` and the tests say ``development``.
+    wolfgang_env: Literal["production", "development"] = Field(
+        "production", validation_alias=AliasChoices("wolfgang_env", "WOLFGANG_ENV")
+    )
+    #: ``<PREFIX>_DOCS``: serve ``/docs`` and ``/openapi.json``; unset, only in development.
+    docs: bool | None = None
+    #: ``<PREFIX>_METRICS_TOKEN``: the bearer credential of the metrics scraper. Set, ``/metrics`` answers only
+    #: to it; unset, ``/metrics`` is open in development and off (404) in production.
+    metrics_token: SecretStr | None = None
 
     redis_url: str = Field(
         "redis://127.0.0.1:6379/0", validation_alias=AliasChoices("redis_url", "REDIS_URL")
@@ -41,6 +59,14 @@ class ServiceSettings(BaseSettings):
     max_body_bytes: int = 256 * 1024
     #: How long an idle consumer waits on the server for new entries per read (``<PREFIX>_CONSUMER_BLOCK_SECONDS``).
     consumer_block_seconds: float = Field(2.0, gt=0, le=30)
+
+    @property
+    def development(self) -> bool:
+        return self.wolfgang_env == "development"
+
+    @property
+    def docs_enabled(self) -> bool:
+        return self.development if self.docs is None else self.docs
 
     def bus_settings(self) -> BusSettings:
         return BusSettings(

@@ -3,8 +3,12 @@
 - connect errors, timeouts, 429 and 5xx → :class:`UpstreamUnavailable` (retrying may help; ``retry_after``
   carries the server's ``Retry-After`` when it sent one);
 - any other 4xx → :class:`UpstreamRejected` (a :class:`~eventbus.PermanentFailure`: an event handler that lets
-  it through is dead-lettered at once, with the status and the API's message as the reason);
+  it through is dead-lettered at once, with the API's name and the status as the reason);
 - an open circuit → :class:`CircuitOpen` (an :class:`UpstreamUnavailable`): the call was not even tried.
+
+Messages name the API and the status, never the upstream's body: they become 502 answers, log lines and
+dead-letter reasons, and upstream error bodies echo what was sent (phone numbers, names). A client that
+needs the body to classify a refusal reads ``exc.response``.
 
 Breakers come from ``circuitbreaker`` (async-aware since 2.0); the registry only adds one breaker per key
 (an Evolution instance, a Meta pixel) so that one broken tenant does not stall the others.
@@ -14,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import httpx
 from circuitbreaker import CircuitBreaker
@@ -62,6 +67,14 @@ class UpstreamRefused(UpstreamRejected):
         self.response = response
 
 
+def segment(value: str) -> str:
+    """``value`` as one path segment of a URL to another service: every reserved character percent-encoded
+    (``/``, ``?``, ``#``, ``%``), and the dot segments ``.`` and ``..``, which URL normalisation (httpx's too)
+    would otherwise resolve: ``/v1/instances/.`` is sent as ``/v1/instances``, the list of every instance."""
+    encoded = quote(value, safe="")
+    return encoded.replace(".", "%2E") if encoded in {".", ".."} else encoded
+
+
 async def call(http: httpx.AsyncClient, method: str, url: str, *, api: str, **kwargs: Any) -> httpx.Response:
     """One request; returns 2xx/3xx responses, raises ours for everything else. ``api`` names the upstream
     in messages (never the URL's query string or headers: they may hold tokens)."""
@@ -79,7 +92,7 @@ async def call(http: httpx.AsyncClient, method: str, url: str, *, api: str, **kw
         )
     if response.status_code >= 400:
         raise UpstreamRefused(
-            f"{api}: HTTP {response.status_code}: {response.text[:300]}", status=response.status_code
+            f"{api}: HTTP {response.status_code}", status=response.status_code, response=response
         )
     return response
 

@@ -5,13 +5,12 @@
 
 from __future__ import annotations
 
-import hmac
 from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Request
 from pydantic import BaseModel, Field
-from servicekit import NotFound, Unauthenticated
+from servicekit import NotFound, credentials
 
 from agent_runtime.leads import LeadRef, Leads
 from agent_runtime.store import Handoff, Store
@@ -33,10 +32,7 @@ class HandoffUpdate(BaseModel):
 
 
 async def _authorized(request: Request, authorization: Annotated[str | None, Header()] = None) -> None:
-    expected = request.app.state.settings.admin_token.get_secret_value()
-    scheme, _, token = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(token.encode(), expected.encode()):
-        raise Unauthenticated("a valid bearer token is required")
+    credentials.caller(authorization, {"backoffice-api": request.app.state.settings.admin_token})
 
 
 router = APIRouter(prefix="/v1", dependencies=[Depends(_authorized)])

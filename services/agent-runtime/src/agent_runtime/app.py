@@ -84,8 +84,8 @@ def create_app(
             )
             yield
 
-    app = FastAPI(title=SERVICE, lifespan=lifespan)
+    app = FastAPI(title=SERVICE, lifespan=lifespan, **servicekit.docs_options(settings))
     app.state.settings = settings
     app.include_router(api.router)
-    servicekit.install(app, service=SERVICE, max_body_bytes=settings.max_body_bytes)
+    servicekit.install(app, service=SERVICE, max_body_bytes=settings.max_body_bytes, settings=settings)
     return app

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import ClassVar
 from zoneinfo import ZoneInfo
 
 from pydantic import Field, SecretStr, field_validator
@@ -17,9 +18,12 @@ from agent_runtime.qualification import CRITERIA, Rules
 class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="AGENT_", extra="ignore")
 
+    required_secrets: ClassVar[tuple[str, ...]] = ("admin_token",)
+
     port: int = 8002
-    #: Bearer token of the admin API (backoffice-api sets and reads handoffs through it).
-    admin_token: SecretStr = SecretStr("dev-service-token")
+    #: `AGENT_ADMIN_TOKEN`: backoffice-api's credential for the admin API (it sets and reads handoffs); no
+    #: default: unset, nobody is let in, and production refuses to start (servicekit.secrets).
+    admin_token: SecretStr | None = None
     #: Time zone that "amanhã" and "sábado que vem" are read in, unless the company has its own below.
     timezone: str = "America/Sao_Paulo"
     company_timezones: dict[str, str] = Field(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -10,6 +9,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import SecretStr, ValidationError
 from servicekit import NotFound, Unauthenticated
+from servicekit.credentials import caller
 from starlette.datastructures import UploadFile
 
 from autentique_service import webhooks
@@ -28,8 +28,8 @@ class Ports:
     issuer: Issuer
     tracker: Tracker
     idempotency: IdempotentRequests
-    service_token: SecretStr
-    webhook_secret: SecretStr
+    service_token: SecretStr | None
+    webhook_secret: SecretStr | None
     company_webhook_secrets: dict[str, SecretStr]
 
 
@@ -43,10 +43,7 @@ PortsDep = Annotated[Ports, Depends(get_ports)]
 
 
 async def require_service_token(request: Request, ports: PortsDep) -> None:
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    expected = ports.service_token.get_secret_value().encode()
-    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), expected):
-        raise Unauthenticated("a valid service token is required (Authorization: Bearer …)")
+    caller(request.headers.get("authorization"), {"backoffice-api": ports.service_token})
 
 
 ServiceCaller = Depends(require_service_token)

@@ -74,9 +74,9 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
             )
             yield
 
-    app = FastAPI(title=SERVICE, lifespan=lifespan)
+    app = FastAPI(title=SERVICE, lifespan=lifespan, **servicekit.docs_options(settings))
     app.include_router(api.router)
-    servicekit.install(app, service=SERVICE, max_body_bytes=settings.max_body_bytes)
+    servicekit.install(app, service=SERVICE, max_body_bytes=settings.max_body_bytes, settings=settings)
     # This service's own errors; servicekit's table covers the shared ones (Starlette matches along the MRO,
     # so DocumentRejected is found here before servicekit's UpstreamRejected row).
     app.add_exception_handler(MalformedWebhook, _answer(400, "malformed"))

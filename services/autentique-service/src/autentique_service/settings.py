@@ -8,6 +8,7 @@ Every setting has a default that works against the local fake (`python -m fakes 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
@@ -17,17 +18,19 @@ from servicekit import ServiceSettings
 class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="AUTENTIQUE_", extra="ignore")
 
+    required_secrets: ClassVar[tuple[str, ...]] = ("api_token", "service_token", "webhook_secret")
+
     port: int = 8004
     #: The full GraphQL URL (reference §1): `https://api.autentique.com.br/v2/graphql` in production.
     api_url: str = "http://127.0.0.1:8081/v2/graphql"
     #: Bearer token of the Autentique account used when a company has none of its own.
-    api_token: SecretStr = SecretStr("fake-autentique-token")
+    api_token: SecretStr | None = None
     #: `{"cmp_…": "token"}` (JSON): companies that sign with their own Autentique account.
     company_api_tokens: dict[str, SecretStr] = Field(default_factory=dict)
-    #: `AUTENTIQUE_SERVICE_TOKEN`: what backoffice-api sends as `Authorization: Bearer …`.
-    service_token: SecretStr = SecretStr("dev-service-token")
+    #: `AUTENTIQUE_SERVICE_TOKEN`: backoffice-api's credential, sent as `Authorization: Bearer …`.
+    service_token: SecretStr | None = None
     #: Secret of the webhook endpoint registered without `?company_id=` (the deployment's own account).
-    webhook_secret: SecretStr = SecretStr("fake-autentique-webhook-secret")
+    webhook_secret: SecretStr | None = None
     #: `{"cmp_…": "secret"}` (JSON): endpoints registered as `/webhooks/autentique?company_id=cmp_…`.
     company_webhook_secrets: dict[str, SecretStr] = Field(default_factory=dict)
     #: Folder of per-company contract templates, `<company_id>.txt`; the packaged default otherwise.

@@ -31,6 +31,8 @@ SCOPES = (
     "metrics:read",
     "events:read",
     "ops:admin",
+    # Platform-wide views (consumer groups of every company): for the platform's operators, not a company's.
+    "platform:admin",
 )
 KEY_PREFIX = "wbk_"
 

@@ -100,10 +100,16 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
                 )
             yield
 
-    app = FastAPI(title=SERVICE, version="1.0.0", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title=SERVICE,
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        **servicekit.docs_options(settings),
+    )
     for module in (leads, deals, contracts, instances, metrics, events, ops):
         app.include_router(module.router)
-    servicekit.install(app, service=SERVICE, max_body_bytes=settings.max_body_bytes)
+    servicekit.install(app, service=SERVICE, max_body_bytes=settings.max_body_bytes, settings=settings)
     app.add_exception_handler(InvalidParameter, _invalid_parameter)
     app.add_exception_handler(RedisError, _redis_unavailable)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -81,11 +81,13 @@ LeadsWrite = Annotated[ApiKey, Depends(requires("leads:write"))]
 DealsRead = Annotated[ApiKey, Depends(requires("deals:read"))]
 DealsWrite = Annotated[ApiKey, Depends(requires("deals:write"))]
 ContractsRead = Annotated[ApiKey, Depends(requires("contracts:read"))]
+ContractsWrite = Annotated[ApiKey, Depends(requires("contracts:write"))]
 InstancesRead = Annotated[ApiKey, Depends(requires("instances:read"))]
 InstancesWrite = Annotated[ApiKey, Depends(requires("instances:write"))]
 MetricsRead = Annotated[ApiKey, Depends(requires("metrics:read"))]
 EventsRead = Annotated[ApiKey, Depends(requires("events:read"))]
 OpsAdmin = Annotated[ApiKey, Depends(requires("ops:admin"))]
+PlatformAdmin = Annotated[ApiKey, Depends(requires("platform:admin"))]
 
 _MEMBER = re.compile(r"^[0-9]{16}:[A-Za-z0-9_-]{1,120}$")
 

@@ -4,32 +4,36 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import AliasChoices, Field, HttpUrl, SecretStr
 from pydantic_settings import SettingsConfigDict
 from servicekit import ServiceSettings
-
-_DEV_TOKEN = SecretStr("dev-service-token")  # the agreed local default of every internal API (service brief)
 
 
 class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="BACKOFFICE_", extra="ignore")
 
+    #: Its credential for each service it calls, one per pair, read under the callee's variable name; no
+    #: defaults: production refuses to start without them (servicekit.secrets).
+    required_secrets: ClassVar[tuple[str, ...]] = ("autentique_token", "evolution_token", "agent_token")
+
     port: int = 8000
 
     #: autentique-service internal API (contracts) and its bearer token.
     autentique_url: HttpUrl = HttpUrl("http://127.0.0.1:8004")
-    autentique_token: SecretStr = Field(
-        _DEV_TOKEN, validation_alias=AliasChoices("autentique_token", "AUTENTIQUE_SERVICE_TOKEN")
+    autentique_token: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("autentique_token", "AUTENTIQUE_SERVICE_TOKEN")
     )
     #: evolution-manager admin API (the WhatsApp instance registry).
     evolution_url: HttpUrl = HttpUrl("http://127.0.0.1:8001")
-    evolution_token: SecretStr = Field(
-        _DEV_TOKEN, validation_alias=AliasChoices("evolution_token", "EVOLUTION_ADMIN_TOKEN")
+    evolution_token: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("evolution_token", "EVOLUTION_ADMIN_TOKEN")
     )
     #: agent-runtime admin API (owner of the human-handoff flag).
     agent_url: HttpUrl = HttpUrl("http://127.0.0.1:8002")
-    agent_token: SecretStr = Field(
-        _DEV_TOKEN, validation_alias=AliasChoices("agent_token", "AGENT_ADMIN_TOKEN")
+    agent_token: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("agent_token", "AGENT_ADMIN_TOKEN")
     )
     upstream_timeout: float = Field(5.0, gt=0)
 

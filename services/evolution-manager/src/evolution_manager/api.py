@@ -76,7 +76,10 @@ PortsDep = Annotated[Ports, Depends(get_ports)]
 
 
 async def require_admin(request: Request, ports: PortsDep) -> None:
-    authentication.verify_admin(request.headers.get("authorization"), ports.settings.admin_token)
+    authentication.verify_admin(
+        request.headers.get("authorization"),
+        {"backoffice-api": ports.settings.admin_token, "operator": ports.settings.operator_token},
+    )
 
 
 router = APIRouter()

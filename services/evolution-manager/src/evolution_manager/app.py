@@ -139,8 +139,8 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
                     start_up.cancel()
                     await asyncio.gather(start_up, return_exceptions=True)
 
-    app = FastAPI(title=SERVICE, lifespan=lifespan)
+    app = FastAPI(title=SERVICE, lifespan=lifespan, **servicekit.docs_options(settings))
     app.include_router(api.router)
-    servicekit.install(app, service=SERVICE, max_body_bytes=settings.max_body_bytes)
+    servicekit.install(app, service=SERVICE, max_body_bytes=settings.max_body_bytes, settings=settings)
     app.add_exception_handler(MalformedWebhook, _malformed)
     return app

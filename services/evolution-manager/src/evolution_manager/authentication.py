@@ -14,7 +14,7 @@ from collections.abc import Mapping
 
 import jwt
 from pydantic import SecretStr
-from servicekit import Unauthenticated
+from servicekit import Unauthenticated, credentials
 
 
 def _same(presented: str, expected: SecretStr) -> bool:
@@ -59,9 +59,6 @@ def verify_webhook(
         raise Unauthenticated("webhook JWT was not issued by Evolution for a webhook")
 
 
-def verify_admin(authorization: str | None, token: SecretStr) -> None:
-    presented = _bearer(authorization)
-    if presented is None:
-        raise Unauthenticated("missing Authorization: Bearer <EVOLUTION_ADMIN_TOKEN>")
-    if not _same(presented, token):
-        raise Unauthenticated("wrong admin token")
+def verify_admin(authorization: str | None, callers: Mapping[str, SecretStr | None]) -> str:
+    """The caller (``backoffice-api`` or ``operator``) whose own credential was presented."""
+    return credentials.caller(authorization, callers)

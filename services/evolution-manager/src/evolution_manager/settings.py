@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import ClassVar
 
 from pydantic import Field, HttpUrl, SecretStr
 from pydantic_settings import SettingsConfigDict
@@ -14,6 +15,8 @@ from servicekit import ServiceSettings
 
 class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="EVOLUTION_", extra="ignore")
+
+    required_secrets: ClassVar[tuple[str, ...]] = ("admin_token",)
 
     port: int = 8001
     #: Evolution webhooks carry whole media files when the instance has `base64: true` (reference §5); a
@@ -24,8 +27,12 @@ class Settings(ServiceSettings):
     api_url: HttpUrl = HttpUrl("http://127.0.0.1:8080")
     #: The global key (AUTHENTICATION_API_KEY), used for instances registered without their own token.
     api_key: SecretStr | None = None
-    #: Bearer token of the internal admin API (`/v1/instances`).
-    admin_token: SecretStr = SecretStr("dev-service-token")
+    #: `EVOLUTION_ADMIN_TOKEN`: backoffice-api's credential for the admin API (`/v1/instances`); no default:
+    #: unset, nobody is let in, and production refuses to start (servicekit.secrets).
+    admin_token: SecretStr | None = None
+    #: `EVOLUTION_OPERATOR_TOKEN`: the platform operators' own credential for the same API (`wolfgang demo`
+    #: seeds with it); optional, and never the same value as backoffice-api's.
+    operator_token: SecretStr | None = None
     #: A JSON file of instances loaded into the registry on start (local runs): a list of
     #: `{"name", "company_id", "webhook_secret", "api_key", "channel"}`, or `{"instances": [...]}`.
     instances_file: Path | None = None

@@ -5,13 +5,13 @@ Auth: `Authorization: Bearer <CAPI_ADMIN_TOKEN>` (the brief's contract). The acc
 
 from __future__ import annotations
 
-import secrets
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
-from servicekit import NotFound, Unauthenticated
+from servicekit import NotFound
+from servicekit.credentials import caller
 
 from facebook_capi.companies import CompanyCapiPublic, CompanyCapiSettings, CompanyConfigs
 from facebook_capi.delivery import DryRunLog
@@ -24,10 +24,8 @@ CompanyId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 def _admin(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> None:
-    expected = request.app.state.admin_token.get_secret_value().encode()
-    given = credentials.credentials.encode() if credentials is not None else b""
-    if not secrets.compare_digest(given, expected):
-        raise Unauthenticated("a valid admin bearer token is required")
+    given = f"Bearer {credentials.credentials}" if credentials is not None else None
+    caller(given, {"operator": request.app.state.admin_token})
 
 
 router = APIRouter(prefix="/v1", dependencies=[Depends(_admin)], tags=["admin"])

@@ -101,8 +101,8 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
             async with batcher.running(), consuming:
                 yield
 
-    app = FastAPI(title=SERVICE, lifespan=lifespan)
+    app = FastAPI(title=SERVICE, lifespan=lifespan, **servicekit.docs_options(settings))
     app.state.admin_token = settings.admin_token
     app.include_router(api.router)
-    servicekit.install(app, service=SERVICE, max_body_bytes=settings.max_body_bytes)
+    servicekit.install(app, service=SERVICE, max_body_bytes=settings.max_body_bytes, settings=settings)
     return app

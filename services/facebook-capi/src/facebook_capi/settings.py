@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
@@ -18,14 +19,17 @@ SEVEN_DAYS_LESS_MARGIN = 7 * 24 * 3600 - 600
 class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="CAPI_", extra="ignore")
 
+    required_secrets: ClassVar[tuple[str, ...]] = ("admin_token",)
+
     port: int = 8003
     graph_url: str = Field(
         "https://graph.facebook.com",
         validation_alias=AliasChoices("graph_url", "FACEBOOK_GRAPH_URL", "CAPI_GRAPH_URL"),
     )
     api_version: str = Field("v25.0", pattern=r"^v\d+\.\d+$")
-    #: Bearer token of the admin API (`PUT /v1/companies/{id}/capi`).
-    admin_token: SecretStr = SecretStr("dev-service-token")
+    #: `CAPI_ADMIN_TOKEN`: the platform operators' credential for the admin API (`PUT /v1/companies/{id}/capi`);
+    #: no default: unset, nobody is let in, and production refuses to start (servicekit.secrets).
+    admin_token: SecretStr | None = None
     #: Optional JSON file `{"<company_id>": {"pixel_id", "access_token", ...}}`; the admin API's entries win.
     companies_file: Path | None = None
     #: Build and record the requests (`GET /v1/dry-run/requests`) instead of sending them.

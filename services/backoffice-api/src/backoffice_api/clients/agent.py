@@ -8,25 +8,31 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 from servicekit import upstream
-from servicekit.upstream import UpstreamRefused
+from servicekit.upstream import UpstreamRefused, segment
 
 API = "agent-runtime"
 
 
 class AgentAdminClient:
-    def __init__(self, http: httpx.AsyncClient, *, token: SecretStr) -> None:
+    def __init__(self, http: httpx.AsyncClient, *, token: SecretStr | None) -> None:
         self._http = http
         self._token = token
 
     def _headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self._token.get_secret_value()}"}
+        # No credential configured (development): the call goes without one and is refused upstream.
+        return {"Authorization": f"Bearer {self._token.get_secret_value()}"} if self._token else {}
 
     async def set_handoff(self, lead_id: str, *, company_id: str, reason: str | None) -> dict[str, Any]:
         body = {"company_id": company_id, "reason": reason}
 
         async def attempt() -> httpx.Response:
             return await upstream.call(
-                self._http, "PUT", f"/v1/leads/{lead_id}/handoff", api=API, json=body, headers=self._headers()
+                self._http,
+                "PUT",
+                f"/v1/leads/{segment(lead_id)}/handoff",
+                api=API,
+                json=body,
+                headers=self._headers(),
             )
 
         response = await upstream.with_retries(attempt, attempts=3, initial=0.1, maximum=1.0)
@@ -37,7 +43,7 @@ class AgentAdminClient:
             return await upstream.call(
                 self._http,
                 "DELETE",
-                f"/v1/leads/{lead_id}/handoff",
+                f"/v1/leads/{segment(lead_id)}/handoff",
                 api=API,
                 params={"company_id": company_id},
                 headers=self._headers(),
@@ -54,7 +60,7 @@ class AgentAdminClient:
             response = await upstream.call(
                 self._http,
                 "GET",
-                f"/v1/leads/{lead_id}/handoff",
+                f"/v1/leads/{segment(lead_id)}/handoff",
                 api=API,
                 params={"company_id": company_id},
                 headers=self._headers(),

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 from servicekit import Conflict, upstream
-from servicekit.upstream import UpstreamRefused
+from servicekit.upstream import UpstreamRefused, segment
 
 API = "autentique-service"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -27,12 +27,13 @@ class AutentiqueClient:
     """Failures leave as ``UpstreamUnavailable`` (retry later), ``UpstreamRejected`` (the request is wrong),
     ``Conflict`` (the deal's contract is being made by another request) or ``IdempotencyKeyReused``."""
 
-    def __init__(self, http: httpx.AsyncClient, *, token: SecretStr) -> None:
+    def __init__(self, http: httpx.AsyncClient, *, token: SecretStr | None) -> None:
         self._http = http
         self._token = token
 
     def _headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self._token.get_secret_value()}"}
+        # No credential configured (development): the call goes without one and is refused upstream.
+        return {"Authorization": f"Bearer {self._token.get_secret_value()}"} if self._token else {}
 
     async def create_contract(
         self, request: dict[str, Any], *, idempotency_key: str
@@ -57,16 +58,25 @@ class AutentiqueClient:
 
     async def contract(self, contract_id: str) -> dict[str, Any]:
         response = await upstream.call(
-            self._http, "GET", f"/v1/contracts/{contract_id}", api=API, headers=self._headers()
+            self._http, "GET", f"/v1/contracts/{segment(contract_id)}", api=API, headers=self._headers()
         )
         return dict(response.json())
 
 
+def _error_code(response: httpx.Response | None) -> str | None:
+    """The ``error.code`` of a servicekit error body; read here, never echoed (answers carry no upstream body)."""
+    try:
+        code = response.json()["error"]["code"] if response is not None else None
+    except (ValueError, KeyError, TypeError):
+        return None
+    return code if isinstance(code, str) else None
+
+
 def _refusal(exc: UpstreamRefused) -> Exception:
     """autentique-service's 409 (the deal's contract is being made) and its idempotency 422 are the caller's
-    to act on, not an upstream fault. upstream.call keeps the body's start in the message."""
+    to act on, not an upstream fault."""
     if exc.status == 409:
         return Conflict(f"{API}: the deal's contract is being made by another request; retry shortly")
-    if exc.status == 422 and "idempotency_key_reused" in str(exc):
+    if exc.status == 422 and _error_code(exc.response) == "idempotency_key_reused":
         return IdempotencyKeyReused(f"{IDEMPOTENCY_HEADER} already used for a different contract request")
     return exc

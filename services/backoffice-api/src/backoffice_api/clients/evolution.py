@@ -7,23 +7,29 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 from servicekit import upstream
-from servicekit.upstream import UpstreamRefused
+from servicekit.upstream import UpstreamRefused, segment
 
 API = "evolution-manager"
 
 
 class EvolutionAdminClient:
-    def __init__(self, http: httpx.AsyncClient, *, token: SecretStr) -> None:
+    def __init__(self, http: httpx.AsyncClient, *, token: SecretStr | None) -> None:
         self._http = http
         self._token = token
 
     def _headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self._token.get_secret_value()}"}
+        # No credential configured (development): the call goes without one and is refused upstream.
+        return {"Authorization": f"Bearer {self._token.get_secret_value()}"} if self._token else {}
 
     async def put_instance(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
         async def attempt() -> httpx.Response:
             return await upstream.call(
-                self._http, "PUT", f"/v1/instances/{name}", api=API, json=body, headers=self._headers()
+                self._http,
+                "PUT",
+                f"/v1/instances/{segment(name)}",
+                api=API,
+                json=body,
+                headers=self._headers(),
             )
 
         response = await upstream.with_retries(attempt, attempts=3, initial=0.1, maximum=1.0)
@@ -47,7 +53,7 @@ class EvolutionAdminClient:
     async def instance(self, name: str) -> dict[str, Any] | None:
         try:
             response = await upstream.call(
-                self._http, "GET", f"/v1/instances/{name}", api=API, headers=self._headers()
+                self._http, "GET", f"/v1/instances/{segment(name)}", api=API, headers=self._headers()
             )
         except UpstreamRefused as exc:
             if exc.status == 404:

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Header, Path, Response
 from servicekit import NotFound
 
 from backoffice_api.clients.autentique import IdempotencyKeyReused
-from backoffice_api.deps import DealsRead, DealsWrite, InvalidParameter, PortsDep
+from backoffice_api.deps import ContractsWrite, DealsRead, DealsWrite, InvalidParameter, PortsDep
 from backoffice_api.models import DEAL_ID, ContractCreate, ContractPublic, DealCreate, DealPublic
 from backoffice_api.routes import COMMON_ERRORS, NOT_FOUND, UPSTREAM
 from backoffice_api.routes.contracts import contract_public
@@ -51,7 +51,7 @@ async def get_deal(deal_id: DealId, key: DealsRead, ports: PortsDep) -> DealPubl
 async def create_contract(
     deal_id: DealId,
     body: ContractCreate,
-    key: DealsWrite,
+    key: ContractsWrite,
     ports: PortsDep,
     response: Response,
     idempotency_key: Annotated[

@@ -1,9 +1,11 @@
 """Operations on the bus: consumer groups with lag, pending and dead-letter counts; dead letters listed,
 inspected, replayed (one or all) and purged.
 
-Group counts are aggregate numbers and shown as they are. Dead letters hold events, so a key sees only its
-own company's; entries whose envelope cannot be read carry no company and are left to ``wolfgang dlq``,
-which platform operators run against Redis directly.
+Group counts (lag, pending, dead letters) are platform-wide: a group serves every company and its numbers
+cannot be split by company, so they need the ``platform:admin`` scope, which only the platform's own
+operators' keys hold. Dead letters hold events, so an ``ops:admin`` key sees only its own company's; entries
+whose envelope cannot be read carry no company and are left to ``wolfgang dlq``, which platform operators
+run against Redis directly.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from eventbus import CHANNELS, DeadLetter, DeadLetterNotFound, DeadLetters, Inva
 from fastapi import APIRouter, Path, Query
 from servicekit import NotFound
 
-from backoffice_api.deps import OpsAdmin, PortsDep, stream_id
+from backoffice_api.deps import OpsAdmin, PlatformAdmin, PortsDep, stream_id
 from backoffice_api.models import (
     GROUP,
     STREAM_ID,
@@ -81,8 +83,11 @@ async def _all_mine(letters: DeadLetters, company: str) -> list[DeadLetter]:
     return found
 
 
-@router.get("/groups", summary="Consumer groups per channel: consumers, pending, lag, dead letters")
-async def groups(key: OpsAdmin, ports: PortsDep) -> GroupsList:
+@router.get(
+    "/groups",
+    summary="Consumer groups per channel: consumers, pending, lag, dead letters (platform-wide: platform:admin)",
+)
+async def groups(key: PlatformAdmin, ports: PortsDep) -> GroupsList:
     rows = []
     for channel in CHANNELS:
         for stats in await group_stats(ports.bus, channel):

@@ -42,11 +42,11 @@ def _rejection(instance: str, exc: UpstreamRejected, response: dict[str, Any] | 
 
 
 def _body_of(exc: UpstreamRejected) -> dict[str, Any] | None:
-    # servicekit keeps the first 300 characters of the body in the message only ("api: HTTP 400: <body>"):
-    # enough for Evolution's error shapes (reference §7); a cut body reads as a plain "bad request".
-    _, sep, text = str(exc).partition(f"HTTP {getattr(exc, 'status', '')}: ")
+    # servicekit keeps the refusal's response beside the message (which never carries the body): Evolution's
+    # error shapes (reference §7) are read here and reduced to a reason that does not echo them.
+    response: httpx.Response | None = getattr(exc, "response", None)
     try:
-        body = json.loads(text) if sep else None
+        body = json.loads(response.text[:4096]) if response is not None else None
     except ValueError:
         return None
     return body if isinstance(body, dict) else None
@@ -69,7 +69,7 @@ class EvolutionClient:
         """POST /message/sendText/{instance} (sample 5) → Evolution's id of the sent message (sample 6)."""
         body = await self._call(
             "POST",
-            f"/message/sendText/{instance}",
+            f"/message/sendText/{upstream.segment(instance)}",
             instance,
             api_key=api_key,
             json={"number": number, "text": text},
@@ -79,6 +79,8 @@ class EvolutionClient:
 
     async def connection_state(self, instance: str, *, api_key: str) -> str:
         """GET /instance/connectionState/{instance} → ``open`` | ``connecting`` | ``close`` (§8)."""
-        body = await self._call("GET", f"/instance/connectionState/{instance}", instance, api_key=api_key)
+        body = await self._call(
+            "GET", f"/instance/connectionState/{upstream.segment(instance)}", instance, api_key=api_key
+        )
         state = (body.get("instance") or {}).get("state") if isinstance(body, dict) else None
         return str(state) if state else "unknown"

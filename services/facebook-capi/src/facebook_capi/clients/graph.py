@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 from pydantic import SecretStr
+from servicekit.upstream import segment
 
 from facebook_capi.errors import EventRejected, GraphRejected, GraphUnavailable
 
@@ -46,7 +47,7 @@ class GraphClient:
         if test_event_code:
             body["test_event_code"] = test_event_code
         try:
-            response = await self._http.post(f"/{self._version}/{pixel_id}/events", json=body)
+            response = await self._http.post(f"/{self._version}/{segment(pixel_id)}/events", json=body)
         except httpx.TimeoutException as exc:
             raise GraphUnavailable(f"graph: timed out ({type(exc).__name__})") from exc
         except httpx.TransportError as exc:
