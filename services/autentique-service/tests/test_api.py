@@ -390,3 +390,35 @@ async def test_two_requests_for_one_deal_at_the_same_time_make_one_document(serv
     assert loser.json()["error"]["code"] == "conflict"
     assert len(service.fake.documents) == 1
     assert (await service.create()).status_code == 200
+
+
+async def test_an_autentique_error_message_that_echoes_what_we_sent_is_not_repeated(settings, bus) -> None:
+    """GraphQL echoes the variables it refused ("Variable "$document" got invalid value {…}"): the answer and
+    the logs name Autentique's error code when it sent one, and never repeat free text."""
+    email = "maria.personal@example.com"
+
+    def autentique(request: httpx.Request) -> httpx.Response:
+        error = {
+            "message": f'Variable "$signers" got invalid value {{"email": "{email}"}}; Expected type Int'
+        }
+        return httpx.Response(200, json={"errors": [error], "data": None})
+
+    app = create_app(settings, transport=httpx.MockTransport(autentique))
+    body = {
+        "deal_id": "deal_1",
+        "company_id": "cmp_1",
+        "value": 10,
+        "signers": [{"name": "Maria", "email": email, "delivery": "email"}],
+    }
+    with capture_logs() as logs:
+        async with (
+            LifespanManager(app),
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http,
+        ):
+            answer = await http.post(
+                "/v1/contracts", json=body, headers={"Authorization": "Bearer svc-token"}
+            )
+
+    assert answer.status_code == 502
+    assert answer.json()["error"]["message"] == "autentique: refused the request (GraphQL error)"
+    assert email not in answer.text and email not in json.dumps(logs, default=str)

@@ -33,6 +33,7 @@ from ulid import ULID
 COMPANY = "cmp_A"
 OTHER = "cmp_B"
 TOKEN = "dev-service-token"
+COMPANY_SCOPES = tuple(scope for scope in SCOPES if scope != "platform:admin")
 
 
 class Upstreams:
@@ -216,9 +217,10 @@ def api_keys(redis, keyspace) -> ApiKeys:
 
 @pytest.fixture
 def make_key(api_keys) -> Callable[..., Awaitable[str]]:
-    """An API key in clear; every scope and a roomy rate limit unless told otherwise."""
+    """An API key in clear; every scope of a company (all but `platform:admin`) and a roomy rate limit unless
+    told otherwise."""
 
-    async def make(company: str = COMPANY, scopes=SCOPES, **options) -> str:
+    async def make(company: str = COMPANY, scopes=COMPANY_SCOPES, **options) -> str:
         options.setdefault("rate_per_minute", 100_000)
         options.setdefault("burst", 10_000)
         secret, _ = await api_keys.create(company_id=company, scopes=set(scopes), **options)

@@ -39,10 +39,11 @@ async def dead(client, headers, n):
     return (await eventually(enough))[0]
 
 
-async def test_groups_show_lag_pending_and_dead_letters(app, client, headers, publish, flaky):
+async def test_groups_show_lag_pending_and_dead_letters(app, client, headers, make_key, publish, flaky):
     await publish(LeadCreated(lead_id="lead_1", company_id=COMPANY, channel="whatsapp"))
     await dead(client, headers, 1)
-    rows = (await client.get("/v1/ops/groups", headers=headers)).json()["items"]
+    platform = {"X-API-Key": await make_key(scopes={"ops:admin", "platform:admin"})}
+    rows = (await client.get("/v1/ops/groups", headers=platform)).json()["items"]
     mine = {(r["channel"], r["group"]): r for r in rows}
     assert mine[("lead.created", GROUP)]["dead_letters"] == 1
     assert mine[("lead.created", "backoffice-api")]["pending"] >= 0
@@ -111,3 +112,14 @@ async def test_platform_wide_group_counts_need_the_platform_scope(client, make_k
     assert refused.status_code == 403 and "platform:admin" in refused.json()["error"]["message"]
     platform = {"X-API-Key": await make_key(COMPANY, scopes={"platform:admin"})}
     assert (await client.get("/v1/ops/groups", headers=platform)).status_code == 200
+
+
+async def test_a_platform_key_sees_every_company_s_dead_letters(client, headers, make_key, publish, flaky):
+    await publish(LeadCreated(lead_id="lead_1", company_id=COMPANY, channel="whatsapp"))
+    await publish(LeadCreated(lead_id="lead_2", company_id=OTHER, channel="whatsapp"), company=OTHER)
+    [mine] = await dead(client, headers, 1)
+    platform = {"X-API-Key": await make_key("cmp_platform", scopes={"ops:admin", "platform:admin"})}
+    both = await dead(client, platform, 2)
+    assert {letter["event"]["company_id"] for letter in both} == {COMPANY, OTHER}
+    url = f"/v1/ops/dead-letters/lead.created/{GROUP}/{mine['id']}"
+    assert (await client.get(url, headers=platform)).status_code == 200

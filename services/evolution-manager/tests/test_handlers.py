@@ -52,6 +52,21 @@ class SecondSendFails(httpx.AsyncBaseTransport):
         return await self.inner.handle_async_request(request)
 
 
+class SendPathError(httpx.AsyncBaseTransport):
+    """Evolution's 400 for an exception inside its send path (reference §7): free text that may name the jid."""
+
+    def __init__(self, fake: fake_evolution.EvolutionState) -> None:
+        self.inner = httpx.ASGITransport(app=fake_evolution.create_app(fake))
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.startswith("/message/sendText/"):
+            message = ["Error: Connection Closed for 5511987654321@s.whatsapp.net"]
+            return httpx.Response(
+                400, json={"status": 400, "error": "Bad Request", "response": {"message": message}}
+            )
+        return await self.inner.handle_async_request(request)
+
+
 class FailingPaths(httpx.AsyncBaseTransport):
     """The fake Evolution behind a switch: requests whose path contains ``failing`` get 503."""
 
@@ -139,6 +154,16 @@ async def test_evolution_rejections_go_to_dead_letters_with_the_reason(service, 
     assert "5511987654321" not in letter.error  # Evolution's 400 body names the number; the reason does not
     assert service.fake.sent == []
     assert len(service.fake.requests_to("/message/sendText/vendas-01", "POST")) == 1  # no retry
+
+
+async def test_a_send_path_error_is_dead_lettered_without_repeating_evolution_s_text(
+    fake, run_service
+) -> None:
+    async with run_service(transport=SendPathError(fake), send_attempts=1) as service:
+        await service.reply("não vai")
+        [letter] = await eventually(lambda: dead_letters(service))
+    assert letter.reason == "permanent_failure" and "failed to send" in letter.error
+    assert "5511987654321" not in letter.error and "Connection Closed" not in letter.error
 
 
 async def test_blank_text_is_dead_lettered_and_the_element_before_it_is_not_sent_again(service) -> None:

@@ -105,6 +105,9 @@ def up(
     autentique-service 8004, fake-evolution 8080, fake-autentique 8081, fake-graph 8082; override with
     `--port NAME=PORT`, the service's own `<PREFIX>_PORT` (BACKOFFICE_PORT, EVOLUTION_PORT, AGENT_PORT,
     CAPI_PORT, AUTENTIQUE_PORT, FAKE_EVOLUTION_PORT, FAKE_AUTENTIQUE_PORT, FAKE_GRAPH_PORT) or `--port-offset`.
+
+    Every service runs with WOLFGANG_ENV=development and one random credential per caller → callee pair, kept
+    in `<data dir>/credentials.json` (delete it for new ones; docs/security.md).
     """
     names = tuple(service or system.SERVICE_NAMES)
     for name in names:

@@ -158,7 +158,7 @@ class Demo:
                     seed.api_key, seed.key_id = key, record.key_id
                     return
             key, record = await keys.create(
-                company_id=seed.company_id, scopes=set(SCOPES), name="demo operator"
+                company_id=seed.company_id, scopes=set(SCOPES) - {"platform:admin"}, name="demo operator"
             )
             seed.api_key, seed.key_id = key, record.key_id
         finally:

@@ -87,7 +87,9 @@ InstancesWrite = Annotated[ApiKey, Depends(requires("instances:write"))]
 MetricsRead = Annotated[ApiKey, Depends(requires("metrics:read"))]
 EventsRead = Annotated[ApiKey, Depends(requires("events:read"))]
 OpsAdmin = Annotated[ApiKey, Depends(requires("ops:admin"))]
-PlatformAdmin = Annotated[ApiKey, Depends(requires("platform:admin"))]
+#: The platform's own operators: views across every company (consumer groups, every company's dead letters).
+PLATFORM_SCOPE = "platform:admin"
+PlatformAdmin = Annotated[ApiKey, Depends(requires(PLATFORM_SCOPE))]
 
 _MEMBER = re.compile(r"^[0-9]{16}:[A-Za-z0-9_-]{1,120}$")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -224,13 +225,24 @@ class AutentiqueClient:
         return data if isinstance(data, dict) else {}
 
 
+#: Autentique's error codes (reference §3: `document_not_found`, `must_be_at_least_characters:3`, …).
+_CODE = re.compile(r"^[a-z][a-z_]{0,60}(:\d{1,6})?$")
+
+
 def _graphql_error(errors: list[Any]) -> UpstreamRejected:
+    """Autentique's own codes are kept (they name the rule); any other message is free text, and GraphQL's
+    echo the variables they refused (a signer's e-mail): those become a fixed phrase, never repeated."""
     first = errors[0] if isinstance(errors[0], dict) else {}
     message = str(first.get("message", "error"))
     validation = (first.get("extensions") or {}).get("validation")
     if message == "validation" and isinstance(validation, dict):
-        details = "; ".join(f"{path}: {', '.join(map(str, codes))}" for path, codes in validation.items())
+        details = "; ".join(
+            f"{path}: {', '.join(str(c) if _CODE.match(str(c)) else 'invalid' for c in codes)}"
+            for path, codes in validation.items()
+        )
         return DocumentRejected(f"{API} refused the document: {details}")
     if message.lower() == "unauthorized":
         return UpstreamRejected(f"{API}: unauthorized (check the API token)")
-    return UpstreamRejected(f"{API}: {message[:200]}")
+    if _CODE.match(message):
+        return UpstreamRejected(f"{API}: {message}")
+    return UpstreamRejected(f"{API}: refused the request (GraphQL error)")

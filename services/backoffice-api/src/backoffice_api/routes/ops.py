@@ -3,9 +3,8 @@ inspected, replayed (one or all) and purged.
 
 Group counts (lag, pending, dead letters) are platform-wide: a group serves every company and its numbers
 cannot be split by company, so they need the ``platform:admin`` scope, which only the platform's own
-operators' keys hold. Dead letters hold events, so an ``ops:admin`` key sees only its own company's; entries
-whose envelope cannot be read carry no company and are left to ``wolfgang dlq``, which platform operators
-run against Redis directly.
+operators' keys hold. Dead letters hold events, so an ``ops:admin`` key sees only its own company's, unless it
+also holds ``platform:admin``: then every company's, and those whose envelope cannot be read (no company).
 """
 
 from __future__ import annotations
@@ -17,7 +16,8 @@ from eventbus import CHANNELS, DeadLetter, DeadLetterNotFound, DeadLetters, Inva
 from fastapi import APIRouter, Path, Query
 from servicekit import NotFound
 
-from backoffice_api.deps import OpsAdmin, PlatformAdmin, PortsDep, stream_id
+from backoffice_api.apikeys import ApiKey
+from backoffice_api.deps import PLATFORM_SCOPE, OpsAdmin, PlatformAdmin, PortsDep, stream_id
 from backoffice_api.models import (
     GROUP,
     STREAM_ID,
@@ -58,27 +58,31 @@ def _company(letter: DeadLetter) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _visible(letter: DeadLetter, key: ApiKey) -> bool:
+    return PLATFORM_SCOPE in key.scopes or _company(letter) == key.company_id
+
+
 def letter_public(letter: DeadLetter) -> DeadLetterPublic:
     fields: dict[str, Any] = {k: v for k, v in letter.public().items() if k != "entry"}
     return DeadLetterPublic.model_validate({**fields, "event": _event(letter)})
 
 
-async def _mine(letters: DeadLetters, company: str, dead_id: str) -> DeadLetter:
+async def _mine(letters: DeadLetters, key: ApiKey, dead_id: str) -> DeadLetter:
     stream_id("dead_id", dead_id)
     try:
         letter = await letters.get(dead_id)
     except DeadLetterNotFound:
         letter = None
-    if letter is None or _company(letter) != company:
+    if letter is None or not _visible(letter, key):
         raise NotFound(f"dead letter {dead_id} not found")
     return letter
 
 
-async def _all_mine(letters: DeadLetters, company: str) -> list[DeadLetter]:
+async def _all_mine(letters: DeadLetters, key: ApiKey) -> list[DeadLetter]:
     found: list[DeadLetter] = []
     after = None
     while batch := await letters.list(count=200, after=after):
-        found.extend(letter for letter in batch if _company(letter) == company)
+        found.extend(letter for letter in batch if _visible(letter, key))
         after = batch[-1].id
     return found
 
@@ -115,7 +119,7 @@ async def list_dead_letters(
         for letter in batch:
             scanned += 1
             last = letter.id
-            if _company(letter) == key.company_id:
+            if _visible(letter, key):
                 items.append(letter_public(letter))
                 if len(items) == limit:
                     break
@@ -126,7 +130,7 @@ async def list_dead_letters(
 async def get_dead_letter(
     channel: EventType, group: Group, dead_id: DeadId, key: OpsAdmin, ports: PortsDep
 ) -> DeadLetterPublic:
-    return letter_public(await _mine(DeadLetters(ports.bus, channel, group), key.company_id, dead_id))
+    return letter_public(await _mine(DeadLetters(ports.bus, channel, group), key, dead_id))
 
 
 @router.post(
@@ -138,7 +142,7 @@ async def replay_dead_letter(
     channel: EventType, group: Group, dead_id: DeadId, key: OpsAdmin, ports: PortsDep
 ) -> Replayed:
     letters = DeadLetters(ports.bus, channel, group)
-    await _mine(letters, key.company_id, dead_id)
+    await _mine(letters, key, dead_id)
     try:
         await letters.replay(dead_id)
     except DeadLetterNotFound:  # replayed or purged by someone else meanwhile
@@ -150,7 +154,7 @@ async def replay_dead_letter(
 async def replay_dead_letters(channel: EventType, group: Group, key: OpsAdmin, ports: PortsDep) -> Replayed:
     letters = DeadLetters(ports.bus, channel, group)
     replayed = 0
-    for letter in await _all_mine(letters, key.company_id):
+    for letter in await _all_mine(letters, key):
         try:
             await letters.replay(letter.id)
         except DeadLetterNotFound:
@@ -166,7 +170,7 @@ async def purge_dead_letter(
     channel: EventType, group: Group, dead_id: DeadId, key: OpsAdmin, ports: PortsDep
 ) -> Purged:
     letters = DeadLetters(ports.bus, channel, group)
-    await _mine(letters, key.company_id, dead_id)
+    await _mine(letters, key, dead_id)
     return Purged(purged=await letters.purge(dead_id))
 
 
@@ -174,6 +178,6 @@ async def purge_dead_letter(
 async def purge_dead_letters(channel: EventType, group: Group, key: OpsAdmin, ports: PortsDep) -> Purged:
     letters = DeadLetters(ports.bus, channel, group)
     purged = 0
-    for letter in await _all_mine(letters, key.company_id):
+    for letter in await _all_mine(letters, key):
         purged += await letters.purge(letter.id)
     return Purged(purged=purged)

@@ -35,7 +35,8 @@ def _rejection(instance: str, exc: UpstreamRejected, response: dict[str, Any] | 
     elif any(isinstance(m, list) for m in items):
         reason = "request failed Evolution's schema validation"
     elif any(isinstance(m, str) and m.startswith("Error:") for m in items):
-        reason = "Evolution failed to send (" + next(m for m in items if isinstance(m, str))[:80] + ")"
+        # Any exception of its send path, as free text that may name the recipient's jid: not repeated.
+        reason = "Evolution failed to send (an error in its send path)"
     else:
         reason = "bad request"
     return EvolutionRejected(f"evolution: HTTP {status}: {reason}", status=status)
