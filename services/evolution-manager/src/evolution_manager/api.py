@@ -7,17 +7,21 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
+import structlog
 from eventbus import Bus, BusUnavailable
 from fastapi import APIRouter, Depends, Path, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
-from servicekit import NotFound, Unauthenticated
+from servicekit import NotFound, RateLimited
 
 from evolution_manager import authentication, metrics, statuses, webhooks
 from evolution_manager.clients.evolution import EvolutionClient
-from evolution_manager.errors import MalformedWebhook
+from evolution_manager.errors import MalformedWebhook, UnknownInstance
+from evolution_manager.ratelimits import InstanceRateLimits
 from evolution_manager.registry import NAME_PATTERN, Instance, InstanceConfig, Registry
 from evolution_manager.settings import Settings
+
+log = structlog.get_logger("evolution_manager.api")
 
 # Metric labels come from this list only: an event name is whatever a sender writes.
 _KNOWN_EVENTS = frozenset(
@@ -64,6 +68,7 @@ class Ports:
     evolution: EvolutionClient
     settings: Settings
     rules: webhooks.SkipRules
+    limits: InstanceRateLimits
 
 
 # async: FastAPI runs plain `def` dependencies in a thread pool, a hop that costs more than the lookup.
@@ -106,35 +111,63 @@ async def _counted(event: str) -> AsyncIterator[None]:
     except (MalformedWebhook, RequestValidationError):
         metrics.WEBHOOKS.labels(label, "invalid").inc()
         raise
-    except Unauthenticated:
-        metrics.WEBHOOKS.labels(label, "unauthorized").inc()
+    except authentication.WebhookRefused as exc:
+        # One answer for every refusal (names must not be enumerable); the metric and the log say which.
+        outcome = "unknown_instance" if isinstance(exc.__cause__, NotFound) else "unauthorized"
+        metrics.WEBHOOKS.labels(label, outcome).inc()
+        log.info("webhook_refused", webhook_event=label, reason=exc.reason)
         raise
-    except NotFound:
-        metrics.WEBHOOKS.labels(label, "unknown_instance").inc()
+    except RateLimited:
+        metrics.WEBHOOKS.labels(label, "rate_limited").inc()
         raise
     except BusUnavailable:
         metrics.WEBHOOKS.labels(label, "unavailable").inc()
         raise
 
 
+async def _authenticated(request: Request, ports: Ports, name: str | None) -> Instance:
+    """The instance a webhook names, proven by its headers alone (nothing past the head is read yet)."""
+    if name is None:
+        raise authentication.WebhookRefused("no instance name at the start of the body")
+    try:
+        instance = await ports.registry.cached(name)
+    except UnknownInstance as exc:
+        raise authentication.WebhookRefused("unknown instance") from exc
+    authentication.verify_webhook(
+        request.headers,
+        instance.webhook_secret,
+        header=ports.settings.webhook_secret_header,
+        leeway=ports.settings.jwt_leeway_seconds,
+    )
+    return instance
+
+
 async def _ingest(request: Request, ports: Ports, suffix: str | None) -> WebhookAnswer:
-    async with _counted("other"):
+    # The body is read in two steps: its head names the instance, whose secret (headers only) is checked
+    # and rate is counted before the rest of a body of up to EVOLUTION_MAX_BODY_BYTES is read and parsed.
+    chunks = aiter(request.stream())
+    body, head = b"", webhooks.head(b"")
+    async for chunk in chunks:
+        body += chunk
+        head = webhooks.head(body)
+        if head.instance is not None or len(body) >= webhooks.HEAD_BYTES:
+            break
+    async with _counted(head.event):
+        instance = await _authenticated(request, ports, head.instance)
+        await ports.limits.take(instance.name)
+        rest = [chunk async for chunk in chunks]
         try:
-            webhook = webhooks.parse(await request.body())
+            webhook = webhooks.parse(body + b"".join(rest))
         except ValidationError as exc:
             raise _invalid(exc) from None
     async with _counted(webhook.event):
+        if webhook.instance != instance.name:
+            # A second "instance" key later in the body: JSON keeps the last one, the head saw the first.
+            raise authentication.WebhookRefused("the body names another instance than its head")
         if suffix is not None and suffix != webhooks.url_suffix(webhook.event):
             raise RequestValidationError(
                 [{"loc": ("body", "event"), "msg": f"URL says {suffix!r}, body says {webhook.event!r}"}]
             )
-        instance = await ports.registry.cached(webhook.instance)
-        authentication.verify_webhook(
-            request.headers,
-            instance.webhook_secret,
-            header=ports.settings.webhook_secret_header,
-            leeway=ports.settings.jwt_leeway_seconds,
-        )
         if webhook.event == webhooks.MESSAGES_UPSERT:
             answer = await _receive_message(webhook, instance, ports)
         elif webhook.event == webhooks.CONNECTION_UPDATE:

@@ -21,6 +21,7 @@ from evolution_manager import SERVICE, api, handlers, statuses, webhooks
 from evolution_manager.clients.evolution import EvolutionClient
 from evolution_manager.deliveries import Deliveries
 from evolution_manager.errors import MalformedWebhook
+from evolution_manager.ratelimits import InstanceRateLimits
 from evolution_manager.registry import InstanceFileEntry, Registry, read_instances_file
 from evolution_manager.settings import Settings
 
@@ -93,6 +94,7 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
                     groups=settings.skip_groups,
                     broadcast=settings.skip_broadcast,
                 ),
+                limits=InstanceRateLimits(settings.webhook_rate_limit),
             )
             breakers = Breakers(
                 failure_threshold=settings.breaker_failures,

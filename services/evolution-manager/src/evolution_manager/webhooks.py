@@ -16,6 +16,7 @@ from typing import Any, Literal
 from eventbus import AdReferral, Media, MessageReceived
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
+from pydantic_core import from_json
 
 from evolution_manager.errors import MalformedWebhook
 
@@ -88,6 +89,36 @@ class SkipRules:
     from_me: bool = True
     groups: bool = True
     broadcast: bool = True
+
+
+#: How much of a body is read before the sender is authenticated. Evolution writes ``event`` and
+#: ``instance`` first (reference §4, "in this order"), so the name is in the first hundred bytes or so.
+HEAD_BYTES = 1024
+
+
+@dataclass(frozen=True)
+class Head:
+    """What the first :data:`HEAD_BYTES` of a body say, read before anything else: who to authenticate."""
+
+    event: str
+    instance: str | None
+
+
+def head(prefix: bytes) -> Head:
+    """``event`` and ``instance`` from the start of a body, which may be cut anywhere: pydantic-core's
+    partial JSON mode drops a value cut short, so a name is either whole or absent (then the webhook is
+    refused; the whole body is parsed again after authentication and must name the same instance)."""
+    try:
+        partial = from_json(prefix[:HEAD_BYTES], allow_partial=True)
+    except ValueError:
+        return Head("other", None)
+    if not isinstance(partial, dict):
+        return Head("other", None)
+    event, instance = partial.get("event"), partial.get("instance")
+    return Head(
+        event if isinstance(event, str) else "other",
+        instance if isinstance(instance, str) and instance else None,
+    )
 
 
 def parse(body: bytes) -> EvolutionWebhook:
