@@ -192,7 +192,7 @@ async def test_wrong_types_are_422_naming_the_field(service, mutate, field) -> N
     mutate(envelope)
     response = await service.post_webhook(envelope)
     assert response.status_code == 422, response.text
-    assert field in [p["field"] for p in response.json()["error"]["problems"]]
+    assert all(p["field"].startswith(field) for p in response.json()["error"]["problems"])
     assert await service.published("message.received") == []
 
 
@@ -337,3 +337,28 @@ async def test_status_change_whose_publish_failed_is_published_by_the_retried_we
     assert retried.json()["status"] == "published"
     assert (await service.post_webhook(envelope)).json()["status"] == "unchanged"
     assert [e.payload.status for e in await service.published("instance.status")] == ["connected"]
+
+
+@pytest.mark.parametrize(
+    ("mutate", "field"),
+    [
+        (
+            lambda d: d["message"]["imageMessage"].update(fileSha256={"x": 1, "y": 2}),
+            "data.message.imageMessage.fileSha256",
+        ),
+        (
+            lambda d: d.update(messageTimestamp={"low": 1761057702, "high": "zz"}),
+            "data.messageTimestamp.high",
+        ),
+    ],
+    ids=["sha256_buffer_with_letters", "long_timestamp_high_zz"],
+)
+async def test_authenticated_garbage_in_decoded_fields_is_422_naming_the_field(
+    service, mutate, field
+) -> None:
+    envelope = copy.deepcopy(REFERENCE["sample_2_image"])
+    mutate(envelope["data"])
+    response = await service.post_webhook(envelope)
+    assert response.status_code == 422, response.text
+    assert all(p["field"].startswith(field) for p in response.json()["error"]["problems"])
+    assert await service.published("message.received") == []

@@ -185,16 +185,19 @@ async def _receive_message(
 ) -> WebhookAnswer:
     try:
         upsert = webhooks.MessageUpsert.model_validate(webhook.data)
+        payload = webhooks.to_message(webhook, upsert, instance_id=instance.instance_id, rules=ports.rules)
+        when = None if isinstance(payload, webhooks.Skip) else webhooks.occurred_at(upsert)
     except ValidationError as exc:
+        # Authenticated garbage is the sender's to fix: 422 naming the field, never a 500 that Evolution
+        # would retry ten times.
         raise _invalid(exc, "data") from None
-    payload = webhooks.to_message(webhook, upsert, instance_id=instance.instance_id, rules=ports.rules)
     if isinstance(payload, webhooks.Skip):
         return WebhookAnswer(status="skipped", reason=payload.reason)
     published = await ports.bus.emit(
         payload,
         company_id=instance.company_id,
         dedupe_key=webhooks.message_key(instance.instance_id, upsert),
-        occurred_at=webhooks.occurred_at(upsert),
+        occurred_at=when,
     )
     return WebhookAnswer(
         status="duplicate" if published.duplicate else "published", event_id=published.event_id
