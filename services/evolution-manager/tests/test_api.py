@@ -292,7 +292,11 @@ async def test_webhook_gets_503_while_redis_is_down_and_the_retry_is_published_o
     ):
         admin = {"Authorization": "Bearer dev-service-token"}
         secret = "own-server-secret-0123456789abcdef"
-        body = {"company_id": "cmp_1", "webhook_secret": secret, "api_key": "k"}
+        body = {
+            "company_id": "cmp_1",
+            "webhook_secret": secret,
+            "api_key": fake.instances["vendas-01"].apikey,
+        }
         assert (await http.put("/v1/instances/vendas-01", json=body, headers=admin)).status_code == 201
         headers = {"x-shared-secret": secret}
 

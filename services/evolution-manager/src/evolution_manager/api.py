@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 from servicekit import NotFound, RateLimited
 
-from evolution_manager import authentication, metrics, statuses, webhooks
+from evolution_manager import authentication, metrics, registration, statuses, webhooks
 from evolution_manager.clients.evolution import EvolutionClient
 from evolution_manager.errors import MalformedWebhook, UnknownInstance
 from evolution_manager.ratelimits import InstanceRateLimits
@@ -80,8 +80,15 @@ async def get_ports(request: Request) -> Ports:
 PortsDep = Annotated[Ports, Depends(get_ports)]
 
 
-async def require_admin(request: Request, ports: PortsDep) -> None:
-    authentication.verify_admin(request.headers.get("authorization"), ports.settings.admin_token)
+async def require_admin(request: Request, ports: PortsDep) -> authentication.Caller:
+    return authentication.admin_caller(
+        request.headers.get("authorization"),
+        admin=ports.settings.admin_token,
+        operator=ports.settings.operator_token,
+    )
+
+
+CallerDep = Annotated[authentication.Caller, Depends(require_admin)]
 
 
 router = APIRouter()
@@ -259,12 +266,28 @@ def _public(instance: Instance) -> InstancePublic:
     return InstancePublic(**instance.public())
 
 
-@admin.put("/{name}")
+@admin.put(
+    "/{name}",
+    responses={
+        403: {"description": "`managed` set with the service token"},
+        409: {"description": "The name is registered to another company"},
+        422: {"description": "`api_key` missing on creation, or not accepted by Evolution for this instance"},
+    },
+)
 async def put_instance(
-    name: Name, body: InstanceConfig, response: Response, ports: PortsDep
+    name: Name, body: InstanceConfig, response: Response, ports: PortsDep, caller: CallerDep
 ) -> InstancePublic:
-    """Register or update an instance; 201 when created. Secrets are write-only: never returned."""
-    instance, created = await ports.registry.put(name, body)
+    """Register (create-if-absent) or update a company's instance; 201 when created. With the service token
+    the company proves the instance's own Evolution token; with the operator token an instance may be
+    registered without one (``managed``) or moved to another company. Secrets are write-only."""
+    instance, created = await registration.register(
+        name,
+        body,
+        caller=caller,
+        registry=ports.registry,
+        evolution=ports.evolution,
+        global_key=ports.settings.api_key,
+    )
     response.status_code = 201 if created else 200
     return _public(instance)
 

@@ -44,7 +44,7 @@ async def _until_done(step: Callable[[], Awaitable[object]], what: str) -> None:
 async def _start_up(ports: api.Ports, seeds: list[InstanceFileEntry]) -> None:
     async def load() -> None:
         for seed in seeds:
-            await ports.registry.put(seed.name, seed)
+            await ports.registry.put(seed.name, seed, operator=True)  # the platform's own file
         log.info("instances_file_loaded", instances=len(seeds))
 
     if seeds:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hmac
 import warnings
 from collections.abc import Mapping
+from typing import Literal
 
 import jwt
 from pydantic import SecretStr
@@ -97,9 +98,17 @@ def _number(claim: object) -> float:
     return float(claim) if isinstance(claim, int | float) else float("nan")
 
 
-def verify_admin(authorization: str | None, token: SecretStr) -> None:
+#: Who calls the admin API: ``service`` (EVOLUTION_ADMIN_TOKEN, backoffice-api on behalf of companies) or
+#: ``operator`` (EVOLUTION_OPERATOR_TOKEN, the platform: platform-created instances, moves between companies).
+Caller = Literal["service", "operator"]
+
+
+def admin_caller(authorization: str | None, *, admin: SecretStr, operator: SecretStr | None) -> Caller:
     presented = _bearer(authorization)
     if presented is None:
         raise Unauthenticated("missing Authorization: Bearer <EVOLUTION_ADMIN_TOKEN>")
-    if not _same(presented, token):
-        raise Unauthenticated("wrong admin token")
+    if operator is not None and _same(presented, operator):
+        return "operator"
+    if _same(presented, admin):
+        return "service"
+    raise Unauthenticated("wrong admin token")

@@ -28,8 +28,12 @@ class Settings(ServiceSettings):
     api_url: HttpUrl = HttpUrl("http://127.0.0.1:8080")
     #: The global key (AUTHENTICATION_API_KEY), used for instances registered without their own token.
     api_key: SecretStr | None = None
-    #: Bearer token of the internal admin API (`/v1/instances`).
+    #: Bearer token of the internal admin API (`/v1/instances`), the service credential backoffice-api uses
+    #: for companies: register an instance with its own verified token, update one's own, read.
     admin_token: SecretStr = SecretStr("dev-service-token")
+    #: Bearer token of the platform operator: also registers platform-created instances (`managed`, no own
+    #: token needed) and moves instances between companies. Unset: nobody can.
+    operator_token: SecretStr | None = None
     #: A JSON file of instances loaded into the registry on start (local runs): a list of
     #: `{"name", "company_id", "webhook_secret", "api_key", "channel"}`, or `{"instances": [...]}`.
     instances_file: Path | None = None
