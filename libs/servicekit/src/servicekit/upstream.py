@@ -79,7 +79,9 @@ async def call(http: httpx.AsyncClient, method: str, url: str, *, api: str, **kw
         )
     if response.status_code >= 400:
         raise UpstreamRefused(
-            f"{api}: HTTP {response.status_code}: {response.text[:300]}", status=response.status_code
+            f"{api}: HTTP {response.status_code}: {response.text[:300]}",
+            status=response.status_code,
+            response=response,
         )
     return response
 
