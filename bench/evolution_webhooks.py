@@ -96,6 +96,9 @@ def start_target(kind: str, port: int, redis_url: str, workdir: Path) -> subproc
             "EVOLUTION_INSTANCES_FILE": str(instances),
             "EVOLUTION_REFRESH_ON_START": "false",
             "CONSUMER_NAME": "bench",
+            # One instance sends everything here: its per-instance rate limit must not be what is measured
+            # (the limiter's cost still is: every webhook is counted).
+            "EVOLUTION_WEBHOOK_RATE_LIMIT": "1000000/second",
         }
         ready = f"http://127.0.0.1:{port}/v1/instances/{INSTANCE}"
     process = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL)
