@@ -59,6 +59,8 @@ async def test_a_company_cannot_take_or_move_another_companys_instance(service) 
     }
     response = await service.http.put("/v1/instances/vendas-01", json=body, headers=service.ADMIN)
     assert response.status_code == 409
+    # Evolution was not asked whether the token opens another company's instance.
+    assert not [r for r in service.fake.requests if r.path == "/instance/connectionState/vendas-01"]
     stored = (await service.http.get("/v1/instances/vendas-01", headers=service.ADMIN)).json()
     assert stored["company_id"] == service.COMPANY
     # The attacker's secret was not stored: webhooks signed with it are refused.

@@ -161,7 +161,7 @@ async def _ingest(request: Request, ports: Ports, suffix: str | None) -> Webhook
             break
     async with _counted(head.event):
         instance = await _authenticated(request, ports, head.instance)
-        await ports.limits.take(instance.name)
+        ports.limits.take(instance.name)
         rest = [chunk async for chunk in chunks]
         try:
             webhook = webhooks.parse(body + b"".join(rest))

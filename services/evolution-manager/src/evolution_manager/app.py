@@ -94,7 +94,9 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
                     groups=settings.skip_groups,
                     broadcast=settings.skip_broadcast,
                 ),
-                limits=InstanceRateLimits(settings.webhook_rate_limit),
+                limits=InstanceRateLimits(
+                    per_second=settings.webhook_rate_per_second, burst=settings.webhook_burst
+                ),
             )
             breakers = Breakers(
                 failure_threshold=settings.breaker_failures,

@@ -20,7 +20,7 @@ from servicekit import Forbidden
 
 from evolution_manager.authentication import Caller
 from evolution_manager.clients.evolution import EvolutionClient
-from evolution_manager.errors import EvolutionRejected
+from evolution_manager.errors import EvolutionRejected, InstanceTaken, UnknownInstance
 from evolution_manager.registry import Instance, InstanceConfig, Registry
 
 log = structlog.get_logger("evolution_manager.registration")
@@ -49,6 +49,15 @@ async def verify_token(
         raise
 
 
+async def _not_taken(registry: Registry, name: str, company_id: str) -> None:
+    try:
+        current = await registry.get(name)
+    except UnknownInstance:
+        return
+    if current.company_id != company_id:
+        raise InstanceTaken(name)
+
+
 async def register(
     name: str,
     config: InstanceConfig,
@@ -63,6 +72,9 @@ async def register(
     if config.managed is not None and not operator:
         raise Forbidden("only the platform operator marks an instance as created by the platform (managed)")
     if config.api_key is not None and not operator:
+        # Not the decision (registry.put takes it atomically), but no call to Evolution on behalf of a
+        # company for a name another company holds: it would tell whether a token opens that instance.
+        await _not_taken(registry, name, config.company_id)
         await verify_token(name, config.api_key, evolution=evolution, global_key=global_key)
     instance, created = await registry.put(name, config, operator=operator)
     log.info(

@@ -7,8 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from limits import parse_many
-from pydantic import Field, HttpUrl, SecretStr, field_validator
+from pydantic import Field, HttpUrl, SecretStr
 from pydantic_settings import SettingsConfigDict
 from servicekit import ServiceSettings
 
@@ -20,9 +19,11 @@ class Settings(ServiceSettings):
     #: Evolution webhooks carry whole media files when the instance has `base64: true` (reference §5); a
     #: 413 is retried by Evolution and finally dropped, so the limit is generous and `base64: false` advised.
     max_body_bytes: int = 8 * 1024 * 1024
-    #: Webhooks per instance and replica, in `limits` notation; more answer 429 with Retry-After (Evolution
-    #: retries). A sales line receives a few messages a second at its busiest, each with a few status events.
-    webhook_rate_limit: str = "50/second;1500/minute"
+    #: Webhooks per instance and replica: a token bucket refilled at this rate up to the burst; more answer
+    #: 429 with Retry-After (Evolution retries). A sales line receives a few messages a second at its
+    #: busiest, each with a few status events; a reconnect brings a burst of contacts and chats.
+    webhook_rate_per_second: float = Field(50.0, gt=0)
+    webhook_burst: int = Field(500, ge=1)
 
     #: EVOLUTION_API_URL, as shared/reference/evolution-api.md names it; the local fake listens here.
     api_url: HttpUrl = HttpUrl("http://127.0.0.1:8080")
@@ -65,9 +66,3 @@ class Settings(ServiceSettings):
     reply_backoff_max: float = Field(60.0, ge=0)
     #: How long a sent element is remembered; must cover the bus's replay window (processed_retention).
     reply_record_ttl: timedelta = timedelta(days=8)
-
-    @field_validator("webhook_rate_limit")
-    @classmethod
-    def _rate_limit_parses(cls, value: str) -> str:
-        parse_many(value)  # ValueError naming the bad item stops the start
-        return value
