@@ -266,3 +266,14 @@ def test_buffers_and_longs_that_do_not_decode_name_their_field(where, value, fie
     with pytest.raises(ValidationError) as caught:
         _handle(json.dumps(envelope).encode())
     assert all(e["loc"][: len(field)] == field for e in caught.value.errors())
+
+
+def test_the_head_names_the_instance_whole_or_not_at_all_wherever_the_body_is_cut() -> None:
+    body = json.dumps(SAMPLE_2_IMAGE, ensure_ascii=False).encode()
+    named_from = body.index(b'"vendas-01"') + len(b'"vendas-01"')
+    for n in range(len(body) + 1):
+        head = webhooks.head(body[:n])
+        assert head.instance == ("vendas-01" if n >= named_from else None), n
+    assert webhooks.head(body).event == "messages.upsert"
+    late = {"event": "messages.upsert", "data": {"x": "y" * 2000}, "instance": "vendas-01"}
+    assert webhooks.head(json.dumps(late).encode()).instance is None  # not in the first 1 KiB: refused

@@ -109,17 +109,24 @@ def head(prefix: bytes) -> Head:
     """``event`` and ``instance`` from the start of a body, which may be cut anywhere: pydantic-core's
     partial JSON mode drops a value cut short, so a name is either whole or absent (then the webhook is
     refused; the whole body is parsed again after authentication and must name the same instance)."""
-    try:
-        partial = from_json(prefix[:HEAD_BYTES], allow_partial=True)
-    except ValueError:
-        return Head("other", None)
-    if not isinstance(partial, dict):
-        return Head("other", None)
-    event, instance = partial.get("event"), partial.get("instance")
-    return Head(
-        event if isinstance(event, str) else "other",
-        instance if isinstance(instance, str) and instance else None,
-    )
+    head = Head("other", None)
+    # Evolution's head fits in 128 bytes (event, then a name of up to 64): parsing that alone first is a
+    # third of the cost of parsing a whole small body.
+    for size in (128, HEAD_BYTES):
+        try:
+            partial = from_json(prefix[:size], allow_partial=True)
+        except ValueError:
+            return head
+        if not isinstance(partial, dict):
+            return head
+        event, instance = partial.get("event"), partial.get("instance")
+        head = Head(
+            event if isinstance(event, str) else "other",
+            instance if isinstance(instance, str) and instance else None,
+        )
+        if head.instance is not None or len(prefix) <= size:
+            break
+    return head
 
 
 def parse(body: bytes) -> EvolutionWebhook:
