@@ -3,6 +3,7 @@ only, and a rate limit per instance. Over ASGI against the real Redis, as test_a
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import time
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import jwt
+from evolution_manager.registry import InstanceConfig, Registry
 from fakes.evolution_webhooks import make_webhook_jwt
 
 REFERENCE = json.loads((Path(__file__).parent / "reference_samples.json").read_text())
@@ -108,3 +110,22 @@ async def test_webhooks_over_the_instance_rate_are_429_with_retry_after(run_serv
             other, headers={"x-shared-secret": "another-secret-of-outra-02"}
         )
         assert response.status_code == 200  # another instance has its own window
+
+
+async def test_an_unknown_name_is_answered_from_memory_as_a_known_one_is(run_service) -> None:
+    """A known name's secret is read from the replica's cache, an unknown one's from Redis each time: the
+    answer time would tell them apart. Unknown names are remembered for as long."""
+    async with run_service(instance_cache_seconds=0.5) as service:
+        envelope = {"event": "qrcode.updated", "instance": "vendas-05", "data": {}}
+        secret = {"x-shared-secret": "the-secret-of-vendas-05-0123"}
+        assert (await service.post_webhook(envelope, headers=secret)).status_code == 401
+        # Registered through another replica (a registry of its own on the same Redis): this one still
+        # answers from memory until its cache time is over.
+        elsewhere = Registry(service.bus.redis, service.bus.keys)
+        config = InstanceConfig(
+            company_id=service.COMPANY, webhook_secret=secret["x-shared-secret"], api_key="token-of-vendas-05"
+        )
+        await elsewhere.put("vendas-05", config)
+        assert (await service.post_webhook(envelope, headers=secret)).status_code == 401
+        await asyncio.sleep(0.6)
+        assert (await service.post_webhook(envelope, headers=secret)).status_code == 200

@@ -156,7 +156,7 @@ class Registry:
         self.redis = redis
         self._keys = ServiceKeys(keys)
         self._cache_seconds = cache_seconds
-        self._cache: dict[str, tuple[float, Instance]] = {}
+        self._cache: dict[str, tuple[float, Instance | None]] = {}
         self._transition = redis.register_script(_TRANSITION)
         self._announced = redis.register_script(_ANNOUNCED)
 
@@ -169,16 +169,27 @@ class Registry:
 
     async def cached(self, name: str) -> Instance:
         """:meth:`get`, remembered for ``cache_seconds``: webhooks arrive in bursts per instance, and this
-        saves a round trip each. A change made through another replica shows here within that time."""
+        saves a round trip each. A change made through another replica shows here within that time.
+
+        Names that are not registered are remembered too: were only known names answered from memory, an
+        unsigned webhook's answer time (microseconds against a Redis round trip) would tell which names
+        exist, though the answers are alike (authentication.py)."""
         hit = self._cache.get(name)
         now = time.monotonic()
         if hit is not None and hit[0] > now:
+            if hit[1] is None:
+                raise UnknownInstance(name)
             return hit[1]
-        instance = await self.get(name)
+        try:
+            instance: Instance | None = await self.get(name)
+        except UnknownInstance:
+            instance = None
         if self._cache_seconds > 0:
-            if len(self._cache) > 10_000:  # names come from outside; known ones only get here, but be safe
+            if len(self._cache) > 10_000:  # names come from outside: bound what they can fill
                 self._cache.clear()
             self._cache[name] = (now + self._cache_seconds, instance)
+        if instance is None:
+            raise UnknownInstance(name)
         return instance
 
     async def by_id(self, instance_id: str) -> Instance:
