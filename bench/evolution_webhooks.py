@@ -99,6 +99,9 @@ def start_target(kind: str, port: int, redis_url: str, workdir: Path) -> subproc
             # A local run: development mode, and the admin credential the readiness probe below presents.
             "WOLFGANG_ENV": "development",
             "EVOLUTION_ADMIN_TOKEN": "dev-service-token",
+            # One instance sends everything here: its per-instance rate limit must not be what is measured
+            # (the limiter's cost still is: every webhook is counted).
+            "EVOLUTION_WEBHOOK_RATE_PER_SECOND": "1000000",
         }
         ready = f"http://127.0.0.1:{port}/v1/instances/{INSTANCE}"
     process = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL)

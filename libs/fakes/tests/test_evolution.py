@@ -166,6 +166,30 @@ async def test_fetch_instances_with_an_instance_token_lists_only_that_instance(
     assert unknown.status_code == 404
 
 
+async def test_an_instance_token_is_accepted_for_its_instance_only(
+    client: httpx.AsyncClient, state: EvolutionState
+) -> None:
+    """Reference §9 "State and token check": what evolution-manager relies on to verify a registration."""
+    state.add_instance("suporte-02", "other-token")
+
+    async def state_of(name: str, key: str) -> int:
+        return (await client.get(f"/instance/connectionState/{name}", headers={"apikey": key})).status_code
+
+    async def fetch(name: str, key: str) -> int:
+        response = await client.get(
+            "/instance/fetchInstances", params={"instanceName": name}, headers={"apikey": key}
+        )
+        return response.status_code
+
+    assert await state_of("vendas-01", INSTANCE_KEY) == 200
+    assert await state_of("suporte-02", INSTANCE_KEY) == 401  # another instance's token
+    assert await state_of("suporte-02", state.global_apikey) == 200  # the global key opens every instance
+    assert await state_of("nao-existe", "wrong") == 404  # checked before the key
+    assert await fetch("vendas-01", INSTANCE_KEY) == 200
+    assert await fetch("suporte-02", INSTANCE_KEY) == 401
+    assert await fetch("nao-existe", INSTANCE_KEY) == 401
+
+
 async def test_injected_503_fails_the_next_requests_then_recovers(
     client: httpx.AsyncClient, state: EvolutionState
 ) -> None:

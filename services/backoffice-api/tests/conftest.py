@@ -4,7 +4,9 @@ internal APIs we call, implementing exactly the contracts the service brief writ
 - autentique-service ``POST /v1/contracts`` (201 created / 200 the deal's existing one; a repeated
   ``Idempotency-Key`` answers the first answer again, or 422 ``idempotency_key_reused`` for another body) and
   ``GET /v1/contracts/{id}``;
-- evolution-manager ``PUT /v1/instances/{name}``, ``GET /v1/instances?company_id=``, ``GET /v1/instances/{name}``;
+- evolution-manager ``PUT /v1/instances/{name}`` (create-if-absent for ``company_id``: 409 when another company
+  has it, 422 naming ``api_key`` when it is missing on creation or is not the instance's Evolution token, which
+  here is ``Upstreams.tokens[name]``), ``GET /v1/instances?company_id=``, ``GET /v1/instances/{name}``;
 - agent-runtime ``PUT/DELETE/GET /v1/leads/{lead_id}/handoff``;
 
 all behind ``Authorization: Bearer dev-service-token``; each records what it was sent and can fail on demand.
@@ -43,6 +45,8 @@ class Upstreams:
         self.contracts: dict[str, dict[str, Any]] = {}  # by deal id
         self.instances: dict[str, dict[str, Any]] = {}  # by name
         self.secrets: dict[str, dict[str, str]] = {}  # what evolution-manager was given, by name
+        # Each instance's own token on the Evolution server, which evolution-manager verifies.
+        self.tokens: dict[str, str] = {"loja": "evo-token-of-loja", "loja-centro": "evo-api-key-123"}
         self.handoffs: dict[str, dict[str, Any]] = {}
         self.requests: list[httpx.Request] = []
         self.fail: dict[str, int] = {"autentique": 0, "evolution": 0, "agent": 0}
@@ -126,6 +130,14 @@ class Upstreams:
             current = self.instances.get(name)
             if current is not None and current["company_id"] != body["company_id"]:
                 return httpx.Response(409, json={"error": {"code": "conflict", "message": "name taken"}})
+            if (current is None or "api_key" in body) and body.get("api_key") != self.tokens.get(name):
+                problem = {"field": "api_key", "rule": "value_error", "problem": "not this instance's token"}
+                error = {
+                    "code": "invalid",
+                    "message": "api_key: not this instance's token",
+                    "problems": [problem],
+                }
+                return httpx.Response(422, json={"error": error})
             instance = current or {"instance_id": f"ins_{ULID()}", "name": name, "status": "disconnected"}
             instance |= {"company_id": body["company_id"], "channel": body.get("channel", "whatsapp")}
             self.instances[name] = instance

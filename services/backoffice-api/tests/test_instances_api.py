@@ -27,8 +27,11 @@ async def test_instance_is_registered_with_write_only_secrets(client, headers, u
     assert json.loads(put.content) == {"company_id": COMPANY, "channel": "whatsapp", **SECRETS}
 
 
+OWN_TOKEN = {"api_key": "evo-token-of-loja"}
+
+
 async def test_instances_list_with_their_last_status(client, headers, publish, until):
-    instance = (await client.put("/v1/instances/loja", json={}, headers=headers)).json()
+    instance = (await client.put("/v1/instances/loja", json=OWN_TOKEN, headers=headers)).json()
     now = datetime.now(UTC)
     for status, minutes in (("connected", 1), ("disconnected", 2)):
         await publish(
@@ -50,8 +53,9 @@ async def test_instances_list_with_their_last_status(client, headers, publish, u
     assert one["last_status"]["status"] == "disconnected"
 
 
-async def test_update_keeps_the_instance_id(client, headers):
-    first = (await client.put("/v1/instances/loja", json={}, headers=headers)).json()
+async def test_update_keeps_the_instance_id(client, headers, upstreams):
+    first = (await client.put("/v1/instances/loja", json=OWN_TOKEN, headers=headers)).json()
+    upstreams.tokens["loja"] = "rotated-key-1"  # rotated on Evolution, then here
     second = (
         await client.put("/v1/instances/loja", json={"api_key": "rotated-key-1"}, headers=headers)
     ).json()
@@ -59,7 +63,7 @@ async def test_update_keeps_the_instance_id(client, headers):
 
 
 async def test_operator_cannot_see_or_take_another_companys_instance(client, headers, other_headers):
-    await client.put("/v1/instances/loja", json={}, headers=headers)
+    await client.put("/v1/instances/loja", json=OWN_TOKEN, headers=headers)
     assert (await client.get("/v1/instances/loja", headers=other_headers)).status_code == 404
     assert (await client.get("/v1/instances", headers=other_headers)).json()["items"] == []
     response = await client.put("/v1/instances/loja", json={}, headers=other_headers)
@@ -85,3 +89,24 @@ async def test_a_dot_name_is_one_instance_never_the_list_of_all(client, headers,
         response = await client.get(f"/v1/instances/{raw}", headers=headers)
         assert response.status_code == 404
         assert [r.url.raw_path for r in upstreams.requests] == [sent]
+
+
+async def test_registering_a_new_instance_needs_its_own_evolution_token(client, headers, upstreams):
+    for body in ({}, {"api_key": "somebody-elses-token"}):
+        response = await client.put("/v1/instances/loja", json=body, headers=headers)
+        assert response.status_code == 422, response.text
+        assert [p["field"] for p in response.json()["error"]["problems"]] == ["api_key"]
+    assert "loja" not in upstreams.instances
+    assert (await client.put("/v1/instances/loja", json=OWN_TOKEN, headers=headers)).status_code == 200
+
+
+async def test_whether_a_name_is_free_is_left_to_evolution_manager_in_one_call(
+    client, headers, other_headers, upstreams
+):
+    # A lookup first, then an unconditional write, was the gap in which another company took the name.
+    await client.put("/v1/instances/loja", json=OWN_TOKEN, headers=headers)
+    upstreams.requests.clear()
+    response = await client.put("/v1/instances/loja", json=OWN_TOKEN, headers=other_headers)
+    assert response.status_code == 409
+    assert [(r.method, r.url.path) for r in upstreams.requests] == [("PUT", "/v1/instances/loja")]
+    assert json.loads(upstreams.requests[0].content)["company_id"] == OTHER

@@ -26,6 +26,8 @@ INSTANCE = "vendas-01"
 INSTANCE_APIKEY = "fake-instance-apikey-vendas-01"
 SECRET = "s3cr3t-webhook-secret-of-vendas-01-32b"
 ADMIN = {"Authorization": "Bearer dev-service-token"}
+OPERATOR_TOKEN = "platform-operator-token-for-tests"
+OPERATOR = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
 
 
 @dataclass
@@ -34,6 +36,8 @@ class Service:
     INSTANCE = INSTANCE
     SECRET = SECRET
     ADMIN = ADMIN
+    OPERATOR = OPERATOR
+    INSTANCE_APIKEY = INSTANCE_APIKEY
 
     app: FastAPI
     http: httpx.AsyncClient
@@ -65,8 +69,9 @@ class Service:
     def sent_texts(self, instance: str = INSTANCE) -> list[str]:
         return [s.request["text"] for s in self.fake.sent if s.instance == instance]
 
-    async def register(self, name: str, **body: Any) -> dict[str, Any]:
-        response = await self.http.put(f"/v1/instances/{name}", json=body, headers=ADMIN)
+    async def register(self, name: str, *, as_: dict[str, str] = OPERATOR, **body: Any) -> dict[str, Any]:
+        """As the platform operator unless told otherwise (``as_=ADMIN``: a company, through backoffice)."""
+        response = await self.http.put(f"/v1/instances/{name}", json=body, headers=as_)
         assert response.status_code in (200, 201), response.text
         return dict(response.json())
 
@@ -93,6 +98,7 @@ def make_settings(redis_url: str, bus_settings: BusSettings) -> Callable[..., Se
             "send_backoff_max": 0.05,
             "reply_backoff_initial": 0.05,
             "reply_backoff_max": 0.2,
+            "operator_token": OPERATOR_TOKEN,
         }
         return Settings(**(values | overrides))
 

@@ -33,6 +33,7 @@ async def test_put_creates_then_updates_keeping_the_instance_id(service) -> None
 
 
 async def test_secrets_are_write_only(service) -> None:
+    service.fake.instances["vendas-01"].apikey = "key-123"  # rotated on Evolution, then registered here
     for response in (
         await service.http.get("/v1/instances/vendas-01", headers=service.ADMIN),
         await service.http.get("/v1/instances", headers=service.ADMIN),
@@ -95,7 +96,7 @@ async def test_index_entries_the_hash_does_not_confirm_are_not_shown(service) ->
 
 async def test_concurrent_first_registrations_of_one_name_create_it_once(service) -> None:
     registry = service.app.state.ports.registry
-    config = InstanceConfig(company_id=service.COMPANY)
+    config = InstanceConfig(company_id=service.COMPANY, api_key="instance-token-of-vendas-09")
     results = await asyncio.gather(*(registry.put("vendas-09", config) for _ in range(5)))
     assert sum(created for _, created in results) == 1
     assert len({instance.instance_id for instance, _ in results}) == 1

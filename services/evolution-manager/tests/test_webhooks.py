@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
+from eventbus import Envelope
 from evolution_manager import webhooks
 from evolution_manager.webhooks import SkipRules
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 INSTANCE_ID = "ins_01J8Z0P3H1Y8K8Q0KQ9VJ8X7K1"
 
@@ -170,3 +173,107 @@ def test_any_phone_jid_round_trips_to_e164(digits: str) -> None:
 def test_phone_of_never_returns_something_that_is_not_e164(jid: str) -> None:
     phone = webhooks.phone_of(jid)
     assert phone is None or (phone.startswith("+") and phone[1:].isdigit())
+
+
+# -- authenticated garbage: a 4xx naming the field, never a crash -------------------------------------------
+
+_JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats()  # NaN and ±Infinity too: the JSON parser accepts them
+    | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+    max_leaves=12,
+)
+# The shapes the mapper decodes rather than passes on: buffers as objects of numbers, protobuf Longs.
+_DECODED = (
+    st.dictionaries(st.text(max_size=3), st.integers(min_value=-300, max_value=300), min_size=1, max_size=40)
+    | st.fixed_dictionaries({"low": st.integers(), "high": _JSON})
+    | st.fixed_dictionaries({"low": st.integers()}, optional={"high": st.integers(), "unsigned": _JSON})
+)
+
+
+def _paths(node: Any, at: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    here = [at] if at else []
+    if isinstance(node, dict):
+        return here + [p for k, v in node.items() for p in _paths(v, (*at, k))]
+    if isinstance(node, list):
+        return here + [p for i, v in enumerate(node) for p in _paths(v, (*at, i))]
+    return here
+
+
+@st.composite
+def mutated_webhooks(draw: st.DrawFn) -> bytes:
+    envelope = copy.deepcopy(
+        draw(st.sampled_from([SAMPLE_1_TEXT, SAMPLE_2_IMAGE, SAMPLE_3_AD, SAMPLE_4_OPEN]))
+    )
+    for _ in range(draw(st.integers(1, 3))):
+        path = draw(st.sampled_from(_paths(envelope)))
+        parent = envelope
+        for step in path[:-1]:
+            parent = parent[step]
+        parent[path[-1]] = draw(_DECODED | _JSON)
+    return json.dumps(envelope).encode()
+
+
+def _handle(body: bytes) -> None:
+    """What api.py does with an authenticated body, less the I/O."""
+    webhook = webhooks.parse(body)
+    if webhook.event == webhooks.MESSAGES_UPSERT:
+        upsert = webhooks.MessageUpsert.model_validate(webhook.data)
+        payload = webhooks.to_message(webhook, upsert, instance_id=INSTANCE_ID, rules=DEFAULT_RULES)
+        if not isinstance(payload, webhooks.Skip):
+            webhooks.occurred_at(upsert)
+            webhooks.message_key(INSTANCE_ID, upsert)
+            Envelope.new(payload, source="evolution-manager", company_id="cmp_x").to_wire()
+    elif webhook.event == webhooks.CONNECTION_UPDATE:
+        update = webhooks.ConnectionUpdate.model_validate(webhook.data)
+        webhooks.to_status(update.state, update.status_reason)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(body=mutated_webhooks())
+def test_any_mutation_of_a_sample_is_mapped_or_refused_naming_the_field(body: bytes) -> None:
+    # 400 and 422 (api.py puts each problem under "data" or the envelope's field); anything else is a 500.
+    with contextlib.suppress(webhooks.MalformedWebhook, ValidationError):
+        _handle(body)
+
+
+@pytest.mark.parametrize(
+    ("where", "value", "field"),
+    [
+        (
+            ("message", "imageMessage", "fileSha256"),
+            {"a": 1, "b": 2},
+            ("message", "imageMessage", "fileSha256"),
+        ),
+        (
+            ("message", "imageMessage", "fileSha256"),
+            {"0": 256},
+            ("message", "imageMessage", "fileSha256", "0"),
+        ),
+        (("messageTimestamp",), {"low": 1761057702, "high": "zz"}, ("messageTimestamp", "high")),
+    ],
+)
+def test_buffers_and_longs_that_do_not_decode_name_their_field(where, value, field) -> None:
+    envelope = copy.deepcopy(SAMPLE_2_IMAGE)
+    parent = envelope["data"]
+    for step in where[:-1]:
+        parent = parent[step]
+    parent[where[-1]] = value
+    with pytest.raises(ValidationError) as caught:
+        _handle(json.dumps(envelope).encode())
+    assert all(e["loc"][: len(field)] == field for e in caught.value.errors())
+
+
+def test_the_head_names_the_instance_whole_or_not_at_all_wherever_the_body_is_cut() -> None:
+    body = json.dumps(SAMPLE_2_IMAGE, ensure_ascii=False).encode()
+    named_from = body.index(b'"vendas-01"') + len(b'"vendas-01"')
+    for n in range(len(body) + 1):
+        head = webhooks.head(body[:n])
+        assert head.instance == ("vendas-01" if n >= named_from else None), n
+    assert webhooks.head(body).event == "messages.upsert"
+    late = {"event": "messages.upsert", "data": {"x": "y" * 2000}, "instance": "vendas-01"}
+    assert webhooks.head(json.dumps(late).encode()).instance is None  # not in the first 1 KiB: refused

@@ -325,6 +325,9 @@ def create_app(state: EvolutionState | None = None) -> FastAPI:
         visible = list(fake.instances.values()) if key == fake.global_apikey else owned
         if instanceName is not None:
             visible = [i for i in visible if i.name == instanceName]
+            if not visible and key != fake.global_apikey:
+                # An instance token asking for another instance (or one that does not exist): 401, §9.
+                return _error(401, "Unauthorized")
             if not visible:
                 return _error(404, [f'Instance "{instanceName}" not found'])
         return [i.to_row() for i in visible]

@@ -7,17 +7,21 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
+import structlog
 from eventbus import Bus, BusUnavailable
 from fastapi import APIRouter, Depends, Path, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
-from servicekit import NotFound, Unauthenticated
+from servicekit import NotFound, RateLimited
 
-from evolution_manager import authentication, metrics, statuses, webhooks
+from evolution_manager import authentication, metrics, registration, statuses, webhooks
 from evolution_manager.clients.evolution import EvolutionClient
-from evolution_manager.errors import MalformedWebhook
+from evolution_manager.errors import MalformedWebhook, UnknownInstance
+from evolution_manager.ratelimits import InstanceRateLimits
 from evolution_manager.registry import NAME_PATTERN, Instance, InstanceConfig, Registry
 from evolution_manager.settings import Settings
+
+log = structlog.get_logger("evolution_manager.api")
 
 # Metric labels come from this list only: an event name is whatever a sender writes.
 _KNOWN_EVENTS = frozenset(
@@ -64,6 +68,7 @@ class Ports:
     evolution: EvolutionClient
     settings: Settings
     rules: webhooks.SkipRules
+    limits: InstanceRateLimits
 
 
 # async: FastAPI runs plain `def` dependencies in a thread pool, a hop that costs more than the lookup.
@@ -75,11 +80,15 @@ async def get_ports(request: Request) -> Ports:
 PortsDep = Annotated[Ports, Depends(get_ports)]
 
 
-async def require_admin(request: Request, ports: PortsDep) -> None:
-    authentication.verify_admin(
+async def require_admin(request: Request, ports: PortsDep) -> authentication.Caller:
+    return authentication.admin_caller(
         request.headers.get("authorization"),
-        {"backoffice-api": ports.settings.admin_token, "operator": ports.settings.operator_token},
+        admin=ports.settings.admin_token,
+        operator=ports.settings.operator_token,
     )
+
+
+CallerDep = Annotated[authentication.Caller, Depends(require_admin)]
 
 
 router = APIRouter()
@@ -109,35 +118,63 @@ async def _counted(event: str) -> AsyncIterator[None]:
     except (MalformedWebhook, RequestValidationError):
         metrics.WEBHOOKS.labels(label, "invalid").inc()
         raise
-    except Unauthenticated:
-        metrics.WEBHOOKS.labels(label, "unauthorized").inc()
+    except authentication.WebhookRefused as exc:
+        # One answer for every refusal (names must not be enumerable); the metric and the log say which.
+        outcome = "unknown_instance" if isinstance(exc.__cause__, NotFound) else "unauthorized"
+        metrics.WEBHOOKS.labels(label, outcome).inc()
+        log.info("webhook_refused", webhook_event=label, reason=exc.reason)
         raise
-    except NotFound:
-        metrics.WEBHOOKS.labels(label, "unknown_instance").inc()
+    except RateLimited:
+        metrics.WEBHOOKS.labels(label, "rate_limited").inc()
         raise
     except BusUnavailable:
         metrics.WEBHOOKS.labels(label, "unavailable").inc()
         raise
 
 
+async def _authenticated(request: Request, ports: Ports, name: str | None) -> Instance:
+    """The instance a webhook names, proven by its headers alone (nothing past the head is read yet)."""
+    if name is None:
+        raise authentication.WebhookRefused("no instance name at the start of the body")
+    try:
+        instance = await ports.registry.cached(name)
+    except UnknownInstance as exc:
+        raise authentication.WebhookRefused("unknown instance") from exc
+    authentication.verify_webhook(
+        request.headers,
+        instance.webhook_secret,
+        header=ports.settings.webhook_secret_header,
+        leeway=ports.settings.jwt_leeway_seconds,
+    )
+    return instance
+
+
 async def _ingest(request: Request, ports: Ports, suffix: str | None) -> WebhookAnswer:
-    async with _counted("other"):
+    # The body is read in two steps: its head names the instance, whose secret (headers only) is checked
+    # and rate is counted before the rest of a body of up to EVOLUTION_MAX_BODY_BYTES is read and parsed.
+    chunks = aiter(request.stream())
+    body, head = b"", webhooks.head(b"")
+    async for chunk in chunks:
+        body += chunk
+        head = webhooks.head(body)
+        if head.instance is not None or len(body) >= webhooks.HEAD_BYTES:
+            break
+    async with _counted(head.event):
+        instance = await _authenticated(request, ports, head.instance)
+        ports.limits.take(instance.name)
+        rest = [chunk async for chunk in chunks]
         try:
-            webhook = webhooks.parse(await request.body())
+            webhook = webhooks.parse(body + b"".join(rest))
         except ValidationError as exc:
             raise _invalid(exc) from None
     async with _counted(webhook.event):
+        if webhook.instance != instance.name:
+            # A second "instance" key later in the body: JSON keeps the last one, the head saw the first.
+            raise authentication.WebhookRefused("the body names another instance than its head")
         if suffix is not None and suffix != webhooks.url_suffix(webhook.event):
             raise RequestValidationError(
                 [{"loc": ("body", "event"), "msg": f"URL says {suffix!r}, body says {webhook.event!r}"}]
             )
-        instance = await ports.registry.cached(webhook.instance)
-        authentication.verify_webhook(
-            request.headers,
-            instance.webhook_secret,
-            header=ports.settings.webhook_secret_header,
-            leeway=ports.settings.jwt_leeway_seconds,
-        )
         if webhook.event == webhooks.MESSAGES_UPSERT:
             answer = await _receive_message(webhook, instance, ports)
         elif webhook.event == webhooks.CONNECTION_UPDATE:
@@ -155,16 +192,19 @@ async def _receive_message(
 ) -> WebhookAnswer:
     try:
         upsert = webhooks.MessageUpsert.model_validate(webhook.data)
+        payload = webhooks.to_message(webhook, upsert, instance_id=instance.instance_id, rules=ports.rules)
+        when = None if isinstance(payload, webhooks.Skip) else webhooks.occurred_at(upsert)
     except ValidationError as exc:
+        # Authenticated garbage is the sender's to fix: 422 naming the field, never a 500 that Evolution
+        # would retry ten times.
         raise _invalid(exc, "data") from None
-    payload = webhooks.to_message(webhook, upsert, instance_id=instance.instance_id, rules=ports.rules)
     if isinstance(payload, webhooks.Skip):
         return WebhookAnswer(status="skipped", reason=payload.reason)
     published = await ports.bus.emit(
         payload,
         company_id=instance.company_id,
         dedupe_key=webhooks.message_key(instance.instance_id, upsert),
-        occurred_at=webhooks.occurred_at(upsert),
+        occurred_at=when,
     )
     return WebhookAnswer(
         status="duplicate" if published.duplicate else "published", event_id=published.event_id
@@ -226,12 +266,28 @@ def _public(instance: Instance) -> InstancePublic:
     return InstancePublic(**instance.public())
 
 
-@admin.put("/{name}")
+@admin.put(
+    "/{name}",
+    responses={
+        403: {"description": "`managed` set with the service token"},
+        409: {"description": "The name is registered to another company"},
+        422: {"description": "`api_key` missing on creation, or not accepted by Evolution for this instance"},
+    },
+)
 async def put_instance(
-    name: Name, body: InstanceConfig, response: Response, ports: PortsDep
+    name: Name, body: InstanceConfig, response: Response, ports: PortsDep, caller: CallerDep
 ) -> InstancePublic:
-    """Register or update an instance; 201 when created. Secrets are write-only: never returned."""
-    instance, created = await ports.registry.put(name, body)
+    """Register (create-if-absent) or update a company's instance; 201 when created. With the service token
+    the company proves the instance's own Evolution token; with the operator token an instance may be
+    registered without one (``managed``) or moved to another company. Secrets are write-only."""
+    instance, created = await registration.register(
+        name,
+        body,
+        caller=caller,
+        registry=ports.registry,
+        evolution=ports.evolution,
+        global_key=ports.settings.api_key,
+    )
     response.status_code = 201 if created else 200
     return _public(instance)
 

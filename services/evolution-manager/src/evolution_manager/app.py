@@ -21,6 +21,7 @@ from evolution_manager import SERVICE, api, handlers, statuses, webhooks
 from evolution_manager.clients.evolution import EvolutionClient
 from evolution_manager.deliveries import Deliveries
 from evolution_manager.errors import MalformedWebhook
+from evolution_manager.ratelimits import InstanceRateLimits
 from evolution_manager.registry import InstanceFileEntry, Registry, read_instances_file
 from evolution_manager.settings import Settings
 
@@ -43,7 +44,7 @@ async def _until_done(step: Callable[[], Awaitable[object]], what: str) -> None:
 async def _start_up(ports: api.Ports, seeds: list[InstanceFileEntry]) -> None:
     async def load() -> None:
         for seed in seeds:
-            await ports.registry.put(seed.name, seed)
+            await ports.registry.put(seed.name, seed, operator=True)  # the platform's own file
         log.info("instances_file_loaded", instances=len(seeds))
 
     if seeds:
@@ -92,6 +93,9 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
                     from_me=settings.skip_from_me,
                     groups=settings.skip_groups,
                     broadcast=settings.skip_broadcast,
+                ),
+                limits=InstanceRateLimits(
+                    per_second=settings.webhook_rate_per_second, burst=settings.webhook_burst
                 ),
             )
             breakers = Breakers(

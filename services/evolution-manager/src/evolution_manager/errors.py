@@ -3,6 +3,11 @@
 ServiceError (servicekit)
   NotFound
     UnknownInstance        no registered instance by that name or id → HTTP 404
+  Conflict
+    InstanceTaken          the name is registered to another company → HTTP 409
+  Forbidden                an action of the platform operator asked with the service token → HTTP 403
+RequestValidationError (FastAPI)
+  TokenRequired            a company registers a new instance without its own Evolution token → HTTP 422
   Unauthenticated          webhook secret/JWT or admin token missing or wrong → HTTP 401
   UpstreamRejected         (also a PermanentFailure)
     EvolutionRejected      Evolution answered 400/401/403/404 → dead letter with the reason
@@ -15,6 +20,7 @@ PermanentFailure (eventbus)
 from __future__ import annotations
 
 from eventbus import PermanentFailure
+from fastapi.exceptions import RequestValidationError
 from servicekit import Conflict, NotFound, UpstreamRejected
 
 
@@ -22,6 +28,26 @@ class UnknownInstance(NotFound):
     def __init__(self, ref: str) -> None:
         super().__init__(f"no registered Evolution instance {ref!r}")
         self.ref = ref
+
+
+class InstanceTaken(Conflict):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"instance name {name!r} is registered to another company")
+
+
+class TokenRequired(RequestValidationError):
+    """422 naming ``api_key``, through servicekit's one handler of FastAPI's validation errors."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            [
+                {
+                    "loc": ("body", "api_key"),
+                    "msg": f"required to register {name!r}: the instance's own Evolution token (its hash)",
+                    "type": "missing",
+                }
+            ]
+        )
 
 
 class MalformedWebhook(Exception):
@@ -42,4 +68,7 @@ class UndeliverableReply(PermanentFailure):
 
 class MissingApiKey(UndeliverableReply, Conflict):
     def __init__(self, name: str) -> None:
-        super().__init__(f"instance {name!r} has no Evolution API key and EVOLUTION_API_KEY is not set")
+        super().__init__(
+            f"instance {name!r} has no Evolution API key of its own"
+            " (EVOLUTION_API_KEY serves only instances the platform created)"
+        )

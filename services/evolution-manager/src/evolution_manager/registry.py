@@ -28,13 +28,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+import structlog
 from eventbus import BusUnavailable, Client, Keys
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter
 from redis.exceptions import RedisError, WatchError
 from ulid import ULID
 
-from evolution_manager.errors import UnknownInstance
+from evolution_manager.errors import InstanceTaken, TokenRequired, UnknownInstance
 from evolution_manager.keys import ServiceKeys
+
+log = structlog.get_logger("evolution_manager.registry")
 
 InstanceName = str
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$"
@@ -50,6 +53,9 @@ class InstanceConfig(BaseModel):
     webhook_secret: SecretStr | None = Field(None, min_length=16, max_length=512)
     api_key: SecretStr | None = Field(None, min_length=1, max_length=512)
     channel: Literal["whatsapp"] = "whatsapp"
+    #: Created by the platform on its Evolution server: ``EVOLUTION_API_KEY`` may be used for it when it has
+    #: no key of its own. Only the platform operator sets it; left out, the stored value is kept.
+    managed: bool | None = None
 
 
 class InstanceFileEntry(InstanceConfig):
@@ -81,6 +87,7 @@ class Instance:
     webhook_secret: SecretStr | None
     api_key: SecretStr | None
     status_seq: int = 0
+    managed: bool = False
 
     @classmethod
     def from_hash(cls, fields: Mapping[bytes | str, bytes | str]) -> Instance:
@@ -94,6 +101,7 @@ class Instance:
             webhook_secret=SecretStr(f["webhook_secret"]) if f.get("webhook_secret") else None,
             api_key=SecretStr(f["api_key"]) if f.get("api_key") else None,
             status_seq=int(f.get("status_seq", "0")),
+            managed=f.get("managed") == "1",
         )
 
     def public(self) -> dict[str, Any]:
@@ -148,7 +156,7 @@ class Registry:
         self.redis = redis
         self._keys = ServiceKeys(keys)
         self._cache_seconds = cache_seconds
-        self._cache: dict[str, tuple[float, Instance]] = {}
+        self._cache: dict[str, tuple[float, Instance | None]] = {}
         self._transition = redis.register_script(_TRANSITION)
         self._announced = redis.register_script(_ANNOUNCED)
 
@@ -161,16 +169,27 @@ class Registry:
 
     async def cached(self, name: str) -> Instance:
         """:meth:`get`, remembered for ``cache_seconds``: webhooks arrive in bursts per instance, and this
-        saves a round trip each. A change made through another replica shows here within that time."""
+        saves a round trip each. A change made through another replica shows here within that time.
+
+        Names that are not registered are remembered too: were only known names answered from memory, an
+        unsigned webhook's answer time (microseconds against a Redis round trip) would tell which names
+        exist, though the answers are alike (authentication.py)."""
         hit = self._cache.get(name)
         now = time.monotonic()
         if hit is not None and hit[0] > now:
+            if hit[1] is None:
+                raise UnknownInstance(name)
             return hit[1]
-        instance = await self.get(name)
+        try:
+            instance: Instance | None = await self.get(name)
+        except UnknownInstance:
+            instance = None
         if self._cache_seconds > 0:
-            if len(self._cache) > 10_000:  # names come from outside; known ones only get here, but be safe
+            if len(self._cache) > 10_000:  # names come from outside: bound what they can fill
                 self._cache.clear()
             self._cache[name] = (now + self._cache_seconds, instance)
+        if instance is None:
+            raise UnknownInstance(name)
         return instance
 
     async def by_id(self, instance_id: str) -> Instance:
@@ -197,9 +216,17 @@ class Registry:
         instances = [Instance.from_hash(row) for row in rows if row]
         return [i for i in instances if company_id is None or i.company_id == company_id]
 
-    async def put(self, name: str, config: InstanceConfig) -> tuple[Instance, bool]:
+    async def put(
+        self, name: str, config: InstanceConfig, *, operator: bool = False
+    ) -> tuple[Instance, bool]:
         """Register or update ``name``; returns it and whether it was created. The ``ins_`` id never changes;
         secrets left out of ``config`` keep their stored values.
+
+        Create-if-absent: an instance of another company raises :class:`InstanceTaken` (409), decided inside
+        the transaction, so of two companies registering one new name at once exactly one gets it. A company
+        creates an instance only with its own token (:class:`TokenRequired`; registration.py has Evolution
+        verify it first). Only the platform operator (``operator=True``) creates one without a token or
+        changes an instance's company, and a move is logged.
 
         The hash is written in a WATCH/MULTI of its own (one slot). The indexes that find it are written
         before, so that an id known from the hash (an ``instance.status`` published by a refresh, the answer
@@ -212,6 +239,7 @@ class Registry:
         self._cache.pop(name, None)
         now = datetime.now(UTC).isoformat()
         drawn: str | None = None  # the id drawn for a creation, indexed before its hash exists
+        indexed = False  # whether this call put the name in config.company_id's index
         async with redis_errors():
             async with self.redis.pipeline(transaction=True) as pipe:
                 while True:
@@ -220,11 +248,18 @@ class Registry:
                         stored_id, old_company = await pipe.hmget(key, ["instance_id", "company_id"])
                         created = stored_id is None
                         if stored_id is None:
+                            if config.api_key is None and not operator:
+                                raise TokenRequired(name)
                             drawn = drawn or f"ins_{ULID()}"  # the same id on a retry: one index entry
                             instance_id = drawn
                         else:
                             instance_id = _text(stored_id)
+                            moving = old_company is not None and _text(old_company) != config.company_id
+                            if moving and not operator:
+                                await self._undo(name, config.company_id, drawn, indexed=indexed)
+                                raise InstanceTaken(name)
                         await self._index(name, instance_id, config.company_id, with_id=created)
+                        indexed = True
                         pipe.multi()  # type: ignore[no-untyped-call]
                         fields: dict[str, str] = {
                             "name": name,
@@ -242,6 +277,8 @@ class Registry:
                             fields["webhook_secret"] = config.webhook_secret.get_secret_value()
                         if config.api_key is not None:
                             fields["api_key"] = config.api_key.get_secret_value()
+                        if config.managed is not None:
+                            fields["managed"] = "1" if config.managed else "0"
                         pipe.hset(key, mapping=fields)  # type: ignore[arg-type]
                         await pipe.execute()
                         break
@@ -252,7 +289,22 @@ class Registry:
                 await self.redis.delete(self._keys.instance_id(drawn))
             if old_company is not None and _text(old_company) != config.company_id:
                 await self.redis.srem(self._keys.company(_text(old_company)), name)
+                log.info(
+                    "instance_moved",
+                    instance=name,
+                    from_company=_text(old_company),
+                    to_company=config.company_id,
+                )
         return await self.get(name), created
+
+    async def _undo(self, name: str, company_id: str, drawn: str | None, *, indexed: bool) -> None:
+        """What a registration that lost the name to another company had indexed (a WATCH retry)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            if drawn is not None:
+                pipe.delete(self._keys.instance_id(drawn))
+            if indexed:
+                pipe.srem(self._keys.company(company_id), name)
+            await pipe.execute()
 
     async def _index(self, name: str, instance_id: str, company_id: str, *, with_id: bool) -> None:
         """Idempotent, so that each registration also repairs what a crash left out. Three keys in three

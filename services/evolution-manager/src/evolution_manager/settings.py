@@ -22,16 +22,23 @@ class Settings(ServiceSettings):
     #: Evolution webhooks carry whole media files when the instance has `base64: true` (reference §5); a
     #: 413 is retried by Evolution and finally dropped, so the limit is generous and `base64: false` advised.
     max_body_bytes: int = 8 * 1024 * 1024
+    #: Webhooks per instance and replica: a token bucket refilled at this rate up to the burst; more answer
+    #: 429 with Retry-After (Evolution retries). A sales line receives a few messages a second at its
+    #: busiest, each with a few status events; a reconnect brings a burst of contacts and chats.
+    webhook_rate_per_second: float = Field(50.0, gt=0)
+    webhook_burst: int = Field(500, ge=1)
 
     #: EVOLUTION_API_URL, as shared/reference/evolution-api.md names it; the local fake listens here.
     api_url: HttpUrl = HttpUrl("http://127.0.0.1:8080")
     #: The global key (AUTHENTICATION_API_KEY), used for instances registered without their own token.
     api_key: SecretStr | None = None
-    #: `EVOLUTION_ADMIN_TOKEN`: backoffice-api's credential for the admin API (`/v1/instances`); no default:
-    #: unset, nobody is let in, and production refuses to start (servicekit.secrets).
+    #: `EVOLUTION_ADMIN_TOKEN`: backoffice-api's credential for the admin API (`/v1/instances`), on behalf of
+    #: companies: register an instance with its own verified token, update one's own, read. No default: unset,
+    #: nobody is let in, and production refuses to start (servicekit.secrets).
     admin_token: SecretStr | None = None
     #: `EVOLUTION_OPERATOR_TOKEN`: the platform operators' own credential for the same API (`wolfgang demo`
-    #: seeds with it); optional, and never the same value as backoffice-api's.
+    #: seeds with it): also registers platform-created instances (`managed`, no own token needed) and moves
+    #: instances between companies. Optional (unset: nobody can), never the same value as backoffice-api's.
     operator_token: SecretStr | None = None
     #: A JSON file of instances loaded into the registry on start (local runs): a list of
     #: `{"name", "company_id", "webhook_secret", "api_key", "channel"}`, or `{"instances": [...]}`.

@@ -27,7 +27,10 @@ log = structlog.get_logger("evolution_manager.statuses")
 
 
 def api_key_for(instance: Instance, default: SecretStr | None) -> str:
-    key = instance.api_key or default
+    """The instance's own Evolution token; the deployment's global key only for an instance the platform
+    created (``managed``): a company's instance speaks with the token it proved at registration, or not at
+    all (the global key would let a forged registration send through any number on the server)."""
+    key = instance.api_key or (default if instance.managed else None)
     if key is None:
         raise MissingApiKey(instance.name)
     return key.get_secret_value()

@@ -11,15 +11,17 @@ import binascii
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from eventbus import AdReferral, Media, MessageReceived
 from eventbus.payloads import MediaKind
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from pydantic.alias_generators import to_camel
+from pydantic_core import InitErrorDetails, from_json
 
 from evolution_manager.errors import MalformedWebhook
 
+T = TypeVar("T")
 MESSAGES_UPSERT = "messages.upsert"
 CONNECTION_UPDATE = "connection.update"
 _E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
@@ -91,6 +93,43 @@ class SkipRules:
     broadcast: bool = True
 
 
+#: How much of a body is read before the sender is authenticated. Evolution writes ``event`` and
+#: ``instance`` first (reference §4, "in this order"), so the name is in the first hundred bytes or so.
+HEAD_BYTES = 1024
+
+
+@dataclass(frozen=True)
+class Head:
+    """What the first :data:`HEAD_BYTES` of a body say, read before anything else: who to authenticate."""
+
+    event: str
+    instance: str | None
+
+
+def head(prefix: bytes) -> Head:
+    """``event`` and ``instance`` from the start of a body, which may be cut anywhere: pydantic-core's
+    partial JSON mode drops a value cut short, so a name is either whole or absent (then the webhook is
+    refused; the whole body is parsed again after authentication and must name the same instance)."""
+    head = Head("other", None)
+    # Evolution's head fits in 128 bytes (event, then a name of up to 64): parsing that alone first is a
+    # third of the cost of parsing a whole small body.
+    for size in (128, HEAD_BYTES):
+        try:
+            partial = from_json(prefix[:size], allow_partial=True)
+        except ValueError:
+            return head
+        if not isinstance(partial, dict):
+            return head
+        event, instance = partial.get("event"), partial.get("instance")
+        head = Head(
+            event if isinstance(event, str) else "other",
+            instance if isinstance(instance, str) and instance else None,
+        )
+        if head.instance is not None or len(prefix) <= size:
+            break
+    return head
+
+
 def parse(body: bytes) -> EvolutionWebhook:
     """Raises :class:`MalformedWebhook` (400) for bytes that are not a JSON object and pydantic's
     ``ValidationError`` (422, naming the field) for a JSON object of the wrong shape."""
@@ -143,17 +182,21 @@ def _skip_reason(key: MessageKey, rules: SkipRules) -> Skip | None:
     return None
 
 
-def _content(message: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
-    """The message's kind and its content object, seeing through the wrappers WhatsApp nests media in."""
+Loc = tuple[str | int, ...]
+
+
+def _content(message: dict[str, Any], at: Loc = ("message",)) -> tuple[str | None, dict[str, Any], Loc]:
+    """The message's kind, its content object and where that is in ``data`` (to name a field that is
+    wrong), seeing through the wrappers WhatsApp nests media in."""
     for wrapper in ("ephemeralMessage", "viewOnceMessage", "viewOnceMessageV2", "documentWithCaptionMessage"):
         inner = message.get(wrapper)
         if isinstance(inner, dict) and isinstance(inner.get("message"), dict):
-            return _content(inner["message"])
+            return _content(inner["message"], (*at, wrapper, "message"))
     for kind, content in message.items():
         if kind in _MEDIA or kind in ("extendedTextMessage", "conversation"):
-            return kind, content if isinstance(content, dict) else {}
+            return kind, content if isinstance(content, dict) else {}, (*at, kind)
     kinds = [k for k, v in message.items() if isinstance(v, dict) and k != "messageContextInfo"]
-    return (kinds[0] if kinds else None), {}
+    return (kinds[0] if kinds else None), {}, at
 
 
 def _text(message: dict[str, Any], content: dict[str, Any]) -> str | None:
@@ -172,12 +215,34 @@ def _text(message: dict[str, Any], content: dict[str, Any]) -> str | None:
     return None
 
 
-def _sha256(value: Any) -> str | None:
+def _checked(adapter: TypeAdapter[T], value: Any, at: Loc) -> T:
+    """``adapter``'s validation, its errors located at ``at`` in ``data`` (422 naming the field)."""
+    try:
+        return adapter.validate_python(value)
+    except ValidationError as exc:
+        errors: list[InitErrorDetails] = []
+        for e in exc.errors(include_url=False):
+            error = InitErrorDetails(type=e["type"], loc=(*at, *e["loc"]), input=e["input"])
+            if "ctx" in e:
+                error["ctx"] = e["ctx"]
+            errors.append(error)
+        raise ValidationError.from_exception_data(exc.title, errors) from None
+
+
+# A buffer copied as an object (2.3.6): indices as keys, bytes as values.
+_BUFFER = TypeAdapter(
+    dict[Annotated[str, Field(pattern=r"^[0-9]{1,6}$")], Annotated[int, Field(ge=0, le=255)]]
+)
+
+
+def _sha256(value: Any, at: Loc = ("fileSha256",)) -> str | None:
     """``fileSha256`` is opaque and changes form by release (§5): 2.3.6 sends ``{"0": 12, …}``, older ones
-    base64. Hex when it decodes to 32 bytes, otherwise the value as given."""
+    base64. Hex when it decodes to 32 bytes, otherwise the value as given. An object of numbers is such a
+    buffer and must be a valid one (``ValidationError`` naming the field otherwise)."""
     raw: bytes | None = None
     if isinstance(value, dict) and value and all(isinstance(v, int) for v in value.values()):
-        raw = bytes(value[k] for k in sorted(value, key=lambda k: int(k)))
+        buffer = _checked(_BUFFER, value, at)
+        raw = bytes(buffer[k] for k in sorted(buffer, key=int))
     elif isinstance(value, str) and value:
         try:
             raw = base64.b64decode(value, validate=True)
@@ -188,7 +253,7 @@ def _sha256(value: Any) -> str | None:
     return raw.hex() if raw is not None and len(raw) == 32 else None
 
 
-def _media(message: dict[str, Any], kind: str | None, content: dict[str, Any]) -> Media | None:
+def _media(message: dict[str, Any], kind: str | None, content: dict[str, Any], at: Loc) -> Media | None:
     if kind not in _MEDIA:
         return None
     # S3-enabled servers add a downloadable `mediaUrl`; `url` is WhatsApp's encrypted blob (§5).
@@ -198,7 +263,7 @@ def _media(message: dict[str, Any], kind: str | None, content: dict[str, Any]) -
         _MEDIA[kind],
         url=url if isinstance(url, str) else None,
         mime_type=mime if isinstance(mime, str) else None,
-        sha256=_sha256(content.get("fileSha256")),
+        sha256=_sha256(content.get("fileSha256"), (*at, "fileSha256")),
     )
 
 
@@ -244,7 +309,7 @@ def to_message(
     if skip is not None:
         return skip
     message = upsert.message or {}
-    kind, content = _content(message)
+    kind, content, at = _content(message)
     if kind is None or kind in _HOUSEKEEPING:  # an empty stub (undecryptable) or WhatsApp's own signalling
         return Skip("housekeeping")
     phone = _person_phone(upsert.key)
@@ -257,7 +322,7 @@ def to_message(
             "lead_external_id": f"wa:{phone}",
             "from": phone,
             "body": _text(message, content),
-            "media": _media(message, kind, content),
+            "media": _media(message, kind, content, at),
             "referral": referral_of(_context_info(upsert, content)),
             "raw": {
                 "message_id": upsert.key.id,
@@ -271,12 +336,25 @@ def to_message(
     )
 
 
+class _Long(BaseModel):
+    """protobuf.js's Long as JSON (2.3.6, §5)."""
+
+    low: int
+    high: int | None = None
+    unsigned: bool | None = None
+
+
+_LONG = TypeAdapter(_Long)
+
+
 def occurred_at(upsert: MessageUpsert) -> datetime | None:
-    """When WhatsApp says the message was sent: unix seconds, a numeric string, or a Long ``{low, high}``."""
+    """When WhatsApp says the message was sent: unix seconds, a numeric string, or a Long ``{low, high}``
+    (``ValidationError`` naming ``messageTimestamp.high`` when a Long's parts are not numbers)."""
     value = upsert.message_timestamp
     if isinstance(value, dict) and isinstance(value.get("low"), int):
-        value = (int(value.get("high") or 0) << 32) + (value["low"] & 0xFFFFFFFF)
-    if isinstance(value, str) and value.isdigit():
+        long = _checked(_LONG, value, ("messageTimestamp",))
+        value = ((long.high or 0) << 32) + (long.low & 0xFFFFFFFF)
+    if isinstance(value, str) and value.isascii() and value.isdigit():
         value = int(value)
     if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 10**11:
         return datetime.fromtimestamp(value, UTC)

@@ -10,6 +10,27 @@ from servicekit import upstream
 from servicekit.upstream import UpstreamRefused, segment
 
 API = "evolution-manager"
+# The fields evolution-manager's 422 may name on a registration, as this API names them.
+_FIELDS = {
+    "api_key": ("body", "api_key"),
+    "webhook_secret": ("body", "webhook_secret"),
+    "path.name": ("path", "name"),
+}
+
+
+def refused_fields(exc: UpstreamRefused) -> list[dict[str, Any]]:
+    """evolution-manager's 422 on a registration as FastAPI errors of ours, naming the same fields. Only
+    fields of the request are passed on (its problems are its own words, never Evolution's body)."""
+    try:
+        problems = exc.response.json()["error"]["problems"] if exc.response is not None else []
+    except (ValueError, KeyError, TypeError):
+        problems = []
+    errors = [
+        {"loc": _FIELDS[p["field"]], "msg": str(p.get("problem", "invalid")), "type": "value_error"}
+        for p in problems
+        if isinstance(p, dict) and p.get("field") in _FIELDS
+    ]
+    return errors or [{"loc": ("body",), "msg": "refused by evolution-manager", "type": "value_error"}]
 
 
 class EvolutionAdminClient:

@@ -7,8 +7,11 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
+from fastapi.exceptions import RequestValidationError
 from servicekit import Conflict, NotFound
+from servicekit.upstream import UpstreamRefused
 
+from backoffice_api.clients.evolution import refused_fields
 from backoffice_api.deps import InstancesRead, InstancesWrite, PortsDep
 from backoffice_api.models import (
     INSTANCE_NAME,
@@ -49,15 +52,24 @@ def instance_public(row: dict[str, Any], statuses: dict[str, dict[str, Any]]) ->
 async def put_instance(
     name: Name, body: InstanceUpsert, key: InstancesWrite, ports: PortsDep
 ) -> InstancePublic:
-    existing = await ports.evolution.instance(name)
-    if existing is not None and existing.get("company_id") != key.company_id:
-        raise Conflict(f"instance name {name} is not available")
+    """Registering a new instance needs its own Evolution token in `api_key` (the `hash` Evolution returned
+    when the instance was created), checked with Evolution: 422 naming `api_key` when it is missing or not
+    that instance's token. A name registered by another company is 409."""
+    # Whether the name is free is decided by evolution-manager, atomically: a lookup here first would leave
+    # the gap in which another company takes it.
     request: dict[str, Any] = {"company_id": key.company_id, "channel": body.channel}
     if body.webhook_secret is not None:
         request["webhook_secret"] = body.webhook_secret.get_secret_value()
     if body.api_key is not None:
         request["api_key"] = body.api_key.get_secret_value()
-    row = await ports.evolution.put_instance(name, request)
+    try:
+        row = await ports.evolution.put_instance(name, request)
+    except UpstreamRefused as exc:
+        if exc.status == 409:
+            raise Conflict(f"instance name {name} is not available") from None
+        if exc.status == 422:
+            raise RequestValidationError(refused_fields(exc)) from None
+        raise
     return instance_public(row, await ports.models.instance_statuses(key.company_id))
 
 
