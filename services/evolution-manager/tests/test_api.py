@@ -100,6 +100,29 @@ async def test_duplicate_webhook_publishes_one_event_and_answers_the_same_id(ser
     assert len(await service.published("message.received")) == 1
 
 
+@pytest.mark.parametrize("no_id", [lambda key: key.pop("id"), lambda key: key.update(id="")])
+async def test_a_message_without_an_id_is_received_once_by_the_catalogs_fallback_key(service, no_id) -> None:
+    # Catalog, message.received: "instance_id + raw.message_id (quando disponível) ou sha256(body+timestamp+from)".
+    # Evolution 2.2.3+ sends some upserts with key.id absent or empty (evolution-api#2466).
+    envelope = copy.deepcopy(SAMPLE_TEXT)
+    no_id(envelope["data"]["key"])
+    answers = [(await service.post_webhook(envelope)).json() for _ in range(3)]
+    assert [a["status"] for a in answers] == ["published", "duplicate", "duplicate"]
+    [event] = await service.published("message.received")
+    assert event.payload.raw["message_id"] is None and event.payload.body
+
+
+async def test_messages_without_an_id_that_differ_in_text_time_or_sender_are_each_received(service) -> None:
+    base = copy.deepcopy(SAMPLE_TEXT)
+    base["data"]["key"].pop("id")
+    other_text, other_time = copy.deepcopy(base), copy.deepcopy(base)
+    other_text["data"]["message"] = {"conversation": "outra mensagem"}
+    other_time["data"]["messageTimestamp"] = int(base["data"]["messageTimestamp"]) + 1
+    for envelope in (base, other_text, other_time):
+        assert (await service.post_webhook(envelope)).json()["status"] == "published"
+    assert len(await service.published("message.received")) == 3
+
+
 async def test_per_event_url_form_is_accepted(service) -> None:
     response = await service.post_webhook(SAMPLE_TEXT, path="/messages-upsert")
     assert response.status_code == 200 and response.json()["status"] == "published"
@@ -182,7 +205,7 @@ async def test_a_json_array_is_401_as_it_names_no_instance(service) -> None:
     ("mutate", "field"),
     [
         (lambda e: e.update(event=42), "event"),
-        (lambda e: e["data"]["key"].pop("id"), "data.key.id"),
+        (lambda e: e["data"]["key"].update(id={"not": "a string"}), "data.key.id"),
         (lambda e: e["data"]["key"].update(fromMe="sometimes"), "data.key.fromMe"),
         (lambda e: e["data"].update(message="not an object"), "data.message"),
     ],

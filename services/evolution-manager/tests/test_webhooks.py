@@ -226,7 +226,7 @@ def _handle(body: bytes) -> None:
         payload = webhooks.to_message(webhook, upsert, instance_id=INSTANCE_ID, rules=DEFAULT_RULES)
         if not isinstance(payload, webhooks.Skip):
             webhooks.occurred_at(upsert)
-            webhooks.message_key(INSTANCE_ID, upsert)
+            webhooks.message_key(INSTANCE_ID, upsert, payload)
             Envelope.new(payload, source="evolution-manager", company_id="cmp_x").to_wire()
     elif webhook.event == webhooks.CONNECTION_UPDATE:
         update = webhooks.ConnectionUpdate.model_validate(webhook.data)

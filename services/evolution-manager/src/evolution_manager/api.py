@@ -203,7 +203,7 @@ async def _receive_message(
     published = await ports.bus.emit(
         payload,
         company_id=instance.company_id,
-        dedupe_key=webhooks.message_key(instance.instance_id, upsert),
+        dedupe_key=webhooks.message_key(instance.instance_id, upsert, payload),
         occurred_at=when,
     )
     return WebhookAnswer(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -52,7 +53,9 @@ class EvolutionWebhook(_Camel):
 class MessageKey(_Camel):
     remote_jid: str = Field(min_length=1)
     from_me: bool = False
-    id: str = Field(min_length=1, max_length=128)
+    #: Absent or empty on some 2.2.3+ upserts (evolution-api#2466): the message is still received, deduplicated
+    #: by the catalog's fallback key (:func:`message_key`).
+    id: str | None = Field(default=None, max_length=128)
     participant: str | None = None
     remote_jid_alt: str | None = None
     participant_alt: str | None = None
@@ -325,7 +328,7 @@ def to_message(
             "media": _media(message, kind, content, at),
             "referral": referral_of(_context_info(upsert, content)),
             "raw": {
-                "message_id": upsert.key.id,
+                "message_id": upsert.key.id or None,
                 "instance": webhook.instance,
                 "message_type": upsert.message_type or kind,
                 "timestamp": upsert.message_timestamp,
@@ -361,9 +364,18 @@ def occurred_at(upsert: MessageUpsert) -> datetime | None:
     return None
 
 
-def message_key(instance_id: str, upsert: MessageUpsert) -> str:
-    """The producer's natural key (catalog: ``instance_id + raw.message_id``)."""
-    return f"{instance_id}:{upsert.key.id}"
+def message_key(instance_id: str, upsert: MessageUpsert, message: MessageReceived) -> str:
+    """The producer's natural key. Catalog: ``instance_id + raw.message_id`` when available, else
+    ``sha256(body + timestamp + from)`` as a fallback: a retried delivery of a message without an id carries
+    the same text, WhatsApp timestamp and sender, so it publishes once. (Two identical texts from one sender
+    with one timestamp second are one message to this key: the catalog's rule, and no other field tells them
+    apart.) A message without text contributes its media's sha256 as its body."""
+    if upsert.key.id:
+        return f"{instance_id}:{upsert.key.id}"
+    when = occurred_at(upsert)
+    body = message.body if message.body is not None else (message.media.sha256 if message.media else None)
+    parts = (body or "", str(int(when.timestamp())) if when else "", message.from_)
+    return f"{instance_id}:sha256:{hashlib.sha256(''.join(parts).encode()).hexdigest()}"
 
 
 Status = Literal["connected", "disconnected", "error"]
