@@ -5,7 +5,7 @@ from __future__ import annotations
 import uvicorn
 from fastapi import FastAPI
 
-from servicekit import heap
+from servicekit import heap, telemetry
 from servicekit.logging import configure_logging
 from servicekit.settings import ServiceSettings
 
@@ -13,8 +13,10 @@ from servicekit.settings import ServiceSettings
 def serve(app: FastAPI, settings: ServiceSettings, *, service: str) -> None:
     """uvicorn handles SIGINT/SIGTERM: it stops accepting, finishes requests, then runs the app's lifespan
     exit, where consumers stop reading and finish or release in-flight events (graceful shutdown). The garbage
-    collector is tuned first (``servicekit.heap``)."""
+    collector is tuned first (``servicekit.heap``). Tracing starts here when the ``OTEL_*`` variables ask for it
+    (``servicekit.telemetry``)."""
     configure_logging(service, level=settings.log_level, json=settings.log_json)
+    telemetry.start(service)
     heap.settle()  # the app is built and every module imported: what exists now lives as long as we do
     uvicorn.run(
         app,
