@@ -1,6 +1,10 @@
 """Request ids, access log lines and RED metrics per route template, over ASGI with a real bus and Redis."""
 
 import asyncio
+import json
+import os
+import subprocess
+import sys
 from datetime import timedelta
 
 import httpx
@@ -177,3 +181,50 @@ def test_exporters_are_the_sdks_by_their_standard_names(environ, exporter) -> No
         assert type(made).__module__ == exporter
     finally:
         made.shutdown()
+
+
+def run_service_process(environ: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Build evolution-manager's app and start telemetry as ``serve`` does, in a fresh process (the global
+    tracer provider can be set once per process), with exactly ``environ``'s OTEL_* variables."""
+    script = """
+import json, sys
+from evolution_manager.app import create_app
+from evolution_manager.settings import Settings
+from opentelemetry import trace
+from servicekit import telemetry
+app = create_app(Settings(api_key="x"))
+on = telemetry.start("evolution-manager")
+with trace.get_tracer("probe").start_as_current_span("probe-span"):
+    pass
+provider = trace.get_tracer_provider()
+getattr(provider, "force_flush", lambda: None)()
+prefixes = ("opentelemetry.sdk.trace", "opentelemetry.instrumentation.", "opentelemetry.exporter.")
+loaded = sorted({".".join(m.split(".")[1:3]) for m in sys.modules if m.startswith(prefixes)})
+print(json.dumps({"on": on, "provider": type(provider).__name__, "loaded": loaded,
+                  "instrumented": getattr(app, "_is_instrumented_by_opentelemetry", False)}))
+"""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")} | environ
+    return subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_without_otel_variables_a_service_starts_no_sdk_and_loads_no_instrumentation() -> None:
+    result = run_service_process({})
+    assert result.returncode == 0, result.stderr
+    state = json.loads(result.stdout.strip().splitlines()[-1])
+    assert state == {"on": False, "provider": "ProxyTracerProvider", "loaded": [], "instrumented": False}
+
+
+def test_the_standard_variables_start_the_sdk_with_the_services_name_and_instrument_the_app() -> None:
+    result = run_service_process(
+        {"OTEL_TRACES_EXPORTER": "console", "OTEL_RESOURCE_ATTRIBUTES": "deployment.environment=test"}
+    )
+    assert result.returncode == 0, result.stderr
+    state = json.loads(result.stdout.strip().splitlines()[-1])
+    assert state["on"] is True and state["provider"] == "TracerProvider"
+    assert state["instrumented"] is True
+    assert {"instrumentation.fastapi", "instrumentation.redis", "sdk.trace"} <= set(state["loaded"])
+    printed = result.stdout  # the console exporter writes each span as JSON
+    assert '"name": "probe-span"' in printed
+    assert '"service.name": "evolution-manager"' in printed and '"deployment.environment": "test"' in printed
+    renamed = run_service_process({"OTEL_TRACES_EXPORTER": "console", "OTEL_SERVICE_NAME": "em-eu-1"})
+    assert '"service.name": "em-eu-1"' in renamed.stdout, "OTEL_SERVICE_NAME wins over the default"
