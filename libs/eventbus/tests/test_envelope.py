@@ -31,6 +31,7 @@ def test_wire_form_has_the_catalog_fields_in_order_with_millisecond_utc_time() -
         "causation_id",
         "payload",
         "traceparent",
+        "request_id",
     ]
     assert '"traceparent"' not in wire, "absent traceparent stays off the wire (backward compatible)"
 

@@ -511,6 +511,7 @@ class ChannelConsumer:
         outcomes: Sequence[Exception | None]
         events = [d.event for d in ready if d.event is not None]
         assert self.sub.batch_handler is not None  # a batch worker runs for a batch subscription only
+        batch = context.enter_batch(events)  # what the handler publishes inherits its cause's request id
         with tracing.handling_batch(events, self.owner.group) as spans:
             try:
                 outcomes = await self._run_handler(ready, self.sub.batch_handler(events))
@@ -520,6 +521,8 @@ class ChannelConsumer:
                     )
             except Exception as exc:
                 outcomes = [exc] * len(ready)
+            finally:
+                context.leave_batch(batch)
             for event, outcome in zip(events, outcomes, strict=True):
                 if outcome is not None and event.id in spans:
                     tracing.failed(spans[event.id], outcome)

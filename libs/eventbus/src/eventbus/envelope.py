@@ -6,8 +6,9 @@ Wire form (catalog, "Envelope padrão")::
      "occurred_at": "2025-12-16T12:00:00.000Z", "company_id": "cmp_…", "source": "evolution-manager",
      "correlation_id": "cor_…", "causation_id": null, "payload": {…}}
 
-plus one optional, backward-compatible field, ``traceparent`` (W3C Trace Context), left out of the wire form
-when absent so that the catalog's own examples stay byte-for-byte valid.
+plus two optional, backward-compatible fields, ``traceparent`` (W3C Trace Context) and ``request_id`` (the
+``X-Request-ID`` of the HTTP request that led to the event), left out of the wire form when absent so that the
+catalog's own examples stay byte-for-byte valid.
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ UtcTimestamp = Annotated[
 ]
 EventId = Annotated[str, Field(pattern=ids.EVENT_ID.pattern, examples=["evt_01J8Z0P3H1Y8K8Q0KQ9VJ8X7K1"])]
 TRACEPARENT = r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$"
+#: What an ``X-Request-ID`` may be: short, printable, no spaces or quotes (it goes into headers and logs).
+REQUEST_ID = r"^[A-Za-z0-9][A-Za-z0-9._:/+=-]{0,63}$"
 
 
 class Payload(BaseModel):
@@ -87,6 +90,7 @@ class Envelope(BaseModel, Generic[P]):
     causation_id: str | None = Field(default=None, max_length=64)
     payload: P
     traceparent: str | None = Field(default=None, pattern=TRACEPARENT)
+    request_id: str | None = Field(default=None, pattern=REQUEST_ID)
 
     @classmethod
     def new(
@@ -103,7 +107,8 @@ class Envelope(BaseModel, Generic[P]):
 
         Inside a handler, ``correlation_id`` and ``causation_id`` default to the handled event's correlation id
         and id (catalog, "rastreabilidade"): replies and follow-ups stay on the conversation's thread without the
-        caller passing them. Outside one, a new ``cor_`` id starts a thread.
+        caller passing them. Outside one, a new ``cor_`` id starts a thread. ``request_id`` is the HTTP request's
+        being served, else the cause's (``context.current_request_id``).
         """
         cause = context.current_event()
         if correlation_id is None:
@@ -112,6 +117,9 @@ class Envelope(BaseModel, Generic[P]):
             causation_id = cause.id
         if type(payload) not in _typed:  # pydantic caches parametrized models too, but its lookup costs ~8 µs
             _typed[type(payload)] = Envelope[type(payload)]  # type: ignore[misc, assignment]
+        request_id = context.current_request_id(causation_id)
+        # Passed only when there is one: a field left to its default is not validated (~0.4 µs an event).
+        optional = _NO_FIELDS if request_id is None else {"request_id": request_id}
         return _typed[type(payload)](
             id=ids.event_id(),
             type=payload.event_type,
@@ -122,10 +130,11 @@ class Envelope(BaseModel, Generic[P]):
             correlation_id=correlation_id,
             causation_id=causation_id,
             payload=payload,
+            **optional,
         )
 
     def to_wire(self) -> bytes:
-        """JSON bytes as the catalog writes them (``traceparent`` only when set)."""
+        """JSON bytes as the catalog writes them (``traceparent`` and ``request_id`` only when set)."""
         return self._wire
 
     @functools.cached_property
@@ -133,7 +142,7 @@ class Envelope(BaseModel, Generic[P]):
         # Made once per event: a producer that stores an event before publishing it (agent-runtime keeps its
         # answer for replays) would otherwise serialize it twice. The envelope is frozen, so the bytes stay
         # right; only model_copy(update=…) makes a different event, and it drops them (below).
-        exclude = {"traceparent"} if self.traceparent is None else None
+        exclude = _ABSENT[self.traceparent is None, self.request_id is None]
         return self.model_dump_json(exclude=exclude, by_alias=True).encode()
 
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
@@ -142,8 +151,9 @@ class Envelope(BaseModel, Generic[P]):
         return copied
 
     def log_fields(self) -> dict[str, Any]:
-        """The fields every log line about this event carries (catalog, "Observabilidade mínima")."""
-        return {
+        """The fields every log line about this event carries (catalog, "Observabilidade mínima"), and the
+        request behind it when there was one."""
+        fields = {
             "event.id": self.id,
             "event.type": self.type,
             "event.version": self.version,
@@ -152,7 +162,19 @@ class Envelope(BaseModel, Generic[P]):
             "causation_id": self.causation_id,
             "source": self.source,
         }
+        if self.request_id is not None:
+            fields["request_id"] = self.request_id
+        return fields
 
+
+_NO_FIELDS: dict[str, Any] = {}
+#: The optional fields left off the wire, by (traceparent absent, request_id absent).
+_ABSENT: dict[tuple[bool, bool], set[str] | None] = {
+    (False, False): None,
+    (True, False): {"traceparent"},
+    (False, True): {"request_id"},
+    (True, True): {"traceparent", "request_id"},
+}
 
 #: ``Envelope[MessageReceived]`` and its siblings, by payload class, for :meth:`Envelope.new`.
 _typed: dict[type[Payload], type[Envelope[Any]]] = {}

@@ -14,6 +14,7 @@ from servicekit.errors import (
     error_body,
 )
 from servicekit.logging import configure_logging
+from servicekit.requests import http_client
 from servicekit.runtime import bus_for, consuming
 from servicekit.serve import serve
 from servicekit.settings import ServiceSettings
@@ -34,6 +35,7 @@ __all__ = [
     "consuming",
     "docs_options",
     "error_body",
+    "http_client",
     "install",
     "serve",
 ]

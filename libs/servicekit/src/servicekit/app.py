@@ -1,4 +1,5 @@
-"""``install``: what every service app gets — health, readiness, metrics, error mapping and a body limit."""
+"""``install``: what every service app gets — health, readiness, metrics, error mapping, a body limit, request ids
+with access logs and RED metrics, and server spans when tracing is on."""
 
 from __future__ import annotations
 
@@ -6,9 +7,10 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from servicekit import health
+from servicekit import health, telemetry
 from servicekit.errors import install_error_handlers
 from servicekit.limits import BodyLimit
+from servicekit.requests import RequestContext
 from servicekit.settings import ServiceSettings
 
 
@@ -39,3 +41,6 @@ def install(
     )
     install_error_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    # Added last, so outermost of ours: a refused body (413) is counted and logged with its request id too.
+    app.add_middleware(RequestContext)
+    telemetry.instrument_app(app)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uvicorn
 from fastapi import FastAPI
 
-from servicekit import heap
+from servicekit import heap, telemetry
 from servicekit.logging import configure_logging
 from servicekit.secrets import refuse_unsafe
 from servicekit.settings import ServiceSettings
@@ -15,9 +15,11 @@ def serve(app: FastAPI, settings: ServiceSettings, *, service: str) -> None:
     """uvicorn handles SIGINT/SIGTERM: it stops accepting, finishes requests, then runs the app's lifespan
     exit, where consumers stop reading and finish or release in-flight events (graceful shutdown). The garbage
     collector is tuned first (``servicekit.heap``). In production, settings with a missing or published secret
-    stop the process here, before anything listens (``servicekit.secrets``)."""
+    stop the process here, before anything listens (``servicekit.secrets``). Tracing starts here when the
+    ``OTEL_*`` variables ask for it (``servicekit.telemetry``)."""
     refuse_unsafe(settings, service=service)
     configure_logging(service, level=settings.log_level, json=settings.log_json)
+    telemetry.start(service)
     heap.settle()  # the app is built and every module imported: what exists now lives as long as we do
     uvicorn.run(
         app,

@@ -43,7 +43,7 @@ def create_app(
             bus = await stack.enter_async_context(servicekit.bus_for(app, settings, service=SERVICE))
             llm = None
             if settings.llm_url:
-                http = await stack.enter_async_context(httpx.AsyncClient(transport=transport))
+                http = await stack.enter_async_context(servicekit.http_client(transport=transport))
                 llm = LanguageModel(
                     http,
                     url=settings.llm_url,

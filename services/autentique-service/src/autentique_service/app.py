@@ -29,7 +29,7 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with (
             servicekit.bus_for(app, settings, service=SERVICE) as bus,
-            httpx.AsyncClient(transport=transport, timeout=settings.request_timeout) as http,
+            servicekit.http_client(transport=transport, timeout=settings.request_timeout) as http,
         ):
             autentique = AutentiqueClient(
                 http,

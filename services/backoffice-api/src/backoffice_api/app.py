@@ -55,7 +55,7 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
             await eventbus.warm(redis)  # the bus's own client is warmed by bus_for
 
             async def http(url: object) -> httpx.AsyncClient:
-                client = httpx.AsyncClient(
+                client = servicekit.http_client(
                     base_url=str(url), transport=transport, timeout=settings.upstream_timeout
                 )
                 return await stack.enter_async_context(client)

@@ -76,7 +76,7 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with (
             servicekit.bus_for(app, settings, service=SERVICE) as bus,
-            httpx.AsyncClient(
+            servicekit.http_client(
                 base_url=str(settings.api_url),
                 transport=transport,
                 timeout=httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout),

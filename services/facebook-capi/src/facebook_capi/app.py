@@ -40,7 +40,7 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
         async with (
             AsyncExitStack() as stack,
             servicekit.bus_for(app, settings, service=SERVICE) as bus,
-            httpx.AsyncClient(
+            servicekit.http_client(
                 base_url=settings.graph_url, transport=transport, timeout=settings.request_timeout
             ) as http,
         ):
