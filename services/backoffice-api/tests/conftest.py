@@ -144,9 +144,9 @@ def upstreams() -> Upstreams:
 
 
 @pytest.fixture
-def settings(redis_url, bus_settings) -> Settings:
+def settings(service_redis_url, bus_settings) -> Settings:
     return Settings(
-        redis_url=redis_url,
+        redis_url=service_redis_url("backoffice-api"),
         bus_prefix=bus_settings.prefix,
         bus_live_prefix=bus_settings.live_prefix,
         consumer_name="tests",

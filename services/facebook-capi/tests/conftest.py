@@ -66,11 +66,13 @@ class Service:
 
 
 @pytest.fixture
-def make_service(redis_url: str, bus_settings: BusSettings, fake_graph: GraphState) -> Callable[..., Any]:
+def make_service(
+    redis_url: str, service_redis_url: Callable[[str], str], bus_settings: BusSettings, fake_graph: GraphState
+) -> Callable[..., Any]:
     @asynccontextmanager
     async def start(**overrides: Any) -> AsyncIterator[Service]:
         settings = Settings(
-            redis_url=redis_url,
+            redis_url=service_redis_url("facebook-capi"),
             bus_prefix=bus_settings.prefix,
             bus_live_prefix=bus_settings.live_prefix,
             graph_url="http://graph.test",

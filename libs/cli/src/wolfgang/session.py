@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import shlex
 import signal
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from eventbus.server import RedisServer, free_port
 from rich.markup import escape
 
 from wolfgang import tail
+from wolfgang.acl import create_users
 from wolfgang.console import out
 from wolfgang.demo import Demo, DemoFailed, Seed
 from wolfgang.runner import Runner, progress_bar
@@ -68,7 +70,12 @@ async def up(target: Target, ports: dict[str, int], options: UpOptions) -> int:
             # its own session: Ctrl-C reaches Redis only through stop(), after the services are done with it
             await asyncio.to_thread(server.start, new_session=True)
             redis_url = server.url
-        system = System(redis_url, target.prefix, target.live_prefix, ports)
+        service_urls: dict[str, str] = {}
+        if server is not None:  # our own server: each service gets its ACL user, as in production
+            service_urls = await asyncio.to_thread(
+                create_users, redis_url, target.prefix, target.live_prefix, options.services, os.environ
+            )
+        system = System(redis_url, target.prefix, target.live_prefix, ports, service_redis_urls=service_urls)
         runner = Runner(system, logs=options.data_dir / "logs", console=out)
         session = asyncio.create_task(_session(system, runner, options))
         stopping = asyncio.create_task(stop.wait())

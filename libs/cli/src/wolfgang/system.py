@@ -128,6 +128,8 @@ class System:
     host: str = "127.0.0.1"
     #: Services log JSON lines (to their log files under ``up``; readable lines under ``run``).
     log_json: bool = True
+    #: A service's own ``REDIS_URL`` (its ACL user, ``wolfgang.acl``); ``redis_url`` for the others.
+    service_redis_urls: Mapping[str, str] = field(default_factory=dict)
 
     def url(self, name: str) -> str:
         return f"http://{self.host}:{self.ports[name]}"
@@ -158,7 +160,7 @@ class System:
             return {}
         p = m.env_prefix
         env = {
-            "REDIS_URL": self.redis_url,
+            "REDIS_URL": self.service_redis_urls.get(name, self.redis_url),
             "BUS_PREFIX": self.prefix,
             "BUS_LIVE_PREFIX": self.live_prefix,
             "LOG_JSON": "true" if self.log_json else "false",

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
@@ -21,7 +22,9 @@ import pytest_asyncio
 import structlog
 from ulid import ULID
 
+from eventbus import acl
 from eventbus.bus import Bus
+from eventbus.keys import Keys
 from eventbus.server import LocalCluster, RedisServer
 from eventbus.settings import BusSettings
 
@@ -102,3 +105,23 @@ def bus_settings() -> BusSettings:
 async def bus(redis_url: str, bus_settings: BusSettings) -> AsyncIterator[Bus]:
     async with Bus.from_url(redis_url, source="tests", settings=bus_settings) as bus:
         yield bus
+
+
+@pytest.fixture
+def service_redis_url(redis_url: str, bus_settings: BusSettings) -> Callable[[str], str]:
+    """``service_redis_url("facebook-capi")``: the session's server (or cluster) as that service's ACL user
+    (``eventbus.acl``) for this test's prefix, a user of its own per test: what the service may touch in
+    production, and no more."""
+    keys = Keys(
+        bus_settings.prefix, bus_settings.live_prefix, sharded=cluster_mode() or bus_settings.sharded_pubsub
+    )
+    made: dict[str, str] = {}
+
+    def url_for(service: str) -> str:
+        if service not in made:
+            user, password = f"{service}.{bus_settings.prefix}", secrets.token_urlsafe(16)
+            acl.install(redis_url, acl.setuser_commands(keys, {service: password}, users={service: user}))
+            made[service] = acl.with_credentials(redis_url, user, password)
+        return made[service]
+
+    return url_for
