@@ -78,6 +78,8 @@ class Upstreams:
                         "phone": s.get("phone"),
                         "status": "pending",
                         "signed_at": None,
+                        # autentique-service hands a signing link back for signers it does not notify
+                        "link": f"https://assina.ae/{ULID()}" if s.get("delivery") == "link" else None,
                     }
                     for s in body["signers"]
                 ],
