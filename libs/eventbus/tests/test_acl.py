@@ -5,6 +5,7 @@ too (each ``tests/conftest.py`` takes ``service_redis_url``)."""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 from functools import partial
 
@@ -88,7 +89,8 @@ def test_grants_follow_the_catalog():
     assert agent.channels == ("message.sent", "lead.created", "lead.qualified")
     assert not any("evolution-manager" in k for k in agent.keys)
     rules = acl.grant("facebook-capi", keys).rules("pw")
-    assert rules[:3] == ["reset", "on", ">pw"] and "-@dangerous" in rules
+    assert rules[:3] == ["reset", "on", "#" + hashlib.sha256(b"pw").hexdigest()] and "-@dangerous" in rules
+    assert rules[-1].startswith("(~{wb:lead.created}:stream ") and "-xadd" in rules[-1]
     assert acl.services() == (
         "agent-runtime",
         "autentique-service",

@@ -17,8 +17,8 @@ import httpx
 import structlog
 import typer
 
+from wolfgang import acl, contracts, dlq, events, session, system
 from wolfgang import consumers as consumers_module
-from wolfgang import contracts, dlq, events, session, system
 from wolfgang import tail as tail_module
 from wolfgang.console import EXPECTED, CliError, describe, err, guard, out, print_json, run
 from wolfgang.demo import Demo, Outcome
@@ -221,6 +221,18 @@ def tail(
     # Ctrl-C is how a tail ends: quietly.
     with contextlib.suppress(KeyboardInterrupt):
         run(work())
+
+
+@app.command("acl-file")
+@guard
+def acl_file(
+    ctx: typer.Context,
+    cluster: Annotated[bool, typer.Option(help="Live channels as on a Redis Cluster (sharded).")] = False,
+) -> None:
+    """Print a Redis aclfile: the admin (`default`, REDIS_ADMIN_PASSWORD) and one least-privilege user per
+    service (REDIS_PASSWORD_<SERVICE>), for `redis-server --aclfile`. Only password hashes are written."""
+    t = target(ctx)
+    sys.stdout.write(acl.aclfile(t.prefix, t.live_prefix, os.environ, cluster=cluster))
 
 
 app.command()(guard(events.publish))

@@ -7,10 +7,13 @@ configuration, not in its AOF), so nothing needs remembering.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from collections.abc import Iterable, Mapping
 
 from eventbus import Keys, acl, is_cluster_url
+
+from wolfgang.console import CliError
 
 
 def password_variable(service: str) -> str:
@@ -30,3 +33,17 @@ def create_users(
     passwords = {s: environ.get(password_variable(s)) or secrets.token_urlsafe(24) for s in services}
     acl.install(admin_url, acl.setuser_commands(keys, passwords))
     return {s: acl.with_credentials(admin_url, s, p) for s, p in passwords.items()}
+
+
+def aclfile(prefix: str, live_prefix: str, environ: Mapping[str, str], *, cluster: bool = False) -> str:
+    """An ``aclfile`` for ``redis-server --aclfile`` (compose, production): the admin (``default``, password
+    ``REDIS_ADMIN_PASSWORD``) and every service's user (``REDIS_PASSWORD_<SERVICE>``). Only SHA-256 hashes
+    of the passwords are written. A missing password is an error naming its variable."""
+    wanted = ["REDIS_ADMIN_PASSWORD", *(password_variable(s) for s in acl.services())]
+    missing = [name for name in wanted if not environ.get(name)]
+    if missing:
+        raise CliError(f"set {', '.join(missing)} (one strong random value each)")
+    keys = Keys(prefix, live_prefix, sharded=cluster)
+    admin = hashlib.sha256(environ["REDIS_ADMIN_PASSWORD"].encode()).hexdigest()
+    passwords = {s: environ[password_variable(s)] for s in acl.services()}
+    return f"user default on #{admin} ~* &* +@all\n" + acl.aclfile(keys, passwords)

@@ -23,6 +23,7 @@ Redis Cluster keeps ACLs per node: run the ``ACL SETUSER`` of :func:`setuser_com
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import quote
@@ -92,7 +93,8 @@ class Grant:
         rules = [
             "reset",
             "on",
-            f">{password}",
+            # the SHA-256, not the password: ACL LIST, ACL GETUSER and an aclfile never show it
+            f"#{hashlib.sha256(password.encode()).hexdigest()}",
             *(f"~{_glob(k)}" for k in self.keys),
             *(f"%R~{_glob(k)}" for k in self.read_only_keys),
             "resetchannels",
