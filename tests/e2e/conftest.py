@@ -11,6 +11,7 @@ import pytest_asyncio
 from eventbus import Bus, BusSettings
 from eventbus.server import RedisServer, free_port
 from rich.console import Console
+from servicekit.secretbox import generate_key
 from ulid import ULID
 from wolfgang.acl import create_users
 from wolfgang.demo import Demo
@@ -41,7 +42,12 @@ async def running(tmp_path: Path, redis_server_factory) -> AsyncIterator[Running
     # every service on its own ACL user, as `wolfgang up` runs them
     users = create_users(server.url, prefix, f"{prefix}:", SERVICE_NAMES, {})
     system = System(
-        server.url, prefix, f"{prefix}:", {name: free_port() for name in MEMBERS}, service_redis_urls=users
+        server.url,
+        prefix,
+        f"{prefix}:",
+        {name: free_port() for name in MEMBERS},
+        service_redis_urls=users,
+        secrets_keys=generate_key(),
     )
     runner = Runner(system, logs=tmp_path / "logs", console=Console(file=io.StringIO()))
     reports: list[str] = []

@@ -20,6 +20,7 @@ from evolution_manager.app import create_app
 from evolution_manager.settings import Settings
 from fakes import evolution as fake_evolution
 from fastapi import FastAPI
+from servicekit.secretbox import generate_key
 
 COMPANY = "cmp_01J8Z0P1F7K4V6E9QW3M0N1B2C"
 INSTANCE = "vendas-01"
@@ -78,6 +79,10 @@ def fake() -> fake_evolution.EvolutionState:
     return state
 
 
+#: One key for the whole test: a service restarted within a test must open what it sealed before.
+SECRETS_KEYS = generate_key()
+
+
 @pytest.fixture
 def make_settings(
     service_redis_url: Callable[[str], str], bus_settings: BusSettings
@@ -85,6 +90,7 @@ def make_settings(
     def make(**overrides: Any) -> Settings:
         values: dict[str, Any] = {
             "redis_url": service_redis_url("evolution-manager"),
+            "secrets_keys": SECRETS_KEYS,
             "bus_prefix": bus_settings.prefix,
             "bus_live_prefix": bus_settings.live_prefix,
             "consumer_name": "tests",

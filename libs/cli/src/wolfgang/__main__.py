@@ -135,7 +135,14 @@ def run_service(
     if m.kind != "service":
         raise CliError(f"{name} is not a service; services: {', '.join(system.SERVICE_NAMES)}")
     t = target(ctx)
-    local = system.System(t.url, t.prefix, t.live_prefix, system.resolve_ports(os.environ), log_json=False)
+    local = system.System(
+        t.url,
+        t.prefix,
+        t.live_prefix,
+        system.resolve_ports(os.environ),
+        log_json=False,
+        secrets_keys=acl.secrets_keys(Path(".data")),  # the key `up` sealed the stored secrets with
+    )
     env = local.environment(name)
     # The caller's own settings win over the local defaults: that is how a developer points it elsewhere.
     env = env | {k: v for k, v in os.environ.items() if k in env and k not in ("REDIS_URL", "BUS_PREFIX")}

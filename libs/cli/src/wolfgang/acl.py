@@ -1,4 +1,5 @@
-"""Each service of a local system on its own Redis ACL user (``eventbus.acl``), as in production.
+"""Each service of a local system on its own Redis ACL user (``eventbus.acl``), as in production, and the key
+that seals the secrets services store (``servicekit.secretbox``).
 
 Passwords come from ``REDIS_PASSWORD_<SERVICE>`` (``REDIS_PASSWORD_BACKOFFICE_API``, …) when set, otherwise
 fresh random ones for this run: the users are created again at every start (ACLs live in the server's
@@ -10,8 +11,10 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 
 from eventbus import Keys, acl, is_cluster_url
+from servicekit.secretbox import generate_key
 
 from wolfgang.console import CliError
 
@@ -47,3 +50,14 @@ def aclfile(prefix: str, live_prefix: str, environ: Mapping[str, str], *, cluste
     admin = hashlib.sha256(environ["REDIS_ADMIN_PASSWORD"].encode()).hexdigest()
     passwords = {s: environ[password_variable(s)] for s in acl.services()}
     return f"user default on #{admin} ~* &* +@all\n" + acl.aclfile(keys, passwords)
+
+
+def secrets_keys(data_dir: Path) -> str:
+    """The local system's SECRETS_KEYS: made once and kept in ``data_dir`` (owner-only), since the secrets
+    sealed with it live on in the embedded Redis's AOF."""
+    path = data_dir / "secrets.keys"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(generate_key() + "\n")
+    return path.read_text().strip()

@@ -130,6 +130,8 @@ class System:
     log_json: bool = True
     #: A service's own ``REDIS_URL`` (its ACL user, ``wolfgang.acl``); ``redis_url`` for the others.
     service_redis_urls: Mapping[str, str] = field(default_factory=dict)
+    #: SECRETS_KEYS of the services that store secrets (``wolfgang.acl.secrets_keys`` keeps it in .data/).
+    secrets_keys: str | None = None
 
     def url(self, name: str) -> str:
         return f"http://{self.host}:{self.ports[name]}"
@@ -167,6 +169,8 @@ class System:
             f"{p}HOST": self.host,
             f"{p}PORT": str(self.ports[name]),
         }
+        if self.secrets_keys and name in ("evolution-manager", "facebook-capi"):
+            env["SECRETS_KEYS"] = self.secrets_keys
         if name == "evolution-manager":
             env |= {
                 "EVOLUTION_API_URL": self.url("fake-evolution"),

@@ -6,7 +6,7 @@ import socket
 from datetime import timedelta
 
 from eventbus import BusSettings
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -29,6 +29,11 @@ class ServiceSettings(BaseSettings):
     bus_ack_fsync: bool = Field(False, validation_alias=AliasChoices("bus_ack_fsync", "BUS_ACK_FSYNC"))
     bus_ack_timeout_ms: int = Field(
         1000, gt=0, validation_alias=AliasChoices("bus_ack_timeout_ms", "BUS_ACK_TIMEOUT_MS")
+    )
+    #: Fernet keys, comma-separated, the first encrypting (servicekit.secretbox): required by the services
+    #: that keep secrets in Redis (evolution-manager, facebook-capi).
+    secrets_keys: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("secrets_keys", "SECRETS_KEYS")
     )
     host: str = "127.0.0.1"
     port: int = 8000
