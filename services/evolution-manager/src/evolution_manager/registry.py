@@ -268,25 +268,6 @@ class Registry:
             api_key=SecretStr(self._box.open(key.get_secret_value())) if key else None,
         )
 
-    async def rotate_secrets(self) -> int:
-        """Encrypt every stored secret again with the first key of SECRETS_KEYS (key rotation); returns how
-        many instances were rewritten. A field written meanwhile by a registration is left as it is."""
-        rotated = 0
-        async with redis_errors():
-            for name in sorted(_text(n) for n in await self.redis.smembers(self._keys.all_instances())):
-                key = self._keys.instance(name)
-                stored = await self.redis.hmget(key, ["webhook_secret", "api_key"])
-                fields = {
-                    field: self._box.rotate(_text(value))
-                    for field, value in zip(("webhook_secret", "api_key"), stored, strict=True)
-                    if value
-                }
-                if fields:
-                    await self.redis.hset(key, mapping=fields)  # type: ignore[arg-type]
-                    rotated += 1
-        self._cache.clear()
-        return rotated
-
     async def _index(self, name: str, instance_id: str, company_id: str, *, with_id: bool) -> None:
         """Idempotent, so that each registration also repairs what a crash left out. Three keys in three
         slots: a plain pipeline, not a transaction."""
