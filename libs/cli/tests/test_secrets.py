@@ -4,6 +4,7 @@ the first key, after which the old key can go."""
 from __future__ import annotations
 
 import asyncio
+import json
 
 import eventbus
 from evolution_manager.registry import InstanceConfig, Registry
@@ -59,3 +60,30 @@ async def test_rotate_without_the_old_key_fails_and_names_the_way_out(redis_url,
     env = {"REDIS_URL": redis_url, "BUS_PREFIX": bus_settings.prefix, "SECRETS_KEYS": generate_key()}
     result = await asyncio.to_thread(CliRunner().invoke, app, ["secrets", "rotate"], env=env)
     assert result.exit_code == 1 and "keep every key still in use" in result.output
+
+
+async def test_rotate_seals_the_secrets_an_earlier_version_stored_in_clear(redis_url, bus_settings):
+    key = generate_key()
+    keys = eventbus.Keys(bus_settings.prefix, bus_settings.live_prefix)
+    redis = eventbus.connect(redis_url, decode_responses=True)
+    box = SecretBox([key])
+    try:
+        await Registry(redis, keys, box=box).put("vendas-01", InstanceConfig(company_id=COMPANY))
+        instance = keys.service("evolution-manager", "{vendas-01}", "instance")
+        await redis.hset(instance, mapping={"webhook_secret": "w" * 32, "api_key": "clear-token"})
+        company = keys.service("facebook-capi", "company", COMPANY)
+        await redis.set(
+            company, json.dumps({"company_id": COMPANY, "pixel_id": "123", "access_token": "EAAG-clear"})
+        )
+        env = {"REDIS_URL": redis_url, "BUS_PREFIX": bus_settings.prefix, "SECRETS_KEYS": key}
+        result = await asyncio.to_thread(CliRunner().invoke, app, ["secrets", "rotate"], env=env)
+        assert result.exit_code == 0, result.output
+        assert "clear" not in str(await redis.hgetall(instance)) and "EAAG-clear" not in await redis.get(
+            company
+        )
+        opened = await Registry(redis, keys, box=box).get("vendas-01")
+        assert opened.api_key.get_secret_value() == "clear-token"
+        capi = await CompanyConfigs(redis, keys, box=box).get(COMPANY)
+        assert capi is not None and capi.access_token.get_secret_value() == "EAAG-clear"
+    finally:
+        await redis.aclose()

@@ -3,12 +3,14 @@
 Rotation (docs/security.md): put a new key first in ``SECRETS_KEYS`` (``new,old``) everywhere and restart —
 services now seal with the new key and still open the old values — then run ``rotate`` with the same
 ``SECRETS_KEYS``: every sealed value (``fernet:…``, in the services' own keys) is encrypted again with the
-first key. Then drop the old key. Each value is swapped only if it is still the one read (a script compares
-and sets), so a secret written by a service meanwhile is never overwritten with an older one.
+first key, and any secret an earlier version stored in clear is sealed. Then drop the old key. Each value
+is swapped only if it is still the one read (a script compares and sets), so a secret written by a
+service meanwhile is never overwritten with an older one.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from typing import Annotated
@@ -21,8 +23,10 @@ from servicekit.secretbox import MARKER, MissingSecretsKey, SecretBox, SecretUnr
 from wolfgang.console import CliError, guard, out, run
 from wolfgang.target import target
 
-#: The services that keep sealed secrets (servicekit.secretbox) under their own keys.
-SEALING = ("evolution-manager", "facebook-capi")
+#: The services that keep sealed secrets (servicekit.secretbox) under their own keys, and where earlier
+#: versions kept them in clear: evolution-manager's instance hash fields, facebook-capi's company JSON.
+SEALING = {"evolution-manager": "*:instance", "facebook-capi": "company:*"}
+PLAINTEXT_FIELDS = ("webhook_secret", "api_key")
 _SEALED = re.compile(re.escape(MARKER) + r"[A-Za-z0-9_=-]+")
 # Compare-and-set of one string or hash field: ARGV old, new[, field].
 _SWAP = """
@@ -42,16 +46,26 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-def _resealed(box: SecretBox, value: str) -> str:
+def _resealed(box: SecretBox, field: str | None, value: str) -> str:
+    """``value`` with every sealed secret in it sealed again by the first key, and a secret written in clear
+    by a version that did not seal (the fields of :data:`PLAINTEXT`) sealed: the upgrade path."""
+    if field in PLAINTEXT_FIELDS and value and not value.startswith(MARKER):
+        return box.seal(value)
+    if field is None and value.startswith("{") and MARKER not in value:
+        data = json.loads(value)
+        if isinstance(data, dict) and isinstance(data.get("access_token"), str):
+            data["access_token"] = box.seal(data["access_token"])
+            return json.dumps(data)
     return _SEALED.sub(lambda m: box.rotate(m.group(0)), value)
 
 
 async def rotate(bus: Bus, box: SecretBox) -> int:
-    """Seal every stored secret again with ``box``'s first key; returns how many values changed."""
+    """Seal every stored secret again with ``box``'s first key, and seal those still in clear; returns how
+    many values changed."""
     swap = bus.redis.register_script(_SWAP)
     changed = 0
-    for service in SEALING:
-        async for key in bus.redis.scan_iter(match=bus.keys.service(service, "*"), count=1000):
+    for service, pattern in SEALING.items():
+        async for key in bus.redis.scan_iter(match=bus.keys.service(service, pattern), count=1000):
             kind = _text(await bus.redis.type(key))
             values: dict[str | None, str]  # hash field → value; None for a string key
             if kind == "string":
@@ -62,10 +76,10 @@ async def rotate(bus: Bus, box: SecretBox) -> int:
             else:
                 continue
             for field, value in values.items():
-                if MARKER not in value:
-                    continue
-                args = [value, _resealed(box, value), *([field] if field is not None else [])]
-                changed += int(await swap(keys=[key], args=args))
+                new = _resealed(box, field, value)
+                if new != value:
+                    args = [value, new, *([field] if field is not None else [])]
+                    changed += int(await swap(keys=[key], args=args))
     return changed
 
 
