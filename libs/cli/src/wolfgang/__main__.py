@@ -141,7 +141,8 @@ def run_service(
         t.live_prefix,
         system.resolve_ports(os.environ),
         log_json=False,
-        secrets_keys=acl.secrets_keys(Path(".data")),  # the key `up` sealed the stored secrets with
+        # the key `up` sealed the stored secrets with, if it ran here; else the caller's SECRETS_KEYS
+        secrets_keys=acl.secrets_keys(Path(".data"), create=False),
     )
     env = local.environment(name)
     # The caller's own settings win over the local defaults: that is how a developer points it elsewhere.

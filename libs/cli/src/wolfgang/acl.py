@@ -52,11 +52,13 @@ def aclfile(prefix: str, live_prefix: str, environ: Mapping[str, str], *, cluste
     return f"user default on #{admin} ~* &* +@all\n" + acl.aclfile(keys, passwords)
 
 
-def secrets_keys(data_dir: Path) -> str:
-    """The local system's SECRETS_KEYS: made once and kept in ``data_dir`` (owner-only), since the secrets
-    sealed with it live on in the embedded Redis's AOF."""
+def secrets_keys(data_dir: Path, *, create: bool = True) -> str | None:
+    """The local system's SECRETS_KEYS: made once (``create``) and kept in ``data_dir``, owner-only, since the
+    secrets sealed with it live on in the embedded Redis's AOF. None when absent and not to be made."""
     path = data_dir / "secrets.keys"
     if not path.exists():
+        if not create:
+            return None
         data_dir.mkdir(parents=True, exist_ok=True)
         path.touch(mode=0o600)
         path.write_text(generate_key() + "\n")

@@ -73,7 +73,7 @@ async def up(target: Target, ports: dict[str, int], options: UpOptions) -> int:
             # its own session: Ctrl-C reaches Redis only through stop(), after the services are done with it
             await asyncio.to_thread(server.start, new_session=True)
             redis_url = server.url
-        keys = os.environ.get("SECRETS_KEYS") or secrets_keys(options.data_dir)
+        keys = os.environ.get("SECRETS_KEYS") or secrets_keys(options.data_dir) or ""
         service_urls: dict[str, str] = {}
         if server is not None:  # our own server: each service gets its ACL user, as in production
             service_urls = await asyncio.to_thread(
