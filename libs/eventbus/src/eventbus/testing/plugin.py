@@ -4,6 +4,9 @@ It never touches anything already listening on 6379: the server gets a free port
 directory. Tests are isolated by a fresh key prefix (and live Pub/Sub prefix) each, not by flushing, so they
 can share the session's server; tests that kill the server start their own with ``redis_server_factory``.
 
+``service_redis_url("<service>")`` is the same server as that service's ACL user (``eventbus.acl``): the
+services' suites run their apps on it, so a key or command outside the service's grant fails the test.
+
 ``WB_TEST_REDIS=cluster`` runs the same tests against a local Redis Cluster (3 primaries + 3 replicas):
 ``redis_url`` is then its ``redis+cluster://`` URL. ``redis_cluster_factory`` starts clusters that a test may
 break (kill a primary).
