@@ -38,6 +38,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _tables import Table, render
+from servicekit.secretbox import generate_key
 
 COMPANY = "cmp_01J8Z0P1F7K4V6E9QW3M0N1B2C"
 PIXEL = "1234567890"
@@ -188,6 +189,7 @@ def run_mode(
         "BUS_LIVE_PREFIX": f"{prefix}:",
         "FACEBOOK_GRAPH_URL": graph_url,
         "CAPI_PORT": str(port),
+        "SECRETS_KEYS": generate_key(),  # the service seals the secrets it stores
         "CAPI_COMPANIES_FILE": str(companies),
         "CAPI_BATCH_MAX_EVENTS": str(batch),
         "CAPI_CONCURRENCY": str(concurrency),

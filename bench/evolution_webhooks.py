@@ -49,6 +49,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _noise import Noise, add_options, cpu_seconds, machine_busy
 from _tables import Table, render
+from servicekit.secretbox import generate_key
 
 INSTANCE = "bench-01"
 SECRET = "bench-webhook-secret-0123456789abcdef"
@@ -102,6 +103,7 @@ def start_target(kind: str, port: int, redis_url: str, workdir: Path) -> subproc
             # One instance sends everything here: its per-instance rate limit must not be what is measured
             # (the limiter's cost still is: every webhook is counted).
             "EVOLUTION_WEBHOOK_RATE_PER_SECOND": "1000000",
+            "SECRETS_KEYS": generate_key(),  # the service seals the secrets it stores
         }
         ready = f"http://127.0.0.1:{port}/v1/instances/{INSTANCE}"
     process = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL)

@@ -11,10 +11,12 @@ import pytest_asyncio
 from eventbus import Bus, BusSettings
 from eventbus.server import RedisServer, free_port
 from rich.console import Console
+from servicekit.secretbox import generate_key
 from ulid import ULID
+from wolfgang.acl import create_users
 from wolfgang.demo import Demo
 from wolfgang.runner import Runner, progress_bar
-from wolfgang.system import MEMBERS, System
+from wolfgang.system import MEMBERS, SERVICE_NAMES, System
 
 
 @dataclass
@@ -37,7 +39,16 @@ class RunningSystem:
 async def running(tmp_path: Path, redis_server_factory) -> AsyncIterator[RunningSystem]:
     server: RedisServer = redis_server_factory(appendonly=True, name="e2e")
     prefix = f"e2e{ULID()}"
-    system = System(server.url, prefix, f"{prefix}:", {name: free_port() for name in MEMBERS})
+    # every service on its own ACL user, as `wolfgang up` runs them
+    users = create_users(server.url, prefix, f"{prefix}:", SERVICE_NAMES, {})
+    system = System(
+        server.url,
+        prefix,
+        f"{prefix}:",
+        {name: free_port() for name in MEMBERS},
+        service_redis_urls=users,
+        secrets_keys=generate_key(),
+    )
     runner = Runner(system, logs=tmp_path / "logs", console=Console(file=io.StringIO()))
     reports: list[str] = []
     try:

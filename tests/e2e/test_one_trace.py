@@ -23,6 +23,7 @@ from opentelemetry.instrumentation.redis import RedisInstrumentor
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from servicekit.secretbox import generate_key
 from servicekit.telemetry import InsideTraces
 
 COMPANY = "cmp_01J8Z0P1F7K4V6E9QW3M0N1B2C"
@@ -73,7 +74,13 @@ async def test_one_webhook_is_one_trace_across_both_services_the_bus_and_send_te
     fake.add_instance(INSTANCE, "fake-instance-apikey-vendas-01")
     upstream = Recording(fake_evolution.create_app(fake))
     evolution = evolution_manager.app.create_app(
-        EvolutionSettings(**common, consumer_name="em", refresh_on_start=False, admin_token=ADMIN),
+        EvolutionSettings(
+            **common,
+            consumer_name="em",
+            refresh_on_start=False,
+            admin_token=ADMIN,
+            secrets_keys=generate_key(),
+        ),
         transport=upstream,
     )
     agent = agent_runtime.app.create_app(AgentSettings(**common, consumer_name="ar"))

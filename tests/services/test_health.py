@@ -5,6 +5,7 @@ import importlib
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
+from servicekit.secretbox import generate_key
 
 SERVICES = {
     "backoffice_api": 8000,
@@ -18,7 +19,7 @@ SERVICES = {
 def build(package: str, **settings):
     app_module = importlib.import_module(f"{package}.app")
     settings_module = importlib.import_module(f"{package}.settings")
-    return app_module.create_app(settings_module.Settings(**settings))
+    return app_module.create_app(settings_module.Settings(secrets_keys=generate_key(), **settings))
 
 
 def client(app) -> httpx.AsyncClient:

@@ -7,6 +7,7 @@ import time
 
 import httpx
 import pytest
+import redis
 from eventbus.server import free_port
 from typer.testing import CliRunner
 from wolfgang.__main__ import app
@@ -80,3 +81,35 @@ def test_up_names_a_taken_port_and_how_to_choose_another_before_starting_anythin
     assert f"port {port} for fake-evolution is in use" in result.stderr
     assert "--port fake-evolution=N" in result.stderr
     assert not (tmp_path / "logs").exists()  # nothing was started
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(60)
+def test_up_with_its_embedded_redis_runs_each_service_on_its_acl_user_with_a_secrets_key(tmp_path):
+    ports = {
+        name: free_port() for name in ("fake-evolution", "fake-autentique", "fake-graph", "facebook-capi")
+    }
+    redis_port = free_port()
+    command = [
+        sys.executable, "-m", "wolfgang", "up", "--service", "facebook-capi", "--no-demo", "--no-tail",
+        "--data-dir", str(tmp_path), "--redis-port", str(redis_port),
+        *(arg for name, port in ports.items() for arg in ("--port", f"{name}={port}")),
+    ]  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "SECRETS_KEYS")} | {
+        "WOLFGANG_DEBUG": ""
+    }
+    up = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True)
+    try:
+        # facebook-capi starts only with a usable SECRETS_KEYS, and is ready only once its user reaches Redis
+        _wait_ready(f"http://127.0.0.1:{ports['facebook-capi']}/readyz", up)
+        with redis.Redis(port=redis_port) as admin:  # make run's admin (the default user) stays local
+            users = {client["user"] for client in admin.client_list()}
+        assert "facebook-capi" in users
+        assert (tmp_path / "secrets.keys").stat().st_mode & 0o077 == 0
+        up.send_signal(signal.SIGINT)
+        output, _ = up.communicate(timeout=30)
+    finally:
+        if up.poll() is None:
+            up.kill()
+            up.communicate()
+    assert up.returncode == 0, output

@@ -21,9 +21,9 @@ NOW = datetime(2025, 12, 16, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def settings(redis_url, bus_settings) -> Settings:
+def settings(service_redis_url, bus_settings) -> Settings:
     return Settings(
-        redis_url=redis_url,
+        redis_url=service_redis_url("agent-runtime"),
         bus_prefix=bus_settings.prefix,
         bus_live_prefix=bus_settings.live_prefix,
         consumer_name="agent-test",

@@ -108,9 +108,9 @@ def fake() -> AutentiqueState:
 
 
 @pytest.fixture
-def settings(redis_url: str, bus_settings: BusSettings) -> Settings:
+def settings(service_redis_url: Callable[[str], str], bus_settings: BusSettings) -> Settings:
     return Settings(
-        redis_url=redis_url,
+        redis_url=service_redis_url("autentique-service"),
         bus_prefix=bus_settings.prefix,
         bus_live_prefix=bus_settings.live_prefix,
         api_url="http://autentique.test/v2/graphql",

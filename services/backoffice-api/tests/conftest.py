@@ -104,6 +104,8 @@ class Upstreams:
                     "phone": s.get("phone"),
                     "status": "pending",
                     "signed_at": None,
+                    # autentique-service hands a signing link back for signers it does not notify
+                    "link": f"https://assina.ae/{ULID()}" if s.get("delivery") == "link" else None,
                 }
                 for s in body["signers"]
             ],
@@ -172,9 +174,9 @@ def upstreams() -> Upstreams:
 
 
 @pytest.fixture
-def settings(redis_url, bus_settings) -> Settings:
+def settings(service_redis_url, bus_settings) -> Settings:
     return Settings(
-        redis_url=redis_url,
+        redis_url=service_redis_url("backoffice-api"),
         bus_prefix=bus_settings.prefix,
         bus_live_prefix=bus_settings.live_prefix,
         consumer_name="tests",

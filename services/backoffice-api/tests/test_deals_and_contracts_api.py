@@ -265,3 +265,27 @@ async def test_creating_a_contract_needs_the_contracts_write_scope(
     writer = {"X-API-Key": await make_key(scopes={"contracts:write"})}
     created = await client.post(f"/v1/deals/{deal['deal_id']}/contract", json=SIGNERS, headers=writer)
     assert created.status_code == 201, created.text
+
+
+async def test_a_signers_signing_link_is_not_stored_in_backoffice(
+    publish, client, headers, until, upstreams, redis, keyspace
+):
+    await a_lead(publish, client, headers, until)
+    deal = await a_deal(client, headers)
+    signers = {"signers": [{"name": "Ana", "phone": "+5511999990001", "delivery": "link"}]}
+    response = await client.post(f"/v1/deals/{deal['deal_id']}/contract", json=signers, headers=headers)
+    assert response.status_code == 201, response.text
+    link = upstreams.contracts[deal["deal_id"]]["signers"][0]["link"]
+    assert link and link not in response.text
+    stored = []
+    async for key in redis.scan_iter(match=keyspace.keys.service("backoffice-api", "*"), count=1000):
+        kind = await redis.type(key)
+        value = await (
+            redis.hgetall(key) if kind == "hash" else redis.get(key) if kind == "string" else redis.type(key)
+        )
+        stored.append(json.dumps(value, default=str))
+    assert stored and not any(link in value for value in stored)
+    contract_id = response.json()["contract_id"]
+    upstreams.fail["autentique"] = 10  # the answer from what backoffice stored: the signer, not the link
+    one = await client.get(f"/v1/contracts/{contract_id}", headers=headers)
+    assert one.json()["signers"][0]["name"] == "Ana" and link not in one.text

@@ -32,6 +32,7 @@ class Stream:
         self.ended = asyncio.Event()
         self._buffer = ""
         self.body = ""
+        self.headers: dict[str, str] = {}
         self._gone = asyncio.Event()
 
     async def receive(self) -> dict[str, Any]:
@@ -40,6 +41,7 @@ class Stream:
 
     async def send(self, message: dict[str, Any]) -> None:
         if message["type"] == "http.response.start":
+            self.headers = {k.decode(): v.decode() for k, v in message.get("headers", [])}
             self.status.set_result(message["status"])
         elif message["type"] == "http.response.body":
             chunk = message.get("body", b"").decode()
@@ -120,6 +122,7 @@ async def test_streams_beyond_the_caps_answer_429_and_a_closed_stream_frees_its_
             assert await three.status == 429
             await asyncio.wait_for(three.ended.wait(), 5)
             assert "already has 2 live streams" in json.loads(three.body)["error"]["message"]
+            assert three.headers["retry-after"] == "30"
         async with open_stream(live_app, second) as a, open_stream(live_app, second) as b:
             assert await a.status == await b.status == 200
             async with open_stream(live_app, await make_key()) as over:

@@ -20,6 +20,7 @@ from evolution_manager.app import create_app
 from evolution_manager.settings import Settings
 from fakes import evolution as fake_evolution
 from fastapi import FastAPI
+from servicekit.secretbox import generate_key
 
 COMPANY = "cmp_01J8Z0P1F7K4V6E9QW3M0N1B2C"
 INSTANCE = "vendas-01"
@@ -83,11 +84,18 @@ def fake() -> fake_evolution.EvolutionState:
     return state
 
 
+#: One key for the whole test: a service restarted within a test must open what it sealed before.
+SECRETS_KEYS = generate_key()
+
+
 @pytest.fixture
-def make_settings(redis_url: str, bus_settings: BusSettings) -> Callable[..., Settings]:
+def make_settings(
+    service_redis_url: Callable[[str], str], bus_settings: BusSettings
+) -> Callable[..., Settings]:
     def make(**overrides: Any) -> Settings:
         values: dict[str, Any] = {
-            "redis_url": redis_url,
+            "redis_url": service_redis_url("evolution-manager"),
+            "secrets_keys": SECRETS_KEYS,
             "bus_prefix": bus_settings.prefix,
             "bus_live_prefix": bus_settings.live_prefix,
             "consumer_name": "tests",
@@ -107,7 +115,7 @@ def make_settings(redis_url: str, bus_settings: BusSettings) -> Callable[..., Se
 
 @pytest.fixture
 def run_service(
-    fake: fake_evolution.EvolutionState, make_settings: Callable[..., Settings]
+    fake: fake_evolution.EvolutionState, make_settings: Callable[..., Settings], bus: Bus
 ) -> Callable[..., Any]:
     @asynccontextmanager
     async def run(
@@ -121,7 +129,8 @@ def run_service(
             LifespanManager(app),
             httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http,
         ):
-            service = Service(app, http, fake, app.state.ports.bus, {})
+            # the tests' own bus (the admin user): they publish as other services, which the app's ACL user may not
+            service = Service(app, http, fake, bus, {})
             if register:
                 service.instance = await service.register(
                     INSTANCE, company_id=COMPANY, webhook_secret=SECRET, api_key=INSTANCE_APIKEY

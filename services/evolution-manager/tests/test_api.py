@@ -346,7 +346,7 @@ async def test_webhook_gets_503_while_redis_is_down_and_the_retry_is_published_o
 async def test_status_change_whose_publish_failed_is_published_by_the_retried_webhook(
     service, monkeypatch
 ) -> None:
-    bus = service.bus
+    bus = service.app.state.ports.bus  # the app's own (service.bus is the tests')
     real_emit = bus.emit
     calls = {"n": 0}
 

@@ -17,6 +17,7 @@ from facebook_capi.app import create_app
 from facebook_capi.settings import Settings
 from fakes import graph
 from fakes.graph import GraphState
+from servicekit.secretbox import generate_key
 
 PIXEL = "1234567890"
 # Distinctive, so that a test can look for it in every log line and response.
@@ -65,12 +66,19 @@ class Service:
         return await eventually(enough, timeout=10)
 
 
+#: One key for the session: a service started again within a test opens what it sealed before.
+SECRETS_KEYS = generate_key()
+
+
 @pytest.fixture
-def make_service(redis_url: str, bus_settings: BusSettings, fake_graph: GraphState) -> Callable[..., Any]:
+def make_service(
+    redis_url: str, service_redis_url: Callable[[str], str], bus_settings: BusSettings, fake_graph: GraphState
+) -> Callable[..., Any]:
     @asynccontextmanager
     async def start(**overrides: Any) -> AsyncIterator[Service]:
         settings = Settings(
-            redis_url=redis_url,
+            redis_url=service_redis_url("facebook-capi"),
+            secrets_keys=SECRETS_KEYS,
             bus_prefix=bus_settings.prefix,
             bus_live_prefix=bus_settings.live_prefix,
             graph_url="http://graph.test",

@@ -246,3 +246,16 @@ def _no_sleeping_consumer_backoff(monkeypatch):
     from eventbus import Backoff
 
     monkeypatch.setattr(Backoff, "delay", lambda self, attempt: 0.05)
+
+
+async def test_the_access_token_is_stored_encrypted_and_still_reaches_meta(service, events) -> None:
+    await service.configure()
+    stored = [
+        await service.bus.redis.get(key)
+        async for key in service.bus.redis.scan_iter(match=service.bus.keys.service(GROUP, "*"))
+        if await service.bus.redis.type(key) == b"string"
+    ]
+    assert stored and not any(TOKEN.encode() in value for value in stored)
+    assert any(b'"access_token": "fernet:' in value for value in stored)
+    await service.bus.publish(events.lead_created())
+    await service.wait_received(1)  # the fake Graph API accepts only the pixel's token

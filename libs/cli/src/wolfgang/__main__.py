@@ -17,8 +17,8 @@ import httpx
 import structlog
 import typer
 
+from wolfgang import acl, backup, contracts, credentials, dlq, events, secrets, session, system
 from wolfgang import consumers as consumers_module
-from wolfgang import contracts, credentials, dlq, events, session, system
 from wolfgang import tail as tail_module
 from wolfgang.console import EXPECTED, CliError, describe, err, guard, out, print_json, run
 from wolfgang.demo import Demo, Outcome
@@ -148,6 +148,8 @@ def run_service(
         system.resolve_ports(os.environ),
         log_json=False,
         credentials=credentials.load_or_create(Path(".data")),  # those `wolfgang up` gave the others
+        # the key `up` sealed the stored secrets with, if it ran here; else the caller's SECRETS_KEYS
+        secrets_keys=acl.secrets_keys(Path(".data"), create=False),
     )
     env = local.environment(name)
     # The caller's own settings win over the local defaults: that is how a developer points it elsewhere.
@@ -240,11 +242,25 @@ def tail(
         run(work())
 
 
+@app.command("acl-file")
+@guard
+def acl_file(
+    ctx: typer.Context,
+    cluster: Annotated[bool, typer.Option(help="Live channels as on a Redis Cluster (sharded).")] = False,
+) -> None:
+    """Print a Redis aclfile: the admin (`default`, REDIS_ADMIN_PASSWORD) and one least-privilege user per
+    service (REDIS_PASSWORD_<SERVICE>), for `redis-server --aclfile`. Only password hashes are written."""
+    t = target(ctx)
+    sys.stdout.write(acl.aclfile(t.prefix, t.live_prefix, os.environ, cluster=cluster))
+
+
 app.command()(guard(events.publish))
 app.command("events")(guard(events.events))
 app.command()(guard(events.replay))
 app.command()(consumers_module.consumers)
 app.add_typer(dlq.app, name="dlq")
+app.add_typer(backup.app, name="backup")
+app.add_typer(secrets.app, name="secrets")
 app.add_typer(contracts.app, name="contracts")
 if keys_app is not None:
     app.add_typer(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import shlex
 import signal
 from dataclasses import dataclass
@@ -19,12 +20,16 @@ from typing import Any
 import httpx
 from eventbus import Bus, Envelope
 from eventbus.server import RedisServer, free_port
+from pydantic import SecretStr
 from rich.markup import escape
+from servicekit.secretbox import SecretBox
 
 from wolfgang import credentials, tail
+from wolfgang.acl import create_users, secrets_keys
 from wolfgang.console import out
 from wolfgang.demo import Demo, DemoFailed, Seed
 from wolfgang.runner import Runner, progress_bar
+from wolfgang.secrets import rotate as seal_stored_secrets
 from wolfgang.system import FAKES, INSTANCE, SERVICE_NAMES, System, port_in_use
 from wolfgang.target import Target
 
@@ -68,8 +73,24 @@ async def up(target: Target, ports: dict[str, int], options: UpOptions) -> int:
             # its own session: Ctrl-C reaches Redis only through stop(), after the services are done with it
             await asyncio.to_thread(server.start, new_session=True)
             redis_url = server.url
-        kept = credentials.load_or_create(options.data_dir)
-        system = System(redis_url, target.prefix, target.live_prefix, ports, credentials=kept)
+        keys = os.environ.get("SECRETS_KEYS") or secrets_keys(options.data_dir) or ""
+        service_urls: dict[str, str] = {}
+        if server is not None:  # our own server: each service gets its ACL user, as in production
+            service_urls = await asyncio.to_thread(
+                create_users, redis_url, target.prefix, target.live_prefix, options.services, os.environ
+            )
+            # .data/ from a version that stored secrets in clear: seal them before the services read them
+            async with target.bus(redis_url) as bus:
+                await seal_stored_secrets(bus, SecretBox.from_setting(SecretStr(keys)))
+        system = System(
+            redis_url,
+            target.prefix,
+            target.live_prefix,
+            ports,
+            credentials=credentials.load_or_create(options.data_dir),
+            service_redis_urls=service_urls,
+            secrets_keys=keys,
+        )
         runner = Runner(system, logs=options.data_dir / "logs", console=out)
         session = asyncio.create_task(_session(system, runner, options))
         stopping = asyncio.create_task(stop.wait())

@@ -130,6 +130,10 @@ class System:
     log_json: bool = True
     #: One random credential per caller → callee pair (``wolfgang.credentials``); ``up`` keeps them per data dir.
     credentials: Mapping[str, str] = field(default_factory=credentials.generate)
+    #: A service's own ``REDIS_URL`` (its ACL user, ``wolfgang.acl``); ``redis_url`` for the others.
+    service_redis_urls: Mapping[str, str] = field(default_factory=dict)
+    #: SECRETS_KEYS of the services that store secrets (``wolfgang.acl.secrets_keys`` keeps it in .data/).
+    secrets_keys: str | None = None
 
     def credential(self, name: str) -> str:
         return self.credentials[name]
@@ -164,13 +168,15 @@ class System:
         p = m.env_prefix
         env = {
             "WOLFGANG_ENV": "development",
-            "REDIS_URL": self.redis_url,
+            "REDIS_URL": self.service_redis_urls.get(name, self.redis_url),
             "BUS_PREFIX": self.prefix,
             "BUS_LIVE_PREFIX": self.live_prefix,
             "LOG_JSON": "true" if self.log_json else "false",
             f"{p}HOST": self.host,
             f"{p}PORT": str(self.ports[name]),
         }
+        if self.secrets_keys and name in ("evolution-manager", "facebook-capi"):
+            env["SECRETS_KEYS"] = self.secrets_keys
         if name == "evolution-manager":
             env |= {
                 "EVOLUTION_API_URL": self.url("fake-evolution"),

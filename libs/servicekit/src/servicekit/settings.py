@@ -48,6 +48,11 @@ class ServiceSettings(BaseSettings):
     bus_ack_timeout_ms: int = Field(
         1000, gt=0, validation_alias=AliasChoices("bus_ack_timeout_ms", "BUS_ACK_TIMEOUT_MS")
     )
+    #: Fernet keys, comma-separated, the first encrypting (servicekit.secretbox): required by the services
+    #: that keep secrets in Redis (evolution-manager, facebook-capi).
+    secrets_keys: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("secrets_keys", "SECRETS_KEYS")
+    )
     host: str = "127.0.0.1"
     port: int = 8000
     log_level: str = Field("INFO", validation_alias=AliasChoices("log_level", "LOG_LEVEL"))

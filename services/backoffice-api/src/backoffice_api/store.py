@@ -130,15 +130,17 @@ class ReadModels:
 
     async def remember_contract(self, company: str, contract: dict[str, Any]) -> None:
         """What autentique-service answered when we asked for a contract: visible before its event arrives.
-        Only fields no event carries (signers) or that the event would set to the same value."""
+        Only fields no event carries (signers) or that the event would set to the same value. Never a
+        signer's ``link``: it lets whoever holds it sign, and it stays with autentique-service."""
         key = self.ks.contract(company, contract["contract_id"])
+        signers = [{k: v for k, v in s.items() if k != "link"} for s in contract.get("signers") or []]
         await self.redis.hset(
             key,
             mapping={
                 "contract_id": contract["contract_id"],
                 "company_id": company,
                 "deal_id": contract["deal_id"],
-                "signers": json.dumps(contract.get("signers") or []),
+                "signers": json.dumps(signers),
             },
         )
 

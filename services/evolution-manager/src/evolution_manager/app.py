@@ -15,6 +15,7 @@ import structlog
 from eventbus import Backoff, BusUnavailable, Subscription
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from servicekit.secretbox import SecretBox
 from servicekit.upstream import Breakers
 
 from evolution_manager import SERVICE, api, handlers, statuses, webhooks
@@ -71,6 +72,9 @@ async def _malformed(request: Request, exc: Exception) -> JSONResponse:
 def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
     # Read (and validate) the file now: a broken config should stop the start, not be found later.
     seeds = read_instances_file(settings.instances_file) if settings.instances_file else []
+    box = SecretBox.from_setting(
+        settings.secrets_keys
+    )  # instance secrets are stored sealed: no key, no start
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -82,7 +86,7 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
                 timeout=httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout),
             ) as http,
         ):
-            registry = Registry(bus.redis, bus.keys, cache_seconds=settings.instance_cache_seconds)
+            registry = Registry(bus.redis, bus.keys, box=box, cache_seconds=settings.instance_cache_seconds)
             evolution = EvolutionClient(http)
             ports = api.Ports(
                 bus=bus,

@@ -14,7 +14,8 @@ company it left. A reader may therefore meet an index entry ahead of the hash, o
 each read checks the hash itself (:meth:`Registry.list`, :meth:`Registry.by_id`).
 
 Secrets are stored because they must be used (the webhook secret is the JWT's HMAC key; the API key is sent
-to Evolution): they stay write-only at the API and are SecretStr in memory, so a repr cannot leak them.
+to Evolution): encrypted at rest (``servicekit.secretbox``, keys from ``SECRETS_KEYS``), write-only at the
+API and SecretStr in memory, so neither a Redis dump nor a repr leaks them.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import json
 import time
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -32,6 +33,7 @@ import structlog
 from eventbus import BusUnavailable, Client, Keys
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter
 from redis.exceptions import RedisError, WatchError
+from servicekit.secretbox import SecretBox
 from ulid import ULID
 
 from evolution_manager.errors import InstanceTaken, TokenRequired, UnknownInstance
@@ -152,8 +154,9 @@ return 1
 
 
 class Registry:
-    def __init__(self, redis: Client, keys: Keys, *, cache_seconds: float = 0.0) -> None:
+    def __init__(self, redis: Client, keys: Keys, *, box: SecretBox, cache_seconds: float = 0.0) -> None:
         self.redis = redis
+        self._box = box
         self._keys = ServiceKeys(keys)
         self._cache_seconds = cache_seconds
         self._cache: dict[str, tuple[float, Instance | None]] = {}
@@ -165,7 +168,7 @@ class Registry:
             fields = await self.redis.hgetall(self._keys.instance(name))
         if not fields:
             raise UnknownInstance(name)
-        return Instance.from_hash(fields)
+        return self._opened(Instance.from_hash(fields))
 
     async def cached(self, name: str) -> Instance:
         """:meth:`get`, remembered for ``cache_seconds``: webhooks arrive in bursts per instance, and this
@@ -213,7 +216,7 @@ class Registry:
                     pipe.hgetall(self._keys.instance(name))
                 rows: Iterable[Mapping[bytes | str, bytes | str]] = await pipe.execute()
         # The hash decides: a name indexed ahead of its hash, or left in a company it moved from, is not shown.
-        instances = [Instance.from_hash(row) for row in rows if row]
+        instances = [self._opened(Instance.from_hash(row)) for row in rows if row]
         return [i for i in instances if company_id is None or i.company_id == company_id]
 
     async def put(
@@ -274,9 +277,11 @@ class Registry:
                                 "status": "unknown",
                             }
                         if config.webhook_secret is not None:
-                            fields["webhook_secret"] = config.webhook_secret.get_secret_value()
+                            fields["webhook_secret"] = self._box.seal(
+                                config.webhook_secret.get_secret_value()
+                            )
                         if config.api_key is not None:
-                            fields["api_key"] = config.api_key.get_secret_value()
+                            fields["api_key"] = self._box.seal(config.api_key.get_secret_value())
                         if config.managed is not None:
                             fields["managed"] = "1" if config.managed else "0"
                         pipe.hset(key, mapping=fields)  # type: ignore[arg-type]
@@ -305,6 +310,15 @@ class Registry:
             if indexed:
                 pipe.srem(self._keys.company(company_id), name)
             await pipe.execute()
+
+    def _opened(self, instance: Instance) -> Instance:
+        """The instance with its secrets decrypted (they are stored sealed, servicekit.secretbox)."""
+        secret, key = instance.webhook_secret, instance.api_key
+        return replace(
+            instance,
+            webhook_secret=SecretStr(self._box.open(secret.get_secret_value())) if secret else None,
+            api_key=SecretStr(self._box.open(key.get_secret_value())) if key else None,
+        )
 
     async def _index(self, name: str, instance_id: str, company_id: str, *, with_id: bool) -> None:
         """Idempotent, so that each registration also repairs what a crash left out. Three keys in three

@@ -13,6 +13,7 @@ import httpx
 import servicekit
 from eventbus import Subscription, is_cluster_url
 from fastapi import FastAPI
+from servicekit.secretbox import SecretBox
 from servicekit.upstream import Breakers
 
 from facebook_capi import SERVICE, api, handlers
@@ -34,6 +35,8 @@ REACTIONS: dict[str, Callable[..., Awaitable[None]]] = {
 
 
 def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
+    box = SecretBox.from_setting(settings.secrets_keys)  # access tokens are stored sealed: no key, no start
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         from_file = load_file(settings.companies_file) if settings.companies_file else {}
@@ -75,7 +78,7 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
                 sender.deliver, max_events=settings.batch_max_events, max_delay=settings.batch_max_delay
             )
             ports = handlers.Ports(
-                companies=CompanyConfigs(redis, keys, from_file=from_file),
+                companies=CompanyConfigs(redis, keys, box=box, from_file=from_file),
                 leads=LeadIndex(redis, keys, retention=timedelta(days=settings.lead_retention_days)),
                 ledger=ledger,
                 batcher=batcher,

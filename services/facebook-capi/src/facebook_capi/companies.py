@@ -2,8 +2,8 @@
 
 The access token is a `SecretStr` from the moment it is parsed: its repr is `'**********'`, so a log line or
 an error message that happens to include the config cannot carry it. It is stored in this service's own Redis
-keys (a deployment that needs it encrypted at rest puts Redis behind that), returned by no endpoint and
-never published on the bus.
+keys encrypted (``servicekit.secretbox``, keys from ``SECRETS_KEYS``), returned by no endpoint and never
+published on the bus.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any, Literal
 from eventbus import Client, Keys
 from eventbus.envelope import UtcTimestamp, now
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter, field_validator
+from servicekit.secretbox import SecretBox
 
 from facebook_capi.keys import ServiceKeys
 from facebook_capi.mapping import BUSINESS_MESSAGING_EVENTS, ActionSource
@@ -102,8 +103,15 @@ def _with_secret(entry: CompanyCapiSettings) -> dict[str, Any]:
 class CompanyConfigs:
     """Lookups by company: the admin API's entry in Redis first, then the file's."""
 
-    def __init__(self, redis: Client, keys: Keys, *, from_file: dict[str, CompanyCapi] | None = None) -> None:
-        self._redis, self._keys = redis, ServiceKeys(keys)
+    def __init__(
+        self,
+        redis: Client,
+        keys: Keys,
+        *,
+        box: SecretBox,
+        from_file: dict[str, CompanyCapi] | None = None,
+    ) -> None:
+        self._redis, self._keys, self._box = redis, ServiceKeys(keys), box
         self._file = from_file or {}
 
     def _key(self, company_id: str) -> str:
@@ -112,12 +120,15 @@ class CompanyConfigs:
     async def get(self, company_id: str) -> CompanyCapi | None:
         raw = await self._redis.get(self._key(company_id))
         if raw is not None:
-            return CompanyCapi.model_validate_json(raw)
+            data = json.loads(raw)
+            data["access_token"] = self._box.open(data["access_token"])
+            return CompanyCapi.model_validate(data)
         return self._file.get(company_id)
 
     async def put(self, company_id: str, settings: CompanyCapiSettings) -> CompanyCapi:
         config = CompanyCapi(company_id=company_id, source="api", updated_at=now(), **_with_secret(settings))
         data = config.model_dump(mode="json")
-        data["access_token"] = config.access_token.get_secret_value()  # the only place it is written out
+        # the only place it is written out, sealed
+        data["access_token"] = self._box.seal(config.access_token.get_secret_value())
         await self._redis.set(self._key(company_id), json.dumps(data))
         return config

@@ -4,6 +4,9 @@ It never touches anything already listening on 6379: the server gets a free port
 directory. Tests are isolated by a fresh key prefix (and live Pub/Sub prefix) each, not by flushing, so they
 can share the session's server; tests that kill the server start their own with ``redis_server_factory``.
 
+``service_redis_url("<service>")`` is the same server as that service's ACL user (``eventbus.acl``): the
+services' suites run their apps on it, so a key or command outside the service's grant fails the test.
+
 ``WB_TEST_REDIS=cluster`` runs the same tests against a local Redis Cluster (3 primaries + 3 replicas):
 ``redis_url`` is then its ``redis+cluster://`` URL. ``redis_cluster_factory`` starts clusters that a test may
 break (kill a primary).
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
@@ -21,7 +25,9 @@ import pytest_asyncio
 import structlog
 from ulid import ULID
 
+from eventbus import acl
 from eventbus.bus import Bus
+from eventbus.keys import Keys
 from eventbus.server import LocalCluster, RedisServer
 from eventbus.settings import BusSettings
 
@@ -102,3 +108,23 @@ def bus_settings() -> BusSettings:
 async def bus(redis_url: str, bus_settings: BusSettings) -> AsyncIterator[Bus]:
     async with Bus.from_url(redis_url, source="tests", settings=bus_settings) as bus:
         yield bus
+
+
+@pytest.fixture
+def service_redis_url(redis_url: str, bus_settings: BusSettings) -> Callable[[str], str]:
+    """``service_redis_url("facebook-capi")``: the session's server (or cluster) as that service's ACL user
+    (``eventbus.acl``) for this test's prefix, a user of its own per test: what the service may touch in
+    production, and no more."""
+    keys = Keys(
+        bus_settings.prefix, bus_settings.live_prefix, sharded=cluster_mode() or bus_settings.sharded_pubsub
+    )
+    made: dict[str, str] = {}
+
+    def url_for(service: str) -> str:
+        if service not in made:
+            user, password = f"{service}.{bus_settings.prefix}", secrets.token_urlsafe(16)
+            acl.install(redis_url, acl.setuser_commands(keys, {service: password}, users={service: user}))
+            made[service] = acl.with_credentials(redis_url, user, password)
+        return made[service]
+
+    return url_for
