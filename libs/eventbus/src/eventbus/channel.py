@@ -19,11 +19,18 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 from eventbus import catalog, context, metrics, tracing
-from eventbus.client import unreachable
+from eventbus.client import outage, unreachable
 from eventbus.dlq import dead_letter_fields, reason_for
 from eventbus.durability import run_acknowledged
 from eventbus.envelope import Envelope
-from eventbus.errors import HandlerTimeout, InvalidEvent, MalformedEntry, PermanentFailure, UnsupportedVersion
+from eventbus.errors import (
+    HandlerTimeout,
+    InvalidEvent,
+    MalformedEntry,
+    Outage,
+    PermanentFailure,
+    UnsupportedVersion,
+)
 from eventbus.lanes import REDIRECTED, Lane
 from eventbus.line import Command
 from eventbus.subscription import Subscription
@@ -94,10 +101,14 @@ class ChannelConsumer:
         self.flushing: asyncio.Task[None] | None = None
         self.active: set[str] = set()
         self.deadlines: dict[asyncio.Task[None], tuple[float, list[Delivery]]] = {}
+        #: a dependency is down: no handler starts before this moment (time.monotonic); see _wait_out
+        self.resume_at = 0.0
+        self.outages = 0  # consecutive outages reported by handlers, for the pause's backoff
         labels = (sub.channel, owner.group)
         self.m_handled = metrics.HANDLED.labels(*labels)
         self.m_failed = metrics.FAILED.labels(*labels)
         self.m_retried = metrics.RETRIED.labels(*labels)
+        self.m_outage_waits = metrics.OUTAGE_WAITS.labels(*labels)
         self.m_skipped = metrics.SKIPPED.labels(*labels)
         self.m_reclaimed = metrics.RECLAIMED.labels(*labels)
         self.m_wakeups_lost = metrics.WAKEUPS_LOST.labels(*labels)
@@ -376,6 +387,7 @@ class ChannelConsumer:
     async def _work(self) -> None:
         while True:
             delivery = await self.queue.get()
+            await self._until_resumed()
             if self.held.get(delivery.entry_id) is not delivery or self.closing:
                 continue  # lost to a reclaim while queued (maybe held again, as another delivery), or shutting down
             self.active.add(delivery.entry_id)
@@ -415,12 +427,16 @@ class ChannelConsumer:
         except Exception as exc:
             await self._failed(d, exc)
         else:
+            self.outages = 0
             self.m_seconds.observe(time.perf_counter() - started)
             self._settle(d)  # counted as handled once acknowledged (_acknowledged): one inc per batch
         finally:
             context.leave(token)
 
     async def _failed(self, d: Delivery, exc: Exception) -> None:
+        if outage(exc):
+            self._wait_out(d, exc)
+            return
         self.m_failed.inc()
         if isinstance(exc, PermanentFailure):
             await self._dead_letter(d, exc)
@@ -463,6 +479,7 @@ class ChannelConsumer:
             while True:
                 await budget.acquire()
                 batch = [await self.queue.get()]
+                await self._until_resumed()
                 while len(batch) < self.sub.max_batch and not self.queue.empty() and not budget.locked():
                     await budget.acquire()  # free: returns at once
                     batch.append(self.queue.get_nowait())  # what is ready now: a batch never waits to fill
@@ -527,6 +544,7 @@ class ChannelConsumer:
         failures: list[tuple[Delivery, Exception]] = []
         for d, outcome in zip(ready, outcomes, strict=True):
             if outcome is None:
+                self.outages = 0
                 self.m_seconds.observe(elapsed)  # each event waited for the whole call
                 self._settle(d)
             else:
@@ -591,6 +609,26 @@ class ChannelConsumer:
             self.log.warning("consumer_ack_deferred", error=str(exc))
         finally:
             self.flushing = None
+
+    def _wait_out(self, d: Delivery, exc: Exception) -> None:
+        """A dependency is down and nothing was done: put the event back without counting an attempt (no
+        ``XCLAIM RETRYCOUNT``, ``d.attempt`` unchanged) and pause the channel's handlers, so an outage longer
+        than all the attempts' backoffs never ends in a dead letter. The heartbeat keeps the entry ours
+        meanwhile; a shutdown releases it as any held entry."""
+        self.m_outage_waits.inc()
+        retry_after = exc.retry_after if isinstance(exc, Outage) else None
+        if retry_after is None:
+            self.outages += 1
+            retry_after = self.sub.outage_backoff.delay(self.outages)
+        now = time.monotonic()
+        if self.resume_at <= now:  # one line per pause, not one per event put back
+            log.warning("consumer_paused_for_outage", error=repr(exc)[:500], retry_in=round(retry_after, 3))
+        self.resume_at = max(self.resume_at, now + retry_after)
+        self._requeue(d)
+
+    async def _until_resumed(self) -> None:
+        while (left := self.resume_at - time.monotonic()) > 0 and not self.owner.stopping:
+            await self.owner.sleep(left)
 
     async def _retry_or_give_up(self, d: Delivery, exc: Exception) -> None:
         if d.attempt >= self.sub.max_attempts:

@@ -14,6 +14,11 @@ PUBLISH_DEDUPED = Counter(
 )
 HANDLED = Counter("eventbus_handled_total", "Events whose handler succeeded", ["type", "group"])
 FAILED = Counter("eventbus_failed_total", "Handler attempts that raised", ["type", "group"])
+OUTAGE_WAITS = Counter(
+    "eventbus_outage_waits_total",
+    "Events put back without an attempt counted because a dependency was down (Outage, Redis away)",
+    ["type", "group"],
+)
 RETRIED = Counter("eventbus_retried_total", "Attempts scheduled again after a failure", ["type", "group"])
 DEAD_LETTERED = Counter(
     "eventbus_dead_lettered_total", "Events moved to dead letters", ["type", "group", "reason"]

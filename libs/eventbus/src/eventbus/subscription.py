@@ -63,6 +63,10 @@ class Subscription:
     timeout: timedelta | None = timedelta(minutes=5)
     batch_handler: BatchHandler | None = None
     max_batch: int = 64
+    #: How long the channel pauses after a handler reports an outage (``eventbus.Outage``, Redis away, the bus
+    #: refusing a publish), by consecutive outages; an ``Outage`` with ``retry_after`` says it itself. No
+    #: attempt is counted for an outage, so waiting it out never ends in a dead letter.
+    outage_backoff: Backoff = field(default_factory=lambda: Backoff(initial=0.25, maximum=10.0))
 
     def __post_init__(self) -> None:
         catalog.channel(self.channel)  # the catalog is closed: subscribing to an unknown channel is a bug
