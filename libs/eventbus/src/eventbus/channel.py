@@ -172,6 +172,8 @@ class ChannelConsumer:
                 self.stream, self.owner.group, self.owner.start_from, mkstream=True
             )
             self.log.info("consumer_group_created", start_from=self.owner.start_from)
+            # The publish script's cached floor did not know this group: let the next publish look again.
+            await self.bus.redis.hset(self.bus.keys.retention(self.sub.channel), "floor_until", 0)
         except ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise

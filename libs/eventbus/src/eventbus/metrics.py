@@ -42,6 +42,11 @@ HANDLE_SECONDS = Histogram(
 )
 GROUP_LAG = Gauge("eventbus_group_lag", "Entries not yet delivered to the group", ["type", "group"])
 GROUP_PENDING = Gauge("eventbus_group_pending", "Entries delivered, not yet acknowledged", ["type", "group"])
+GROUP_DROPPED = Gauge(
+    "eventbus_group_dropped_unread",
+    "Entries the stream's hard ceiling (BusSettings.stream_ceiling) dropped before the group handled them, in all",
+    ["type", "group"],
+)
 GROUP_DEAD_LETTERS = Gauge("eventbus_group_dead_letters", "Dead letters retained", ["type", "group"])
 ACK_SHORTFALL = Counter(
     "eventbus_write_ack_shortfall_total",

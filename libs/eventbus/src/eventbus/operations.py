@@ -26,10 +26,15 @@ class GroupStats:
     lag: int | None
     last_delivered_id: str
     dead_letters: int
+    #: Entries the stream's hard ceiling dropped before the group had handled them (undelivered or pending),
+    #: in all; and when it last happened (None: never).
+    dropped: int = 0
+    dropped_at: datetime | None = None
 
     def export(self, channel: str) -> None:
         metrics.GROUP_PENDING.labels(channel, self.group).set(self.pending)
         metrics.GROUP_DEAD_LETTERS.labels(channel, self.group).set(self.dead_letters)
+        metrics.GROUP_DROPPED.labels(channel, self.group).set(self.dropped)
         if self.lag is not None:
             metrics.GROUP_LAG.labels(channel, self.group).set(self.lag)
 
@@ -40,11 +45,15 @@ async def group_stats(bus: Bus, channel: str) -> list[GroupStats]:
         groups = await bus.redis.xinfo_groups(bus.keys.stream(channel))
     except ResponseError:
         return []
+    retention = {
+        _text(k): _text(v) for k, v in (await bus.redis.hgetall(bus.keys.retention(channel))).items()
+    }
     rows = []
     for info in groups:
         name = _text(info["name"])
         dead = await bus.redis.xlen(bus.keys.dead_letters(channel, name))
         lag = info.get("lag")
+        dropped_at = retention.get(f"dropped_at:{name}")
         rows.append(
             GroupStats(
                 group=name,
@@ -53,6 +62,8 @@ async def group_stats(bus: Bus, channel: str) -> list[GroupStats]:
                 lag=int(lag) if lag is not None else None,
                 last_delivered_id=_text(info["last-delivered-id"]),
                 dead_letters=int(dead),
+                dropped=int(retention.get(f"dropped:{name}", 0)),
+                dropped_at=datetime.fromtimestamp(int(dropped_at) / 1000, UTC) if dropped_at else None,
             )
         )
     return rows
@@ -111,6 +122,8 @@ async def replay_since(bus: Bus, channel: str, group: str, since: datetime, *, f
     )
     ms = int(since.timestamp() * 1000)
     await bus.redis.xgroup_setid(bus.keys.stream(channel), group, f"{max(0, ms - 1)}-0")
+    # The publish script's cached floor was above the group's new position: let the next publish look again.
+    await bus.redis.hset(bus.keys.retention(channel), "floor_until", 0)
 
 
 async def forget_processed(bus: Bus, channel: str, group: str) -> None:
