@@ -93,18 +93,22 @@ async def test_a_refused_publish_inside_a_handler_is_an_outage_and_real_failures
     assert calls[event_id] == 8  # six outages, then the two attempts allowed
 
 
-async def test_an_outage_pauses_the_channel_for_its_retry_after(bus: Bus) -> None:
-    called_at: list[float] = []
+async def test_an_outage_waits_its_retry_after_while_other_events_go_on(bus: Bus) -> None:
+    """An Outage names one dependency (one company's Evolution instance): that event waits, the rest do not."""
+    calls: list[tuple[str, float]] = []
+    blocked, other = await publish(bus, 2)
 
     async def handler(event: Envelope) -> None:
-        called_at.append(time.monotonic())
-        if len(called_at) == 1:
-            raise Outage("upstream says 503", retry_after=0.5)
+        calls.append((event.id, time.monotonic()))
+        if event.id == blocked and len([c for c in calls if c[0] == blocked]) == 1:
+            raise Outage("instance vendas-01 unreachable", retry_after=0.5)
 
-    await publish(bus, 1)
-    async with consumer(bus, "told", Subscription(CH, handler, outage_backoff=QUICK_PAUSE)).running():
-        await eventually(lambda: asyncio.sleep(0, len(called_at) == 2))
-    assert called_at[1] - called_at[0] >= 0.5
+    sub = Subscription(CH, handler, concurrency=1, outage_backoff=QUICK_PAUSE)
+    async with consumer(bus, "told", sub).running():
+        await eventually(lambda: asyncio.sleep(0, len(calls) == 3))
+    [(_, first), (second_id, second), (third_id, third)] = calls
+    assert (second_id, third_id) == (other, blocked)
+    assert second - first < 0.4 and third - first >= 0.5
 
 
 async def test_an_outage_in_a_batch_puts_back_that_event_alone_without_an_attempt(bus: Bus) -> None:

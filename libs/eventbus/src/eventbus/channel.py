@@ -53,6 +53,8 @@ class Delivery:
     event_id: str = ""
     event: Envelope[Any] | None = None
     timed_out: bool = False
+    #: times its handler reported an outage (no attempt counted for those), for the backoff
+    outages: int = 0
     #: handled; its acknowledgement is queued or on its way to the server
     done: bool = False
 
@@ -101,9 +103,9 @@ class ChannelConsumer:
         self.flushing: asyncio.Task[None] | None = None
         self.active: set[str] = set()
         self.deadlines: dict[asyncio.Task[None], tuple[float, list[Delivery]]] = {}
-        #: a dependency is down: no handler starts before this moment (time.monotonic); see _wait_out
+        #: Redis is away: no handler starts before this moment (time.monotonic); see _wait_out
         self.resume_at = 0.0
-        self.outages = 0  # consecutive outages reported by handlers, for the pause's backoff
+        self.outages = 0  # consecutive Redis outages met by handlers, for the pause's backoff
         labels = (sub.channel, owner.group)
         self.m_handled = metrics.HANDLED.labels(*labels)
         self.m_failed = metrics.FAILED.labels(*labels)
@@ -614,18 +616,28 @@ class ChannelConsumer:
 
     def _wait_out(self, d: Delivery, exc: Exception) -> None:
         """A dependency is down and nothing was done: put the event back without counting an attempt (no
-        ``XCLAIM RETRYCOUNT``, ``d.attempt`` unchanged) and pause the channel's handlers, so an outage longer
-        than all the attempts' backoffs never ends in a dead letter. The heartbeat keeps the entry ours
-        meanwhile; a shutdown releases it as any held entry."""
+        ``XCLAIM RETRYCOUNT``, ``d.attempt`` unchanged), so an outage longer than all the attempts' backoffs
+        never ends in a dead letter. The heartbeat keeps the entry ours meanwhile; a shutdown releases it as any
+        held entry.
+
+        Redis away (the bus's own commands, or the handler's) stops every handler of the channel alike, so the
+        channel pauses. An ``Outage`` names one dependency (one company's Evolution instance, Meta): only this
+        event waits, and the others go on."""
         self.m_outage_waits.inc()
+        d.outages += 1
         retry_after = exc.retry_after if isinstance(exc, Outage) else None
-        if retry_after is None:
-            self.outages += 1
-            retry_after = self.sub.outage_backoff.delay(self.outages)
+        if isinstance(exc, Outage):
+            delay = retry_after if retry_after is not None else self.sub.outage_backoff.delay(d.outages)
+            if d.outages == 1:  # one line per event's outage, not one per try
+                log.warning("event_handler_outage", error=repr(exc)[:500], retry_in=round(delay, 3))
+            asyncio.get_running_loop().call_later(delay, self._requeue, d)
+            return
+        self.outages += 1
+        delay = self.sub.outage_backoff.delay(self.outages)
         now = time.monotonic()
         if self.resume_at <= now:  # one line per pause, not one per event put back
-            log.warning("consumer_paused_for_outage", error=repr(exc)[:500], retry_in=round(retry_after, 3))
-        self.resume_at = max(self.resume_at, now + retry_after)
+            log.warning("consumer_paused_for_outage", error=repr(exc)[:500], retry_in=round(delay, 3))
+        self.resume_at = max(self.resume_at, now + delay)
         self._requeue(d)
 
     async def _until_resumed(self) -> None:
