@@ -103,7 +103,7 @@ class ChannelConsumer:
         self.flushing: asyncio.Task[None] | None = None
         self.active: set[str] = set()
         self.deadlines: dict[asyncio.Task[None], tuple[float, list[Delivery]]] = {}
-        #: Redis is away: no handler starts before this moment (time.monotonic); see _wait_out
+        #: Redis is away: no handler starts before this moment (time.monotonic; 0: no pause); see _wait_out
         self.resume_at = 0.0
         self.outages = 0  # consecutive Redis outages met by handlers, for the pause's backoff
         labels = (sub.channel, owner.group)
@@ -391,7 +391,8 @@ class ChannelConsumer:
     async def _work(self) -> None:
         while True:
             delivery = await self.queue.get()
-            await self._until_resumed()
+            if self.resume_at:
+                await self._until_resumed()
             if self.held.get(delivery.entry_id) is not delivery or self.closing:
                 continue  # lost to a reclaim while queued (maybe held again, as another delivery), or shutting down
             self.active.add(delivery.entry_id)
@@ -483,7 +484,8 @@ class ChannelConsumer:
             while True:
                 await budget.acquire()
                 batch = [await self.queue.get()]
-                await self._until_resumed()
+                if self.resume_at:
+                    await self._until_resumed()
                 while len(batch) < self.sub.max_batch and not self.queue.empty() and not budget.locked():
                     await budget.acquire()  # free: returns at once
                     batch.append(self.queue.get_nowait())  # what is ready now: a batch never waits to fill
@@ -625,9 +627,10 @@ class ChannelConsumer:
         event waits, and the others go on."""
         self.m_outage_waits.inc()
         d.outages += 1
-        retry_after = exc.retry_after if isinstance(exc, Outage) else None
         if isinstance(exc, Outage):
-            delay = retry_after if retry_after is not None else self.sub.outage_backoff.delay(d.outages)
+            delay = exc.retry_after
+            if delay is None:
+                delay = self.sub.outage_backoff.delay(d.outages)
             if d.outages == 1:  # one line per event's outage, not one per try
                 log.warning("event_handler_outage", error=repr(exc)[:500], retry_in=round(delay, 3))
             asyncio.get_running_loop().call_later(delay, self._requeue, d)
@@ -643,6 +646,7 @@ class ChannelConsumer:
     async def _until_resumed(self) -> None:
         while (left := self.resume_at - time.monotonic()) > 0 and not self.owner.stopping:
             await self.owner.sleep(left)
+        self.resume_at = 0.0  # a float test per event on the hot path, rather than a clock read and an await
 
     async def _retry_or_give_up(self, d: Delivery, exc: Exception) -> None:
         if d.attempt >= self.sub.max_attempts:
