@@ -8,7 +8,7 @@ import random
 from collections import Counter
 
 import pytest
-from eventbus import CHANNELS, group_stats
+from eventbus import CHANNELS, DeadLetters, group_stats
 from eventbus.testing.waiting import eventually
 from wolfgang.system import INSTANCE
 
@@ -60,8 +60,11 @@ async def test_a_redis_outage_under_a_burst_of_webhooks_answers_each_accepted_me
     counts = await replies()
     ours = {key: n for key, n in counts.items() if key[0] in {number for number, _ in outcomes}}
     assert set(ours.values()) == {1}, {key: n for key, n in ours.items() if n > 1}
-    dead = {
-        (channel, stats.group): stats.dead_letters
+    dead = {  # with the reason and error of each, so that a failure says what was given up and why
+        (channel, stats.group): [
+            f"{letter.reason}: {letter.error[:200]}"
+            for letter in await DeadLetters(running.bus, channel, stats.group).list()
+        ]
         for channel in CHANNELS
         for stats in await group_stats(running.bus, channel)
         if stats.dead_letters
