@@ -54,8 +54,21 @@ async def _publish(bus: Bus, kind: str, messages: int, tasks: int, tag: str) -> 
                 await bus.redis.xadd(stream, {"e": wire})
             elif kind == "raw EVALSHA":
                 await bus.scripts.publish(
-                    keys=[stream, bus.keys.dedupe("message.received", f"{tag}:{i}")],
-                    args=[f"evt_{tag}{i}", "message.received", 1, wire, live, *retention, "PUBLISH"],
+                    keys=[
+                        stream,
+                        bus.keys.retention("message.received"),
+                        bus.keys.dedupe("message.received", f"{tag}:{i}"),
+                    ],
+                    args=[
+                        f"evt_{tag}{i}",
+                        "message.received",
+                        1,
+                        wire,
+                        live,
+                        *retention,
+                        "PUBLISH",
+                        s.ceiling,
+                    ],
                 )
             else:
                 await bus.emit(payload, company_id=samples.COMPANY, dedupe_key=f"{tag}:{i}")

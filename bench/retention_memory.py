@@ -1,4 +1,5 @@
-"""Redis memory per retained stream entry, processed id and producer idempotency key.
+"""Redis memory per retained stream entry, processed id and producer idempotency key; and what a lagging
+consumer group holds through the real publish script (stream_maxlen, stream_ceiling).
 
     uv run python bench/retention_memory.py [--count 100000]
 
@@ -12,9 +13,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import tempfile
+import time
 from pathlib import Path
 
-from eventbus import Bus
+from eventbus import Bus, BusSettings, group_stats
 from eventbus.server import RedisServer
 from eventbus.testing import samples
 
@@ -73,6 +75,37 @@ async def measure(count: int) -> list[tuple[str, float, float]]:
     ]
 
 
+async def lagging(count: int) -> dict[str, float]:
+    """``count`` publishes through ``Bus.publish`` at ``stream_maxlen = count / 4``, ``stream_ceiling = count / 2``,
+    with one group that reads nothing and one that keeps up: the stream holds what the lagging group has not
+    read, up to the ceiling, and counts the rest as dropped for it."""
+    settings = BusSettings(prefix="lag", stream_maxlen=count // 4, stream_ceiling=count // 2)
+    with RedisServer(Path(tempfile.mkdtemp())) as server:
+        async with Bus.from_url(server.url, source="bench", settings=settings) as bus:
+            stream = bus.keys.stream(CH)
+            await bus.redis.xgroup_create(stream, "lagging", "0", mkstream=True)
+            start = await used(bus)
+            started = time.perf_counter()
+            for first in range(0, count, 64):
+                await asyncio.gather(
+                    *(
+                        bus.emit(samples.message_received(i), company_id=samples.COMPANY)
+                        for i in range(first, min(count, first + 64))
+                    )
+                )
+            seconds = time.perf_counter() - started
+            length = await bus.redis.xlen(stream)
+            [stats] = await group_stats(bus, CH)
+            return {
+                "published": count,
+                "stream length": length,
+                "dropped for the lagging group": stats.dropped,
+                "used_memory Δ per retained entry (B)": (await used(bus) - start) / length,
+                "retention hash (B)": await bus.redis.memory_usage(bus.keys.retention(CH), samples=0) or 0,
+                "publish µs (wall, 64 in flight)": seconds / count * 1e6,
+            }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--count", type=int, default=100_000)
@@ -84,6 +117,9 @@ def main() -> None:
     print(f"|{'-' * 36}|{'-' * 23}|{'-' * 22}|")
     for name, delta, usage in rows:
         print(f"| {name:<34} | {delta:>19.0f} B | {usage:>18.0f} B |")
+    print()
+    for name, value in asyncio.run(lagging(args.count)).items():
+        print(f"| {name:<38} | {value:>12,.0f} |")
 
 
 if __name__ == "__main__":

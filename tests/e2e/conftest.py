@@ -27,6 +27,8 @@ class RunningSystem:
     http: httpx.AsyncClient
     demo: Demo
     reports: list[str]
+    #: the system's Redis (AOF on), for tests that kill and restart it
+    server: RedisServer
 
     async def restart(self, name: str) -> None:
         """Start ``name`` again (after it was killed) and wait until it is ready."""
@@ -61,6 +63,6 @@ async def running(tmp_path: Path, redis_server_factory) -> AsyncIterator[Running
             httpx.AsyncClient(timeout=10) as http,
         ):
             demo = Demo(system, bus, http, state=tmp_path / "demo.json", report=reports.append)
-            yield RunningSystem(system, runner, bus, http, demo, reports)
+            yield RunningSystem(system, runner, bus, http, demo, reports, server)
     finally:
         await runner.stop()

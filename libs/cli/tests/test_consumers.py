@@ -1,5 +1,6 @@
 import json
 
+from eventbus import Bus
 from eventbus.testing import samples
 
 
@@ -37,3 +38,20 @@ def test_consumers_on_a_fresh_prefix_says_there_are_none(cli):
 
     assert result.exit_code == 0
     assert "no consumer groups yet" in result.stdout
+
+
+async def test_consumers_shows_what_a_group_lost_at_the_stream_s_ceiling(acli, bus, redis_url):
+    settings = bus.settings.model_copy(update={"stream_maxlen": 10, "stream_ceiling": 20})
+    stream = bus.keys.stream("lead.created")
+    await bus.redis.xgroup_create(stream, "facebook-capi", id="0", mkstream=True)
+    async with Bus.from_url(redis_url, source="tests", settings=settings) as small:
+        for _ in range(50):
+            await small.emit(samples.every_channel()["lead.created"], company_id=samples.COMPANY)
+
+    as_json = await acli("consumers", "--json")
+    table = await acli("consumers")
+
+    [row] = json.loads(as_json.stdout)
+    assert row["dropped"] + row["lag"] == 50 and row["dropped"] >= 30 and row["dropped_at"]
+    [line] = [line for line in table.stdout.splitlines() if "facebook-capi" in line]
+    assert "dropped" in table.stdout and line.rstrip(" │").endswith(f" {row['dropped']}")

@@ -1,8 +1,10 @@
 import json
+import time
 from datetime import timedelta
 
 import pytest
-from eventbus import Consumer, DeadLetters, PermanentFailure, Subscription
+import ulid_transform
+from eventbus import Consumer, DeadLetters, Envelope, PermanentFailure, Subscription
 from eventbus.testing import samples
 from eventbus.testing.waiting import eventually
 
@@ -105,3 +107,30 @@ def test_dlq_rejects_a_channel_outside_the_catalog(cli):
 
     assert result.exit_code == 1
     assert "unknown channel 'message.lost'" in result.stderr
+
+
+async def test_dlq_replay_of_an_event_older_than_the_processed_window_needs_force(acli, bus):
+    """9 days old, past the 8 days the group remembers what it processed: replaying could repeat it."""
+
+    async def refuse(event):
+        raise PermanentFailure("Evolution answered 400")
+
+    payload = samples.every_channel()["message.sent"]
+    event = Envelope.new(payload, source="tests", company_id=samples.COMPANY)
+    nine_days_ago = ulid_transform.ulid_at_time(time.time() - 9 * 86400)
+    await bus.publish(event.model_copy(update={"id": f"evt_{nine_days_ago}"}))
+    letters = DeadLetters(bus, "message.sent", GROUP)
+    consumer = Consumer(bus, GROUP, [Subscription("message.sent", refuse)], block=timedelta(milliseconds=50))
+    async with consumer.running():
+        await eventually(lambda: _has(letters, 1))
+    [letter] = await letters.list()
+
+    refused = await acli("dlq", "replay", "message.sent", "-g", GROUP, "--id", letter.id)
+    refused_all = await acli("dlq", "replay", "message.sent", "-g", GROUP, "--all")
+    assert refused.exit_code == refused_all.exit_code == 1
+    assert "processed events begins" in refused.stderr and "--force" in refused.stderr
+    assert await letters.count() == 1
+
+    forced = await acli("dlq", "replay", "message.sent", "-g", GROUP, "--id", letter.id, "--force")
+    assert forced.exit_code == 0, forced.stderr
+    assert await letters.count() == 0

@@ -126,3 +126,20 @@ async def test_replay_to_an_unknown_group_says_so(acli, bus):
 
     assert result.exit_code == 1
     assert "has no consumer group 'nobody'" in result.stderr
+
+
+async def test_replay_since_before_the_processed_window_needs_force(acli, bus):
+    stream = bus.keys.stream("lead.created")
+    await bus.emit(samples.every_channel()["lead.created"], company_id=samples.COMPANY)
+    await bus.redis.xgroup_create(stream, "backoffice-api", id="$", mkstream=True)
+
+    refused = await acli("replay", "lead.created", "--group", "backoffice-api", "--since", "9d")
+    assert refused.exit_code == 1
+    assert "processed events begins" in refused.stderr and "--force" in refused.stderr
+    [group] = await bus.redis.xinfo_groups(stream)
+    assert group["lag"] == 0  # not moved
+
+    forced = await acli("replay", "lead.created", "--group", "backoffice-api", "--since", "9d", "--force")
+    assert forced.exit_code == 0, forced.stderr
+    [group] = await bus.redis.xinfo_groups(stream)
+    assert group["lag"] == 1

@@ -175,3 +175,26 @@ def test_secrets_bound_to_a_log_line_are_redacted(capsys) -> None:
         structlog.reset_defaults()
     assert line["access_token"] == "[redacted]" and line["api_key"] == "[redacted]"
     assert line["service"] == "test" and line["status"] == 200 and line["level"] == "info"
+
+
+async def test_readyz_says_degraded_with_the_reason_while_staying_ready() -> None:
+    app = make_app()
+    reason: dict[str, str | None] = {"now": None}
+
+    async def ok() -> bool:
+        return True
+
+    async def consumer_degraded() -> str | None:
+        return reason["now"]
+
+    app.state.ready_checks["consumer"] = ok
+    app.state.degraded_checks["consumer"] = consumer_degraded
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        fine = await client.get("/readyz")
+        reason["now"] = "message.received: 2000 unread events dropped at the stream's ceiling"
+        degraded = await client.get("/readyz")
+    assert fine.status_code == 200 and fine.json()["status"] == "ready" and "degraded" not in fine.json()
+    assert degraded.status_code == 200  # it still does its job: load balancers keep it
+    assert degraded.json()["status"] == "degraded"
+    assert degraded.json()["degraded"] == {"consumer": reason["now"]}

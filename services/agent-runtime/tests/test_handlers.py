@@ -150,7 +150,9 @@ async def test_replayed_message_gets_no_second_answer(make_agent, bus):
         lead_id = (await agent.events("lead.created"))[0].payload.lead_id
         # An operator's replay that also makes the bus forget what it processed: the handler runs again.
         await forget_processed(bus, "message.received", "agent-runtime")
-        await replay_since(bus, "message.received", "agent-runtime", datetime(2000, 1, 1, tzinfo=UTC))
+        await replay_since(
+            bus, "message.received", "agent-runtime", datetime(2000, 1, 1, tzinfo=UTC), force=True
+        )
         await eventually(lambda: bus.redis.exists(bus.keys.processed("message.received", "agent-runtime")))
         replies = await agent.replies_to("+5511999990001")
         state = await _state(agent, lead_id, "evt_unused")

@@ -78,7 +78,9 @@ async def test_a_whole_conversation_touches_one_slot_per_command_and_per_lead(ma
             assert (await agent.http.delete(f"/v1/leads/{lead_id}/handoff", headers=AUTH)).status_code == 200
             assert (await agent.http.put(f"/v1/leads/{lead_id}/handoff", headers=AUTH)).status_code == 200
             await forget_processed(bus, "message.received", "agent-runtime")
-            await replay_since(bus, "message.received", "agent-runtime", datetime(2000, 1, 1, tzinfo=UTC))
+            await replay_since(
+                bus, "message.received", "agent-runtime", datetime(2000, 1, 1, tzinfo=UTC), force=True
+            )
             await eventually(
                 lambda: bus.redis.exists(bus.keys.processed("message.received", "agent-runtime"))
             )

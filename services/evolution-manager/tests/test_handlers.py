@@ -102,7 +102,7 @@ async def test_replayed_message_sent_sends_each_text_once(service) -> None:
     skipped = replies("already_sent")
     # The bus forgets it handled the event and delivers the whole stream again...
     await forget_processed(service.bus, "message.sent", GROUP)
-    await replay_since(service.bus, "message.sent", GROUP, datetime(2000, 1, 1, tzinfo=UTC))
+    await replay_since(service.bus, "message.sent", GROUP, datetime(2000, 1, 1, tzinfo=UTC), force=True)
     # ...and the producer publishes the same reply again under a new event id.
     await service.reply("um", "dois", correlation_id=correlation_id)
     await eventually(lambda: _async(replies("already_sent") >= skipped + 4))

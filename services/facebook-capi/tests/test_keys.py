@@ -73,7 +73,9 @@ async def test_every_script_and_transaction_touches_one_slot_and_scripts_only_th
             await service.wait_received(2)
             await eventually(lambda: _acknowledged(service, "lead.created"))
             await forget_processed(service.bus, "lead.created", GROUP)
-            await replay_since(service.bus, "lead.created", GROUP, datetime(2000, 1, 1, tzinfo=UTC))
+            await replay_since(
+                service.bus, "lead.created", GROUP, datetime(2000, 1, 1, tzinfo=UTC), force=True
+            )
             await eventually(lambda: _counted(service, "already_sent"))
         async with make_service(dry_run=True) as service:
             await service.bus.publish(events.lead_qualified())

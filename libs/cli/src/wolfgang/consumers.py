@@ -27,7 +27,7 @@ def consumers(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
     """Per channel and group: consumers, pending (delivered, not yet acknowledged), lag (not yet
-    delivered) and dead letters."""
+    delivered), dead letters, and events dropped unread at the stream's hard ceiling (docs/retention.md)."""
 
     async def work() -> list[dict[str, Any]]:
         async with target(ctx).bus() as bus:
@@ -43,7 +43,7 @@ def consumers(
     table = Table(title="consumer groups")
     table.add_column("channel", no_wrap=True)
     table.add_column("group", no_wrap=True)
-    for numeric in ("consumers", "pending", "lag", "dead letters"):
+    for numeric in ("consumers", "pending", "lag", "dead letters", "dropped"):
         table.add_column(numeric, justify="right")
     for row in rows:
         lag = "?" if row["lag"] is None else str(row["lag"])
@@ -55,6 +55,7 @@ def consumers(
             _warn(row["pending"]),
             _warn(None if row["lag"] is None else row["lag"], lag),
             f"[bold red]{dead}[/]" if dead else "0",
+            f"[bold red]{row['dropped']}[/]" if row["dropped"] else "0",
         )
     out.print(table)
 

@@ -23,6 +23,13 @@ Group = Annotated[str, typer.Option("--group", "-g", help="The consumer group (a
 DeadId = Annotated[str | None, typer.Option("--id", help="One dead letter's id (from `dlq list`).")]
 All = Annotated[bool, typer.Option("--all", help="Every dead letter of the group on this channel.")]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+Force = Annotated[
+    bool,
+    typer.Option(
+        "--force",
+        help="Replay even events older than the group's processed-id window (their side effects may repeat).",
+    ),
+]
 
 
 def _one_of(dead_id: str | None, every: bool) -> None:
@@ -103,9 +110,12 @@ def replay(
     group: Group,
     dead_id: DeadId = None,
     every: All = False,
+    force: Force = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Put dead letters back on the channel for this group only, with the same event id."""
+    """Put dead letters back on the channel for this group only, with the same event id.
+
+    Refused for events older than the group's processed-id window (8 days by default) unless --force."""
     check_channels([channel])
     _one_of(dead_id, every)
 
@@ -113,9 +123,9 @@ def replay(
         async with target(ctx).bus() as bus:
             letters = DeadLetters(bus, channel, group)
             if dead_id is not None:
-                await letters.replay(dead_id)
+                await letters.replay(dead_id, force=force)
                 return 1
-            return await letters.replay_all()
+            return await letters.replay_all(force=force)
 
     replayed = run(work())
     if as_json:

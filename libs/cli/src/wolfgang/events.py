@@ -155,11 +155,20 @@ def replay(
         bool,
         typer.Option("--rebuild", help="Forget what the group processed first, so every handler runs again."),
     ] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Replay even from before the group's processed-id window (side effects may repeat).",
+        ),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Deliver a channel's retained history from --since to one group again.
 
-    Events the group already processed are skipped (side effects stay once) unless --rebuild.
+    Events the group already processed are skipped (side effects stay once) unless --rebuild. A --since
+    before the group's processed-id window (8 days by default) is refused unless --force (or --rebuild,
+    which asks for every handler to run again anyway).
     """
     moment = parse_since(since)
     tail.check_channels([channel])
@@ -172,7 +181,7 @@ def replay(
                 )
             if rebuild:
                 await forget_processed(bus, channel, group)
-            await replay_since(bus, channel, group, moment)
+            await replay_since(bus, channel, group, moment, force=force or rebuild)
 
     run(work())
     if as_json:

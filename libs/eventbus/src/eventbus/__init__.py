@@ -21,12 +21,19 @@ from eventbus.errors import (
     MalformedEntry,
     Outage,
     PermanentFailure,
+    ReplayOutsideWindow,
     UnknownEventType,
     UnsupportedVersion,
     WriteNotAcknowledged,
 )
 from eventbus.keys import Keys
-from eventbus.operations import GroupStats, forget_processed, group_stats, replay_since
+from eventbus.operations import (
+    GroupStats,
+    forget_processed,
+    group_stats,
+    processed_window_start,
+    replay_since,
+)
 from eventbus.payloads import (
     AdReferral,
     ContractCreated,
@@ -77,6 +84,7 @@ __all__ = [
     "Payload",
     "PermanentFailure",
     "Published",
+    "ReplayOutsideWindow",
     "Subscription",
     "UnknownEventType",
     "UnsupportedVersion",
@@ -88,6 +96,7 @@ __all__ = [
     "forget_processed",
     "group_stats",
     "is_cluster_url",
+    "processed_window_start",
     "replay_since",
     "subscribers",
     "tap",

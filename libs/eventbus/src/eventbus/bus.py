@@ -166,7 +166,7 @@ class Bus:
     ) -> tuple[list[str], list[str | int | bytes]]:
         """The publish script's keys and arguments for ``event``."""
         s = self.settings
-        keys = [self.keys.stream(event.type)]
+        keys = [self.keys.stream(event.type), self.keys.retention(event.type)]
         if dedupe_key is not None:
             if len(dedupe_key) > _MAX_DEDUPE_KEY:
                 dedupe_key = hashlib.sha256(dedupe_key.encode()).hexdigest()
@@ -181,6 +181,7 @@ class Bus:
             int(s.stream_max_age.total_seconds() * 1000),
             int(s.dedupe_retention.total_seconds() * 1000),
             self._publish_cmd,
+            s.ceiling,
         ]
         return keys, args
 

@@ -19,11 +19,18 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 from eventbus import catalog, context, metrics, tracing
-from eventbus.client import unreachable
+from eventbus.client import outage, unreachable
 from eventbus.dlq import dead_letter_fields, reason_for
 from eventbus.durability import run_acknowledged
 from eventbus.envelope import Envelope
-from eventbus.errors import HandlerTimeout, InvalidEvent, MalformedEntry, PermanentFailure, UnsupportedVersion
+from eventbus.errors import (
+    HandlerTimeout,
+    InvalidEvent,
+    MalformedEntry,
+    Outage,
+    PermanentFailure,
+    UnsupportedVersion,
+)
 from eventbus.lanes import REDIRECTED, Lane
 from eventbus.line import Command
 from eventbus.subscription import Subscription
@@ -46,6 +53,8 @@ class Delivery:
     event_id: str = ""
     event: Envelope[Any] | None = None
     timed_out: bool = False
+    #: times its handler reported an outage (no attempt counted for those), for the backoff
+    outages: int = 0
     #: handled; its acknowledgement is queued or on its way to the server
     done: bool = False
 
@@ -94,10 +103,14 @@ class ChannelConsumer:
         self.flushing: asyncio.Task[None] | None = None
         self.active: set[str] = set()
         self.deadlines: dict[asyncio.Task[None], tuple[float, list[Delivery]]] = {}
+        #: Redis is away: no handler starts before this moment (time.monotonic; 0: no pause); see _wait_out
+        self.resume_at = 0.0
+        self.outages = 0  # consecutive Redis outages met by handlers, for the pause's backoff
         labels = (sub.channel, owner.group)
         self.m_handled = metrics.HANDLED.labels(*labels)
         self.m_failed = metrics.FAILED.labels(*labels)
         self.m_retried = metrics.RETRIED.labels(*labels)
+        self.m_outage_waits = metrics.OUTAGE_WAITS.labels(*labels)
         self.m_skipped = metrics.SKIPPED.labels(*labels)
         self.m_reclaimed = metrics.RECLAIMED.labels(*labels)
         self.m_wakeups_lost = metrics.WAKEUPS_LOST.labels(*labels)
@@ -161,6 +174,8 @@ class ChannelConsumer:
                 self.stream, self.owner.group, self.owner.start_from, mkstream=True
             )
             self.log.info("consumer_group_created", start_from=self.owner.start_from)
+            # The publish script's cached floor did not know this group: let the next publish look again.
+            await self.bus.redis.hset(self.bus.keys.retention(self.sub.channel), "floor_until", 0)
         except ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
@@ -376,6 +391,8 @@ class ChannelConsumer:
     async def _work(self) -> None:
         while True:
             delivery = await self.queue.get()
+            if self.resume_at:
+                await self._until_resumed()
             if self.held.get(delivery.entry_id) is not delivery or self.closing:
                 continue  # lost to a reclaim while queued (maybe held again, as another delivery), or shutting down
             self.active.add(delivery.entry_id)
@@ -415,12 +432,16 @@ class ChannelConsumer:
         except Exception as exc:
             await self._failed(d, exc)
         else:
+            self.outages = 0
             self.m_seconds.observe(time.perf_counter() - started)
             self._settle(d)  # counted as handled once acknowledged (_acknowledged): one inc per batch
         finally:
             context.leave(token)
 
     async def _failed(self, d: Delivery, exc: Exception) -> None:
+        if outage(exc):
+            self._wait_out(d, exc)
+            return
         self.m_failed.inc()
         if isinstance(exc, PermanentFailure):
             await self._dead_letter(d, exc)
@@ -463,6 +484,8 @@ class ChannelConsumer:
             while True:
                 await budget.acquire()
                 batch = [await self.queue.get()]
+                if self.resume_at:
+                    await self._until_resumed()
                 while len(batch) < self.sub.max_batch and not self.queue.empty() and not budget.locked():
                     await budget.acquire()  # free: returns at once
                     batch.append(self.queue.get_nowait())  # what is ready now: a batch never waits to fill
@@ -530,6 +553,7 @@ class ChannelConsumer:
         failures: list[tuple[Delivery, Exception]] = []
         for d, outcome in zip(ready, outcomes, strict=True):
             if outcome is None:
+                self.outages = 0
                 self.m_seconds.observe(elapsed)  # each event waited for the whole call
                 self._settle(d)
             else:
@@ -594,6 +618,38 @@ class ChannelConsumer:
             self.log.warning("consumer_ack_deferred", error=str(exc))
         finally:
             self.flushing = None
+
+    def _wait_out(self, d: Delivery, exc: Exception) -> None:
+        """A dependency is down and nothing was done: put the event back without counting an attempt (no
+        ``XCLAIM RETRYCOUNT``, ``d.attempt`` unchanged), so an outage longer than all the attempts' backoffs
+        never ends in a dead letter. The heartbeat keeps the entry ours meanwhile; a shutdown releases it as any
+        held entry.
+
+        Redis away (the bus's own commands, or the handler's) stops every handler of the channel alike, so the
+        channel pauses. An ``Outage`` names one dependency (one company's Evolution instance, Meta): only this
+        event waits, and the others go on."""
+        self.m_outage_waits.inc()
+        d.outages += 1
+        if isinstance(exc, Outage):
+            delay = exc.retry_after
+            if delay is None:
+                delay = self.sub.outage_backoff.delay(d.outages)
+            if d.outages == 1:  # one line per event's outage, not one per try
+                log.warning("event_handler_outage", error=repr(exc)[:500], retry_in=round(delay, 3))
+            asyncio.get_running_loop().call_later(delay, self._requeue, d)
+            return
+        self.outages += 1
+        delay = self.sub.outage_backoff.delay(self.outages)
+        now = time.monotonic()
+        if self.resume_at <= now:  # one line per pause, not one per event put back
+            log.warning("consumer_paused_for_outage", error=repr(exc)[:500], retry_in=round(delay, 3))
+        self.resume_at = max(self.resume_at, now + delay)
+        self._requeue(d)
+
+    async def _until_resumed(self) -> None:
+        while (left := self.resume_at - time.monotonic()) > 0 and not self.owner.stopping:
+            await self.owner.sleep(left)
+        self.resume_at = 0.0  # a float test per event on the hot path, rather than a clock read and an await
 
     async def _retry_or_give_up(self, d: Delivery, exc: Exception) -> None:
         if d.attempt >= self.sub.max_attempts:

@@ -10,7 +10,18 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
-from redis.exceptions import DataError, RedisClusterException, RedisError
+from redis.exceptions import (
+    ClusterDownError,
+    DataError,
+    MasterDownError,
+    RedisClusterException,
+    RedisError,
+    TryAgainError,
+)
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from eventbus.errors import BusUnavailable, Outage
 
 #: A client for one server or for a Redis Cluster: the bus runs on both unchanged.
 Client: TypeAlias = Redis | RedisCluster
@@ -127,3 +138,19 @@ def unreachable(exc: BaseException) -> bool:
     if isinstance(exc, RedisError | OSError):
         return True
     return isinstance(exc, AttributeError | TypeError) and closed_while_writing(exc)
+
+
+#: Redis errors that say the server is away for now (down, loading its data, failing over), not that a command
+#: was wrong. ``BusyLoadingError`` is a ``ConnectionError``.
+_REDIS_AWAY = (RedisConnectionError, RedisTimeoutError, ClusterDownError, TryAgainError, MasterDownError)
+
+
+def outage(exc: BaseException) -> bool:
+    """Does a handler's ``exc`` mean a dependency is down, so the event waits without an attempt counted?
+
+    ``Outage`` (the handler's or a library's word for it), ``BusUnavailable`` (a publish that Redis did not
+    take; a retry with the same natural key publishes once) and Redis being away in the handler's own commands.
+    Handlers' Redis writes are idempotent (keyed by event id), so repeating them after the outage is safe.
+    An ``OSError`` is not one here: from a handler it may be anything (a file, a socket reset after a write).
+    """
+    return isinstance(exc, (Outage, BusUnavailable, *_REDIS_AWAY))

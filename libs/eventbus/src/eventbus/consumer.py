@@ -25,7 +25,8 @@ import contextlib
 import os
 import socket
 from collections.abc import AsyncIterator, Mapping, Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import structlog
 from redis.exceptions import RedisError
@@ -33,6 +34,15 @@ from redis.exceptions import RedisError
 from eventbus.bus import Bus
 from eventbus.channel import ChannelConsumer
 from eventbus.subscription import Backoff, BatchHandler, Handler, Subscription
+
+if TYPE_CHECKING:
+    from eventbus.operations import GroupStats
+
+#: How long a loss at the stream's ceiling keeps the group's readiness "degraded".
+DEGRADED_AFTER_DROP = timedelta(hours=1)
+#: A group this close to the stream's ceiling (a share of it, in undelivered entries) is degraded: it is about
+#: to lose events.
+LAG_WARNING = 0.9
 
 __all__ = ["Backoff", "BatchHandler", "Consumer", "Handler", "Subscription", "default_consumer_name"]
 
@@ -77,6 +87,8 @@ class Consumer:
         self._channels = [ChannelConsumer(self, sub) for sub in subscriptions]
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        #: this group's numbers per channel, as the stats loop last read them
+        self._stats: dict[str, GroupStats] = {}
 
     async def run(self) -> None:
         """Consume until :meth:`stop`; survives Redis restarts and flushes by itself. A :meth:`stop` that came
@@ -115,6 +127,25 @@ class Consumer:
         """Readiness: the consume loop is running (it keeps running through Redis outages)."""
         return self._task is not None and not self._task.done() and not self.stopping
 
+    async def degraded(self) -> str | None:
+        """Why the group is degraded though running, or None: the stream's hard ceiling dropped events before
+        the group handled them (within the last hour), or the group lags so far that it soon will. Read from
+        the stats loop's last numbers (every ``stats_interval``), never from Redis on the caller's time."""
+        reasons = []
+        ceiling = self.bus.settings.ceiling
+        now = datetime.now(UTC)
+        for channel, stats in self._stats.items():
+            if stats.dropped_at is not None and now - stats.dropped_at < DEGRADED_AFTER_DROP:
+                reasons.append(
+                    f"{channel}: {stats.dropped} unread events dropped at the stream's ceiling, the last at "
+                    f"{stats.dropped_at:%Y-%m-%dT%H:%M:%SZ}"
+                )
+            elif ceiling and stats.lag is not None and stats.lag >= LAG_WARNING * ceiling:
+                reasons.append(
+                    f"{channel}: {stats.lag} events behind, near the stream's ceiling of {ceiling}"
+                )
+        return "; ".join(reasons) or None
+
     @property
     def stopping(self) -> bool:
         return self._stopping.is_set()
@@ -136,6 +167,22 @@ class Consumer:
                     for stats in await group_stats(self.bus, channel.sub.channel):
                         if stats.group == self.group:
                             stats.export(channel.sub.channel)
+                            self._note(channel.sub.channel, stats)
                 except (RedisError, OSError):
                     pass  # the read loops log the outage; gauges keep their last value
             await self.sleep(self.stats_interval)
+
+    def _note(self, channel: str, stats: GroupStats) -> None:
+        before = self._stats.get(channel)
+        self._stats[channel] = stats
+        seen = before.dropped if before is not None else 0
+        recent = stats.dropped_at is not None and datetime.now(UTC) - stats.dropped_at < DEGRADED_AFTER_DROP
+        if stats.dropped > seen and (before is not None or recent):
+            log.error(
+                "events_dropped_unread",
+                channel=channel,
+                group=self.group,
+                dropped=stats.dropped - seen,
+                dropped_total=stats.dropped,
+                ceiling=self.bus.settings.ceiling,
+            )

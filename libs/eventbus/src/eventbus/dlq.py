@@ -6,10 +6,13 @@ slot), so that moving an entry there and acknowledging it is one atomic step.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+import ulid_transform
 
 from eventbus.bus import Bus
 from eventbus.envelope import format_timestamp
@@ -20,6 +23,7 @@ from eventbus.errors import (
     UnknownEventType,
     UnsupportedVersion,
 )
+from eventbus.operations import check_replay_window
 
 
 def reason_for(exc: Exception) -> str:
@@ -100,6 +104,17 @@ class DeadLetter:
             entry=json.loads(f.get("entry", "{}")),
         )
 
+    def published(self) -> datetime:
+        """When its event was first published, as far as can be told: the earlier of its event id's time (a
+        ULID) and its entry's (later for an entry that was itself a replay)."""
+        entry_ms = int(self.entry_id.split("-", 1)[0]) if self.entry_id[:1].isdigit() else None
+        event_ms = None
+        if self.event_id.startswith("evt_"):
+            with contextlib.suppress(ValueError):  # not a ULID: the entry's time alone
+                event_ms = int(ulid_transform.ulid_to_timestamp(self.event_id[4:]))  # milliseconds
+        known = [ms for ms in (entry_ms, event_ms) if ms is not None]
+        return datetime.fromtimestamp(min(known) / 1000, UTC) if known else datetime.fromtimestamp(0, UTC)
+
     def public(self) -> dict[str, Any]:
         """A JSON-ready view (for the API and CLI)."""
         return self.__dict__.copy()
@@ -130,23 +145,50 @@ class DeadLetters:
             raise DeadLetterNotFound(dead_id)
         return DeadLetter.from_stream(*rows[0])  # type: ignore[arg-type]
 
-    async def replay(self, dead_id: str) -> str:
+    async def replay(self, dead_id: str, *, force: bool = False) -> str:
         """Put the original entry back on the channel's stream for this group only (other groups skip it),
-        with the same event id, and remove the dead letter, atomically. Returns the new entry id."""
+        with the same event id, and remove the dead letter, atomically. Returns the new entry id.
+
+        Raises :class:`~eventbus.errors.ReplayOutsideWindow` for an event published before the group's
+        processed-id window (``force=True`` replays it anyway, logged)."""
         letter = await self.get(dead_id)
+        await check_replay_window(
+            self.bus, self.channel, self.group, letter.published(), what=f"dead letter {dead_id}", force=force
+        )
+        return await self._put_back(letter)
+
+    async def _put_back(self, letter: DeadLetter) -> str:
         fields: dict[str, str] = {k: v for k, v in letter.entry.items() if k != "g"}
         fields["g"] = self.group
         async with self.bus.redis.pipeline(transaction=True) as pipe:
             pipe.xadd(self.stream, fields)  # type: ignore[arg-type]
-            pipe.xdel(self.key, dead_id)
+            pipe.xdel(self.key, letter.id)
             entry_id, _ = await pipe.execute()
         return str(entry_id.decode())
 
-    async def replay_all(self) -> int:
+    async def replay_all(self, *, force: bool = False) -> int:
+        """Replay every dead letter; none at all when one is outside the processed-id window, unless forced."""
+        oldest: DeadLetter | None = None
+        after = None
+        while letters := await self.list(count=500, after=after):
+            for letter in letters:
+                if oldest is None or letter.published() < oldest.published():
+                    oldest = letter
+            after = letters[-1].id
+        if oldest is None:
+            return 0
+        await check_replay_window(
+            self.bus,
+            self.channel,
+            self.group,
+            oldest.published(),
+            what="replaying every dead letter",
+            force=force,
+        )
         replayed = 0
         while letters := await self.list(count=100):
             for letter in letters:
-                await self.replay(letter.id)
+                await self._put_back(letter)
                 replayed += 1
         return replayed
 

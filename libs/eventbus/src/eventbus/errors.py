@@ -11,6 +11,7 @@ EventBusError
   Outage                  a handler says a dependency is down (nothing was done) → wait, no attempt counted
   HandlerTimeout          a handler outlived its subscription's timeout → a failed attempt (retried)
   DeadLetterNotFound      no dead letter with that id
+  ReplayOutsideWindow     a replay of events older than the processed-id window → refused unless forced
 """
 
 from __future__ import annotations
@@ -80,3 +81,19 @@ class DeadLetterNotFound(EventBusError):
     def __init__(self, dead_letter_id: str) -> None:
         super().__init__(f"no dead letter {dead_letter_id!r}")
         self.dead_letter_id = dead_letter_id
+
+
+class ReplayOutsideWindow(EventBusError):
+    """A replay reaches events published before the group's processed-id window: the group may have handled
+    them and forgotten it (processed ids are kept ``processed_retention`` and at most ``processed_maxlen``), so
+    replaying them may repeat their side effects. Refused unless forced; a forced replay is logged."""
+
+    def __init__(self, what: str, published: str, window_start: str) -> None:
+        super().__init__(
+            f"{what} reaches events published at {published}, before {window_start}, where the group's memory "
+            "of processed events begins: the group may have handled them already and would run their side "
+            "effects again. Replay only what is newer, or force it (force=True, `--force` in the CLI) once "
+            "you know the side effects are safe to repeat"
+        )
+        self.published = published
+        self.window_start = window_start

@@ -27,6 +27,12 @@ class Keys:
     def stream(self, channel: str) -> str:
         return f"{self._tag(channel)}:stream"
 
+    def retention(self, channel: str) -> str:
+        """A hash kept with the stream: ``floor`` (the oldest entry any consumer group still needs, cached by the
+        publish script until ``floor_until`` ms), and per group the unread entries the hard ceiling dropped
+        (``dropped:<group>``) and when it last did (``dropped_at:<group>``, ms)."""
+        return f"{self._tag(channel)}:retention"
+
     def dedupe(self, channel: str, key: str) -> str:
         return f"{self._tag(channel)}:dedupe:{key}"
 

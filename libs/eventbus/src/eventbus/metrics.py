@@ -14,6 +14,11 @@ PUBLISH_DEDUPED = Counter(
 )
 HANDLED = Counter("eventbus_handled_total", "Events whose handler succeeded", ["type", "group"])
 FAILED = Counter("eventbus_failed_total", "Handler attempts that raised", ["type", "group"])
+OUTAGE_WAITS = Counter(
+    "eventbus_outage_waits_total",
+    "Events put back without an attempt counted because a dependency was down (Outage, Redis away)",
+    ["type", "group"],
+)
 RETRIED = Counter("eventbus_retried_total", "Attempts scheduled again after a failure", ["type", "group"])
 DEAD_LETTERED = Counter(
     "eventbus_dead_lettered_total", "Events moved to dead letters", ["type", "group", "reason"]
@@ -37,6 +42,11 @@ HANDLE_SECONDS = Histogram(
 )
 GROUP_LAG = Gauge("eventbus_group_lag", "Entries not yet delivered to the group", ["type", "group"])
 GROUP_PENDING = Gauge("eventbus_group_pending", "Entries delivered, not yet acknowledged", ["type", "group"])
+GROUP_DROPPED = Gauge(
+    "eventbus_group_dropped_unread",
+    "Entries the stream's hard ceiling (BusSettings.stream_ceiling) dropped before the group handled them, in all",
+    ["type", "group"],
+)
 GROUP_DEAD_LETTERS = Gauge("eventbus_group_dead_letters", "Dead letters retained", ["type", "group"])
 ACK_SHORTFALL = Counter(
     "eventbus_write_ack_shortfall_total",

@@ -12,10 +12,16 @@ class BusSettings(BaseModel):
 
     prefix: str = Field("wb", min_length=1, pattern=r"^[A-Za-z0-9_.:-]+$")
     live_prefix: str = ""
-    #: Approximate cap on each channel's stream (``XADD MAXLEN ~``); 0 disables the length cap.
+    #: Length past which each channel's stream drops its oldest entries, once every consumer group is done with
+    #: them (acknowledged, or never to be delivered to it); 0 disables the length bound. A lagging group holds
+    #: the stream longer, up to ``stream_ceiling`` (docs/retention.md).
     stream_maxlen: int = Field(1_000_000, ge=0)
-    #: Entries older than this are trimmed (``XTRIM MINID ~``); the replay window of every channel.
+    #: Entries older than this are trimmed once every group is done with them; the replay window of every channel.
     stream_max_age: timedelta = timedelta(days=7)
+    #: The hard cap on each stream's length: past it the oldest entries go even if a group has not read them,
+    #: and each group's loss is counted (``eventbus_group_dropped_unread``, ``wolfgang consumers``, ``/readyz``
+    #: degraded). None: twice ``stream_maxlen``; 0: no hard cap (memory is then bounded by the slowest group).
+    stream_ceiling: int | None = Field(None, ge=0)
     #: How long a consumer remembers a processed event id. Must cover the stream's age: anything still in
     #: the stream can be redelivered (a replay, a reclaim), and must still be recognised.
     processed_retention: timedelta = timedelta(days=8)
@@ -36,10 +42,17 @@ class BusSettings(BaseModel):
     #: How long to wait for those acknowledgements before the publish fails with WriteNotAcknowledged.
     ack_timeout: timedelta = timedelta(seconds=1)
 
+    @property
+    def ceiling(self) -> int:
+        """``stream_ceiling`` with its default applied."""
+        return self.stream_maxlen * 2 if self.stream_ceiling is None else self.stream_ceiling
+
     @model_validator(mode="after")
     def _processed_outlives_stream(self) -> BusSettings:
         if self.processed_retention < self.stream_max_age:
             raise ValueError("processed_retention must be at least stream_max_age")
         if self.processed_maxlen and (not self.stream_maxlen or self.processed_maxlen < self.stream_maxlen):
             raise ValueError("processed_maxlen must be 0 or at least stream_maxlen (and the stream capped)")
+        if self.stream_ceiling and self.stream_maxlen and self.stream_ceiling < self.stream_maxlen:
+            raise ValueError("stream_ceiling must be 0 or at least stream_maxlen")
         return self

@@ -63,6 +63,11 @@ class Subscription:
     timeout: timedelta | None = timedelta(minutes=5)
     batch_handler: BatchHandler | None = None
     max_batch: int = 64
+    #: How long an event waits after its handler reports an outage (``eventbus.Outage``: by the event's
+    #: outages so far, unless the ``Outage`` gives ``retry_after``), and how long the channel pauses when Redis
+    #: is away in a handler (a refused publish, the handler's own commands), by consecutive ones. No attempt is
+    #: counted for an outage, so waiting it out never ends in a dead letter.
+    outage_backoff: Backoff = field(default_factory=lambda: Backoff(initial=0.25, maximum=10.0))
 
     def __post_init__(self) -> None:
         catalog.channel(self.channel)  # the catalog is closed: subscribing to an unknown channel is a bug

@@ -30,14 +30,23 @@ def install(
     max_body_bytes: int = 256 * 1024,
     settings: ServiceSettings | None = None,
 ) -> None:
-    """Readiness checks are read from ``app.state.ready_checks`` (a name → async check dict) at request time.
+    """Readiness checks are read from ``app.state.ready_checks`` (a name → async check dict) at request time, and
+    what makes a ready service degraded from ``app.state.degraded_checks`` (name → async reason or None).
     ``settings`` decide who may read ``/metrics`` (``servicekit.health``); without them it is open."""
     if not hasattr(app.state, "ready_checks"):
         app.state.ready_checks = {}
+    if not hasattr(app.state, "degraded_checks"):
+        app.state.degraded_checks = {}
     metrics = settings is None or settings.development
     token = settings.metrics_token if settings is not None else None
     app.include_router(
-        health.router(service, lambda: app.state.ready_checks, open_metrics=metrics, metrics_token=token)
+        health.router(
+            service,
+            lambda: app.state.ready_checks,
+            lambda: app.state.degraded_checks,
+            open_metrics=metrics,
+            metrics_token=token,
+        )
     )
     install_error_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)

@@ -8,7 +8,7 @@ ServiceError
   RateLimited          → 429 with Retry-After
   UpstreamUnavailable  → 502 (an external API failed or timed out; retry later)
   UpstreamRejected     → 502 as well for callers, and a permanent failure for event handlers
-plus the bus's: InvalidEvent → 422, BusUnavailable → 503 with Retry-After.
+plus the bus's: InvalidEvent → 422, BusUnavailable → 503 with Retry-After, ReplayOutsideWindow → 409.
 
 Starlette looks exception handlers up along the MRO, so subclasses need no rows of their own.
 """
@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
-from eventbus import BusUnavailable, InvalidEvent, PermanentFailure
+from eventbus import BusUnavailable, InvalidEvent, PermanentFailure, ReplayOutsideWindow
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -69,6 +69,7 @@ HTTP_STATUS: dict[type[Exception], int] = {
     UpstreamUnavailable: 502,
     InvalidEvent: 422,
     BusUnavailable: 503,
+    ReplayOutsideWindow: 409,
 }
 _CODES = {
     404: "not_found",

@@ -18,16 +18,21 @@ from servicekit.credentials import caller
 from servicekit.errors import NotFound
 
 ReadyCheck = Callable[[], Awaitable[bool]]
+#: Why the service is degraded though ready (it answers, but something it promises is not whole), or None.
+DegradedCheck = Callable[[], Awaitable[str | None]]
 
 
 def router(
     service: str,
     checks: Callable[[], Mapping[str, ReadyCheck]],
+    degraded: Callable[[], Mapping[str, DegradedCheck]] = dict,
     *,
     open_metrics: bool = True,
     metrics_token: SecretStr | None = None,
 ) -> APIRouter:
-    """``checks`` is called per request so that checks registered during startup (the bus) are seen.
+    """``checks`` and ``degraded`` are called per request so that checks registered during startup (the bus, the
+    consumer) are seen. A ready service with a degraded check answers 200 with status ``degraded`` and the
+    reasons: it can do its job, and someone should look (the consumer lost events at a stream's ceiling).
     ``open_metrics`` False answers 404 on ``/metrics``; a ``metrics_token`` makes it require that bearer."""
     r = APIRouter(tags=["operations"])
 
@@ -44,10 +49,24 @@ def router(
             except Exception:
                 results[name] = False
         ready = all(results.values())
-        return JSONResponse(
-            {"status": "ready" if ready else "not_ready", "service": service, "checks": results},
-            status_code=200 if ready else 503,
-        )
+        reasons: dict[str, str] = {}
+        for name, check_degraded in degraded().items():
+            try:
+                reason = await check_degraded()
+            except Exception:
+                reason = "check failed"
+            if reason:
+                reasons[name] = reason
+        body: dict[str, object] = {
+            "status": "ready" if ready else "not_ready",
+            "service": service,
+            "checks": results,
+        }
+        if reasons:
+            body["degraded"] = reasons
+            if ready:
+                body["status"] = "degraded"
+        return JSONResponse(body, status_code=200 if ready else 503)
 
     @r.get("/metrics", response_class=PlainTextResponse)
     async def metrics(request: Request) -> Response:

@@ -32,10 +32,12 @@ async def consuming(
     **options: Any,
 ) -> AsyncIterator[Consumer]:
     """Run the service's consumer group (one consumer per process, named by ``CONSUMER_NAME``) for the app's
-    lifetime, registered as the ``consumer`` readiness check. Leaving the block stops it gracefully.
+    lifetime, registered as the ``consumer`` readiness check (and degraded check: events lost at a stream's
+    ceiling, docs/retention.md). Leaving the block stops it gracefully.
     ``options`` go to :class:`~eventbus.Consumer` (``batch_size``, ``block``, ``visibility_timeout``, …)."""
     options.setdefault("block", timedelta(seconds=settings.consumer_block_seconds))
     consumer = Consumer(bus, group, subscriptions, name=settings.consumer_name, **options)
     async with consumer.running():
         app.state.ready_checks["consumer"] = consumer.alive
+        app.state.degraded_checks["consumer"] = consumer.degraded
         yield consumer

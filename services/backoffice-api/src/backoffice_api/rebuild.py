@@ -62,4 +62,4 @@ async def _replay_all(bus: Bus, group: str) -> None:
             if "BUSYGROUP" not in str(exc):
                 raise
         await forget_processed(bus, channel, group)
-        await replay_since(bus, channel, group, EPOCH)
+        await replay_since(bus, channel, group, EPOCH, force=True)  # every handler runs again: asked for
