@@ -15,7 +15,7 @@ PermanentFailure (eventbus)
 from __future__ import annotations
 
 from eventbus import PermanentFailure
-from servicekit import Conflict, NotFound, UpstreamRejected
+from servicekit import Conflict, NotFound, UpstreamRejected, UpstreamUnavailable
 
 
 class UnknownInstance(NotFound):
@@ -34,6 +34,10 @@ class EvolutionRejected(UpstreamRejected):
     def __init__(self, message: str, *, status: int) -> None:
         super().__init__(message)
         self.status = status
+
+
+class SendInProgress(UpstreamUnavailable):
+    pass
 
 
 class UndeliverableReply(PermanentFailure):
