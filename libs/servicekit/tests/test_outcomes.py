@@ -104,17 +104,24 @@ async def test_records_go_claimed_then_sent_failed_or_unknown_and_an_operator_re
         index_key=index,
         ttl=timedelta(hours=1),
     )
-    assert (await records.claim("a")).state is State.CLAIMED
-    assert (await records.claim("a")).state is State.IN_FLIGHT  # a second handling sees the first's claim
+    assert (await records.claim("a", holder="evt_a")).state is State.CLAIMED
+    assert (
+        await records.claim("a", holder="evt_a")
+    ).state is State.IN_FLIGHT  # a second handling sees the first's claim
     await records.sent("a", "ref-1")
-    assert await records.claim("a") == (await records.get("a")) and (await records.get("a")).ref == "ref-1"  # type: ignore[union-attr]
-    assert (await records.claim("b")).state is State.CLAIMED
+    assert (
+        await records.claim("a", holder="evt_a") == (await records.get("a"))
+        and (await records.get("a")).ref == "ref-1"
+    )  # type: ignore[union-attr]
+    assert (await records.claim("b", holder="evt_b")).state is State.CLAIMED
     await records.failed("b")
-    assert (await records.claim("b")).state is State.CLAIMED  # released: a later try may send it
+    assert (
+        await records.claim("b", holder="evt_b")
+    ).state is State.CLAIMED  # released: a later try may send it
     await records.unknown("b", answer=Answer("ReadTimeout"), event_id="evt_1", channel="message.sent")
-    assert (await records.claim("b")).state is State.UNKNOWN
+    assert (await records.claim("b", holder="evt_b")).state is State.UNKNOWN
     [listed] = await list_unknown(bus.redis, index)
     assert (listed.effect, listed.id, listed.answer, listed.event_id) == ("e", "b", "ReadTimeout", "evt_1")
     await records.resolve("b", Decision.RESEND, operator="ana")
     assert await list_unknown(bus.redis, index) == []
-    assert (await records.claim("b")).state is State.CLAIMED
+    assert (await records.claim("b", holder="evt_b")).state is State.CLAIMED

@@ -205,7 +205,6 @@ async def test_a_consumer_killed_between_the_call_and_the_mark_never_sends_twice
             transport=httpx.AsyncHTTPTransport(),
             api_url=url,
             consumer_name="crashy",
-            reply_in_flight_seconds=0.1,
         ) as service:
             if stores:
                 await eventually(lambda: settled(service.bus))

@@ -100,6 +100,13 @@ class Record:
     state: State
     ref: str = ""  # the upstream's id of what was sent (a message id, a trace id) when known
     claimed_ms: int = 0  # when an in-flight claim was taken (0: unknown, an older record)
+    holder: str = ""  # who took an in-flight claim: the event id whose handling performs the effect
+
+    def abandoned(self, holder: str, *, after_ms: int) -> bool:
+        """Whether an in-flight claim is left by a handling that will never finish: one of the same event
+        (the bus leases an event id to one handling at a time, so the earlier one is over — crashed, timed
+        out, cancelled), or one older than ``after_ms`` (a copy of the effect under another event id)."""
+        return self.holder == holder or time.time() * 1000 - self.claimed_ms >= after_ms
 
 
 @dataclass(frozen=True)
@@ -130,7 +137,8 @@ def parse(value: bytes | str) -> Record:
     text = value.decode() if isinstance(value, bytes) else value
     head, _, rest = text.partition(":")
     if head == _CLAIMED:
-        return Record(State.IN_FLIGHT, claimed_ms=int(rest) if rest.isdigit() else 0)
+        at, _, holder = rest.partition(":")
+        return Record(State.IN_FLIGHT, claimed_ms=int(at) if at.isdigit() else 0, holder=holder)
     if head == "unknown":
         return Record(State.UNKNOWN, ref=rest)
     return Record(State.SENT, ref=rest if head == "sent" else text)
@@ -161,11 +169,14 @@ class Records:
     def key(self, effect_id: str) -> str:
         return str(self._key_of(effect_id))
 
-    async def claim(self, effect_id: str) -> Record:
-        """Take the claim (CLAIMED), or say what an earlier handling left (SENT, UNKNOWN, IN_FLIGHT)."""
+    async def claim(self, effect_id: str, *, holder: str) -> Record:
+        """Take the claim for ``holder`` (CLAIMED), or say what an earlier handling left (SENT, UNKNOWN,
+        IN_FLIGHT). The claim never expires before the record: a crash must not make it claimable again."""
         now_ms = int(time.time() * 1000)
-        value = await self._claim(keys=[self.key(effect_id)], args=[f"{_CLAIMED}:{now_ms}", self._ttl_ms])
-        return Record(State.CLAIMED, claimed_ms=now_ms) if value is None else parse(value)
+        value = await self._claim(
+            keys=[self.key(effect_id)], args=[f"{_CLAIMED}:{now_ms}:{holder}", self._ttl_ms]
+        )
+        return Record(State.CLAIMED, claimed_ms=now_ms, holder=holder) if value is None else parse(value)
 
     async def get(self, effect_id: str) -> Record | None:
         value = await self.redis.get(self.key(effect_id))
@@ -174,6 +185,14 @@ class Records:
     async def sent(self, effect_id: str, ref: str = "") -> None:
         await self.redis.set(self.key(effect_id), f"sent:{ref}", px=self._ttl_ms)
         OUTCOMES.labels(self.service, self.effect, "sent").inc()
+
+    async def sent_many(self, effect_ids: list[str], ref: str = "") -> None:
+        """Mark a batch sent in one round trip (one key per record, each in its own slot: no transaction)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for effect_id in effect_ids:
+                pipe.set(self.key(effect_id), f"sent:{ref}", px=self._ttl_ms)
+            await pipe.execute()
+        OUTCOMES.labels(self.service, self.effect, "sent").inc(len(effect_ids))
 
     async def failed(self, effect_id: str) -> None:
         """Proved not sent: release the claim so that a later try may send."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -33,8 +32,8 @@ class SendPolicy:
     attempts: int = 4
     initial: float = 0.2
     maximum: float = 5.0
-    #: A claim younger than this may belong to a handling still in its call (a concurrent copy of the reply);
-    #: older, its handling died mid-call. Longer than a whole send with its retries can take.
+    #: A claim of another event (a copy of the reply) younger than this may belong to a handling still in
+    #: its call; older, that handling died mid-call. Longer than a whole send with its retries can take.
     in_flight_ms: int = 120_000
 
 
@@ -75,7 +74,7 @@ async def deliver_reply(
     api_key = api_key_for(instance, default_api_key)
     for index, message in enumerate(reply.messages):
         element = deliveries_element(event.correlation_id, index)
-        record = await deliveries.claim(element)
+        record = await deliveries.claim(element, holder=event.id)
         if record.state is State.SENT:
             metrics.REPLIES.labels("already_sent").inc()
             continue
@@ -87,7 +86,8 @@ async def deliver_reply(
                 f"messages[{index}] awaits an operator's decision", answer=Answer(record.ref)
             )
         if record.state is State.IN_FLIGHT:
-            if time.time() * 1000 - record.claimed_ms < policy.in_flight_ms:
+            if not record.abandoned(event.id, after_ms=policy.in_flight_ms):
+                # A copy of this reply (another event id, same correlation) is being sent right now.
                 raise SendInProgress(f"messages[{index}] is being sent by another handling")
             # A handling died between the call and the mark: the text may have gone out.
             await look(Answer("crashed_mid_call"), record.claimed_ms)

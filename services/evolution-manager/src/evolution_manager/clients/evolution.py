@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import servicekit.upstream as upstream
-from servicekit import UpstreamRejected
+from servicekit import UpstreamRejected, UpstreamUnavailable
 from servicekit.outcomes import Answer, OutcomeUnknown
 
 from evolution_manager.errors import EvolutionRejected
@@ -96,7 +96,7 @@ class EvolutionClient:
                 raise OutcomeUnknown(
                     f"evolution: HTTP {response.status_code} with a body that is not JSON", answer=answer
                 ) from None
-            raise upstream.UpstreamUnavailable(
+            raise UpstreamUnavailable(
                 f"evolution: HTTP {response.status_code}: body is not JSON"
             ) from None
 
