@@ -21,7 +21,7 @@ _bearer = HTTPBearer(auto_error=False)
 CompanyId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 
 
-def _admin(
+def require_admin(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> None:
     expected = request.app.state.admin_token.get_secret_value().encode()
@@ -30,7 +30,7 @@ def _admin(
         raise Unauthenticated("a valid admin bearer token is required")
 
 
-router = APIRouter(prefix="/v1", dependencies=[Depends(_admin)], tags=["admin"])
+router = APIRouter(prefix="/v1", dependencies=[Depends(require_admin)], tags=["admin"])
 
 
 def _configs(request: Request) -> CompanyConfigs:
