@@ -262,9 +262,10 @@ class Desk:
         if listed is None:
             raise NotFound(f"no unknown outcome {effect}/{effect_id}")
         replayed = None
-        letters = DeadLetters(self.bus, listed.channel, self.group)
+        letters = DeadLetters(self.bus, listed.channel, self.group) if listed.channel else None
         after: str | None = None
-        while page := await letters.list(count=100, after=after):
+        # An effect of an HTTP request (no event, no dead letter) is retried by its caller instead.
+        while letters is not None and (page := await letters.list(count=100, after=after)):
             match = next((d for d in page if d.event_id == listed.event_id), None)
             if match is not None:
                 replayed = await letters.replay(match.id)
