@@ -18,7 +18,7 @@ import structlog
 import typer
 
 from wolfgang import consumers as consumers_module
-from wolfgang import contracts, dlq, events, session, system
+from wolfgang import contracts, dlq, events, outcomes, session, system
 from wolfgang import tail as tail_module
 from wolfgang.console import EXPECTED, CliError, describe, err, guard, out, print_json, run
 from wolfgang.demo import Demo, Outcome
@@ -228,6 +228,7 @@ app.command("events")(guard(events.events))
 app.command()(guard(events.replay))
 app.command()(consumers_module.consumers)
 app.add_typer(dlq.app, name="dlq")
+app.add_typer(outcomes.app, name="outcomes")
 app.add_typer(contracts.app, name="contracts")
 if keys_app is not None:
     app.add_typer(

@@ -8,6 +8,7 @@ import asyncio
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Literal
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -20,11 +21,12 @@ def _free_port() -> int:
 
 
 @asynccontextmanager
-async def served(app: ASGIApp) -> AsyncIterator[str]:
-    """Serve ``app`` on 127.0.0.1 until the block ends; yields its base URL."""
+async def served(app: ASGIApp, *, lifespan: Literal["on", "off"] = "off") -> AsyncIterator[str]:
+    """Serve ``app`` on 127.0.0.1 until the block ends; yields its base URL. ``lifespan="on"`` runs the
+    app's start-up and shutdown (a service under test, rather than a fake)."""
     port = _free_port()
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, lifespan="off", log_level="warning", timeout_graceful_shutdown=1
+        app, host="127.0.0.1", port=port, lifespan=lifespan, log_level="warning", timeout_graceful_shutdown=1
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
