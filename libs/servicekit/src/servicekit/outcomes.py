@@ -119,6 +119,7 @@ class Unknown:
     channel: str
     answer: str
     at: float
+    company_id: str = ""  # whose effect it was: the backoffice shows a company only its own
 
 
 _CLAIMED = "sending"
@@ -199,8 +200,10 @@ class Records:
         await self.redis.delete(self.key(effect_id))
         OUTCOMES.labels(self.service, self.effect, "failed").inc()
 
-    async def unknown(self, effect_id: str, *, answer: Answer, event_id: str, channel: str) -> None:
-        entry = Unknown(self.effect, effect_id, event_id, channel, str(answer), time.time())
+    async def unknown(
+        self, effect_id: str, *, answer: Answer, event_id: str, channel: str, company_id: str = ""
+    ) -> None:
+        entry = Unknown(self.effect, effect_id, event_id, channel, str(answer), time.time(), company_id)
         await self.redis.set(self.key(effect_id), f"unknown:{answer}", px=self._ttl_ms)
         await self.redis.hset(self._index, f"{self.effect}|{effect_id}", json.dumps(asdict(entry)))
         OUTCOMES.labels(self.service, self.effect, "unknown").inc()

@@ -188,7 +188,9 @@ class Issuer:
         return found
 
     async def _unknown(self, records: Records, contract: Contract, answer: Answer) -> NoReturn:
-        await records.unknown(contract.contract_id, answer=answer, event_id="", channel="")
+        await records.unknown(
+            contract.contract_id, answer=answer, event_id="", channel="", company_id=contract.company_id
+        )
         raise OutcomeUnknown(
             f"createDocument for contract {contract.contract_id}: {answer}; not found by its name, an operator "
             "decides (POST /ops/outcomes/create_document/<contract id>/resolve)",

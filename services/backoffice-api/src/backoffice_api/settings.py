@@ -31,6 +31,9 @@ class Settings(ServiceSettings):
     agent_token: SecretStr = Field(
         _DEV_TOKEN, validation_alias=AliasChoices("agent_token", "AGENT_ADMIN_TOKEN")
     )
+    #: facebook-capi admin API (its unknown outcomes, /ops/outcomes).
+    capi_url: HttpUrl = HttpUrl("http://127.0.0.1:8003")
+    capi_token: SecretStr = Field(_DEV_TOKEN, validation_alias=AliasChoices("capi_token", "CAPI_ADMIN_TOKEN"))
     upstream_timeout: float = Field(5.0, gt=0)
 
     #: Default token bucket of an API key: sustained requests per minute, and the burst it may spend at once.

@@ -147,6 +147,8 @@ async def _reconcile(
             "reply_element_reconciled", instance=instance, evolution_message_id=found, answer=str(answer)
         )
         return
-    await deliveries.unknown(element, answer=answer, event_id=event.id, channel=event.type)
+    await deliveries.unknown(
+        element, answer=answer, event_id=event.id, channel=event.type, company_id=event.company_id
+    )
     metrics.REPLIES.labels("unknown").inc()
     raise OutcomeUnknown(f"sendText to instance {instance!r}: {answer}", answer=answer)

@@ -120,6 +120,8 @@ async def _report(
 
 
 async def _unknown(event: Envelope[Any], pixel: str, answer: Answer, ports: Ports) -> NoReturn:
-    await ports.ledger.unknown(pixel, event.id, answer=answer, channel=event.type)
+    await ports.ledger.unknown(
+        pixel, event.id, answer=answer, channel=event.type, company_id=event.company_id
+    )
     await ports.stats.count(event.company_id, event.type, "unknown")
     raise OutcomeUnknown(f"conversion to pixel {pixel}: {answer}", answer=answer)

@@ -96,9 +96,7 @@ class EvolutionClient:
                 raise OutcomeUnknown(
                     f"evolution: HTTP {response.status_code} with a body that is not JSON", answer=answer
                 ) from None
-            raise UpstreamUnavailable(
-                f"evolution: HTTP {response.status_code}: body is not JSON"
-            ) from None
+            raise UpstreamUnavailable(f"evolution: HTTP {response.status_code}: body is not JSON") from None
 
     async def send_text(self, instance: str, *, api_key: str, number: str, text: str) -> str:
         """POST /message/sendText/{instance} (sample 5) → Evolution's id of the sent message (sample 6)."""
