@@ -54,9 +54,15 @@ class SentLedger:
     async def failed(self, pixel_id: str, event_id: str) -> None:
         await self.records.failed(record_id(pixel_id, event_id))
 
-    async def unknown(self, pixel_id: str, event_id: str, *, answer: Answer, channel: str) -> None:
+    async def unknown(
+        self, pixel_id: str, event_id: str, *, answer: Answer, channel: str, company_id: str
+    ) -> None:
         await self.records.unknown(
-            record_id(pixel_id, event_id), answer=answer, event_id=event_id, channel=channel
+            record_id(pixel_id, event_id),
+            answer=answer,
+            event_id=event_id,
+            channel=channel,
+            company_id=company_id,
         )
 
     async def mark_sent(self, pixel_id: str, event_ids: Iterable[str], *, fbtrace_id: str | None) -> None:
