@@ -12,7 +12,16 @@ from eventbus.server import free_port
 from fakes import evolution as fake_evolution
 from fakes.serving import served
 from servicekit.errors import UpstreamUnavailable
-from servicekit.outcomes import Answer, Decision, OutcomeUnknown, Records, State, UpstreamDown, list_unknown
+from servicekit.outcomes import (
+    Answer,
+    Decision,
+    OutcomeUnknown,
+    Record,
+    Records,
+    State,
+    UpstreamDown,
+    list_unknown,
+)
 from servicekit.upstream import CircuitOpen, UpstreamStatus, call, with_retries
 
 SEND = "/message/sendText/vendas-01"
@@ -125,3 +134,7 @@ async def test_records_go_claimed_then_sent_failed_or_unknown_and_an_operator_re
     await records.resolve("b", Decision.RESEND, operator="ana")
     assert await list_unknown(bus.redis, index) == []
     assert (await records.claim("b", holder="evt_b")).state is State.CLAIMED
+    await records.sent("b", "ref-2")
+    # A second decision on what is no longer unknown changes nothing: a sent record is never released.
+    assert await records.resolve("b", Decision.RESEND, operator="ana") is None
+    assert (await records.get("b")) == Record(State.SENT, ref="ref-2")

@@ -219,6 +219,10 @@ class Records:
         """An operator's decision on an unknown outcome; returns what was listed (None if nothing was)."""
         field = f"{self.effect}|{effect_id}"
         raw = await self.redis.hget(self._index, field)
+        if raw is None:
+            return (
+                None  # not awaiting a decision (already resolved, or never unknown): leave the record alone
+            )
         if decision is Decision.DELIVERED:
             await self.redis.set(self.key(effect_id), f"sent:resolved-by-{operator}", px=self._ttl_ms)
         else:
@@ -232,7 +236,7 @@ class Records:
             decision=decision.value,
             operator=operator,
         )
-        return None if raw is None else Unknown(**json.loads(raw))
+        return Unknown(**json.loads(raw))
 
 
 async def list_unknown(redis: Client, index_key: str) -> list[Unknown]:
