@@ -30,6 +30,7 @@ from __future__ import annotations
 import enum
 import json
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 from typing import Any
@@ -159,7 +160,7 @@ class Records:
         *,
         service: str,
         effect: str,
-        key_of: Any,
+        key_of: Callable[[str], str],
         index_key: str,
         ttl: timedelta,
     ) -> None:
