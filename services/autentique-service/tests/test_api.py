@@ -94,10 +94,12 @@ async def test_a_retry_after_an_unanswered_request_adopts_the_document_instead_o
     impatient = settings.model_copy(update={"request_timeout": 0.2, "create_attempts": 1})
     async with make_service(impatient) as service:
         service.fake.timeout_after_create(seconds=1)
+        service.fake.listing_lag_seconds = 0.5  # the lookup right after the timeout does not see it yet
         failed = await service.create()
         assert failed.status_code == 502
         assert failed.json()["error"]["code"] == "upstream_unavailable"
         assert await service.events("contract.created") == []
+        await asyncio.sleep(0.5)
 
         retried = await service.create()
 
@@ -347,12 +349,14 @@ async def test_a_document_signed_before_we_learnt_its_id_is_announced_signed_whe
     impatient = settings.model_copy(update={"request_timeout": 0.2, "create_attempts": 1})
     async with make_service(impatient) as service:
         service.fake.timeout_after_create(seconds=1)
+        service.fake.listing_lag_seconds = 0.5  # the lookup right after the timeout does not see it yet
         assert (await service.create()).status_code == 502
         [document_id] = service.fake.documents
         # Both sign while we do not know the document: their webhooks are answered as unknown.
         await service.fake.sign(document_id, 0)
         await service.fake.sign(document_id, 1)
         assert await service.events("contract.signed") == []
+        await asyncio.sleep(0.5)
 
         retried = await service.create()
 

@@ -21,6 +21,7 @@ async def test_a_contracts_keys_share_one_slot_and_the_pointers_lead_to_it(servi
     assert names == sorted(
         [
             f"{{{contract_id}}}:contract",
+            f"{{{contract_id}}}:document-outcome",  # createDocument's outcome record (issuing.py)
             event_key,
             f"deal:{service.company}:deal_1",
             f"document:{document_id}",

@@ -49,17 +49,21 @@ class Upstreams:
         self.tokens: dict[str, str] = {"loja": "evo-token-of-loja", "loja-centro": "evo-api-key-123"}
         self.handoffs: dict[str, dict[str, Any]] = {}
         self.requests: list[httpx.Request] = []
-        self.fail: dict[str, int] = {"autentique": 0, "evolution": 0, "agent": 0}
+        self.fail: dict[str, int] = {"autentique": 0, "evolution": 0, "agent": 0, "capi": 0}
         self.idempotent: dict[str, tuple[bytes, httpx.Response]] = {}  # Idempotency-Key → (body, answer)
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
-        api = {8004: "autentique", 8001: "evolution", 8002: "agent"}[request.url.port or 80]
+        api = {8004: "autentique", 8001: "evolution", 8002: "agent", 8003: "capi"}[request.url.port or 80]
         if request.headers.get("authorization") != f"Bearer {TOKEN}":
             return httpx.Response(401, json={"error": {"code": "unauthenticated", "message": "bad token"}})
         if self.fail[api]:
             self.fail[api] -= 1
             return httpx.Response(503, json={"error": {"code": "unavailable", "message": "down"}})
+        if request.url.path == "/ops/outcomes":  # the owners of side-effect records: none unknown here
+            return httpx.Response(200, json=[])
+        if request.url.path.startswith("/ops/outcomes/"):
+            return httpx.Response(404, json={"error": {"code": "not_found", "message": "no such outcome"}})
         return getattr(self, f"_{api}")(request)
 
     def _autentique(self, request: httpx.Request) -> httpx.Response:

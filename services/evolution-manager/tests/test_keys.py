@@ -20,6 +20,7 @@ from evolution_manager.registry import _ANNOUNCED, _TRANSITION
 from fakes.evolution_webhooks import connection_update_webhook
 from redis.asyncio.cluster import RedisCluster
 from redis.crc import key_slot
+from servicekit.outcomes import CLAIM_SCRIPT
 
 COMPANY = "cmp_01J8Z0P1F7K4V6E9QW3M0N1B2C"
 SECRET = "s3cr3t-webhook-secret-of-vendas-01-32b"
@@ -81,7 +82,9 @@ async def test_every_script_and_transaction_touches_one_slot_and_scripts_only_th
     seen = footprint(units, ours)
     scripts, checked, touched = seen.scripts, seen.units, seen.touched
 
-    assert scripts == {sha1(s.encode(), usedforsecurity=False).hexdigest() for s in (_TRANSITION, _ANNOUNCED)}
+    assert scripts == {
+        sha1(s.encode(), usedforsecurity=False).hexdigest() for s in (_TRANSITION, _ANNOUNCED, CLAIM_SCRIPT)
+    }
     assert checked["transaction"] >= 3  # one per registration
     keys = ServiceKeys(Keys(bus_settings.prefix))
     assert {k for k in touched if not k.startswith(f"{ours}instance-id:") and ":reply:" not in k} == {

@@ -75,19 +75,28 @@ def make_service(
     redis_url: str, service_redis_url: Callable[[str], str], bus_settings: BusSettings, fake_graph: GraphState
 ) -> Callable[..., Any]:
     @asynccontextmanager
-    async def start(**overrides: Any) -> AsyncIterator[Service]:
+    async def start(
+        *, transport: httpx.AsyncBaseTransport | None = None, **overrides: Any
+    ) -> AsyncIterator[Service]:
         settings = Settings(
             redis_url=service_redis_url("facebook-capi"),
             secrets_keys=SECRETS_KEYS,
             bus_prefix=bus_settings.prefix,
             bus_live_prefix=bus_settings.live_prefix,
-            graph_url="http://graph.test",
-            consumer_name="capi-test",
             consumer_block_seconds=0.1,
             admin_token="dev-service-token",  # the operators' credential in these tests
-            **{"batch_max_delay": 0.02, "retry_initial_delay": 0.01, "retry_max_delay": 0.05, **overrides},
+            **{
+                "graph_url": "http://graph.test",
+                "consumer_name": "capi-test",
+                "batch_max_delay": 0.02,
+                "retry_initial_delay": 0.01,
+                "retry_max_delay": 0.05,
+                **overrides,
+            },
         )
-        app = create_app(settings, transport=httpx.ASGITransport(app=graph.create_app(fake_graph)))
+        app = create_app(
+            settings, transport=transport or httpx.ASGITransport(app=graph.create_app(fake_graph))
+        )
         async with (
             Bus.from_url(redis_url, source="agent-runtime", settings=bus_settings) as bus,
             LifespanManager(app),

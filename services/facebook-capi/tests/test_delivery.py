@@ -10,6 +10,7 @@ from facebook_capi.errors import EventRejected, GraphRejected, GraphUnavailable
 from facebook_capi.ledger import SentLedger
 from fakes import graph
 from pydantic import SecretStr
+from servicekit.outcomes import OutcomeUnknown
 from servicekit.upstream import Breakers, CircuitOpen
 
 PIXEL, TOKEN = "1234567890", "EAAGtest-SECRET-capi-token-0123456789"
@@ -105,3 +106,26 @@ async def test_dry_run_records_the_request_without_the_token_and_sends_nothing(b
     }
     assert TOKEN not in str(recorded)
     assert fake_graph.requests == []
+
+
+def web_event(n: int) -> dict:
+    return {
+        "event_name": "Lead",
+        "event_time": int(time.time()) - 5,
+        "event_id": f"web_{n}",
+        "action_source": "website",
+        "event_source_url": "https://example.com/orcamento",
+        "user_data": {"client_ip_address": "203.0.113.45", "client_user_agent": "Mozilla/5.0 (PLACEHOLDER)"},
+    }
+
+
+async def test_a_partly_accounted_batch_resends_alone_only_what_meta_deduplicates(
+    sender, fake_graph, bus
+) -> None:
+    fake_graph.under_report_next(1)  # Meta counts one event fewer than it was sent, without saying which
+    results = await sender.deliver(TO, [wa_event(0), web_event(1)])
+    assert isinstance(results[0], OutcomeUnknown) and str(results[0].answer) == "HTTP 200 (partial_batch)"
+    assert results[1] is None  # a website event: resent alone, Meta collapses copies with the same event_id
+    assert [e["event_id"] for e in fake_graph.events_for(PIXEL)] == ["evt_0", "web_1", "web_1"]
+    ledger = SentLedger(bus.redis, bus.keys)
+    assert not await ledger.was_sent(PIXEL, "evt_0") and await ledger.was_sent(PIXEL, "web_1")

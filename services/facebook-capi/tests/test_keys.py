@@ -1,6 +1,6 @@
-"""Redis Cluster safety: the one script of facebook-capi (``ledger._BEGIN``) and its one transaction (the
-dry-run log) each touch one hash slot, the script only the keys it declares; an event's sent record and claim
-share the event's slot, and events spread over the shards.
+"""Redis Cluster safety: the one script of facebook-capi (the outcome record's claim, servicekit.outcomes) and
+its one transaction (the dry-run log) each touch one hash slot, the script only the keys it declares; an
+event's record is tagged with the event, and events spread over the shards.
 
 The cluster run of the suite (``WB_TEST_REDIS=cluster``) proves the slots of what it executes: the cluster
 refuses a cross-slot script or transaction. It cannot see a script touching a key it did not declare in the
@@ -17,9 +17,9 @@ from eventbus import Keys, forget_processed, group_stats, replay_since
 from eventbus.testing.monitor import footprint, record
 from eventbus.testing.waiting import eventually
 from facebook_capi.keys import ServiceKeys
-from facebook_capi.ledger import _BEGIN
 from redis.asyncio.cluster import RedisCluster
 from redis.crc import key_slot
+from servicekit.outcomes import CLAIM_SCRIPT
 
 PIXEL = "1234567890"
 COMPANY = "cmp_01J8Z0P1F7K4V6E9QW3M0N1B2C"
@@ -33,13 +33,11 @@ def _slot(key: str) -> int:
 @pytest.mark.parametrize(
     "event_id", ["evt_01J8Z0P3H1Y8K8Q0KQ9VJ8X7K1", "evt_0", "", "}", "{", "a}b{c", "{evt}", "evt:ç"]
 )
-def test_the_sent_record_and_the_claim_of_an_event_share_a_slot_whatever_its_id(event_id) -> None:
+def test_the_record_of_an_event_is_tagged_with_the_event_whatever_its_id(event_id) -> None:
     keys = ServiceKeys(Keys("wb"))
-    sent, claim = keys.ledger(PIXEL, event_id)
-    assert (sent, claim) == (keys.sent(PIXEL, event_id), keys.claim(PIXEL, event_id))
+    sent = keys.sent(PIXEL, event_id)
     assert sent == f"wb:svc:facebook-capi:{{{PIXEL}:{event_id}}}:sent"
-    assert claim == f"wb:svc:facebook-capi:{{{PIXEL}:{event_id}}}:sending"
-    assert _slot(sent) == _slot(claim)
+    assert _slot(sent) == _slot(f"{{{PIXEL}:{event_id}}}")
 
 
 def test_events_spread_over_slots_and_the_other_keys_are_single_key_names() -> None:
@@ -87,12 +85,12 @@ async def test_every_script_and_transaction_touches_one_slot_and_scripts_only_th
     seen = footprint(units, ours)
     scripts, checked, touched = seen.scripts, seen.units, seen.touched
 
-    assert scripts == {sha1(_BEGIN.encode(), usedforsecurity=False).hexdigest()}
+    assert scripts == {sha1(CLAIM_SCRIPT.encode(), usedforsecurity=False).hexdigest()}
     assert checked["script"] >= 4  # lead (sent, then already sent), contract, qualified lead
     assert checked["transaction"] == 1  # the dry-run log
     keys = ServiceKeys(Keys(bus_settings.prefix))
     assert {
-        *keys.ledger(PIXEL, created.id),
+        keys.sent(PIXEL, created.id),
         keys.dry_run(),
         keys.company(COMPANY),
         keys.stats(COMPANY),

@@ -17,7 +17,7 @@ import httpx
 import structlog
 import typer
 
-from wolfgang import acl, backup, contracts, credentials, dlq, events, secrets, session, system
+from wolfgang import acl, backup, contracts, credentials, dlq, events, outcomes, secrets, session, system
 from wolfgang import consumers as consumers_module
 from wolfgang import tail as tail_module
 from wolfgang.console import EXPECTED, CliError, describe, err, guard, out, print_json, run
@@ -261,6 +261,7 @@ app.command()(consumers_module.consumers)
 app.add_typer(dlq.app, name="dlq")
 app.add_typer(backup.app, name="backup")
 app.add_typer(secrets.app, name="secrets")
+app.add_typer(outcomes.app, name="outcomes")
 app.add_typer(contracts.app, name="contracts")
 if keys_app is not None:
     app.add_typer(

@@ -28,6 +28,7 @@ PAIRS: Mapping[str, Pair] = {
     "AUTENTIQUE_SERVICE_TOKEN": Pair("backoffice-api", "autentique-service"),
     "EVOLUTION_OPERATOR_TOKEN": Pair("operator", "evolution-manager"),
     "CAPI_ADMIN_TOKEN": Pair("operator", "facebook-capi"),
+    "CAPI_BACKOFFICE_TOKEN": Pair("backoffice-api", "facebook-capi"),
     # Autentique signs its webhooks with it; locally fake-autentique is the caller.
     "AUTENTIQUE_WEBHOOK_SECRET": Pair("fake-autentique", "autentique-service"),
 }

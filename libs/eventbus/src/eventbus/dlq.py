@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -25,6 +26,8 @@ from eventbus.errors import (
 )
 from eventbus.operations import check_replay_window
 
+_REASON = re.compile(r"[a-z][a-z0-9_]{0,39}")
+
 
 def reason_for(exc: Exception) -> str:
     """The short, stable reason a dead letter carries (also a metric label)."""
@@ -35,7 +38,10 @@ def reason_for(exc: Exception) -> str:
     if isinstance(exc, InvalidEvent):
         return "invalid_event"
     if isinstance(exc, PermanentFailure):
-        return "permanent_failure"
+        # A permanent failure may name a finer reason of its own (servicekit.outcomes.OutcomeUnknown says
+        # "outcome_unknown": an operator must decide), kept short and stable as a metric label.
+        own = getattr(exc, "reason", None)
+        return own if isinstance(own, str) and _REASON.fullmatch(own) else "permanent_failure"
     return "handler_error"
 
 

@@ -4,7 +4,7 @@ Each module has a `create_app(state=None) -> FastAPI` factory; the state object 
 `app.state.fake`) records traffic and takes failure injections. `python -m fakes NAME --port N` runs one.
 """
 
-from fakes import autentique, control, evolution, evolution_webhooks, graph
+from fakes import autentique, control, evolution, evolution_webhooks, graph, serving
 from fakes.autentique import AutentiqueState
 from fakes.evolution import EvolutionState
 from fakes.graph import GraphState
@@ -18,4 +18,5 @@ __all__ = [
     "evolution",
     "evolution_webhooks",
     "graph",
+    "serving",
 ]

@@ -25,6 +25,7 @@ import hashlib
 import hmac
 import json
 import secrets
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -158,6 +159,10 @@ class AutentiqueState(WebhookingState):
     # Unconfirmed in the reference whether the author is listed: switch on to test matching by email.
     list_author_signature: bool = False
     create_faults: list[Failure] = field(default_factory=list)
+    # Seconds a new document stays out of `documents(...)` listings: how soon a listing shows a document is
+    # unconfirmed (reference §7), so clients must not read "not listed" as "not created".
+    listing_lag_seconds: float = 0.0
+    listed_at: dict[str, float] = field(default_factory=dict)
 
     def reset(self) -> None:
         super().reset()
@@ -297,6 +302,7 @@ def create_app(state: AutentiqueState | None = None) -> FastAPI:
             sandbox=bool(args.get("sandbox") or False),
         )
         fake.documents[doc.id] = doc
+        fake.listed_at[doc.id] = time.time()
         if fake.create_faults:
             request.scope[RESPONSE_DIRECTIVE] = fake.create_faults.pop(0)
         return doc
@@ -334,7 +340,12 @@ def create_app(state: AutentiqueState | None = None) -> FastAPI:
             return api(doc), None
         if f.name == "documents":
             limit, page = int(args.get("limit") or 60), int(args.get("page") or 1)
-            docs = [d for d in reversed(fake.documents.values()) if d.deleted_at is None]
+            listed_before = time.time() - fake.listing_lag_seconds
+            docs = [
+                d
+                for d in reversed(fake.documents.values())
+                if d.deleted_at is None and fake.listed_at.get(d.id, 0.0) <= listed_before
+            ]
             for key in ("name", "search"):
                 if args.get(key):
                     docs = [d for d in docs if str(args[key]).lower() in d.name.lower()]

@@ -11,6 +11,10 @@ Failure modes (settable in-process on the state object or with `POST /_fake/fail
 - ``late``: handle the request (side effects happen), then sleep ``seconds`` before answering;
 - ``drop``: handle the request, then cut the connection instead of answering (a client sees
   ``httpx.RemoteProtocolError`` in-process, a closed connection over a port);
+- ``garbled``: handle the request, then answer its 2xx status with an HTML page instead of its body (what a
+  proxy's error page behind a 200 looks like);
+- ``fail_after``: handle the request (side effects happen), then answer ``status`` with the API's error body
+  (a 5xx from an upstream that acted before failing);
 - ``down``: every request fails until ``recover()``: with a ``status`` it is answered with that status,
   without one the connection is refused (``httpx.ConnectError`` in-process, a bare 500 over a port).
 """
@@ -50,7 +54,7 @@ CONTROL_PREFIX = "/_fake"
 # Handlers put a Failure under this scope key to act on their own response (e.g. "created, then timed out").
 RESPONSE_DIRECTIVE = "fakes.response_directive"
 
-FailureMode = Literal["status", "slow", "late", "drop", "down"]
+FailureMode = Literal["status", "slow", "late", "drop", "down", "garbled", "fail_after"]
 
 
 @dataclass(frozen=True)
@@ -96,9 +100,9 @@ class Failure:
     @classmethod
     def from_json(cls, body: Mapping[str, Any]) -> Failure:
         mode = body.get("mode")
-        if mode not in ("status", "slow", "late", "drop", "down"):
-            raise ValueError("mode must be one of status, slow, late, drop, down")
-        if mode == "status" and not isinstance(body.get("status"), int):
+        if mode not in ("status", "slow", "late", "drop", "down", "garbled", "fail_after"):
+            raise ValueError("mode must be one of status, slow, late, drop, down, garbled, fail_after")
+        if mode in ("status", "fail_after") and not isinstance(body.get("status"), int):
             raise ValueError("mode status needs an integer status")
         count = body.get("count", None if mode == "down" else 1)
         return cls(
@@ -143,6 +147,14 @@ class FakeState:
 
     def drop_next(self, count: int | None = 1) -> None:
         self.failures.append(Failure("drop", None, count))
+
+    def garble_next(self, count: int | None = 1) -> None:
+        """Handle the next request, then answer its status with an HTML body."""
+        self.failures.append(Failure("garbled", None, count))
+
+    def fail_after_next(self, status: int = 500, count: int | None = 1) -> None:
+        """Handle the next request, then answer ``status`` with the API's error body."""
+        self.failures.append(Failure("fail_after", status, count))
 
     def go_down(self, status: int | None = None) -> None:
         self.failures.append(Failure("down", status, None))
@@ -217,14 +229,38 @@ class FakeControlMiddleware:
             return
         if failure is not None and failure.mode == "slow":
             await asyncio.sleep(failure.seconds)
-        if failure is not None and failure.mode in ("late", "drop"):
+        if failure is not None and failure.mode in ("late", "drop", "garbled", "fail_after"):
             scope[RESPONSE_DIRECTIVE] = failure
         await self.app(scope, replay, self._directed_send(scope, send))
 
-    @staticmethod
-    def _directed_send(scope: Scope, send: Send) -> Callable[[Message], Awaitable[None]]:
+    def _directed_send(self, scope: Scope, send: Send) -> Callable[[Message], Awaitable[None]]:
+        started: list[Message] = []
+
         async def directed(message: Message) -> None:
             directive: Failure | None = scope.get(RESPONSE_DIRECTIVE)
+            if directive is not None and directive.mode in ("garbled", "fail_after"):
+                # The handler ran (its side effects happened); what it answered is replaced.
+                if message["type"] == "http.response.start":
+                    started.append(message)
+                elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                    if directive.mode == "garbled":
+                        page = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
+                        headers = [
+                            (b"content-type", b"text/html"),
+                            (b"content-length", str(len(page)).encode()),
+                        ]
+                        await send(
+                            {
+                                "type": "http.response.start",
+                                "status": started[0]["status"],
+                                "headers": headers,
+                            }
+                        )
+                        await send({"type": "http.response.body", "body": page})
+                    else:
+                        status, payload, extra = self.render_error(directive)
+                        await JSONResponse(payload, status_code=status, headers=extra)(scope, _no_body, send)
+                return
             if directive is not None and message["type"] == "http.response.start":
                 if directive.mode == "late":
                     await asyncio.sleep(directive.seconds)
@@ -235,6 +271,10 @@ class FakeControlMiddleware:
             await send(message)
 
         return directed
+
+
+async def _no_body() -> Message:
+    return {"type": "http.request", "body": b"", "more_body": False}
 
 
 @dataclass

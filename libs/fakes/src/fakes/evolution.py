@@ -7,6 +7,9 @@ Mimics, per /work/shared/reference/evolution-api.md:
   errors as nested arrays, "not on WhatsApp" as `[{jid, exists: false, number}]`, `delay` blocking;
 - `GET /instance/connectionState/{instance}` and `GET /instance/fetchInstances` (§8);
 - `POST /webhook/set/{instance}` (wrapped `webhook{...}` body) and `GET /webhook/find/{instance}` (§2);
+- `POST /chat/findMessages/{instance}` over the messages sent through the API (§11: `where.key.id|remoteJid`,
+  `fromMe` filtering only when true, a `messageTimestamp` window only when both ends are given, `offset` as
+  the page size, newest first), unless `stores_messages` is off (`DATABASE_SAVE_DATA_NEW_MESSAGE=false`);
 - every error as `{"status", "error", "response": {"message"}}` (§7);
 - webhook delivery (envelope, `jwt_key` JWT, retries, `byEvents`) from `fakes.evolution_webhooks`.
 
@@ -22,6 +25,7 @@ import re
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from http import HTTPStatus
 from typing import Any, Literal
 
@@ -158,6 +162,8 @@ class EvolutionState(WebhookingState):
     not_on_whatsapp: set[str] = field(default_factory=set)
     # sendText `delay` blocks the HTTP call for that long; scale it down in tests.
     send_delay_scale: float = 1.0
+    # DATABASE_SAVE_DATA_NEW_MESSAGE: findMessages only sees what Evolution stored (§11).
+    stores_messages: bool = True
     retry_policy: EvolutionRetryPolicy = field(default_factory=EvolutionRetryPolicy)
 
     def add_instance(
@@ -230,6 +236,32 @@ def _render_failure(failure: Failure) -> tuple[int, Any, dict[str, str]]:
         {"status": status, "error": HTTPStatus(status).phrase, "response": {"message": message}},
         headers,
     )
+
+
+def _seconds(value: Any) -> float | None:
+    """A findMessages bound as Evolution reads it: ``new Date(value)`` (ISO string or ms), in seconds."""
+    if isinstance(value, int | float):
+        return value / 1000
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            return None
+    return None
+
+
+def _matches(message: dict[str, Any], where: dict[str, Any]) -> bool:
+    key, wanted = message["key"], where.get("key") or {}
+    for field_ in ("id", "remoteJid"):
+        if field_ in wanted and wanted[field_] != key.get(field_):
+            return False
+    if wanted.get("fromMe") and not key.get("fromMe"):  # a truthy test: false filters nothing (§11)
+        return False
+    window = where.get("messageTimestamp") or {}
+    low, high = _seconds(window.get("gte")), _seconds(window.get("lte"))
+    if low is not None and high is not None:
+        return bool(low <= message["messageTimestamp"] <= high)
+    return True
 
 
 _BUILDERS = {
@@ -308,6 +340,28 @@ def create_app(state: EvolutionState | None = None) -> FastAPI:
         }
         fake.sent.append(SentMessage(name, body, response))
         return response
+
+    @app.post("/chat/findMessages/{name}", response_model=None)
+    async def find_messages(name: str, request: Request) -> JSONResponse | dict[str, Any]:
+        instance = guard(request, name)
+        if isinstance(instance, JSONResponse):
+            return instance
+        try:
+            body = await request.json()
+        except ValueError:
+            body = {}
+        body = body if isinstance(body, dict) else {}
+        stored = [s.response for s in fake.sent if s.instance == name] if fake.stores_messages else []
+        found = [m for m in stored if _matches(m, body.get("where") or {})]
+        found.sort(key=lambda m: m["messageTimestamp"], reverse=True)
+        size = int(body.get("offset") or 50)
+        page = max(1, int(body.get("page") or 1))
+        records = [
+            {"id": f"cm{m['key']['id'].lower()}", **m, "contextInfo": None, "MessageUpdate": []}
+            for m in found[(page - 1) * size : page * size]
+        ]
+        pages = -(-len(found) // size)
+        return {"messages": {"total": len(found), "pages": pages, "currentPage": page, "records": records}}
 
     @app.get("/instance/connectionState/{name}", response_model=None)
     async def connection_state(name: str, request: Request) -> JSONResponse | dict[str, Any]:

@@ -275,6 +275,12 @@ class GraphState(FakeState):
     events: dict[str, list[ReceivedEvent]] = field(default_factory=dict)
     future_tolerance_seconds: float = 300.0
     invalid_ctwa_clids: set[str] = field(default_factory=set)
+    # Per coming accepted request: how many events to leave out of `events_received` (reference §10: a switch
+    # for answers that account for fewer events than were sent). Every event is still recorded as received.
+    under_report: list[int] = field(default_factory=list)
+
+    def under_report_next(self, missing: int = 1) -> None:
+        self.under_report.append(missing)
 
     def add_pixel(self, pixel_id: str, access_token: str) -> None:
         self.pixels[pixel_id] = access_token
@@ -292,6 +298,7 @@ class GraphState(FakeState):
     def reset(self) -> None:
         super().reset()
         self.events.clear()
+        self.under_report.clear()
 
 
 def _render_failure(failure: Failure) -> tuple[int, Any, dict[str, str]]:
@@ -365,7 +372,9 @@ def create_app(state: GraphState | None = None) -> FastAPI:
         test_code = params.get("test_event_code")
         for event in accepted:
             received.append(ReceivedEvent(pixel_id, version, event, test_code, trace, time.time()))
-        return JSONResponse({"events_received": len(accepted), "messages": [], "fbtrace_id": trace})
+        missing = fake.under_report.pop(0) if fake.under_report else 0
+        counted = max(0, len(accepted) - missing)
+        return JSONResponse({"events_received": counted, "messages": [], "fbtrace_id": trace})
 
     @app.get("/_fake/events")
     async def list_events(pixel_id: str | None = None) -> list[dict[str, Any]]:

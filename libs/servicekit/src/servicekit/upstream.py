@@ -1,10 +1,17 @@
 """Calling external APIs: httpx errors become ours once, here, with retries and a circuit breaker per key.
 
-- connect errors, timeouts, 429 and 5xx → :class:`UpstreamUnavailable` (retrying may help; ``retry_after``
-  carries the server's ``Retry-After`` when it sent one);
-- any other 4xx → :class:`UpstreamRejected` (a :class:`~eventbus.PermanentFailure`: an event handler that lets
-  it through is dead-lettered at once, with the API's name and the status as the reason);
-- an open circuit → :class:`CircuitOpen` (an :class:`UpstreamUnavailable`): the call was not even tried.
+What a failure proves decides what it becomes (servicekit.outcomes draws the whole model):
+
+- nothing went out — connection refused, DNS, connect or pool timeout, an open circuit →
+  :class:`~servicekit.outcomes.UpstreamDown` (an :class:`UpstreamUnavailable` and an :class:`eventbus.Outage`);
+  429 and 503 → :class:`UpstreamStatus` (not processed; ``retry_after`` carries the server's ``Retry-After``);
+- it may have gone out — a read or write timeout, a connection cut after the request was written, a 5xx other
+  than 503 — on a
+  call that is not idempotent → :class:`~servicekit.outcomes.OutcomeUnknown` (a
+  :class:`~eventbus.PermanentFailure`: never retried, dead-lettered for an operator); on an idempotent call (a
+  GET, a read) → :class:`UpstreamUnavailable`, retried as any transient failure;
+- any other 4xx → :class:`UpstreamRejected` (permanent, with the API's name and the status as the reason;
+  the body stays on the exception for the client that classifies it).
 
 Messages name the API and the status, never the upstream's body: they become 502 answers, log lines and
 dead-letter reasons, and upstream error bodies echo what was sent (phone numbers, names). A client that
@@ -22,15 +29,26 @@ from urllib.parse import quote
 
 import httpx
 from circuitbreaker import CircuitBreaker
+from eventbus import PermanentFailure
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from servicekit.errors import UpstreamRejected, UpstreamUnavailable
+from servicekit.outcomes import Answer, OutcomeUnknown, UpstreamDown
 
 T = TypeVar("T")
 
+#: Methods a repeat cannot double (RFC 9110 §9.2.2); anything else is a side effect unless the caller says so.
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+#: httpx errors raised before a byte of the request reached the server: the call provably did nothing.
+NOT_SENT_ERRORS: tuple[type[Exception], ...] = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+#: Statuses that say the request was not processed: 429 (rate limited) and 503 ("currently unable to handle
+#: the request", RFC 9110 §15.6.4; what proxies answer when no backend is there). 500, 502 and 504 may follow
+#: an upstream that acted (a crash after the send, a gateway that gave up waiting).
+NOT_PROCESSED = frozenset({429, 503})
 
-class CircuitOpen(UpstreamUnavailable):
-    pass
+
+class CircuitOpen(UpstreamDown):
+    """The breaker is open: the call was not even tried."""
 
 
 def _retry_after(response: httpx.Response) -> float | None:
@@ -75,15 +93,44 @@ def segment(value: str) -> str:
     return encoded.replace(".", "%2E") if encoded in {".", ".."} else encoded
 
 
-async def call(http: httpx.AsyncClient, method: str, url: str, *, api: str, **kwargs: Any) -> httpx.Response:
+def transport_failure(exc: httpx.TransportError, *, api: str, idempotent: bool) -> UpstreamUnavailable:
+    """An httpx transport error as ours: :class:`UpstreamDown` when the request never left, else
+    :class:`OutcomeUnknown` for a side effect (the server may have acted) or a retryable
+    :class:`UpstreamUnavailable` for an idempotent call."""
+    kind = type(exc).__name__
+    if isinstance(exc, NOT_SENT_ERRORS):
+        return UpstreamDown(f"{api}: unreachable ({kind})")
+    if not idempotent:
+        return OutcomeUnknown(f"{api}: no answer after the request went out ({kind})", answer=Answer(kind))
+    return UpstreamUnavailable(
+        f"{api}: {'timed out' if isinstance(exc, httpx.TimeoutException) else 'failed'} ({kind})"
+    )
+
+
+async def call(
+    http: httpx.AsyncClient,
+    method: str,
+    url: str,
+    *,
+    api: str,
+    idempotent: bool | None = None,
+    not_processed: frozenset[int] = NOT_PROCESSED,
+    **kwargs: Any,
+) -> httpx.Response:
     """One request; returns 2xx/3xx responses, raises ours for everything else. ``api`` names the upstream
-    in messages (never the URL's query string or headers: they may hold tokens)."""
+    in messages (never the URL's query string or headers: they may hold tokens). ``idempotent`` defaults to
+    the method's (a GraphQL query is a POST that reads: pass ``True``); ``not_processed`` lists the 5xx an
+    upstream documents as "nothing was done"."""
+    idempotent = method.upper() in IDEMPOTENT_METHODS if idempotent is None else idempotent
     try:
         response = await http.request(method, url, **kwargs)
-    except httpx.TimeoutException as exc:
-        raise UpstreamUnavailable(f"{api}: timed out ({type(exc).__name__})") from exc
     except httpx.TransportError as exc:
-        raise UpstreamUnavailable(f"{api}: unreachable ({type(exc).__name__})") from exc
+        raise transport_failure(exc, api=api, idempotent=idempotent) from exc
+    if response.status_code >= 500 and not idempotent and response.status_code not in not_processed:
+        # The server failed somewhere; before or after acting, its status does not say.
+        raise OutcomeUnknown(
+            f"{api}: HTTP {response.status_code}", answer=Answer("server_error", response.status_code)
+        )
     if response.status_code == 429 or response.status_code >= 500:
         raise UpstreamStatus(
             f"{api}: HTTP {response.status_code}",
@@ -101,7 +148,8 @@ async def with_retries(
     attempt: Callable[[], Awaitable[T]], *, attempts: int = 4, initial: float = 0.2, maximum: float = 5.0
 ) -> T:
     """Retry ``attempt`` on :class:`UpstreamUnavailable` with exponential backoff and jitter, honouring a
-    server's ``Retry-After`` when it asks for longer. Rejections and open circuits are not retried."""
+    server's ``Retry-After`` when it asks for longer. Rejections, unknown outcomes and open circuits are not
+    retried."""
     backoff = wait_exponential_jitter(multiplier=initial, max=maximum, jitter=initial)
 
     def wait(state: Any) -> float:
@@ -121,7 +169,8 @@ async def with_retries(
 
 
 def _transient(exc: BaseException) -> bool:
-    return isinstance(exc, UpstreamUnavailable) and not isinstance(exc, (UpstreamRejected, CircuitOpen))
+    # PermanentFailure covers rejections and unknown outcomes (a retry could send twice).
+    return isinstance(exc, UpstreamUnavailable) and not isinstance(exc, (PermanentFailure, CircuitOpen))
 
 
 class Breakers:

@@ -1,10 +1,14 @@
 """Issuing a contract: one Autentique document per deal, whatever the network does.
 
 1. The deal is reserved in Redis (`ctr_…`, status `creating`) before Autentique is called.
-2. Each `createDocument` is counted before it is sent. A contract with attempts already counted may have a
-   document we never heard about (a timeout after Autentique created it, a crash): it is looked up by its
-   name, which carries the contract id, before any new `createDocument` (reference §3: retrying a create
-   blindly creates, and bills, a second document).
+2. `createDocument` is a side effect in servicekit's outcome model: its record is claimed (and the attempt
+   counted) before the call. A call that may have created the document (a timeout after sending, a cut
+   connection, a 5xx, an unreadable answer), or a claim a crashed request left, is looked up at once by the
+   document's name, which carries the contract id (reference §7). Found, it is adopted; not found, the
+   outcome is *unknown*: answered 502, listed for an operator (``side_effect_outcomes_total``, the service's
+   unknown-outcome index), and never created again until the operator says ``resend`` (reference §3:
+   retrying a create blindly creates, and bills, a second document). Failures that prove nothing was
+   created (refused, circuit open, 429/503) are retried.
 3. Only one request talks to Autentique for a contract at a time (a lock that expires by itself); a second
    one meanwhile gets 409 and retries.
 4. The document id and the signers' public ids are stored, then `contract.created` is published with the
@@ -19,14 +23,17 @@ the old one is superseded from the reservation on and its document cancelled onc
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import NoReturn
 
 import structlog
 from eventbus import Bus, ContractCreated
 from servicekit import Conflict, UpstreamRejected
+from servicekit.outcomes import Answer, OutcomeUnknown, Records, State
 from servicekit.upstream import with_retries
 
+from autentique_service import SERVICE
 from autentique_service.clients.autentique import AutentiqueClient, Document, SignerRequest
 from autentique_service.contracts import Contract, Contracts, new_contract_id
 from autentique_service.models import ContractCreate, StoredSigner
@@ -35,6 +42,10 @@ from autentique_service.superseding import cancel_replaced
 from autentique_service.tracking import Tracker
 
 log = structlog.get_logger("autentique_service")
+
+EFFECT = "create_document"
+#: As long as a contract's record: a document's outcome is needed as long as its contract may be asked for.
+RECORD_TTL = timedelta(days=400)
 
 
 def document_name(contract_id: str) -> str:
@@ -102,16 +113,25 @@ class Issuer:
             )
             name = document_name(contract.contract_id)
             signers = [SignerRequest(s.name, s.email, s.phone, s.delivery) for s in contract.signers]
-            attempts_before = contract.attempts
+            records = self._records()
+            record = await records.claim(contract.contract_id, holder=contract.contract_id)
+            document = None
+            if record.state is not State.CLAIMED or contract.attempts > 0:
+                # An earlier call may have created it (or an operator said it did): look before creating.
+                document = await self._look_up(contract, name)
+                if document is None and record.state is State.SENT:
+                    raise Conflict(
+                        f"contract {contract.contract_id}: marked delivered, but no document found"
+                    )
+                if document is None and record.state is State.UNKNOWN:
+                    raise OutcomeUnknown(
+                        f"createDocument for contract {contract.contract_id} awaits an operator's decision",
+                        answer=Answer(record.ref),
+                    )
+                if document is None and record.state is State.IN_FLIGHT:
+                    await self._unknown(records, contract, Answer("crashed_mid_call"))
 
-            async def attempt() -> Document:
-                nonlocal attempts_before
-                if attempts_before > 0:
-                    found = await self.autentique.find_document(contract.company_id, name)
-                    if found is not None:
-                        log.info("contract_document_adopted", contract_id=contract.contract_id)
-                        return found
-                attempts_before = await self.contracts.count_attempt(contract.contract_id)
+            async def create() -> Document:
                 return await self.autentique.create_document(
                     contract.company_id,
                     name=name,
@@ -120,21 +140,73 @@ class Issuer:
                     pdf=pdf,
                 )
 
-            try:
-                document = await with_retries(
-                    attempt, attempts=self.attempts, initial=self.retry_initial_delay
-                )
-            except UpstreamRejected:
-                # A definite refusal created nothing: free the deal so that a corrected request can go.
-                if await self.contracts.release(contract):
-                    log.info("contract_reservation_released", contract_id=contract.contract_id)
-                raise
+            if document is None:
+                await self.contracts.count_attempt(contract.contract_id)
+                try:
+                    document = await with_retries(
+                        create, attempts=self.attempts, initial=self.retry_initial_delay
+                    )
+                except OutcomeUnknown as exc:
+                    document = await self._look_up(contract, name)
+                    if document is None:
+                        await self._unknown(records, contract, exc.answer)
+                except UpstreamRejected:
+                    # A definite refusal created nothing: free the deal so that a corrected request can go.
+                    await records.failed(contract.contract_id)
+                    if await self.contracts.release(contract):
+                        log.info("contract_reservation_released", contract_id=contract.contract_id)
+                    raise
+                except Exception:
+                    # Refused, circuit open, 429/503: nothing was created. (A cancelled request keeps its claim:
+                    # the next one looks the document up.)
+                    await records.failed(contract.contract_id)
+                    raise
+            assert document is not None
+            await records.sent(contract.contract_id, document.id)
             stored, progress = match_signers(contract.signers, document)
             await self.contracts.attach_document(contract, document.id, stored, progress)
         log.info("contract_document_created", contract_id=contract.contract_id, document_id=document.id)
         refreshed = await self.contracts.get(contract.contract_id)
         assert refreshed is not None
         return refreshed
+
+    def _records(self) -> Records:
+        keys = self.bus.keys
+        return Records(
+            self.bus.redis,
+            service=SERVICE,
+            effect=EFFECT,
+            # In the contract's slot, beside its hash (contracts.py's layout).
+            key_of=lambda contract_id: keys.service(SERVICE, f"{{{contract_id}}}", "document-outcome"),
+            index_key=keys.service(SERVICE, "outcomes", "unknown"),
+            ttl=RECORD_TTL,
+        )
+
+    async def _look_up(self, contract: Contract, name: str) -> Document | None:
+        try:
+            found = await with_retries(
+                lambda: self.autentique.find_document(contract.company_id, name),
+                attempts=self.attempts,
+                initial=self.retry_initial_delay,
+            )
+        except Exception as exc:  # a lookup that fails proves nothing either way
+            log.warning(
+                "contract_document_lookup_failed", contract_id=contract.contract_id, error=type(exc).__name__
+            )
+            return None
+        if found is not None:
+            log.info("contract_document_adopted", contract_id=contract.contract_id)
+        return found
+
+    async def _unknown(self, records: Records, contract: Contract, answer: Answer) -> NoReturn:
+        await records.unknown(
+            contract.contract_id, answer=answer, event_id="", channel="", company_id=contract.company_id
+        )
+        raise OutcomeUnknown(
+            f"createDocument for contract {contract.contract_id}: {answer}; not found by its name, an operator "
+            "decides (POST /ops/outcomes/create_document/<contract id>/resolve)",
+            answer=answer,
+        )
 
     async def _announce(self, contract: Contract) -> Contract:
         if contract.created_event_id is None:

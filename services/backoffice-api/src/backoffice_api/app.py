@@ -23,13 +23,14 @@ from backoffice_api.apikeys import ApiKeys
 from backoffice_api.clients.agent import AgentAdminClient
 from backoffice_api.clients.autentique import AutentiqueClient
 from backoffice_api.clients.evolution import EvolutionAdminClient
+from backoffice_api.clients.outcomes import OutcomeOwners, Owner
 from backoffice_api.counters import Reports
 from backoffice_api.deals import Deals
 from backoffice_api.deps import InvalidParameter, Ports
 from backoffice_api.keyspace import Keyspace
 from backoffice_api.live import LiveHub
 from backoffice_api.ratelimit import RateLimiter
-from backoffice_api.routes import contracts, deals, events, instances, leads, metrics, ops
+from backoffice_api.routes import contracts, deals, events, instances, leads, metrics, ops, outcomes
 from backoffice_api.settings import Settings
 from backoffice_api.store import ReadModels
 
@@ -84,6 +85,15 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
                 agent=AgentAdminClient(await http(settings.agent_url), token=settings.agent_token),
                 live=live,
             )
+            app.state.outcome_owners = OutcomeOwners(
+                {
+                    "evolution-manager": Owner(await http(settings.evolution_url), settings.evolution_token),
+                    "facebook-capi": Owner(await http(settings.capi_url), settings.capi_token),
+                    "autentique-service": Owner(
+                        await http(settings.autentique_url), settings.autentique_token
+                    ),
+                }
+            )
             if settings.consume:
                 subscriptions = [
                     Subscription(channel, handler)
@@ -107,7 +117,7 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
         lifespan=lifespan,
         **servicekit.docs_options(settings),
     )
-    for module in (leads, deals, contracts, instances, metrics, events, ops):
+    for module in (leads, deals, contracts, instances, metrics, events, ops, outcomes):
         app.include_router(module.router)
     servicekit.install(app, service=SERVICE, max_body_bytes=settings.max_body_bytes, settings=settings)
     app.add_exception_handler(InvalidParameter, _invalid_parameter)

@@ -16,7 +16,12 @@ class Settings(ServiceSettings):
 
     #: Its credential for each service it calls, one per pair, read under the callee's variable name; no
     #: defaults: production refuses to start without them (servicekit.secrets).
-    required_secrets: ClassVar[tuple[str, ...]] = ("autentique_token", "evolution_token", "agent_token")
+    required_secrets: ClassVar[tuple[str, ...]] = (
+        "autentique_token",
+        "evolution_token",
+        "agent_token",
+        "capi_token",
+    )
 
     port: int = 8000
 
@@ -34,6 +39,11 @@ class Settings(ServiceSettings):
     agent_url: HttpUrl = HttpUrl("http://127.0.0.1:8002")
     agent_token: SecretStr | None = Field(
         None, validation_alias=AliasChoices("agent_token", "AGENT_ADMIN_TOKEN")
+    )
+    #: facebook-capi's unknown outcomes (/ops/outcomes), with backoffice-api's own credential for it.
+    capi_url: HttpUrl = HttpUrl("http://127.0.0.1:8003")
+    capi_token: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("capi_token", "CAPI_BACKOFFICE_TOKEN")
     )
     upstream_timeout: float = Field(5.0, gt=0)
 

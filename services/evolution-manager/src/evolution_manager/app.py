@@ -15,13 +15,16 @@ import structlog
 from eventbus import Backoff, BusUnavailable, Subscription
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from servicekit import outcome_routes
+from servicekit.outcomes import Desk
 from servicekit.secretbox import SecretBox
 from servicekit.upstream import Breakers
 
 from evolution_manager import SERVICE, api, handlers, statuses, webhooks
 from evolution_manager.clients.evolution import EvolutionClient
-from evolution_manager.deliveries import Deliveries
+from evolution_manager.deliveries import EFFECT, deliveries
 from evolution_manager.errors import MalformedWebhook
+from evolution_manager.keys import ServiceKeys
 from evolution_manager.ratelimits import InstanceRateLimits
 from evolution_manager.registry import InstanceFileEntry, Registry, read_instances_file
 from evolution_manager.settings import Settings
@@ -106,16 +109,23 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
                 failure_threshold=settings.breaker_failures,
                 recovery_timeout=settings.breaker_recovery_seconds,
             )
+            records = deliveries(bus.redis, bus.keys, ttl=settings.reply_record_ttl)
+            app.state.outcomes = Desk(
+                bus, SERVICE, ServiceKeys(bus.keys).unknown_outcomes(), {EFFECT: records}
+            )
             on_event = {
                 "message.sent": partial(
                     handlers.deliver_reply,
                     registry=registry,
-                    deliveries=Deliveries(bus.redis, bus.keys, ttl=settings.reply_record_ttl),
+                    deliveries=records,
                     evolution=evolution,
                     breakers=breakers,
                     default_api_key=settings.api_key,
                     policy=handlers.SendPolicy(
-                        settings.send_attempts, settings.send_backoff_initial, settings.send_backoff_max
+                        settings.send_attempts,
+                        settings.send_backoff_initial,
+                        settings.send_backoff_max,
+                        in_flight_ms=int(settings.reply_in_flight_seconds * 1000),
                     ),
                 )
             }
@@ -149,6 +159,7 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
 
     app = FastAPI(title=SERVICE, lifespan=lifespan, **servicekit.docs_options(settings))
     app.include_router(api.router)
+    app.include_router(outcome_routes.router(api.require_admin))
     servicekit.install(app, service=SERVICE, max_body_bytes=settings.max_body_bytes, settings=settings)
     app.add_exception_handler(MalformedWebhook, _malformed)
     return app

@@ -1,50 +1,39 @@
-"""Which elements of a ``message.sent`` have gone out: one Redis key per ``correlation_id + index`` (the
-catalog's idempotency key), written BEFORE the call to Evolution and checked first.
+"""Which elements of a ``message.sent`` have gone out: one record per ``correlation_id + index`` (the
+catalog's idempotency key), in servicekit's outcome model (``servicekit.outcomes``).
 
-Evolution's sendText has no idempotency key, and the bus can run a handler again after a crash between the
-call and its acknowledgement. So each element is *claimed* (``SET NX``) before it is sent, marked ``sent``
-after, and released only when the call failed in a way that says it did not go out (an error answer, a
-refused connection, an open circuit). A claim left by a crash mid-call is never sent again: at most once.
+Evolution's sendText has no idempotency key (reference §13), and the bus can run a handler again after a crash
+between the call and its acknowledgement. So each element is *claimed* before it is sent and marked ``sent``
+after; the claim is released only when the call provably did not go out (a refused connection, an open
+circuit, a 429, a 4xx that names the request as invalid). Anything else — a read timeout, a cut connection, a
+5xx, a 201 we cannot read, a claim left by a crash mid-call — is looked up with ``findMessages`` and, when not
+found, is an *unknown* outcome: dead-lettered for an operator, never sent again automatically.
 """
 
 from __future__ import annotations
 
-import enum
 from datetime import timedelta
 
 from eventbus import Client, Keys
+from servicekit.outcomes import Records
 
+from evolution_manager import SERVICE
 from evolution_manager.keys import ServiceKeys
 
-_SENDING = b"sending"
+EFFECT = "send_text"
 
 
-class Claim(enum.Enum):
-    CLAIMED = "claimed"  # ours to send now
-    SENT = "sent"  # an earlier handling sent it
-    UNCERTAIN = "uncertain"  # an earlier handling claimed it and never finished: it may have gone out
+def element(correlation_id: str, index: int) -> str:
+    """The record id of one element of a reply."""
+    return f"{correlation_id}:{index}"
 
 
-class Deliveries:
-    def __init__(self, redis: Client, keys: Keys, *, ttl: timedelta) -> None:
-        self.redis = redis
-        self._keys = ServiceKeys(keys)
-        self._ttl_ms = int(ttl.total_seconds() * 1000)
-
-    def key(self, correlation_id: str, index: int) -> str:
-        return self._keys.reply(correlation_id, index)
-
-    async def claim(self, correlation_id: str, index: int) -> Claim:
-        key = self.key(correlation_id, index)
-        if await self.redis.set(key, _SENDING, nx=True, px=self._ttl_ms):
-            return Claim.CLAIMED
-        value = await self.redis.get(key)
-        if value is None:  # expired between the two calls: long past the replay window, claim it again
-            return await self.claim(correlation_id, index)
-        return Claim.UNCERTAIN if value == _SENDING else Claim.SENT
-
-    async def sent(self, correlation_id: str, index: int, message_id: str) -> None:
-        await self.redis.set(self.key(correlation_id, index), f"sent:{message_id}", px=self._ttl_ms)
-
-    async def release(self, correlation_id: str, index: int) -> None:
-        await self.redis.delete(self.key(correlation_id, index))
+def deliveries(redis: Client, keys: Keys, *, ttl: timedelta) -> Records:
+    service_keys = ServiceKeys(keys)
+    return Records(
+        redis,
+        service=SERVICE,
+        effect=EFFECT,
+        key_of=service_keys.reply_record,
+        index_key=service_keys.unknown_outcomes(),
+        ttl=ttl,
+    )

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from eventbus import PermanentFailure
 from fastapi.exceptions import RequestValidationError
-from servicekit import Conflict, NotFound, UpstreamRejected
+from servicekit import Conflict, NotFound, UpstreamRejected, UpstreamUnavailable
 
 
 class UnknownInstance(NotFound):
@@ -60,6 +60,10 @@ class EvolutionRejected(UpstreamRejected):
     def __init__(self, message: str, *, status: int) -> None:
         super().__init__(message)
         self.status = status
+
+
+class SendInProgress(UpstreamUnavailable):
+    pass
 
 
 class UndeliverableReply(PermanentFailure):

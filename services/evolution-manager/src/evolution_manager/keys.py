@@ -9,7 +9,8 @@ separate commands, never inside a script or a transaction::
     wb:svc:evolution-manager:instances                set: every name
     wb:svc:evolution-manager:company:<company_id>     set: the names of one company
     wb:svc:evolution-manager:instance-id:<ins_…>      string: the name of an ``ins_`` id
-    wb:svc:evolution-manager:reply:<correlation_id>:<index>   string: one reply element (deliveries.py)
+    wb:svc:evolution-manager:reply:<correlation_id>:<index>   string: one reply element's outcome (deliveries.py)
+    wb:svc:evolution-manager:outcomes:unknown                 hash: unknown outcomes awaiting an operator
 """
 
 from __future__ import annotations
@@ -44,4 +45,11 @@ class ServiceKeys:
         return self._key("instance-id", instance_id)
 
     def reply(self, correlation_id: str, index: int) -> str:
-        return self._key("reply", correlation_id, str(index))
+        return self.reply_record(f"{correlation_id}:{index}")
+
+    def reply_record(self, element: str) -> str:
+        """``element`` is ``<correlation_id>:<index>`` (deliveries.element)."""
+        return self._key("reply", element)
+
+    def unknown_outcomes(self) -> str:
+        return self._key("outcomes", "unknown")

@@ -71,3 +71,7 @@ class Settings(ServiceSettings):
     reply_backoff_max: float = Field(60.0, ge=0)
     #: How long a sent element is remembered; must cover the bus's replay window (processed_retention).
     reply_record_ttl: timedelta = timedelta(days=8)
+    #: A reply element claimed less than this ago by a copy of the reply (same correlation, another event id)
+    #: may still be in its call: retried later. Older — or claimed by an earlier handling of the same event,
+    #: which the bus's lease says is over — the handling died mid-call: looked up, else an unknown outcome.
+    reply_in_flight_seconds: float = Field(120.0, gt=0)

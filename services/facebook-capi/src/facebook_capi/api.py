@@ -21,14 +21,23 @@ _bearer = HTTPBearer(auto_error=False)
 CompanyId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 
 
-def _admin(
+def require_admin(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> None:
     given = f"Bearer {credentials.credentials}" if credentials is not None else None
     caller(given, {"operator": request.app.state.admin_token})
 
 
-router = APIRouter(prefix="/v1", dependencies=[Depends(_admin)], tags=["admin"])
+def require_outcomes_caller(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> None:
+    """The unknown outcomes (servicekit.outcome_routes): the platform operators or backoffice-api."""
+    given = f"Bearer {credentials.credentials}" if credentials is not None else None
+    state = request.app.state
+    caller(given, {"operator": state.admin_token, "backoffice-api": state.backoffice_token})
+
+
+router = APIRouter(prefix="/v1", dependencies=[Depends(require_admin)], tags=["admin"])
 
 
 def _configs(request: Request) -> CompanyConfigs:

@@ -13,6 +13,8 @@ import httpx
 import servicekit
 from eventbus import Subscription, is_cluster_url
 from fastapi import FastAPI
+from servicekit import outcome_routes
+from servicekit.outcomes import Desk
 from servicekit.secretbox import SecretBox
 from servicekit.upstream import Breakers
 
@@ -21,8 +23,9 @@ from facebook_capi.batcher import Batcher
 from facebook_capi.clients.graph import GraphClient
 from facebook_capi.companies import CompanyConfigs, load_file
 from facebook_capi.delivery import Destination, DryRunLog, Retrying, Sender
+from facebook_capi.keys import ServiceKeys
 from facebook_capi.leads import LeadIndex
-from facebook_capi.ledger import SentLedger
+from facebook_capi.ledger import EFFECT, SentLedger
 from facebook_capi.settings import Settings
 from facebook_capi.stats import Stats
 
@@ -60,6 +63,9 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
             await eventbus.warm(redis)  # before three channels and their handlers start at once
             keys = bus.keys
             ledger = SentLedger(redis, keys)
+            app.state.outcomes = Desk(
+                bus, SERVICE, ServiceKeys(keys).unknown_outcomes(), {EFFECT: ledger.records}
+            )
             dry_run_log = DryRunLog(redis, keys)
             sender = Sender(
                 GraphClient(http, api_version=settings.api_version),
@@ -106,6 +112,8 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
 
     app = FastAPI(title=SERVICE, lifespan=lifespan, **servicekit.docs_options(settings))
     app.state.admin_token = settings.admin_token
+    app.state.backoffice_token = settings.backoffice_token
     app.include_router(api.router)
+    app.include_router(outcome_routes.router(api.require_outcomes_caller))
     servicekit.install(app, service=SERVICE, max_body_bytes=settings.max_body_bytes, settings=settings)
     return app

@@ -1,10 +1,15 @@
 """Delivering one batch to one pixel: retries, a circuit breaker per pixel, splitting rejected batches, the
-sent record, and dry runs.
+sent record, partial answers, and dry runs.
 
 Meta rejects a whole request when one event in it is invalid (reference §1). Pre-validation catches what we
 can know; for the rest (an expired click id, a rule Meta adds), a batch rejected with code 100 is split in
 halves and each half sent again, so the bad event ends alone and dead-lettered with Meta's answer while its
 neighbours are delivered, once each: the halves are disjoint and only accepted requests write the record.
+
+An accepted request whose ``events_received`` is smaller than the events sent (undocumented, reference §7)
+accounts for only some of them, and Meta does not say which: none of them is marked sent. Each is resent
+alone only where Meta documents deduplication by ``event_id`` (``DEDUPLICATED_SOURCES``: browser/app events,
+§8); every other event — all of ours, business messaging and CRM — is an unknown outcome.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from eventbus.envelope import format_timestamp, now
 from pydantic import SecretStr
 from redis.exceptions import RedisError
 from servicekit import UpstreamUnavailable
+from servicekit.outcomes import Answer, OutcomeUnknown
 from servicekit.upstream import Breakers, with_retries
 
 from facebook_capi.clients.graph import EventsReceived, GraphClient
@@ -31,6 +37,9 @@ from facebook_capi.stats import BATCH_SIZE, REQUESTS
 log = structlog.get_logger("facebook_capi.delivery")
 
 DRY_RUN_KEPT = 1000
+#: Action sources whose events Meta documents deduplicating by ``event_id`` (a browser or app event and its
+#: server copy, within 48 h: reference §8). Business messaging and CRM events are not among them.
+DEDUPLICATED_SOURCES = frozenset({"website", "app"})
 
 
 @dataclass(frozen=True)
@@ -96,19 +105,15 @@ class Sender:
                 error=exc.meta_message,
             )
             return [exc] * len(events)
+        except OutcomeUnknown as exc:
+            REQUESTS.labels("unknown").inc()
+            return [exc] * len(events)
         except UpstreamUnavailable as exc:
             REQUESTS.labels("unavailable").inc()
             return [exc] * len(events)
         REQUESTS.labels("accepted").inc()
         if received.events_received < len(events):
-            # Meta took the request but dropped some events; it does not say which (reference §7).
-            log.warning(
-                "capi_events_dropped",
-                pixel_id=to.pixel_id,
-                sent=len(events),
-                received=received.events_received,
-                fbtrace_id=received.fbtrace_id,
-            )
+            return await self._partly_accounted(to, events, received)
         try:
             await self._ledger.mark_sent(
                 to.pixel_id, [e["event_id"] for e in events], fbtrace_id=received.fbtrace_id
@@ -118,6 +123,33 @@ class Sender:
             # replays once the consumer acknowledges.
             log.error("capi_sent_record_failed", pixel_id=to.pixel_id, events=len(events), error=str(exc))
         return [None] * len(events)
+
+    async def _partly_accounted(
+        self, to: Destination, events: list[dict[str, Any]], received: EventsReceived
+    ) -> list[BaseException | None]:
+        # Meta took the request but accounted for fewer events than were sent, without saying which (§7):
+        # none can be marked sent, and a resend may count twice where Meta does not deduplicate.
+        log.error(
+            "capi_events_unaccounted",
+            pixel_id=to.pixel_id,
+            sent=len(events),
+            received=received.events_received,
+            fbtrace_id=received.fbtrace_id,
+        )
+        answer = Answer("partial_batch", 200)
+        unknown = OutcomeUnknown(
+            f"graph: Meta accounted for {received.events_received} of {len(events)} events "
+            f"(fbtrace_id {received.fbtrace_id})",
+            answer=answer,
+        )
+        results: list[BaseException | None] = []
+        for event in events:
+            if event.get("action_source") in DEDUPLICATED_SOURCES and len(events) > 1:
+                [alone] = await self.deliver(to, [event])  # a second copy collapses on event_id
+                results.append(alone)
+            else:
+                results.append(unknown)
+        return results
 
     async def _post(self, to: Destination, events: list[dict[str, Any]]) -> EventsReceived:
         BATCH_SIZE.observe(len(events))

@@ -8,9 +8,11 @@ PermanentFailure (eventbus)                  → dead letter at once, this messa
     GraphRejected        Meta answered an error retrying cannot fix; carries Meta's code, subcode, message
       EventRejected      code 100 (invalid parameter) on a batch: some event in it is bad (split and retry)
 UpstreamUnavailable (servicekit)             → retried (here with backoff, then by the consumer)
-  GraphUnavailable       5xx, timeouts, throttling (codes 1, 2, 4, 17, 32, 341, 613, 80000-80014) or
-                         `is_transient`; honours Retry-After
-  SendInProgress         another handler run holds this event's in-flight claim; try again later
+  GraphUnavailable       503, 429, throttling (codes 1, 2, 4, 17, 32, 341, 613, 80000-80014) or `is_transient`
+                         on an answer that stored nothing; honours Retry-After
+  UpstreamDown           (servicekit) refused, DNS, connect timeout, circuit open: an Outage, nothing sent
+  OutcomeUnknown         (servicekit; a PermanentFailure) a timeout after sending, a cut connection, a 5xx, an
+                         unreadable 2xx, a partial `events_received`: dead letter, an operator decides
 """
 
 from __future__ import annotations
@@ -59,7 +61,3 @@ class GraphUnavailable(UpstreamUnavailable):
     ) -> None:
         super().__init__(message)
         self.code, self.status, self.retry_after = code, status, retry_after
-
-
-class SendInProgress(UpstreamUnavailable):
-    pass

@@ -9,16 +9,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 import structlog
 from eventbus import ContractSigned, Envelope, LeadCreated, LeadQualified
+from servicekit.outcomes import Answer, OutcomeUnknown, State
 
 from facebook_capi import conversions, leads
 from facebook_capi.batcher import Batcher
 from facebook_capi.companies import CompanyCapi, CompanyConfigs
 from facebook_capi.delivery import Destination
-from facebook_capi.errors import SendInProgress
 from facebook_capi.leads import LeadIndex, LeadRecord
 from facebook_capi.ledger import SentLedger
 from facebook_capi.stats import Outcome, Stats
@@ -86,22 +86,27 @@ async def _report(
     plan = conversions.plan(event, lead=lead, company=company, region=ports.region(company), now=now)
     conversions.validate(plan.server_event, now=now, max_age_seconds=ports.max_event_age_seconds)
     pixel = company.pixel_id
-    state = await ports.ledger.begin(pixel, event.id)
-    if state == "sent":
+    record = await ports.ledger.begin(pixel, event.id)
+    if record.state is State.SENT:
         await ports.stats.count(event.company_id, event.type, "already_sent")
         log.info("conversion_already_sent", pixel_id=pixel)
         return
-    if state == "busy":
-        raise SendInProgress(f"event {event.id} is being sent to pixel {pixel} by another run")
+    if record.state is State.UNKNOWN:
+        raise OutcomeUnknown(f"event {event.id} awaits an operator's decision", answer=Answer(record.ref))
+    if record.state is State.IN_FLIGHT:
+        # An earlier handling of this event claimed it and never finished (the bus leases an event to one
+        # handling at a time): it may have reached Meta, which offers no way to look it up.
+        await _unknown(event, pixel, Answer("crashed_mid_call"), ports)
     destination = Destination(pixel, company.access_token, company.test_event_code)
     try:
         await ports.batcher.submit(destination, plan.server_event)
+    except OutcomeUnknown as exc:
+        await _unknown(event, pixel, exc.answer, ports)
     except Exception:
-        await ports.ledger.release(pixel, event.id)
+        await ports.ledger.failed(pixel, event.id)  # proved not stored: a later handling may send it
         raise
-    # A cancelled handler (shutdown) keeps the claim: its batch may still be accepted, and the claim expiring
-    # by itself is safer than a second run sending at once.
-    await ports.ledger.release(pixel, event.id)
+    # A cancelled handler (shutdown) keeps its claim: its batch may still be accepted, so the next handling
+    # finds it in flight and leaves the decision to an operator rather than send a second copy.
     await ports.stats.count(event.company_id, event.type, "dry_run" if ports.dry_run else "sent")
     for gap in (*gaps, *plan.gaps):
         await ports.stats.count(event.company_id, event.type, gap)  # type: ignore[arg-type]
@@ -112,3 +117,11 @@ async def _report(
         route=plan.route,
         gaps=[*gaps, *plan.gaps],
     )
+
+
+async def _unknown(event: Envelope[Any], pixel: str, answer: Answer, ports: Ports) -> NoReturn:
+    await ports.ledger.unknown(
+        pixel, event.id, answer=answer, channel=event.type, company_id=event.company_id
+    )
+    await ports.stats.count(event.company_id, event.type, "unknown")
+    raise OutcomeUnknown(f"conversion to pixel {pixel}: {answer}", answer=answer)

@@ -1,13 +1,13 @@
 """Every Redis key of facebook-capi, named here and nowhere else.
 
-Redis Cluster runs a script or a MULTI/EXEC only when all its keys hash to one slot. The one script
-(``ledger._BEGIN``) reads an event's sent record and takes its claim: both carry the hash tag
-``{<pixel_id>:<event_id>}``, so each event's pair shares a slot while events spread over the shards. The other
-keys are only ever touched by single-key commands (a transaction on one key, for the dry-run log), so they
-need no tag::
+Redis Cluster runs a script or a MULTI/EXEC only when all its keys hash to one slot. The one script (the
+claim of ``servicekit.outcomes``) touches one event's record alone, tagged ``{<pixel_id>:<event_id>}`` so that
+events spread over the shards. The other keys are only ever touched by single-key commands (a transaction on
+one key, for the dry-run log)::
 
-    wb:svc:facebook-capi:{<pixel_id>:<event_id>}:sent       string: Meta accepted it (ledger.py)
-    wb:svc:facebook-capi:{<pixel_id>:<event_id>}:sending    string: claimed by a run in flight (ledger.py)
+    wb:svc:facebook-capi:{<pixel_id>:<event_id>}:sent       string: the event's outcome record (ledger.py):
+                                                            claimed, sent (Meta accounted for it) or unknown
+    wb:svc:facebook-capi:outcomes:unknown                   hash: unknown outcomes awaiting an operator
     wb:svc:facebook-capi:lead:<company_id>:<lead_id>        string: a lead's hashed identifiers (leads.py)
     wb:svc:facebook-capi:company:<company_id>               string: the company's CAPI config (companies.py)
     wb:svc:facebook-capi:stats:<company_id>                 hash: counts per outcome (stats.py)
@@ -39,12 +39,8 @@ class ServiceKeys:
     def sent(self, pixel_id: str, event_id: str) -> str:
         return self._key(self._event(pixel_id, event_id), "sent")
 
-    def claim(self, pixel_id: str, event_id: str) -> str:
-        return self._key(self._event(pixel_id, event_id), "sending")
-
-    def ledger(self, pixel_id: str, event_id: str) -> list[str]:
-        """The keys of ``ledger._BEGIN``, in its order: the sent record, the claim."""
-        return [self.sent(pixel_id, event_id), self.claim(pixel_id, event_id)]
+    def unknown_outcomes(self) -> str:
+        return self._key("outcomes", "unknown")
 
     def lead(self, company_id: str, lead_id: str) -> str:
         # The company is part of the key: a lead id from another tenant can never match.

@@ -19,7 +19,7 @@ SEVEN_DAYS_LESS_MARGIN = 7 * 24 * 3600 - 600
 class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="CAPI_", extra="ignore")
 
-    required_secrets: ClassVar[tuple[str, ...]] = ("admin_token",)
+    required_secrets: ClassVar[tuple[str, ...]] = ("admin_token", "backoffice_token")
 
     port: int = 8003
     graph_url: str = Field(
@@ -30,6 +30,9 @@ class Settings(ServiceSettings):
     #: `CAPI_ADMIN_TOKEN`: the platform operators' credential for the admin API (`PUT /v1/companies/{id}/capi`);
     #: no default: unset, nobody is let in, and production refuses to start (servicekit.secrets).
     admin_token: SecretStr | None = None
+    #: `CAPI_BACKOFFICE_TOKEN`: backoffice-api's credential, for the unknown outcomes only (`/ops/outcomes`):
+    #: operators resolve them from the backoffice; the company settings stay the platform operators'.
+    backoffice_token: SecretStr | None = None
     #: Optional JSON file `{"<company_id>": {"pixel_id", "access_token", ...}}`; the admin API's entries win.
     companies_file: Path | None = None
     #: Build and record the requests (`GET /v1/dry-run/requests`) instead of sending them.

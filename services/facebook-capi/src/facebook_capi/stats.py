@@ -19,6 +19,7 @@ Outcome = Literal[
     "lead_id_missing",  # a contract event without lead_id: sent with what is known
     "lead_unknown",  # a lead id this service never saw created: sent with what is known
     "click_without_waba",  # a click id but no WhatsApp Business Account id: sent as a CRM event
+    "unknown",  # it may have reached Meta (a timeout, a 5xx, a partial answer, a crash): an operator decides
 ]
 
 EVENTS = Counter("capi_events_total", "Conversions by catalog type and outcome", ["type", "outcome"])

@@ -1,8 +1,10 @@
 """The Autentique GraphQL calls we make, no more (reference: shared/reference/autentique.md §2-§3).
 
-Failures leave as servicekit's errors: UpstreamUnavailable (timeouts, dropped connections, 429, 5xx: the
-caller may retry, but for `createDocument` only after looking the document up), UpstreamRejected (a refusal:
-bad token, no credits), DocumentRejected (Autentique's validation of what we sent: the caller's data).
+Failures leave as servicekit's errors: UpstreamDown / UpstreamStatus (refused, circuit open, 429, 503:
+nothing was created, retry), OutcomeUnknown (`createDocument` timed out, was cut, answered 5xx or
+unreadably: look the document up, never create blindly), UpstreamUnavailable (the same failures of a query:
+retry), UpstreamRejected (a refusal: bad token, no credits), DocumentRejected (Autentique's validation of
+what we sent: the caller's data).
 GraphQL reports errors with HTTP 200 and an `errors` list (§3), so a 200 is not yet a success.
 """
 
@@ -17,7 +19,8 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 from servicekit import UpstreamRejected, UpstreamUnavailable
-from servicekit.upstream import Breakers, call
+from servicekit.outcomes import Answer, OutcomeUnknown, UpstreamDown
+from servicekit.upstream import Breakers, UpstreamStatus, call
 
 API = "autentique"
 
@@ -143,7 +146,8 @@ class AutentiqueClient:
     async def create_document(
         self, company_id: str, *, name: str, message: str, signers: list[SignerRequest], pdf: bytes
     ) -> Document:
-        """Not idempotent: a timeout may hide a created (and billed) document. Look it up before retrying."""
+        """Not idempotent: a timeout may hide a created (and billed) document. Failures that prove nothing was
+        created leave as they are (retry); every other one is an :class:`OutcomeUnknown` (look it up)."""
         operations = {
             "query": CREATE_DOCUMENT,
             "variables": {
@@ -154,20 +158,28 @@ class AutentiqueClient:
             },
         }
         # GraphQL multipart request spec (reference §2): operations, map, then the file part.
-        data = await self._graphql(
-            company_id,
-            data={"operations": json.dumps(operations), "map": json.dumps({"file": ["variables.file"]})},
-            files={"file": ("contrato.pdf", pdf, "application/pdf")},
-        )
+        try:
+            data = await self._graphql(
+                company_id,
+                data={"operations": json.dumps(operations), "map": json.dumps({"file": ["variables.file"]})},
+                files={"file": ("contrato.pdf", pdf, "application/pdf")},
+            )
+        except (UpstreamDown, UpstreamStatus, UpstreamRejected, OutcomeUnknown):
+            raise  # not sent (refused, circuit open, 429/503), refused, or already classified
+        except UpstreamUnavailable as exc:  # our deadline, a 2xx without JSON: Autentique may have created it
+            raise OutcomeUnknown(f"{API}: createDocument: {exc}", answer=Answer("no_answer")) from exc
         created = data.get("createDocument")
         if not isinstance(created, dict) or not created.get("id"):
-            raise UpstreamUnavailable(f"{API}: createDocument answered without a document")
+            answer = Answer("unreadable_body", 200)
+            raise OutcomeUnknown(f"{API}: createDocument answered without a document", answer=answer)
         return Document.from_api(created)
 
     async def find_document(self, company_id: str, name: str) -> Document | None:
         """The document named exactly ``name``, if Autentique has one (names carry our contract id)."""
         data = await self._graphql(
-            company_id, json={"query": FIND_DOCUMENTS, "variables": {"name": name, "sandbox": self._sandbox}}
+            company_id,
+            idempotent=True,  # a query: retried like a read
+            json={"query": FIND_DOCUMENTS, "variables": {"name": name, "sandbox": self._sandbox}},
         )
         page = data.get("documents") or {}
         for raw in page.get("data") or []:

@@ -1,22 +1,27 @@
-"""The Evolution API calls we make (reference §7-8), no more. Failures leave as servicekit's
-``UpstreamUnavailable`` (retry) or our :class:`EvolutionRejected` (permanent, with a reason that does not echo
+"""The Evolution API calls we make (reference §7-8, §11), no more. Failures leave as servicekit's
+``UpstreamDown`` / ``UpstreamUnavailable`` (nothing went out: retry), ``OutcomeUnknown`` (the text may have
+gone out: never retried) or our :class:`EvolutionRejected` (permanent, with a reason that does not echo
 Evolution's body: its error messages carry phone numbers)."""
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import servicekit.upstream as upstream
-from servicekit import UpstreamRejected
+from servicekit import UpstreamRejected, UpstreamUnavailable
+from servicekit.outcomes import Answer, OutcomeUnknown
 
 from evolution_manager.errors import EvolutionRejected
 
 API = "evolution"
 
 
-def _rejection(instance: str, exc: UpstreamRejected, response: dict[str, Any] | None) -> EvolutionRejected:
+def _rejection(
+    instance: str, exc: UpstreamRejected, response: dict[str, Any] | None
+) -> EvolutionRejected | OutcomeUnknown:
     status = getattr(exc, "status", 400)
     messages = ((response or {}).get("response") or {}).get("message")
     if status == 401:
@@ -35,8 +40,11 @@ def _rejection(instance: str, exc: UpstreamRejected, response: dict[str, Any] | 
     elif any(isinstance(m, list) for m in items):
         reason = "request failed Evolution's schema validation"
     elif any(isinstance(m, str) and m.startswith("Error:") for m in items):
-        # Any exception of its send path, as free text that may name the recipient's jid: not repeated.
-        reason = "Evolution failed to send (an error in its send path)"
+        # Any exception after Baileys relayed the message (a DB write, an upload) is reported this way (§10):
+        # it does not prove the text did not go out.
+        return OutcomeUnknown(
+            f"evolution: HTTP {status}: send path failed", answer=Answer("send_error", status)
+        )
     else:
         reason = "bad request"
     return EvolutionRejected(f"evolution: HTTP {status}: {reason}", status=status)
@@ -57,14 +65,38 @@ class EvolutionClient:
     def __init__(self, http: httpx.AsyncClient) -> None:
         self._http = http
 
-    async def _call(self, method: str, path: str, instance: str, *, api_key: str, **kwargs: Any) -> Any:
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        instance: str,
+        *,
+        api_key: str,
+        idempotent: bool | None = None,
+        **kwargs: Any,
+    ) -> Any:
         try:
             response = await upstream.call(
-                self._http, method, path, api=API, headers={"apikey": api_key}, **kwargs
+                self._http,
+                method,
+                path,
+                api=API,
+                headers={"apikey": api_key},
+                idempotent=idempotent,
+                **kwargs,
             )
         except UpstreamRejected as exc:
             raise _rejection(instance, exc, _body_of(exc)) from None
-        return response.json()
+        try:
+            return response.json()
+        except ValueError:
+            if idempotent is False or (idempotent is None and method == "POST"):
+                # A 2xx we cannot read: Evolution acted, what it did is unknown.
+                answer = Answer("unreadable_body", response.status_code)
+                raise OutcomeUnknown(
+                    f"evolution: HTTP {response.status_code} with a body that is not JSON", answer=answer
+                ) from None
+            raise UpstreamUnavailable(f"evolution: HTTP {response.status_code}: body is not JSON") from None
 
     async def send_text(self, instance: str, *, api_key: str, number: str, text: str) -> str:
         """POST /message/sendText/{instance} (sample 5) → Evolution's id of the sent message (sample 6)."""
@@ -77,6 +109,31 @@ class EvolutionClient:
         )
         key = body.get("key") if isinstance(body, dict) else None
         return str(key.get("id", "")) if isinstance(key, dict) else ""
+
+    async def find_sent(
+        self, instance: str, *, api_key: str, number: str, text: str, since: datetime
+    ) -> str | None:
+        """POST /chat/findMessages/{instance} (§11): the id of a text we sent to ``number`` since ``since``,
+        if Evolution stored one. ``None`` proves nothing: Evolution may not store messages at all."""
+        jid = number if "@" in number else f"{number}@s.whatsapp.net"
+        window = {
+            "gte": (since - timedelta(seconds=5)).astimezone(UTC).isoformat(),
+            "lte": (datetime.now(UTC) + timedelta(seconds=5)).isoformat(),
+        }
+        body = {
+            "where": {"key": {"remoteJid": jid, "fromMe": True}, "messageTimestamp": window},
+            "offset": 50,
+        }
+        found = await self._call(
+            "POST", f"/chat/findMessages/{instance}", instance, api_key=api_key, idempotent=True, json=body
+        )
+        records = ((found or {}).get("messages") or {}).get("records") if isinstance(found, dict) else None
+        for record in records or []:
+            message = record.get("message") or {}
+            sent = message.get("conversation") or (message.get("extendedTextMessage") or {}).get("text")
+            if sent == text:
+                return str((record.get("key") or {}).get("id") or "")
+        return None
 
     async def connection_state(self, instance: str, *, api_key: str) -> str:
         """GET /instance/connectionState/{instance} → ``open`` | ``connecting`` | ``close`` (§8)."""

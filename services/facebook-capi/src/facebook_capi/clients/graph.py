@@ -2,7 +2,9 @@
 
 Why not `servicekit.upstream.call`: Graph reports throttling as HTTP 400 with codes 4/17/613 (reference §7),
 which `call` would turn into a permanent `UpstreamRejected` without the body; we need Meta's code to decide.
-Transport errors and timeouts are mapped exactly as `call` maps them.
+What a failure proves is decided as `call` decides it (servicekit.outcomes): transport errors through
+`upstream.transport_failure`, a 5xx other than 503 and a 2xx we cannot read are unknown outcomes (Meta may
+have stored the events); a 4xx means nothing was stored (Meta rejects a request as a whole, §7).
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from typing import Any
 
 import httpx
 from pydantic import SecretStr
-from servicekit.upstream import segment
+from servicekit.outcomes import Answer, OutcomeUnknown
+from servicekit.upstream import NOT_PROCESSED, segment, transport_failure
 
 from facebook_capi.errors import EventRejected, GraphRejected, GraphUnavailable
 
@@ -48,15 +51,26 @@ class GraphClient:
             body["test_event_code"] = test_event_code
         try:
             response = await self._http.post(f"/{self._version}/{segment(pixel_id)}/events", json=body)
-        except httpx.TimeoutException as exc:
-            raise GraphUnavailable(f"graph: timed out ({type(exc).__name__})") from exc
         except httpx.TransportError as exc:
-            raise GraphUnavailable(f"graph: unreachable ({type(exc).__name__})") from exc
-        if response.status_code < 400:
-            data = _json(response)
+            raise transport_failure(exc, api="graph", idempotent=False) from exc
+        status = response.status_code
+        if status < 400:
+            try:
+                data = response.json()
+            except ValueError:
+                data = None
+            if not isinstance(data, dict):
+                answer = Answer("unreadable_body", status)
+                raise OutcomeUnknown(f"graph: HTTP {status} with a body that is not JSON", answer=answer)
+            # A missing count reads as 0, as Meta's SDK reads it: nothing is accounted for.
+            received = data.get("events_received")
             return EventsReceived(
-                int(data.get("events_received", 0)), data.get("fbtrace_id"), list(data.get("messages") or [])
+                received if isinstance(received, int) else 0,
+                data.get("fbtrace_id"),
+                list(data.get("messages") or []),
             )
+        if status >= 500 and status not in NOT_PROCESSED:
+            raise OutcomeUnknown(f"graph: HTTP {status}", answer=Answer("server_error", status))
         raise error_of(response)
 
 

@@ -1,0 +1,176 @@
+"""``wolfgang outcomes list|resolve``: side effects that may or may not have happened (a WhatsApp text, a Meta
+event, an Autentique document whose call timed out, was cut, or answered 5xx), and an operator's decision.
+
+The records belong to the service that performed the effect, so both commands ask that service over HTTP
+(``/ops/outcomes``, behind its service token): ``--url NAME=URL`` points at one (defaults: the ports ``make
+run`` uses). ``--dead-letters`` lists the ``outcome_unknown`` dead letters from Redis instead, which needs no
+service running.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import httpx
+import typer
+from eventbus import DeadLetters
+from rich.table import Table
+from servicekit.outcomes import is_outcome_unknown
+
+from wolfgang.console import CliError, guard, out, print_json, run
+from wolfgang.target import target
+
+app = typer.Typer(
+    help="Side effects whose outcome is unknown (never resent automatically): list them, resolve one.",
+    no_args_is_help=True,
+)
+
+#: The services' token under `make run` (production sets SERVICE_TOKEN).
+DEV_TOKEN = "dev-service-token"  # noqa: S105 - the local placeholder every service defaults to
+#: Where each owner of records listens under `make run`.
+SERVICES = {
+    "evolution-manager": "http://127.0.0.1:8001",
+    "facebook-capi": "http://127.0.0.1:8003",
+    "autentique-service": "http://127.0.0.1:8004",
+}
+#: The (channel, group) pairs whose handlers perform side effects: where their dead letters are.
+DEAD_LETTERS = [
+    ("message.sent", "evolution-manager"),
+    ("lead.created", "facebook-capi"),
+    ("lead.qualified", "facebook-capi"),
+    ("contract.signed", "facebook-capi"),
+]
+
+Urls = Annotated[
+    list[str] | None,
+    typer.Option("--url", help="NAME=URL of a service (repeat); defaults to make run's ports."),
+]
+Token = Annotated[
+    str, typer.Option("--token", envvar="SERVICE_TOKEN", help="The services' bearer token (SERVICE_TOKEN).")
+]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+def _services(urls: list[str] | None) -> dict[str, str]:
+    chosen = dict(SERVICES)
+    for item in urls or []:
+        name, sep, url = item.partition("=")
+        if not sep or name not in SERVICES:
+            raise CliError(f"--url takes NAME=URL with NAME one of {', '.join(SERVICES)}")
+        chosen[name] = url.rstrip("/")
+    return chosen
+
+
+@app.command("list")
+@guard
+def list_(
+    ctx: typer.Context,
+    urls: Urls = None,
+    token: Token = DEV_TOKEN,
+    dead_letters: Annotated[
+        bool, typer.Option("--dead-letters", help="Read the dead letters instead.")
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Oldest first, per service: the effect, its id, the event and what the upstream answered."""
+    if dead_letters:
+        _list_dead_letters(ctx, as_json)
+        return
+
+    async def work() -> tuple[list[dict[str, Any]], list[str]]:
+        rows: list[dict[str, Any]] = []
+        unreachable: list[str] = []
+        async with httpx.AsyncClient(timeout=5, headers={"Authorization": f"Bearer {token}"}) as http:
+            for name, url in _services(urls).items():
+                try:
+                    answer = await http.get(f"{url}/ops/outcomes")
+                except httpx.TransportError:
+                    unreachable.append(name)
+                    continue
+                if answer.status_code != 200:
+                    raise CliError(f"{name}: HTTP {answer.status_code} from /ops/outcomes")
+                rows.extend({"service": name, **row} for row in answer.json())
+        return rows, unreachable
+
+    rows, unreachable = run(work())
+    if as_json:
+        print_json(rows)
+        return
+    for name in unreachable:
+        out.print(f"{name}: not reachable, skipped")
+    if not rows:
+        out.print("no unknown outcomes")
+        return
+    table = Table(title="unknown outcomes")
+    for column in ("service", "effect", "id", "event", "answer"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(row["service"], row["effect"], row["id"], row["event_id"], row["answer"])
+    out.print(table)
+    out.print(
+        "resolve one: wolfgang outcomes resolve SERVICE EFFECT ID --decision delivered|resend --operator NAME"
+    )
+
+
+def _list_dead_letters(ctx: typer.Context, as_json: bool) -> None:
+    async def work() -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        async with target(ctx).bus() as bus:
+            for channel, group in DEAD_LETTERS:
+                after: str | None = None
+                letters = DeadLetters(bus, channel, group)
+                while page := await letters.list(count=200, after=after):
+                    found += [d.public() for d in page if is_outcome_unknown(d.reason, d.error)]
+                    after = page[-1].id
+        return found
+
+    rows = run(work())
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        out.print("no outcome_unknown dead letters")
+        return
+    table = Table(title="outcome_unknown dead letters")
+    for column in ("channel", "group", "event", "error"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(row["channel"], row["group"], row["event_id"], row["error"])
+    out.print(table)
+
+
+@app.command()
+@guard
+def resolve(
+    service: Annotated[str, typer.Argument(help="The service that owns the record.")],
+    effect: Annotated[str, typer.Argument(help="send_text, conversion or create_document.")],
+    effect_id: Annotated[str, typer.Argument(help="The record's id (from `outcomes list`).")],
+    decision: Annotated[
+        str, typer.Option("--decision", help="delivered (mark sent) or resend (send again).")
+    ],
+    operator: Annotated[str, typer.Option("--operator", help="Who decides; logged with the decision.")],
+    urls: Urls = None,
+    token: Token = DEV_TOKEN,
+    as_json: JsonFlag = False,
+) -> None:
+    """Record the decision; the service replays the event's dead letter so what it still had to do goes on."""
+    if decision not in ("delivered", "resend"):
+        raise CliError("--decision is delivered or resend")
+    base = _services(urls).get(service)
+    if base is None:
+        raise CliError(f"unknown service {service!r}: one of {', '.join(SERVICES)}")
+
+    async def work() -> httpx.Response:
+        async with httpx.AsyncClient(timeout=10, headers={"Authorization": f"Bearer {token}"}) as http:
+            return await http.post(
+                f"{base}/ops/outcomes/{effect}/{effect_id}/resolve",
+                json={"decision": decision, "operator": operator},
+            )
+
+    answer = run(work())
+    if answer.status_code != 200:
+        raise CliError(f"{service}: HTTP {answer.status_code}: {answer.text[:300]}")
+    if as_json:
+        print_json(answer.json())
+    else:
+        out.print(f"{service}: {effect} {effect_id} resolved as {decision} by {operator}")
