@@ -15,6 +15,7 @@ from evolution_manager.settings import Settings as EvolutionSettings
 from facebook_capi.settings import Settings as CapiSettings
 from fakes.autentique import DEFAULT_API_TOKEN
 from fakes.evolution import DEFAULT_GLOBAL_APIKEY
+from servicekit.secretbox import generate_key
 from servicekit.secrets import KNOWN_DEVELOPMENT_VALUES, problems
 from wolfgang.credentials import generate
 from wolfgang.system import INSTANCE_APIKEY, INSTANCE_WEBHOOK_SECRET, PIXEL_TOKEN
@@ -74,7 +75,8 @@ def test_production_is_the_default_mode(monkeypatch: pytest.MonkeyPatch) -> None
 
 def test_generated_credentials_are_fit_for_production() -> None:
     values = generate()
-    real = {"AUTENTIQUE_API_TOKEN": "a" * 64, "EVOLUTION_API_KEY": "b" * 32}
+    # What an operator supplies besides the pairs: the upstreams' own keys, and the key sealing stored secrets.
+    real = {"AUTENTIQUE_API_TOKEN": "a" * 64, "EVOLUTION_API_KEY": "b" * 32, "SECRETS_KEYS": generate_key()}
     for settings_class in (
         AgentSettings,
         CapiSettings,

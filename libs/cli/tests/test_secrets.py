@@ -68,7 +68,9 @@ async def test_rotate_seals_the_secrets_an_earlier_version_stored_in_clear(redis
     redis = eventbus.connect(redis_url, decode_responses=True)
     box = SecretBox([key])
     try:
-        await Registry(redis, keys, box=box).put("vendas-01", InstanceConfig(company_id=COMPANY))
+        await Registry(redis, keys, box=box).put(
+            "vendas-01", InstanceConfig(company_id=COMPANY), operator=True
+        )
         instance = keys.service("evolution-manager", "{vendas-01}", "instance")
         await redis.hset(instance, mapping={"webhook_secret": "w" * 32, "api_key": "clear-token"})
         company = keys.service("facebook-capi", "company", COMPANY)

@@ -17,6 +17,7 @@ from eventbus.testing.waiting import eventually
 from fastapi import FastAPI
 from prometheus_client import REGISTRY
 from servicekit import UpstreamUnavailable, telemetry
+from servicekit.secretbox import generate_key
 from structlog.testing import capture_logs
 
 CH = "lead.qualified"
@@ -204,6 +205,7 @@ print(json.dumps({"on": on, "provider": type(provider).__name__, "loaded": loade
                   "instrumented": getattr(app, "_is_instrumented_by_opentelemetry", False)}))
 """
     env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")} | environ
+    env["SECRETS_KEYS"] = generate_key()  # the app seals the secrets it stores
     return subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
 
 

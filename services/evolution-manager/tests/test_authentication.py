@@ -13,6 +13,7 @@ from typing import Any
 import jwt
 from evolution_manager.registry import InstanceConfig, Registry
 from fakes.evolution_webhooks import make_webhook_jwt
+from servicekit.secretbox import SecretBox
 
 REFERENCE = json.loads((Path(__file__).parent / "reference_samples.json").read_text())
 SAMPLE_TEXT: dict[str, Any] = REFERENCE["sample_1_text"]
@@ -112,7 +113,7 @@ async def test_webhooks_over_the_instance_rate_are_429_with_retry_after(run_serv
         assert response.status_code == 200  # another instance has its own window
 
 
-async def test_an_unknown_name_is_answered_from_memory_as_a_known_one_is(run_service) -> None:
+async def test_an_unknown_name_is_answered_from_memory_as_a_known_one_is(run_service, make_settings) -> None:
     """A known name's secret is read from the replica's cache, an unknown one's from Redis each time: the
     answer time would tell them apart. Unknown names are remembered for as long."""
     async with run_service(instance_cache_seconds=0.5) as service:
@@ -121,7 +122,9 @@ async def test_an_unknown_name_is_answered_from_memory_as_a_known_one_is(run_ser
         assert (await service.post_webhook(envelope, headers=secret)).status_code == 401
         # Registered through another replica (a registry of its own on the same Redis): this one still
         # answers from memory until its cache time is over.
-        elsewhere = Registry(service.bus.redis, service.bus.keys)
+        elsewhere = Registry(
+            service.bus.redis, service.bus.keys, box=SecretBox.from_setting(make_settings().secrets_keys)
+        )
         config = InstanceConfig(
             company_id=service.COMPANY, webhook_secret=secret["x-shared-secret"], api_key="token-of-vendas-05"
         )

@@ -118,11 +118,12 @@ def grant(service: str, keys: Keys) -> Grant:
     channels: list[str] = []
     for name, spec in CHANNELS.items():
         if spec.producer == service:
-            rw += [keys.stream(name), keys.dedupe(name, "*")]
+            # The publish script reads and updates the channel's retention floor as it trims (eventbus.bus).
+            rw += [keys.stream(name), keys.dedupe(name, "*"), keys.retention(name)]
         if spec.producer == service or operator:
             channels.append(keys.live(name))
         if operator:  # lists, replays (XADD) and purges any group's dead letters
-            rw += [keys.stream(name), keys.dead_letters(name, "*")]
+            rw += [keys.stream(name), keys.retention(name), keys.dead_letters(name, "*")]
         if service in spec.consumers:
             group = [
                 keys.processed(name, service),
@@ -130,7 +131,9 @@ def grant(service: str, keys: Keys) -> Grant:
                 keys.order(name, service),
                 keys.dead_letters(name, service),
             ]
-            rw += group
+            # A consumer marks the retention floor stale when its group moves (eventbus.channel), so that
+            # publishers recompute it; it never touches the stream's entries through it.
+            rw += [*group, keys.retention(name)]
             ro.append(keys.dead_letters(name, "*"))
             if spec.producer != service and not operator:
                 consumed += [keys.stream(name), *group]

@@ -16,7 +16,7 @@ from servicekit.errors import (
 from servicekit.logging import configure_logging
 from servicekit.requests import http_client
 from servicekit.runtime import bus_for, consuming
-from servicekit.serve import serve
+from servicekit.serve import run, serve
 from servicekit.settings import ServiceSettings
 
 __all__ = [
@@ -37,5 +37,6 @@ __all__ = [
     "error_body",
     "http_client",
     "install",
+    "run",
     "serve",
 ]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 import uvicorn
 from fastapi import FastAPI
 
@@ -9,6 +12,16 @@ from servicekit import heap, telemetry
 from servicekit.logging import configure_logging
 from servicekit.secrets import refuse_unsafe
 from servicekit.settings import ServiceSettings
+
+S = TypeVar("S", bound=ServiceSettings)
+
+
+def run(make_app: Callable[[S], FastAPI], settings: S, *, service: str) -> None:
+    """``serve(make_app(settings))``, with the production check first: building an app may already need a
+    secret (a key to open stored secrets), and a missing one must read as the one line naming it, not a
+    traceback."""
+    refuse_unsafe(settings, service=service)
+    serve(make_app(settings), settings, service=service)
 
 
 def serve(app: FastAPI, settings: ServiceSettings, *, service: str) -> None:

@@ -16,7 +16,7 @@ from servicekit import ServiceSettings
 class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="EVOLUTION_", extra="ignore")
 
-    required_secrets: ClassVar[tuple[str, ...]] = ("admin_token",)
+    required_secrets: ClassVar[tuple[str, ...]] = ("admin_token", "secrets_keys")
 
     port: int = 8001
     #: Evolution webhooks carry whole media files when the instance has `base64: true` (reference §5); a

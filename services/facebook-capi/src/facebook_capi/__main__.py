@@ -11,7 +11,7 @@ from facebook_capi.settings import Settings
 
 def main() -> None:
     settings = Settings()
-    servicekit.serve(create_app(settings), settings, service=SERVICE)
+    servicekit.run(create_app, settings, service=SERVICE)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ SEVEN_DAYS_LESS_MARGIN = 7 * 24 * 3600 - 600
 class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="CAPI_", extra="ignore")
 
-    required_secrets: ClassVar[tuple[str, ...]] = ("admin_token", "backoffice_token")
+    required_secrets: ClassVar[tuple[str, ...]] = ("admin_token", "backoffice_token", "secrets_keys")
 
     port: int = 8003
     graph_url: str = Field(
