@@ -76,6 +76,28 @@ async def test_iterators_follow_every_page(publish, api):
     assert detail.timeline[0].type == "lead.created"
 
 
+async def test_lead_owner_notes_and_search(publish, api):
+    await publish(
+        LeadCreated(
+            lead_id="lead_n", company_id=COMPANY, channel="whatsapp", lead_external_id="wa:+5511977776666"
+        )
+    )
+    await leads(publish, api, [])
+    for _ in range(200):
+        try:
+            found = await api.find_lead("+55 11 97777-6666")
+            break
+        except NotFound:
+            await asyncio.sleep(0.05)
+    assert found.lead_id == "lead_n"
+    assert (await api.set_lead_owner("lead_n", "ana")).owner == "ana"
+    assert (await api.get_lead("lead_n")).owner == "ana"
+    for n in range(3):
+        await api.add_note("lead_n", f"n{n}")
+    assert [note.text async for note in api.iter_notes("lead_n", limit=2)] == ["n2", "n1", "n0"]
+    assert (await api.clear_lead_owner("lead_n")).owner is None
+
+
 async def test_a_deal_moves_through_the_pipeline_with_etags(publish, api):
     await leads(publish, api, ["lead_e"])
     deal = await api.create_deal("lead_e", value=1000, owner="ana", event={"type": "casamento"})

@@ -102,6 +102,32 @@ class AsyncBackofficeClient:
     async def give_back(self, lead_id: str) -> models.Handoff:
         return await self.send(calls.give_back(lead_id))
 
+    async def find_lead(self, phone: str) -> models.LeadDetail:
+        """The lead of a WhatsApp number, in any common spelling (``+55 11 99999-0000``); NotFound if none."""
+        return await self.send(calls.find_lead(phone))
+
+    async def set_lead_owner(self, lead_id: str, owner: str) -> models.LeadOwner:
+        return await self.send(calls.set_lead_owner(lead_id, owner))
+
+    async def clear_lead_owner(self, lead_id: str) -> models.LeadOwner:
+        return await self.send(calls.clear_lead_owner(lead_id))
+
+    async def add_note(self, lead_id: str, text: str) -> models.Note:
+        return await self.send(calls.add_note(lead_id, text))
+
+    async def list_notes(self, lead_id: str, **query: Unpack[calls.NotesQuery]) -> models.NotesPage:
+        return await self.send(calls.list_notes(lead_id, query))
+
+    async def iter_notes(self, lead_id: str, **query: Unpack[calls.NotesQuery]) -> AsyncIterator[models.Note]:
+        """The lead's notes, newest first."""
+        while True:
+            page = await self.list_notes(lead_id, **query)
+            for item in page.items:
+                yield item
+            if page.next_before is None:
+                return
+            query["before"] = page.next_before
+
     # -- deals ------------------------------------------------------------------------------------------
 
     async def create_deal(

@@ -135,6 +135,32 @@ def give_back(lead_id: str) -> Call[models.Handoff]:
     return Call("DELETE", f"/v1/leads/{_segment(lead_id)}/handoff", models.Handoff)
 
 
+def find_lead(phone: str) -> Call[models.LeadDetail]:
+    return Call("GET", "/v1/leads/search", models.LeadDetail, {"phone": phone})
+
+
+def set_lead_owner(lead_id: str, owner: str) -> Call[models.LeadOwner]:
+    return Call("PUT", f"/v1/leads/{_segment(lead_id)}/owner", models.LeadOwner, json={"owner": owner})
+
+
+def clear_lead_owner(lead_id: str) -> Call[models.LeadOwner]:
+    return Call("DELETE", f"/v1/leads/{_segment(lead_id)}/owner", models.LeadOwner)
+
+
+def add_note(lead_id: str, text: str) -> Call[models.Note]:
+    # Not retried: a repeat after a lost answer would add the note twice.
+    return Call("POST", f"/v1/leads/{_segment(lead_id)}/notes", models.Note, json={"text": text})
+
+
+class NotesQuery(TypedDict, total=False):
+    before: str
+    limit: int
+
+
+def list_notes(lead_id: str, query: NotesQuery) -> Call[models.NotesPage]:
+    return Call("GET", f"/v1/leads/{_segment(lead_id)}/notes", models.NotesPage, _query(**query))
+
+
 # -- deals --------------------------------------------------------------------------------------------------------
 
 

@@ -99,6 +99,31 @@ class BackofficeClient:
     def give_back(self, lead_id: str) -> models.Handoff:
         return self.send(calls.give_back(lead_id))
 
+    def find_lead(self, phone: str) -> models.LeadDetail:
+        """The lead of a WhatsApp number, in any common spelling (``+55 11 99999-0000``); NotFound if none."""
+        return self.send(calls.find_lead(phone))
+
+    def set_lead_owner(self, lead_id: str, owner: str) -> models.LeadOwner:
+        return self.send(calls.set_lead_owner(lead_id, owner))
+
+    def clear_lead_owner(self, lead_id: str) -> models.LeadOwner:
+        return self.send(calls.clear_lead_owner(lead_id))
+
+    def add_note(self, lead_id: str, text: str) -> models.Note:
+        return self.send(calls.add_note(lead_id, text))
+
+    def list_notes(self, lead_id: str, **query: Unpack[calls.NotesQuery]) -> models.NotesPage:
+        return self.send(calls.list_notes(lead_id, query))
+
+    def iter_notes(self, lead_id: str, **query: Unpack[calls.NotesQuery]) -> Iterator[models.Note]:
+        """The lead's notes, newest first."""
+        while True:
+            page = self.list_notes(lead_id, **query)
+            yield from page.items
+            if page.next_before is None:
+                return
+            query["before"] = page.next_before
+
     # -- deals ------------------------------------------------------------------------------------------
 
     def create_deal(

@@ -57,6 +57,7 @@ class Lead(Model):
     contract_sent_at: datetime | None
     won_at: datetime | None
     handoff: Handoff
+    owner: str | None = None
 
 
 class TimelineEntry(Model):
@@ -75,6 +76,30 @@ class LeadsPage(Model):
     next_cursor: str | None
 
 
+class LeadOwner(Model):
+    lead_id: str
+    owner: str | None
+
+
+class ChangedBy(Model):
+    kind: Literal["api_key", "event"]
+    id: str
+    name: str
+
+
+class Note(Model):
+    note_id: str
+    lead_id: str
+    text: str
+    at: datetime
+    by: ChangedBy
+
+
+class NotesPage(Model):
+    items: list[Note]
+    next_before: str | None
+
+
 # -- deals and contracts ----------------------------------------------------------------------------------------
 
 
@@ -83,12 +108,6 @@ class EventDetails(Model):
     date: str | None = None
     guests: int | None = None
     location: str | None = None
-
-
-class ChangedBy(Model):
-    kind: Literal["api_key", "event"]
-    id: str
-    name: str
 
 
 class StageChange(Model):
@@ -285,6 +304,9 @@ SCHEMAS: dict[type[Model], str] = {
     TimelineEntry: "TimelineEntry",
     LeadDetail: "LeadDetail",
     LeadsPage: "LeadsPage",
+    LeadOwner: "LeadOwner",
+    Note: "NotePublic",
+    NotesPage: "NotesPage",
     EventDetails: "EventDetails",
     ChangedBy: "ChangedBy",
     StageChange: "StageChange",

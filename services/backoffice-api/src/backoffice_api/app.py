@@ -29,7 +29,7 @@ from backoffice_api.deps import InvalidParameter, Ports
 from backoffice_api.keyspace import Keyspace
 from backoffice_api.live import LiveHub
 from backoffice_api.ratelimit import RateLimiter
-from backoffice_api.routes import contracts, deals, events, instances, leads, metrics, ops
+from backoffice_api.routes import contracts, deals, events, instances, lead_desk, leads, metrics, ops
 from backoffice_api.settings import Settings
 from backoffice_api.store import ReadModels
 
@@ -101,7 +101,8 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
             yield
 
     app = FastAPI(title=SERVICE, version="1.0.0", description=DESCRIPTION, lifespan=lifespan)
-    for module in (leads, deals, contracts, instances, metrics, events, ops):
+    # lead_desk before leads: its /v1/leads/search must not reach /v1/leads/{lead_id}.
+    for module in (lead_desk, leads, deals, contracts, instances, metrics, events, ops):
         app.include_router(module.router)
     servicekit.install(app, service=SERVICE, max_body_bytes=settings.max_body_bytes)
     app.add_exception_handler(InvalidParameter, _invalid_parameter)

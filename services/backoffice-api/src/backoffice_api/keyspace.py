@@ -102,6 +102,14 @@ class Keyspace:
         """The same members, for one lead's deals (a handful: read whole and filtered)."""
         return self._key("state", f"{{{company}}}", "deals-of-lead", lead_id)
 
+    def lead_owner(self, company: str) -> str:
+        """Hash: lead id → the seller who owns the lead (assigned through the API)."""
+        return self._key("state", f"{{{company}}}", "lead-owner")
+
+    def lead_notes(self, company: str, lead_id: str) -> str:
+        """Sorted set of a lead's notes by time (members: JSON with a ULID, so two notes never collide)."""
+        return self._key("state", f"{{{company}}}", "lead-notes", lead_id)
+
     def handoff(self, company: str) -> str:
         """Hash: lead id → JSON of the handoff flag as agent-runtime last confirmed it."""
         return self._key("state", f"{{{company}}}", "handoff")

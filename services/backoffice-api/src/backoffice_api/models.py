@@ -91,6 +91,8 @@ class LeadPublic(BaseModel):
     contract_sent_at: UtcTimestamp | None
     won_at: UtcTimestamp | None
     handoff: Handoff
+    #: The seller who owns the lead (``PUT /v1/leads/{id}/owner``).
+    owner: str | None = None
 
 
 class LeadsPage(BaseModel):
@@ -104,6 +106,46 @@ class TimelineEntry(BaseModel):
     type: EventType
     at: datetime
     details: dict[str, Any]
+
+
+class ChangedBy(BaseModel):
+    """An API key (its id and name) or, for stages that follow a contract, the event (its id and type)."""
+
+    kind: Literal["api_key", "event"]
+    id: str
+    name: str
+
+
+class LeadOwnerSet(Strict):
+    owner: Owner
+
+
+class LeadOwner(BaseModel):
+    lead_id: str
+    owner: str | None
+
+
+class NoteCreate(Strict):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"text": "Prefers a call after 18h."}]}
+    )
+
+    text: str = Field(min_length=1, max_length=4000)
+
+
+class NotePublic(BaseModel):
+    note_id: str
+    lead_id: str
+    text: str
+    at: datetime
+    #: The API key that wrote it.
+    by: ChangedBy
+
+
+class NotesPage(BaseModel):
+    items: list[NotePublic]
+    #: Pass as ``before`` for older notes; null when there are none.
+    next_before: str | None
 
 
 class LeadDetail(LeadPublic):
@@ -152,14 +194,6 @@ class StageMove(Strict):
     stage: DealStage
     #: Why the deal was lost: required with ``lost`` (422 naming ``reason``), kept with the history entry.
     reason: str | None = Field(None, min_length=1, max_length=500)
-
-
-class ChangedBy(BaseModel):
-    """An API key (its id and name) or, for stages that follow a contract, the event (its id and type)."""
-
-    kind: Literal["api_key", "event"]
-    id: str
-    name: str
 
 
 class StageChange(BaseModel):
