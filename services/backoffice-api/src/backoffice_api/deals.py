@@ -42,6 +42,7 @@ NEXT: dict[str, tuple[str, ...]] = {
     "lost": (),
 }
 RULE = "new → qualified → proposal → contract_sent → won | lost; lost from any open stage, with a reason"
+EVENT_FIELDS = ("type", "date", "guests", "location")
 #: Documents a filtered page examines at most; past it the page ends early with a cursor to continue.
 SCAN_BUDGET = 1000
 #: How often a write without If-Match is decided again after losing a race before giving up (409).
@@ -90,7 +91,9 @@ def member(deal: dict[str, Any]) -> str:
 
 
 def _normalized(deal: dict[str, Any]) -> dict[str, Any]:
-    """Deals written before the pipeline existed read as new, unowned, version 1 (and are not indexed yet)."""
+    """Deals written before the pipeline existed read as new, unowned, version 1 (and are not indexed yet).
+    The event details get all their fields, as the API shows them."""
+    deal["event"] = {name: deal.get("event", {}).get(name) for name in EVENT_FIELDS}
     deal.setdefault("stage", "new")
     deal.setdefault("owner", None)
     deal.setdefault("lost_reason", None)
@@ -166,10 +169,16 @@ class Deals:
         else:
             index = self.ks.deal_index(company, want.stage, want.owner)
         rows: list[dict[str, Any]] = []
-        examined = 0
+        examined = rounds = 0
         while True:
             upper, lower = lex_range(after=after, created_from=want.created_from, created_to=want.created_to)
-            chunk = limit + 1 if not want.residual() else min(max(limit * 4, 50), SCAN_BUDGET - examined)
+            # Filtered: a chunk twice the page, doubling while the filters keep rejecting, within the budget.
+            chunk = (
+                limit + 1
+                if not want.residual()
+                else min(max(limit * 2, 20) << rounds, SCAN_BUDGET - examined)
+            )
+            rounds += 1
             members: list[str] = await self.redis.zrange(  # type: ignore[assignment]
                 index, upper, lower, desc=True, bylex=True, offset=0, num=chunk
             )
@@ -191,10 +200,11 @@ class Deals:
                 return DealPage(rows, after)
 
     async def _docs(self, company: str, members: list[str]) -> list[dict[str, Any] | None]:
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for position in members:
-                pipe.get(self.ks.deal(company, position.split(":", 1)[1]))
-            raws: list[str | None] = await pipe.execute()
+        if not members:
+            return []
+        # One MGET: the deals share the company's hash tag, so it is one slot on a cluster too.
+        keys = [self.ks.deal(company, position.split(":", 1)[1]) for position in members]
+        raws: list[bytes | str | None] = await self.redis.mget(keys)
         # A member whose deal is gone would be a bug; it is skipped rather than failing the page.
         return [None if raw is None else _normalized(json.loads(raw)) for raw in raws]
 
@@ -221,7 +231,7 @@ class Deals:
             "lead_id": lead_id,
             "value": value,
             "currency": currency,
-            "event": event,
+            "event": {name: event.get(name) for name in EVENT_FIELDS},
             "contract_id": None,
             "correlation_id": correlation_id,
             "created_at": now,

@@ -199,7 +199,7 @@ class StageMove(Strict):
 class StageChange(BaseModel):
     stage: DealStage
     previous: DealStage | None
-    at: datetime
+    at: UtcTimestamp
     #: Null only for a deal made outside the API (a script holding no key).
     by: ChangedBy | None
     reason: str | None = None
@@ -215,11 +215,11 @@ class DealPublic(BaseModel):
     contract_id: str | None
     #: The lead's correlation id, carried to the deal's contract events.
     correlation_id: str | None = None
-    created_at: datetime
+    created_at: UtcTimestamp
     stage: DealStage = "new"
     owner: str | None = None
     lost_reason: str | None = None
-    updated_at: datetime | None = None
+    updated_at: UtcTimestamp | None = None
     #: Bumped by every change; the ``ETag`` is ``"v<version>"`` (send it back as ``If-Match``).
     version: int = 1
     #: Every stage the deal entered, oldest first, with who moved it and when.
