@@ -163,6 +163,26 @@ class EventDetails(Strict):
 
 
 class DealCreate(Strict):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "lead_id": "lead_01J8Z0P3H1Y8K8Q0KQ9VJ8X7K1",
+                    "value": 15000,
+                    "currency": "BRL",
+                    "event": {
+                        "type": "casamento",
+                        "date": "2026-03-12",
+                        "guests": 120,
+                        "location": "São Paulo",
+                    },
+                    "owner": "ana.souza@example.com",
+                }
+            ]
+        },
+    )
+
     lead_id: str = Field(pattern=LEAD_ID)
     value: Money
     currency: Currency = "BRL"
