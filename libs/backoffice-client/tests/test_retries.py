@@ -75,10 +75,21 @@ def test_a_read_is_retried_until_it_succeeds():
 
 
 def test_a_post_without_idempotency_key_is_sent_once():
-    server = Server([(503, {})], DEAL)
+    server = Server([(503, {})], {})
     with pytest.raises(ServerError) as failed:
-        client(server).create_deal("lead_1", value=1)
+        client(server).add_note("lead_1", "call back")
     assert failed.value.status == 503 and len(server.requests) == 1
+    assert "idempotency-key" not in server.requests[0].headers
+
+
+def test_a_deal_is_created_with_an_idempotency_key_and_retried_with_it():
+    server = Server(["drop", (503, {})], DEAL)
+    assert client(server).create_deal("lead_1", value=1).deal_id == "deal_1"
+    keys = {r.headers["idempotency-key"] for r in server.requests}
+    assert len(server.requests) == 3 and len(keys) == 1
+    server = Server([], DEAL)
+    client(server).create_deal("lead_1", value=1)
+    assert server.requests[0].headers["idempotency-key"] not in keys  # a new call, a new key
 
 
 def test_a_patch_is_sent_once():
@@ -143,6 +154,6 @@ async def test_the_async_client_retries_the_same_way():
         assert len(server.requests) == 3
         server.failures = [(503, {})]
         with pytest.raises(ServerError):
-            await api.create_deal("lead_1", value=1)
+            await api.update_deal("deal_1", value=2)
         assert len(server.requests) == 4
     await http.aclose()

@@ -326,3 +326,24 @@ async def test_bad_input_is_422_naming_the_field(publish, client, headers, until
     response = await client.request(method, path.format(deal=deal), json=body, headers=headers)
     assert response.status_code == 422, response.text
     assert field in {p["field"] for p in response.json()["error"]["problems"]}
+
+
+async def test_a_repeated_idempotency_key_answers_the_deal_it_made(
+    publish, client, headers, other_headers, until
+):
+    await a_lead(publish, client, headers, until)
+    body = {"lead_id": "lead_p", "value": 10, "owner": "ana"}
+    key = {"Idempotency-Key": "retry-me"}
+    first = await client.post("/v1/deals", json=body, headers=headers | key)
+    again = await client.post("/v1/deals", json=body, headers=headers | key)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json() == first.json()
+    await client.patch(f"/v1/deals/{first.json()['deal_id']}", json={"value": 11}, headers=headers)
+    later = await client.post("/v1/deals", json=body, headers=headers | key)  # the deal changed meanwhile
+    assert later.status_code == 200 and later.json()["value"] == 11.0
+    assert len((await client.get("/v1/deals", headers=headers)).json()["items"]) == 1
+    other = await client.post("/v1/deals", json=body | {"value": 99}, headers=headers | key)
+    assert other.status_code == 422 and other.json()["error"]["problems"][0]["field"] == "Idempotency-Key"
+    assert "request_fingerprint" not in first.json()
+    listed = (await client.get("/v1/deals", headers=headers)).json()["items"]
+    assert "request_fingerprint" not in listed[0] and "indexed" not in listed[0]

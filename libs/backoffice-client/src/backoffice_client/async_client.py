@@ -138,9 +138,18 @@ class AsyncBackofficeClient:
         currency: str = "BRL",
         event: models.EventDetails | Mapping[str, Any] | None = None,
         owner: str | None = None,
+        idempotency_key: str | None = None,
     ) -> models.Deal:
+        """Retried safely: the request carries an ``Idempotency-Key`` (yours, or a new one per call)."""
         return await self.send(
-            calls.create_deal(lead_id, value=value, currency=currency, event=event, owner=owner)
+            calls.create_deal(
+                lead_id,
+                value=value,
+                currency=currency,
+                event=event,
+                owner=owner,
+                idempotency_key=idempotency_key,
+            )
         )
 
     async def get_deal(self, deal_id: str) -> models.Deal:

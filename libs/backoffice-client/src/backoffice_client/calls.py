@@ -185,13 +185,15 @@ def create_deal(
     currency: str = "BRL",
     event: models.EventDetails | Mapping[str, Any] | None = None,
     owner: str | None = None,
+    idempotency_key: str | None = None,
 ) -> Call[models.Deal]:
+    """Always with an ``Idempotency-Key`` (a new one unless given), so a retry is the same deal."""
     details = event.model_dump(exclude_none=True) if isinstance(event, models.EventDetails) else event
     body = {"lead_id": lead_id, "value": value, "currency": currency, "event": dict(details or {})}
     if owner is not None:
         body["owner"] = owner
-    # Not retried: the API makes a new deal each time (it takes no Idempotency-Key).
-    return Call("POST", "/v1/deals", models.Deal, json=body)
+    headers = {"Idempotency-Key": idempotency_key or f"bocl-{uuid.uuid4()}"}
+    return Call("POST", "/v1/deals", models.Deal, json=body, headers=headers)
 
 
 def get_deal(deal_id: str) -> Call[models.Deal]:

@@ -134,8 +134,19 @@ class BackofficeClient:
         currency: str = "BRL",
         event: models.EventDetails | Mapping[str, Any] | None = None,
         owner: str | None = None,
+        idempotency_key: str | None = None,
     ) -> models.Deal:
-        return self.send(calls.create_deal(lead_id, value=value, currency=currency, event=event, owner=owner))
+        """Retried safely: the request carries an ``Idempotency-Key`` (yours, or a new one per call)."""
+        return self.send(
+            calls.create_deal(
+                lead_id,
+                value=value,
+                currency=currency,
+                event=event,
+                owner=owner,
+                idempotency_key=idempotency_key,
+            )
+        )
 
     def get_deal(self, deal_id: str) -> models.Deal:
         return self.send(calls.get_deal(deal_id))

@@ -17,6 +17,8 @@ cursor to continue.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -71,8 +73,17 @@ class Actor:
         return {"kind": self.kind, "id": self.id, "name": self.name}
 
 
-def new_deal_id() -> str:
-    return f"deal_{ULID()}"
+class IdempotencyKeyReused(ValueError):
+    """An ``Idempotency-Key`` that made a deal before came with another request (HTTP 422)."""
+
+
+def new_deal_id(company: str, idempotency_key: str | None = None) -> str:
+    """A new ULID, or — for a request with an ``Idempotency-Key`` — one derived from the company and the key,
+    so that a repeat names the same deal and the compare-and-set that creates it finds it there."""
+    if idempotency_key is None:
+        return f"deal_{ULID()}"
+    digest = hashlib.sha256(f"{company}\0{idempotency_key}".encode()).digest()
+    return "deal_k" + base64.b32encode(digest).decode()[:26]
 
 
 def etag(deal: dict[str, Any]) -> str:
@@ -221,12 +232,44 @@ class Deals:
         by: Actor | None = None,
         owner: str | None = None,
         correlation_id: str | None = None,
+        idempotency_key: str | None = None,
     ) -> dict[str, Any]:
         """``correlation_id``: the lead's (its ``lead.created``'s), which the deal's contract events carry;
-        ``by``: who made it (None: not known, e.g. a deal made by a script)."""
+        ``by``: who made it (None: not known, e.g. a deal made by a script). With ``idempotency_key`` a repeat
+        of the same request answers the deal it made (``created`` False), for the deal's life; another request
+        with the key is ``IdempotencyKeyReused``. ``created`` tells whether a call made it."""
+        deal, _ = await self.created(
+            company,
+            lead_id=lead_id,
+            value=value,
+            currency=currency,
+            event=event,
+            by=by,
+            owner=owner,
+            correlation_id=correlation_id,
+            idempotency_key=idempotency_key,
+        )
+        return deal
+
+    async def created(
+        self,
+        company: str,
+        *,
+        lead_id: str,
+        value: float,
+        currency: str,
+        event: dict[str, Any],
+        by: Actor | None,
+        owner: str | None,
+        correlation_id: str | None,
+        idempotency_key: str | None,
+    ) -> tuple[dict[str, Any], bool]:
+        """``create``, and whether this call made the deal (False: a repeat of its ``Idempotency-Key``)."""
         now = envelope.format_timestamp(envelope.now())
+        asked = [lead_id, value, currency, event, owner]
+        fingerprint = hashlib.sha256(json.dumps(asked, sort_keys=True).encode()).hexdigest()
         deal: dict[str, Any] = {
-            "deal_id": new_deal_id(),
+            "deal_id": new_deal_id(company, idempotency_key),
             "company_id": company,
             "lead_id": lead_id,
             "value": value,
@@ -244,9 +287,16 @@ class Deals:
             ],
             "version": 1,
         }
-        if await self._write(company, None, deal) != 1:
+        if idempotency_key is not None:
+            deal["request_fingerprint"] = fingerprint
+        if await self._write(company, None, deal) == 1:
+            return deal, True
+        existing = await self.get(company, deal["deal_id"])
+        if idempotency_key is None or existing is None:
             raise Conflict(f"deal {deal['deal_id']} exists")  # a ULID collision: not expected to happen
-        return deal
+        if existing.get("request_fingerprint") != fingerprint:
+            raise IdempotencyKeyReused("this Idempotency-Key made a deal from another request")
+        return existing, False
 
     async def edit(
         self,

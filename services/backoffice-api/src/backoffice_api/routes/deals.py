@@ -12,8 +12,8 @@ from fastapi import APIRouter, Header, Path, Query, Response
 from servicekit import NotFound
 
 from backoffice_api.apikeys import ApiKey
-from backoffice_api.clients.autentique import IdempotencyKeyReused
-from backoffice_api.deals import RULE, Actor, DealFilter, etag
+from backoffice_api.clients import autentique
+from backoffice_api.deals import RULE, Actor, DealFilter, IdempotencyKeyReused, etag
 from backoffice_api.deps import (
     DealsRead,
     DealsWrite,
@@ -53,6 +53,8 @@ IfMatch = Annotated[
     ),
 ]
 ETAG_HEADER = {"ETag": {"description": 'The deal\'s version, `"v<version>"`', "schema": {"type": "string"}}}
+#: What a stored deal holds that the API does not show.
+INTERNAL = ("indexed", "request_fingerprint")
 WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
     409: {"model": ErrorBody, "description": "The move breaks the pipeline's rule (the message names it)"},
     412: {"model": ErrorBody, "description": "If-Match does not match: the deal changed since it was read"},
@@ -71,23 +73,47 @@ def deal_public(deal: dict[str, Any], response: Response) -> DealPublic:
 @router.post(
     "",
     status_code=201,
-    responses=NOT_FOUND | {201: {"headers": ETAG_HEADER}},
+    responses=NOT_FOUND
+    | {
+        201: {"headers": ETAG_HEADER},
+        200: {"model": DealPublic, "description": "A repeat of an Idempotency-Key: the deal it made"},
+    },
     summary="Create a deal for a lead (stage new)",
 )
-async def create_deal(body: DealCreate, key: DealsWrite, ports: PortsDep, response: Response) -> DealPublic:
+async def create_deal(
+    body: DealCreate,
+    key: DealsWrite,
+    ports: PortsDep,
+    response: Response,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            min_length=1,
+            max_length=200,
+            description="Optional: a repeat with the same key answers the deal the first request made (200), "
+            "so a client may retry; the same key with another body is 422.",
+        ),
+    ] = None,
+) -> DealPublic:
     lead = await ports.models.lead(key.company_id, body.lead_id)
     if lead is None:
         raise NotFound(f"lead {body.lead_id} not found")
-    deal = await ports.deals.create(
-        key.company_id,
-        lead_id=body.lead_id,
-        value=body.value,
-        currency=body.currency,
-        event=body.event.model_dump(exclude_none=True),
-        owner=body.owner,
-        by=actor(key),
-        correlation_id=lead.get("correlation_id") or None,
-    )
+    try:
+        deal, created = await ports.deals.created(
+            key.company_id,
+            lead_id=body.lead_id,
+            value=body.value,
+            currency=body.currency,
+            event=body.event.model_dump(exclude_none=True),
+            owner=body.owner,
+            by=actor(key),
+            correlation_id=lead.get("correlation_id") or None,
+            idempotency_key=idempotency_key,
+        )
+    except IdempotencyKeyReused as exc:
+        raise InvalidParameter("Idempotency-Key", str(exc)) from exc
+    response.status_code = 201 if created else 200
     return deal_public(deal, response)
 
 
@@ -133,7 +159,7 @@ async def list_deals(
     # The hot path: the documents are our own, written in the API's shape (deals._normalized fills what older
     # ones lack), so they are not validated field by field again; schemathesis checks this answer against
     # DealsPage. Validating and dumping them took half the CPU of a page.
-    items = [{k: v for k, v in deal.items() if k != "indexed"} for deal in page.deals]
+    items = [{k: v for k, v in deal.items() if k not in INTERNAL} for deal in page.deals]
     body = json.dumps({"items": items, "next_cursor": encode_cursor(page.last)}, ensure_ascii=False)
     return Response(body, media_type="application/json")
 
@@ -240,7 +266,7 @@ async def create_contract(
         contract, created = await ports.autentique.create_contract(
             request, idempotency_key=_idempotency_key(key.company_id, deal, request, idempotency_key)
         )
-    except IdempotencyKeyReused as exc:
+    except autentique.IdempotencyKeyReused as exc:
         raise InvalidParameter("Idempotency-Key", str(exc)) from exc
     await ports.models.remember_contract(key.company_id, contract)
     await ports.deals.attach_contract(key.company_id, deal_id, contract["contract_id"], by=actor(key))
