@@ -32,8 +32,6 @@ from ulid import ULID
 from backoffice_api.keyspace import Keyspace
 from backoffice_api.store import lex_range, lua
 
-STAGES = ("new", "qualified", "proposal", "contract_sent", "won", "lost")
-OPEN_STAGES = ("new", "qualified", "proposal", "contract_sent")
 #: The stages each stage may move to; ``won`` and ``lost`` are final.
 NEXT: dict[str, tuple[str, ...]] = {
     "new": ("qualified", "lost"),
@@ -43,6 +41,8 @@ NEXT: dict[str, tuple[str, ...]] = {
     "won": (),
     "lost": (),
 }
+#: The stages a contract being made moves on to ``contract_sent``.
+BEFORE_CONTRACT = ("new", "qualified", "proposal")
 RULE = "new → qualified → proposal → contract_sent → won | lost; lost from any open stage, with a reason"
 EVENT_FIELDS = ("type", "date", "guests", "location")
 #: Documents a filtered page examines at most; past it the page ends early with a cursor to continue.
@@ -399,7 +399,7 @@ class Deals:
 def _follow(deal: dict[str, Any], stage: str, *, by: Actor) -> dict[str, Any] | None:
     if stage == "won" and deal["stage"] == "won":
         return None
-    if stage == "contract_sent" and deal["stage"] not in ("new", "qualified", "proposal"):
+    if stage == "contract_sent" and deal["stage"] not in BEFORE_CONTRACT:
         return None
     return _entered(deal, stage, by=by, reason=None)
 
