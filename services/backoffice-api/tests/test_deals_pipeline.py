@@ -239,7 +239,8 @@ async def test_contract_signed_wins_the_deal_once_whatever_is_replayed(publish, 
         lambda: client.get(f"/v1/deals/{deal}", headers=headers), lambda r: r.json()["stage"] == "won"
     )
     history = won.json()["history"]
-    assert [h["stage"] for h in history] == ["new", "contract_sent", "won"]
+    # The two channels are consumed independently: contract_sent is entered only if contract.created came first.
+    assert [h["stage"] for h in history] in (["new", "contract_sent", "won"], ["new", "won"])
     assert history[-1]["by"] == {"kind": "event", "id": signed.id, "name": "contract.signed"}
     # Replays: the handlers again (as after a lost processed set or a rebuild), in both orders.
     reactions = handlers.reactions(ports.models, ports.deals)
@@ -347,3 +348,28 @@ async def test_a_repeated_idempotency_key_answers_the_deal_it_made(
     assert "request_fingerprint" not in first.json()
     listed = (await client.get("/v1/deals", headers=headers)).json()["items"]
     assert "request_fingerprint" not in listed[0] and "indexed" not in listed[0]
+
+
+async def test_a_contract_made_moves_an_earlier_stage_to_contract_sent_once(
+    publish, client, headers, until, app
+):
+    await a_lead(publish, client, headers, until)
+    early = (await a_deal(client, headers))["deal_id"]
+    lost = (await a_deal(client, headers))["deal_id"]
+    await move(client, headers, lost, "lost", reason="no budget")
+    ports = app.state.ports
+    reactions = handlers.reactions(ports.models, ports.deals)
+    for deal, contract in ((early, "ctr_e"), (lost, "ctr_x")):
+        created = Envelope.new(
+            ContractCreated(
+                contract_id=contract, deal_id=deal, company_id=COMPANY, value=1.0, currency="BRL"
+            ),
+            source="autentique-service",
+            company_id=COMPANY,
+        )
+        for _ in range(2):  # delivered twice
+            await reactions["contract.created"](created)
+    moved = (await client.get(f"/v1/deals/{early}", headers=headers)).json()
+    assert [h["stage"] for h in moved["history"]] == ["new", "contract_sent"]
+    assert moved["history"][-1]["by"]["name"] == "contract.created"
+    assert (await client.get(f"/v1/deals/{lost}", headers=headers)).json()["stage"] == "lost"
