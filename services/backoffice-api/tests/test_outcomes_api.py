@@ -13,6 +13,7 @@ from evolution_manager.app import create_app as create_evolution_manager
 from evolution_manager.settings import Settings as EvolutionSettings
 from fakes import evolution as fake_evolution
 from fakes.serving import served
+from servicekit.secretbox import generate_key
 
 COMPANY = "cmp_A"  # the conftest's
 
@@ -30,6 +31,8 @@ async def test_an_unknown_send_is_listed_for_its_company_and_resolved(
             api_url=evolution_url,
             refresh_on_start=False,
             consumer_block_seconds=0.1,
+            admin_token="dev-service-token",  # backoffice-api's credential for it in these tests
+            secrets_keys=generate_key(),
         )
         async with served(create_evolution_manager(manager), lifespan="on") as manager_url:
             admin = {"Authorization": "Bearer dev-service-token"}

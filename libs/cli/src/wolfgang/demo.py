@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+from backoffice_client import AsyncBackofficeClient, BackofficeError, NotFound
+from backoffice_client.models import Contract
 from eventbus import Bus, Envelope, connect
 from redis.exceptions import RedisError
 
@@ -44,6 +46,10 @@ DEMO_COMPANY = "cmp_01JDEM0C0MPANY000000000000"
 STEP_TIMEOUT = 30.0
 # Evolution's global key: the fake accepts it for every instance, as the real server does.
 FAKE_EVOLUTION_AUTH = {"apikey": "fake-evolution-global-apikey"}
+SIGNERS = [
+    {"name": "Maria Souza", "email": "maria.souza@example.com", "delivery": "email"},
+    {"name": "Loja Exemplo Ltda", "email": "contratos@example.com", "delivery": "email"},
+]
 
 
 class DemoFailed(CliError):
@@ -233,47 +239,15 @@ class Demo:
         )
         self.report(f"[green]✓[/] lead qualified, score {qualified.payload.score:.2f}")
 
-        api = self.system.url("backoffice-api")
-        auth = {"X-API-Key": seed.api_key}
-        await _eventually(
-            "the lead in backoffice-api", lambda: self._found(f"{api}/v1/leads/{lead_id}", auth)
-        )
-        deal = _ok(
-            await self.http.post(
-                f"{api}/v1/deals",
-                headers=auth,
-                json={
-                    "lead_id": lead_id,
-                    "value": 30000.0,
-                    "currency": "BRL",
-                    "event": {
-                        "type": "casamento",
-                        "date": party.isoformat(),
-                        "guests": 120,
-                        "location": "São Paulo",
-                    },
-                },
-            ),
-            "creating the deal",
-        )
-        deal_id = str(deal.get("deal_id") or deal.get("id"))
-        signers = [
-            {"name": "Maria Souza", "email": "maria.souza@example.com", "delivery": "email"},
-            {"name": "Loja Exemplo Ltda", "email": "contratos@example.com", "delivery": "email"},
-        ]
-        contract = _ok(
-            await self.http.post(
-                f"{api}/v1/deals/{deal_id}/contract", headers=auth, json={"signers": signers}
-            ),
-            "creating the contract",
-        )
-        contract_id, document_id = str(contract.get("contract_id")), contract.get("document_id")
+        async with AsyncBackofficeClient(self.system.url("backoffice-api"), api_key=seed.api_key) as api:
+            contract, deal_id = await self._sell(api, lead_id, party)
+        contract_id, document_id = contract.contract_id, contract.document_id
         if not document_id:
             raise DemoFailed(f"the contract has no Autentique document id: {contract}")
         self.report(f"[green]✓[/] deal {deal_id} and contract {contract_id} created")
 
         fake_autentique = self.system.url("fake-autentique")
-        for index in range(len(signers)):
+        for index in range(len(SIGNERS)):
             url = f"{fake_autentique}/_fake/documents/{document_id}/sign"
             _ok(await self.http.post(url, json={"signer": index}), f"signer {index + 1} signing")
         signed = await _eventually(
@@ -281,6 +255,9 @@ class Demo:
             lambda: self._find("contract.signed", since, lambda e: e.payload.contract_id == contract_id),
         )
         self.report(f"[green]✓[/] both signers signed: contract.signed {signed.id}")
+        async with AsyncBackofficeClient(self.system.url("backoffice-api"), api_key=seed.api_key) as api:
+            await _eventually("the deal won in backoffice-api", lambda: self._won(api, deal_id))
+        self.report(f"[green]✓[/] deal {deal_id} won (it followed the signed contract)")
 
         wanted = {created.id: "lead", qualified.id: "qualified lead", signed.id: "purchase"}
         conversions = await _eventually(
@@ -289,6 +266,45 @@ class Demo:
         names = [conversions[event_id] for event_id in wanted]
         self.report(f"[green]✓[/] the Graph API received {', '.join(names)}")
         return Outcome(lead_id, replies, deal_id, contract_id, names, time.monotonic() - started)
+
+    async def _sell(self, api: AsyncBackofficeClient, lead_id: str, party: date) -> tuple[Contract, str]:
+        """The operator's part, through backoffice_client: a deal for the lead, moved along the pipeline (each
+        move conditional on the version read), then its contract."""
+        try:
+            await _eventually("the lead in backoffice-api", lambda: self._lead(api, lead_id))
+            deal = await api.create_deal(
+                lead_id,
+                value=30000.0,
+                currency="BRL",
+                event={
+                    "type": "casamento",
+                    "date": party.isoformat(),
+                    "guests": 120,
+                    "location": "São Paulo",
+                },
+                owner="demo.operator",
+            )
+            for stage in ("qualified", "proposal"):
+                deal = await api.move_deal(deal.deal_id, stage, if_match=deal.etag)
+            self.report(f"[green]✓[/] deal {deal.deal_id} moved new → qualified → proposal")
+            return await api.create_contract(deal.deal_id, SIGNERS), deal.deal_id
+        except BackofficeError as exc:
+            raise DemoFailed(f"backoffice-api: {exc}") from exc
+
+    @staticmethod
+    async def _lead(api: AsyncBackofficeClient, lead_id: str) -> bool:
+        try:
+            await api.get_lead(lead_id, timeline_limit=1)
+        except NotFound:
+            return False
+        return True
+
+    @staticmethod
+    async def _won(api: AsyncBackofficeClient, deal_id: str) -> bool:
+        try:
+            return (await api.get_deal(deal_id)).stage == "won"
+        except BackofficeError as exc:
+            raise DemoFailed(f"backoffice-api: {exc}") from exc
 
     async def _say(self, number: str, text: str, replies_before: int) -> int:
         """Send one message as the lead and wait for the agent's answer; returns replies so far."""
@@ -318,9 +334,6 @@ class Demo:
             if entry.event is not None and match(entry.event):
                 return entry.event
         return None
-
-    async def _found(self, url: str, headers: dict[str, str]) -> bool:
-        return (await self.http.get(url, headers=headers)).status_code == 200
 
     async def _conversions(self, event_ids: set[str]) -> dict[str, str] | None:
         response = await self.http.get(

@@ -124,6 +124,8 @@ def grant(service: str, keys: Keys) -> Grant:
             channels.append(keys.live(name))
         if operator:  # lists, replays (XADD) and purges any group's dead letters
             rw += [keys.stream(name), keys.retention(name), keys.dead_letters(name, "*")]
+            # A replay first checks the group's processed-id window (eventbus.operations): read only.
+            ro.append(keys.processed(name, "*"))
         if service in spec.consumers:
             group = [
                 keys.processed(name, service),

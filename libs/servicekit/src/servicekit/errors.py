@@ -3,6 +3,7 @@
 ServiceError
   NotFound             → 404
   Conflict             → 409
+  PreconditionFailed   → 412 (an If-Match that no longer matches: the resource changed since it was read)
   Unauthenticated      → 401
   Forbidden            → 403
   RateLimited          → 429 with Retry-After
@@ -38,6 +39,10 @@ class Conflict(ServiceError):
     pass
 
 
+class PreconditionFailed(ServiceError):
+    pass
+
+
 class Unauthenticated(ServiceError):
     pass
 
@@ -63,6 +68,7 @@ class UpstreamRejected(UpstreamUnavailable, PermanentFailure):
 HTTP_STATUS: dict[type[Exception], int] = {
     NotFound: 404,
     Conflict: 409,
+    PreconditionFailed: 412,
     Unauthenticated: 401,
     Forbidden: 403,
     RateLimited: 429,
@@ -74,6 +80,7 @@ HTTP_STATUS: dict[type[Exception], int] = {
 _CODES = {
     404: "not_found",
     409: "conflict",
+    412: "precondition_failed",
     401: "unauthenticated",
     403: "forbidden",
     429: "rate_limited",

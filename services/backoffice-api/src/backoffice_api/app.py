@@ -30,7 +30,17 @@ from backoffice_api.deps import InvalidParameter, Ports
 from backoffice_api.keyspace import Keyspace
 from backoffice_api.live import LiveHub
 from backoffice_api.ratelimit import RateLimiter
-from backoffice_api.routes import contracts, deals, events, instances, leads, metrics, ops, outcomes
+from backoffice_api.routes import (
+    contracts,
+    deals,
+    events,
+    instances,
+    lead_desk,
+    leads,
+    metrics,
+    ops,
+    outcomes,
+)
 from backoffice_api.settings import Settings
 from backoffice_api.store import ReadModels
 
@@ -117,7 +127,8 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
         lifespan=lifespan,
         **servicekit.docs_options(settings),
     )
-    for module in (leads, deals, contracts, instances, metrics, events, ops, outcomes):
+    # lead_desk before leads: its /v1/leads/search must not reach /v1/leads/{lead_id}.
+    for module in (lead_desk, leads, deals, contracts, instances, metrics, events, ops, outcomes):
         app.include_router(module.router)
     servicekit.install(app, service=SERVICE, max_body_bytes=settings.max_body_bytes, settings=settings)
     app.add_exception_handler(InvalidParameter, _invalid_parameter)

@@ -1,30 +1,225 @@
 """Deals: created through the API for a lead, the one fact here that no event carries (kept across rebuilds).
 
 A deal holds what a contract needs (value, currency, event details), the lead's correlation id (so that the
-contract's events stay on the lead's thread) and, once autentique-service made it, the contract's id. Asking
-twice for a deal's contract is safe: autentique-service answers the existing one for a deal that already has
-it, and a re-issue carries an `Idempotency-Key` (routes/deals.py).
+contract's events stay on the lead's thread), the contract's id once autentique-service made it, and its place
+in the pipeline: a stage, an owner and the history of its stage changes (who, when, why).
+
+Writes are optimistic: a change is decided on the version read (transition rules, ``If-Match``) and written by
+``lua/deal.lua`` only if the deal is still at that version, together with its index memberships. A write
+without ``If-Match`` that loses a race is decided again on the new version; one with it is refused (412).
+
+Indexes: one lexicographic sorted set per stage × owner combination (members ``<created ms, 16 digits>:<deal
+id>``, as the lead indexes) and one per lead, so a stage and owner filter plus a creation range is one
+``ZRANGE … BYLEX``. Value and update-time filters are checked on the documents, over a bounded number of them
+per page (``SCAN_BUDGET``): a page costs the same whatever the number of deals, and may come back short with a
+cursor to continue.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
 
 from eventbus import Client, envelope
+from servicekit import Conflict, NotFound, PreconditionFailed
 from ulid import ULID
 
 from backoffice_api.keyspace import Keyspace
+from backoffice_api.store import lex_range, lua
+
+#: The stages each stage may move to; ``won`` and ``lost`` are final.
+NEXT: dict[str, tuple[str, ...]] = {
+    "new": ("qualified", "lost"),
+    "qualified": ("proposal", "lost"),
+    "proposal": ("contract_sent", "lost"),
+    "contract_sent": ("won", "lost"),
+    "won": (),
+    "lost": (),
+}
+#: The stages a contract being made moves on to ``contract_sent``.
+BEFORE_CONTRACT = ("new", "qualified", "proposal")
+RULE = "new → qualified → proposal → contract_sent → won | lost; lost from any open stage, with a reason"
+EVENT_FIELDS = ("type", "date", "guests", "location")
+#: Documents a filtered page examines at most; past it the page ends early with a cursor to continue.
+SCAN_BUDGET = 1000
+#: How often a write without If-Match is decided again after losing a race before giving up (409).
+ATTEMPTS = 5
 
 
-def new_deal_id() -> str:
-    return f"deal_{ULID()}"
+class StageNotAllowed(Conflict):
+    """The move breaks the pipeline's rule (409, the message names it)."""
+
+    def __init__(self, current: str, wanted: str) -> None:
+        allowed = ", ".join(NEXT[current]) or "none: it is final"
+        super().__init__(
+            f"a deal in '{current}' cannot move to '{wanted}' (from '{current}': {allowed}); {RULE}"
+        )
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who changed a deal: an API key (its id and name) or an event (its id and type)."""
+
+    kind: Literal["api_key", "event"]
+    id: str
+    name: str
+
+    def public(self) -> dict[str, str]:
+        return {"kind": self.kind, "id": self.id, "name": self.name}
+
+
+class IdempotencyKeyReused(ValueError):
+    """An ``Idempotency-Key`` that made a deal before came with another request (HTTP 422)."""
+
+
+def new_deal_id(company: str, idempotency_key: str | None = None) -> str:
+    """A new ULID, or — for a request with an ``Idempotency-Key`` — one derived from the company and the key,
+    so that a repeat names the same deal and the compare-and-set that creates it finds it there."""
+    if idempotency_key is None:
+        return f"deal_{ULID()}"
+    digest = hashlib.sha256(f"{company}\0{idempotency_key}".encode()).digest()
+    return "deal_k" + base64.b32encode(digest).decode()[:26]
+
+
+def etag(deal: dict[str, Any]) -> str:
+    return f'"v{deal["version"]}"'
+
+
+def matches(if_match: str, deal: dict[str, Any]) -> bool:
+    """RFC 9110 §13.1.1: a list of entity tags or ``*``; strong comparison (a weak tag never matches)."""
+    tags = {tag.strip() for tag in if_match.split(",")}
+    return "*" in tags or etag(deal) in tags
+
+
+def member(deal: dict[str, Any]) -> str:
+    created = datetime.fromisoformat(deal["created_at"])
+    return f"{int(created.timestamp() * 1000):016d}:{deal['deal_id']}"
+
+
+def _normalized(deal: dict[str, Any]) -> dict[str, Any]:
+    """Deals written before the pipeline existed read as new, unowned, version 1 (and are not indexed yet).
+    The event details get all their fields, as the API shows them."""
+    deal["event"] = {name: deal.get("event", {}).get(name) for name in EVENT_FIELDS}
+    deal.setdefault("stage", "new")
+    deal.setdefault("owner", None)
+    deal.setdefault("lost_reason", None)
+    deal.setdefault("history", [])
+    deal.setdefault("updated_at", deal["created_at"])
+    if "version" not in deal:
+        deal["version"] = 1
+        deal["indexed"] = False
+    return deal
+
+
+def _ms(value: str) -> int:
+    return int(datetime.fromisoformat(value).timestamp() * 1000)
+
+
+@dataclass(frozen=True)
+class DealFilter:
+    """What a page of deals asks for; ``None`` is any. Ranges: ``*_from`` inclusive, ``*_to`` exclusive (ms);
+    values inclusive at both ends."""
+
+    stage: str | None = None
+    owner: str | None = None
+    lead_id: str | None = None
+    created_from: int | None = None
+    created_to: int | None = None
+    updated_from: int | None = None
+    updated_to: int | None = None
+    value_min: float | None = None
+    value_max: float | None = None
+
+    def residual(self) -> bool:
+        """Whether documents must be checked beyond the index range (the lead index knows no stage or owner)."""
+        by_lead = self.lead_id is not None and (self.stage is not None or self.owner is not None)
+        others = (self.updated_from, self.updated_to, self.value_min, self.value_max)
+        return by_lead or any(v is not None for v in others)
+
+    def accepts(self, deal: dict[str, Any]) -> bool:
+        updated = _ms(deal["updated_at"])
+        return (
+            (self.stage is None or deal["stage"] == self.stage)
+            and (self.owner is None or deal["owner"] == self.owner)
+            and (self.updated_from is None or updated >= self.updated_from)
+            and (self.updated_to is None or updated < self.updated_to)
+            and (self.value_min is None or deal["value"] >= self.value_min)
+            and (self.value_max is None or deal["value"] <= self.value_max)
+        )
+
+
+@dataclass(frozen=True)
+class DealPage:
+    deals: list[dict[str, Any]]
+    #: The index member to continue after, when more may follow.
+    last: str | None
 
 
 class Deals:
     def __init__(self, redis: Client, keyspace: Keyspace) -> None:
         self.redis = redis
         self.ks = keyspace
+        self._cas = redis.register_script(lua("deal"))
+
+    # -- reads ------------------------------------------------------------------------------------------
+
+    async def get(self, company: str, deal_id: str) -> dict[str, Any] | None:
+        raw = await self.redis.get(self.ks.deal(company, deal_id))
+        return None if raw is None else _normalized(dict(json.loads(raw)))
+
+    async def page(self, company: str, want: DealFilter, *, after: str | None, limit: int) -> DealPage:
+        """Newest first. Without value or update-time filters: one range read and the page's documents. With
+        them: chunks of the range until the page is full or ``SCAN_BUDGET`` documents were examined."""
+        if want.lead_id is not None:
+            index = self.ks.deals_of_lead(company, want.lead_id)
+        else:
+            index = self.ks.deal_index(company, want.stage, want.owner)
+        rows: list[dict[str, Any]] = []
+        examined = rounds = 0
+        while True:
+            upper, lower = lex_range(after=after, created_from=want.created_from, created_to=want.created_to)
+            # Filtered: a chunk twice the page, doubling while the filters keep rejecting, within the budget.
+            chunk = (
+                limit + 1
+                if not want.residual()
+                else min(max(limit * 2, 20) << rounds, SCAN_BUDGET - examined)
+            )
+            rounds += 1
+            members: list[str] = await self.redis.zrange(  # type: ignore[assignment]
+                index, upper, lower, desc=True, bylex=True, offset=0, num=chunk
+            )
+            if not want.residual():
+                docs = await self._docs(company, members[:limit])
+                found = [deal for deal in docs if deal is not None]
+                return DealPage(found, members[limit - 1] if len(members) > limit else None)
+            docs = await self._docs(company, members)
+            for deal, position in zip(docs, members, strict=True):
+                examined += 1
+                if deal is not None and want.accepts(deal):
+                    rows.append(deal)
+                    if len(rows) == limit:
+                        return DealPage(rows, position)
+            if len(members) < chunk:
+                return DealPage(rows, None)  # the range is exhausted
+            after = members[-1]
+            if examined >= SCAN_BUDGET:
+                return DealPage(rows, after)
+
+    async def _docs(self, company: str, members: list[str]) -> list[dict[str, Any] | None]:
+        if not members:
+            return []
+        # One MGET: the deals share the company's hash tag, so it is one slot on a cluster too.
+        keys = [self.ks.deal(company, position.split(":", 1)[1]) for position in members]
+        raws: list[bytes | str | None] = await self.redis.mget(keys)
+        # A member whose deal is gone would be a bug; it is skipped rather than failing the page.
+        return [None if raw is None else _normalized(json.loads(raw)) for raw in raws]
+
+    # -- writes -----------------------------------------------------------------------------------------
 
     async def create(
         self,
@@ -34,33 +229,185 @@ class Deals:
         value: float,
         currency: str,
         event: dict[str, Any],
+        by: Actor | None = None,
+        owner: str | None = None,
         correlation_id: str | None = None,
+        idempotency_key: str | None = None,
     ) -> dict[str, Any]:
-        """``correlation_id``: the lead's (its ``lead.created``'s), which the deal's contract events carry."""
+        """``correlation_id``: the lead's (its ``lead.created``'s), which the deal's contract events carry;
+        ``by``: who made it (None: not known, e.g. a deal made by a script). With ``idempotency_key`` a repeat
+        of the same request answers the deal it made (``created`` False), for the deal's life; another request
+        with the key is ``IdempotencyKeyReused``. ``created`` tells whether a call made it."""
+        deal, _ = await self.created(
+            company,
+            lead_id=lead_id,
+            value=value,
+            currency=currency,
+            event=event,
+            by=by,
+            owner=owner,
+            correlation_id=correlation_id,
+            idempotency_key=idempotency_key,
+        )
+        return deal
+
+    async def created(
+        self,
+        company: str,
+        *,
+        lead_id: str,
+        value: float,
+        currency: str,
+        event: dict[str, Any],
+        by: Actor | None,
+        owner: str | None,
+        correlation_id: str | None,
+        idempotency_key: str | None,
+    ) -> tuple[dict[str, Any], bool]:
+        """``create``, and whether this call made the deal (False: a repeat of its ``Idempotency-Key``)."""
+        now = envelope.format_timestamp(envelope.now())
+        asked = [lead_id, value, currency, event, owner]
+        fingerprint = hashlib.sha256(json.dumps(asked, sort_keys=True).encode()).hexdigest()
         deal: dict[str, Any] = {
-            "deal_id": new_deal_id(),
+            "deal_id": new_deal_id(company, idempotency_key),
             "company_id": company,
             "lead_id": lead_id,
             "value": value,
             "currency": currency,
-            "event": event,
+            "event": {name: event.get(name) for name in EVENT_FIELDS},
             "contract_id": None,
             "correlation_id": correlation_id,
-            "created_at": envelope.format_timestamp(envelope.now()),
+            "created_at": now,
+            "updated_at": now,
+            "stage": "new",
+            "owner": owner,
+            "lost_reason": None,
+            "history": [
+                {"stage": "new", "previous": None, "at": now, "by": by and by.public(), "reason": None}
+            ],
+            "version": 1,
         }
-        await self.redis.set(self.ks.deal(company, deal["deal_id"]), json.dumps(deal))
-        return deal
+        if idempotency_key is not None:
+            deal["request_fingerprint"] = fingerprint
+        if await self._write(company, None, deal) == 1:
+            return deal, True
+        existing = await self.get(company, deal["deal_id"])
+        if idempotency_key is None or existing is None:
+            raise Conflict(f"deal {deal['deal_id']} exists")  # a ULID collision: not expected to happen
+        if existing.get("request_fingerprint") != fingerprint:
+            raise IdempotencyKeyReused("this Idempotency-Key made a deal from another request")
+        return existing, False
 
-    async def get(self, company: str, deal_id: str) -> dict[str, Any] | None:
-        raw = await self.redis.get(self.ks.deal(company, deal_id))
-        return None if raw is None else dict(json.loads(raw))
+    async def edit(
+        self,
+        company: str,
+        deal_id: str,
+        change: Callable[[dict[str, Any]], dict[str, Any] | None],
+        *,
+        if_match: str | None = None,
+    ) -> dict[str, Any]:
+        """Apply ``change`` (the deal read → the deal to write, or None for no change) atomically.
 
-    async def attach_contract(self, company: str, deal_id: str, contract_id: str) -> dict[str, Any] | None:
-        """Record the deal's contract. Two requests racing here write the same id: autentique-service keeps
-        one contract per deal."""
-        deal = await self.get(company, deal_id)
-        if deal is None:
+        ``NotFound`` when there is no such deal; ``PreconditionFailed`` when ``if_match`` does not match the
+        version read or another write wins the race; ``change`` raises its own refusals."""
+        for _ in range(ATTEMPTS):
+            current = await self.get(company, deal_id)
+            if current is None:
+                raise NotFound(f"deal {deal_id} not found")
+            if if_match is not None and not matches(if_match, current):
+                raise PreconditionFailed(f"deal {deal_id} is at {etag(current)}, not {if_match}")
+            wanted = change(json.loads(json.dumps(current)))
+            if wanted is None:
+                return current
+            wanted["version"] = current["version"] + 1
+            wanted["updated_at"] = envelope.format_timestamp(envelope.now())
+            wanted.pop("indexed", None)
+            written = await self._write(company, current, wanted)
+            if written == 1:
+                return wanted
+            if written == -1:
+                raise NotFound(f"deal {deal_id} not found")
+            if if_match is not None:
+                raise PreconditionFailed(f"deal {deal_id} changed while this request was written")
+        raise Conflict(f"deal {deal_id} is being changed by many requests at once; retry")
+
+    async def move(
+        self, company: str, deal_id: str, stage: str, *, by: Actor, reason: str | None, if_match: str | None
+    ) -> dict[str, Any]:
+        """An operator's move. Moving to the stage the deal is in changes nothing (a retry is harmless)."""
+
+        def moved(deal: dict[str, Any]) -> dict[str, Any] | None:
+            if deal["stage"] == stage:
+                return None
+            if stage not in NEXT[deal["stage"]]:
+                raise StageNotAllowed(deal["stage"], stage)
+            return _entered(deal, stage, by=by, reason=reason)
+
+        return await self.edit(company, deal_id, moved, if_match=if_match)
+
+    async def follow_contract(
+        self, company: str, deal_id: str, stage: Literal["contract_sent", "won"], *, by: Actor
+    ) -> dict[str, Any] | None:
+        """What a contract says about its deal: made → ``contract_sent`` (from an earlier stage), signed →
+        ``won`` (from any stage but ``won``: the customer signed). A replay finds the deal there already and
+        changes nothing, so a stage is never entered twice. None when the deal is not ours."""
+
+        try:
+            return await self.edit(company, deal_id, lambda deal: _follow(deal, stage, by=by))
+        except NotFound:
             return None
-        deal["contract_id"] = contract_id
-        await self.redis.set(self.ks.deal(company, deal_id), json.dumps(deal))
-        return deal
+
+    async def attach_contract(
+        self, company: str, deal_id: str, contract_id: str, *, by: Actor
+    ) -> dict[str, Any] | None:
+        """Record the deal's contract, and its stage ``contract_sent`` as its event will. Two requests racing
+        here write the same id: autentique-service keeps one contract per deal."""
+
+        def attached(deal: dict[str, Any]) -> dict[str, Any] | None:
+            followed = _follow(deal, "contract_sent", by=by)
+            if deal["contract_id"] == contract_id and followed is None:
+                return None
+            deal["contract_id"] = contract_id
+            return deal
+
+        try:
+            return await self.edit(company, deal_id, attached)
+        except NotFound:
+            return None
+
+    async def _write(self, company: str, current: dict[str, Any] | None, wanted: dict[str, Any]) -> int:
+        before = self._indexes(company, current) if current and current.get("indexed", True) else set()
+        after = self._indexes(company, wanted)
+        leave, join = sorted(before - after), sorted(after - before)
+        version = "" if current is None else str(current["version"])
+        keys = [self.ks.deal(company, wanted["deal_id"]), *leave, *join]
+        args: list[str | int] = [version, json.dumps(wanted, ensure_ascii=False), member(wanted), len(leave)]
+        return int(await self._cas(keys=keys, args=args))
+
+    def _indexes(self, company: str, deal: dict[str, Any]) -> set[str]:
+        stage, owner = deal["stage"], deal.get("owner")
+        keys = {
+            self.ks.deal_index(company),
+            self.ks.deal_index(company, stage),
+            self.ks.deals_of_lead(company, deal["lead_id"]),
+        }
+        if owner:
+            keys |= {self.ks.deal_index(company, owner=owner), self.ks.deal_index(company, stage, owner)}
+        return keys
+
+
+def _follow(deal: dict[str, Any], stage: str, *, by: Actor) -> dict[str, Any] | None:
+    if stage == "won" and deal["stage"] == "won":
+        return None
+    if stage == "contract_sent" and deal["stage"] not in BEFORE_CONTRACT:
+        return None
+    return _entered(deal, stage, by=by, reason=None)
+
+
+def _entered(deal: dict[str, Any], stage: str, *, by: Actor, reason: str | None) -> dict[str, Any]:
+    at = envelope.format_timestamp(envelope.now())
+    entry = {"stage": stage, "previous": deal["stage"], "at": at, "by": by.public(), "reason": reason}
+    deal["history"].append(entry)
+    deal["stage"] = stage
+    deal["lost_reason"] = reason if stage == "lost" else None
+    return deal

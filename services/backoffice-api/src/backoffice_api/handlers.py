@@ -1,4 +1,5 @@
-"""One reaction per catalog channel: record the event in the read models, once (keyed by its id).
+"""One reaction per catalog channel: record the event in the read models, once (keyed by its id); a contract's
+events also move its deal (made → ``contract_sent``, signed → ``won``), once (by the deal's stage).
 
 The bus already skips events it has marked processed; the applied marker written in the same Lua step as the
 projection closes the remaining window (a crash between our write and the bus's acknowledgement) and makes a
@@ -15,7 +16,7 @@ import structlog
 from eventbus import ContractCreated, ContractSigned, Envelope
 
 from backoffice_api import projections
-from backoffice_api.deals import Deals
+from backoffice_api.deals import Actor, Deals
 from backoffice_api.store import ReadModels
 
 log = structlog.get_logger("backoffice_api.handlers")
@@ -39,11 +40,16 @@ async def _lead_of(event: Envelope[ContractCreated] | Envelope[ContractSigned], 
     return None if deal is None else str(deal["lead_id"])
 
 
+def _cause(event: Envelope[Any]) -> Actor:
+    return Actor("event", event.id, event.type)
+
+
 async def record_contract_created(
     event: Envelope[ContractCreated], *, models: ReadModels, deals: Deals
 ) -> None:
     lead_id = await _lead_of(event, deals)
     await _apply(models, event, projections.contract_created(models.ks, event, lead_id=lead_id))
+    await deals.follow_contract(event.company_id, event.payload.deal_id, "contract_sent", by=_cause(event))
 
 
 async def record_contract_signed(
@@ -51,6 +57,9 @@ async def record_contract_signed(
 ) -> None:
     lead_id = await _lead_of(event, deals)
     await _apply(models, event, projections.contract_signed(models.ks, event, lead_id=lead_id))
+    # After the projection: a crash in between redelivers the event, the projection is then a no-op and the
+    # deal still moves. A replay finds the deal won already and leaves it (deals.follow_contract).
+    await deals.follow_contract(event.company_id, event.payload.deal_id, "won", by=_cause(event))
 
 
 #: The channels backoffice-api consumes (and ``rebuild`` replays).

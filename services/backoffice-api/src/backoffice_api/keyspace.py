@@ -4,7 +4,8 @@ Three families, because they live and die differently:
 
 - ``view:{company}:…`` — read models projected from the bus (leads, indexes, timelines, contracts,
   instance statuses, metric buckets, applied-event markers). ``rebuild`` deletes them and replays the streams.
-- ``state:{company}:…`` — facts that exist only here (deals created through the API, the handoff mirror):
+- ``state:{company}:…`` — facts that exist only here (deals created through the API and their indexes, the
+  handoff mirror):
   no event carries them, so a rebuild must keep them.
 - ``auth:…`` / ``rate:…`` / ``cache:…`` — API keys (by SHA-256), token buckets, short-lived answers.
 
@@ -91,6 +92,23 @@ class Keyspace:
 
     def deal(self, company: str, deal_id: str) -> str:
         return self._key("state", f"{{{company}}}", "deal", deal_id)
+
+    def deal_index(self, company: str, stage: str | None = None, owner: str | None = None) -> str:
+        """Lexicographic index of a company's deals (``<created ms, 16 digits>:<deal id>``, all scores 0), one
+        per stage × owner combination (``*`` for any), so that a stage and an owner filter are one range."""
+        return self._key("state", f"{{{company}}}", "deals", stage or "*", owner or "*")
+
+    def deals_of_lead(self, company: str, lead_id: str) -> str:
+        """The same members, for one lead's deals (a handful: read whole and filtered)."""
+        return self._key("state", f"{{{company}}}", "deals-of-lead", lead_id)
+
+    def lead_owner(self, company: str) -> str:
+        """Hash: lead id → the seller who owns the lead (assigned through the API)."""
+        return self._key("state", f"{{{company}}}", "lead-owner")
+
+    def lead_notes(self, company: str, lead_id: str) -> str:
+        """Sorted set of a lead's notes by time (members: JSON with a ULID, so two notes never collide)."""
+        return self._key("state", f"{{{company}}}", "lead-notes", lead_id)
 
     def handoff(self, company: str) -> str:
         """Hash: lead id → JSON of the handoff flag as agent-runtime last confirmed it."""

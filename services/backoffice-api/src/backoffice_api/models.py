@@ -9,6 +9,7 @@ from eventbus.envelope import UtcTimestamp
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 LeadStatus = Literal["new", "qualified", "contract_sent", "won"]
+DealStage = Literal["new", "qualified", "proposal", "contract_sent", "won", "lost"]
 LeadSource = Literal["organic", "ads", "referral", "unknown"]
 EventType = Literal[
     "message.received",
@@ -25,6 +26,9 @@ Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", examples=["BRL"])]
 
 LEAD_ID = r"^lead_[A-Za-z0-9_-]{1,100}$"
 DEAL_ID = r"^deal_[A-Za-z0-9_-]{1,100}$"
+#: Who works a deal: a seller's handle or e-mail (it names an index key, hence no ``*`` or ``:``).
+OWNER = r"^[A-Za-z0-9_.@+-]{1,100}$"
+Owner = Annotated[str, Field(pattern=OWNER, examples=["ana.souza@example.com"])]
 CONTRACT_ID = r"^ctr_[A-Za-z0-9_-]{1,100}$"
 INSTANCE_NAME = r"^[A-Za-z0-9_.-]{1,64}$"
 GROUP = r"^[A-Za-z0-9_.:-]{1,64}$"
@@ -87,6 +91,8 @@ class LeadPublic(BaseModel):
     contract_sent_at: UtcTimestamp | None
     won_at: UtcTimestamp | None
     handoff: Handoff
+    #: The seller who owns the lead (``PUT /v1/leads/{id}/owner``).
+    owner: str | None = None
 
 
 class LeadsPage(BaseModel):
@@ -100,6 +106,46 @@ class TimelineEntry(BaseModel):
     type: EventType
     at: datetime
     details: dict[str, Any]
+
+
+class ChangedBy(BaseModel):
+    """An API key (its id and name) or, for stages that follow a contract, the event (its id and type)."""
+
+    kind: Literal["api_key", "event"]
+    id: str
+    name: str
+
+
+class LeadOwnerSet(Strict):
+    owner: Owner
+
+
+class LeadOwner(BaseModel):
+    lead_id: str
+    owner: str | None
+
+
+class NoteCreate(Strict):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"text": "Prefers a call after 18h."}]}
+    )
+
+    text: str = Field(min_length=1, max_length=4000)
+
+
+class NotePublic(BaseModel):
+    note_id: str
+    lead_id: str
+    text: str
+    at: datetime
+    #: The API key that wrote it.
+    by: ChangedBy
+
+
+class NotesPage(BaseModel):
+    items: list[NotePublic]
+    #: Pass as ``before`` for older notes; null when there are none.
+    next_before: str | None
 
 
 class LeadDetail(LeadPublic):
@@ -117,10 +163,66 @@ class EventDetails(Strict):
 
 
 class DealCreate(Strict):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "lead_id": "lead_01J8Z0P3H1Y8K8Q0KQ9VJ8X7K1",
+                    "value": 15000,
+                    "currency": "BRL",
+                    "event": {
+                        "type": "casamento",
+                        "date": "2026-03-12",
+                        "guests": 120,
+                        "location": "São Paulo",
+                    },
+                    "owner": "ana.souza@example.com",
+                }
+            ]
+        },
+    )
+
     lead_id: str = Field(pattern=LEAD_ID)
     value: Money
     currency: Currency = "BRL"
     event: EventDetails = Field(default_factory=EventDetails)
+    owner: Owner | None = None
+
+
+class DealUpdate(Strict):
+    """The fields to change; absent ones stay. ``owner: null`` unassigns the deal."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"value": 18000, "owner": "ana.souza@example.com"}]}
+    )
+
+    value: Money | None = None
+    currency: Currency | None = None
+    event: EventDetails | None = None
+    owner: Owner | None = None
+
+
+class StageMove(Strict):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"stage": "proposal"}, {"stage": "lost", "reason": "chose another venue"}]
+        },
+    )
+
+    stage: DealStage
+    #: Why the deal was lost: required with ``lost`` (422 naming ``reason``), kept with the history entry.
+    reason: str | None = Field(None, min_length=1, max_length=500)
+
+
+class StageChange(BaseModel):
+    stage: DealStage
+    previous: DealStage | None
+    at: UtcTimestamp
+    #: Null only for a deal made outside the API (a script holding no key).
+    by: ChangedBy | None
+    reason: str | None = None
 
 
 class DealPublic(BaseModel):
@@ -133,7 +235,22 @@ class DealPublic(BaseModel):
     contract_id: str | None
     #: The lead's correlation id, carried to the deal's contract events.
     correlation_id: str | None = None
-    created_at: datetime
+    created_at: UtcTimestamp
+    stage: DealStage = "new"
+    owner: str | None = None
+    lost_reason: str | None = None
+    updated_at: UtcTimestamp | None = None
+    #: Bumped by every change; the ``ETag`` is ``"v<version>"`` (send it back as ``If-Match``).
+    version: int = 1
+    #: Every stage the deal entered, oldest first, with who moved it and when.
+    history: list[StageChange] = Field(default_factory=list)
+
+
+class DealsPage(BaseModel):
+    items: list[DealPublic]
+    #: Pass as ``cursor`` for the next page; null on the last page. A page filtered by value or update time
+    #: may hold fewer than ``limit`` deals (even none) and still have a cursor: keep following it.
+    next_cursor: str | None
 
 
 class SignerCreate(Strict):

@@ -29,6 +29,7 @@ from backoffice_api.models import (
     LeadStatus,
 )
 from backoffice_api.routes import COMMON_ERRORS, NOT_FOUND, UPSTREAM
+from backoffice_api.routes.lead_desk import owners
 
 router = APIRouter(prefix="/v1/leads", tags=["leads"], responses=COMMON_ERRORS)
 LeadId = Annotated[str, Path(pattern=LEAD_ID, examples=["lead_01J8Z0P3H1Y8K8Q0KQ9VJ8X7K1"])]
@@ -48,7 +49,9 @@ def when(value: str | None) -> str | None:
     return envelope.format_timestamp(datetime.fromtimestamp(int(value) / 1000, UTC)) if value else None
 
 
-def lead_public(row: dict[str, str], handoff: dict[str, Any] | None) -> dict[str, Any]:
+def lead_public(
+    row: dict[str, str], handoff: dict[str, Any] | None, owner: str | None = None
+) -> dict[str, Any]:
     return {
         "lead_id": row["lead_id"],
         "company_id": row["company_id"],
@@ -69,6 +72,7 @@ def lead_public(row: dict[str, str], handoff: dict[str, Any] | None) -> dict[str
         "contract_sent_at": when(row.get("contract_sent_at")),
         "won_at": when(row.get("won_at")),
         "handoff": handoff or {"active": False, "reason": None, "updated_at": None},
+        "owner": owner,
     }
 
 
@@ -100,7 +104,11 @@ async def list_leads(
     )
     # The hot path: the documents are our own projection, already in the API's shape, so they are not
     # validated field by field again (schemathesis checks this answer against LeadsPage).
-    items = [lead_public(row, json.loads(row["handoff"]) if "handoff" in row else None) for row in page.rows]
+    owned = await owners(ports, key.company_id, [row["lead_id"] for row in page.rows])
+    items = [
+        lead_public(row, json.loads(row["handoff"]) if "handoff" in row else None, owned.get(row["lead_id"]))
+        for row in page.rows
+    ]
     body = json.dumps({"items": items, "next_cursor": encode_cursor(page.last)}, ensure_ascii=False)
     return Response(body, media_type="application/json")
 
@@ -124,7 +132,8 @@ async def get_lead(
         }
         for e in timeline
     ]
-    return LeadDetail.model_validate({**lead_public(row, handoffs.get(lead_id)), "timeline": entries})
+    owner = (await owners(ports, key.company_id, [lead_id])).get(lead_id)
+    return LeadDetail.model_validate({**lead_public(row, handoffs.get(lead_id), owner), "timeline": entries})
 
 
 @router.get(

@@ -1,0 +1,280 @@
+"""The blocking client. ``async_client.py`` is the same API with ``await`` (keep the two in step)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Any, TypeVar, Unpack
+
+import httpx
+from tenacity import Retrying
+
+from backoffice_client import calls, models
+from backoffice_client.calls import UNSET, Call, Unset
+
+T = TypeVar("T", bound=models.Model)
+DEFAULT_URL = "http://127.0.0.1:8000"
+
+
+class BackofficeClient:
+    """backoffice-api over HTTP, with one company's API key.
+
+    Requests that are safe to repeat (GET, PUT, DELETE, and a contract request, which always carries an
+    ``Idempotency-Key``) are retried up to ``attempts`` times on a connection error, 429 (after its
+    ``Retry-After``, if at most ``max_retry_wait``), 502, 503 or 504; others are tried once. Errors are the
+    types of ``backoffice_client.errors``. ``http``: a ``httpx.Client`` of your own (its base URL and
+    transport are used; the key is added per request)."""
+
+    def __init__(
+        self,
+        base_url: str = DEFAULT_URL,
+        *,
+        api_key: str,
+        timeout: float = 10.0,
+        attempts: int = 3,
+        max_retry_wait: float = 30.0,
+        http: httpx.Client | None = None,
+    ) -> None:
+        self._http = http or httpx.Client(base_url=base_url, timeout=timeout)
+        self._owns_http = http is None
+        self._headers = {"X-API-Key": api_key}
+        self._attempts, self._max_wait = attempts, max_retry_wait
+
+    def close(self) -> None:
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> BackofficeClient:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def send(self, call: Call[T]) -> T:
+        """One call, with the retries it allows."""
+        for attempt in Retrying(**calls.retry_policy(call, attempts=self._attempts, max_wait=self._max_wait)):
+            with attempt:
+                return self._once(call)
+        raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
+
+    def _once(self, call: Call[T]) -> T:
+        try:
+            response = self._http.request(
+                call.method,
+                call.path,
+                params=call.params,
+                json=call.json,
+                headers=self._headers | call.headers,
+            )
+        except httpx.TransportError as exc:
+            raise calls.send_error(exc) from exc
+        return call.decode(response)
+
+    # -- leads ------------------------------------------------------------------------------------------
+
+    def list_leads(self, **query: Unpack[calls.LeadsQuery]) -> models.LeadsPage:
+        return self.send(calls.list_leads(query))
+
+    def iter_leads(self, **query: Unpack[calls.LeadsQuery]) -> Iterator[models.Lead]:
+        """Every lead the filters select, newest first, page after page (``limit`` is the page size)."""
+        while True:
+            page = self.list_leads(**query)
+            yield from page.items
+            if page.next_cursor is None:
+                return
+            query["cursor"] = page.next_cursor
+
+    def get_lead(self, lead_id: str, *, timeline_limit: int = 100) -> models.LeadDetail:
+        return self.send(calls.get_lead(lead_id, timeline_limit=timeline_limit))
+
+    def get_handoff(self, lead_id: str) -> models.Handoff:
+        return self.send(calls.get_handoff(lead_id))
+
+    def hand_off(self, lead_id: str, *, reason: str | None = None) -> models.Handoff:
+        return self.send(calls.hand_off(lead_id, reason=reason))
+
+    def give_back(self, lead_id: str) -> models.Handoff:
+        return self.send(calls.give_back(lead_id))
+
+    def find_lead(self, phone: str) -> models.LeadDetail:
+        """The lead of a WhatsApp number, in any common spelling (``+55 11 99999-0000``); NotFound if none."""
+        return self.send(calls.find_lead(phone))
+
+    def set_lead_owner(self, lead_id: str, owner: str) -> models.LeadOwner:
+        return self.send(calls.set_lead_owner(lead_id, owner))
+
+    def clear_lead_owner(self, lead_id: str) -> models.LeadOwner:
+        return self.send(calls.clear_lead_owner(lead_id))
+
+    def add_note(self, lead_id: str, text: str) -> models.Note:
+        return self.send(calls.add_note(lead_id, text))
+
+    def list_notes(self, lead_id: str, **query: Unpack[calls.NotesQuery]) -> models.NotesPage:
+        return self.send(calls.list_notes(lead_id, query))
+
+    def iter_notes(self, lead_id: str, **query: Unpack[calls.NotesQuery]) -> Iterator[models.Note]:
+        """The lead's notes, newest first."""
+        while True:
+            page = self.list_notes(lead_id, **query)
+            yield from page.items
+            if page.next_before is None:
+                return
+            query["before"] = page.next_before
+
+    # -- deals ------------------------------------------------------------------------------------------
+
+    def create_deal(
+        self,
+        lead_id: str,
+        *,
+        value: float,
+        currency: str = "BRL",
+        event: models.EventDetails | Mapping[str, Any] | None = None,
+        owner: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> models.Deal:
+        """Retried safely: the request carries an ``Idempotency-Key`` (yours, or a new one per call)."""
+        return self.send(
+            calls.create_deal(
+                lead_id,
+                value=value,
+                currency=currency,
+                event=event,
+                owner=owner,
+                idempotency_key=idempotency_key,
+            )
+        )
+
+    def get_deal(self, deal_id: str) -> models.Deal:
+        return self.send(calls.get_deal(deal_id))
+
+    def list_deals(self, **query: Unpack[calls.DealsQuery]) -> models.DealsPage:
+        return self.send(calls.list_deals(query))
+
+    def iter_deals(self, **query: Unpack[calls.DealsQuery]) -> Iterator[models.Deal]:
+        """Every deal the filters select, newest first (filtered pages may be short: all are followed)."""
+        while True:
+            page = self.list_deals(**query)
+            yield from page.items
+            if page.next_cursor is None:
+                return
+            query["cursor"] = page.next_cursor
+
+    def update_deal(
+        self,
+        deal_id: str,
+        *,
+        value: float | Unset = UNSET,
+        currency: str | Unset = UNSET,
+        event: models.EventDetails | Mapping[str, Any] | Unset = UNSET,
+        owner: str | Unset | None = UNSET,
+        if_match: str | None = None,
+    ) -> models.Deal:
+        """Change only what is given (``owner=None`` unassigns). ``if_match=deal.etag``: PreconditionFailed
+        if the deal changed since it was read."""
+        call = calls.update_deal(
+            deal_id, value=value, currency=currency, event=event, owner=owner, if_match=if_match
+        )
+        return self.send(call)
+
+    def move_deal(
+        self,
+        deal_id: str,
+        stage: models.DealStage,
+        *,
+        reason: str | None = None,
+        if_match: str | None = None,
+    ) -> models.Deal:
+        """Conflict when the pipeline forbids the move (its message names the rule); ``lost`` needs a reason."""
+        return self.send(calls.move_deal(deal_id, stage, reason=reason, if_match=if_match))
+
+    def create_contract(
+        self,
+        deal_id: str,
+        signers: Sequence[models.NewSigner | Mapping[str, Any]],
+        *,
+        reissue: bool = False,
+        idempotency_key: str | None = None,
+    ) -> models.Contract:
+        call = calls.create_contract(deal_id, signers, reissue=reissue, idempotency_key=idempotency_key)
+        return self.send(call)
+
+    # -- contracts, instances, metrics --------------------------------------------------------------------
+
+    def list_contracts(self, **query: Unpack[calls.PageQuery]) -> models.ContractsPage:
+        return self.send(calls.list_contracts(query))
+
+    def iter_contracts(self, **query: Unpack[calls.PageQuery]) -> Iterator[models.Contract]:
+        while True:
+            page = self.list_contracts(**query)
+            yield from page.items
+            if page.next_cursor is None:
+                return
+            query["cursor"] = page.next_cursor
+
+    def get_contract(self, contract_id: str) -> models.Contract:
+        return self.send(calls.get_contract(contract_id))
+
+    def put_instance(
+        self, name: str, *, webhook_secret: str | None = None, api_key: str | None = None
+    ) -> models.Instance:
+        return self.send(calls.put_instance(name, webhook_secret=webhook_secret, api_key=api_key))
+
+    def list_instances(self) -> list[models.Instance]:
+        return self.send(calls.list_instances()).items
+
+    def get_instance(self, name: str) -> models.Instance:
+        return self.send(calls.get_instance(name))
+
+    def metrics(
+        self, *, bucket: str = "1h", from_: datetime | None = None, to: datetime | None = None
+    ) -> models.MetricsReport:
+        return self.send(calls.metrics(bucket=bucket, from_=from_, to=to))
+
+    # -- events, operations ---------------------------------------------------------------------------------
+
+    def list_events(self, type: models.EventType, **query: Unpack[calls.EventsQuery]) -> models.EventsPage:
+        return self.send(calls.list_events(type, query))
+
+    def iter_events(
+        self, type: models.EventType, **query: Unpack[calls.EventsQuery]
+    ) -> Iterator[models.Event]:
+        """The retained events of one channel, newest first, back to the oldest retained."""
+        while True:
+            page = self.list_events(type, **query)
+            yield from page.items
+            if page.next_before is None:
+                return
+            query["before"] = page.next_before
+
+    def consumer_groups(self) -> list[models.GroupStats]:
+        return self.send(calls.consumer_groups()).items
+
+    def list_dead_letters(
+        self, channel: str, group: str, **query: Unpack[calls.DeadLettersQuery]
+    ) -> models.DeadLettersPage:
+        return self.send(calls.list_dead_letters(channel, group, query))
+
+    def iter_dead_letters(
+        self, channel: str, group: str, **query: Unpack[calls.DeadLettersQuery]
+    ) -> Iterator[models.DeadLetter]:
+        while True:
+            page = self.list_dead_letters(channel, group, **query)
+            yield from page.items
+            if page.next_after is None:
+                return
+            query["after"] = page.next_after
+
+    def get_dead_letter(self, channel: str, group: str, dead_id: str) -> models.DeadLetter:
+        return self.send(calls.get_dead_letter(channel, group, dead_id))
+
+    def replay_dead_letters(self, channel: str, group: str, dead_id: str | None = None) -> int:
+        """Replay one dead letter (``dead_id``) or all of this company's; returns how many."""
+        return self.send(calls.replay_dead_letters(channel, group, dead_id)).replayed
+
+    def purge_dead_letters(self, channel: str, group: str, dead_id: str | None = None) -> int:
+        """Purge one dead letter (``dead_id``) or all of this company's; returns how many."""
+        return self.send(calls.purge_dead_letters(channel, group, dead_id)).purged
