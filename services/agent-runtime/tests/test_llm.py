@@ -121,3 +121,19 @@ async def test_a_burst_beyond_the_model_limit_falls_back_without_opening_the_bre
     assert all(burst), "every lead answered, by the rules when its turn did not come in time"
     assert breaker == "closed"
     assert "Perfeito, anotei" in reply, "the model still phrases the replies after the burst"
+
+
+async def test_the_model_reads_at_most_max_input_chars(make_agent):
+    """Issue #20: a 65,536-character message no longer goes whole to the model (nor to the rules)."""
+    calls = []
+    transport = fake_llm(slots={}, calls=calls)
+    async with make_agent(
+        llm_url="http://llm.test/v1/chat/completions",
+        llm_phrase=False,
+        max_input_chars=500,
+        transport=transport,
+    ) as agent:
+        reply = await agent.answer("casamento para 80 pessoas " + "1." * 32_755)
+    (extraction,) = calls
+    assert len(extraction["messages"][-1]["content"]) <= 500
+    assert "80 convidados" in reply

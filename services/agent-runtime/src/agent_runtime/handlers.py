@@ -287,7 +287,7 @@ class _Batch:
         if found is None:
             return None  # no text (media): nothing to read
         event = self.events[i]
-        text = (event.payload.body or "").strip()
+        text = _text(event, self.agent)
         return await self.model(i, llm.refine(text, found, today=_today(event, self.agent)), found)
 
     async def phrase(self, llm: LanguageModel, i: int, paragraphs: list[str]) -> list[str]:
@@ -308,13 +308,22 @@ def _today(event: Envelope[MessageReceived], agent: Agent) -> date:
     return agent.clock().astimezone(agent.settings.zone(event.company_id)).date()
 
 
+def _text(event: Envelope[MessageReceived], agent: Agent) -> str:
+    """The message's text as the rules and the model read it: at most ``AGENT_MAX_INPUT_CHARS``."""
+    return (event.payload.body or "")[: agent.settings.max_input_chars].strip()
+
+
 def _found(event: Envelope[MessageReceived], conversation: Conversation, agent: Agent) -> Extraction | None:
     """What the message's text says, by the rules; None for a message without text (media)."""
-    text = (event.payload.body or "").strip()
+    text = _text(event, agent)
     if not text:
         return None
     return extract(
-        text, today=_today(event, agent), expecting=conversation.asked, month_hint=conversation.month_hint
+        text,
+        today=_today(event, agent),
+        expecting=conversation.asked,
+        month_hint=conversation.month_hint,
+        limit=agent.settings.max_input_chars,
     )
 
 

@@ -12,6 +12,7 @@ from pydantic_settings import SettingsConfigDict
 from servicekit import ServiceSettings
 
 from agent_runtime.qualification import CRITERIA, Rules
+from agent_runtime.slots import MAX_INPUT_CHARS
 
 
 class Settings(ServiceSettings):
@@ -31,6 +32,9 @@ class Settings(ServiceSettings):
     answer_ttl: timedelta = timedelta(days=8)
     #: WhatsApp messages longer than this are split (at sentence boundaries) into several.
     max_message_chars: int = Field(300, ge=40, le=4096)
+    #: What the rules and the model read of a lead's message: the rest is ignored. WhatsApp allows 65,536
+    #: characters; no lead needs more than a few hundred to describe an event, and work per message stays bounded.
+    max_input_chars: int = Field(MAX_INPUT_CHARS, ge=100, le=65536)
     qualify_on: tuple[str, ...] = CRITERIA
     min_budget_per_guest: float = Field(50.0, ge=0)
     #: Messages (of different leads) in flight per process: ``concurrency / max_batch`` batches at once. Handlers
