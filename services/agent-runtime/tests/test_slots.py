@@ -38,13 +38,13 @@ CORPUS = [
     ("12/03", "date", {"date": date(2026, 3, 12)}),
     ("dia 12.03", None, {"date": date(2026, 3, 12)}),
     ("20/12", None, {"date": date(2025, 12, 20)}),
-    ("10/12", None, {"date": date(2026, 12, 10)}),  # already gone this year: next year
+    ("10/12", None, {}),  # gone six days ago: next year's is a guess, asked back (test_readings.py)
     ("12/03/2027", None, {"date": date(2027, 3, 12)}),
     ("12-3-26", None, {"date": date(2026, 3, 12)}),
     ("12 de março", None, {"date": date(2026, 3, 12)}),
     ("1º de maio", None, {"date": date(2026, 5, 1)}),
     ("dia vinte e cinco de dezembro", None, {"date": date(2025, 12, 25)}),
-    ("dia 5", None, {"date": date(2026, 1, 5)}),
+    ("dia 5", None, {}),  # the 5th went by this month: January's is asked back (test_readings.py)
     ("dia 20", None, {"date": date(2025, 12, 20)}),
     ("sábado que vem", None, {"date": date(2025, 12, 20)}),
     ("próximo sábado", None, {"date": date(2025, 12, 20)}),
@@ -98,7 +98,7 @@ CORPUS = [
     ("Em Pindamonhangaba", None, {"location": "Pindamonhangaba"}),
     # several slots at once
     ("confraternização da empresa dia 5, 60 pessoas, até 8 mil", None,
-     {"event_type": "evento corporativo", "date": date(2026, 1, 5), "guests": 60, "budget": (None, 8000)}),
+     {"event_type": "evento corporativo", "guests": 60, "budget": (None, 8000)}),  # "dia 5": asked back
     ("Casamento dia 12/03 em Campinas, 120 convidados, orçamento de 50 mil", None,
      {"event_type": "casamento", "date": date(2026, 3, 12), "location": "Campinas", "guests": 120,
       "budget": (50000, 50000)}),
@@ -120,9 +120,15 @@ def _expected(slots: dict) -> Slots:
     return Slots.model_validate(fields)
 
 
+_VALUES = {"event_type", "date", "guests", "location", "budget_min", "budget_max"}
+
+
 @pytest.mark.parametrize(("text", "expecting", "slots"), CORPUS, ids=[row[0][:40] for row in CORPUS])
 def test_corpus_message_yields_its_slots(text, expecting, slots) -> None:
-    assert extract(text, today=TODAY, expecting=expecting).slots == _expected(slots)
+    # The values; whether one is approximate is test_readings.py's
+    assert extract(text, today=TODAY, expecting=expecting).slots.model_dump(include=_VALUES) == _expected(
+        slots
+    ).model_dump(include=_VALUES)
 
 
 def test_corpus_has_at_least_sixty_messages() -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, TypeVar
 
@@ -30,8 +30,9 @@ from eventbus import (
     context,
 )
 
-from agent_runtime import SERVICE, replies
+from agent_runtime import SERVICE, names, replies
 from agent_runtime.conversation import Conversation, Turn, advance, media_turn
+from agent_runtime.knowledge import Library
 from agent_runtime.leads import Lead, LeadKey, Leads
 from agent_runtime.llm import LanguageModel
 from agent_runtime.qualification import summary
@@ -55,6 +56,7 @@ class Agent:
     settings: Settings
     clock: Clock
     llm: LanguageModel | None = None
+    knowledge: Library = field(default_factory=lambda: Library(None))
 
 
 async def answer_message(event: Envelope[MessageReceived], *, agent: Agent) -> None:
@@ -333,7 +335,14 @@ def _turn(
     if found is None:
         media = event.payload.media
         return media_turn(conversation, media.type if media is not None else None)
-    return advance(conversation, found, rules=agent.settings.rules())
+    return advance(
+        conversation,
+        found,
+        rules=agent.settings.rules(),
+        knowledge=agent.knowledge.of(event.company_id),
+        today=_today(event, agent),
+        profile_name=names.from_profile(event.payload.raw.get("push_name")),
+    )
 
 
 def _answered(turn: Turn, reply: Reply, event: Envelope[MessageReceived], lead: Lead) -> None:
@@ -387,7 +396,7 @@ def _reply(
                 company_id=lead.company_id,
                 score=turn.qualification.score,
                 criteria=list(turn.qualification.met),
-                summary=summary(turn.conversation.slots),
+                summary=summary(turn.conversation.slots, notes=turn.conversation.notes),
             ),
             source=SERVICE,
             company_id=lead.company_id,

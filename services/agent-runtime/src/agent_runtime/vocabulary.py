@@ -112,7 +112,8 @@ _PROTECTED = frozenset(
         "melhor", "querida", "querido", "pequeno", "pequena", "grande", "ontem", "hoje", "amanha", "sabe",
         "pesquisa", "pessoalmente", "precisa", "precisamos", "preciso", "sabado", "sabados", "pergunta",
         "informacao", "informacoes", "orcamentos", "reais", "mil", "acho", "talvez", "cento", "duzentos",
-        "feira", "feiras", "firmar", "fotos", "forma", "formas", "formato",
+        "feira", "feiras", "firmar", "fotos", "forma", "formas", "formato", "atende", "atendem", "atender",
+        "fazem", "voces", "custa", "custam", "cardapio", "golpe", "incluso", "inclusa", "horario", "endereco",
     }
 )  # fmt: skip
 
@@ -137,8 +138,21 @@ def fold(text: str) -> str:
 
 def normalize(text: str) -> str:
     """``fold`` plus emphasis collapsed and typos corrected: the form every rule reads."""
+    return normalize_noting(text)[0]
+
+
+def normalize_noting(text: str) -> tuple[str, frozenset[str]]:
+    """``normalize``, and the words it put in place of typos: a reading that rests on one is a guess."""
     folded = _REPEATS.sub(r"\1", fold(text))
-    return _WORD.sub(lambda m: correct(m.group(0)), folded)
+    fixed: set[str] = set()
+
+    def fix(m: re.Match[str]) -> str:
+        word = correct(m.group(0))
+        if word != m.group(0):
+            fixed.add(word)
+        return word
+
+    return _WORD.sub(fix, folded), frozenset(fixed)
 
 
 @lru_cache(maxsize=8192)
