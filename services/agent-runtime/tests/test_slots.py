@@ -160,3 +160,21 @@ def test_not_knowing_yet_declines_the_slot_asked() -> None:
 
 def test_correction_is_noticed() -> None:
     assert extract("na verdade são 150", today=TODAY).correction
+
+
+@pytest.mark.parametrize(
+    ("text", "slots"),
+    [
+        # a number word is never "corrected" into another word ("quarenta" was read as "quarta", a Wednesday)
+        ("quarenta convidados", {"guests": 40}),
+        ("quarenta convidados vai ser em sao paulo", {"guests": 40, "location": "São Paulo"}),
+        # groups added, and what follows them still read
+        ("vão ser 100 adultos e 20 crianças em Campinas", {"guests": 120, "location": "Campinas"}),
+        # a day and month gone by months ago plainly mean next year: recorded, not asked back
+        ("16 de outubro", {"date": date(2026, 10, 16)}),
+    ],
+)
+def test_found_by_the_quality_benchmark(text, slots) -> None:
+    found = extract(text, today=TODAY)
+    assert found.slots.model_dump(include=_VALUES) == _expected(slots).model_dump(include=_VALUES)
+    assert found.unsure == ()

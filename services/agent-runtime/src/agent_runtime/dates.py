@@ -58,8 +58,9 @@ _WEEKDAY_RE = re.compile(
 )
 _DAY_ONLY = re.compile(r"\bdia\s+(\d{1,2})\b(?!\s*[/.-]\s*\d)")
 _MONTH_ONLY = re.compile(rf"\b(?:mes de\s+)?({_MONTH})\b(?:\s+(?:de\s+)?(\d{{4}}))?")
-#: A day and month without a year that went by at most this long ago is asked back, not moved to next year.
-_RECENT_DAYS = 90
+#: A day and month without a year that went by at most this long ago ("10/12" on the 16th) is asked back, not
+#: moved to next year: likely a slip. Older ones ("16 de outubro" in December) plainly mean next year.
+_RECENT_DAYS = 31
 _BARE_DAY = re.compile(r"^\s*(?:dia\s+)?(\d{1,2})\s*$")
 
 

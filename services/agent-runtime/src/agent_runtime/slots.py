@@ -312,7 +312,7 @@ def _guests(
         found["guests"] = sum(int(g.group(2)) for g in groups)
         if any(g.group(1) for g in groups) or any(_approx_after(t, g.end()) for g in groups):
             approximate.append("guests")
-        for g in groups:
+        for g in reversed(groups):  # from the end: a blank changes the length of what comes after it
             t = _blank(t, g.start(), g.end())
         return t
     if len(groups) == 1 and (other := _OTHER_GROUP.search(t, groups[0].end())):

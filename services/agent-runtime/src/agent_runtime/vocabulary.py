@@ -13,6 +13,8 @@ import re
 import unicodedata
 from functools import lru_cache
 
+from agent_runtime.numbers import HUNDREDS, TENS, UNITS
+
 MONTHS: dict[str, int] = {
     "janeiro": 1,
     "fevereiro": 2,
@@ -117,6 +119,7 @@ _PROTECTED = frozenset(
     }
 )  # fmt: skip
 
+NUMBER_WORDS = frozenset(UNITS) | frozenset(TENS) | frozenset(HUNDREDS) | {"mil"}
 _VOCABULARY: tuple[str, ...] = ()
 
 
@@ -162,8 +165,8 @@ def correct(word: str) -> str:
     difflib rather than a spell checker: the vocabulary is a few hundred words and a ratio of 0.8 on
     words of five letters or more is one typo (a missing, extra, swapped or wrong letter) and no more.
     """
-    if len(word) < 5 or word in _PROTECTED or word in _VOCABULARY_SET:
-        return word
+    if len(word) < 5 or word in _PROTECTED or word in _VOCABULARY_SET or word in NUMBER_WORDS:
+        return word  # a number word is never a typo: "quarenta" is forty, not "quarta"
     close = difflib.get_close_matches(word, _VOCABULARY, n=1, cutoff=0.8)
     return close[0] if close else word
 
