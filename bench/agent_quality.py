@@ -38,7 +38,8 @@ from typing import Any
 from _tables import Table, render
 from agent_runtime.conversation import Conversation, advance
 from agent_runtime.qualification import Rules
-from agent_runtime.slots import SLOT_ORDER, Slots, extract
+from agent_runtime.readings import SLOT_ORDER, Slots
+from agent_runtime.slots import extract
 from agent_runtime.vocabulary import fold
 
 CORPUS = Path(__file__).parent / "data" / "agent_quality.jsonl"

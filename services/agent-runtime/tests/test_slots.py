@@ -7,7 +7,8 @@ Today is Tuesday 16 December 2025 (company time). Each row: the message, the slo
 from datetime import date
 
 import pytest
-from agent_runtime.slots import Slots, extract
+from agent_runtime.readings import Slots
+from agent_runtime.slots import extract
 
 TODAY = date(2025, 12, 16)
 

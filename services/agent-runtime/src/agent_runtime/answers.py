@@ -7,8 +7,8 @@ import datetime as dt
 from dataclasses import dataclass
 
 from agent_runtime.knowledge import Knowledge
+from agent_runtime.readings import Question, Slots
 from agent_runtime.replies import Voice, money, on_date
-from agent_runtime.slots import Question, Slots
 
 
 @dataclass(frozen=True)

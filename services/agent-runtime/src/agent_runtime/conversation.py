@@ -18,8 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from agent_runtime import answers, replies
 from agent_runtime.knowledge import EMPTY, Knowledge
 from agent_runtime.qualification import Assessment, Rules, assess
+from agent_runtime.readings import SLOT_ORDER, Extraction, Reading, SlotName, Slots
 from agent_runtime.replies import Voice
-from agent_runtime.slots import SLOT_ORDER, Extraction, Reading, SlotName, Slots
 
 
 class Conversation(BaseModel):

@@ -36,8 +36,9 @@ from agent_runtime.knowledge import Library
 from agent_runtime.leads import Lead, LeadKey, Leads
 from agent_runtime.llm import LanguageModel
 from agent_runtime.qualification import summary
+from agent_runtime.readings import Extraction
 from agent_runtime.settings import Settings
-from agent_runtime.slots import Extraction, extract
+from agent_runtime.slots import extract
 from agent_runtime.store import Answer, Commit, ConversationMoved, Handoff, Snapshot, Store, StoredEvent
 
 log = structlog.get_logger("agent_runtime")

@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field, SecretStr, ValidationError
 from servicekit import UpstreamUnavailable, upstream
 from servicekit.upstream import Breakers
 
-from agent_runtime.slots import Extraction, Reading, SlotName, Slots
+from agent_runtime.readings import Extraction, Reading, SlotName, Slots
 
 log = structlog.get_logger("agent_runtime.llm")
 

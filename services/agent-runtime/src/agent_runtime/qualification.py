@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from agent_runtime import replies
-from agent_runtime.slots import SLOT_ORDER, Slots
+from agent_runtime.readings import SLOT_ORDER, Slots
 
 Criterion = str
 CRITERIA: tuple[Criterion, ...] = ("budget", "date", "location", "guests")

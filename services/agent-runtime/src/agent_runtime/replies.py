@@ -10,7 +10,7 @@ import datetime as dt
 import re
 from collections.abc import Iterable, Mapping
 
-from agent_runtime.slots import Slots
+from agent_runtime.readings import Slots
 from agent_runtime.vocabulary import MONTH_NAMES
 
 WEEKDAY_NAMES = (
