@@ -258,10 +258,12 @@ class Voice:
     def __init__(
         self, overrides: Mapping[str, str | list[str]] | None = None, *, name: str | None = None
     ) -> None:
-        self._templates = dict(TEMPLATES)
-        for key, value in (overrides or {}).items():
-            if key in TEMPLATES:  # an unknown name is ignored: a typo in a file must not break replies
-                self._templates[key] = value if isinstance(value, str) else tuple(value)
+        self._templates = TEMPLATES  # shared, read only: a copy per message only for a company that overrides
+        if overrides:
+            self._templates = dict(TEMPLATES)
+            for key, value in overrides.items():
+                if key in TEMPLATES:  # an unknown name is ignored: a typo in a file must not break replies
+                    self._templates[key] = value if isinstance(value, str) else tuple(value)
         self.name = name
 
     def say(self, key: str, turn: int = 0, **fields: object) -> str:

@@ -275,6 +275,7 @@ _OTHER_GROUP = re.compile(
     r"(?:(?:mais )?(criancas|adultos|adolescentes|jovens|idosos|bebes|familia|familiares|acompanhantes)\b)"
 )
 _PART = re.compile(rf"\b({_APPROX}\s)?(\d{{1,5}})\s?{_OTHER_GROUP.pattern}")
+_APPROX_END = re.compile(rf"\b{_APPROX}\s$")
 _APPROX_RE = re.compile(rf"\b{_APPROX}\s")
 _APPROX_AFTER = re.compile(
     r"\s?(?:mais ou menos|aproximadamente|por ai|ou mais|ou menos|\+-|\+/-|no maximo)\b"
@@ -282,7 +283,7 @@ _APPROX_AFTER = re.compile(
 
 
 def _approx_before(t: str, at: int) -> bool:
-    return bool(re.search(rf"\b{_APPROX}\s$", t[max(0, at - 24) : at]))
+    return bool(_APPROX_END.search(t, max(0, at - 24), at))
 
 
 def _approx_after(t: str, at: int) -> bool:
