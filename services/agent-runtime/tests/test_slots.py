@@ -179,3 +179,27 @@ def test_found_by_the_quality_benchmark(text, slots) -> None:
     found = extract(text, today=TODAY)
     assert found.slots.model_dump(include=_VALUES) == _expected(slots).model_dump(include=_VALUES)
     assert found.unsure == ()
+
+
+def test_a_statement_before_a_question_is_still_read() -> None:
+    """Only the question is blanked: "e" (and) does not open one."""
+    found = extract("casamento dia 12/03 e pra 100 pessoas, qual o valor?", today=TODAY)
+    assert found.slots.guests == 100 and found.slots.date == date(2026, 3, 12)
+    assert [q.topic for q in found.questions] == ["price"]
+
+
+def test_a_date_with_a_dot_in_a_question_is_one_date() -> None:
+    (reading,) = extract("tem data livre dia 12.03?", today=TODAY).unsure
+    assert reading.reason == "question" and reading.values.date == date(2026, 3, 12)
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("Aqui é a Juliana", "Juliana"),
+        ("oi, a Maria indicou vocês", None),
+        ("Boa tarde, o Pedro me passou o contato", None),
+    ],
+)
+def test_only_an_introduction_names_the_lead(text, name) -> None:
+    assert extract(text, today=TODAY).name == name

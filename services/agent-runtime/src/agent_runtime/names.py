@@ -1,5 +1,6 @@
 """The lead's first name: from what they wrote ("aqui é a Juliana", "meu nome é Ana"), else from their WhatsApp
-profile (``raw.push_name``), only when it looks like a name. Used to address the lead, never logged."""
+profile (``raw.push_name``), only when it looks like a name. Used to address the lead, never logged. Only an
+introduction counts: "oi, a Maria indicou vocês" names someone else."""
 
 from __future__ import annotations
 
@@ -10,8 +11,7 @@ from agent_runtime.vocabulary import CITY_INDEX, fold
 _IS = r"(?:e|é|eh)"
 _SAID = re.compile(
     rf"\b(?:aqui {_IS} (?:a |o )?|aqui quem fala {_IS} (?:a |o )?|meu nome {_IS} |me chamo |eu sou (?:a |o )"
-    rf"|sou (?:a |o )|(?:oi|olá|ola|bom dia|boa tarde|boa noite),? (?:aqui )?(?:{_IS} )?(?:a |o )"
-    rf"|quem fala {_IS} (?:a |o )?)([^\W\d_]{{2,20}})\b",
+    rf"|sou (?:a |o )|quem fala {_IS} (?:a |o )?)([^\W\d_]{{2,20}})\b",
     re.IGNORECASE,
 )
 _NAME = re.compile(r"^[^\W\d_]{2,20}$")

@@ -37,10 +37,11 @@ class Asked:
     clause: str
 
 
-_SENTENCE = re.compile(r"[^.!?;\n]+[.!?;\n]*")
+# A full stop ends a sentence only before a space or the end: "12.03" and "15.000" stay whole.
+_SENTENCE = re.compile(r"(?:[^.!?;\n]|\.(?=[^\s.!?;]))+[.!?;\n]*")
 # Where a question starts when the sentence ends in "?": any of these. Without "?": only the unambiguous ones.
 _OPENERS = (
-    r"qual|quais|quanto|quantos|quantas|qto|qts|qnto|onde|como|quando|voces|vcs|vc|voce|tem|teria|tens|e|eh|sera"
+    r"qual|quais|quanto|quantos|quantas|qto|qts|qnto|onde|como|quando|voces|vcs|vc|voce|tem|teria|tens|sera"
     r"|da pra|da para|aceitam|aceita|fazem|faz|atendem|atende|podem|pode|pra que|por que|porque|existe|isso e"
     r"|ta|esta|estao|posso|consigo|gostaria de saber|queria saber|quero saber"
 )
