@@ -6,7 +6,8 @@ from agent_runtime import replies
 from agent_runtime.conversation import Conversation, advance
 from agent_runtime.dates import find_date
 from agent_runtime.qualification import Rules, assess
-from agent_runtime.slots import Slots, extract
+from agent_runtime.readings import Slots
+from agent_runtime.slots import extract
 from hypothesis import given
 from hypothesis import strategies as st
 

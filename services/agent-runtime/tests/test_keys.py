@@ -14,6 +14,7 @@ from redis.asyncio.cluster import RedisCluster
 from redis.crc import key_slot
 
 COMPANY = "cmp_01J8Z0P1F7K4V6E9QW3M0N1B2C"
+OURS = {"company_id": COMPANY}
 AUTH = {"Authorization": "Bearer dev-service-token"}
 
 
@@ -74,9 +75,15 @@ async def test_a_whole_conversation_touches_one_slot_per_command_and_per_lead(ma
             store = agent.app.state.store
             key = LeadKey(COMPANY, f"wa:{phone}")
             await eventually(lambda: _answered(store, key, silent.id))
-            assert (await agent.http.get(f"/v1/leads/{lead_id}/handoff", headers=AUTH)).json()["active"]
-            assert (await agent.http.delete(f"/v1/leads/{lead_id}/handoff", headers=AUTH)).status_code == 200
-            assert (await agent.http.put(f"/v1/leads/{lead_id}/handoff", headers=AUTH)).status_code == 200
+            assert (await agent.http.get(f"/v1/leads/{lead_id}/handoff", headers=AUTH, params=OURS)).json()[
+                "active"
+            ]
+            assert (
+                await agent.http.delete(f"/v1/leads/{lead_id}/handoff", headers=AUTH, params=OURS)
+            ).status_code == 200
+            assert (
+                await agent.http.put(f"/v1/leads/{lead_id}/handoff", headers=AUTH, params=OURS)
+            ).status_code == 200
             await forget_processed(bus, "message.received", "agent-runtime")
             await replay_since(
                 bus, "message.received", "agent-runtime", datetime(2000, 1, 1, tzinfo=UTC), force=True

@@ -121,3 +121,49 @@ async def test_a_burst_beyond_the_model_limit_falls_back_without_opening_the_bre
     assert all(burst), "every lead answered, by the rules when its turn did not come in time"
     assert breaker == "closed"
     assert "Perfeito, anotei" in reply, "the model still phrases the replies after the burst"
+
+
+async def test_the_model_reads_at_most_max_input_chars(make_agent):
+    """Issue #20: a 65,536-character message no longer goes whole to the model (nor to the rules)."""
+    calls = []
+    transport = fake_llm(slots={}, calls=calls)
+    async with make_agent(
+        llm_url="http://llm.test/v1/chat/completions",
+        llm_phrase=False,
+        max_input_chars=500,
+        transport=transport,
+    ) as agent:
+        reply = await agent.answer("casamento para 80 pessoas " + "1." * 32_755)
+    (extraction,) = calls
+    assert len(extraction["messages"][-1]["content"]) <= 500
+    assert "80 convidados" in reply
+
+
+async def test_a_value_the_model_read_is_asked_back_before_it_is_recorded(make_agent):
+    """Issue #21 item 5: the model may extract, but the lead confirms before anything is recorded."""
+    transport = fake_llm(slots={"guests": 130}, calls=[])
+    async with make_agent(
+        llm_url="http://llm.test/v1/chat/completions", llm_phrase=False, transport=transport
+    ) as agent:
+        asked = await agent.answer("casamento, vai ser lotado, cento e poucos")
+        confirmed = await agent.answer("sim")
+    assert "Seria para 130 convidados?" in asked and "Anotado: casamento." in asked
+    assert "Anotado: para 130 convidados" in confirmed
+
+
+async def test_a_rephrasing_that_adds_a_number_is_refused(make_agent):
+    """The model may phrase, never inform: a price or date of its own means the rules' words are sent."""
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        if body.get("response_format"):
+            content = "{}"
+        else:
+            content = body["messages"][-1]["content"] + " O pacote sai por R$ 5.000, fechamos?"
+        return httpx.Response(200, json={"choices": [{"message": {"role": "assistant", "content": content}}]})
+
+    async with make_agent(
+        llm_url="http://llm.test/v1/chat/completions", transport=httpx.MockTransport(handler)
+    ) as agent:
+        reply = await agent.answer("qual o valor?")
+    assert "5.000" not in reply and "vou confirmar com a equipe" in reply

@@ -15,6 +15,7 @@ from fastapi import FastAPI
 
 from agent_runtime import SERVICE, api, handlers
 from agent_runtime.handlers import Agent, Clock
+from agent_runtime.knowledge import Library
 from agent_runtime.leads import Leads
 from agent_runtime.llm import LanguageModel
 from agent_runtime.pipeline import Pipeline
@@ -62,7 +63,15 @@ def create_app(
                 remembered_leads=settings.remembered_leads,
             )
             leads = Leads(bus, store)
-            agent = Agent(bus=bus, leads=leads, store=store, settings=settings, clock=clock, llm=llm)
+            agent = Agent(
+                bus=bus,
+                leads=leads,
+                store=store,
+                settings=settings,
+                clock=clock,
+                llm=llm,
+                knowledge=Library(settings.knowledge_dir),
+            )
             app.state.bus, app.state.leads, app.state.store, app.state.agent = bus, leads, store, agent
             subscriptions = [
                 Subscription(

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import calendar
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 from agent_runtime.vocabulary import GUEST_NOUNS, MONTHS, WEEKDAYS
@@ -32,10 +32,18 @@ class DateFound:
     value: date | None = None
     month: tuple[int, int] | None = None  # (year, month) when only the month was given
     past: bool = False
+    #: Why ``value`` is a guess to ask back rather than record: ``typo`` (a misspelt month, "12 d junho"),
+    #: ``weekday`` (the weekday said does not fall on that day: ``value`` is the next day that matches both),
+    #: ``past`` (that day already went by this month or year: ``value`` is the next one). None: as said.
+    doubt: str | None = None
+    #: The date is the weekday's own ("sábado que vem"): nothing to check it against.
+    said_weekday: bool = False
+    #: "12/03", "12 de março": a weekday that does not match moves the year, not the month.
+    month_said: bool = False
 
 
 _DAY_MONTH_NAME = re.compile(
-    rf"\b(?:dia\s+)?(\d{{1,2}})\s*(?:o|a)?\s*(?:de\s+)?({_MONTH})\b(?:\s+(?:de\s+)?(\d{{4}}))?"
+    rf"\b(?:dia\s+)?(\d{{1,2}})\s?(?:o|a)?\s?(?:(de|d|del|do|di)\s)?({_MONTH})\b(?:\s(?:de\s)?(\d{{4}}))?"
 )
 # "10.5 mil", "10-12 pessoas" and "r$ 10.5" are amounts and ranges, not days.
 _NUMERIC = re.compile(
@@ -50,6 +58,9 @@ _WEEKDAY_RE = re.compile(
 )
 _DAY_ONLY = re.compile(r"\bdia\s+(\d{1,2})\b(?!\s*[/.-]\s*\d)")
 _MONTH_ONLY = re.compile(rf"\b(?:mes de\s+)?({_MONTH})\b(?:\s+(?:de\s+)?(\d{{4}}))?")
+#: A day and month without a year that went by at most this long ago ("10/12" on the 16th) is asked back, not
+#: moved to next year: likely a slip. Older ones ("16 de outubro" in December) plainly mean next year.
+_RECENT_DAYS = 31
 _BARE_DAY = re.compile(r"^\s*(?:dia\s+)?(\d{1,2})\s*$")
 
 
@@ -58,12 +69,29 @@ def find_date(text: str, today: date, *, month_hint: tuple[int, int] | None = No
 
     ``month_hint`` is a month the lead gave earlier without a day: ``dia 12`` then means the 12th of it.
     """
+    found = _find(text, today, month_hint)
+    if found is None or found.value is None or found.said_weekday:
+        return found
+    if (w := _WEEKDAY_RE.search(text)) is not None and WEEKDAYS[w.group(2)] != found.value.weekday():
+        # "sábado dia 7" when the 7th is a Wednesday: the next 7th that is a Saturday, asked back.
+        value = _next_matching(found.value, WEEKDAYS[w.group(2)], yearly=found.month_said)
+        return replace(found, value=value, doubt="weekday")
+    return found
+
+
+def _find(text: str, today: date, month_hint: tuple[int, int] | None) -> DateFound | None:
     if m := _DAY_MONTH_NAME.search(text):
-        return _resolve(m, today, int(m.group(1)), MONTHS[m.group(2)], m.group(3))
+        found = _resolve(m, today, int(m.group(1)), MONTHS[m.group(3)], m.group(4))
+        if found is not None and m.group(2) not in {None, "de", "do"} and found.doubt is None:
+            found = replace(found, doubt="typo")  # "12 d junho": a slip, most likely of "de"; asked back
+        return replace(found, month_said=True) if found is not None else None
     for m in _NUMERIC.finditer(text):
         day, month = int(m.group(1)), int(m.group(2))
         if 1 <= day <= 31 and 1 <= month <= 12:
-            return _resolve(m, today, day, month, m.group(3))
+            found = _resolve(m, today, day, month, m.group(3))
+            return replace(found, month_said=True) if found is not None else None
+    if (m := _DAY_ONLY.search(text)) and _WEEKDAY_RE.search(text):
+        return _day_of_month(m, today, int(m.group(1)), month_hint)  # "sábado dia 7": the day, checked above
     if m := _RELATIVE_DAY.search(text):
         offset = {"hoje": 0, "amanha": 1, "depois de amanha": 2}[m.group(1)]
         return DateFound(m.start(), m.end(), value=today + timedelta(days=offset))
@@ -83,7 +111,7 @@ def find_date(text: str, today: date, *, month_hint: tuple[int, int] | None = No
         if m.group(3) in {"da semana que vem", "da proxima semana", "da outra semana"}:
             next_monday = today + timedelta(days=7 - today.weekday())
             value = next_monday + timedelta(days=weekday)
-        return DateFound(m.start(), m.end(), value=value)
+        return DateFound(m.start(), m.end(), value=value, said_weekday=True)
     if m := _DAY_ONLY.search(text):
         return _day_of_month(m, today, int(m.group(1)), month_hint)
     if m := _MONTH_ONLY.search(text):
@@ -112,7 +140,12 @@ def _resolve(m: re.Match[str], today: date, day: int, month: int, year_text: str
     for year in (today.year, today.year + 1, today.year + 2, today.year + 3, today.year + 4):
         value = _valid(year, month, day)  # 29/02 waits for a leap year
         if value is not None and value >= today:
-            return DateFound(m.start(), m.end(), value=value)
+            # Gone this year, and lately: next year's is a guess (the lead may have slipped). "12/03" said in
+            # December is plainly next March.
+            this_year = _valid(today.year, month, day)
+            recent = this_year is not None and year > today.year and (today - this_year).days <= _RECENT_DAYS
+            doubt = "past" if recent else None
+            return DateFound(m.start(), m.end(), value=value, doubt=doubt)
     return None
 
 
@@ -129,8 +162,24 @@ def _day_of_month(
     for _ in range(13):  # the next month that has this day and where it is still ahead
         value = _valid(year, month, day)
         if value is not None and value >= today:
-            return DateFound(m.start(), m.end(), value=value)
+            doubt = "past" if (year, month) != (today.year, today.month) and day < today.day else None
+            return DateFound(m.start(), m.end(), value=value, doubt=doubt)
         year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return None
+
+
+def _next_matching(value: date, weekday: int, *, yearly: bool) -> date | None:
+    """The first day from ``value`` on with ``value``'s day of the month (and month, when ``yearly``) falling
+    on ``weekday``; None when none does within the years we look at."""
+    year, month = value.year, value.month
+    for _ in range(28):  # a day of the month meets every weekday within 14 months, a date within 11 years
+        candidate = _valid(year, month, value.day)
+        if candidate is not None and candidate.weekday() == weekday:
+            return candidate
+        if yearly:
+            year += 1
+        else:
+            year, month = (year + 1, 1) if month == 12 else (year, month + 1)
     return None
 
 

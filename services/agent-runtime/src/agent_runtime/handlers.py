@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, TypeVar
 
@@ -30,13 +30,15 @@ from eventbus import (
     context,
 )
 
-from agent_runtime import SERVICE, replies
+from agent_runtime import SERVICE, names, replies
 from agent_runtime.conversation import Conversation, Turn, advance, media_turn
+from agent_runtime.knowledge import Library
 from agent_runtime.leads import Lead, LeadKey, Leads
 from agent_runtime.llm import LanguageModel
 from agent_runtime.qualification import summary
+from agent_runtime.readings import Extraction
 from agent_runtime.settings import Settings
-from agent_runtime.slots import Extraction, extract
+from agent_runtime.slots import extract
 from agent_runtime.store import Answer, Commit, ConversationMoved, Handoff, Snapshot, Store, StoredEvent
 
 log = structlog.get_logger("agent_runtime")
@@ -55,6 +57,7 @@ class Agent:
     settings: Settings
     clock: Clock
     llm: LanguageModel | None = None
+    knowledge: Library = field(default_factory=lambda: Library(None))
 
 
 async def answer_message(event: Envelope[MessageReceived], *, agent: Agent) -> None:
@@ -287,7 +290,7 @@ class _Batch:
         if found is None:
             return None  # no text (media): nothing to read
         event = self.events[i]
-        text = (event.payload.body or "").strip()
+        text = _text(event, self.agent)
         return await self.model(i, llm.refine(text, found, today=_today(event, self.agent)), found)
 
     async def phrase(self, llm: LanguageModel, i: int, paragraphs: list[str]) -> list[str]:
@@ -308,13 +311,22 @@ def _today(event: Envelope[MessageReceived], agent: Agent) -> date:
     return agent.clock().astimezone(agent.settings.zone(event.company_id)).date()
 
 
+def _text(event: Envelope[MessageReceived], agent: Agent) -> str:
+    """The message's text as the rules and the model read it: at most ``AGENT_MAX_INPUT_CHARS``."""
+    return (event.payload.body or "")[: agent.settings.max_input_chars].strip()
+
+
 def _found(event: Envelope[MessageReceived], conversation: Conversation, agent: Agent) -> Extraction | None:
     """What the message's text says, by the rules; None for a message without text (media)."""
-    text = (event.payload.body or "").strip()
+    text = _text(event, agent)
     if not text:
         return None
     return extract(
-        text, today=_today(event, agent), expecting=conversation.asked, month_hint=conversation.month_hint
+        text,
+        today=_today(event, agent),
+        expecting=conversation.asked,
+        month_hint=conversation.month_hint,
+        limit=agent.settings.max_input_chars,
     )
 
 
@@ -324,7 +336,14 @@ def _turn(
     if found is None:
         media = event.payload.media
         return media_turn(conversation, media.precise_kind if media is not None else None)
-    return advance(conversation, found, rules=agent.settings.rules())
+    return advance(
+        conversation,
+        found,
+        rules=agent.settings.rules(),
+        knowledge=agent.knowledge.of(event.company_id),
+        today=_today(event, agent),
+        profile_name=names.from_profile(event.payload.raw.get("push_name")),
+    )
 
 
 def _answered(turn: Turn, reply: Reply, event: Envelope[MessageReceived], lead: Lead) -> None:
@@ -378,7 +397,7 @@ def _reply(
                 company_id=lead.company_id,
                 score=turn.qualification.score,
                 criteria=list(turn.qualification.met),
-                summary=summary(turn.conversation.slots),
+                summary=summary(turn.conversation.slots, notes=turn.conversation.notes),
             ),
             source=SERVICE,
             company_id=lead.company_id,

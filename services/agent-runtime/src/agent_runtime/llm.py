@@ -1,8 +1,10 @@
 """The optional language model: an OpenAI-compatible chat-completions endpoint (``AGENT_LLM_URL``).
 
-It may fill slots the rules missed and rephrase the rule-built replies. It is never needed: every call has
-a deadline, a circuit breaker skips it while it keeps failing, and any error, timeout or answer that does
-not validate means "use the rules" — the conversation never waits on it nor fails because of it.
+It may read slots the rules missed, which are then asked back to the lead before they are recorded (as any
+guess, ``conversation``), and rephrase the rule-built replies, never adding a number of its own. It is never
+needed: every call has a deadline, a circuit breaker skips it while it keeps failing, and any error, timeout
+or answer that does not validate means "use the rules" — the conversation never waits on it nor fails
+because of it.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import re
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -18,7 +22,7 @@ from pydantic import BaseModel, Field, SecretStr, ValidationError
 from servicekit import UpstreamUnavailable, upstream
 from servicekit.upstream import Breakers
 
-from agent_runtime.slots import Extraction, Slots
+from agent_runtime.readings import Extraction, Reading, SlotName, Slots
 
 log = structlog.get_logger("agent_runtime.llm")
 
@@ -32,8 +36,17 @@ _EXTRACT_PROMPT = (
 _PHRASE_PROMPT = (
     "Reescreva a resposta de uma assistente de vendas de eventos para o WhatsApp em português do Brasil, "
     "natural e cordial, sem inventar nem remover informações, datas, valores ou perguntas. "
+    "Não responda perguntas do cliente nem acrescente preços, números ou promessas: só reescreva. "
     "Responda só com o texto."
 )
+_SLOT_FIELDS: dict[SlotName, tuple[str, ...]] = {
+    "event_type": ("event_type",),
+    "date": ("date",),
+    "guests": ("guests",),
+    "budget": ("budget_min", "budget_max"),
+    "location": ("location",),
+}
+_NUMBER = re.compile(r"\d+")
 
 
 class _Slots(BaseModel):
@@ -95,16 +108,15 @@ class LanguageModel:
             update["budget_min"], update["budget_max"] = proposed.budget_min, proposed.budget_max
         if rules.location is None and proposed.location:
             update["location"] = proposed.location.strip()
-        slots = Slots.model_validate(rules.model_dump() | update)
-        return Extraction(
-            slots=slots,
-            handoff=found.handoff or proposed.handoff,
-            greeting=found.greeting,
-            correction=found.correction,
-            declined=found.declined,
-            past_date=found.past_date,
-            month_hint=found.month_hint,
-        )
+        # What the model read is a guess like any other: asked back, recorded once the lead confirms it.
+        readings = []
+        for slot, keys in _SLOT_FIELDS.items():
+            if any(update.get(key) is not None for key in keys):
+                values = Slots.model_validate(
+                    {key: update[key] for key in keys if update.get(key) is not None}
+                )
+                readings.append(Reading(slot=slot, values=values, reason="model"))
+        return replace(found, unsure=(*found.unsure, *readings), handoff=found.handoff or proposed.handoff)
 
     async def phrase(self, paragraphs: list[str]) -> list[str]:
         """The reply reworded by the model, or as it is."""
@@ -116,6 +128,10 @@ class LanguageModel:
             json_mode=False,
         )
         if not content or not content.strip() or len(content) > 4 * sum(len(p) for p in paragraphs) + 200:
+            return paragraphs
+        if set(_NUMBER.findall(content)) - set(_NUMBER.findall(" ".join(paragraphs))):
+            # A number of its own (a price, a date): the model may phrase, never inform.
+            log.warning("llm_fallback", reason="invented_number")
             return paragraphs
         return [p for p in content.strip().split("\n\n") if p.strip()]
 

@@ -62,7 +62,7 @@ def _run(text: str, words: list[re.Match[str]], start: int) -> int:
         if word in _WORDS or word == "mil":
             if word in _ARTICLES and nxt != "mil":
                 break
-            if word == "mil" and i == start and re.search(r"\d\s*$", text[: words[i].start()]):
+            if word == "mil" and i == start and _after_digit(text, words[i].start()):
                 break  # "15 mil", "1,5 mil": digits already, the multiplier stays for the money rules
             i += 1
             end = i
@@ -71,6 +71,15 @@ def _run(text: str, words: list[re.Match[str]], start: int) -> int:
         else:
             break
     return end
+
+
+def _after_digit(text: str, at: int) -> bool:
+    """Is ``text[at]`` preceded by a digit, spaces aside? Walked back over the spaces only: a regex search of
+    the whole prefix for each "mil" was quadratic in a message of many."""
+    at -= 1
+    while at >= 0 and text[at].isspace():
+        at -= 1
+    return at >= 0 and text[at].isdigit()
 
 
 def _joins(before: str, after: str) -> bool:

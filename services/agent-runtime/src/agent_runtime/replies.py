@@ -10,7 +10,7 @@ import datetime as dt
 import re
 from collections.abc import Iterable, Mapping
 
-from agent_runtime.slots import Slots
+from agent_runtime.readings import Slots
 from agent_runtime.vocabulary import MONTH_NAMES
 
 WEEKDAY_NAMES = (
@@ -78,12 +78,23 @@ def ask(slot: str, attempt: int) -> str:
     return variants[min(attempt, len(variants) - 1)]
 
 
+#: How many times one slot is asked (each time in other words, ``QUESTIONS``) before the agent lets it be and
+#: leaves it to the salesperson: never the same question word for word.
+MAX_ASKS = 3
+
+
 def short_date(value: dt.date) -> str:
     return value.strftime("%d/%m/%Y")
 
 
-def long_date(value: dt.date) -> str:
+def long_date(value: dt.date, *, today: dt.date | None = None) -> str:
+    """``sábado, 7 de março de 2026``: the year always, so that a lead who meant another one says so."""
     return f"{WEEKDAY_NAMES[value.weekday()]}, {value.day} de {MONTH_NAMES[value.month - 1]} de {value.year}"
+
+
+def on_date(value: dt.date, *, today: dt.date | None = None) -> str:
+    """As said in a sentence: ``no sábado, 7 de março``, ``na sexta-feira, 19 de dezembro``."""
+    return ("no " if value.weekday() >= 5 else "na ") + long_date(value, today=today)
 
 
 def month_name(year: int, month: int) -> str:
@@ -105,21 +116,27 @@ def money_range(slots: Slots) -> str:
     return ""
 
 
-def describe(slot: str, slots: Slots) -> str:
-    """How a confirmation names one slot's value."""
+def describe(slot: str, slots: Slots, *, today: dt.date | None = None) -> str:
+    """How a confirmation names one slot's value; an estimate says so ("para cerca de 100 convidados")."""
     if slot == "event_type":
         return str(slots.event_type)
     if slot == "date" and slots.date is not None:
-        return f"no dia {long_date(slots.date)}"
+        return on_date(slots.date, today=today)
     if slot == "guests":
-        return f"para {slots.guests} convidados"
+        if slots.guests_min is not None:
+            return f"para {slots.guests_min} a {slots.guests} convidados"
+        return f"para {'cerca de ' if 'guests' in slots.approximate else ''}{slots.guests} convidados"
+    if slot == "budget" and "budget" in slots.approximate and slots.budget_min == slots.budget_max:
+        return f"com orçamento de cerca de {money_range(slots)}"
     if slot == "location":
         return f"em {slots.location}"
     return f"com orçamento {money_range(slots)}"
 
 
-def confirmation(changed: Iterable[str], slots: Slots, *, corrected: bool) -> str:
-    pieces = [describe(slot, slots) for slot in changed]
+def confirmation(
+    changed: Iterable[str], slots: Slots, *, corrected: bool, today: dt.date | None = None
+) -> str:
+    pieces = [describe(slot, slots, today=today) for slot in changed]
     if not pieces:
         return ""
     if corrected:
@@ -186,3 +203,80 @@ def _pieces(paragraph: str, limit: int) -> list[str]:
         if sentence:
             pieces.append(sentence)
     return pieces
+
+
+#: Every sentence the agent builds, by name: the one place to read and review them, and what a company's
+#: knowledge file overrides (``templates``). ``{name}`` is ", Juliana" or empty; a list is a set of variants,
+#: used in turn so that nothing is repeated word for word.
+TEMPLATES: dict[str, str | tuple[str, ...]] = {
+    "greeting": "Olá{name}! Que bom falar com você 😊 Sou a assistente virtual e vou te ajudar com o orçamento do "
+    "seu evento.",
+    "handoff": HANDOFF,
+    "not_understood": (NOT_UNDERSTOOD, "Hmm, acho que não entendi direito. 😅", "Não sei se entendi bem. 😅"),
+    "past_date": PAST_DATE,
+    "check": ("Seria {what}?", "Só para confirmar: seria {what}?", "Confirma para mim: {what}?"),
+    "check_weekday": (
+        "Seria {date}? É a próxima vez que o dia {day} cai {on_weekday}.",
+        "Só para confirmar: seria {date}?",
+    ),
+    "check_partial": (
+        "E {missing}, {how_many} vão ser, mais ou menos, além dos {part}?",
+        "Para eu somar certinho: {how_many} são {missing}, além dos {part}?",
+    ),
+    "check_city": ("O evento seria em {city}?", "Só para confirmar: o evento vai ser em {city}?"),
+    "ask_again": "Sem problema! {question}",
+    "declined": "Sem problema, {slot} fica em aberto por enquanto.",
+    "gave_up": "Tudo bem, {slot} a gente vê depois com o consultor.",
+    "open_end": "Obrigada{name}! Vou passar o que você me contou para um consultor, que te ajuda a definir {slots}. 😊",
+    "qualified": "Perfeito{name}, já tenho tudo o que preciso! 🎉 Um dos nossos consultores vai te chamar em breve "
+    "com uma proposta para o seu evento.",
+    "after_qualified": "Obrigada{name}! Já repassei tudo para o nosso consultor, que vai falar com você em breve. 😊",
+    "price_total": "Para {event} com {guests} convidados, fica a partir de {total} ({per_guest} por pessoa).",
+    "price_per_guest": "Nossos pacotes de {event} partem de {per_guest} por pessoa (mínimo de {minimum}). Com o "
+    "número de convidados eu te passo uma estimativa.",
+    "city_served": "Sim, atendemos em {city}! 😊",
+    "robot": "Sou a assistente virtual {of_company} 🙂 Se preferir falar com uma pessoa, é só pedir.",
+    "scam": "Entendo a preocupação, é bom conferir! {legitimacy}",
+    "scam_unknown": "Entendo a preocupação, é bom conferir! Um consultor da nossa equipe pode te ligar e tirar "
+    "qualquer dúvida.",
+    "defer": "Sobre {topic}, vou confirmar com a equipe e te retorno. 🙂",
+}
+
+#: How a reply names a slot ("Sem problema, o orçamento fica em aberto").
+SLOT_LABELS = {
+    "event_type": "o tipo de evento",
+    "date": "a data",
+    "guests": "o número de convidados",
+    "location": "o local",
+    "budget": "o orçamento",
+}
+
+
+class Voice:
+    """The templates with a company's overrides, and the lead's name to address them by."""
+
+    def __init__(
+        self, overrides: Mapping[str, str | list[str]] | None = None, *, name: str | None = None
+    ) -> None:
+        self._templates = TEMPLATES  # shared, read only: a copy per message only for a company that overrides
+        if overrides:
+            self._templates = dict(TEMPLATES)
+            for key, value in overrides.items():
+                if key in TEMPLATES:  # an unknown name is ignored: a typo in a file must not break replies
+                    self._templates[key] = value if isinstance(value, str) else tuple(value)
+        self.name = name
+
+    def say(self, key: str, turn: int = 0, **fields: object) -> str:
+        """Template ``key`` (variant ``turn``, cycling) filled in; ``{name}`` is ", <name>" or nothing."""
+        template = self._templates[key]
+        text = template if isinstance(template, str) else template[turn % len(template)]
+        try:
+            return text.format(name=f", {self.name}" if self.name else "", **fields)
+        except (KeyError, IndexError, ValueError):  # a company's template naming a field we do not have
+            fallback = TEMPLATES[key]
+            text = fallback if isinstance(fallback, str) else fallback[turn % len(fallback)]
+            return text.format(name=f", {self.name}" if self.name else "", **fields)
+
+
+def join_labels(slots: Iterable[str]) -> str:
+    return _join([SLOT_LABELS[s] for s in slots])

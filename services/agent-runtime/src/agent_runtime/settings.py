@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import ClassVar
 from zoneinfo import ZoneInfo
 
@@ -13,6 +14,7 @@ from pydantic_settings import SettingsConfigDict
 from servicekit import ServiceSettings
 
 from agent_runtime.qualification import CRITERIA, Rules
+from agent_runtime.slots import MAX_INPUT_CHARS
 
 
 class Settings(ServiceSettings):
@@ -35,8 +37,15 @@ class Settings(ServiceSettings):
     answer_ttl: timedelta = timedelta(days=8)
     #: WhatsApp messages longer than this are split (at sentence boundaries) into several.
     max_message_chars: int = Field(300, ge=40, le=4096)
+    #: What the rules and the model read of a lead's message: the rest is ignored. WhatsApp allows 65,536
+    #: characters; no lead needs more than a few hundred to describe an event, and work per message stays bounded.
+    max_input_chars: int = Field(MAX_INPUT_CHARS, ge=100, le=65536)
     qualify_on: tuple[str, ...] = CRITERIA
     min_budget_per_guest: float = Field(50.0, ge=0)
+    #: Whether an estimate ("uns 100", "entre 10 e 12 mil") meets a criterion; a company's knowledge file may say.
+    qualify_approximate: bool = True
+    #: A directory of ``<company_id>.json`` files: what the agent may answer per company (``knowledge.py``).
+    knowledge_dir: Path | None = None
     #: Messages (of different leads) in flight per process: ``concurrency / max_batch`` batches at once. Handlers
     #: mostly wait on Redis, and more at once means fuller round trips and one batch thinking while another
     #: waits: with 1,000 conversations, 512 handled 0.59–0.60× the no-op's rate against 0.53× at 256 (1,024:
@@ -74,7 +83,11 @@ class Settings(ServiceSettings):
         return value
 
     def rules(self) -> Rules:
-        return Rules(required=self.qualify_on, min_budget_per_guest=self.min_budget_per_guest)
+        return Rules(
+            required=self.qualify_on,
+            min_budget_per_guest=self.min_budget_per_guest,
+            approximate_ok=self.qualify_approximate,
+        )
 
     def zone(self, company_id: str) -> ZoneInfo:
         return ZoneInfo(self.company_timezones.get(company_id, self.timezone))

@@ -1,92 +1,31 @@
 """Slot filling by rules: what one pt-BR message says about the event, with no network.
 
-``extract`` reads a message in a fixed order — handoff and greeting, date, event type, guests, budget,
-location — and blanks out each span it used, so that ``15 anos`` is not read again as a guest count, nor
-``12/03`` as money. ``expecting`` is the slot the agent asked for last: it lets a bare answer ("150",
-"Campinas", "uns 20 mil") fill that slot.
+``extract`` reads a message in a fixed order — questions (read apart, then blanked: what a lead asks about is
+never what they said), handoff and greeting, date, event type, guests, budget, location — and blanks out each
+span it used, so that ``15 anos`` is not read again as a guest count, nor ``12/03`` as money. A reading that
+may be a guess (``readings.Reading``) goes to ``Extraction.unsure``, to be asked back, not to ``slots``.
+``expecting`` is the slot the agent asked for last: it lets a bare answer ("150", "Campinas", "uns 20 mil")
+fill that slot.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass, field
-from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
-
+from agent_runtime import names, questions
 from agent_runtime.dates import find_date
 from agent_runtime.numbers import parse_amount, scale, spell_out
+from agent_runtime.places import city_in, locate
+from agent_runtime.questions import Topic
+from agent_runtime.readings import Extraction, Question, Reading, SlotName, Slots
 from agent_runtime.vocabulary import (
     CITY_INDEX,
     EVENT_TYPES,
-    GENERIC_EVENT_TYPES,
     GUEST_NOUNS,
     MONTHS,
-    WEEKDAYS,
-    fold,
-    normalize,
+    normalize_noting,
 )
-
-SlotName = Literal["event_type", "date", "guests", "location", "budget"]
-#: The order in which the agent asks for what is missing.
-SLOT_ORDER: tuple[SlotName, ...] = ("event_type", "date", "guests", "location", "budget")
-
-
-class Slots(BaseModel):
-    """What is known about the event. ``budget_min``/``budget_max`` in BRL: equal for one value, ``min``
-    alone for "a partir de", ``max`` alone for "até"."""
-
-    model_config = ConfigDict(frozen=True)
-
-    event_type: str | None = None
-    date: dt.date | None = None
-    guests: int | None = Field(default=None, ge=1)
-    location: str | None = None
-    budget_min: int | None = Field(default=None, ge=0)
-    budget_max: int | None = Field(default=None, ge=0)
-
-    def has(self, slot: SlotName) -> bool:
-        if slot == "budget":
-            return self.budget_min is not None or self.budget_max is not None
-        return getattr(self, slot) is not None
-
-    def missing(self) -> list[SlotName]:
-        return [slot for slot in SLOT_ORDER if not self.has(slot)]
-
-    @property
-    def budget(self) -> int | None:
-        """The figure to reason with: the top of a range, the ceiling of "até", the floor of "a partir de"."""
-        return self.budget_max if self.budget_max is not None else self.budget_min
-
-    def merged(self, found: Slots) -> Slots:
-        """These slots with every slot ``found`` names replacing ours (the latest word wins)."""
-        update = found.model_dump(exclude_none=True)
-        if "budget_min" in update or "budget_max" in update:
-            update.setdefault("budget_min", None)
-            update.setdefault("budget_max", None)
-        if (
-            "event_type" in update
-            and self.event_type is not None
-            and update["event_type"] in GENERIC_EVENT_TYPES
-            and self.event_type not in GENERIC_EVENT_TYPES
-        ):
-            del update["event_type"]  # "o buffet do casamento": still a wedding
-        return self.model_copy(update=update)
-
-
-@dataclass(frozen=True)
-class Extraction:
-    """What one message says: slots, and the intents around them."""
-
-    slots: Slots = field(default_factory=Slots)
-    handoff: bool = False
-    greeting: bool = False
-    correction: bool = False
-    declined: SlotName | None = None  # "ainda não sei" to the slot we asked for
-    past_date: bool = False
-    month_hint: tuple[int, int] | None = None
-
 
 _HANDOFF = re.compile(
     r"\b(?:atendente|humano|humana|atendimento humano|pessoa de verdade|pessoa real|gente de verdade"
@@ -101,7 +40,15 @@ _CORRECTION = re.compile(
 _DECLINED = re.compile(r"\b(?:nao sei|ainda nao (?:sei|defini|decidi|temos|tenho)|sem ideia|nao faco ideia"
                        r"|a definir|indefinid[oa]|nao defini)\b")  # fmt: skip
 
-_NUM = r"(\d+(?:[.,]\d+)*)"
+# Bounded: an unbounded ``\d+(?:[.,]\d+)*`` retried at every digit of "1.1.1.…" is quadratic (issue #20: 15 s
+# on 40k characters). No amount or head count has more than 12 digits or 4 groups; a longer run still matches
+# in part, and ``parse_amount`` or the range checks refuse it.
+_YES = re.compile(
+    r"^\s*(?:sim|s|ss|isso|isso mesmo|isso ai|exato|exatamente|correto|certo|certissimo|confirmo|confirmado|pode ser"
+    r"|aham|uhum|positivo|perfeito|e sim|e isso|claro|com certeza|isso msm|issu|yes)\b"
+)
+_NO = re.compile(r"^\s*(?:nao|n|nop|negativo|errado|nada disso|na verdade nao)\b(?!\s+sei)")
+_NUM = r"(\d{1,12}(?:[.,]\d{1,12}){0,4})"
 _NOUN = "|".join(GUEST_NOUNS)
 _APPROX = (
     r"(?:uns|umas|cerca de|aproximadamente|aprox|mais ou menos|quase|ate|no maximo|no minimo|por volta de)"
@@ -122,49 +69,48 @@ _MONEY = re.compile(
     rf"(?:(\bate|\bno maximo|\ba partir de|\bno minimo|\bacima de|\bmais de|\bmenos de)\s+)?"
     rf"(r\$\s*)?{_NUM}\s*{_MULT}?(?:\b|(?<=k))(\s*(?:reais|conto|contos|pila)\b)?"
 )
-_VENUE_WORDS = (
-    r"salao|espaco|chacara|sitio|buffet|clube|hotel|restaurante|igreja|fazenda|casa de festas?|condominio"
-    r"|pousada|praia|sede|escritorio|quinta|galpao|rooftop|terraco|area de lazer|casa d[aoe]s?\s+\w+|minha casa"
-)
-_VENUE = re.compile(rf"\b(?:no|na|em|num|numa)\s+((?:{_VENUE_WORDS})\b[^,.;!?]*)")
-_LOCAL_SAID = re.compile(
-    r"\b(?:local|lugar|endereco|cidade)\s*(?:e|:|sera|vai ser|seria|fica|eh)?\s*(?:no|na|em)?\s+([^,.;!?]+)"
-)
-_IN_PLACE = re.compile(r"\b(?:em|aqui em|la em|cidade de|regiao de)\s+([a-z][a-z ]+)")
-_STOP = re.compile(
-    r"\s+(?:para|pra|com|dia|no dia|em|e|mas|que|porque|pois|umas?|uns|cerca|por|de \d|ate|orcamento)\b.*$"
-)
-_NOT_PLACES = frozenset(MONTHS) | frozenset(WEEKDAYS) | {
-    "casa", "breve", "torno", "media", "principio", "geral", "festa", "evento", "aberto", "definir", "duvida",
-    "janeiro", "ferias", "junho", "julho", "setembro", "mente", "vista", "cima", "baixo",
-}  # fmt: skip
-_PARTICLES = frozenset({"de", "do", "da", "dos", "das", "e"})
-# Longest names first, so "sao jose dos campos" wins over "campos"; two-letter codes ("sp", "bh") only after a
-# preposition: alone they are too often something else.
-_CITY_NAMES = sorted(CITY_INDEX, key=len, reverse=True)
-_CITY = re.compile(
-    r"\b(?:em|de|no|na)\s+(" + "|".join(re.escape(n) for n in _CITY_NAMES if len(n) <= 3) + r")\b"
-    r"|\b(" + "|".join(re.escape(n) for n in _CITY_NAMES if len(n) > 3) + r")\b"
-)
 _EVENT_TYPES = [
     (label, re.compile(r"\b(?:" + "|".join(re.escape(p) for p in phrases) + r")\b"))
     for label, phrases in EVENT_TYPES.items()
 ]
 
 
+#: What the rules read of one message by default (``AGENT_MAX_INPUT_CHARS``): the patterns below are linear, and
+#: this keeps the constant small too (65,536 characters of "1.1.1…" read whole take ~0.1 s of CPU; 2,000, ~3 ms).
+MAX_INPUT_CHARS = 2000
+
+
 def extract(text: str, *, today: dt.date, expecting: SlotName | None = None,
-            month_hint: tuple[int, int] | None = None) -> Extraction:  # fmt: skip
-    """Everything one message says; ``today`` is the company's local date (see ``dates``)."""
-    t = spell_out(normalize(text))
+            month_hint: tuple[int, int] | None = None, limit: int | None = MAX_INPUT_CHARS) -> Extraction:  # fmt: skip
+    """Everything one message says (its first ``limit`` characters); ``today`` is the company's local date."""
+    text = text[:limit]
+    normalized, fixed = normalize_noting(text)
+    t = spell_out(normalized)
     found: dict[str, object] = {}
-    handoff = bool(_HANDOFF.search(t))
+    unsure: list[Reading] = []
     greeting = bool(_GREETING.search(t))
     correction = bool(_CORRECTION.search(t))
+    affirm = True if _YES.match(t) else False if _NO.match(t) else None
+    asked: list[Question] = []
+    for q in questions.find(t):  # what a lead asks about is never what they said: read apart, then blanked
+        asked.append(_question(q, today))
+        t = _blank(t, q.start, q.end)
+    handoff = bool(_HANDOFF.search(t))
+    for question in asked:
+        if question.topic == "availability" and question.date is not None:
+            unsure.append(Reading(slot="date", values=Slots(date=question.date), reason="question"))
+        elif question.topic == "cities" and question.city is not None:
+            unsure.append(Reading(slot="location", values=Slots(location=question.city), reason="question"))
     past = False
     hint: tuple[int, int] | None = None
 
     if (d := find_date(t, today, month_hint=month_hint if expecting == "date" else None)) is not None:
-        if d.value is not None:
+        doubt = d.doubt
+        if doubt is None and any(w in fixed for w in t[d.start : d.end].split() if w in MONTHS):
+            doubt = "typo"  # "12 de juhno" read as June: a guess
+        if doubt is not None:
+            unsure.append(Reading(slot="date", values=Slots(date=d.value), reason=doubt))
+        elif d.value is not None:
             found["date"] = d.value
         past, hint = d.past, d.month
         t = _blank(t, d.start, d.end)
@@ -175,13 +121,18 @@ def extract(text: str, *, today: dt.date, expecting: SlotName | None = None,
             t = _blank(t, m.start(), m.end())
             break
 
-    t = _guests(t, found, expecting)
-    t = _budget(t, found, expecting)
-    _location(text, t, found, expecting)
+    approximate: list[SlotName] = []
+    t = _guests(t, found, expecting, approximate, unsure)
+    t = _budget(t, found, expecting, approximate)
+    locate(text, t, found, expecting)
 
     declined = None
-    if expecting is not None and expecting not in _found_names(found) and _DECLINED.search(t):
-        declined = expecting
+    if (m := _DECLINED.search(t)) is not None:
+        named = _declined_slot(t, m.start())
+        declined = named or (
+            expecting if expecting is not None and expecting not in _found_names(found) else None
+        )
+    found["approximate"] = tuple(approximate)
     return Extraction(
         slots=Slots.model_validate(found),
         handoff=handoff,
@@ -190,7 +141,50 @@ def extract(text: str, *, today: dt.date, expecting: SlotName | None = None,
         declined=declined,
         past_date=past,
         month_hint=hint,
+        unsure=tuple(unsure),
+        questions=tuple(asked),
+        affirm=affirm,
+        name=names.said(text),
     )
+
+
+def _question(q: questions.Asked, today: dt.date) -> Question:
+    clause = q.clause
+    date = None
+    if q.topic == "availability" and (d := find_date(clause, today)) is not None and not d.past:
+        date = d.value
+    guests = None
+    if m := _GUEST_NOUN.search(clause):
+        value = parse_amount(m.group(1))
+        guests = int(value) if value is not None and 1 <= value <= 100_000 else None
+    city = _city_named(clause)
+    topic: Topic = "cities" if q.topic == "other" and city is not None else q.topic  # "fazem festa em Itu?"
+    return Question(topic, city=city, date=date, guests=guests)
+
+
+def _city_named(clause: str) -> str | None:
+    city = city_in(clause)
+    return CITY_INDEX[city] if city else None
+
+
+_SLOT_WORDS: tuple[tuple[SlotName, re.Pattern[str]], ...] = (
+    ("budget", re.compile(r"\b(?:orcamento|valor|verba|quanto (?:investir|gastar|pagar)|investir|gastar)\b")),
+    ("date", re.compile(r"\b(?:data|dia|quando|mes)\b")),
+    ("guests", re.compile(r"\b(?:pessoas|convidados|quantos|quantas|quantidade)\b")),
+    ("location", re.compile(r"\b(?:local|lugar|onde|cidade|espaco|salao)\b")),
+    ("event_type", re.compile(r"\b(?:tipo de (?:evento|festa)|que (?:evento|festa))\b")),
+)
+
+
+def _declined_slot(t: str, at: int) -> SlotName | None:
+    """The slot a "não sei" names in its sentence ("não sei ainda o orçamento", "a data ainda não sei")."""
+    start = max(t.rfind(c, 0, at) for c in ".;!?,") + 1
+    ends = [i for i in (t.find(c, at) for c in ".;!?,") if i != -1]
+    sentence = t[start : min(ends) if ends else len(t)]
+    for slot, pattern in _SLOT_WORDS:
+        if pattern.search(sentence):
+            return slot
+    return None
 
 
 def _found_names(found: dict[str, object]) -> set[str]:
@@ -202,11 +196,38 @@ def _blank(text: str, start: int, end: int) -> str:
     return text[:start] + " ; " + text[end:]
 
 
-def _guests(t: str, found: dict[str, object], expecting: SlotName | None) -> str:
+def _guests(
+    t: str,
+    found: dict[str, object],
+    expecting: SlotName | None,
+    approximate: list[SlotName],
+    unsure: list[Reading],
+) -> str:
+    groups = list(_GROUP.finditer(t))
+    if len(groups) >= 2:  # "25 adultos e 15 crianças": the whole is the sum
+        found["guests"] = sum(int(g.group(2)) for g in groups)
+        if any(g.group(1) for g in groups) or any(_approx_after(t, g.end()) for g in groups):
+            approximate.append("guests")
+        for g in reversed(groups):  # from the end: a blank changes the length of what comes after it
+            t = _blank(t, g.start(), g.end())
+        return t
+    if len(groups) == 1 and (other := _OTHER_GROUP.search(t, groups[0].end())):
+        # "uns 100 adultos mais as crianças": a part, not the whole; asked for the rest, not recorded.
+        g = groups[0]
+        part = Slots(guests=int(g.group(2)), approximate=("guests",) if g.group(1) else ())
+        unsure.append(Reading(slot="guests", values=part, reason="partial", missing=other.group(1)))
+        return _blank(_blank(t, other.start(), other.end()), g.start(), g.end())
+    if m := _PART.search(t):  # "uns 100 mais as crianças"
+        part = Slots(guests=int(m.group(2)), approximate=("guests",) if m.group(1) else ())
+        unsure.append(Reading(slot="guests", values=part, reason="partial", missing=m.group(3)))
+        return _blank(t, m.start(), m.end())
     if m := _GUEST_RANGE.search(t):
         low, high = int(m.group(1)), int(m.group(2))
         if 0 < low <= high:
             found["guests"] = high  # plan for the top of the range
+            if low < high:
+                found["guests_min"] = low
+                approximate.append("guests")
             return _blank(t, m.start(), m.end())
     if m := _GUEST_NOUN.search(t):
         value = parse_amount(m.group(1))
@@ -214,23 +235,66 @@ def _guests(t: str, found: dict[str, object], expecting: SlotName | None) -> str
             value = scale(value, "mil" if m.group(2) else None)
             if 1 <= value <= 100_000:
                 found["guests"] = int(value)
+                if _approx_before(t, m.start()) or _approx_after(t, m.end()) or _APPROX_RE.match(m.group(0)):
+                    approximate.append("guests")
+                if (rest := _OTHER_GROUP.search(t, m.end())) is not None:
+                    part = Slots(guests=int(value), approximate=tuple(approximate))
+                    del found["guests"]
+                    approximate.clear()
+                    unsure.append(
+                        Reading(slot="guests", values=part, reason="partial", missing=rest.group(1))
+                    )
+                    t = _blank(t, rest.start(), rest.end())
                 return _blank(t, m.start(), m.end())
     if m := _GUEST_VERB.search(t):
         value = int(m.group(1))
         if 2 <= value <= 5000 and not _looks_like_money(t, m.end()):
             found["guests"] = value
+            if re.search(rf"\b{_APPROX}\s", m.group(0)) or _approx_after(t, m.end()):
+                approximate.append("guests")
+            if (rest := _OTHER_GROUP.search(t, m.end())) is not None:
+                del found["guests"]
+                if "guests" in approximate:
+                    approximate.remove("guests")
+                part = Slots(guests=value)
+                unsure.append(Reading(slot="guests", values=part, reason="partial", missing=rest.group(1)))
             return _blank(t, m.start(), m.end())
-    if expecting == "guests" and (m := re.fullmatch(rf"\s*(?:{_APPROX}\s+)?(\d{{1,4}})\s*[.!]?\s*", t)):
-        found["guests"] = int(m.group(1))
+    if expecting == "guests" and (m := re.fullmatch(rf"\s*({_APPROX}\s+)?(\d{{1,4}})\s*[.!]?\s*", t)):
+        found["guests"] = int(m.group(2))
+        if m.group(1):
+            approximate.append("guests")
         return _blank(t, m.start(), m.end())
     return t
+
+
+_GROUPS = r"adultos|criancas|adolescentes|jovens|idosos|bebes|homens|mulheres|convidados adultos"
+_GROUP = re.compile(rf"\b({_APPROX}\s)?(\d{{1,5}})\s({_GROUPS})\b")
+# The rest of the party named without a number: "mais as crianças", "fora os adultos", "+ crianças".
+_OTHER_GROUP = re.compile(
+    r"(?:\bmais|\bfora|\bsem contar|\balem d[aeo]s?|\+|\be)\s(?:as |os |umas |uns |algumas |alguns |a |o )?"
+    r"(?:(?:mais )?(criancas|adultos|adolescentes|jovens|idosos|bebes|familia|familiares|acompanhantes)\b)"
+)
+_PART = re.compile(rf"\b({_APPROX}\s)?(\d{{1,5}})\s?{_OTHER_GROUP.pattern}")
+_APPROX_END = re.compile(rf"\b{_APPROX}\s$")
+_APPROX_RE = re.compile(rf"\b{_APPROX}\s")
+_APPROX_AFTER = re.compile(
+    r"\s?(?:mais ou menos|aproximadamente|por ai|ou mais|ou menos|\+-|\+/-|no maximo)\b"
+)
+
+
+def _approx_before(t: str, at: int) -> bool:
+    return bool(_APPROX_END.search(t, max(0, at - 24), at))
+
+
+def _approx_after(t: str, at: int) -> bool:
+    return bool(_APPROX_AFTER.match(t, at))
 
 
 def _looks_like_money(t: str, end: int) -> bool:
     return bool(re.match(r"\s*(?:mil|k|reais|r\$)", t[end:]))
 
 
-def _budget(t: str, found: dict[str, object], expecting: SlotName | None) -> str:
+def _budget(t: str, found: dict[str, object], expecting: SlotName | None, approximate: list[SlotName]) -> str:
     cue = bool(re.search(_MONEY_CUE, t)) or expecting == "budget"
     if m := _MONEY_RANGE.search(t):
         low, high = parse_amount(m.group(1)), parse_amount(m.group(3))
@@ -241,6 +305,8 @@ def _budget(t: str, found: dict[str, object], expecting: SlotName | None) -> str
             low = scale(low, m.group(2) or (mult if low < high / 100 else None))  # "10 e 12 mil"
             if 0 < low <= high:
                 found["budget_min"], found["budget_max"] = round(low), round(high)
+                if low < high:
+                    approximate.append("budget")
                 return _blank(t, m.start(), m.end())
     for m in _MONEY.finditer(t):
         bound, currency, number, mult, unit = m.groups()
@@ -254,6 +320,8 @@ def _budget(t: str, found: dict[str, object], expecting: SlotName | None) -> str
         if value < 100:  # "R$ 15" is a slip for fifteen thousand far less often than not money at all
             continue
         amount = round(value)
+        if _approx_before(t, m.start()) or _approx_after(t, m.end()):
+            approximate.append("budget")  # "uns 20 mil", "20 mil mais ou menos"
         if bound in {"ate", "no maximo", "menos de"}:
             found["budget_max"] = amount
         elif bound in {"a partir de", "no minimo", "acima de", "mais de"}:
@@ -262,72 +330,3 @@ def _budget(t: str, found: dict[str, object], expecting: SlotName | None) -> str
             found["budget_min"] = found["budget_max"] = amount
         return _blank(t, m.start(), m.end())
     return t
-
-
-def _location(original: str, t: str, found: dict[str, object], expecting: SlotName | None) -> None:
-    place: str | None = None
-    if m := _LOCAL_SAID.search(t):
-        place = _trim(m.group(1))
-    if place is None and (m := _VENUE.search(t)):
-        place = _trim(m.group(1))
-    city = _city(t)
-    if place is None and city is None and (m := _IN_PLACE.search(t)):
-        candidate = _trim(m.group(1))
-        if candidate and _capitalized(original, candidate):
-            place = candidate
-    if place is None and city is None and expecting == "location" and not found:
-        candidate = _trim(re.sub(r"^\s*(?:vai ser |sera |e |fica )?(?:no |na |em |num |numa )?", "", t))
-        if candidate and len(candidate.split()) <= 5 and not re.search(r"\d", candidate):
-            place = candidate
-    city_name = CITY_INDEX[city] if city else None
-    if place and city_name and fold(city_name) not in place:
-        found["location"] = f"{_as_written(original, place)}, {city_name}"  # "Chácara do tio, Atibaia"
-    elif place:
-        found["location"] = CITY_INDEX.get(place) or _as_written(original, place)
-    elif city_name:
-        found["location"] = city_name
-
-
-def _as_written(original: str, place: str) -> str:
-    """``place`` with the lead's own accents and capitals ("salao estrela" → "Salão Estrela"); title case
-    when the lead shouted, a capital first letter when they wrote all in lower case."""
-    words = re.findall(r"[^\W_]+", original)
-    folded = [fold(w) for w in words]
-    wanted = place.split()
-    for i in range(len(words) - len(wanted) + 1):
-        if folded[i : i + len(wanted)] == wanted:
-            text = " ".join(words[i : i + len(wanted)])
-            break
-    else:
-        text = place  # typo-corrected on the way: our spelling, then
-    if text.isupper() or text.islower():
-        return " ".join(
-            w.lower() if w.lower() in _PARTICLES and n else w.capitalize() for n, w in enumerate(text.split())
-        ) if text.isupper() else text[:1].upper() + text[1:]  # fmt: skip
-    return text[:1].upper() + text[1:]
-
-
-def _trim(text: str) -> str | None:
-    text = _STOP.sub("", text.strip(" ;:")).strip(" ;:")
-    words = text.split()
-    if len(words) > 1 and words[0] in {"o", "a", "os", "as"}:
-        words = words[1:]
-    if not words or words[0] in _NOT_PLACES or any(w in _NOT_PLACES for w in words[:1]):
-        return None
-    if words[0] in {"sim", "nao", "ok", "obrigado", "obrigada", "blz", "beleza", "valeu"}:
-        return None
-    return " ".join(words[:6])
-
-
-def _city(t: str) -> str | None:
-    m = _CITY.search(t)
-    return (m.group(1) or m.group(2)) if m else None
-
-
-def _capitalized(original: str, candidate: str) -> bool:
-    """Did the lead write the place as a proper noun ("em Campinas"), or shout the whole message?"""
-    first = candidate.split()[0]
-    letters = [c for c in original if c.isalpha()]
-    shouting = bool(letters) and all(c.isupper() for c in letters)
-    words = re.findall(r"[^\W\d_]+", original)
-    return shouting or any(fold(w) == first and w[:1].isupper() for w in words)

@@ -13,6 +13,8 @@ import re
 import unicodedata
 from functools import lru_cache
 
+from agent_runtime.numbers import HUNDREDS, TENS, UNITS
+
 MONTHS: dict[str, int] = {
     "janeiro": 1,
     "fevereiro": 2,
@@ -112,10 +114,12 @@ _PROTECTED = frozenset(
         "melhor", "querida", "querido", "pequeno", "pequena", "grande", "ontem", "hoje", "amanha", "sabe",
         "pesquisa", "pessoalmente", "precisa", "precisamos", "preciso", "sabado", "sabados", "pergunta",
         "informacao", "informacoes", "orcamentos", "reais", "mil", "acho", "talvez", "cento", "duzentos",
-        "feira", "feiras", "firmar", "fotos", "forma", "formas", "formato",
+        "feira", "feiras", "firmar", "fotos", "forma", "formas", "formato", "atende", "atendem", "atender",
+        "fazem", "voces", "custa", "custam", "cardapio", "golpe", "incluso", "inclusa", "horario", "endereco",
     }
 )  # fmt: skip
 
+NUMBER_WORDS = frozenset(UNITS) | frozenset(TENS) | frozenset(HUNDREDS) | {"mil"}
 _VOCABULARY: tuple[str, ...] = ()
 
 
@@ -137,8 +141,21 @@ def fold(text: str) -> str:
 
 def normalize(text: str) -> str:
     """``fold`` plus emphasis collapsed and typos corrected: the form every rule reads."""
+    return normalize_noting(text)[0]
+
+
+def normalize_noting(text: str) -> tuple[str, frozenset[str]]:
+    """``normalize``, and the words it put in place of typos: a reading that rests on one is a guess."""
     folded = _REPEATS.sub(r"\1", fold(text))
-    return _WORD.sub(lambda m: correct(m.group(0)), folded)
+    fixed: set[str] = set()
+
+    def fix(m: re.Match[str]) -> str:
+        word = correct(m.group(0))
+        if word != m.group(0):
+            fixed.add(word)
+        return word
+
+    return _WORD.sub(fix, folded), frozenset(fixed)
 
 
 @lru_cache(maxsize=8192)
@@ -148,8 +165,8 @@ def correct(word: str) -> str:
     difflib rather than a spell checker: the vocabulary is a few hundred words and a ratio of 0.8 on
     words of five letters or more is one typo (a missing, extra, swapped or wrong letter) and no more.
     """
-    if len(word) < 5 or word in _PROTECTED or word in _VOCABULARY_SET:
-        return word
+    if len(word) < 5 or word in _PROTECTED or word in _VOCABULARY_SET or word in NUMBER_WORDS:
+        return word  # a number word is never a typo: "quarenta" is forty, not "quarta"
     close = difflib.get_close_matches(word, _VOCABULARY, n=1, cutoff=0.8)
     return close[0] if close else word
 

@@ -1,0 +1,79 @@
+"""Answers to the questions leads ask, only from the company's knowledge (``knowledge.py``); what it does not
+know is deferred honestly ("vou confirmar com a equipe") and noted for the salesperson."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from agent_runtime.knowledge import Knowledge
+from agent_runtime.readings import Question, Slots
+from agent_runtime.replies import Voice, money, on_date
+
+
+@dataclass(frozen=True)
+class Answer:
+    text: str
+    note: str | None = None  # for the salesperson, when the agent could not answer
+
+
+_DEFERRED = {
+    "price": "os valores",
+    "included": "o que está incluso",
+    "menu": "o cardápio",
+    "cities": "o atendimento na sua cidade",
+    "availability": "a disponibilidade da data",
+    "payment": "as formas de pagamento",
+    "address": "o endereço",
+    "hours": "o horário de atendimento",
+    "scam": "a empresa",
+    "other": "a sua pergunta",
+}
+
+
+def answer(question: Question, knowledge: Knowledge, slots: Slots, voice: Voice, *, today: dt.date) -> Answer:
+    topic = question.topic
+    if topic == "robot":
+        company = f"da {knowledge.company_name}" if knowledge.company_name else "da nossa equipe"
+        return Answer(voice.say("robot", of_company=company))
+    if topic == "scam":
+        if knowledge.legitimacy:
+            return Answer(voice.say("scam", legitimacy=knowledge.legitimacy))
+        return Answer(voice.say("scam_unknown"), note="perguntou se a empresa é confiável")
+    if topic == "price" and (text := _price(question, knowledge, slots, voice)) is not None:
+        return Answer(text)
+    if topic == "cities" and question.city is not None and knowledge.serves(question.city):
+        return Answer(voice.say("city_served", city=question.city))
+    if topic == "cities" and question.city is None and knowledge.cities:
+        return Answer(
+            f"Atendemos em {_list(knowledge.cities)}." + (f" {knowledge.travel}" if knowledge.travel else "")
+        )
+    for field in ("included", "menu", "payment", "address", "hours"):
+        if topic == field and (text := getattr(knowledge, field)):
+            return Answer(str(text))
+    what = _DEFERRED[topic]
+    if topic == "cities" and question.city is not None:
+        what = f"o atendimento em {question.city}"
+    if topic == "availability" and question.date is not None:
+        what = f"a disponibilidade {on_date(question.date, today=today)}"
+    return Answer(voice.say("defer", topic=what), note=f"perguntou sobre {what}")
+
+
+def _price(question: Question, knowledge: Knowledge, slots: Slots, voice: Voice) -> str | None:
+    row = knowledge.price_for(slots.event_type)
+    if row is None:
+        return None
+    event = slots.event_type or "eventos"
+    guests = question.guests or slots.guests
+    if guests:
+        total = max(row.minimum, row.per_guest * guests)
+        return voice.say(
+            "price_total", event=event, guests=guests, total=money(total), per_guest=money(row.per_guest)
+        )
+    return voice.say(
+        "price_per_guest", event=event, per_guest=money(row.per_guest), minimum=money(row.minimum)
+    )
+
+
+def _list(items: tuple[str, ...]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " e " + items[-1]

@@ -1,0 +1,90 @@
+"""What a company lets the agent say: prices, what is included, menu, cities served, address, hours, payment,
+the slots it requires to qualify a lead, and its own wording of the agent's replies.
+
+One JSON file per company, ``<AGENT_KNOWLEDGE_DIR>/<company_id>.json`` (the format is ``Knowledge`` below;
+docs: the service README). Until the operators' settings hold it, the file is the source; a company without
+one gets honest deferrals ("vou confirmar com a equipe") and a note for the salesperson. Files are read once
+per process and company (a change needs a restart); a file that does not validate is logged and ignored.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import structlog
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from agent_runtime.vocabulary import fold
+
+log = structlog.get_logger("agent_runtime.knowledge")
+
+
+class Price(BaseModel):
+    """A price list row: per guest, with a floor; ``event_type`` as the agent names it (``casamento``…), or
+    ``None`` for every type without its own row."""
+
+    model_config = ConfigDict(frozen=True)
+
+    event_type: str | None = None
+    per_guest: int = Field(ge=0)
+    minimum: int = Field(0, ge=0)
+
+
+class Knowledge(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    company_name: str | None = Field(None, max_length=80)
+    prices: tuple[Price, ...] = ()
+    #: Free text, the company's own words: shown as written.
+    included: str | None = Field(None, max_length=600)
+    menu: str | None = Field(None, max_length=600)
+    cities: tuple[str, ...] = ()
+    travel: str | None = Field(None, max_length=300)  # e.g. "atendemos até 100 km de Campinas"
+    address: str | None = Field(None, max_length=300)
+    hours: str | None = Field(None, max_length=300)
+    payment: str | None = Field(None, max_length=300)
+    legitimacy: str | None = Field(None, max_length=300)  # e.g. "CNPJ 12.345.678/0001-90, 15 anos no mercado"
+    #: The slots a lead needs, confirmed, to be qualified (overrides ``AGENT_QUALIFY_ON``).
+    required: tuple[str, ...] | None = None
+    #: Whether an approximate answer ("uns 100", "entre 10 e 12 mil") counts for qualification.
+    approximate_ok: bool | None = None
+    #: Replies in the company's words: template name → text (``replies.TEMPLATES`` lists the names).
+    templates: dict[str, str | list[str]] = Field(default_factory=dict)
+
+    def price_for(self, event_type: str | None) -> Price | None:
+        rows = {row.event_type: row for row in self.prices}
+        return rows.get(event_type) or rows.get(None)
+
+    def serves(self, city: str) -> bool | None:
+        """True when ``city`` is in the list, None when there is no list or it is not in it (not a "no":
+        the team may still go there)."""
+        if not self.cities:
+            return None
+        return True if fold(city) in {fold(c) for c in self.cities} else None
+
+
+EMPTY = Knowledge()
+
+
+class Library:
+    """The knowledge of every company, from a directory (``AGENT_KNOWLEDGE_DIR``); no directory, none."""
+
+    def __init__(self, directory: Path | None) -> None:
+        self._directory = directory
+        self._load = lru_cache(maxsize=4096)(self._read)
+
+    def of(self, company_id: str) -> Knowledge:
+        return self._load(company_id)
+
+    def _read(self, company_id: str) -> Knowledge:
+        if self._directory is None or not company_id.replace("_", "").isalnum():
+            return EMPTY  # a company id is cmp_<ULID>: anything else never names a file
+        path = self._directory / f"{company_id}.json"
+        try:
+            return Knowledge.model_validate_json(path.read_bytes())
+        except FileNotFoundError:
+            return EMPTY
+        except (OSError, ValidationError) as exc:
+            log.error("knowledge_unreadable", company_id=company_id, error=type(exc).__name__)
+            return EMPTY

@@ -1,0 +1,109 @@
+"""The questions leads ask, recognised in a normalized message (``vocabulary.normalize``).
+
+A question is a clause that ends in "?" or opens like one ("qual o valor", "vcs atendem…", "quanto fica…");
+it runs from its first interrogative word to the end of the sentence, so that "casamento dia 12/03, qual o
+valor?" keeps its statement. ``extract`` blanks every question before reading slots: what a lead asks about
+("vocês atendem em Jundiaí?") is never taken as what they said.
+
+Linear on any text: the sentence split is one pass, each pattern runs on one clause once.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+Topic = Literal[
+    "price",
+    "included",
+    "menu",
+    "cities",
+    "availability",
+    "payment",
+    "address",
+    "hours",
+    "scam",
+    "robot",
+    "other",
+]
+
+
+@dataclass(frozen=True)
+class Asked:
+    topic: Topic
+    start: int
+    end: int
+    clause: str
+
+
+# A full stop ends a sentence only before a space or the end: "12.03" and "15.000" stay whole.
+_SENTENCE = re.compile(r"(?:[^.!?;\n]|\.(?=[^\s.!?;]))+[.!?;\n]*")
+# Where a question starts when the sentence ends in "?": any of these. Without "?": only the unambiguous ones.
+_OPENERS = (
+    r"qual|quais|quanto|quantos|quantas|qto|qts|qnto|onde|como|quando|voces|vcs|vc|voce|tem|teria|tens|sera"
+    r"|da pra|da para|aceitam|aceita|fazem|faz|atendem|atende|podem|pode|pra que|por que|porque|existe|isso e"
+    r"|ta|esta|estao|posso|consigo|gostaria de saber|queria saber|quero saber"
+)
+_STRONG = re.compile(
+    r"\b(?:qual (?:o|a|e|seria|fica)|quais (?:sao|as|os)|quanto (?:custa|fica|sai|e|seria|cobram|voces cobram)"
+    r"|qto|qnto|quanto|(?:voces|vcs|vc|voce) (?:atendem|atende|fazem|faz|vao|aceitam|aceita|tem|trabalham|cobram"
+    r"|sao|e|ficam|fica)|gostaria de saber|queria saber|quero saber|pode(?:ria)? me (?:passar|dizer|informar|mandar)"
+    r"|me (?:passa|fala|diz|informa|manda) (?:o|a|os|as)|tem (?:cardapio|data|vaga|disponibilidade|horario)"
+    r"|e golpe|eh golpe|e confiavel|e robo|eh robo|e um robo|e uma ia|e bot)\b"
+)
+_OPENER = re.compile(rf"\b(?:{_OPENERS})\b")
+
+_TOPIC_WORDS: tuple[tuple[Topic, str], ...] = (
+        ("robot", r"robo|robos|bot|ia|inteligencia artificial|maquina|automatic[oa]|pessoa de verdade|gente de verdade"
+         r"|humano|humana|uma pessoa|e gente"),
+        ("scam", r"golpe|golpes|confiavel|confiaveis|seguro|fraude|verdade isso|cnpj|empresa seria|real"),
+        ("availability", r"disponivel|disponiveis|disponibilidade|livre|vaga|vagas|agenda|data|datas|ocupad[oa]"),
+        ("payment", r"pagamento|pagar|parcela|parcelas|parcelar|parcelamento|pix|cartao|boleto|entrada|sinal"
+         r"|forma de pagamento|formas de pagamento|a vista"),
+        ("included", r"incluso|inclusos|inclusa|inclui|incluem|incluido|incluida|o que vem|que vem no|o que tem no"
+         r"|garcom|garcons|bebida|bebidas|decoracao|servico|servicos|pacote|pacotes"),
+        ("menu", r"cardapio|cardapios|menu|comida|comidas|pratos|prato|salgado|salgados|doces|bolo|opcoes de buffet"),
+        ("price", r"valor|valores|preco|precos|custa|custo|cobram|quanto|qto|qnto|tabela|orcamento|sai por|fica"),
+        ("address", r"endereco|localizacao|onde fica|onde voces ficam|onde e o espaco|onde e a empresa|onde estao"),
+        ("hours", r"horario|horarios|que horas|abrem|funcionamento|funcionam|expediente"),
+        ("cities", r"atendem|atende|atendimento em|vao ate|vem ate|fazem em|faz em|regiao|deslocamento|viajam|viagem"
+         r"|trabalham em|cidade|cidades"),
+)  # fmt: skip
+_TOPICS = tuple((topic, re.compile(rf"\b(?:{words})\b")) for topic, words in _TOPIC_WORDS)
+
+
+def find(text: str) -> list[Asked]:
+    """The questions in ``text`` (normalized), in order; each with its topic (``other`` when none fits)."""
+    found: list[Asked] = []
+    for sentence in _SENTENCE.finditer(text):
+        body = sentence.group(0)
+        asks = "?" in body
+        opener = _OPENER.search(body) if asks else _STRONG.search(body)
+        if opener is None:
+            if not asks:
+                continue
+            start = body.rfind(",", 0, body.index("?")) + 1  # "casamento, 100 pessoas?": the last part
+        else:
+            start = opener.start()
+        clause = body[start:].strip()
+        if not clause.strip(" ?"):
+            continue
+        found.append(Asked(_topic(clause), sentence.start() + start, sentence.end(), clause))
+    return found
+
+
+def _topic(clause: str) -> Topic:
+    for topic, pattern in _TOPICS:
+        if pattern.search(clause):
+            if topic == "price" and not _about_price(clause):
+                continue
+            return topic
+    return "other"
+
+
+def _about_price(clause: str) -> bool:
+    # "quantos convidados cabem?" is not about money, "quanto fica para 100 pessoas?" is.
+    return not re.search(r"\bquant[oa]s\b", clause) or bool(
+        re.search(r"valor|preco|custa|custo|cobram", clause)
+    )
