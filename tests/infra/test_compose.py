@@ -152,6 +152,9 @@ def test_redis_keeps_an_append_only_file_and_reports_its_health() -> None:
     redis = services()["redis"]
     command = redis["command"]
     assert command[command.index("--appendonly") + 1] == "yes"
+    assert command[command.index("--appendfsync") + 1] == "everysec"
+    # An evicting policy would drop stream entries and processed marks: losses and repeated side effects.
+    assert command[command.index("--maxmemory-policy") + 1] == "noeviction"
     assert any(volume.endswith(":/data") for volume in redis["volumes"]), "the AOF must outlive the container"
     assert redis["healthcheck"]["test"] == ["CMD", "redis-cli", "ping"]
 
