@@ -101,7 +101,7 @@ class OverrideLoader(yaml.SafeLoader):
     """Compose's `!override` / `!reset` tags, read as the plain value they wrap."""
 
 
-OverrideLoader.add_constructor("!override", lambda loader, node: loader.construct_sequence(node))  # type: ignore[arg-type]
+OverrideLoader.add_constructor("!override", lambda loader, node: loader.construct_sequence(node))
 
 
 def test_the_compose_overrides_name_real_services_and_keep_redis_durable() -> None:
