@@ -98,7 +98,7 @@ def test_the_json_and_the_python_of_the_guide_parse() -> None:
 
 
 class OverrideLoader(yaml.SafeLoader):
-    """Compose's `!override` / `!reset` tags, read as the plain value they wrap."""
+    """Compose's `!override` tag, read as the list it wraps."""
 
 
 OverrideLoader.add_constructor("!override", lambda loader, node: loader.construct_sequence(node))
