@@ -12,9 +12,11 @@ time). Where ``docker compose`` is on PATH, its own ``config`` check runs too.
 
 from __future__ import annotations
 
+import inspect
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -22,10 +24,14 @@ from typing import Any
 
 import pytest
 import yaml
+from eventbus import Consumer
 from pydantic import TypeAdapter
 from pydantic_settings import BaseSettings
 from servicekit import ServiceSettings
 from servicekit.secrets import KNOWN_DEVELOPMENT_VALUES, variable
+from servicekit.serve import SHUTDOWN_SECONDS
+from typer.main import get_command
+from wolfgang.__main__ import app as wolfgang_app
 from wolfgang.system import SERVICES, Member
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,6 +46,10 @@ REQUIRED = re.compile(r":\?(?P<message>.+)")
 SECRET = re.compile(r"TOKEN|SECRET|API_KEY|PASSWORD")
 #: What may be published on the host: backoffice-api and the two webhook receivers.
 PUBLIC = {"backoffice-api": 8000, "evolution-manager": 8001, "autentique-service": 8004}
+#: The external APIs: compose must not default them to a fake, which exists only with `--profile fakes`.
+UPSTREAM_URLS = {"EVOLUTION_API_URL", "FACEBOOK_GRAPH_URL", "AUTENTIQUE_API_URL"}
+#: Services run on demand (`docker compose run --rm <name>`), each in a profile of its own name.
+TOOLS = {"cli"}
 ENV_EXAMPLE = ROOT / ".env.example"
 
 
@@ -68,10 +78,16 @@ def interpolate(value: str, given: dict[str, str] | None = None) -> str:
 
 
 def required() -> dict[str, str]:
-    """Each required variable with a value of its own, as a deployment sets them (long, random-looking)."""
+    """Each required variable with a value of its own, as a deployment sets them (long, random-looking; a URL
+    for a URL)."""
     text = COMPOSE_FILE.read_text(encoding="utf-8")
     names = {m["name"] for m in INTERPOLATION.finditer(text) if REQUIRED.fullmatch(m["op"])}
-    return {name: f"{name.lower()}-0123456789abcdef" for name in names}
+    return {
+        name: f"https://{name.lower().replace('_', '-')}.example.com"
+        if name.endswith("_URL")
+        else f"{name.lower()}-0123456789abcdef"
+        for name in names
+    }
 
 
 def check_jsonschema(path: Path) -> subprocess.CompletedProcess[str]:
@@ -136,18 +152,21 @@ def test_redis_keeps_an_append_only_file_and_reports_its_health() -> None:
     redis = services()["redis"]
     command = redis["command"]
     assert command[command.index("--appendonly") + 1] == "yes"
+    assert command[command.index("--appendfsync") + 1] == "everysec"
+    # An evicting policy would drop stream entries and processed marks: losses and repeated side effects.
+    assert command[command.index("--maxmemory-policy") + 1] == "noeviction"
     assert any(volume.endswith(":/data") for volume in redis["volumes"]), "the AOF must outlive the container"
     assert redis["healthcheck"]["test"] == ["CMD", "redis-cli", "ping"]
 
 
 def test_the_file_runs_the_five_services_and_the_three_fakes() -> None:
     fakes = {"fake-evolution", "fake-autentique", "fake-graph"}
-    assert set(services()) == {"redis", *SERVICE_NAMES, *fakes}
+    assert set(services()) == {"redis", *SERVICE_NAMES, *fakes, *TOOLS}
 
 
 def test_the_fakes_start_only_with_the_fakes_profile() -> None:
     for name, spec in services().items():
-        expected = ["fakes"] if name.startswith("fake-") else None
+        expected = ["fakes"] if name.startswith("fake-") else [name] if name in TOOLS else None
         assert spec.get("profiles") == expected, name
 
 
@@ -299,3 +318,66 @@ def test_the_env_example_lists_every_variable_and_no_secret_value() -> None:
     for name, value in listed.items():
         if SECRET.search(name):
             assert value == "", f"{name}: .env.example shows no value for a secret"
+
+
+def test_the_external_api_urls_are_required_and_nothing_started_by_default_points_at_a_fake() -> None:
+    # Without `--profile fakes` a default naming fake-evolution would start a service that fails every call.
+    text = COMPOSE_FILE.read_text(encoding="utf-8")
+    for match in INTERPOLATION.finditer(text):
+        if match["name"] in UPSTREAM_URLS:
+            assert REQUIRED.fullmatch(match["op"]), f"{match[0]}: an external API's URL has no default"
+    profiled = {name for name, spec in services().items() if spec.get("profiles")}
+    for name, spec in services().items():
+        if spec.get("profiles"):
+            continue
+        for variable_name, value in spec.get("environment", {}).items():
+            value = interpolate(str(value), required())
+            hosts = {host for host in profiled if f"//{host}:" in value or f"//{host}/" in value}
+            assert not hosts, f"{name}: {variable_name} points at {hosts}, started only with a profile"
+
+
+def test_each_replica_is_its_own_consumer(service: Member, monkeypatch: pytest.MonkeyPatch) -> None:
+    # `--scale` starts N containers from one definition: a fixed consumer (or container) name would make them
+    # one consumer of the group, taking each other's pending events as their own.
+    spec = services()[service.name]
+    assert "CONSUMER_NAME" not in spec["environment"], service.name
+    assert "container_name" not in spec and "hostname" not in spec, service.name
+    # Unset, the name is the host name: the container's id, distinct per replica and kept across restarts.
+    monkeypatch.delenv("CONSUMER_NAME", raising=False)
+    assert ServiceSettings().consumer_name == socket.gethostname()
+
+
+def seconds(duration: str) -> float:
+    """A Compose duration (``1m30s``, ``30s``, ``500ms``) in seconds."""
+    units = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001, "us": 1e-6}
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|us|h|m|s)", duration)
+    assert parts and "".join(n + u for n, u in parts) == duration, f"not a duration: {duration!r}"
+    return sum(float(n) * units[u] for n, u in parts)
+
+
+def test_the_stop_grace_outlasts_the_services_shutdown(service: Member) -> None:
+    # SIGTERM: uvicorn finishes requests (SHUTDOWN_SECONDS), then the consumers finish in-flight events
+    # (their shutdown_grace) and release the rest; SIGKILL before that leaves events to the visibility timeout.
+    consumer_grace = inspect.signature(Consumer).parameters["shutdown_grace"].default.total_seconds()
+    grace = seconds(services()[service.name]["stop_grace_period"])
+    assert grace > SHUTDOWN_SECONDS + consumer_grace, f"{service.name}: {grace}s"
+    assert seconds("1m30s") == 90 and seconds("500ms") == 0.5
+
+
+def test_the_cli_service_runs_wolfgang_next_to_the_services_and_publishes_nothing() -> None:
+    cli = services()["cli"]
+    assert cli["build"] == {"context": ".", "dockerfile": "libs/cli/Dockerfile"}
+    assert cli["networks"] == ["backend"] and "ports" not in cli
+    # `setup` registers the instance through backoffice-api: run after it is ready.
+    assert cli["depends_on"] == {"backoffice-api": {"condition": "service_healthy"}}
+    assert cli["environment"]["BACKOFFICE_URL"] == "http://backoffice-api:8000"
+    assert cli["environment"]["REDIS_URL"] == services()["backoffice-api"]["environment"]["REDIS_URL"]
+    assert cli["environment"]["BUS_PREFIX"] == services()["backoffice-api"]["environment"]["BUS_PREFIX"]
+
+
+def test_the_cli_service_sets_only_variables_wolfgang_setup_reads() -> None:
+    group = get_command(wolfgang_app)
+    setup = group.commands["setup"]  # type: ignore[attr-defined]
+    read = {p.envvar for command in (group, setup) for p in command.params if isinstance(p.envvar, str)}
+    environment = set(services()["cli"]["environment"])
+    assert environment <= read, f"wolfgang does not read {sorted(environment - read)}"

@@ -21,7 +21,10 @@ from wolfgang.system import SERVICES, Member
 
 ROOT = Path(__file__).resolve().parents[2]
 FAKES_DOCKERFILE = ROOT / "libs" / "fakes" / "Dockerfile"
-DOCKERFILES = [ROOT / "services" / s.name / "Dockerfile" for s in SERVICES] + [FAKES_DOCKERFILE]
+CLI_DOCKERFILE = ROOT / "libs" / "cli" / "Dockerfile"
+#: Images that are not a service, with the workspace package each one installs.
+OTHER_IMAGES = {FAKES_DOCKERFILE: "fakes", CLI_DOCKERFILE: "wolfgang-cli"}
+DOCKERFILES = [ROOT / "services" / s.name / "Dockerfile" for s in SERVICES] + list(OTHER_IMAGES)
 Instruction = tuple[str, str]
 
 
@@ -139,7 +142,7 @@ def test_uv_from_pypi_installs_exactly_the_lock(dockerfile: Path) -> None:
     runs = " ".join(arguments(build, "RUN"))
     assert re.search(r'pip install --no-cache-dir "uv==\$\{UV_VERSION\}"', runs)
     assert re.fullmatch(r"UV_VERSION=\d+\.\d+\.\d+", arguments(build, "ARG")[0])
-    package = "fakes" if dockerfile == FAKES_DOCKERFILE else dockerfile.parent.name
+    package = OTHER_IMAGES.get(dockerfile, dockerfile.parent.name)
     assert f"uv sync --locked --no-dev --no-editable --package {package}" in runs
 
 
@@ -187,11 +190,21 @@ def test_the_five_service_dockerfiles_are_one_recipe() -> None:
         assert normalized(other) == normalized(first), f"{other.name} drifted from {first.name}"
 
 
-def test_the_fakes_image_is_built_by_the_services_recipe() -> None:
+@pytest.mark.parametrize("dockerfile", list(OTHER_IMAGES), ids=lambda p: str(p.relative_to(ROOT)))
+def test_the_other_images_are_built_by_the_services_recipe(dockerfile: Path) -> None:
     def build_stage(path: Path, package: str) -> list[Instruction]:
         return [(kw, args.replace(package, "<package>")) for kw, args in stages(path)[0]]
 
     service = SERVICES[0]
-    assert build_stage(FAKES_DOCKERFILE, "fakes") == build_stage(
+    assert build_stage(dockerfile, OTHER_IMAGES[dockerfile]) == build_stage(
         ROOT / "services" / service.name / "Dockerfile", service.name
     )
+
+
+def test_the_cli_image_runs_wolfgang_as_the_compose_cli_service_expects() -> None:
+    runtime = stages(CLI_DOCKERFILE)[-1]
+    # `docker compose run --rm cli setup`: the arguments after the service name follow `wolfgang`.
+    assert [json.loads(args) for args in arguments(runtime, "ENTRYPOINT")] == [["wolfgang"]]
+    pyproject = tomllib.loads((ROOT / "libs" / "cli" / "pyproject.toml").read_text(encoding="utf-8"))
+    assert pyproject["project"]["name"] == OTHER_IMAGES[CLI_DOCKERFILE]
+    assert "wolfgang" in pyproject["project"]["scripts"]

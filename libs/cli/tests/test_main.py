@@ -30,6 +30,7 @@ def test_help_names_every_command_and_where_keys_come_from():
         "up",
         "run",
         "demo",
+        "setup",
         "tail",
         "publish",
         "events",

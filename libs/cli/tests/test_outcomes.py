@@ -11,6 +11,10 @@ from evolution_manager.app import create_app
 from evolution_manager.settings import Settings
 from fakes import evolution as fake_evolution
 from fakes.serving import served
+from servicekit.secretbox import generate_key
+
+#: The platform operators' credential for evolution-manager (EVOLUTION_OPERATOR_TOKEN) in this test.
+OPERATOR = "operator-credential-for-the-outcomes-test"
 
 
 async def test_an_unknown_outcome_is_listed_and_resolved_from_the_cli(
@@ -26,9 +30,12 @@ async def test_an_unknown_outcome_is_listed_and_resolved_from_the_cli(
             api_url=evolution_url,
             refresh_on_start=False,
             consumer_block_seconds=0.1,
+            admin_token="backoffice-credential-for-the-test",
+            operator_token=OPERATOR,
+            secrets_keys=generate_key(),
         )
         async with served(create_app(settings), lifespan="on") as url:
-            admin = {"Authorization": "Bearer dev-service-token"}
+            admin = {"Authorization": f"Bearer {OPERATOR}"}
             async with httpx.AsyncClient(base_url=url, headers=admin) as http:
                 body = {"company_id": "cmp_1", "api_key": "k"}
                 instance = (await http.put("/v1/instances/vendas-01", json=body)).json()
@@ -44,7 +51,7 @@ async def test_an_unknown_outcome_is_listed_and_resolved_from_the_cli(
             urls = [
                 "--url", f"evolution-manager={url}",
                 "--url", f"facebook-capi=http://127.0.0.1:{free_port()}",
-                "--url", f"autentique-service=http://127.0.0.1:{free_port()}",
+                "--token", f"evolution-manager={OPERATOR}",
             ]  # fmt: skip
 
             listed = await acli("outcomes", "list", *urls, "--json")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import logging
 import os
 import sys
@@ -17,7 +18,19 @@ import httpx
 import structlog
 import typer
 
-from wolfgang import acl, backup, contracts, credentials, dlq, events, outcomes, secrets, session, system
+from wolfgang import (
+    acl,
+    backup,
+    contracts,
+    credentials,
+    dlq,
+    events,
+    onboarding,
+    outcomes,
+    secrets,
+    session,
+    system,
+)
 from wolfgang import consumers as consumers_module
 from wolfgang import tail as tail_module
 from wolfgang.console import EXPECTED, CliError, describe, err, guard, out, print_json, run
@@ -190,6 +203,82 @@ def demo(
         print_json(dataclasses.asdict(outcome))
     else:
         out.print(f"[bold green]demo finished[/] in {outcome.seconds:.1f}s")
+
+
+@app.command()
+@guard
+def setup(
+    ctx: typer.Context,
+    instance_api_key: Annotated[
+        str,
+        typer.Option(
+            envvar="WOLFGANG_INSTANCE_API_KEY",
+            help="The instance's own Evolution token (its hash, in Evolution's manager): evolution-manager "
+            "verifies it with Evolution before the instance is registered to the company.",
+        ),
+    ],
+    instance: Annotated[
+        str, typer.Option(help="The WhatsApp instance's name, as it is called in Evolution.")
+    ] = "vendas-01",
+    public_url: Annotated[
+        str,
+        typer.Option(
+            envvar="WOLFGANG_PUBLIC_URL",
+            help="Where Evolution reaches evolution-manager: its public HTTPS address (docs/deploy.md).",
+        ),
+    ] = "http://127.0.0.1:8001",
+    backoffice_url: Annotated[
+        str, typer.Option(envvar="BACKOFFICE_URL", help="backoffice-api, where the instance is registered.")
+    ] = "http://127.0.0.1:8000",
+    company: Annotated[
+        str | None, typer.Option(help="An existing company (cmp_…) [default: a new one].")
+    ] = None,
+    jwt: Annotated[
+        bool, typer.Option("--jwt", help="Evolution signs a JWT with the secret instead of sending it.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
+) -> None:
+    """Create a company, its operator's API key and a WhatsApp instance, and print what to paste into
+    Evolution: the webhook URL, the events and the secret. The key and the secret are shown once."""
+    t = target(ctx)
+
+    async def work() -> onboarding.Onboarded:
+        async with t.bus() as bus, httpx.AsyncClient(timeout=15.0) as http:
+            return await onboarding.onboard(
+                bus,
+                http,
+                redis_url=t.url,
+                backoffice_url=backoffice_url,
+                public_url=public_url,
+                instance=instance,
+                company_id=company,
+                instance_api_key=instance_api_key,
+                jwt=jwt,
+            )
+
+    done = run(work())
+    if as_json:
+        print_json(dataclasses.asdict(done))
+        return
+    out.print(f"company      {done.company_id}")
+    out.print(f"API key      {done.api_key}")
+    out.print(f"             ({done.key_id}; shown once: send it as X-API-Key to backoffice-api)")
+    out.print(f"instance     {done.instance} ({done.instance_id})")
+    out.print(f"webhook      {done.webhook_url}")
+    out.print(f"events       {', '.join(onboarding.EVENTS)}")
+    out.print(f"secret       {done.webhook_secret} (shown once)")
+    out.print("\nPoint the instance at it, from a shell that has Evolution's URL and global API key:\n")
+    body = json.dumps(done.evolution_webhook)
+    out.print(
+        f'curl -X POST "$EVOLUTION_API_URL/webhook/set/{done.instance}" -H "apikey: $EVOLUTION_API_KEY" '
+        f"-H 'Content-Type: application/json' -d '{body}'",
+        markup=False,
+    )
+    if not done.webhook_url.startswith("https://"):
+        err.print(
+            "[yellow]note:[/] the webhook URL is not HTTPS; a real Evolution should reach it through the "
+            "reverse proxy of docs/deploy.md (--public-url / WOLFGANG_PUBLIC_URL)"
+        )
 
 
 def _say(line: str) -> None:

@@ -2,14 +2,21 @@
 event, an Autentique document whose call timed out, was cut, or answered 5xx), and an operator's decision.
 
 The records belong to the service that performed the effect, so both commands ask that service over HTTP
-(``/ops/outcomes``, behind its service token): ``--url NAME=URL`` points at one (defaults: the ports ``make
-run`` uses). ``--dead-letters`` lists the ``outcome_unknown`` dead letters from Redis instead, which needs no
-service running.
+(``/ops/outcomes``, behind the platform operators' credential for it): ``--url NAME=URL`` points at one
+(defaults: the ports ``make run`` uses), ``--token NAME=TOKEN`` gives its credential (defaults: the
+environment's ``EVOLUTION_OPERATOR_TOKEN`` / ``CAPI_ADMIN_TOKEN``, else those ``wolfgang up`` keeps in
+``.data/credentials.json``). ``--dead-letters`` lists the ``outcome_unknown`` dead letters from Redis instead,
+which needs no service running. autentique-service's records are not served over HTTP yet: its unknown
+``createDocument`` outcomes are logged and counted (docs/reliability.md).
 """
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import httpx
 import typer
@@ -25,14 +32,13 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-#: The services' token under `make run` (production sets SERVICE_TOKEN).
-DEV_TOKEN = "dev-service-token"  # noqa: S105 - the local placeholder every service defaults to
 #: Where each owner of records listens under `make run`.
 SERVICES = {
     "evolution-manager": "http://127.0.0.1:8001",
     "facebook-capi": "http://127.0.0.1:8003",
-    "autentique-service": "http://127.0.0.1:8004",
 }
+#: The platform operators' credential for each owner (one per caller → callee pair, docs/security.md).
+CREDENTIAL = {"evolution-manager": "EVOLUTION_OPERATOR_TOKEN", "facebook-capi": "CAPI_ADMIN_TOKEN"}
 #: The (channel, group) pairs whose handlers perform side effects: where their dead letters are.
 DEAD_LETTERS = [
     ("message.sent", "evolution-manager"),
@@ -45,10 +51,36 @@ Urls = Annotated[
     list[str] | None,
     typer.Option("--url", help="NAME=URL of a service (repeat); defaults to make run's ports."),
 ]
-Token = Annotated[
-    str, typer.Option("--token", envvar="SERVICE_TOKEN", help="The services' bearer token (SERVICE_TOKEN).")
+Tokens = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--token",
+        help="NAME=TOKEN (repeat): the operators' credential for a service; defaults to "
+        "EVOLUTION_OPERATOR_TOKEN / CAPI_ADMIN_TOKEN, else the local system's (.data/credentials.json).",
+    ),
 ]
+DataDir = Annotated[Path, typer.Option(help="Where `wolfgang up` keeps the local credentials.")]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+def _tokens(given: list[str] | None, data_dir: Path) -> dict[str, str]:
+    try:
+        kept = json.loads((data_dir / "credentials.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        kept = {}
+    chosen = {
+        name: os.environ.get(variable) or kept.get(variable, "") for name, variable in CREDENTIAL.items()
+    }
+    for item in given or []:
+        name, sep, token = item.partition("=")
+        if not sep or name not in CREDENTIAL:
+            raise CliError(f"--token takes NAME=TOKEN with NAME one of {', '.join(CREDENTIAL)}")
+        chosen[name] = token
+    return chosen
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"} if token else {}
 
 
 def _services(urls: list[str] | None) -> dict[str, str]:
@@ -66,7 +98,8 @@ def _services(urls: list[str] | None) -> dict[str, str]:
 def list_(
     ctx: typer.Context,
     urls: Urls = None,
-    token: Token = DEV_TOKEN,
+    tokens: Tokens = None,
+    data_dir: DataDir = Path(".data"),
     dead_letters: Annotated[
         bool, typer.Option("--dead-letters", help="Read the dead letters instead.")
     ] = False,
@@ -80,10 +113,11 @@ def list_(
     async def work() -> tuple[list[dict[str, Any]], list[str]]:
         rows: list[dict[str, Any]] = []
         unreachable: list[str] = []
-        async with httpx.AsyncClient(timeout=5, headers={"Authorization": f"Bearer {token}"}) as http:
+        credential = _tokens(tokens, data_dir)
+        async with httpx.AsyncClient(timeout=5) as http:
             for name, url in _services(urls).items():
                 try:
-                    answer = await http.get(f"{url}/ops/outcomes")
+                    answer = await http.get(f"{url}/ops/outcomes", headers=_bearer(credential[name]))
                 except httpx.TransportError:
                     unreachable.append(name)
                     continue
@@ -150,7 +184,8 @@ def resolve(
     ],
     operator: Annotated[str, typer.Option("--operator", help="Who decides; logged with the decision.")],
     urls: Urls = None,
-    token: Token = DEV_TOKEN,
+    tokens: Tokens = None,
+    data_dir: DataDir = Path(".data"),
     as_json: JsonFlag = False,
 ) -> None:
     """Record the decision; the service replays the event's dead letter so what it still had to do goes on."""
@@ -160,16 +195,18 @@ def resolve(
     if base is None:
         raise CliError(f"unknown service {service!r}: one of {', '.join(SERVICES)}")
 
+    token = _tokens(tokens, data_dir)[service]
+
     async def work() -> httpx.Response:
-        async with httpx.AsyncClient(timeout=10, headers={"Authorization": f"Bearer {token}"}) as http:
+        async with httpx.AsyncClient(timeout=10, headers=_bearer(token)) as http:
             return await http.post(
-                f"{base}/ops/outcomes/{effect}/{effect_id}/resolve",
+                f"{base}/ops/outcomes/{quote(effect, safe='')}/{quote(effect_id, safe='')}/resolve",
                 json={"decision": decision, "operator": operator},
             )
 
     answer = run(work())
     if answer.status_code != 200:
-        raise CliError(f"{service}: HTTP {answer.status_code}: {answer.text[:300]}")
+        raise CliError(f"{service}: HTTP {answer.status_code}")
     if as_json:
         print_json(answer.json())
     else:

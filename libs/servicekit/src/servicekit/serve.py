@@ -13,6 +13,11 @@ from servicekit.logging import configure_logging
 from servicekit.secrets import refuse_unsafe
 from servicekit.settings import ServiceSettings
 
+#: How long uvicorn lets open requests finish after SIGTERM before the lifespan exit (where the consumers get
+#: their own grace); a container's stop grace must exceed both (docker-compose.yml's ``stop_grace_period``).
+SHUTDOWN_SECONDS = 15
+
+
 S = TypeVar("S", bound=ServiceSettings)
 
 
@@ -40,5 +45,5 @@ def serve(app: FastAPI, settings: ServiceSettings, *, service: str) -> None:
         port=settings.port,
         log_config=None,
         access_log=False,
-        timeout_graceful_shutdown=15,
+        timeout_graceful_shutdown=SHUTDOWN_SECONDS,
     )

@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from backoffice_api.apikeys import SCOPES, ApiKeys, UnknownScope
+from backoffice_api.apikeys import SCOPES, ApiKey, ApiKeys, UnknownScope
 from backoffice_api.keyspace import Keyspace
 from backoffice_api.settings import Settings
 
@@ -24,18 +24,34 @@ console = Console()
 T = TypeVar("T")
 
 
+#: What one company's operator may do: every scope but the platform-wide view of all companies.
+COMPANY_SCOPES = frozenset(SCOPES) - {"platform:admin"}
+
+
+async def _with_keys(redis_url: str, keys: eventbus.Keys, work: Callable[[ApiKeys], Awaitable[T]]) -> T:
+    redis = eventbus.connect(redis_url, decode_responses=True)
+    try:
+        return await work(ApiKeys(redis, Keyspace(keys)))
+    finally:
+        await redis.aclose()
+
+
 def _run(work: Callable[[ApiKeys], Awaitable[T]]) -> T:
     settings = Settings()
+    keys = eventbus.Keys(settings.bus_prefix, settings.bus_live_prefix)
+    return asyncio.run(_with_keys(settings.redis_url, keys, work))
 
-    async def main() -> T:
-        redis = eventbus.connect(settings.redis_url, decode_responses=True)
-        try:
-            keys = ApiKeys(redis, Keyspace(eventbus.Keys(settings.bus_prefix, settings.bus_live_prefix)))
-            return await work(keys)
-        finally:
-            await redis.aclose()
 
-    return asyncio.run(main())
+async def create_operator_key(
+    redis_url: str, keys: eventbus.Keys, *, company_id: str, name: str
+) -> tuple[str, ApiKey]:
+    """A key for one company's operator (``COMPANY_SCOPES``), as ``keys create`` stores it; returns the key in
+    clear (shown once) and its record. ``wolfgang setup`` creates a company's first key with it."""
+    return await _with_keys(
+        redis_url,
+        keys,
+        lambda store: store.create(company_id=company_id, scopes=set(COMPANY_SCOPES), name=name),
+    )
 
 
 @app.command()
