@@ -23,13 +23,14 @@ from backoffice_api.apikeys import ApiKeys
 from backoffice_api.clients.agent import AgentAdminClient
 from backoffice_api.clients.autentique import AutentiqueClient
 from backoffice_api.clients.evolution import EvolutionAdminClient
+from backoffice_api.console import console_app
 from backoffice_api.counters import Reports
 from backoffice_api.deals import Deals
 from backoffice_api.deps import InvalidParameter, Ports
 from backoffice_api.keyspace import Keyspace
 from backoffice_api.live import LiveHub
 from backoffice_api.ratelimit import RateLimiter
-from backoffice_api.routes import contracts, deals, events, instances, leads, metrics, ops
+from backoffice_api.routes import contracts, deals, events, instances, leads, me, metrics, ops
 from backoffice_api.settings import Settings
 from backoffice_api.store import ReadModels
 
@@ -107,8 +108,9 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
         lifespan=lifespan,
         **servicekit.docs_options(settings),
     )
-    for module in (leads, deals, contracts, instances, metrics, events, ops):
+    for module in (leads, deals, contracts, instances, metrics, events, ops, me):
         app.include_router(module.router)
+    app.mount("/console", console_app(), name="console")
     servicekit.install(app, service=SERVICE, max_body_bytes=settings.max_body_bytes, settings=settings)
     app.add_exception_handler(InvalidParameter, _invalid_parameter)
     app.add_exception_handler(RedisError, _redis_unavailable)

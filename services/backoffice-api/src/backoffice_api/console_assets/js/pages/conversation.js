@@ -1,0 +1,73 @@
+// Conversation: one lead, its timeline (messages in and out, and the facts: created, qualified, contract),
+// and the handoff. Every value from the lead goes through text nodes (dom.h), never markup.
+import { api, describe, session } from "../api.js";
+import { h, when } from "../dom.js";
+import { lang, t } from "../i18n.js";
+import { messageText } from "./inbox.js";
+
+export const scope = "leads:read";
+
+export async function render(main, [leadId], ctx) {
+  const path = `/v1/leads/${encodeURIComponent(leadId)}`;
+  const header = h("div", { class: "card" });
+  const actions = h("div", { class: "toolbar" });
+  const status = h("p", { role: "status", "aria-live": "polite", class: "note" });
+  const list = h("ol", { class: "timeline", "aria-label": t("timeline") });
+  main.append(h("p", {}, h("a", { href: "#/inbox" }, `← ${t("back")}`)), h("h1", {}, t("conversation")), header, actions, status,
+    h("h2", {}, t("timeline")), list);
+
+  async function refresh() {
+    const lead = await api(`${path}?timeline_limit=200`, { signal: ctx.signal });
+    header.replaceChildren(
+      h("p", {}, h("strong", {}, lead.external_id ?? lead.lead_id), " · ",
+        h("span", { class: `badge s-${lead.status}` }, lead.status), " · ", t(`source_${lead.source}`)),
+      h("p", { class: "note" }, `${t("created")}: ${when(lead.created_at, lang)}`,
+        lead.score !== null ? ` · ${t("score")}: ${lead.score}` : "",
+        lead.deal_id ? ` · ${t("deal")}: ${lead.deal_id}` : ""),
+      lead.summary ? h("p", { class: "msg" }, lead.summary) : null,
+      h("p", { id: "handoff-state" }, lead.handoff.active ? t("handedOff") : t("withAgent"),
+        lead.handoff.reason ? ` — ${lead.handoff.reason}` : ""));
+    drawActions(lead);
+    // Oldest at the top, as a chat reads.
+    list.replaceChildren(...[...lead.timeline].reverse().map(entry));
+  }
+
+  function drawActions(lead) {
+    const allowed = session.can("leads:write");
+    const why = allowed ? null : h("span", { class: "why", id: "handoff-why" }, `${t("notAllowed")} leads:write`);
+    const reason = h("input", { id: "handoff-reason", maxlength: 500, disabled: !allowed || lead.handoff.active });
+    const button = h("button", {
+      type: "button", id: "handoff-toggle", disabled: !allowed, "aria-describedby": why ? "handoff-why" : undefined,
+    }, lead.handoff.active ? t("giveBack") : t("handOff"));
+    button.addEventListener("click", async () => {
+      button.disabled = true; // one click, one request
+      try {
+        if (lead.handoff.active) await api(`${path}/handoff`, { method: "DELETE" });
+        else await api(`${path}/handoff`, { method: "PUT", body: { reason: reason.value || null } });
+        await refresh();
+      } catch (error) {
+        status.textContent = describe(error);
+        button.disabled = false;
+      }
+    });
+    actions.replaceChildren(
+      lead.handoff.active ? null : h("label", { for: "handoff-reason" }, t("reason"), reason), button, why);
+  }
+
+  const unsubscribe = ctx.subscribe(({ type }) => {
+    if (type === "reconnected" || type.startsWith("message.") || type.startsWith("lead.") || type.startsWith("contract.")) {
+      refresh().catch(() => {});
+    }
+  });
+  ctx.signal.addEventListener("abort", unsubscribe);
+  await refresh();
+}
+
+function entry(item) {
+  const d = item.details;
+  const at = h("div", { class: "meta" }, `${when(item.at, lang)} · ${item.type}`);
+  if (item.type === "message.received") return h("li", { class: "in" }, h("div", { class: "msg" }, messageText(d) || d.media || ""), at);
+  if (item.type === "message.sent") return h("li", { class: "out" }, h("div", { class: "msg" }, messageText(d)), at);
+  const facts = Object.entries(d).filter(([, v]) => v !== null && typeof v !== "object").map(([k, v]) => `${k}: ${v}`);
+  return h("li", { class: "fact" }, facts.join(" · "), at);
+}
