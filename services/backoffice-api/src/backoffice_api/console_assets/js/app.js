@@ -54,12 +54,14 @@ async function show() {
   const page = PAGES[name];
   renderNav(name === "lead" ? "inbox" : name);
   clear(main);
+  delete main.dataset.ready;
   if (!session.can(page.scope)) {
     main.append(h("h1", {}, t(name)), h("p", { class: "why", role: "note" }, `${t("notAllowed")} ${page.scope}.`));
     return;
   }
   try {
     await page.render(main, params, { ...ctx, signal: pageControl.signal });
+    main.dataset.ready = name; // the page's data is drawn (tests and the benchmark wait for this)
   } catch (error) {
     if (error.name === "AbortError") return;
     main.append(h("p", { class: "error", role: "alert" }, describe(error)));

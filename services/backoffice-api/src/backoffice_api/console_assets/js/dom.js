@@ -43,3 +43,8 @@ export function confirmAction(message, yes, no) {
     dialog.showModal();
   });
 }
+
+// replaceChildren() would write a null as the text "null": skip the absent parts instead.
+export function fill(node, ...children) {
+  return append(clear(node), children);
+}

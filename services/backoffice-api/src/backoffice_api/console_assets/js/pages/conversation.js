@@ -1,7 +1,7 @@
 // Conversation: one lead, its timeline (messages in and out, and the facts: created, qualified, contract),
 // and the handoff. Every value from the lead goes through text nodes (dom.h), never markup.
 import { api, describe, session } from "../api.js";
-import { h, when } from "../dom.js";
+import { fill, h, when } from "../dom.js";
 import { lang, t } from "../i18n.js";
 import { messageText } from "./inbox.js";
 
@@ -18,7 +18,7 @@ export async function render(main, [leadId], ctx) {
 
   async function refresh() {
     const lead = await api(`${path}?timeline_limit=200`, { signal: ctx.signal });
-    header.replaceChildren(
+    fill(header,
       h("p", {}, h("strong", {}, lead.external_id ?? lead.lead_id), " · ",
         h("span", { class: `badge s-${lead.status}` }, lead.status), " · ", t(`source_${lead.source}`)),
       h("p", { class: "note" }, `${t("created")}: ${when(lead.created_at, lang)}`,
@@ -50,7 +50,7 @@ export async function render(main, [leadId], ctx) {
         button.disabled = false;
       }
     });
-    actions.replaceChildren(
+    fill(actions,
       lead.handoff.active ? null : h("label", { for: "handoff-reason" }, t("reason"), reason), button, why);
   }
 
