@@ -304,3 +304,13 @@ def test_screenshots_of_every_page(page, served):
     expect(page.locator(f'tr[data-lead="{arrived.payload.lead_id}"]')).to_be_visible()
     screenshot(page, "inbox-phone")
     assert {p.stem for p in SCREENSHOTS.glob("*.png")} >= {"inbox", "conversation", "metrics", "inbox-phone"}
+
+
+def test_labels_switch_to_english_and_the_choice_is_kept(page, served):
+    sign_in(page, served, served.key())
+    page.get_by_label("Idioma").select_option("en")
+    expect(page.get_by_role("heading", name="Inbox")).to_be_visible()
+    expect(page.get_by_role("link", name="Metrics")).to_be_visible()
+    page.reload()  # the key survives a reload of the tab (sessionStorage), the language too
+    expect(page.get_by_role("heading", name="Inbox")).to_be_visible()
+    assert page.evaluate("document.documentElement.lang") == "en"
