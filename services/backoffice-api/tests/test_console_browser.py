@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +22,11 @@ import pytest
 import uvicorn
 from backoffice_api.apikeys import ApiKeys
 from backoffice_api.keyspace import Keyspace
-from eventbus import Bus, Envelope, Keys
+from eventbus import Bus, Consumer, DeadLetters, Envelope, Keys, PermanentFailure, Subscription
 from eventbus.payloads import LeadCreated, LeadQualified
 from eventbus.server import free_port
 from eventbus.testing import samples
+from eventbus.testing.waiting import eventually
 from ulid import ULID
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
@@ -314,3 +315,40 @@ def test_labels_switch_to_english_and_the_choice_is_kept(page, served):
     page.reload()  # the key survives a reload of the tab (sessionStorage), the language too
     expect(page.get_by_role("heading", name="Inbox")).to_be_visible()
     assert page.evaluate("document.documentElement.lang") == "en"
+
+
+def test_a_dead_letter_is_purged_only_after_a_confirmation(page, served):
+    async def dead_letter() -> None:
+        """What facebook-capi's group does with an event it cannot take: dead-letters it at once."""
+
+        async def refuse(event: Envelope[Any]) -> None:
+            raise PermanentFailure("meta said no")
+
+        async with Bus.from_url(
+            served.settings.redis_url, source="tests", settings=served.bus_settings
+        ) as bus:
+            subscription = Subscription("lead.created", refuse)
+            consumer = Consumer(bus, "facebook-capi", [subscription], name="c1", block=timedelta(seconds=0.1))
+            async with consumer.running():
+                await bus.publish(lead(phone="+5511987654321"))
+                letters = DeadLetters(bus, "lead.created", "facebook-capi")
+                await eventually(lambda: _count(letters))
+
+    run(dead_letter())
+    sign_in(page, served, served.key())
+    page.get_by_role("link", name="Operações").click()
+    page.get_by_label("Canal → Grupo").select_option("lead.created|facebook-capi")
+    rows = page.locator("#dead-letters tr")
+    expect(rows).to_have_count(1)
+    expect(rows).to_contain_text("meta said no")
+    rows.get_by_role("button", name="Apagar").click()
+    page.get_by_role("alertdialog").get_by_role("button", name="Cancelar").click()
+    expect(rows).to_contain_text("meta said no")  # cancelled: still there
+    rows.get_by_role("button", name="Apagar").click()
+    page.get_by_role("alertdialog").get_by_role("button", name="Sim").click()
+    expect(page.locator("main").get_by_role("status")).to_contain_text("Apagadas: 1")
+    expect(rows).to_have_text("Nada por aqui.")
+
+
+async def _count(letters: DeadLetters) -> int | None:
+    return await letters.count() or None
