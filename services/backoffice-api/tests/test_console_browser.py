@@ -50,7 +50,9 @@ def run(coroutine: Any) -> Any:
         return pool.submit(asyncio.run, coroutine).result()
 
 
-@pytest.fixture(scope="session")
+# Module-scoped, which is one browser for all of the console's tests: Playwright's sync API keeps its event loop
+# marked running on this thread until it stops, and the async tests after this module need the thread free.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if shutil.which(CHROMIUM) is None:
         message = f"{CHROMIUM} is missing: `make test` installs Debian's chromium (apt-get, as root)"
