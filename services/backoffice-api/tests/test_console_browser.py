@@ -183,6 +183,8 @@ def test_a_lead_published_on_the_bus_appears_live_and_is_handed_off(page, served
     row.get_by_role("link").click()
     expect(page.get_by_role("heading", name="Conversa")).to_be_visible()
     expect(page.locator(".timeline")).to_contain_text("Quero um buffet para 80 pessoas")
+    served.publish(message(COMPANY, "+5511911112222", "Pode ser em março?"))
+    expect(page.locator(".timeline li").last).to_contain_text("Pode ser em março?")  # live here too
     shown = page.locator("main").inner_text()
     assert "null" not in shown and "undefined" not in shown  # absent values are left out, not printed
     page.get_by_label("Motivo").fill("cliente pediu um humano")

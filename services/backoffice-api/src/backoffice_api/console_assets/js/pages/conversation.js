@@ -18,6 +18,7 @@ export async function render(main, [leadId], ctx) {
 
   async function refresh() {
     const lead = await api(`${path}?timeline_limit=200`, { signal: ctx.signal });
+    contact = lead.external_id;
     fill(header,
       h("p", {}, h("strong", {}, lead.external_id ?? lead.lead_id), " · ",
         h("span", { class: `badge s-${lead.status}` }, lead.status), " · ", t(`source_${lead.source}`)),
@@ -54,14 +55,21 @@ export async function render(main, [leadId], ctx) {
       lead.handoff.active ? null : h("label", { for: "handoff-reason" }, t("reason"), reason), button, why);
   }
 
-  const unsubscribe = ctx.subscribe(({ type }) => {
-    if (type === "reconnected" || type.startsWith("message.") || type.startsWith("lead.") || type.startsWith("contract.")) {
-      refresh().catch(() => {});
-    }
+  let contact = null; // the lead's external id: its messages name the contact, not the lead
+  const concerns = (type, p) =>
+    type === "reconnected" ||
+    (type === "message.received" && p.lead_external_id === contact) ||
+    (type === "message.sent" && contact !== null && digits(contact) === digits(p.to)) ||
+    ((type.startsWith("lead.") || type.startsWith("contract.")) && p.lead_id === leadId);
+  const unsubscribe = ctx.subscribe(({ type, event }) => {
+    if (concerns(type, event?.payload ?? {})) refresh().catch(() => {});
   });
   ctx.signal.addEventListener("abort", unsubscribe);
   await refresh();
 }
+
+// message.sent names a number or a JID ("5511…@s.whatsapp.net"), the lead a contact id ("wa:+5511…").
+const digits = (address) => String(address).split("@")[0].replace(/\D/g, "");
 
 function entry(item) {
   const d = item.details;

@@ -76,6 +76,7 @@ export async function render(main, params, ctx) {
     if (type === "reconnected") return reload();
     if (type === "lead.created") {
       const p = event.payload;
+      if ((filters.status && filters.status !== "new") || (filters.source && filters.source !== p.source)) return;
       upsert({ lead_id: p.lead_id, external_id: p.lead_external_id, status: "new", source: p.source,
         created_at: event.occurred_at ?? event.timestamp ?? null, handoff: null }, true);
     } else if (type === "lead.qualified") {
