@@ -102,14 +102,15 @@ class Served:
         self._server.should_exit = True
         self._thread.join(timeout=15)
 
-    def key(self, company: str = COMPANY, scopes: tuple[str, ...] = EVERY) -> str:
+    def key(self, company: str = COMPANY, scopes: tuple[str, ...] = EVERY, *, roomy: bool = True) -> str:
+        """A key; ``roomy=False`` keeps the service's default rate limit, as a real operator's key has."""
+        limits = {"rate_per_minute": 100_000, "burst": 10_000} if roomy else {}
+
         async def create() -> str:
             redis = eventbus.connect(self.settings.redis_url, decode_responses=True)
             try:
                 keys = ApiKeys(redis, Keyspace(Keys(self.settings.bus_prefix, self.settings.bus_live_prefix)))
-                secret, _ = await keys.create(
-                    company_id=company, scopes=set(scopes), rate_per_minute=100_000, burst=10_000
-                )
+                secret, _ = await keys.create(company_id=company, scopes=set(scopes), **limits)
                 return secret
             finally:
                 await redis.aclose()
@@ -356,3 +357,19 @@ def test_a_dead_letter_is_purged_only_after_a_confirmation(page, served):
 
 async def _count(letters: DeadLetters) -> int | None:
     return await letters.count() or None
+
+
+def test_the_inbox_fits_a_default_rate_limit(page, served):
+    # 30 leads with a message each, read with a key at the default 100/min and bursts of 20: the first page
+    # is a handful of requests (no request per lead), so nothing is refused and every last message shows.
+    phones = [f"+55119800000{n:02d}" for n in range(30)]
+    served.publish(*(lead(phone=phone) for phone in phones))
+    served.publish(*(message(COMPANY, phone, f"mensagem {phone[-2:]}") for phone in phones))
+    refused = []
+    page.on("response", lambda r: refused.append(r.url) if r.status == 429 else None)
+    sign_in(page, served, served.key(roomy=False))
+    rows = page.locator("#inbox-rows tr")
+    expect(rows).to_have_count(30)
+    for row in range(30):
+        expect(rows.nth(row)).to_contain_text("mensagem ")
+    assert refused == []

@@ -65,6 +65,14 @@ class HandoffCreate(Strict):
     reason: str | None = Field(None, max_length=500)
 
 
+class LastMessage(BaseModel):
+    """The newest message with the lead's contact, either way (text cut as in the timeline)."""
+
+    direction: Literal["in", "out"]
+    text: str | None = Field(description="null for media without a caption")
+    at: UtcTimestamp
+
+
 class LeadPublic(BaseModel):
     lead_id: str
     company_id: str
@@ -87,6 +95,7 @@ class LeadPublic(BaseModel):
     contract_sent_at: UtcTimestamp | None
     won_at: UtcTimestamp | None
     handoff: Handoff
+    last_message: LastMessage | None = None
 
 
 class LeadsPage(BaseModel):

@@ -48,7 +48,17 @@ def when(value: str | None) -> str | None:
     return envelope.format_timestamp(datetime.fromtimestamp(int(value) / 1000, UTC)) if value else None
 
 
-def lead_public(row: dict[str, str], handoff: dict[str, Any] | None) -> dict[str, Any]:
+def last_message(entry: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A contact timeline entry (``message.received``: ``text``; ``message.sent``: ``texts``) → ``LastMessage``."""
+    if entry is None:
+        return None
+    text = entry.get("text") or " ".join(t for t in entry.get("texts") or [] if t) or None
+    return {"direction": entry.get("direction", "in"), "text": text, "at": when(str(entry["at"]))}
+
+
+def lead_public(
+    row: dict[str, str], handoff: dict[str, Any] | None, last: dict[str, Any] | None = None
+) -> dict[str, Any]:
     return {
         "lead_id": row["lead_id"],
         "company_id": row["company_id"],
@@ -69,6 +79,7 @@ def lead_public(row: dict[str, str], handoff: dict[str, Any] | None) -> dict[str
         "contract_sent_at": when(row.get("contract_sent_at")),
         "won_at": when(row.get("won_at")),
         "handoff": handoff or {"active": False, "reason": None, "updated_at": None},
+        "last_message": last_message(last),
     }
 
 
@@ -100,7 +111,11 @@ async def list_leads(
     )
     # The hot path: the documents are our own projection, already in the API's shape, so they are not
     # validated field by field again (schemathesis checks this answer against LeadsPage).
-    items = [lead_public(row, json.loads(row["handoff"]) if "handoff" in row else None) for row in page.rows]
+    lasts = await ports.models.last_messages(key.company_id, [row.get("external_id") for row in page.rows])
+    items = [
+        lead_public(row, json.loads(row["handoff"]) if "handoff" in row else None, last)
+        for row, last in zip(page.rows, lasts, strict=True)
+    ]
     body = json.dumps({"items": items, "next_cursor": encode_cursor(page.last)}, ensure_ascii=False)
     return Response(body, media_type="application/json")
 
@@ -115,6 +130,7 @@ async def get_lead(
     row = await _lead(ports, key.company_id, lead_id)
     handoffs = await _handoffs(ports, key.company_id, [lead_id])
     timeline = await ports.models.timeline(key.company_id, row, limit=timeline_limit)
+    [last] = await ports.models.last_messages(key.company_id, [row.get("external_id")])
     entries = [
         {
             "event_id": e.pop("event_id"),
@@ -124,7 +140,7 @@ async def get_lead(
         }
         for e in timeline
     ]
-    return LeadDetail.model_validate({**lead_public(row, handoffs.get(lead_id)), "timeline": entries})
+    return LeadDetail.model_validate({**lead_public(row, handoffs.get(lead_id), last), "timeline": entries})
 
 
 @router.get(

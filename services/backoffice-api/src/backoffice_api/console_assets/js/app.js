@@ -76,13 +76,15 @@ function startStream() {
     return;
   }
   streamControl = new AbortController();
+  let connected = false; // the first connection needs no catch-up: the page was just read
   openStream("/v1/events/stream", {
     signal: streamControl.signal,
     onEvent: (type, event) => listeners.forEach((listener) => listener({ type, event })),
     onState: (state) => {
       liveBadge.className = state === "live" ? "live on" : "live off";
       liveBadge.textContent = t(state === "live" ? "live" : state === "denied" ? "liveDenied" : "reconnecting");
-      if (state === "live") listeners.forEach((listener) => listener({ type: "reconnected" }));
+      if (state === "live" && connected) listeners.forEach((listener) => listener({ type: "reconnected" }));
+      if (state === "live") connected = true;
     },
   });
 }

@@ -30,14 +30,21 @@ export async function render(main, params, ctx) {
       body),
     more);
 
+  // Leads that arrived live while a re-read was in flight: its answer may predate them, so they are kept.
+  let arrivals = null;
   async function load(reset) {
+    const arrived = reset ? (arrivals = new Map()) : null;
     const page = await api(`/v1/leads${query({ ...filters, cursor: reset ? null : cursor, limit: PAGE })}`, { signal: ctx.signal });
     if (reset) { clear(body); rows.clear(); }
     for (const lead of page.items) upsert(lead, false);
+    if (arrived) {
+      const listed = new Set(page.items.map((lead) => lead.lead_id));
+      for (const [id, lead] of arrived) if (!listed.has(id)) upsert(lead, true);
+      if (arrivals === arrived) arrivals = null;
+    }
     if (reset && !page.items.length) body.append(h("tr", {}, h("td", { colspan: 5 }, t("empty"))));
     cursor = page.next_cursor;
     more.hidden = !cursor;
-    fillLastMessages(page.items);
   }
   const reload = () => load(true);
   more.addEventListener("click", () => load(false));
@@ -49,7 +56,7 @@ export async function render(main, params, ctx) {
       h("td", {}, h("span", { class: `badge s-${lead.status}` }, lead.status),
         lead.handoff?.active ? h("span", { class: "note" }, ` · ${t("handedOff")}`) : null),
       h("td", {}, t(`source_${lead.source}`)),
-      h("td", { class: "msg" }, rows.get(lead.lead_id)?.lastElementChild.textContent ?? ""));
+      h("td", { class: "msg" }, lead.last_message ? lead.last_message.text ?? "" : rows.get(lead.lead_id)?.lastElementChild.textContent ?? ""));
     const existing = rows.get(lead.lead_id);
     if (existing) existing.replaceWith(row);
     else if (fresh) body.prepend(row);
@@ -57,28 +64,15 @@ export async function render(main, params, ctx) {
     rows.set(lead.lead_id, row);
   }
 
-  // The list has no last message yet: read it from each visible lead's timeline, a few at a time,
-  // after the page is drawn (the first paint never waits for it).
-  async function fillLastMessages(leads) {
-    const queue = [...leads];
-    const worker = async () => {
-      for (let lead; (lead = queue.shift());) {
-        const detail = await api(`/v1/leads/${encodeURIComponent(lead.lead_id)}?timeline_limit=20`, { signal: ctx.signal }).catch(() => null);
-        const message = detail?.timeline.find((e) => e.type === "message.received" || e.type === "message.sent");
-        const cell = rows.get(lead.lead_id)?.lastElementChild;
-        if (message && cell && !cell.textContent) cell.textContent = messageText(message.details);
-      }
-    };
-    await Promise.all([worker(), worker(), worker(), worker()]);
-  }
-
   const unsubscribe = ctx.subscribe(({ type, event }) => {
     if (type === "reconnected") return reload();
     if (type === "lead.created") {
       const p = event.payload;
       if ((filters.status && filters.status !== "new") || (filters.source && filters.source !== p.source)) return;
-      upsert({ lead_id: p.lead_id, external_id: p.lead_external_id, status: "new", source: p.source,
-        created_at: event.occurred_at ?? event.timestamp ?? null, handoff: null }, true);
+      const lead = { lead_id: p.lead_id, external_id: p.lead_external_id, status: "new", source: p.source,
+        created_at: event.occurred_at, handoff: null };
+      arrivals?.set(lead.lead_id, lead);
+      upsert(lead, true);
     } else if (type === "lead.qualified") {
       const row = rows.get(event.payload.lead_id);
       if (row) { row.children[2].firstChild.textContent = "qualified"; row.classList.add("fresh"); }
