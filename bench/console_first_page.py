@@ -4,8 +4,8 @@ headless Chromium, with 10,000 leads in the company.
     uv run python bench/console_first_page.py                  # 10,000 leads, 1 cold + 10 warm loads
     uv run python bench/console_first_page.py --leads 100000   # the same at another size
 
-Processes: this one starts a private redis-server, seeds the leads through the real projection step (as
-``bench/backoffice_leads.py`` does), runs backoffice-api under uvicorn in a spawned process, and drives Debian's
+Processes: this one starts a private redis-server, seeds the leads (each with a contact and one message)
+through the real projection step, runs backoffice-api under uvicorn in a spawned process, and drives Debian's
 chromium through Playwright (``CHROMIUM`` overrides ``/usr/bin/chromium``). Each load is a fresh browser
 context (empty cache, no service worker) whose sessionStorage already holds the key, as after signing in; the
 time is ``performance.now()`` when the inbox says it is drawn (``main[data-ready="inbox"]``), i.e. from the
@@ -24,10 +24,54 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from backoffice_leads import COMPANY, PREFIX, api_main, seed  # the script's own folder is on sys.path
+from backoffice_leads import COMPANY, PREFIX, T0, api_main  # the script's own folder is on sys.path
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 SCOPES = {"leads:read", "leads:write", "events:read", "metrics:read", "instances:read", "contracts:read"}
+
+
+async def seed(redis_url: str, count: int) -> float:
+    """``count`` leads, each with a WhatsApp contact and one message from it, through the projection step the
+    consumer runs (so the list reads each lead's last message, as in production)."""
+    import time
+    from datetime import timedelta
+
+    from backoffice_api import projections
+    from backoffice_api.keyspace import Keyspace
+    from backoffice_api.store import ReadModels
+    from eventbus import Envelope, Keys, LeadCreated, connect
+    from eventbus.testing import samples
+
+    redis = connect(redis_url, decode_responses=True)
+    ks = Keyspace(Keys(PREFIX))
+    models = ReadModels(redis, ks, marker_ttl=timedelta(days=8))
+    began = time.perf_counter()
+
+    async def lead(n: int) -> None:
+        at, phone = T0 + timedelta(seconds=n * 7), f"+55119{n:08d}"
+        payload = LeadCreated(
+            lead_id=f"lead_{n:07d}",
+            company_id=COMPANY,
+            channel="whatsapp",
+            source="ads",
+            lead_external_id=f"wa:{phone}",
+        )
+        created = Envelope.new(payload, source="bench", company_id=COMPANY, occurred_at=at)
+        await models.apply(COMPANY, created.id, projections.lead_created(ks, created))
+        said = Envelope.new(
+            samples.message_received(n, lead=phone),
+            source="bench",
+            company_id=COMPANY,
+            occurred_at=at + timedelta(seconds=1),
+        )
+        await models.apply(COMPANY, said.id, projections.message_received(ks, said))
+
+    try:
+        for first in range(0, count, 500):
+            await asyncio.gather(*(lead(n) for n in range(first, min(count, first + 500))))
+    finally:
+        await redis.aclose()
+    return time.perf_counter() - began
 
 
 async def make_key(redis_url: str) -> str:
@@ -78,6 +122,7 @@ def load_times(url: str, key: str, loads: int) -> list[float]:
             elapsed = page.evaluate("performance.now()")
             rows = page.locator("#inbox-rows tr").count()
             assert rows == 50, f"the first page drew {rows} rows"
+            assert "Olá" in page.locator("#inbox-rows").inner_text(), "no last message shown"
             times.append(float(elapsed))
             context.close()
         browser.close()
@@ -93,7 +138,7 @@ def main() -> None:
     from eventbus.server import RedisServer, free_port
 
     with tempfile.TemporaryDirectory() as tmp, RedisServer(Path(tmp)) as server:
-        seeded = asyncio.run(seed(server.url, 0, args.leads))
+        seeded = asyncio.run(seed(server.url, args.leads))
         key = asyncio.run(make_key(server.url))
         port = free_port()
         api = mp.get_context("spawn").Process(target=api_main, args=(server.url, port), daemon=True)
