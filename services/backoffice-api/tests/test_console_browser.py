@@ -18,12 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import eventbus
+import httpx
 import pytest
 import uvicorn
 from backoffice_api.apikeys import ApiKeys
 from backoffice_api.keyspace import Keyspace
 from eventbus import Bus, Consumer, DeadLetters, Envelope, Keys, PermanentFailure, Subscription
-from eventbus.payloads import LeadCreated, LeadQualified
+from eventbus.payloads import ContractCreated, LeadCreated, LeadQualified
 from eventbus.server import free_port
 from eventbus.testing import samples
 from eventbus.testing.waiting import eventually
@@ -373,3 +374,28 @@ def test_the_inbox_fits_a_default_rate_limit(page, served):
     for row in range(30):
         expect(rows.nth(row)).to_contain_text("mensagem ")
     assert refused == []
+
+
+def test_the_conversation_shows_the_leads_deal_and_contract(page, served):
+    arrived = lead(phone="+5511923456789")
+    served.publish(arrived)
+    key = served.key(scopes=(*EVERY, "deals:write"))
+    body = {"lead_id": arrived.payload.lead_id, "value": 12000, "event": {"type": "casamento", "guests": 120}}
+    created = httpx.post(f"{served.url}/v1/deals", json=body, headers={"X-API-Key": key}, timeout=10)
+    assert created.status_code == 201, created.text
+    deal = created.json()
+    contract = ContractCreated(
+        contract_id=f"ctr_{ULID()}",
+        deal_id=deal["deal_id"],
+        company_id=COMPANY,
+        value=12000,
+        currency="BRL",
+        lead_id=arrived.payload.lead_id,
+        status="pending",
+    )
+    served.publish(Envelope.new(contract, source="autentique-service", company_id=COMPANY))
+    sign_in(page, served, key)
+    expect(page.locator(f'tr[data-lead="{arrived.payload.lead_id}"]')).to_contain_text("contract_sent")
+    page.goto(f"{served.url}/console/#/lead/{arrived.payload.lead_id}")
+    expect(page.locator("#deal")).to_have_text("R$\u00a012.000,00 · casamento · 120")
+    expect(page.locator("#contract")).to_contain_text("Contratos: pending")

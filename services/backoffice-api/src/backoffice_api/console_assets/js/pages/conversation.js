@@ -13,7 +13,8 @@ export async function render(main, [leadId], ctx) {
   const actions = h("div", { class: "toolbar" });
   const status = h("p", { role: "status", "aria-live": "polite", class: "note" });
   const list = h("ol", { class: "timeline", "aria-label": t("timeline") });
-  main.append(h("p", {}, h("a", { href: "#/inbox" }, `← ${t("back")}`)), h("h1", {}, t("conversation")), header, actions, status,
+  const dealCard = h("section", { "aria-label": t("deal") });
+  main.append(h("p", {}, h("a", { href: "#/inbox" }, `← ${t("back")}`)), h("h1", {}, t("conversation")), header, actions, status, dealCard,
     h("h2", {}, t("timeline")), list);
 
   async function refresh() {
@@ -29,8 +30,26 @@ export async function render(main, [leadId], ctx) {
       h("p", { id: "handoff-state" }, lead.handoff.active ? t("handedOff") : t("withAgent"),
         lead.handoff.reason ? ` — ${lead.handoff.reason}` : ""));
     drawActions(lead);
+    await drawDeal(lead);
     // Oldest at the top, as a chat reads.
     list.replaceChildren(...[...lead.timeline].reverse().map(entry));
+  }
+
+  // The lead's deal and its contract, as far as the API has them today (one deal per lead).
+  async function drawDeal(lead) {
+    if (!lead.deal_id) return fill(dealCard);
+    if (!session.can("deals:read")) return fill(dealCard, h("p", { class: "why" }, `${t("deal")}: ${t("notAllowed")} deals:read`));
+    const deal = await api(`/v1/deals/${encodeURIComponent(lead.deal_id)}`, { signal: ctx.signal });
+    const money = deal.value.toLocaleString(lang, { style: "currency", currency: deal.currency });
+    const event = [deal.event.type, deal.event.date, deal.event.guests, deal.event.location].filter((v) => v !== null && v !== undefined);
+    let contract = null;
+    const contractId = deal.contract_id ?? lead.contract_id; // the lead's is set by contract.created
+    if (contractId && session.can("contracts:read")) {
+      const c = await api(`/v1/contracts/${encodeURIComponent(contractId)}`, { signal: ctx.signal });
+      contract = `${t("contracts")}: ${c.status} · ${t("signers")} ${c.progress.signed}/${c.progress.total}`;
+    }
+    fill(dealCard, h("h2", {}, t("deal")), h("p", { id: "deal" }, `${money}`, event.length ? ` · ${event.join(" · ")}` : ""),
+      contract ? h("p", { id: "contract" }, contract) : null);
   }
 
   function drawActions(lead) {
