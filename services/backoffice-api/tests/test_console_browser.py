@@ -173,11 +173,12 @@ def screenshot(page: Any, name: str) -> None:
 
 def test_a_lead_published_on_the_bus_appears_live_and_is_handed_off(page, served, upstreams):
     sign_in(page, served, served.key())
-    expect(page.get_by_role("heading", name="Caixa de entrada")).to_be_visible()
+    expect(page.locator("#inbox-rows")).to_have_text("Nada por aqui.")
     arrived = lead(phone="+5511911112222")
     served.publish(arrived)
     row = page.locator(f'tr[data-lead="{arrived.payload.lead_id}"]')
     expect(row).to_contain_text("wa:+5511911112222")  # live: no reload
+    expect(page.locator("#inbox-rows tr")).to_have_count(1)  # and "nothing here" is gone
     assert page.evaluate("performance.getEntriesByType('navigation').length") == 1
     served.publish(message(COMPANY, "+5511911112222", "Quero um buffet para 80 pessoas"))
     expect(row).to_contain_text("Quero um buffet para 80 pessoas")

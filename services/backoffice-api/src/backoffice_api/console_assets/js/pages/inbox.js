@@ -58,6 +58,7 @@ export async function render(main, params, ctx) {
       h("td", {}, t(`source_${lead.source}`)),
       h("td", { class: "msg" }, lead.last_message ? lead.last_message.text ?? "" : rows.get(lead.lead_id)?.lastElementChild.textContent ?? ""));
     const existing = rows.get(lead.lead_id);
+    body.querySelector("tr:not([data-lead])")?.remove(); // "nothing here" no longer holds
     if (existing) existing.replaceWith(row);
     else if (fresh) body.prepend(row);
     else body.append(row);
