@@ -175,3 +175,42 @@ async def test_handoff_answers_502_while_agent_runtime_is_down_and_keeps_the_mir
     response = await client.put("/v1/leads/lead_0/handoff", json={}, headers=headers)
     assert response.status_code == 502 and response.json()["error"]["code"] == "upstream_unavailable"
     assert (await client.get("/v1/leads/lead_0", headers=headers)).json()["handoff"]["active"] is False
+
+
+async def test_leads_carry_their_contacts_last_message_either_way(publish, client, headers, until):
+    phone = "+5511977776666"
+    await publish(created("lead_quiet", at=T0, phone="+5511955554444"))
+    await publish(created("lead_talk", at=T0 + timedelta(seconds=1), phone=phone))
+    message = MessageReceived.model_validate(
+        {
+            "instance_id": "ins_1",
+            "lead_external_id": f"wa:{phone}",
+            "from": phone,
+            "body": "Tem vaga em maio?",
+        }
+    )
+    await publish(
+        Envelope.new(
+            message, source="evolution-manager", company_id=COMPANY, occurred_at=T0 + timedelta(seconds=2)
+        )
+    )
+    page = await until(
+        lambda: client.get("/v1/leads", headers=headers),
+        lambda r: len(r.json()["items"]) == 2 and any(i["last_message"] for i in r.json()["items"]),
+    )
+    talk, quiet = page.json()["items"]
+    assert talk["last_message"] == {
+        "direction": "in",
+        "text": "Tem vaga em maio?",
+        "at": "2026-01-05T12:00:02.000Z",
+    }
+    assert quiet["last_message"] is None
+    reply = MessageSent(instance_id="ins_1", to=phone[1:], messages=[OutgoingMessage(text="Temos sim!")])
+    await publish(
+        Envelope.new(reply, source="agent-runtime", company_id=COMPANY, occurred_at=T0 + timedelta(seconds=3))
+    )
+    detail = await until(
+        lambda: client.get("/v1/leads/lead_talk", headers=headers),
+        lambda r: (r.json()["last_message"] or {}).get("direction") == "out",
+    )
+    assert detail.json()["last_message"]["text"] == "Temos sim!"

@@ -235,6 +235,10 @@ class AsyncBackofficeClient:
     async def get_instance(self, name: str) -> models.Instance:
         return await self.send(calls.get_instance(name))
 
+    async def me(self) -> models.KeyPublic:
+        """The key this client calls with: its company and scopes."""
+        return await self.send(calls.me())
+
     async def metrics(
         self, *, bucket: str = "1h", from_: datetime | None = None, to: datetime | None = None
     ) -> models.MetricsReport:

@@ -291,6 +291,10 @@ def get_instance(name: str) -> Call[models.Instance]:
     return Call("GET", f"/v1/instances/{_segment(name)}", models.Instance)
 
 
+def me() -> Call[models.KeyPublic]:
+    return Call("GET", "/v1/me", models.KeyPublic)
+
+
 def metrics(
     *, bucket: str = "1h", from_: datetime | None = None, to: datetime | None = None
 ) -> Call[models.MetricsReport]:

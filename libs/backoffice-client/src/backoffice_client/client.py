@@ -229,6 +229,10 @@ class BackofficeClient:
     def get_instance(self, name: str) -> models.Instance:
         return self.send(calls.get_instance(name))
 
+    def me(self) -> models.KeyPublic:
+        """The key this client calls with: its company and scopes."""
+        return self.send(calls.me())
+
     def metrics(
         self, *, bucket: str = "1h", from_: datetime | None = None, to: datetime | None = None
     ) -> models.MetricsReport:

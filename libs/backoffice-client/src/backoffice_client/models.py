@@ -37,6 +37,14 @@ class Handoff(Model):
     updated_at: datetime | None = None
 
 
+class LastMessage(Model):
+    """The newest message with the lead's contact, either way."""
+
+    direction: Literal["in", "out"]
+    text: str | None
+    at: datetime
+
+
 class Lead(Model):
     lead_id: str
     company_id: str
@@ -58,6 +66,7 @@ class Lead(Model):
     won_at: datetime | None
     handoff: Handoff
     owner: str | None = None
+    last_message: LastMessage | None = None
 
 
 class TimelineEntry(Model):
@@ -229,6 +238,15 @@ class ConversionRates(Model):
     lead_to_won: float | None
 
 
+class KeyPublic(Model):
+    """The API key making the call (``GET /v1/me``): its company and what it may do."""
+
+    key_id: str
+    company_id: str
+    name: str
+    scopes: list[str]
+
+
 class MetricsReport(Model):
     bucket: Literal["5m", "15m", "1h"]
     from_: datetime | None = Field(alias="from")
@@ -300,6 +318,8 @@ class Purged(Model):
 #: The OpenAPI schema each model reads (the drift test walks this).
 SCHEMAS: dict[type[Model], str] = {
     Handoff: "Handoff",
+    LastMessage: "LastMessage",
+    KeyPublic: "KeyPublic",
     Lead: "LeadPublic",
     TimelineEntry: "TimelineEntry",
     LeadDetail: "LeadDetail",

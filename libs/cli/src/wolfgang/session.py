@@ -204,6 +204,7 @@ def _print_summary(system: System, options: UpOptions, seed: Seed | None) -> Non
     if key:
         out.print(f"\n  company              {seed.company_id}")
         out.print(f"  operator API key     [bold]{key}[/]  (kept in {options.data_dir / 'demo.json'})")
+        out.print(f"  operators' console   {api}/console/  (sign in with that key)")
     hello = json.dumps(
         {
             "instance": INSTANCE,

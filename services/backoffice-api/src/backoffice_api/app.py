@@ -24,6 +24,7 @@ from backoffice_api.clients.agent import AgentAdminClient
 from backoffice_api.clients.autentique import AutentiqueClient
 from backoffice_api.clients.evolution import EvolutionAdminClient
 from backoffice_api.clients.outcomes import OutcomeOwners, Owner
+from backoffice_api.console import console_app
 from backoffice_api.counters import Reports
 from backoffice_api.deals import Deals
 from backoffice_api.deps import InvalidParameter, Ports
@@ -37,6 +38,7 @@ from backoffice_api.routes import (
     instances,
     lead_desk,
     leads,
+    me,
     metrics,
     ops,
     outcomes,
@@ -128,8 +130,9 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
         **servicekit.docs_options(settings),
     )
     # lead_desk before leads: its /v1/leads/search must not reach /v1/leads/{lead_id}.
-    for module in (lead_desk, leads, deals, contracts, instances, metrics, events, ops, outcomes):
+    for module in (lead_desk, leads, deals, contracts, instances, metrics, events, ops, outcomes, me):
         app.include_router(module.router)
+    app.mount("/console", console_app(), name="console")
     servicekit.install(app, service=SERVICE, max_body_bytes=settings.max_body_bytes, settings=settings)
     app.add_exception_handler(InvalidParameter, _invalid_parameter)
     app.add_exception_handler(RedisError, _redis_unavailable)

@@ -69,6 +69,14 @@ class HandoffCreate(Strict):
     reason: str | None = Field(None, max_length=500)
 
 
+class LastMessage(BaseModel):
+    """The newest message with the lead's contact, either way (text cut as in the timeline)."""
+
+    direction: Literal["in", "out"]
+    text: str | None = Field(description="null for media without a caption")
+    at: UtcTimestamp
+
+
 class LeadPublic(BaseModel):
     lead_id: str
     company_id: str
@@ -93,6 +101,7 @@ class LeadPublic(BaseModel):
     handoff: Handoff
     #: The seller who owns the lead (``PUT /v1/leads/{id}/owner``).
     owner: str | None = None
+    last_message: LastMessage | None = None
 
 
 class LeadsPage(BaseModel):

@@ -109,6 +109,20 @@ class ReadModels:
         merged = sorted((m for part in parts for m in part), key=lambda m: (m[1], m[0]), reverse=True)
         return [json.loads(member) for member, _ in merged[:limit]]
 
+    async def last_messages(self, company: str, contacts: list[str | None]) -> list[dict[str, Any] | None]:
+        """Each contact's newest message entry (a contact's timeline holds only its messages), in one round
+        trip; None for a lead without a contact or a message."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for contact in contacts:
+                if contact:
+                    pipe.zrange(self.ks.timeline(company, external_id=contact), -1, -1)
+            newest = iter(await pipe.execute() if any(contacts) else [])
+        found: list[dict[str, Any] | None] = []
+        for contact in contacts:
+            members = next(newest) if contact else []
+            found.append(json.loads(members[0]) if members else None)
+        return found
+
     # -- contracts --------------------------------------------------------------------------------------
 
     async def contract(self, company: str, contract_id: str) -> dict[str, str] | None:

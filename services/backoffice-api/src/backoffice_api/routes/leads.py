@@ -49,8 +49,19 @@ def when(value: str | None) -> str | None:
     return envelope.format_timestamp(datetime.fromtimestamp(int(value) / 1000, UTC)) if value else None
 
 
+def last_message(entry: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A contact timeline entry (``message.received``: ``text``; ``message.sent``: ``texts``) → ``LastMessage``."""
+    if entry is None:
+        return None
+    text = entry.get("text") or " ".join(t for t in entry.get("texts") or [] if t) or None
+    return {"direction": entry.get("direction", "in"), "text": text, "at": when(str(entry["at"]))}
+
+
 def lead_public(
-    row: dict[str, str], handoff: dict[str, Any] | None, owner: str | None = None
+    row: dict[str, str],
+    handoff: dict[str, Any] | None,
+    owner: str | None = None,
+    last: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     return {
         "lead_id": row["lead_id"],
@@ -73,6 +84,7 @@ def lead_public(
         "won_at": when(row.get("won_at")),
         "handoff": handoff or {"active": False, "reason": None, "updated_at": None},
         "owner": owner,
+        "last_message": last_message(last),
     }
 
 
@@ -105,9 +117,12 @@ async def list_leads(
     # The hot path: the documents are our own projection, already in the API's shape, so they are not
     # validated field by field again (schemathesis checks this answer against LeadsPage).
     owned = await owners(ports, key.company_id, [row["lead_id"] for row in page.rows])
+    lasts = await ports.models.last_messages(key.company_id, [row.get("external_id") for row in page.rows])
     items = [
-        lead_public(row, json.loads(row["handoff"]) if "handoff" in row else None, owned.get(row["lead_id"]))
-        for row in page.rows
+        lead_public(
+            row, json.loads(row["handoff"]) if "handoff" in row else None, owned.get(row["lead_id"]), last
+        )
+        for row, last in zip(page.rows, lasts, strict=True)
     ]
     body = json.dumps({"items": items, "next_cursor": encode_cursor(page.last)}, ensure_ascii=False)
     return Response(body, media_type="application/json")
@@ -123,6 +138,7 @@ async def get_lead(
     row = await _lead(ports, key.company_id, lead_id)
     handoffs = await _handoffs(ports, key.company_id, [lead_id])
     timeline = await ports.models.timeline(key.company_id, row, limit=timeline_limit)
+    [last] = await ports.models.last_messages(key.company_id, [row.get("external_id")])
     entries = [
         {
             "event_id": e.pop("event_id"),
@@ -133,7 +149,9 @@ async def get_lead(
         for e in timeline
     ]
     owner = (await owners(ports, key.company_id, [lead_id])).get(lead_id)
-    return LeadDetail.model_validate({**lead_public(row, handoffs.get(lead_id), owner), "timeline": entries})
+    return LeadDetail.model_validate(
+        {**lead_public(row, handoffs.get(lead_id), owner, last), "timeline": entries}
+    )
 
 
 @router.get(

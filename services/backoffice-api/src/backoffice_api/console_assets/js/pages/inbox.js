@@ -1,0 +1,96 @@
+// Inbox: leads newest first, filtered as GET /v1/leads allows (status, source), updated live.
+import { api, query } from "../api.js";
+import { clear, h, when } from "../dom.js";
+import { lang, t } from "../i18n.js";
+
+export const scope = "leads:read";
+const STATUSES = ["new", "qualified", "contract_sent", "won", "lost"];
+const SOURCES = ["ads", "organic", "referral", "unknown"];
+const PAGE = 50;
+
+export async function render(main, params, ctx) {
+  const filters = { status: "", source: "" };
+  const body = h("tbody", { id: "inbox-rows" });
+  const more = h("button", { type: "button", class: "secondary", hidden: true }, t("more"));
+  const rows = new Map(); // lead_id → <tr>
+  let cursor = null;
+
+  const select = (name, values, label) => {
+    const control = h("select", { id: `filter-${name}`, name },
+      h("option", { value: "" }, t("all")), values.map((v) => h("option", { value: v }, v)));
+    control.addEventListener("change", () => { filters[name] = control.value; reload(); });
+    return h("label", { for: `filter-${name}` }, label, control);
+  };
+
+  main.append(
+    h("h1", {}, t("inbox")),
+    h("div", { class: "toolbar", role: "search" }, select("status", STATUSES, t("status")), select("source", SOURCES, t("source"))),
+    h("table", { class: "leads" },
+      h("thead", {}, h("tr", {}, [t("created"), t("lead"), t("status"), t("source"), t("lastMessage")].map((c) => h("th", { scope: "col" }, c)))),
+      body),
+    more);
+
+  // Leads that arrived live while a re-read was in flight: its answer may predate them, so they are kept.
+  let arrivals = null;
+  async function load(reset) {
+    const arrived = reset ? (arrivals = new Map()) : null;
+    const page = await api(`/v1/leads${query({ ...filters, cursor: reset ? null : cursor, limit: PAGE })}`, { signal: ctx.signal });
+    if (reset) { clear(body); rows.clear(); }
+    for (const lead of page.items) upsert(lead, false);
+    if (arrived) {
+      const listed = new Set(page.items.map((lead) => lead.lead_id));
+      for (const [id, lead] of arrived) if (!listed.has(id)) upsert(lead, true);
+      if (arrivals === arrived) arrivals = null;
+    }
+    if (reset && !page.items.length) body.append(h("tr", {}, h("td", { colspan: 5 }, t("empty"))));
+    cursor = page.next_cursor;
+    more.hidden = !cursor;
+  }
+  const reload = () => load(true);
+  more.addEventListener("click", () => load(false));
+
+  function upsert(lead, fresh) {
+    const row = h("tr", { "data-lead": lead.lead_id, class: fresh ? "fresh" : undefined },
+      h("td", {}, when(lead.created_at, lang)),
+      h("td", {}, h("a", { href: `#/lead/${encodeURIComponent(lead.lead_id)}` }, lead.external_id ?? lead.lead_id)),
+      h("td", {}, h("span", { class: `badge s-${lead.status}` }, lead.status),
+        lead.handoff?.active ? h("span", { class: "note" }, ` · ${t("handedOff")}`) : null),
+      h("td", {}, t(`source_${lead.source}`)),
+      h("td", { class: "msg" }, lead.last_message ? lead.last_message.text ?? "" : rows.get(lead.lead_id)?.lastElementChild.textContent ?? ""));
+    const existing = rows.get(lead.lead_id);
+    body.querySelector("tr:not([data-lead])")?.remove(); // "nothing here" no longer holds
+    if (existing) existing.replaceWith(row);
+    else if (fresh) body.prepend(row);
+    else body.append(row);
+    rows.set(lead.lead_id, row);
+  }
+
+  const unsubscribe = ctx.subscribe(({ type, event }) => {
+    if (type === "reconnected") return reload();
+    if (type === "lead.created") {
+      const p = event.payload;
+      if ((filters.status && filters.status !== "new") || (filters.source && filters.source !== p.source)) return;
+      const lead = { lead_id: p.lead_id, external_id: p.lead_external_id, status: "new", source: p.source,
+        created_at: event.occurred_at, handoff: null };
+      arrivals?.set(lead.lead_id, lead);
+      upsert(lead, true);
+    } else if (type === "lead.qualified") {
+      const row = rows.get(event.payload.lead_id);
+      if (row) { row.children[2].firstChild.textContent = "qualified"; row.classList.add("fresh"); }
+    } else if (type === "message.received") {
+      for (const row of rows.values()) {
+        if (row.children[1].textContent === event.payload.lead_external_id) {
+          row.lastElementChild.textContent = event.payload.body ?? event.payload.media?.type ?? "";
+          row.classList.add("fresh");
+          body.prepend(row);
+        }
+      }
+    }
+  });
+  ctx.signal.addEventListener("abort", unsubscribe);
+  await reload();
+}
+
+export function messageText(details) {
+  return details.text ?? (details.texts ?? []).join(" ") ?? "";
+}
