@@ -137,3 +137,28 @@ def _contract_id(answer: httpx.Response) -> str:
     found = re.search(r"ctr_[0-9A-Z]+", answer.json()["error"]["message"])
     assert found is not None
     return found.group(0)
+
+
+async def test_an_unknown_create_is_listed_and_resolved_over_ops_outcomes(over_http, fake, body) -> None:
+    # What backoffice-api's /v1/ops/outcomes reads (with its credential) and an operator's decision: "resend"
+    # releases the record, and the caller's next request creates the document once.
+    fake.listing_lag_seconds = 60.0
+    async with over_http() as http:
+        fake.fail_after_next(500)
+        first = await _create(http, body)
+        assert first.status_code == 502
+        contract_id = _contract_id(first)
+        assert (await http.get("/ops/outcomes")).status_code == 401  # behind the service credential
+        [listed] = (await http.get("/ops/outcomes", headers=AUTH)).json()
+        assert (listed["effect"], listed["id"]) == ("create_document", contract_id)
+        fake.documents.clear()  # the operator checked Autentique: the document is not there
+        decided = await http.post(
+            f"/ops/outcomes/create_document/{contract_id}/resolve",
+            json={"decision": "resend", "operator": "ana@vendas"},
+            headers=AUTH,
+        )
+        assert decided.status_code == 200, decided.text
+        assert (await http.get("/ops/outcomes", headers=AUTH)).json() == []
+        again = await _create(http, body)
+    assert again.status_code == 201, again.text
+    assert len(fake.documents) == 1

@@ -168,6 +168,11 @@ class Records:
         self._key_of, self._index, self._ttl_ms = key_of, index_key, int(ttl.total_seconds() * 1000)
         self._claim = redis.register_script(CLAIM_SCRIPT)
 
+    @property
+    def index_key(self) -> str:
+        """Where this service indexes its unknown outcomes (a :class:`Desk` lists them from there)."""
+        return self._index
+
     def key(self, effect_id: str) -> str:
         return str(self._key_of(effect_id))
 

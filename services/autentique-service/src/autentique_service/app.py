@@ -10,7 +10,8 @@ import httpx
 import servicekit
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from servicekit import error_body
+from servicekit import error_body, outcome_routes
+from servicekit.outcomes import Desk
 from servicekit.upstream import Breakers
 
 from autentique_service import SERVICE, api
@@ -63,6 +64,10 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
                 claim_seconds=issuer.lock_seconds,
                 wait_seconds=settings.idempotency_wait_seconds,
             )
+            # createDocument's unknown outcomes, for an operator (backoffice-api's /v1/ops/outcomes). An effect
+            # of an HTTP request: no dead letter to replay; the caller's retry finds the decision.
+            records = issuer.records()
+            app.state.outcomes = Desk(bus, SERVICE, records.index_key, {records.effect: records})
             app.state.ports = api.Ports(
                 contracts=contracts,
                 issuer=issuer,
@@ -76,6 +81,7 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
 
     app = FastAPI(title=SERVICE, lifespan=lifespan, **servicekit.docs_options(settings))
     app.include_router(api.router)
+    app.include_router(outcome_routes.router(api.require_service_token))
     servicekit.install(app, service=SERVICE, max_body_bytes=settings.max_body_bytes, settings=settings)
     # This service's own errors; servicekit's table covers the shared ones (Starlette matches along the MRO,
     # so DocumentRejected is found here before servicekit's UpstreamRejected row).

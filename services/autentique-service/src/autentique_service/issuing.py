@@ -113,7 +113,7 @@ class Issuer:
             )
             name = document_name(contract.contract_id)
             signers = [SignerRequest(s.name, s.email, s.phone, s.delivery) for s in contract.signers]
-            records = self._records()
+            records = self.records()
             record = await records.claim(contract.contract_id, holder=contract.contract_id)
             document = None
             if record.state is not State.CLAIMED or contract.attempts > 0:
@@ -170,7 +170,8 @@ class Issuer:
         assert refreshed is not None
         return refreshed
 
-    def _records(self) -> Records:
+    def records(self) -> Records:
+        """The ``createDocument`` records (servicekit.outcomes): this service's ``/ops/outcomes`` serves them."""
         keys = self.bus.keys
         return Records(
             self.bus.redis,
