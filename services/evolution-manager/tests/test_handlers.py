@@ -163,7 +163,8 @@ async def test_a_send_path_error_is_dead_lettered_without_repeating_evolution_s_
     async with run_service(transport=SendPathError(fake), send_attempts=1) as service:
         await service.reply("não vai")
         [letter] = await eventually(lambda: dead_letters(service))
-    assert letter.reason == "permanent_failure" and "failed to send" in letter.error
+    # A send-path error does not prove nothing went out (reference §10): an unknown outcome for an operator.
+    assert letter.reason == "outcome_unknown" and "(send_error)" in letter.error
     assert "5511987654321" not in letter.error and "Connection Closed" not in letter.error
 
 

@@ -168,3 +168,10 @@ def events() -> Any:
         contract_signed: Callable[..., Envelope[Any]] = contract_signed
 
     return Builders()
+
+
+@pytest.fixture
+def secrets_keys() -> str:
+    """The key every in-process service of the session seals with: a process a test starts itself gets it too,
+    so that what one wrote the other reads."""
+    return SECRETS_KEYS

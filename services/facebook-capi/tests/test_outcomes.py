@@ -136,6 +136,9 @@ async def test_an_operator_resolves_a_conversion(
         path = f"/ops/outcomes/conversion/{listed['id']}/resolve"
         answer = await service.http.post(path, json={"decision": decision, "operator": "ana"}, headers=ADMIN)
         assert answer.status_code == 200, answer.text
+        named = answer.json()["dead_letter"]
+        # The operator's tool replays the dead letter the owner names (wolfgang, backoffice-api).
+        await DeadLetters(service.bus, named["channel"], named["group"]).replay(named["id"])
         await eventually(lambda: _async(len(service.received()) == copies))
         await eventually(lambda: settled(service.bus))
         assert await DeadLetters(service.bus, "lead.created", GROUP).list() == []
@@ -157,7 +160,7 @@ async def test_throttling_and_a_503_are_retried_and_sent_once(
 
 
 async def test_a_consumer_killed_between_the_call_and_the_mark_never_sends_twice(
-    make_service, fake_graph: GraphState, redis_url: str, bus_settings: BusSettings, lead
+    make_service, fake_graph: GraphState, redis_url: str, bus_settings: BusSettings, lead, secrets_keys: str
 ) -> None:
     async with served(graph.create_app(fake_graph)) as url:
         port = free_port()
@@ -171,6 +174,8 @@ async def test_a_consumer_killed_between_the_call_and_the_mark_never_sends_twice
             "CAPI_PORT": str(port),
             "CAPI_REQUEST_TIMEOUT": "30",
             "CAPI_CONSUMER_BLOCK_SECONDS": "0.1",
+            "CAPI_ADMIN_TOKEN": "dev-service-token",  # the operators' credential in these tests (ADMIN)
+            "SECRETS_KEYS": secrets_keys,  # as the in-process service that takes over: it opens what this sealed
         }
         proc = _spawn(env)
         try:

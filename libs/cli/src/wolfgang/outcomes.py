@@ -176,6 +176,7 @@ def _list_dead_letters(ctx: typer.Context, as_json: bool) -> None:
 @app.command()
 @guard
 def resolve(
+    ctx: typer.Context,
     service: Annotated[str, typer.Argument(help="The service that owns the record.")],
     effect: Annotated[str, typer.Argument(help="send_text, conversion or create_document.")],
     effect_id: Annotated[str, typer.Argument(help="The record's id (from `outcomes list`).")],
@@ -188,7 +189,8 @@ def resolve(
     data_dir: DataDir = Path(".data"),
     as_json: JsonFlag = False,
 ) -> None:
-    """Record the decision; the service replays the event's dead letter so what it still had to do goes on."""
+    """Record the decision with the service that owns it, then replay the event's dead letter it names, so
+    what the event still had to do goes on."""
     if decision not in ("delivered", "resend"):
         raise CliError("--decision is delivered or resend")
     base = _services(urls).get(service)
@@ -207,6 +209,16 @@ def resolve(
     answer = run(work())
     if answer.status_code != 200:
         raise CliError(f"{service}: HTTP {answer.status_code}")
+    letter = answer.json().get("dead_letter")
+    if (
+        letter
+    ):  # the owner named the event's dead letter: replay it, so what the event still had to do goes on
+
+        async def replay() -> str | None:
+            async with target(ctx).bus() as bus:
+                return await DeadLetters(bus, letter["channel"], letter["group"]).replay(letter["id"])
+
+        run(replay())
     if as_json:
         print_json(answer.json())
     else:

@@ -196,3 +196,14 @@ def install(admin_url: str, commands: Iterable[list[str]]) -> None:
     with redis.Redis.from_url(admin_url) as client:
         for command in commands:
             client.execute_command(*command)
+        _save(client)
+
+
+def _save(client: redis.Redis) -> None:
+    """Keep the users across a restart where the server has an aclfile (our embedded and test servers, and
+    production's ``--aclfile``); a server without one keeps them in memory only, which is not an error."""
+    try:
+        client.execute_command("ACL", "SAVE")
+    except redis.ResponseError as exc:
+        if "ACL file" not in str(exc) and "aclfile" not in str(exc).lower():
+            raise

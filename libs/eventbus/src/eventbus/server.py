@@ -82,6 +82,11 @@ class RedisServer:
         """Start and wait until it answers PING. ``new_session`` detaches it from the terminal's process
         group, so a Ctrl-C meant for the services does not stop Redis before they finish shutting down."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        # Users created with ACL SETUSER live in memory only; with an aclfile, ``ACL SAVE`` (eventbus.acl.install)
+        # keeps them, so a server restarted from its data dir still knows the services' users (as the AOF
+        # gives back their data).
+        users = self.data_dir / "users.acl"
+        users.touch(exist_ok=True)
         args = [
             server_binary(),
             "--port", str(self.port),
@@ -91,6 +96,7 @@ class RedisServer:
             "--appendonly", "yes" if self.appendonly else "no",
             "--appendfsync", "always" if self.fsync_always else "everysec",
             "--logfile", str(self.data_dir / "server.log"),
+            "--aclfile", str(users),
             *self.extra_args,
         ]  # fmt: skip
         self.process = subprocess.Popen(

@@ -253,9 +253,9 @@ async def list_unknown(redis: Client, index_key: str) -> list[Unknown]:
 
 @dataclass
 class Desk:
-    """Where an operator's decision is carried out, by the service that owns the records: the record is
-    resolved, then the event's dead letter (this service's group) is replayed, so what the event still had
-    to do goes on and what is now marked sent is skipped."""
+    """Where an operator's decision is recorded, by the service that owns the records: the record is resolved
+    and the event's dead letter (this service's group) is named, for the operator's tool to replay, so what
+    the event still had to do goes on and what is now marked sent is skipped."""
 
     bus: Bus
     group: str
@@ -274,14 +274,17 @@ class Desk:
         listed = await records.resolve(effect_id, decision, operator=operator)
         if listed is None:
             raise NotFound(f"no unknown outcome {effect}/{effect_id}")
-        replayed = None
+        letter: dict[str, str] | None = None
         letters = DeadLetters(self.bus, listed.channel, self.group) if listed.channel else None
         after: str | None = None
         # An effect of an HTTP request (no event, no dead letter) is retried by its caller instead.
         while letters is not None and (page := await letters.list(count=100, after=after)):
             match = next((d for d in page if d.event_id == listed.event_id), None)
             if match is not None:
-                replayed = await letters.replay(match.id)
+                letter = {"channel": listed.channel, "group": self.group, "id": match.id}
                 break
             after = page[-1].id
-        return {"effect": effect, "id": effect_id, "decision": decision.value, "replayed_entry": replayed}
+        # The dead letter is named, not replayed here: replaying appends to the channel's stream, which a
+        # consumer's Redis user may not do (eventbus.acl: it cannot forge events on what it reads). The
+        # operator's tool replays it (backoffice-api's /v1/ops/outcomes, `wolfgang outcomes resolve`).
+        return {"effect": effect, "id": effect_id, "decision": decision.value, "dead_letter": letter}

@@ -46,8 +46,10 @@ class AutentiqueClient:
         headers = self._headers() | {IDEMPOTENCY_HEADER: idempotency_key}
 
         async def attempt() -> httpx.Response:
+            # idempotent: the key makes a repeat return the first result, so a timeout or a 5xx after
+            # autentique-service may have acted is safe to retry (servicekit.upstream).
             return await upstream.call(
-                self._http, "POST", "/v1/contracts", api=API, json=request, headers=headers
+                self._http, "POST", "/v1/contracts", api=API, json=request, headers=headers, idempotent=True
             )
 
         try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
+from eventbus import DeadLetters
 from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel
 from servicekit import NotFound
@@ -77,4 +78,12 @@ async def resolve(
     result: dict[str, Any] = await owners.resolve(
         service, effect, effect_id, decision=body.decision, operator=f"key:{key.key_id}"
     )
+    # The owner recorded the decision and names the event's dead letter; backoffice-api replays it with its
+    # operator's rights, so what the event still had to do goes on (the owner's Redis user may not append to
+    # a stream it only consumes).
+    letter = result.get("dead_letter")
+    if letter:
+        ports = request.app.state.ports
+        letters = DeadLetters(ports.bus, letter["channel"], letter["group"])
+        result["replayed_entry"] = await letters.replay(letter["id"])
     return result
