@@ -203,7 +203,7 @@ def _save(client: redis.Redis) -> None:
     """Keep the users across a restart where the server has an aclfile (our embedded and test servers, and
     production's ``--aclfile``); a server without one keeps them in memory only, which is not an error."""
     try:
-        client.execute_command("ACL", "SAVE")
+        client.execute_command("ACL", "SAVE")  # type: ignore[no-untyped-call]
     except redis.ResponseError as exc:
         if "ACL file" not in str(exc) and "aclfile" not in str(exc).lower():
             raise
