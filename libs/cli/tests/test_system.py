@@ -115,3 +115,15 @@ def test_the_system_says_development_to_every_service():
     assert {system.environment(m.name)["WOLFGANG_ENV"] for m in MEMBERS.values() if m.kind == "service"} == {
         "development"
     }
+
+
+def test_a_credential_that_begins_with_a_dash_reaches_the_fake_whole():
+    # secrets.token_urlsafe can begin with "-": passed as its own argument, argparse took it for an option and
+    # fake-autentique would not start (seen once in CI).
+    from fakes.__main__ import build_parser
+
+    secret = "-Xq3" + "a" * 40
+    system = System("redis://127.0.0.1:1/0", "wb", "", credentials={"AUTENTIQUE_WEBHOOK_SECRET": secret})
+    command = system.command("fake-autentique")
+    args = build_parser().parse_args(command[command.index("fakes") + 1 :])
+    assert args.webhook_secret == secret

@@ -154,7 +154,9 @@ class System:
         elif fake == "autentique":
             args += [
                 "--webhook-url", f"{self.url('autentique-service')}/webhooks/autentique",
-                "--webhook-secret", self.credential("AUTENTIQUE_WEBHOOK_SECRET"),
+                # One token with "=": a random credential may begin with "-", which argparse would take for
+                # an option of its own.
+                f"--webhook-secret={self.credential('AUTENTIQUE_WEBHOOK_SECRET')}",
             ]  # fmt: skip
         elif fake == "graph":
             args += ["--pixel", f"{PIXEL_ID}:{PIXEL_TOKEN}"]
