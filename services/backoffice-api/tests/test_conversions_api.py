@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import httpx
+import pytest
+from backoffice_client import AsyncBackofficeClient, NotFound
 from eventbus import ConversionReported, Envelope, LeadCreated
 from eventbus.operations import forget_processed, replay_since
 
@@ -225,3 +228,28 @@ async def test_metrics_count_outcomes_per_company(publish, client, headers, othe
         lambda r: r.json()["totals"]["conversions_skipped"] == 1,
     )
     assert other.json()["totals"]["conversions_sent"] == 0
+
+
+async def test_the_python_client_reads_a_leads_and_a_deals_conversions(
+    publish, app, client, headers, until
+) -> None:
+    await a_lead(publish, client, headers, until)
+    deal = (await client.post("/v1/deals", json={"lead_id": LEAD, "value": 1}, headers=headers)).json()
+    await publish(report("sent", event_name="Lead"))
+    await publish(
+        report(
+            "unknown", source="evt_signed", source_type="contract.signed", deal_id=deal["deal_id"], reason="x"
+        )
+    )
+    await conversions_of(client, headers, until, f"/v1/leads/{LEAD}/conversions", 2)
+    http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
+    async with http, AsyncBackofficeClient(api_key=headers["X-API-Key"], http=http) as api:
+        on_lead = await api.lead_conversions(LEAD)
+        assert [(c.source_type, c.outcome) for c in on_lead] == [
+            ("lead.created", "sent"),
+            ("contract.signed", "unknown"),
+        ]
+        [on_deal] = await api.deal_conversions(deal["deal_id"])
+        assert (on_deal.outcome, on_deal.reason, on_deal.lead_id) == ("unknown", "x", LEAD)
+        with pytest.raises(NotFound):
+            await api.lead_conversions("lead_nobody")
