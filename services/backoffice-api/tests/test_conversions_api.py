@@ -3,13 +3,20 @@ under the lead's and the deal's scopes, counted per company in `/v1/metrics`."""
 
 from __future__ import annotations
 
+import itertools
+import json
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from backoffice_api import handlers
+from backoffice_api.deals import Deals
+from backoffice_api.keyspace import Keyspace
+from backoffice_api.store import ReadModels
 from backoffice_client import AsyncBackofficeClient, NotFound
-from eventbus import ConversionReported, Envelope, LeadCreated
+from eventbus import ConversionReported, Envelope, Keys, LeadCreated
 from eventbus.operations import forget_processed, replay_since
+from ulid import ULID
 
 COMPANY, OTHER = "cmp_A", "cmp_B"
 LEAD = "lead_conv"
@@ -253,3 +260,28 @@ async def test_the_python_client_reads_a_leads_and_a_deals_conversions(
         assert (on_deal.outcome, on_deal.reason, on_deal.lead_id) == ("unknown", "x", LEAD)
         with pytest.raises(NotFound):
             await api.lead_conversions("lead_nobody")
+
+
+async def test_any_arrival_order_of_a_leads_reports_yields_the_same_read_models(redis, snapshot) -> None:
+    reports = [
+        report("unknown", reason="outcome_unknown: it may have reached Meta"),
+        report("sent", event_name="Lead", at=T0 + timedelta(minutes=1)),  # the operator's decision, later
+        report("skipped", source="evt_q", source_type="lead.qualified", reason="capi_disabled"),
+        report("failed", source="evt_s", source_type="contract.signed", deal_id="deal_1", reason="too old"),
+    ]
+    seen = []
+    for order in itertools.permutations(reports):
+        ks = Keyspace(Keys(f"p{ULID()}"))
+        on_event = handlers.reactions(ReadModels(redis, ks, marker_ttl=timedelta(days=8)), Deals(redis, ks))
+        for event in order:
+            await on_event[event.type](event)
+        views = await snapshot(ks)
+        seen.append({k: v for k, v in views.items() if ":applied:" not in k})
+    assert all(views == seen[0] for views in seen)
+    on_lead = seen[0][f"{{{COMPANY}}}:conversions:lead:{LEAD}"]
+    assert {k: json.loads(v)["outcome"] for k, v in on_lead.items()} == {
+        "evt_lead_created": "sent",
+        "evt_q": "skipped",
+        "evt_s": "failed",
+    }
+    assert set(seen[0][f"{{{COMPANY}}}:conversions:deal:deal_1"]) == {"evt_s"}
