@@ -79,6 +79,9 @@ async def test_the_demo_runs_end_to_end_through_real_processes(running) -> None:
         "Purchase",
     ]
     assert outcome.replies >= 3
+    # The operator sees on the lead what reached Meta (facebook-capi → conversion.reported → backoffice-api).
+    [shown] = [r for r in running.reports if "the operator sees them on the lead" in r]
+    assert shown.endswith(f"{outcome.conversions[0]} sent, QualifiedLead sent, Purchase sent")
     api = running.system.url("backoffice-api")
     auth = {"X-API-Key": seed.api_key}
     await eventually(lambda: _lead_status(running, api, auth, outcome.lead_id, "won"), timeout=30)

@@ -11,6 +11,7 @@ from functools import partial
 
 import pytest
 from eventbus import Bus, BusUnavailable, Consumer, Keys, LeadCreated, Subscription, acl, connect
+from eventbus.testing import samples
 from eventbus.testing.waiting import eventually
 from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import NoPermissionError
@@ -101,3 +102,34 @@ def test_grants_follow_the_catalog():
         "facebook-capi",
     )
     assert acl.with_credentials("redis+cluster://h:7000", "a-b", "p/w") == "redis+cluster://a-b:p%2Fw@h:7000"
+
+
+async def test_conversion_outcomes_are_appended_by_facebook_capi_and_read_by_backoffice_api_only(
+    service_redis_url, bus_settings
+):
+    report = samples.every_channel()["conversion.reported"]
+    async with (
+        Bus.from_url(
+            service_redis_url("facebook-capi"), source="facebook-capi", settings=bus_settings
+        ) as capi,
+        Bus.from_url(
+            service_redis_url("backoffice-api"), source="backoffice-api", settings=bus_settings
+        ) as bo,
+        Bus.from_url(
+            service_redis_url("agent-runtime"), source="agent-runtime", settings=bus_settings
+        ) as agent,
+    ):
+        await capi.emit(report, company_id=COMPANY)
+        seen: list[str] = []
+
+        async def handle(event) -> None:
+            seen.append(event.payload.outcome)
+
+        sub = Subscription("conversion.reported", handle)
+        async with Consumer(bo, "backoffice-api", [sub], block=timedelta(seconds=0.1)).running():
+            await eventually(lambda: _true(seen))
+        assert seen == ["sent"]
+        with pytest.raises(BusUnavailable, match=r"can't (publish|access)|no permissions to access"):
+            await agent.emit(report, company_id=COMPANY)  # only its producer appends it
+        with pytest.raises(NoPermissionError):
+            await agent.redis.xrange(agent.keys.stream("conversion.reported"))  # nor reads it

@@ -121,7 +121,8 @@ def leaves(node, path=()):
 
 
 def test_the_catalog_has_an_example_for_each_channel() -> None:
-    assert {event_type for event_type, _ in catalog_examples()} == set(catalog.CHANNELS)
+    # Additions are not in the seed; their payloads are documented in docs/catalog.md (the generated block).
+    assert {event_type for event_type, _ in catalog_examples()} == set(catalog.CHANNELS) - catalog.ADDITIONS
 
 
 @pytest.mark.parametrize(("event_type", "payload"), catalog_examples())

@@ -67,6 +67,12 @@ async def test_counts_per_bucket_with_totals_and_conversion_rates(publish, clien
         "leads_qualified": 2,
         "contracts_created": 1,
         "contracts_signed": 1,
+        # nothing was reported to Meta (facebook-capi's conversion.reported): test_conversions_api.py
+        "conversions_sent": 0,
+        "conversions_dry_run": 0,
+        "conversions_failed": 0,
+        "conversions_skipped": 0,
+        "conversions_unknown": 0,
     }
     # Each channel is consumed on its own: wait until every one of them has been projected.
     response = await until(

@@ -155,6 +155,14 @@ class AsyncBackofficeClient:
     async def get_deal(self, deal_id: str) -> models.Deal:
         return await self.send(calls.get_deal(deal_id))
 
+    async def lead_conversions(self, lead_id: str) -> list[models.Conversion]:
+        """What was reported to Meta for the lead (its creation, qualification, sales) and each outcome."""
+        return (await self.send(calls.lead_conversions(lead_id))).items
+
+    async def deal_conversions(self, deal_id: str) -> list[models.Conversion]:
+        """What was reported to Meta for the deal's sale, and the outcome."""
+        return (await self.send(calls.deal_conversions(deal_id))).items
+
     async def list_deals(self, **query: Unpack[calls.DealsQuery]) -> models.DealsPage:
         return await self.send(calls.list_deals(query))
 

@@ -200,6 +200,14 @@ def get_deal(deal_id: str) -> Call[models.Deal]:
     return Call("GET", f"/v1/deals/{_segment(deal_id)}", models.Deal)
 
 
+def lead_conversions(lead_id: str) -> Call[models.ConversionsList]:
+    return Call("GET", f"/v1/leads/{_segment(lead_id)}/conversions", models.ConversionsList)
+
+
+def deal_conversions(deal_id: str) -> Call[models.ConversionsList]:
+    return Call("GET", f"/v1/deals/{_segment(deal_id)}/conversions", models.ConversionsList)
+
+
 def list_deals(query: DealsQuery) -> Call[models.DealsPage]:
     return Call("GET", "/v1/deals", models.DealsPage, _query(**query))
 

@@ -151,6 +151,14 @@ class BackofficeClient:
     def get_deal(self, deal_id: str) -> models.Deal:
         return self.send(calls.get_deal(deal_id))
 
+    def lead_conversions(self, lead_id: str) -> list[models.Conversion]:
+        """What was reported to Meta for the lead (its creation, qualification, sales) and each outcome."""
+        return (self.send(calls.lead_conversions(lead_id))).items
+
+    def deal_conversions(self, deal_id: str) -> list[models.Conversion]:
+        """What was reported to Meta for the deal's sale, and the outcome."""
+        return (self.send(calls.deal_conversions(deal_id))).items
+
     def list_deals(self, **query: Unpack[calls.DealsQuery]) -> models.DealsPage:
         return self.send(calls.list_deals(query))
 

@@ -21,7 +21,9 @@ EventType = Literal[
     "contract.created",
     "contract.signed",
     "instance.status",
+    "conversion.reported",
 ]
+ConversionOutcome = Literal["sent", "dry_run", "failed", "skipped", "unknown"]
 
 
 class Model(BaseModel):
@@ -225,6 +227,12 @@ class MetricCounts(Model):
     leads_qualified: int
     contracts_created: int
     contracts_signed: int
+    #: What facebook-capi reported to Meta, by outcome (0 from a server that predates them).
+    conversions_sent: int = 0
+    conversions_dry_run: int = 0
+    conversions_failed: int = 0
+    conversions_skipped: int = 0
+    conversions_unknown: int = 0
 
 
 class MetricBucket(MetricCounts):
@@ -236,6 +244,27 @@ class ConversionRates(Model):
     contract: float | None
     signature: float | None
     lead_to_won: float | None
+
+
+class Conversion(Model):
+    """The newest outcome of one event reported to Meta for a lead or a deal; ``reason`` says why it failed,
+    was skipped (``no_consent``, ``no_capi_settings``, ``capi_disabled``) or is unknown."""
+
+    source_event_id: str
+    source_type: Literal["lead.created", "lead.qualified", "contract.signed"]
+    event_name: str | None
+    outcome: ConversionOutcome
+    reason: str | None
+    lead_id: str | None
+    deal_id: str | None
+    contract_id: str | None
+    value: float | None
+    currency: str | None
+    reported_at: datetime
+
+
+class ConversionsList(Model):
+    items: list[Conversion]
 
 
 class KeyPublic(Model):
@@ -344,6 +373,8 @@ SCHEMAS: dict[type[Model], str] = {
     MetricBucket: "MetricBucket",
     ConversionRates: "ConversionRates",
     MetricsReport: "MetricsReport",
+    Conversion: "ConversionPublic",
+    ConversionsList: "ConversionsList",
     Event: "EventPublic",
     EventsPage: "EventsPage",
     GroupStats: "GroupStatsPublic",

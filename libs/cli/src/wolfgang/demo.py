@@ -265,6 +265,12 @@ class Demo:
         )
         names = [conversions[event_id] for event_id in wanted]
         self.report(f"[green]✓[/] the Graph API received {', '.join(names)}")
+        async with AsyncBackofficeClient(self.system.url("backoffice-api"), api_key=seed.api_key) as api:
+            shown = await _eventually(
+                "the three conversions sent, on the lead in backoffice-api",
+                lambda: self._reported(api, lead_id, set(wanted)),
+            )
+        self.report(f"[green]✓[/] the operator sees them on the lead: {shown}")
         return Outcome(lead_id, replies, deal_id, contract_id, names, time.monotonic() - started)
 
     async def _sell(self, api: AsyncBackofficeClient, lead_id: str, party: date) -> tuple[Contract, str]:
@@ -305,6 +311,20 @@ class Demo:
             return (await api.get_deal(deal_id)).stage == "won"
         except BackofficeError as exc:
             raise DemoFailed(f"backoffice-api: {exc}") from exc
+
+    @staticmethod
+    async def _reported(api: AsyncBackofficeClient, lead_id: str, event_ids: set[str]) -> str | None:
+        """What facebook-capi reported to Meta for the lead, as backoffice-api shows it, once all are sent."""
+        try:
+            seen = {c.source_event_id: c for c in await api.lead_conversions(lead_id)}
+        except BackofficeError as exc:
+            raise DemoFailed(f"backoffice-api: {exc}") from exc
+        if not all(seen.get(e) is not None and seen[e].outcome == "sent" for e in event_ids):
+            return None
+        return ", ".join(
+            f"{seen[e].event_name} {seen[e].outcome}"
+            for e in sorted(event_ids, key=lambda e: seen[e].reported_at)
+        )
 
     async def _say(self, number: str, text: str, replies_before: int) -> int:
         """Send one message as the lead and wait for the agent's answer; returns replies so far."""

@@ -1,4 +1,5 @@
-"""The closed catalog: the seven channels, their payload models by version, producers, consumers and keys.
+"""The closed catalog: the seed's seven channels plus documented additions (``ADDITIONS``), their payload
+models by version, producers, consumers and keys.
 
 Publishing or reading an unknown type or version raises :class:`~eventbus.errors.UnknownEventType` or
 :class:`~eventbus.errors.UnsupportedVersion`; the catalog (``shared/seeds/001``) is the contract and grows only
@@ -19,6 +20,7 @@ from eventbus.errors import MalformedEntry, UnknownEventType, UnsupportedVersion
 from eventbus.payloads import (
     ContractCreated,
     ContractSigned,
+    ConversionReported,
     InstanceStatus,
     LeadCreated,
     LeadQualified,
@@ -102,8 +104,21 @@ CHANNELS: dict[str, ChannelSpec] = {
             {1: InstanceStatus},
             "instance_id + status (published only on change)",
         ),
+        ChannelSpec(
+            "conversion.reported",
+            "What facebook-capi did with a lead or a sale it reports to Meta: sent, failed, skipped or unknown "
+            "(an addition, docs/catalog.md).",
+            "facebook-capi",
+            ("backoffice-api",),
+            {1: ConversionReported},
+            "source_event_id + outcome",
+        ),
     )
 }
+
+
+#: Channels added after the seed catalog (``shared/seeds/001``), each documented in ``docs/catalog.md`` with why.
+ADDITIONS = frozenset({"conversion.reported"})
 
 
 def channel(event_type: str) -> ChannelSpec:

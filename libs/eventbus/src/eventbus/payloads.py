@@ -122,6 +122,9 @@ class LeadCreated(Payload):
     )
     lead_external_id: str | None = None
     ctwa_clid: str | None = None
+    #: False when the contact refused sharing their data with ad platforms: nothing of theirs goes to Meta.
+    #: Absent (null) when not asked; facebook-capi then reports as before.
+    ads_consent: bool | None = None
 
     @field_validator("utm", mode="before")
     @classmethod
@@ -179,10 +182,44 @@ class InstanceStatus(Payload):
     details: dict[str, Any] = Field(default_factory=dict)
 
 
+ConversionOutcome = Literal["sent", "dry_run", "failed", "skipped", "unknown"]
+
+
+class ConversionReported(Payload):
+    """What facebook-capi did with one catalog event it reports to Meta (an addition: ``docs/catalog.md``).
+
+    ``source_event_id`` names the reported event; a later outcome of the same event (an unknown one an operator
+    resolved, a dead letter replayed and sent) supersedes an earlier one by ``reported_at``.
+    """
+
+    event_type: ClassVar[str] = "conversion.reported"
+    event_version: ClassVar[int] = 1
+
+    company_id: str = Field(min_length=1)
+    source_event_id: str = Field(min_length=1, max_length=64, examples=["evt_01J8Z0P3H1Y8K8Q0KQ9VJ8X7K1"])
+    source_type: Literal["lead.created", "lead.qualified", "contract.signed"]
+    lead_id: str | None = Field(None, pattern=r"^lead_.+")
+    deal_id: str | None = None
+    contract_id: str | None = None
+    outcome: ConversionOutcome
+    #: Why it failed, was skipped or is unknown, in words an operator can act on; null when sent.
+    reason: str | None = Field(
+        None, max_length=500, examples=["no_consent: the contact refused ads data sharing"]
+    )
+    #: The Meta event name sent (``Lead``, ``QualifiedLead``, ``Purchase``…); null when nothing was planned.
+    event_name: str | None = None
+    pixel_id: str | None = None
+    value: float | None = Field(None, ge=0)
+    currency: str | None = Field(None, pattern=r"^[A-Z]{3}$")
+    reported_at: UtcTimestamp
+
+
 __all__ = [
     "AdReferral",
     "ContractCreated",
     "ContractSigned",
+    "ConversionOutcome",
+    "ConversionReported",
     "InstanceStatus",
     "LeadCreated",
     "LeadQualified",

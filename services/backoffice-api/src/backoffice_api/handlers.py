@@ -15,7 +15,7 @@ from typing import Any
 import structlog
 from eventbus import ContractCreated, ContractSigned, Envelope
 
-from backoffice_api import projections
+from backoffice_api import conversions, projections
 from backoffice_api.deals import Actor, Deals
 from backoffice_api.store import ReadModels
 
@@ -71,6 +71,7 @@ CONSUMED = (
     "instance.status",
     "message.received",
     "message.sent",
+    "conversion.reported",
 )
 
 
@@ -84,4 +85,5 @@ def reactions(models: ReadModels, deals: Deals) -> dict[str, Callable[[Envelope[
         "instance.status": partial(record_event, models=models, project=projections.instance_status),
         "message.received": partial(record_event, models=models, project=projections.message_received),
         "message.sent": partial(record_event, models=models, project=projections.message_sent),
+        "conversion.reported": partial(conversions.record_conversion, models=models, deals=deals),
     }

@@ -85,6 +85,11 @@ class Keyspace:
         """Hash: instance id → JSON of its last status (newest ``occurred_at`` wins)."""
         return f"{self.view(company)}:instance-status"
 
+    def conversions(self, company: str, kind: str, owner_id: str) -> str:
+        """Hash: reported event id → the newest outcome facebook-capi reported for it (``conversions.py``);
+        ``kind`` is ``lead`` or ``deal``."""
+        return f"{self.view(company)}:conversions:{kind}:{owner_id}"
+
     def bucket(self, company: str, width: str, start_ms: int) -> str:
         return f"{self.view(company)}:metrics:{width}:{start_ms}"
 

@@ -19,6 +19,7 @@ EventType = Literal[
     "contract.created",
     "contract.signed",
     "instance.status",
+    "conversion.reported",
 ]
 Bucket = Literal["5m", "15m", "1h"]
 Money = Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False)]
@@ -349,6 +350,11 @@ class MetricCounts(BaseModel):
     leads_qualified: int
     contracts_created: int
     contracts_signed: int
+    conversions_sent: int = Field(0, description="events Meta accepted (facebook-capi's reports)")
+    conversions_dry_run: int = Field(0, description="events recorded instead of sent (dry-run mode)")
+    conversions_failed: int = Field(0, description="events Meta or our validation refused for good")
+    conversions_skipped: int = Field(0, description="events not sent: no consent, no CAPI settings, disabled")
+    conversions_unknown: int = Field(0, description="events that may have reached Meta: an operator decides")
 
 
 class MetricBucket(MetricCounts):

@@ -41,6 +41,12 @@ COUNTERS = (
     "leads_qualified",
     "contracts_created",
     "contracts_signed",
+    # what facebook-capi reported to Meta (conversions.py), by outcome
+    "conversions_sent",
+    "conversions_dry_run",
+    "conversions_failed",
+    "conversions_skipped",
+    "conversions_unknown",
 )
 #: A timeline keeps this many of its newest entries.
 TIMELINE_LENGTH = 500
@@ -75,6 +81,11 @@ def _entry(event: Envelope[Any], **details: Any) -> str:
     # Deterministic bytes: a replayed event yields the same member, which ZADD then leaves alone.
     body = {"event_id": event.id, "type": event.type, "at": at_ms(event), **details}
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def count(ks: Keyspace, event: Envelope[Any], counter: str, amount: int = 1) -> list[Op]:
+    """Ops adding ``amount`` to ``counter`` in the event's bucket of each width (run under its applied marker)."""
+    return _count(ks, event, counter, amount)
 
 
 def _count(ks: Keyspace, event: Envelope[Any], counter: str, amount: int = 1) -> list[Op]:

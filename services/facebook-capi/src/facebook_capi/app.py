@@ -26,6 +26,7 @@ from facebook_capi.delivery import Destination, DryRunLog, Retrying, Sender
 from facebook_capi.keys import ServiceKeys
 from facebook_capi.leads import LeadIndex
 from facebook_capi.ledger import EFFECT, SentLedger
+from facebook_capi.reporting import ConversionReports
 from facebook_capi.settings import Settings
 from facebook_capi.stats import Stats
 
@@ -89,6 +90,7 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
                 ledger=ledger,
                 batcher=batcher,
                 stats=Stats(redis, keys),
+                reports=ConversionReports(bus),
                 default_country=settings.default_country,
                 max_event_age_seconds=settings.max_event_age_seconds,
                 dry_run=settings.dry_run,

@@ -25,6 +25,8 @@ class LeadRecord(BaseModel):
     external_id: str | None = None
     country: str | None = None
     ctwa_clid: str | None = None
+    #: False when the contact refused sharing with ad platforms: none of the lead's events is sent.
+    ads_consent: bool | None = None
 
 
 def phone_of(lead_external_id: str | None) -> str | None:
@@ -50,6 +52,7 @@ def record_from(payload: LeadCreated, *, region: str) -> LeadRecord:
         external_id=hashing.hashed_external_id(payload.lead_id),
         country=hashing.hashed_country(country),
         ctwa_clid=payload.ctwa_clid or None,
+        ads_consent=payload.ads_consent,
     )
 
 

@@ -15,6 +15,7 @@ Outcome = Literal[
     "dry_run",  # recorded instead of sent
     "skipped_no_config",  # the company has no CAPI configuration
     "skipped_disabled",  # it has one, disabled
+    "skipped_no_consent",  # the contact refused sharing their data with ad platforms (lead.created.ads_consent)
     "already_sent",  # a replay of an event Meta accepted before
     "lead_id_missing",  # a contract event without lead_id: sent with what is known
     "lead_unknown",  # a lead id this service never saw created: sent with what is known

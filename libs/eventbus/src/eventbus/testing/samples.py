@@ -9,6 +9,7 @@ from eventbus.envelope import Envelope, Payload
 from eventbus.payloads import (
     ContractCreated,
     ContractSigned,
+    ConversionReported,
     InstanceStatus,
     LeadCreated,
     LeadQualified,
@@ -81,6 +82,20 @@ def every_channel() -> dict[str, Payload]:
         ),
         "instance.status": InstanceStatus(
             instance_id="ins_1", company_id=COMPANY, channel="whatsapp", status="connected", details={}
+        ),
+        "conversion.reported": ConversionReported(
+            company_id=COMPANY,
+            source_event_id="evt_01J8Z0P3H1Y8K8Q0KQ9VJ8X7K1",
+            source_type="contract.signed",
+            lead_id="lead_01J8Z0P3H1Y8K8Q0KQ9VJ8X7K1",
+            deal_id="deal_1",
+            contract_id="ctr_01J8Z0P3H1Y8K8Q0KQ9VJ8X7K1",
+            outcome="sent",
+            event_name="Purchase",
+            pixel_id="1234567890",
+            value=15000,
+            currency="BRL",
+            reported_at=datetime(2025, 12, 16, 12, 0, 5, tzinfo=UTC),
         ),
     }
 
