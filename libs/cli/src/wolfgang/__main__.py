@@ -34,8 +34,9 @@ from wolfgang import (
 from wolfgang import consumers as consumers_module
 from wolfgang import tail as tail_module
 from wolfgang.console import EXPECTED, CliError, describe, err, guard, out, print_json, run
+from wolfgang.datadir import DATA_DIR_VARIABLE, default_data_dir
 from wolfgang.demo import Demo, Outcome
-from wolfgang.target import DEFAULT_REDIS_URL, Target, target
+from wolfgang.target import DEFAULT_REDIS_URL, resolve, target
 
 keys_app: typer.Typer | None
 try:  # backoffice-api owns API keys; its sub-app is mounted when that package provides one
@@ -68,16 +69,22 @@ def options(
         str | None,
         typer.Option(
             envvar="REDIS_URL",
-            help=f"Redis to use [default: {DEFAULT_REDIS_URL}; `up` starts its own when unset].",
+            help="Redis to use [default: the running system's (`make run`, found in $WOLFGANG_DATA_DIR or "
+            f".data), else {DEFAULT_REDIS_URL}; `up` starts its own when unset].",
             show_default=False,
         ),
     ] = None,
-    prefix: Annotated[str, typer.Option(envvar="BUS_PREFIX", help="Key prefix of the bus.")] = "wb",
+    prefix: Annotated[
+        str | None,
+        typer.Option(
+            envvar="BUS_PREFIX", help="Key prefix of the bus [default: the running system's, or wb]."
+        ),
+    ] = None,
     live_prefix: Annotated[
-        str, typer.Option(envvar="BUS_LIVE_PREFIX", help="Prefix of the live Pub/Sub channels.")
-    ] = "",
+        str | None, typer.Option(envvar="BUS_LIVE_PREFIX", help="Prefix of the live Pub/Sub channels.")
+    ] = None,
 ) -> None:
-    ctx.obj = Target(redis_url or None, prefix, live_prefix)
+    ctx.obj = resolve(redis_url or None, prefix, live_prefix, default_data_dir())
 
 
 @app.command()
@@ -104,9 +111,12 @@ def up(
         list[str] | None,
         typer.Option("--service", help="Run only these services (repeatable); no demo then."),
     ] = None,
-    data_dir: Annotated[Path, typer.Option(help="Redis data (AOF), logs and the demo's key.")] = Path(
-        ".data"
-    ),
+    data_dir: Annotated[
+        Path,
+        typer.Option(
+            envvar=DATA_DIR_VARIABLE, help="Redis data (AOF), logs and the demo's key; one system each."
+        ),
+    ] = Path(".data"),
     redis_port: Annotated[
         int | None, typer.Option(help="Port of the embedded Redis [default: 6390, or a free one].")
     ] = None,
@@ -160,9 +170,9 @@ def run_service(
         t.live_prefix,
         system.resolve_ports(os.environ),
         log_json=False,
-        credentials=credentials.load_or_create(Path(".data")),  # those `wolfgang up` gave the others
+        credentials=credentials.load_or_create(default_data_dir()),  # those `wolfgang up` gave the others
         # the key `up` sealed the stored secrets with, if it ran here; else the caller's SECRETS_KEYS
-        secrets_keys=acl.secrets_keys(Path(".data"), create=False),
+        secrets_keys=acl.secrets_keys(default_data_dir(), create=False),
     )
     env = local.environment(name)
     # The caller's own settings win over the local defaults: that is how a developer points it elsewhere.
@@ -179,7 +189,9 @@ def run_service(
 @guard
 def demo(
     ctx: typer.Context,
-    data_dir: Annotated[Path, typer.Option(help="Where the demo keeps its API key.")] = Path(".data"),
+    data_dir: Annotated[
+        Path, typer.Option(envvar=DATA_DIR_VARIABLE, help="Where the demo keeps its API key.")
+    ] = Path(".data"),
     port_offset: Annotated[int, typer.Option(envvar="WOLFGANG_PORT_OFFSET")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
 ) -> None:

@@ -86,6 +86,12 @@ class Runner:
         self.children.append(child)
         return child
 
+    def respawn(self, child: Child) -> Child:
+        """Start ``child``'s process again (it exited), in its place among the children."""
+        if child in self.children:
+            self.children.remove(child)
+        return self.spawn(child.name)
+
     async def start(self, names: Iterable[str], progress: Progress) -> None:
         """Start ``names`` together and return when every one is ready; on failure, say which and why."""
         names = list(names)
