@@ -25,6 +25,7 @@ from wolfgang import (
     credentials,
     dlq,
     events,
+    keys,
     onboarding,
     outcomes,
     secrets,
@@ -36,25 +37,12 @@ from wolfgang import tail as tail_module
 from wolfgang.console import EXPECTED, CliError, describe, err, guard, out, print_json, run
 from wolfgang.datadir import DATA_DIR_VARIABLE, default_data_dir
 from wolfgang.demo import Demo, Outcome
+from wolfgang.keys import AdminToken
 from wolfgang.target import DEFAULT_REDIS_URL, resolve, target
-
-keys_app: typer.Typer | None
-try:  # backoffice-api owns API keys; its sub-app is mounted when that package provides one
-    from backoffice_api.keys_cli import app as _keys_app
-
-    keys_app = _keys_app
-except ImportError:
-    keys_app = None
-
-KEYS_HELP = (
-    "`keys create|revoke|list` (backoffice-api's API keys) is available."
-    if keys_app is not None
-    else "`keys` appears when backoffice-api provides backoffice_api.keys_cli (not installed here)."
-)
 
 app = typer.Typer(
     name="wolfgang",
-    help="Run the Wolfgang Backoffice locally and operate its event bus. " + KEYS_HELP,
+    help="Run the Wolfgang Backoffice locally and operate its event bus.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode="markdown",
@@ -136,6 +124,7 @@ def up(
     for name in names:
         if system.member(name).kind != "service":
             raise CliError(f"--service takes a service name: {', '.join(system.SERVICE_NAMES)}")
+    system.require_installed(names)
     ports = system.resolve_ports(os.environ, port or (), offset=port_offset)
     options_ = session.UpOptions(
         services=names,
@@ -163,6 +152,7 @@ def run_service(
     m = system.member(name)
     if m.kind != "service":
         raise CliError(f"{name} is not a service; services: {', '.join(system.SERVICE_NAMES)}")
+    system.require_installed([name])
     t = target(ctx)
     local = system.System(
         t.url,
@@ -248,18 +238,18 @@ def setup(
     jwt: Annotated[
         bool, typer.Option("--jwt", help="Evolution signs a JWT with the secret instead of sending it.")
     ] = False,
+    admin_token: AdminToken = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
 ) -> None:
     """Create a company, its operator's API key and a WhatsApp instance, and print what to paste into
     Evolution: the webhook URL, the events and the secret. The key and the secret are shown once."""
-    t = target(ctx)
+    token = keys.admin_token(admin_token)
 
     async def work() -> onboarding.Onboarded:
-        async with t.bus() as bus, httpx.AsyncClient(timeout=15.0) as http:
+        async with httpx.AsyncClient(timeout=15.0) as http:
             return await onboarding.onboard(
-                bus,
                 http,
-                redis_url=t.url,
+                admin_token=token,
                 backoffice_url=backoffice_url,
                 public_url=public_url,
                 instance=instance,
@@ -364,10 +354,7 @@ app.add_typer(backup.app, name="backup")
 app.add_typer(secrets.app, name="secrets")
 app.add_typer(outcomes.app, name="outcomes")
 app.add_typer(contracts.app, name="contracts")
-if keys_app is not None:
-    app.add_typer(
-        keys_app, name="keys", help="API keys of backoffice-api: create (shown once), revoke, list."
-    )
+app.add_typer(keys.app, name="keys")
 
 
 def main() -> None:
