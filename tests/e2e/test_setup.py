@@ -111,4 +111,4 @@ async def test_setup_for_a_name_another_company_holds_is_refused_and_says_how_to
 
     assert second.exit_code == 1
     assert "409" in second.stderr and "not available" in second.stderr
-    assert "python -m backoffice_api.keys_cli revoke key_" in second.stderr
+    assert "backoffice-api keys revoke key_" in second.stderr

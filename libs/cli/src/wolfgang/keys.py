@@ -1,7 +1,7 @@
 """``wolfgang keys create``: an operator key for a company, made by backoffice-api (``wolfgang.operator_keys``).
 
-Listing and revoking keys stay with backoffice-api's own tool (``python -m backoffice_api.keys_cli``), which
-runs where the service runs: the command line holds the platform operator's credential for one route, not
+Listing and revoking keys stay with backoffice-api's own command (``backoffice-api keys list|revoke``), run
+where the service runs: the command line holds the platform operator's credential for one route, not
 backoffice-api's Redis keys.
 """
 
@@ -18,7 +18,7 @@ from wolfgang.datadir import default_data_dir
 
 app = typer.Typer(
     help="Operator API keys of backoffice-api: create (shown once). List and revoke: "
-    "python -m backoffice_api.keys_cli where backoffice-api runs.",
+    "`backoffice-api keys list|revoke` where backoffice-api runs.",
     no_args_is_help=True,
 )
 

@@ -11,8 +11,9 @@ import httpx
 
 from wolfgang.console import CliError
 
-#: Where backoffice-api's own tool for listing and revoking keys runs (it reads REDIS_URL like the service).
-REVOKE_HINT = "python -m backoffice_api.keys_cli revoke {key_id} (where backoffice-api runs)"
+#: backoffice-api's own command for listing and revoking keys, run where the service runs (it reads REDIS_URL
+#: like the service; in its image: ``docker compose exec backoffice-api backoffice-api keys list``).
+REVOKE_HINT = "`backoffice-api keys revoke {key_id}` where backoffice-api runs"
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,6 @@
-"""backoffice-api's key tool: create (the key is shown once), revoke and list API keys, from Redis.
+"""``backoffice-api keys``: create (the key is shown once), revoke and list backoffice-api's API keys.
 
-``python -m backoffice_api.keys_cli list`` where the service runs (e.g. ``docker compose exec backoffice-api
-python -m backoffice_api.keys_cli list``): it reads ``REDIS_URL`` and ``BUS_PREFIX`` like the service does.
-The ``wolfgang`` command line creates keys over HTTP instead (routes/admin.py): it never reads these keys.
+Reads ``REDIS_URL`` and ``BUS_PREFIX`` like the service does, so it works wherever the service does.
 """
 
 from __future__ import annotations
@@ -117,7 +115,3 @@ def list_keys(company: Annotated[str | None, typer.Option(help="Only this compan
             str(r.burst or "default"),
         )
     console.print(table)
-
-
-if __name__ == "__main__":
-    app()
