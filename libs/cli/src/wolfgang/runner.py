@@ -63,7 +63,8 @@ class Runner:
             if port_in_use(port, self.system.host):
                 raise CliError(
                     f"port {port} for {name} is in use: stop what holds it, or choose another port "
-                    f"with --port {name}=N (or {member(name).port_variable}=N, or --port-offset N)"
+                    f"with --port {name}=N (or {member(name).port_variable}=N, or --port-offset N; a second "
+                    "system also needs a --data-dir of its own)"
                 )
 
     def spawn(self, name: str) -> Child:
