@@ -25,7 +25,7 @@ def announcement(instance: str) -> bytes:
 
 async def test_the_live_display_waits_out_a_redis_outage_and_shows_events_after_it(tmp_path, monkeypatch):
     screen = io.StringIO()
-    monkeypatch.setattr(session, "out", Console(file=screen, width=200))
+    monkeypatch.setattr(session, "out", Console(file=screen, soft_wrap=True))
     shown: list[str] = []
     monkeypatch.setattr(session, "_show", lambda event: shown.append(event.payload.instance_id))
     server = RedisServer(tmp_path / "redis", appendonly=True).start()

@@ -206,7 +206,8 @@ async def _display(bus: Bus, subscribed: asyncio.Event) -> int:
             await tail.follow(bus, on_event=_show, subscribed=connected)
         except (redis.RedisError, OSError, EventBusError) as exc:
             if not lost:
-                out.print(f"[yellow]live display: {escape(describe(exc))}; it resumes when Redis is back[/]")
+                why = escape(f"{type(exc).__name__}: {exc}")
+                out.print(f"[yellow]live display: lost Redis ({why}); it resumes when Redis is back[/]")
             lost = True
             await asyncio.sleep(1.0)
             continue
