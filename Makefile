@@ -7,10 +7,11 @@ RUN := $(UV) run --frozen
 DEMO ?= 1
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: run test lint typecheck pytest test-cluster sync tools browser contracts bench clean help
+.PHONY: run cli test lint typecheck pytest test-cluster sync tools browser contracts bench clean help
 
 help:
 	@echo "make run        start Redis (embedded unless REDIS_URL is set), the five services, the fakes and the demo"
+	@echo "make cli ARGS=… the wolfgang CLI against the running system (or ./wolfgang …), e.g. ARGS=consumers"
 	@echo "make test       ruff, mypy and the whole pytest suite against a real redis-server, then the"
 	@echo "                bus's contract suite again on a local Redis Cluster (make test-cluster)"
 	@echo "make tools      install promtool (Debian's prometheus package) for the infra/ checks, when missing"
@@ -85,8 +86,13 @@ contracts: sync
 	@for m in evolution_manager agent_runtime facebook_capi autentique_service backoffice_api; do \
 		$(RUN) python -m $$m.openapi || exit 1; done
 
+# ./wolfgang runs the CLI from the venv (no uv on PATH needed, no uv process between Ctrl-C and the supervisor).
 run: sync
-	$(RUN) wolfgang up $(if $(filter 0,$(DEMO)),--no-demo,)
+	./wolfgang up $(if $(filter 0,$(DEMO)),--no-demo,)
+
+# The CLI against the running system (it finds its Redis in .data): make cli ARGS="consumers"
+cli: sync
+	@./wolfgang $(ARGS)
 
 bench: sync browser
 	$(RUN) python bench/bus_throughput.py

@@ -29,6 +29,8 @@ async def setup(running, *args: str):
         "WOLFGANG_DEBUG": "",
         # The instance's own Evolution token, as its owner reads it in Evolution (evolution-manager verifies it).
         "WOLFGANG_INSTANCE_API_KEY": INSTANCE_APIKEY,
+        # The platform operator's credential: backoffice-api makes the company's first key with it.
+        "BACKOFFICE_ADMIN_TOKEN": system.credential("BACKOFFICE_ADMIN_TOKEN"),
     }
     return await asyncio.to_thread(CliRunner().invoke, app, ["setup", *args], env=env)
 
@@ -109,4 +111,4 @@ async def test_setup_for_a_name_another_company_holds_is_refused_and_says_how_to
 
     assert second.exit_code == 1
     assert "409" in second.stderr and "not available" in second.stderr
-    assert "wolfgang keys revoke key_" in second.stderr
+    assert "backoffice-api keys revoke key_" in second.stderr

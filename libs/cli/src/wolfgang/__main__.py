@@ -25,6 +25,7 @@ from wolfgang import (
     credentials,
     dlq,
     events,
+    keys,
     onboarding,
     outcomes,
     secrets,
@@ -34,26 +35,14 @@ from wolfgang import (
 from wolfgang import consumers as consumers_module
 from wolfgang import tail as tail_module
 from wolfgang.console import EXPECTED, CliError, describe, err, guard, out, print_json, run
+from wolfgang.datadir import DATA_DIR_VARIABLE, default_data_dir
 from wolfgang.demo import Demo, Outcome
-from wolfgang.target import DEFAULT_REDIS_URL, Target, target
-
-keys_app: typer.Typer | None
-try:  # backoffice-api owns API keys; its sub-app is mounted when that package provides one
-    from backoffice_api.keys_cli import app as _keys_app
-
-    keys_app = _keys_app
-except ImportError:
-    keys_app = None
-
-KEYS_HELP = (
-    "`keys create|revoke|list` (backoffice-api's API keys) is available."
-    if keys_app is not None
-    else "`keys` appears when backoffice-api provides backoffice_api.keys_cli (not installed here)."
-)
+from wolfgang.keys import AdminToken
+from wolfgang.target import DEFAULT_REDIS_URL, resolve, target
 
 app = typer.Typer(
     name="wolfgang",
-    help="Run the Wolfgang Backoffice locally and operate its event bus. " + KEYS_HELP,
+    help="Run the Wolfgang Backoffice locally and operate its event bus.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode="markdown",
@@ -68,16 +57,22 @@ def options(
         str | None,
         typer.Option(
             envvar="REDIS_URL",
-            help=f"Redis to use [default: {DEFAULT_REDIS_URL}; `up` starts its own when unset].",
+            help="Redis to use [default: the running system's (`make run`, found in $WOLFGANG_DATA_DIR or "
+            f".data), else {DEFAULT_REDIS_URL}; `up` starts its own when unset].",
             show_default=False,
         ),
     ] = None,
-    prefix: Annotated[str, typer.Option(envvar="BUS_PREFIX", help="Key prefix of the bus.")] = "wb",
+    prefix: Annotated[
+        str | None,
+        typer.Option(
+            envvar="BUS_PREFIX", help="Key prefix of the bus [default: the running system's, or wb]."
+        ),
+    ] = None,
     live_prefix: Annotated[
-        str, typer.Option(envvar="BUS_LIVE_PREFIX", help="Prefix of the live Pub/Sub channels.")
-    ] = "",
+        str | None, typer.Option(envvar="BUS_LIVE_PREFIX", help="Prefix of the live Pub/Sub channels.")
+    ] = None,
 ) -> None:
-    ctx.obj = Target(redis_url or None, prefix, live_prefix)
+    ctx.obj = resolve(redis_url or None, prefix, live_prefix, default_data_dir())
 
 
 @app.command()
@@ -104,9 +99,12 @@ def up(
         list[str] | None,
         typer.Option("--service", help="Run only these services (repeatable); no demo then."),
     ] = None,
-    data_dir: Annotated[Path, typer.Option(help="Redis data (AOF), logs and the demo's key.")] = Path(
-        ".data"
-    ),
+    data_dir: Annotated[
+        Path,
+        typer.Option(
+            envvar=DATA_DIR_VARIABLE, help="Redis data (AOF), logs and the demo's key; one system each."
+        ),
+    ] = Path(".data"),
     redis_port: Annotated[
         int | None, typer.Option(help="Port of the embedded Redis [default: 6390, or a free one].")
     ] = None,
@@ -126,6 +124,7 @@ def up(
     for name in names:
         if system.member(name).kind != "service":
             raise CliError(f"--service takes a service name: {', '.join(system.SERVICE_NAMES)}")
+    system.require_installed(names)
     ports = system.resolve_ports(os.environ, port or (), offset=port_offset)
     options_ = session.UpOptions(
         services=names,
@@ -153,6 +152,7 @@ def run_service(
     m = system.member(name)
     if m.kind != "service":
         raise CliError(f"{name} is not a service; services: {', '.join(system.SERVICE_NAMES)}")
+    system.require_installed([name])
     t = target(ctx)
     local = system.System(
         t.url,
@@ -160,9 +160,9 @@ def run_service(
         t.live_prefix,
         system.resolve_ports(os.environ),
         log_json=False,
-        credentials=credentials.load_or_create(Path(".data")),  # those `wolfgang up` gave the others
+        credentials=credentials.load_or_create(default_data_dir()),  # those `wolfgang up` gave the others
         # the key `up` sealed the stored secrets with, if it ran here; else the caller's SECRETS_KEYS
-        secrets_keys=acl.secrets_keys(Path(".data"), create=False),
+        secrets_keys=acl.secrets_keys(default_data_dir(), create=False),
     )
     env = local.environment(name)
     # The caller's own settings win over the local defaults: that is how a developer points it elsewhere.
@@ -179,7 +179,9 @@ def run_service(
 @guard
 def demo(
     ctx: typer.Context,
-    data_dir: Annotated[Path, typer.Option(help="Where the demo keeps its API key.")] = Path(".data"),
+    data_dir: Annotated[
+        Path, typer.Option(envvar=DATA_DIR_VARIABLE, help="Where the demo keeps its API key.")
+    ] = Path(".data"),
     port_offset: Annotated[int, typer.Option(envvar="WOLFGANG_PORT_OFFSET")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
 ) -> None:
@@ -236,18 +238,18 @@ def setup(
     jwt: Annotated[
         bool, typer.Option("--jwt", help="Evolution signs a JWT with the secret instead of sending it.")
     ] = False,
+    admin_token: AdminToken = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
 ) -> None:
     """Create a company, its operator's API key and a WhatsApp instance, and print what to paste into
     Evolution: the webhook URL, the events and the secret. The key and the secret are shown once."""
-    t = target(ctx)
+    token = keys.admin_token(admin_token)
 
     async def work() -> onboarding.Onboarded:
-        async with t.bus() as bus, httpx.AsyncClient(timeout=15.0) as http:
+        async with httpx.AsyncClient(timeout=15.0) as http:
             return await onboarding.onboard(
-                bus,
                 http,
-                redis_url=t.url,
+                admin_token=token,
                 backoffice_url=backoffice_url,
                 public_url=public_url,
                 instance=instance,
@@ -352,10 +354,7 @@ app.add_typer(backup.app, name="backup")
 app.add_typer(secrets.app, name="secrets")
 app.add_typer(outcomes.app, name="outcomes")
 app.add_typer(contracts.app, name="contracts")
-if keys_app is not None:
-    app.add_typer(
-        keys_app, name="keys", help="API keys of backoffice-api: create (shown once), revoke, list."
-    )
+app.add_typer(keys.app, name="keys")
 
 
 def main() -> None:

@@ -40,7 +40,7 @@ def fail(message: str) -> NoReturn:
 def describe(exc: BaseException) -> str:
     """One line for an error we expect, naming what failed rather than where."""
     if isinstance(exc, redis.ConnectionError | ConnectionRefusedError):
-        return f"cannot reach Redis: {exc} (set --redis-url or REDIS_URL)"
+        return f"cannot reach Redis: {exc} (is the system running? `make run`; else set --redis-url or REDIS_URL)"
     if isinstance(exc, redis.RedisError):
         return f"Redis refused the command: {exc}"
     if isinstance(exc, httpx.HTTPError):

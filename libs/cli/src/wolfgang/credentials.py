@@ -28,6 +28,8 @@ PAIRS: Mapping[str, Pair] = {
     "AUTENTIQUE_SERVICE_TOKEN": Pair("backoffice-api", "autentique-service"),
     "EVOLUTION_OPERATOR_TOKEN": Pair("operator", "evolution-manager"),
     "CAPI_ADMIN_TOKEN": Pair("operator", "facebook-capi"),
+    # A company's first operator key (backoffice-api's routes/admin.py): `wolfgang setup`, the demo.
+    "BACKOFFICE_ADMIN_TOKEN": Pair("operator", "backoffice-api"),
     "CAPI_BACKOFFICE_TOKEN": Pair("backoffice-api", "facebook-capi"),
     # Autentique signs its webhooks with it; locally fake-autentique is the caller.
     "AUTENTIQUE_WEBHOOK_SECRET": Pair("fake-autentique", "autentique-service"),
@@ -56,6 +58,15 @@ def load_or_create(data_dir: Path) -> dict[str, str]:
         with os.fdopen(fd, "w", encoding="utf-8") as file:
             json.dump(values, file, indent=2)
     return values
+
+
+def saved(data_dir: Path, name: str) -> str | None:
+    """One credential of the local system in ``data_dir``, if ``wolfgang up`` made it there (none is made)."""
+    try:
+        value = json.loads((data_dir / FILE_NAME).read_text(encoding="utf-8")).get(name)
+    except (OSError, ValueError, AttributeError):
+        return None
+    return value if isinstance(value, str) else None
 
 
 def of(process: str, values: Mapping[str, str]) -> dict[str, str]:

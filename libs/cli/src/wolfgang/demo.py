@@ -25,9 +25,10 @@ from typing import Any, TypeVar
 import httpx
 from backoffice_client import AsyncBackofficeClient, BackofficeError, NotFound
 from backoffice_client.models import Contract
-from eventbus import Bus, Envelope, connect
+from eventbus import Bus, Envelope
 from redis.exceptions import RedisError
 
+from wolfgang import operator_keys
 from wolfgang.console import CliError
 from wolfgang.events import history
 from wolfgang.system import (
@@ -126,10 +127,8 @@ class Demo:
                 CliError,
                 httpx.HTTPError,
                 RedisError,
-                ImportError,
-                AttributeError,
-                TypeError,
                 KeyError,
+                ValueError,
             ) as exc:
                 seed.problems.append(f"{label}: {exc}")
                 self.report(f"[yellow]![/] could not seed {label}: {exc}")
@@ -149,26 +148,19 @@ class Demo:
         self.state.chmod(0o600)  # it holds an API key
 
     async def _operator_key(self, seed: Seed, saved: dict[str, Any]) -> None:
-        # backoffice-api owns API keys (`wolfgang keys`); the demo uses the store its CLI uses, with the
-        # string-decoding client it expects.
-        from backoffice_api.apikeys import SCOPES, ApiKeys
-        from backoffice_api.keyspace import Keyspace
-
-        redis = connect(self.system.redis_url, decode_responses=True)
-        try:
-            keys = ApiKeys(redis, Keyspace(self.bus.keys))
-            key = saved.get("api_key")
-            if isinstance(key, str) and saved.get("company_id") == seed.company_id:
-                record = await keys.lookup(key)
-                if record is not None and record.usable(datetime.now(UTC)) is None:
-                    seed.api_key, seed.key_id = key, record.key_id
-                    return
-            key, record = await keys.create(
-                company_id=seed.company_id, scopes=set(SCOPES) - {"platform:admin"}, name="demo operator"
-            )
-            seed.api_key, seed.key_id = key, record.key_id
-        finally:
-            await redis.aclose()
+        """The saved key while backoffice-api still accepts it; else a new one from its admin route."""
+        api = self.system.url("backoffice-api")
+        key = saved.get("api_key")
+        if isinstance(key, str) and saved.get("company_id") == seed.company_id:
+            key_id = await operator_keys.usable(self.http, api, key, seed.company_id)
+            if key_id is not None:
+                seed.api_key, seed.key_id = key, key_id
+                return
+        admin = self.system.credential("BACKOFFICE_ADMIN_TOKEN")
+        made = await operator_keys.create(
+            self.http, api, admin, company_id=seed.company_id, name="demo operator"
+        )
+        seed.api_key, seed.key_id = made.api_key, made.key_id
 
     async def _instance(self, seed: Seed, saved: dict[str, Any]) -> None:
         body = {

@@ -1,7 +1,8 @@
 """``wolfgang setup``: what a new deployment needs before its first WhatsApp message, in one command.
 
-A company id, its operator's API key (backoffice-api's keys, stored as hashes: the key is printed once) and a
-WhatsApp instance registered through backoffice-api's own API with a fresh webhook secret; then the body of
+A company id, its operator's API key (made by backoffice-api over its admin route with the platform operator's
+credential, stored as a hash: the key is printed once) and a WhatsApp instance registered through
+backoffice-api's own API with a fresh webhook secret; then the body of
 Evolution's ``POST /webhook/set/{instance}`` that points the instance at evolution-manager with that secret,
 as a static header or as the key of the HS256 JWT Evolution signs (``shared/reference/evolution-api.md`` §4).
 The secret is generated here and never stored outside evolution-manager's registry: this output is the only
@@ -15,9 +16,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from eventbus import Bus
 from eventbus.ids import new_id
 
+from wolfgang import operator_keys
 from wolfgang.console import CliError
 
 #: The two Evolution events evolution-manager turns into catalog events; every other one is answered 200 and
@@ -62,10 +63,9 @@ def evolution_webhook(url: str, secret: str, *, jwt: bool) -> dict[str, Any]:
 
 
 async def onboard(
-    bus: Bus,
     http: httpx.AsyncClient,
     *,
-    redis_url: str,
+    admin_token: str,
     backoffice_url: str,
     public_url: str,
     instance: str,
@@ -75,13 +75,11 @@ async def onboard(
 ) -> Onboarded:
     """Create the key, register the instance, and say what Evolution needs. A refused registration leaves the
     key (it may be reused with ``--company``) and says how to revoke it."""
-    # backoffice-api owns API keys; keys_cli is the interface it gives this command line.
-    from backoffice_api.keys_cli import create_operator_key
-
     company = company_id or new_id("cmp")
-    api_key, record = await create_operator_key(
-        redis_url, bus.keys, company_id=company, name=f"operator of {instance}"
+    key = await operator_keys.create(
+        http, backoffice_url, admin_token, company_id=company, name=f"operator of {instance}"
     )
+    api_key = key.api_key
     secret = secrets.token_urlsafe(32)
     body: dict[str, Any] = {"channel": "whatsapp", "webhook_secret": secret}
     if instance_api_key:
@@ -90,16 +88,16 @@ async def onboard(
         f"{backoffice_url.rstrip('/')}/v1/instances/{instance}", json=body, headers={"X-API-Key": api_key}
     )
     if response.status_code >= 400:
-        detail = _detail(response)
+        detail = operator_keys.detail(response)
         raise CliError(
             f"backoffice-api refused the instance {instance!r} ({response.status_code}: {detail}); "
-            f"the key {record.key_id} of {company} was created: reuse the company with --company {company}, "
-            f"or revoke the key with `wolfgang keys revoke {record.key_id}`"
+            f"the key {key.key_id} of {company} was created: reuse the company with --company {company}, "
+            f"or revoke the key with {operator_keys.REVOKE_HINT.format(key_id=key.key_id)}"
         )
     url = public_url.rstrip("/") + WEBHOOK_PATH
     return Onboarded(
         company_id=company,
-        key_id=record.key_id,
+        key_id=key.key_id,
         api_key=api_key,
         instance=instance,
         instance_id=str(response.json()["instance_id"]),
@@ -107,15 +105,3 @@ async def onboard(
         webhook_secret=secret,
         evolution_webhook=evolution_webhook(url, secret, jwt=jwt),
     )
-
-
-def _detail(response: httpx.Response) -> str:
-    """servicekit's error body (``{"error": {"code", "message"}}``) names what was wrong, never an input value;
-    any other body is not echoed."""
-    try:
-        body = response.json()
-    except ValueError:
-        return response.reason_phrase
-    error = body.get("error") if isinstance(body, dict) else None
-    message = error.get("message") if isinstance(error, dict) else None
-    return message if isinstance(message, str) else response.reason_phrase

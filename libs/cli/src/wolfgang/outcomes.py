@@ -25,6 +25,7 @@ from rich.table import Table
 from servicekit.outcomes import is_outcome_unknown
 
 from wolfgang.console import CliError, guard, out, print_json, run
+from wolfgang.datadir import DATA_DIR_VARIABLE
 from wolfgang.target import target
 
 app = typer.Typer(
@@ -59,7 +60,9 @@ Tokens = Annotated[
         "EVOLUTION_OPERATOR_TOKEN / CAPI_ADMIN_TOKEN, else the local system's (.data/credentials.json).",
     ),
 ]
-DataDir = Annotated[Path, typer.Option(help="Where `wolfgang up` keeps the local credentials.")]
+DataDir = Annotated[
+    Path, typer.Option(envvar=DATA_DIR_VARIABLE, help="Where `wolfgang up` keeps the local credentials.")
+]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
 

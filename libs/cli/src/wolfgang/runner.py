@@ -63,7 +63,8 @@ class Runner:
             if port_in_use(port, self.system.host):
                 raise CliError(
                     f"port {port} for {name} is in use: stop what holds it, or choose another port "
-                    f"with --port {name}=N (or {member(name).port_variable}=N, or --port-offset N)"
+                    f"with --port {name}=N (or {member(name).port_variable}=N, or --port-offset N; a second "
+                    "system also needs a --data-dir of its own)"
                 )
 
     def spawn(self, name: str) -> Child:
@@ -85,6 +86,12 @@ class Runner:
         child = Child(m, self.system.url(name), log_path, process)
         self.children.append(child)
         return child
+
+    def respawn(self, child: Child) -> Child:
+        """Start ``child``'s process again (it exited), in its place among the children."""
+        if child in self.children:
+            self.children.remove(child)
+        return self.spawn(child.name)
 
     async def start(self, names: Iterable[str], progress: Progress) -> None:
         """Start ``names`` together and return when every one is ready; on failure, say which and why."""

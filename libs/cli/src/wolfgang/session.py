@@ -3,34 +3,38 @@
 Order matters on the way down as on the way up: the services stop first (each finishes or releases its
 in-flight events, which needs Redis), then the fakes, then Redis, gracefully, so that its AOF is complete
 and the next ``up`` finds everything where it was.
+
+While it runs it supervises (``wolfgang.supervisor``): Redis and the services are restarted when they die, and
+the live display waits for Redis rather than ending the session. It holds its data directory
+(``wolfgang.datadir``): a second ``up`` on the same directory is refused before it starts anything.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
-import shlex
 import signal
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
-from eventbus import Bus, Envelope
+import redis
+from eventbus import Bus, Envelope, EventBusError
 from eventbus.server import RedisServer, free_port
 from pydantic import SecretStr
 from rich.markup import escape
 from servicekit.secretbox import SecretBox
 
-from wolfgang import credentials, tail
+from wolfgang import banner, credentials, supervisor, tail
 from wolfgang.acl import create_users, secrets_keys
-from wolfgang.console import out
-from wolfgang.demo import Demo, DemoFailed, Seed
+from wolfgang.console import EXPECTED, describe, out
+from wolfgang.datadir import DataDirLock, RunningSystem
+from wolfgang.demo import Demo
 from wolfgang.runner import Runner, progress_bar
 from wolfgang.secrets import rotate as seal_stored_secrets
-from wolfgang.system import FAKES, INSTANCE, SERVICE_NAMES, System, port_in_use
+from wolfgang.system import FAKES, SERVICE_NAMES, System, port_in_use
 from wolfgang.target import Target
 
 EMBEDDED_REDIS_PORT = 6390
@@ -48,6 +52,7 @@ class UpOptions:
 
 async def up(target: Target, ports: dict[str, int], options: UpOptions) -> int:
     """Run until SIGINT/SIGTERM (or the demo's end with ``exit_after_demo``); returns the exit code."""
+    lock = DataDirLock(options.data_dir).acquire()  # before anything starts: refused here, nothing to undo
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
 
@@ -62,6 +67,7 @@ async def up(target: Target, ports: dict[str, int], options: UpOptions) -> int:
         loop.add_signal_handler(signum, on_signal)
     server: RedisServer | None = None
     runner: Runner | None = None
+    keeping_redis: asyncio.Task[None] | None = None
     try:
         redis_url = target.redis_url
         if redis_url is None:
@@ -73,6 +79,8 @@ async def up(target: Target, ports: dict[str, int], options: UpOptions) -> int:
             # its own session: Ctrl-C reaches Redis only through stop(), after the services are done with it
             await asyncio.to_thread(server.start, new_session=True)
             redis_url = server.url
+            keeping_redis = asyncio.create_task(supervisor.keep_redis(server, _say_supervisor))
+        lock.publish(RunningSystem(redis_url, target.prefix, target.live_prefix, os.getpid()))
         keys = os.environ.get("SECRETS_KEYS") or secrets_keys(options.data_dir) or ""
         service_urls: dict[str, str] = {}
         if server is not None:  # our own server: each service gets its ACL user, as in production
@@ -104,6 +112,10 @@ async def up(target: Target, ports: dict[str, int], options: UpOptions) -> int:
         return 0
     finally:
         stop.set()
+        if keeping_redis is not None:  # first: Redis is stopped below on purpose
+            keeping_redis.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeping_redis
         if runner is not None and runner.children:
             out.print("\nstopping: SIGTERM to every process, then waiting for each …")
             for name, code in await runner.stop():
@@ -116,6 +128,7 @@ async def up(target: Target, ports: dict[str, int], options: UpOptions) -> int:
             out.print(f"  {'redis':<20} [green]stopped[/] (data kept in {options.data_dir / 'redis'})")
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
+        lock.release()
 
 
 async def _session(system: System, runner: Runner, options: UpOptions) -> int:
@@ -124,7 +137,7 @@ async def _session(system: System, runner: Runner, options: UpOptions) -> int:
     with progress_bar(out) as progress:
         await runner.start([f.name for f in FAKES], progress)
         await runner.start(options.services, progress)
-    watcher = asyncio.create_task(_watch(runner))
+    keeper = asyncio.create_task(supervisor.ServiceKeeper(runner, _say_supervisor).run())
     try:
         async with (
             Bus.from_url(system.redis_url, source="wolfgang", settings=_bus_settings(system)) as bus,
@@ -136,9 +149,7 @@ async def _session(system: System, runner: Runner, options: UpOptions) -> int:
             tailing: asyncio.Task[int] | None = None
             if options.tail:
                 subscribed = asyncio.Event()
-                tailing = asyncio.create_task(
-                    tail.follow(bus, on_event=_show, subscribed=subscribed), name="tail"
-                )
+                tailing = asyncio.create_task(_display(bus, subscribed), name="tail")
                 await subscribed.wait()
             failed = False
             if options.demo and seed is not None:
@@ -150,10 +161,10 @@ async def _session(system: System, runner: Runner, options: UpOptions) -> int:
                         f"deal {outcome.deal_id}, contract {outcome.contract_id}, {outcome.replies} replies, "
                         f"conversions: {', '.join(outcome.conversions)}"
                     )
-                except DemoFailed as exc:
+                except EXPECTED as exc:  # Redis lost mid-demo too: the demo fails, the system stays up
                     failed = True
-                    out.print(f"[bold red]demo failed:[/] {escape(str(exc))}")
-            _print_summary(system, options, seed)
+                    out.print(f"[bold red]demo failed:[/] {escape(describe(exc))}")
+            banner.show(system, options.services, options.data_dir, seed)
             if options.exit_after_demo:
                 return 1 if failed else 0
             if tailing is None:
@@ -163,7 +174,9 @@ async def _session(system: System, runner: Runner, options: UpOptions) -> int:
                 await tailing
             return 0
     finally:
-        watcher.cancel()
+        keeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await keeper
 
 
 def _bus_settings(system: System) -> Any:
@@ -178,52 +191,33 @@ def _show(event: Envelope[Any]) -> None:
     out.print(tail.render(event))
 
 
-async def _watch(runner: Runner) -> None:
-    """Say so when a process dies under us; the rest keeps running (the tail shows the consequences)."""
-    told: set[str] = set()
+def _say_supervisor(line: str) -> None:
+    out.print(f"[dim]supervisor ▸[/] {line}")
+
+
+async def _display(bus: Bus, subscribed: asyncio.Event) -> int:
+    """The live bus until cancelled. Losing Redis pauses it (said once), never ends it: the services wait for
+    Redis too, and the supervisor brings it back."""
+    lost = False
     while True:
-        for child in runner.exited():
-            if child.name not in told:
-                told.add(child.name)
-                out.print(
-                    f"[bold red]{child.name} exited with code {child.process.returncode}[/]; "
-                    f"see {child.log_path} (restart: wolfgang run {child.name})"
-                )
-        await asyncio.sleep(1.0)
+        connected = asyncio.Event()
+        announce = asyncio.create_task(_when_connected(connected, subscribed, after_loss=lost))
+        try:
+            await tail.follow(bus, on_event=_show, subscribed=connected)
+        except (redis.RedisError, OSError, EventBusError) as exc:
+            if not lost:
+                why = escape(f"{type(exc).__name__}: {exc}")
+                out.print(f"[yellow]live display: lost Redis ({why}); it resumes when Redis is back[/]")
+            lost = True
+            await asyncio.sleep(1.0)
+            continue
+        finally:
+            announce.cancel()
+        return 0
 
 
-def _print_summary(system: System, options: UpOptions, seed: Seed | None) -> None:
-    out.rule("running")
-    for name in (*options.services, *(f.name for f in FAKES)):
-        out.print(f"  {name:<20} {system.url(name)}")
-    out.print(f"  {'redis':<20} {system.redis_url}  (prefix {system.prefix})")
-    out.print(f"  logs                 {options.data_dir / 'logs'}/<name>.log")
-    if seed is None:
-        return
-    api, key = system.url("backoffice-api"), seed.api_key
-    if key:
-        out.print(f"\n  company              {seed.company_id}")
-        out.print(f"  operator API key     [bold]{key}[/]  (kept in {options.data_dir / 'demo.json'})")
-        out.print(f"  operators' console   {api}/console/  (sign in with that key)")
-    hello = json.dumps(
-        {
-            "instance": INSTANCE,
-            "template": "text",
-            "params": {"from_number": "5511988887777", "text": "Oi, quero fazer um aniversário de 15 anos"},
-        },
-        ensure_ascii=False,
-    )
-    commands = [
-        f"curl -s {api}/v1/leads -H 'X-API-Key: {key}'" if key else None,
-        f"curl -s {api}/v1/contracts -H 'X-API-Key: {key}'" if key else None,
-        f"curl -s {system.url('fake-evolution')}/_fake/webhooks/send -H 'content-type: application/json' "
-        f"-d {shlex.quote(hello)}",
-        f"curl -s {system.url('fake-evolution')}/_fake/sent",
-        f"curl -s {system.url('fake-graph')}/_fake/events",
-        f"uv run wolfgang --redis-url {system.redis_url} --prefix {system.prefix} tail",
-        f"uv run wolfgang --redis-url {system.redis_url} --prefix {system.prefix} consumers",
-    ]
-    out.print("\n  try:")
-    for command in commands:
-        if command is not None:
-            out.print(f"    {escape(command)}")
+async def _when_connected(connected: asyncio.Event, subscribed: asyncio.Event, *, after_loss: bool) -> None:
+    await connected.wait()
+    subscribed.set()
+    if after_loss:
+        out.print("[green]live display: reconnected[/] (events published meanwhile are in the streams)")

@@ -11,6 +11,7 @@ Every service is told ``WOLFGANG_ENV=development``: production (the default) wou
 
 from __future__ import annotations
 
+import importlib.util
 import socket
 import sys
 from collections.abc import Iterable, Mapping
@@ -76,6 +77,17 @@ def member(name: str) -> Member:
         return MEMBERS[name]
     except KeyError:
         raise CliError(f"unknown process {name!r}; known: {', '.join(MEMBERS)}") from None
+
+
+def require_installed(names: Iterable[str]) -> None:
+    """The services are run (``python -m <module>``), never imported, and not dependencies of this package:
+    they must be installed beside it, as ``make run``'s workspace environment has them."""
+    missing = [n for n in names if importlib.util.find_spec(member(n).module) is None]
+    if missing:
+        raise CliError(
+            f"{', '.join(missing)} not installed in this environment ({sys.prefix}): run the system from the "
+            "project's environment (`make run`, or `uv sync --all-packages` then ./wolfgang up)"
+        )
 
 
 def resolve_ports(

@@ -32,6 +32,7 @@ from backoffice_api.keyspace import Keyspace
 from backoffice_api.live import LiveHub
 from backoffice_api.ratelimit import RateLimiter
 from backoffice_api.routes import (
+    admin,
     contracts,
     conversions,
     deals,
@@ -143,6 +144,7 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
         ops,
         outcomes,
         me,
+        admin,
     ):
         app.include_router(module.router)
     app.mount("/console", console_app(), name="console")

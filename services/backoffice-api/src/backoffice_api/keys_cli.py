@@ -1,4 +1,4 @@
-"""``wolfgang keys``: create (the key is shown once), revoke and list backoffice-api's API keys.
+"""``backoffice-api keys``: create (the key is shown once), revoke and list backoffice-api's API keys.
 
 Reads ``REDIS_URL`` and ``BUS_PREFIX`` like the service does, so it works wherever the service does.
 """

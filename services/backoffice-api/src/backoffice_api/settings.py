@@ -46,6 +46,11 @@ class Settings(ServiceSettings):
         None, validation_alias=AliasChoices("capi_token", "CAPI_BACKOFFICE_TOKEN")
     )
     upstream_timeout: float = Field(5.0, gt=0)
+    #: The platform operator's credential for ``POST /admin/companies/{id}/keys`` (routes/admin.py); unset,
+    #: that route lets nobody in.
+    admin_token: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("admin_token", "BACKOFFICE_ADMIN_TOKEN")
+    )
 
     #: Default token bucket of an API key: sustained requests per minute, and the burst it may spend at once.
     rate_limit_per_minute: int = Field(100, ge=1)
