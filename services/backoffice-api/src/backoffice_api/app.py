@@ -32,6 +32,8 @@ from backoffice_api.keyspace import Keyspace
 from backoffice_api.live import LiveHub
 from backoffice_api.ratelimit import RateLimiter
 from backoffice_api.routes import (
+    admin_keys,
+    contract_actions,
     contracts,
     deals,
     events,
@@ -130,7 +132,20 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
         **servicekit.docs_options(settings),
     )
     # lead_desk before leads: its /v1/leads/search must not reach /v1/leads/{lead_id}.
-    for module in (lead_desk, leads, deals, contracts, instances, metrics, events, ops, outcomes, me):
+    for module in (
+        lead_desk,
+        leads,
+        deals,
+        contracts,
+        contract_actions,
+        instances,
+        metrics,
+        events,
+        ops,
+        outcomes,
+        me,
+        admin_keys,
+    ):
         app.include_router(module.router)
     app.mount("/console", console_app(), name="console")
     servicekit.install(app, service=SERVICE, max_body_bytes=settings.max_body_bytes, settings=settings)
