@@ -233,10 +233,13 @@ async def test_a_contract_reminded_then_signed_links_its_pdf_and_a_cancelled_one
     ]
     with pytest.raises(ValueError, match="document_expired"):
         await stack.fake.sign(second["document_id"], 0)
-    statuses = {
-        c["contract_id"]: c["status"]
-        for c in (await api.get("/v1/contracts", headers=headers)).json()["items"]
-    }
+
+    async def both_listed() -> dict[str, str] | None:
+        items = (await api.get("/v1/contracts", headers=headers)).json()["items"]
+        statuses = {c["contract_id"]: c["status"] for c in items}
+        return statuses if second["contract_id"] in statuses else None
+
+    statuses = await eventually(both_listed, timeout=10)
     assert statuses[second["contract_id"]] == "cancelled" and statuses[cid] == "signed"
     assert [e.payload.contract_id for e in await stack.events("contract.signed")] == [cid]
     refused = await api.post(f"/v1/contracts/{cid}/cancel", headers=headers)
