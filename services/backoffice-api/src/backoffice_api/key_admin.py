@@ -7,7 +7,8 @@ id; the key id is derived from a digest of company and Idempotency-Key, which is
 reads Redis without the Idempotency-Key cannot unseal it. The record lives 24 hours; keys of at least 16
 characters (a UUID) are required for this reason.
 
-Rotation revokes the old key at once (``HSETNX revoked_at``: of two concurrent rotations without a key only
+Rotation revokes the old key at once (one script sets ``revoked_at`` if unset: of two concurrent rotations
+without a key only
 one wins) and makes a new one with the same name, scopes and limits.
 """
 
@@ -26,6 +27,13 @@ from ulid import ULID
 from backoffice_api.apikeys import ApiKey, ApiKeys, new_secret
 
 REQUEST_TTL_SECONDS = 24 * 3600
+# Sets revoked_at unless it is set (a record keeps the field, empty, while the key is live): 1 if this call
+# revoked it.
+_REVOKE_ONCE = """
+local at = redis.call('HGET', KEYS[1], 'revoked_at')
+if at == false or at == '' then redis.call('HSET', KEYS[1], 'revoked_at', ARGV[1]) return 1 end
+return 0
+"""
 
 
 class IdempotencyKeyReused(ValueError):
@@ -61,6 +69,7 @@ class KeyAdmin:
     def __init__(self, keys: ApiKeys) -> None:
         self.keys = keys
         self.redis = keys.redis
+        self._revoke_once = self.redis.register_script(_REVOKE_ONCE)
 
     async def _claim(
         self, company: str, idempotency_key: str, request: dict[str, Any], key_id: str
@@ -117,11 +126,8 @@ class KeyAdmin:
             return Issued(secret, existing, False)
         if first:
             # Only the request that revokes the old key makes its successor.
-            revoked_now = await self.redis.hsetnx(
-                self.keys.ks.api_key(str(await self.redis.get(self.keys.ks.api_key_id(key_id)))),
-                "revoked_at",
-                datetime.now(UTC).isoformat(),
-            )
+            record = self.keys.ks.api_key(str(await self.redis.get(self.keys.ks.api_key_id(key_id))))
+            revoked_now = await self._revoke_once(keys=[record], args=[datetime.now(UTC).isoformat()])
             if not revoked_now:
                 await self.redis.delete(record_key)  # a retry must not find a claim to complete
                 raise Conflict(f"API key {key_id} is revoked already (rotated or revoked): nothing to rotate")
