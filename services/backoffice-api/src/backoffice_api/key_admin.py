@@ -8,8 +8,7 @@ reads Redis without the Idempotency-Key cannot unseal it. The record lives 24 ho
 characters (a UUID) are required for this reason.
 
 Rotation revokes the old key at once (one script sets ``revoked_at`` if unset: of two concurrent rotations
-without a key only
-one wins) and makes a new one with the same name, scopes and limits.
+without a key only one wins) and makes a new one with the same name, scopes and limits.
 """
 
 from __future__ import annotations
