@@ -164,13 +164,8 @@ async def test_capi_settings_bad_input_scope_and_company(client, headers, make_k
     )
     no_admin = {"X-API-Key": await make_key(scopes={"metrics:read"})}
 
-    assert (
-        no_token.status_code == 422
-        and no_token.json()["error"]["problems"][0]["field"] == "access_token"
-    )
-    assert (
-        bad_pixel.status_code == 422 and bad_pixel.json()["error"]["problems"][0]["field"] == "pixel_id"
-    )
+    assert no_token.status_code == 422 and no_token.json()["error"]["problems"][0]["field"] == "access_token"
+    assert bad_pixel.status_code == 422 and bad_pixel.json()["error"]["problems"][0]["field"] == "pixel_id"
     assert (await client.get("/v1/admin/capi")).status_code == 401
     assert (await client.get("/v1/admin/capi", headers=no_admin)).status_code == 403
     await client.put(
