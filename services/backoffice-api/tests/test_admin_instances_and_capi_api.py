@@ -1,7 +1,7 @@
 """Administration with the `admin` scope: an instance paired (the QR code evolution-manager relays from
 Evolution's connect), refreshed and unregistered; the company's Conversions API settings, token write-only.
-evolution-manager and facebook-capi are stand-ins answering as their routes do (instance_admin.py,
-settings_api.py there), extending the conftest's."""
+evolution-manager's pairing routes are a stand-in answering as instance_admin.py there does, extending the
+conftest's; facebook-capi's settings are the conftest's."""
 
 from __future__ import annotations
 
@@ -22,7 +22,6 @@ class Admins:
         self.upstreams = upstreams
         self.base = upstreams._evolution
         self.connects: list[str] = []
-        self.capi: dict[str, dict[str, Any]] = {}  # company → settings as facebook-capi stores them
 
     def evolution(self, request: httpx.Request) -> httpx.Response:
         parts = request.url.path.split("/")  # '', v1, instances, name[, action]
@@ -44,37 +43,13 @@ class Admins:
             | {"pairing_code": "WZYEH1YY" if request.url.params.get("number") else None},
         )
 
-    def capi_settings(self, request: httpx.Request) -> httpx.Response:
-        company = request.url.path.split("/")[4]
-        if request.method == "GET":
-            if company not in self.capi:
-                return httpx.Response(404, json={"error": {"code": "not_found", "message": "none"}})
-            return httpx.Response(
-                200, json={k: v for k, v in self.capi[company].items() if k != "access_token"}
-            )
-        body = json.loads(request.content)
-        token = body.get("access_token") or self.capi.get(company, {}).get("access_token")
-        if token is None:
-            problem = {"field": "body.access_token", "problem": "required for a first configuration"}
-            return httpx.Response(
-                422, json={"error": {"code": "invalid", "message": "x", "problems": [problem]}}
-            )
-        self.capi[company] = body | {"access_token": token, "company_id": company, "updated_at": None}
-        return httpx.Response(200, json={k: v for k, v in self.capi[company].items() if k != "access_token"})
-
 
 @pytest.fixture
 def upstreams(upstreams: Any) -> Any:
     admins = Admins(upstreams)
     upstreams._evolution = admins.evolution
-    upstreams._capi = admins.capi_settings
     upstreams.admins = admins
     return upstreams
-
-
-@pytest.fixture
-def settings(settings):
-    return settings.model_copy(update={"capi_token": settings.autentique_token})
 
 
 async def a_registered_instance(client, headers) -> dict:
@@ -152,7 +127,7 @@ async def test_capi_settings_token_is_write_only_and_kept_when_left_out(client, 
 
     assert first.status_code == second.status_code == read.status_code == 200
     assert read.json()["test_event_code"] == "TEST2" and read.json()["pixel_id"] == "1234567890"
-    assert upstreams.admins.capi[COMPANY]["access_token"] == CAPI_TOKEN  # forwarded, kept…
+    assert upstreams.capi[COMPANY]["access_token"] == CAPI_TOKEN  # forwarded, kept…
     shown = first.text + second.text + read.text + json.dumps(logs, default=str)
     assert CAPI_TOKEN not in shown and "access_token" not in read.json()  # …never shown nor logged
 
