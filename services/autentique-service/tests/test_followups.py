@@ -126,3 +126,24 @@ async def test_the_signed_pdf_url_is_given_once_signed(service) -> None:
     assert before.status_code == 409
     assert after.status_code == 200
     assert after.json()["url"].endswith(f"/documentos/{contract['document_id']}/assinado.pdf")
+
+
+async def test_a_cancel_autentique_did_not_confirm_is_cancelling_never_signs_and_a_retry_finishes_it(
+    service,
+) -> None:
+    contract = (await service.create()).json()
+    url = f"/v1/contracts/{contract['contract_id']}/cancel"
+    token, service.fake.api_token = service.fake.api_token, "revoked"  # Autentique refuses our token a while
+
+    failed = await service.http.post(url, headers=service.auth)
+    meanwhile = (await service.get(contract["contract_id"])).json()["status"]
+    for index in range(2):  # the signers still have working links: Autentique was not told
+        await service.fake.sign(contract["document_id"], index)
+    service.fake.api_token = token
+    retried = await service.http.post(url, headers=service.auth)
+
+    assert failed.status_code == 502 and meanwhile == "cancelling"
+    assert await service.events("contract.signed") == []
+    assert retried.status_code == 200 and retried.json()["status"] == "cancelled"
+    document = contract["document_id"]
+    assert service.fake.mutations == [("updateDocument", document), ("deleteDocument", document)]
