@@ -182,3 +182,65 @@ async def test_the_leads_correlation_id_reaches_the_contract_and_its_signature(s
         created.correlation_id,
         contract_created.id,
     )
+
+
+async def test_a_contract_reminded_then_signed_links_its_pdf_and_a_cancelled_one_never_signs(stack) -> None:
+    _, _, deal = await a_deal_for_a_qualified_lead(stack)
+    api, headers = stack.backoffice, stack.headers
+    sent = (
+        await api.post(f"/v1/deals/{deal['deal_id']}/contract", json={"signers": SIGNERS}, headers=headers)
+    ).json()
+    cid, document = sent["contract_id"], sent["document_id"]
+
+    reminder = {"Idempotency-Key": "remind-e2e-1"}
+    reminded = await api.post(f"/v1/contracts/{cid}/reminders", headers=headers | reminder)
+    again = await api.post(f"/v1/contracts/{cid}/reminders", headers=headers | reminder)
+    assert reminded.status_code == again.status_code == 200 and reminded.json()["signers"] == 2
+    assert [m for m, _ in stack.fake.mutations] == [
+        "resendSignatures"
+    ] * 2  # once per signer, not per request
+
+    for index in range(2):
+        await stack.fake.sign(document, index)
+
+    async def listed_signed() -> dict | None:
+        items = (await api.get("/v1/contracts", headers=headers)).json()["items"]
+        mine = [c for c in items if c["contract_id"] == cid and c["status"] == "signed"]
+        return mine[0] if mine else None
+
+    listed = await eventually(listed_signed, timeout=10)
+    detail = (await api.get(f"/v1/contracts/{cid}", headers=headers)).json()
+    assert listed["progress"] == detail["progress"] == {"signed": 2, "total": 2}
+    assert [s["status"] for s in listed["signers"]] == [s["status"] for s in detail["signers"]]
+    pdf = await api.get(f"/v1/contracts/{cid}/signed-pdf", headers=headers)
+    assert pdf.status_code == 200 and pdf.json()["url"].endswith(f"/documentos/{document}/assinado.pdf")
+
+    # A second deal's contract, cancelled: Autentique is told once, its links stop signing, nothing is signed.
+    body = {"lead_id": "lead_e2e", "value": 9000, "currency": "BRL", "event": {"type": "aniversário"}}
+    other = (await api.post("/v1/deals", json=body, headers=headers)).json()
+    second = (
+        await api.post(f"/v1/deals/{other['deal_id']}/contract", json={"signers": SIGNERS}, headers=headers)
+    ).json()
+    before = len(stack.fake.mutations)
+    cancelled = await api.post(f"/v1/contracts/{second['contract_id']}/cancel", headers=headers)
+    repeated = await api.post(f"/v1/contracts/{second['contract_id']}/cancel", headers=headers)
+
+    assert cancelled.status_code == repeated.status_code == 200
+    assert cancelled.json()["status"] == repeated.json()["status"] == "cancelled"
+    assert stack.fake.mutations[before:] == [
+        ("updateDocument", second["document_id"]),
+        ("deleteDocument", second["document_id"]),
+    ]
+    with pytest.raises(ValueError, match="document_expired"):
+        await stack.fake.sign(second["document_id"], 0)
+
+    async def both_listed() -> dict[str, str] | None:
+        items = (await api.get("/v1/contracts", headers=headers)).json()["items"]
+        statuses = {c["contract_id"]: c["status"] for c in items}
+        return statuses if second["contract_id"] in statuses else None
+
+    statuses = await eventually(both_listed, timeout=10)
+    assert statuses[second["contract_id"]] == "cancelled" and statuses[cid] == "signed"
+    assert [e.payload.contract_id for e in await stack.events("contract.signed")] == [cid]
+    refused = await api.post(f"/v1/contracts/{cid}/cancel", headers=headers)
+    assert refused.status_code == 409

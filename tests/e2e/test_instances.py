@@ -55,3 +55,36 @@ async def test_unknown_instance_and_wrong_secret_answer_alike(running) -> None:
     unknown = await running.http.post(url, json=envelope | {"instance": "nao-existe-99"})
     assert (known.status_code, known.text) == (unknown.status_code, unknown.text)
     assert known.status_code == 401
+
+
+async def test_a_company_pairs_refreshes_and_removes_its_instance_through_backoffice(running) -> None:
+    seed = await running.demo.seed()
+    http, api = running.http, running.system.url("backoffice-api")
+    mine = {"X-API-Key": seed.api_key}
+    fake = running.system.url("fake-evolution")
+    await http.post(
+        f"{fake}/_fake/instances",
+        json={"name": "vendas-03", "apikey": "token-of-vendas-03", "connection_state": "close"},
+    )
+    registered = await http.put(
+        f"{api}/v1/instances/vendas-03", json={"api_key": "token-of-vendas-03"}, headers=mine
+    )
+    assert registered.status_code == 200, registered.text
+
+    pairing = await http.post(
+        f"{api}/v1/instances/vendas-03/connect", params={"number": "5511912345678"}, headers=mine
+    )
+    refreshed = await http.post(f"{api}/v1/instances/vendas-03/refresh", headers=mine)
+    stranger = await key_of(running, "cmp_e2e_stranger")
+    theirs = await http.post(f"{api}/v1/instances/vendas-03/connect", headers=stranger)
+    removed = await http.delete(f"{api}/v1/instances/vendas-03", headers=mine)
+
+    assert pairing.status_code == 200, pairing.text
+    assert pairing.json()["state"] == "connecting" and pairing.json()["qr_code"].startswith(
+        "data:image/png;base64,"
+    )
+    assert pairing.json()["qr_text"] == "2@vendas-03-1" and pairing.json()["pairing_code"]  # the fake's QR
+    assert refreshed.status_code == 200 and refreshed.json()["state"] == "connecting"
+    assert theirs.status_code == 404
+    assert removed.status_code == 200
+    assert (await http.get(f"{api}/v1/instances/vendas-03", headers=mine)).status_code == 404

@@ -8,12 +8,15 @@ from pathlib import Path
 
 import backoffice_client
 import pytest
+from backoffice_client.admin_models import SCHEMAS as ADMIN_SCHEMAS
 from backoffice_client.models import SCHEMAS
 
 DOCUMENT = Path(__file__).resolve().parents[3] / "contracts" / "openapi" / "backoffice-api.json"
 
 
-@pytest.mark.parametrize(("model", "schema"), SCHEMAS.items(), ids=lambda v: getattr(v, "__name__", v))
+@pytest.mark.parametrize(
+    ("model", "schema"), [*SCHEMAS.items(), *ADMIN_SCHEMAS.items()], ids=lambda v: getattr(v, "__name__", v)
+)
 def test_every_field_is_in_the_document(model, schema):
     schemas = json.loads(DOCUMENT.read_text(encoding="utf-8"))["components"]["schemas"]
     declared = schemas[schema]
@@ -28,7 +31,7 @@ def test_every_field_is_in_the_document(model, schema):
 def test_every_schema_the_api_answers_with_has_a_model():
     schemas = json.loads(DOCUMENT.read_text(encoding="utf-8"))["components"]["schemas"]
     answered = {name for name in schemas if name.endswith(("Public", "Page", "List"))}
-    assert answered <= set(SCHEMAS.values())
+    assert answered <= set(SCHEMAS.values()) | set(ADMIN_SCHEMAS.values())
 
 
 def test_exported_names():
@@ -48,5 +51,6 @@ def test_exported_names():
         "Unauthorized",
         "Unreachable",
         "ValidationFailed",
+        "admin_models",
         "models",
     ]

@@ -8,6 +8,8 @@ internal APIs we call, implementing exactly the contracts the service brief writ
   has it, 422 naming ``api_key`` when it is missing on creation or is not the instance's Evolution token, which
   here is ``Upstreams.tokens[name]``), ``GET /v1/instances?company_id=``, ``GET /v1/instances/{name}``;
 - agent-runtime ``PUT/DELETE/GET /v1/leads/{lead_id}/handoff``;
+- facebook-capi ``PUT/GET /v1/settings/companies/{id}/capi`` (the access token kept when a PUT leaves it out,
+  422 naming it on a first configuration without one; never answered);
 
 all behind ``Authorization: Bearer dev-service-token``; each records what it was sent and can fail on demand.
 """
@@ -48,6 +50,7 @@ class Upstreams:
         # Each instance's own token on the Evolution server, which evolution-manager verifies.
         self.tokens: dict[str, str] = {"loja": "evo-token-of-loja", "loja-centro": "evo-api-key-123"}
         self.handoffs: dict[str, dict[str, Any]] = {}
+        self.capi: dict[str, dict[str, Any]] = {}  # company → CAPI settings as facebook-capi stores them
         self.requests: list[httpx.Request] = []
         self.fail: dict[str, int] = {"autentique": 0, "evolution": 0, "agent": 0, "capi": 0}
         self.idempotent: dict[str, tuple[bytes, httpx.Response]] = {}  # Idempotency-Key → (body, answer)
@@ -153,6 +156,20 @@ class Upstreams:
             return httpx.Response(200, json=self.instances[name])
         return httpx.Response(404, json={"error": {"code": "not_found", "message": "no such instance"}})
 
+    def _capi(self, request: httpx.Request) -> httpx.Response:
+        company = request.url.path.split("/")[4]
+        if request.method == "PUT":
+            body = json.loads(request.content)
+            token = body.get("access_token") or self.capi.get(company, {}).get("access_token")
+            if token is None:
+                problem = {"field": "body.access_token", "problem": "required for a first configuration"}
+                error = {"code": "invalid", "message": "access_token: required", "problems": [problem]}
+                return httpx.Response(422, json={"error": error})
+            self.capi[company] = body | {"access_token": token, "company_id": company, "updated_at": None}
+        if company not in self.capi:
+            return httpx.Response(404, json={"error": {"code": "not_found", "message": "no configuration"}})
+        return httpx.Response(200, json={k: v for k, v in self.capi[company].items() if k != "access_token"})
+
     def _agent(self, request: httpx.Request) -> httpx.Response:
         lead_id = request.url.path.split("/")[3]
         if request.method == "PUT":
@@ -190,6 +207,7 @@ def settings(service_redis_url, bus_settings) -> Settings:
         autentique_token=TOKEN,
         evolution_token=TOKEN,
         agent_token=TOKEN,
+        capi_token=TOKEN,
     )
 
 

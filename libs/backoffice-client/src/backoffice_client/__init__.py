@@ -7,7 +7,7 @@ with BackofficeClient("http://127.0.0.1:8000", api_key="wbk_…") as api:
         api.move_deal(deal.deal_id, "contract_sent", if_match=deal.etag)
 """
 
-from backoffice_client import models
+from backoffice_client import admin_models, models
 from backoffice_client.async_client import AsyncBackofficeClient
 from backoffice_client.calls import UNSET, Call
 from backoffice_client.client import BackofficeClient
@@ -41,5 +41,6 @@ __all__ = [
     "Unauthorized",
     "Unreachable",
     "ValidationFailed",
+    "admin_models",
     "models",
 ]

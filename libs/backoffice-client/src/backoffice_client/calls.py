@@ -42,11 +42,13 @@ class Call(Generic[T]):
     params: dict[str, Any] = field(default_factory=dict)
     json: Any = None
     headers: dict[str, str] = field(default_factory=dict)
+    #: A POST the server documents as safe to repeat (a contract's cancel, an instance's connect).
+    idempotent: bool = False
 
     @property
     def retryable(self) -> bool:
-        """Idempotent by method, or made so by an ``Idempotency-Key`` the server dedupes on."""
-        return self.method in IDEMPOTENT_METHODS or "Idempotency-Key" in self.headers
+        """Idempotent by method or by the route, or made so by an ``Idempotency-Key`` the server dedupes on."""
+        return self.idempotent or self.method in IDEMPOTENT_METHODS or "Idempotency-Key" in self.headers
 
     def decode(self, response: httpx.Response) -> T:
         if response.status_code >= 400:

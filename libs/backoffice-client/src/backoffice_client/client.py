@@ -11,13 +11,14 @@ import httpx
 from tenacity import Retrying
 
 from backoffice_client import calls, models
+from backoffice_client.admin_calls import AdminMethods
 from backoffice_client.calls import UNSET, Call, Unset
 
 T = TypeVar("T", bound=models.Model)
 DEFAULT_URL = "http://127.0.0.1:8000"
 
 
-class BackofficeClient:
+class BackofficeClient(AdminMethods):
     """backoffice-api over HTTP, with one company's API key.
 
     Requests that are safe to repeat (GET, PUT, DELETE, and a contract request, which always carries an

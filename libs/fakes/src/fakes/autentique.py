@@ -163,11 +163,34 @@ class AutentiqueState(WebhookingState):
     # unconfirmed (reference §7), so clients must not read "not listed" as "not created".
     listing_lag_seconds: float = 0.0
     listed_at: dict[str, float] = field(default_factory=dict)
+    #: Every mutation that changed something, in order: (mutation name, document id or signature public id),
+    #: so that a test can tell a cancel or a reminder reached Autentique exactly once.
+    mutations: list[tuple[str, str]] = field(default_factory=list)
+    #: Reference §6/§9: a signature resent less than this many seconds ago is skipped, and
+    #: `resendSignatures` fails with `too_many_resent_emails` when every id asked for is cooling down.
+    resend_cooldown_seconds: float = 300.0
+    resent_at: dict[str, float] = field(default_factory=dict)
 
     def reset(self) -> None:
         super().reset()
         self.documents.clear()
         self.create_faults.clear()
+        self.mutations.clear()
+        self.resent_at.clear()
+
+    def resend(self, public_ids: list[str]) -> str | None:
+        """`resendSignatures`: the error code, or None when at least one signature was resent."""
+        signers = {s.public_id: (d, s) for d in self.documents.values() for s in d.signers}
+        if not public_ids or any(p not in signers for p in public_ids):
+            return "signature_not_found"
+        now = time.monotonic()
+        due = [p for p in public_ids if now - self.resent_at.get(p, -1e18) >= self.resend_cooldown_seconds]
+        if not due:
+            return "too_many_resent_emails"
+        for public_id in due:
+            self.resent_at[public_id] = now
+            self.mutations.append(("resendSignatures", public_id))
+        return None
 
     def timeout_after_create(self, seconds: float | None = None, count: int = 1) -> None:
         """Next `count` createDocument calls store the document, then answer after `seconds` (or, with
@@ -368,6 +391,9 @@ def create_app(state: AutentiqueState | None = None) -> FastAPI:
                 "to": first + len(chunk) - 1 if first else None,
                 "has_more_pages": page * limit < len(docs),
             }, None
+        if f.name == "resendSignatures":
+            code = fake.resend([str(p) for p in args.get("public_ids") or []])
+            return (None, {"message": code, "path": [f.key]}) if code else (True, None)
         doc = fake.documents.get(str(args.get("id")))
         if doc is None or (f.name == "deleteDocument" and doc.deleted_at is not None):
             return None, {"message": "document_not_found", "path": [f.key]}
@@ -377,8 +403,10 @@ def create_app(state: AutentiqueState | None = None) -> FastAPI:
             if "deadline_at" in changes:
                 doc.deadline_at = changes["deadline_at"]
             doc.updated_at = _stamp()
+            fake.mutations.append(("updateDocument", doc.id))
             return api(doc), None
         doc.deleted_at = _stamp()
+        fake.mutations.append(("deleteDocument", doc.id))
         # Reference §9: the fake announces the delete (whether Autentique does is unconfirmed, §10).
         fake.spawn(
             fake.emit("document.deleted", document_resource(doc, fake.author_name, fake.author_email), [])

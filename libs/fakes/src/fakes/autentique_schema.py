@@ -40,7 +40,12 @@ def _scalars(*names: str) -> dict[str, str | None]:
 
 SCHEMA: Schema = {
     "Query": {"document": "Document", "documents": "DocumentPagination"},
-    "Mutation": {"createDocument": "Document", "updateDocument": "Document", "deleteDocument": None},
+    "Mutation": {
+        "createDocument": "Document",
+        "updateDocument": "Document",
+        "deleteDocument": None,
+        "resendSignatures": None,
+    },
     "DocumentPagination": {
         "data": "Document",
         **_scalars("total", "per_page", "current_page", "last_page", "from", "to", "has_more_pages"),

@@ -5,7 +5,8 @@ Mimics, per /work/shared/reference/evolution-api.md:
   even with a wrong key" (§1);
 - `POST /message/sendText/{instance}` → 201 with the prepared sent message (§7, samples 5-6), schema
   errors as nested arrays, "not on WhatsApp" as `[{jid, exists: false, number}]`, `delay` blocking;
-- `GET /instance/connectionState/{instance}` and `GET /instance/fetchInstances` (§8);
+- `GET /instance/connectionState/{instance}` and `GET /instance/fetchInstances` (§8); `GET
+  /instance/connect/{instance}` (§9: the QR object, `pairingCode` with `?number=`, `close` → `connecting`);
 - `POST /webhook/set/{instance}` (wrapped `webhook{...}` body) and `GET /webhook/find/{instance}` (§2);
 - `POST /chat/findMessages/{instance}` over the messages sent through the API (§11: `where.key.id|remoteJid`,
   `fromMe` filtering only when true, a `messageTimestamp` window only when both ends are given, `offset` as
@@ -107,6 +108,8 @@ class EvolutionInstance:
     owner_number: str | None = "5511912345678"
     profile_name: str = "Loja Exemplo"
     webhook: InstanceWebhook | None = None
+    #: QR codes generated in this pairing session (`count` of the connect answer, reference §9).
+    qr_count: int = 0
 
     @property
     def owner_jid(self) -> str | None:
@@ -165,6 +168,8 @@ class EvolutionState(WebhookingState):
     # DATABASE_SAVE_DATA_NEW_MESSAGE: findMessages only sees what Evolution stored (§11).
     stores_messages: bool = True
     retry_policy: EvolutionRetryPolicy = field(default_factory=EvolutionRetryPolicy)
+    #: Instance names `GET /instance/connect/{name}` answered a QR object for, in order.
+    connects: list[str] = field(default_factory=list)
 
     def add_instance(
         self,
@@ -184,6 +189,7 @@ class EvolutionState(WebhookingState):
     def reset(self) -> None:
         super().reset()
         self.sent.clear()
+        self.connects.clear()
 
     def origin_for(self, instance: str, destination: str | None = None) -> WebhookOrigin:
         known = self.instances.get(instance)
@@ -369,6 +375,30 @@ def create_app(state: EvolutionState | None = None) -> FastAPI:
         if isinstance(instance, JSONResponse):
             return instance
         return {"instance": {"instanceName": instance.name, "state": instance.connection_state}}
+
+    @app.get("/instance/connect/{name}", response_model=None)
+    async def connect(
+        name: str, request: Request, number: str | None = None
+    ) -> JSONResponse | dict[str, Any]:
+        """Reference §9: `open` answers the connectionState body; `close` starts pairing (→ `connecting`) and
+        answers the QR object; `connecting` answers the current one. `pairingCode` only with `?number=`."""
+        instance = guard(request, name)
+        if isinstance(instance, JSONResponse):
+            return instance
+        if instance.connection_state == "open":
+            return {"instance": {"instanceName": instance.name, "state": "open"}}
+        if instance.connection_state == "close":
+            instance.connection_state = "connecting"
+            instance.qr_count += 1
+        fake.connects.append(name)
+        # A 1x1 PNG stands in for the QR image; `code` is the raw QR text Baileys renders (`2@…`).
+        png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAAAAAA6fptVAAAACklEQVR4nGNgAAAAAgAB4iG8MwAAAABJRU5ErkJggg=="
+        return {
+            "pairingCode": f"WZYE{instance.qr_count:04d}" if number else None,
+            "code": f"2@{instance.name}-{instance.qr_count}",
+            "base64": f"data:image/png;base64,{png}",
+            "count": instance.qr_count,
+        }
 
     @app.get("/instance/fetchInstances", response_model=None)
     async def fetch_instances(request: Request, instanceName: str | None = None) -> Any:

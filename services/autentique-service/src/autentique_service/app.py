@@ -11,12 +11,13 @@ import servicekit
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from servicekit import error_body, outcome_routes
-from servicekit.outcomes import Desk
+from servicekit.outcomes import Desk, Records
 from servicekit.upstream import Breakers
 
-from autentique_service import SERVICE, api
-from autentique_service.clients.autentique import AutentiqueClient, DocumentRejected
+from autentique_service import SERVICE, api, followups_api
+from autentique_service.clients.autentique import AutentiqueClient, DocumentRejected, ResentRecently
 from autentique_service.contracts import Contracts
+from autentique_service.followups import REMIND_EFFECT, REMIND_TTL, FollowUps
 from autentique_service.idempotency import IdempotencyKeyReused, IdempotentRequests, RequestInProgress
 from autentique_service.issuing import Issuer
 from autentique_service.rendering import TemplateInvalid
@@ -67,7 +68,27 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
             # createDocument's unknown outcomes, for an operator (backoffice-api's /v1/ops/outcomes). An effect
             # of an HTTP request: no dead letter to replay; the caller's retry finds the decision.
             records = issuer.records()
-            app.state.outcomes = Desk(bus, SERVICE, records.index_key, {records.effect: records})
+            reminders = Records(
+                bus.redis,
+                service=SERVICE,
+                effect=REMIND_EFFECT,
+                # In the contract's slot (effect ids start with the contract id), like createDocument's.
+                key_of=lambda effect_id: bus.keys.service(
+                    SERVICE, f"{{{effect_id.split(':', 1)[0]}}}", "reminder", effect_id.split(":", 1)[1]
+                ),
+                index_key=records.index_key,
+                ttl=REMIND_TTL,
+            )
+            app.state.outcomes = Desk(
+                bus, SERVICE, records.index_key, {records.effect: records, reminders.effect: reminders}
+            )
+            app.state.followups = FollowUps(
+                contracts,
+                autentique,
+                reminders,
+                attempts=settings.create_attempts,
+                initial_delay=settings.retry_initial_delay,
+            )
             app.state.ports = api.Ports(
                 contracts=contracts,
                 issuer=issuer,
@@ -81,12 +102,14 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
 
     app = FastAPI(title=SERVICE, lifespan=lifespan, **servicekit.docs_options(settings))
     app.include_router(api.router)
+    app.include_router(followups_api.router)
     app.include_router(outcome_routes.router(api.require_service_token))
     servicekit.install(app, service=SERVICE, max_body_bytes=settings.max_body_bytes, settings=settings)
     # This service's own errors; servicekit's table covers the shared ones (Starlette matches along the MRO,
     # so DocumentRejected is found here before servicekit's UpstreamRejected row).
     app.add_exception_handler(MalformedWebhook, _answer(400, "malformed"))
     app.add_exception_handler(DocumentRejected, _answer(422, "invalid"))
+    app.add_exception_handler(ResentRecently, _answer(429, "resent_recently"))
     app.add_exception_handler(TemplateInvalid, _answer(500, "template_invalid"))
     app.add_exception_handler(IdempotencyKeyReused, _answer(422, "idempotency_key_reused"))
     app.add_exception_handler(RequestInProgress, _answer(409, "in_progress"))

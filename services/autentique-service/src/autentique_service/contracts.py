@@ -85,6 +85,16 @@ if by and by ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 'superseded_by', ARGV[1])
 return 1
 """
+# An operator's cancel, exclusive with a signature as _SUPERSEDE is: refused once a webhook fixed signed_at
+# ('signed'); a contract without a document yet is still being created ('creating'). Repeats keep the first
+# time.
+_REQUEST_CANCEL = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 'missing' end
+if redis.call('HEXISTS', KEYS[1], 'signed_at') == 1 then return 'signed' end
+if redis.call('HEXISTS', KEYS[1], 'document_id') == 0 then return 'creating' end
+redis.call('HSETNX', KEYS[1], 'cancel_requested_at', ARGV[1])
+return 'ok'
+"""
 # Undoes a reservation's mark on the contract it was to supersede, unless another one superseded it since.
 _UNSUPERSEDE = """
 if redis.call('HGET', KEYS[1], 'superseded_by') == ARGV[1] then return redis.call('HDEL', KEYS[1], 'superseded_by') end
@@ -150,6 +160,8 @@ class Contract:
     replaces: str | None = None
     superseded_by: str | None = None
     cancelled_at: str | None = None
+    #: An operator asked to cancel it (routes' cancel); from then on it can no longer become signed.
+    cancel_requested_at: str | None = None
     #: The thread the contract's events continue (the lead's) and contract.created's cause.
     correlation_id: str | None = None
     causation_id: str | None = None
@@ -178,6 +190,7 @@ class Contract:
             replaces=h.get("replaces") or None,
             superseded_by=h.get("superseded_by") or None,
             cancelled_at=h.get("cancelled_at"),
+            cancel_requested_at=h.get("cancel_requested_at") or None,
             correlation_id=h.get("correlation_id") or None,
             causation_id=h.get("causation_id") or None,
             progress={k: v for k, v in h.items() if k.startswith(("s:", "pid:"))},
@@ -204,9 +217,16 @@ class Contract:
         return self.finished or all(self.signer_moment(i, "signed") for i in range(len(self.signers)))
 
     @property
+    def withdrawn(self) -> bool:
+        """Replaced by a re-issue or cancelled by an operator: it may never become ``contract.signed``."""
+        return self.superseded_by is not None or self.cancel_requested_at is not None
+
+    @property
     def status(self) -> ContractStatus:
         if self.document_id is None:
             return "creating"
+        if self.cancel_requested_at is not None:
+            return "cancelled" if self.cancelled_at is not None else "cancelling"
         if self.signed_at is not None:
             return "signed"
         if self.refused_at is not None:
@@ -251,6 +271,7 @@ class Contracts:
         self._record_once = self._redis.register_script(_RECORD_ONCE)
         self._unsupersede = self._redis.register_script(_UNSUPERSEDE)
         self._supersede = self._redis.register_script(_SUPERSEDE)
+        self._request_cancel = self._redis.register_script(_REQUEST_CANCEL)
 
     # Every key name, built only here (the layout is in the module's docstring).
 
@@ -389,6 +410,11 @@ class Contracts:
                 if name.endswith(":rejected"):
                     pipe.hsetnx(key, "refused_at", value)
             await pipe.execute()
+
+    @redis_errors
+    async def request_cancel(self, contract_id: str, now: str) -> str:
+        """``ok`` (recorded now or before), ``signed``, ``creating`` or ``missing`` (see _REQUEST_CANCEL)."""
+        return _text(await self._request_cancel(keys=[self._contract_key(contract_id)], args=[now]))
 
     @redis_errors
     async def mark(

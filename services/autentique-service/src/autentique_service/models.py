@@ -7,7 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-ContractStatus = Literal["creating", "sent", "signed", "refused"]
+#: ``cancelling``: an operator's cancel is recorded and Autentique has not confirmed it yet (a retry finishes it).
+ContractStatus = Literal["creating", "sent", "signed", "refused", "cancelling", "cancelled"]
 SignerStatus = Literal["pending", "viewed", "signed", "refused"]
 Delivery = Literal["email", "whatsapp", "link"]
 

@@ -70,7 +70,7 @@ class Tracker:
             fields = self._signature_fields(contract, update)
         else:
             fields = self._finished_fields(contract, update)
-        if contract.superseded_by is not None:
+        if contract.withdrawn:
             # A re-issue replaced this contract: what its document still reports (a signature made before the
             # cancellation, delivered late) is kept for the record, but only the deal's current contract may
             # become contract.signed (and, downstream, a Purchase).
@@ -123,7 +123,7 @@ class Tracker:
         if (
             contract.signed_event_id is not None
             or contract.document_id is None
-            or contract.superseded_by is not None
+            or contract.withdrawn
             or not contract.all_signed
         ):
             if remember is not None:
@@ -132,7 +132,7 @@ class Tracker:
         if contract.signed_at is None:
             fixed = {"signed_at": _latest_signature(contract)}
             contract = await self.contracts.record_once(contract.contract_id, fixed) or contract
-        if contract.superseded_by is not None:  # a re-issue marked it first (Contracts.reserve)
+        if contract.withdrawn:  # a re-issue or a cancel marked it first (Contracts.reserve, request_cancel)
             return contract
         assert contract.signed_at is not None
         published = await self.bus.emit(

@@ -31,10 +31,16 @@ SCOPES = (
     "metrics:read",
     "events:read",
     "ops:admin",
+    # A company's own administration: its API keys, instances and Conversions API settings (/v1/admin).
+    "admin",
     # Platform-wide views (consumer groups of every company): for the platform's operators, not a company's.
     "platform:admin",
 )
 KEY_PREFIX = "wbk_"
+
+
+def new_secret() -> str:
+    return KEY_PREFIX + secrets.token_urlsafe(32)
 
 
 def digest(key: str) -> str:
@@ -125,14 +131,18 @@ class ApiKeys:
         expires_at: datetime | None = None,
         rate_per_minute: int | None = None,
         burst: int | None = None,
+        key_id: str | None = None,
+        secret: str | None = None,
     ) -> tuple[str, ApiKey]:
-        """A new key; returns it in clear (the only time it exists anywhere) with its record."""
+        """A new key; returns it in clear (the only time it exists anywhere) with its record. ``key_id`` and
+        ``secret``: chosen by the caller (an idempotent request repeats them, key_admin.py); writing the same
+        ones again is harmless."""
         unknown = scopes - set(SCOPES)
         if unknown:
             raise UnknownScope(f"unknown scopes: {', '.join(sorted(unknown))}; known: {', '.join(SCOPES)}")
-        secret = KEY_PREFIX + secrets.token_urlsafe(32)
+        secret = secret or new_secret()
         record = ApiKey(
-            key_id=f"key_{ULID()}",
+            key_id=key_id or f"key_{ULID()}",
             company_id=company_id,
             name=name,
             scopes=frozenset(scopes),

@@ -22,6 +22,7 @@ from backoffice_api.access import Access
 from backoffice_api.apikeys import ApiKeys
 from backoffice_api.clients.agent import AgentAdminClient
 from backoffice_api.clients.autentique import AutentiqueClient
+from backoffice_api.clients.capi import CapiSettingsClient
 from backoffice_api.clients.evolution import EvolutionAdminClient
 from backoffice_api.clients.outcomes import OutcomeOwners, Owner
 from backoffice_api.console import console_app
@@ -33,10 +34,14 @@ from backoffice_api.live import LiveHub
 from backoffice_api.ratelimit import RateLimiter
 from backoffice_api.routes import (
     admin,
+    admin_capi,
+    admin_keys,
+    contract_actions,
     contracts,
     conversions,
     deals,
     events,
+    instance_admin,
     instances,
     lead_desk,
     leads,
@@ -98,6 +103,7 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
                 ),
                 agent=AgentAdminClient(await http(settings.agent_url), token=settings.agent_token),
                 live=live,
+                capi=CapiSettingsClient(await http(settings.capi_url), token=settings.capi_token),
             )
             app.state.outcome_owners = OutcomeOwners(
                 {
@@ -138,13 +144,17 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
         deals,
         conversions,
         contracts,
+        contract_actions,
         instances,
+        instance_admin,
         metrics,
         events,
         ops,
         outcomes,
         me,
         admin,
+        admin_keys,
+        admin_capi,
     ):
         app.include_router(module.router)
     app.mount("/console", console_app(), name="console")

@@ -17,6 +17,7 @@ from servicekit import Forbidden, Unauthenticated
 from backoffice_api.apikeys import ApiKey, ApiKeys
 from backoffice_api.clients.agent import AgentAdminClient
 from backoffice_api.clients.autentique import AutentiqueClient
+from backoffice_api.clients.capi import CapiSettingsClient
 from backoffice_api.clients.evolution import EvolutionAdminClient
 from backoffice_api.counters import Reports
 from backoffice_api.deals import Deals
@@ -49,6 +50,8 @@ class Ports:
     agent: AgentAdminClient
     #: The SSE streams' shared subscription and caps.
     live: LiveHub
+    #: facebook-capi's per-company settings (routes/admin_capi.py).
+    capi: CapiSettingsClient
 
 
 def get_ports(request: Request) -> Ports:

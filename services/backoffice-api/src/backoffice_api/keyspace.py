@@ -115,6 +115,11 @@ class Keyspace:
         """Sorted set of a lead's notes by time (members: JSON with a ULID, so two notes never collide)."""
         return self._key("state", f"{{{company}}}", "lead-notes", lead_id)
 
+    def contract_cancellations(self, company: str) -> str:
+        """Hash: contract id → when an operator's cancel was confirmed by autentique-service (no event carries
+        it: the catalog has none, so it must survive a rebuild)."""
+        return self._key("state", f"{{{company}}}", "contract-cancelled")
+
     def handoff(self, company: str) -> str:
         """Hash: lead id → JSON of the handoff flag as agent-runtime last confirmed it."""
         return self._key("state", f"{{{company}}}", "handoff")
@@ -127,6 +132,10 @@ class Keyspace:
     def api_key_id(self, key_id: str) -> str:
         """key id → digest, so that an operator can revoke a key without holding it."""
         return self._key("auth", "id", key_id)
+
+    def key_request(self, fingerprint: str) -> str:
+        """An idempotent key creation or rotation (key_admin.py), by a digest of company and Idempotency-Key."""
+        return self._key("auth", "request", fingerprint)
 
     def api_keys(self) -> str:
         return self._key("auth", "ids")

@@ -158,6 +158,20 @@ class ReadModels:
             },
         )
 
+    async def remember_signers(self, company: str, contract_id: str, signers: list[dict[str, Any]]) -> None:
+        """autentique-service's live signer progress, so that the list shows what the last detail showed."""
+        public = [{k: v for k, v in s.items() if k != "link"} for s in signers]
+        await self.redis.hset(self.ks.contract(company, contract_id), "signers", json.dumps(public))
+
+    async def mark_cancelled(self, company: str, contract_id: str, at: str) -> None:
+        await self.redis.hsetnx(self.ks.contract_cancellations(company), contract_id, at)
+
+    async def cancellations(self, company: str, contract_ids: list[str]) -> dict[str, str]:
+        if not contract_ids:
+            return {}
+        at = await self.redis.hmget(self.ks.contract_cancellations(company), contract_ids)
+        return {cid: str(when) for cid, when in zip(contract_ids, at, strict=True) if when}
+
     # -- instances, metrics -----------------------------------------------------------------------------
 
     async def instance_statuses(self, company: str) -> dict[str, dict[str, Any]]:

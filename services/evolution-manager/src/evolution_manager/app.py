@@ -20,7 +20,7 @@ from servicekit.outcomes import Desk
 from servicekit.secretbox import SecretBox
 from servicekit.upstream import Breakers
 
-from evolution_manager import SERVICE, api, handlers, statuses, webhooks
+from evolution_manager import SERVICE, api, handlers, instance_admin, statuses, webhooks
 from evolution_manager.clients.evolution import EvolutionClient
 from evolution_manager.deliveries import EFFECT, deliveries
 from evolution_manager.errors import MalformedWebhook
@@ -159,6 +159,7 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
 
     app = FastAPI(title=SERVICE, lifespan=lifespan, **servicekit.docs_options(settings))
     app.include_router(api.router)
+    app.include_router(instance_admin.router)
     app.include_router(outcome_routes.router(api.require_admin))
     servicekit.install(app, service=SERVICE, max_body_bytes=settings.max_body_bytes, settings=settings)
     app.add_exception_handler(MalformedWebhook, _malformed)

@@ -311,6 +311,25 @@ class Registry:
                 pipe.srem(self._keys.company(company_id), name)
             await pipe.execute()
 
+    async def remove(self, name: str, *, company_id: str | None = None) -> Instance:
+        """Unregister ``name`` (its webhooks are refused from then on; Evolution keeps the instance). With
+        ``company_id``, only that company's instance (UnknownInstance otherwise). The hash goes first: from
+        then on the name is unknown, and what indexes still name it is skipped (``list``) or repaired by a
+        later registration of the name."""
+        instance = await self.get(name)
+        if company_id is not None and instance.company_id != company_id:
+            raise UnknownInstance(name)
+        self._cache.pop(name, None)
+        async with redis_errors():
+            await self.redis.delete(self._keys.instance(name))
+            async with self.redis.pipeline(transaction=False) as pipe:  # three slots: no transaction
+                pipe.srem(self._keys.company(instance.company_id), name)
+                pipe.srem(self._keys.all_instances(), name)
+                pipe.delete(self._keys.instance_id(instance.instance_id))
+                await pipe.execute()
+        log.info("instance_removed", instance=name, company=instance.company_id)
+        return instance
+
     def _opened(self, instance: Instance) -> Instance:
         """The instance with its secrets decrypted (they are stored sealed, servicekit.secretbox)."""
         secret, key = instance.webhook_secret, instance.api_key

@@ -18,7 +18,7 @@ from servicekit.outcomes import Desk
 from servicekit.secretbox import SecretBox
 from servicekit.upstream import Breakers
 
-from facebook_capi import SERVICE, api, handlers
+from facebook_capi import SERVICE, api, handlers, settings_api
 from facebook_capi.batcher import Batcher
 from facebook_capi.clients.graph import GraphClient
 from facebook_capi.companies import CompanyConfigs, load_file
@@ -116,6 +116,7 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
     app.state.admin_token = settings.admin_token
     app.state.backoffice_token = settings.backoffice_token
     app.include_router(api.router)
+    app.include_router(settings_api.router)
     app.include_router(outcome_routes.router(api.require_outcomes_caller))
     servicekit.install(app, service=SERVICE, max_body_bytes=settings.max_body_bytes, settings=settings)
     return app

@@ -45,6 +45,12 @@ CLOSE_DOCUMENT = (
     " updateDocument(id: $id, document: {deadline_at: $deadline}) { id } }"
 )
 DELETE_DOCUMENT = "mutation DeleteDocument($id: UUID!) { deleteDocument(id: $id) }"
+# Reference §6: resends the signing request to each signature not resent recently; fails with
+# `too_many_resent_emails` only when every one of them was.
+RESEND_SIGNATURES = "mutation ResendSignatures($ids: [UUID]) { resendSignatures(public_ids: $ids) }"
+# Reference §6: `files.signed` is the signed PDF's URL (present before everyone signed: callers ask only once
+# the contract is signed).
+DOCUMENT_FILES = "query DocumentFiles($id: UUID!) { document(id: $id) { id files { original signed } } }"
 DELIVERY_METHODS = {
     "email": "DELIVERY_METHOD_EMAIL",
     "whatsapp": "DELIVERY_METHOD_WHATSAPP",
@@ -54,6 +60,10 @@ DELIVERY_METHODS = {
 
 class DocumentRejected(UpstreamRejected):
     """Autentique's validation refused the document: what we were asked to send is wrong (HTTP 422)."""
+
+
+class ResentRecently(UpstreamRejected):
+    """Every signature asked for was resent a short while ago (`too_many_resent_emails`): nothing was sent."""
 
 
 @dataclass(frozen=True)
@@ -195,11 +205,43 @@ class AutentiqueClient:
             (DELETE_DOCUMENT, {"id": document_id}),
         ):
             try:
-                await self._graphql(company_id, json={"query": query, "variables": variables})
+                # Both mutations set a state (a deadline, a deletion): repeating one is harmless, so an
+                # ambiguous answer is retried rather than recorded as unknown.
+                await self._graphql(
+                    company_id, idempotent=True, json={"query": query, "variables": variables}
+                )
             except UpstreamRejected as exc:
                 if "document_not_found" not in str(exc):
                     raise
                 return
+
+    async def resend_signatures(self, company_id: str, public_ids: list[str]) -> None:
+        """Not idempotent (each call may message the signers again): the caller records the outcome.
+        Failures that prove nothing went out leave as they are; every other one is an :class:`OutcomeUnknown`."""
+        try:
+            await self._graphql(
+                company_id, json={"query": RESEND_SIGNATURES, "variables": {"ids": public_ids}}
+            )
+        except UpstreamRejected as exc:
+            if "too_many_resent_emails" in str(exc):
+                raise ResentRecently(f"{API}: every signer was reminded recently; try again later") from exc
+            raise
+        except (UpstreamDown, UpstreamStatus, OutcomeUnknown):
+            raise
+        except UpstreamUnavailable as exc:
+            raise OutcomeUnknown(f"{API}: resendSignatures: {exc}", answer=Answer("no_answer")) from exc
+
+    async def signed_file(self, company_id: str, document_id: str) -> str | None:
+        """The URL of the document's signed PDF, as Autentique lists it now (None when it has none)."""
+        data = await self._graphql(
+            company_id,
+            idempotent=True,  # a query: retried like a read
+            json={"query": DOCUMENT_FILES, "variables": {"id": document_id}},
+        )
+        document = data.get("document") or {}
+        files = document.get("files") if isinstance(document, dict) else None
+        url = files.get("signed") if isinstance(files, dict) else None
+        return url if isinstance(url, str) and url.startswith("https://") else None
 
     async def _graphql(self, company_id: str, **request: Any) -> dict[str, Any]:
         secret = self._company_tokens.get(company_id, self._token)

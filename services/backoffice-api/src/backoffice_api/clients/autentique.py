@@ -12,8 +12,8 @@ from typing import Any
 
 import httpx
 from pydantic import SecretStr
-from servicekit import Conflict, upstream
-from servicekit.upstream import UpstreamRefused, segment
+from servicekit import Conflict, RateLimited, upstream
+from servicekit.upstream import UpstreamRefused, UpstreamStatus, segment
 
 API = "autentique-service"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -61,6 +61,57 @@ class AutentiqueClient:
     async def contract(self, contract_id: str) -> dict[str, Any]:
         response = await upstream.call(
             self._http, "GET", f"/v1/contracts/{segment(contract_id)}", api=API, headers=self._headers()
+        )
+        return dict(response.json())
+
+    # Follow-ups on a sent contract. Cancel is idempotent there (a repeat answers the cancelled contract), so
+    # it is retried; a reminder is retried only with its Idempotency-Key (a repeat answers the first result;
+    # an ambiguous one is recorded there as an unknown outcome, never resent).
+
+    async def cancel(self, contract_id: str) -> dict[str, Any]:
+        async def attempt() -> httpx.Response:
+            return await upstream.call(
+                self._http,
+                "POST",
+                f"/v1/contracts/{segment(contract_id)}/cancel",
+                api=API,
+                headers=self._headers(),
+                idempotent=True,
+            )
+
+        response = await upstream.with_retries(attempt, attempts=3, initial=0.1, maximum=1.0)
+        return dict(response.json())
+
+    async def remind(self, contract_id: str, *, idempotency_key: str) -> dict[str, Any]:
+        headers = self._headers() | {IDEMPOTENCY_HEADER: idempotency_key}
+
+        async def attempt() -> httpx.Response:
+            try:
+                return await upstream.call(
+                    self._http,
+                    "POST",
+                    f"/v1/contracts/{segment(contract_id)}/reminders",
+                    api=API,
+                    headers=headers,
+                    idempotent=True,  # the key makes a repeat answer the first result
+                )
+            except UpstreamStatus as exc:
+                if exc.status == 429:  # Autentique's cool-down: nothing was sent, and a retry now cannot help
+                    raise RateLimited(
+                        "every pending signer was reminded recently; try again later", retry_after=60
+                    ) from None
+                raise
+
+        response = await upstream.with_retries(attempt, attempts=3, initial=0.1, maximum=1.0)
+        return dict(response.json())
+
+    async def signed_file(self, contract_id: str) -> dict[str, Any]:
+        response = await upstream.call(
+            self._http,
+            "GET",
+            f"/v1/contracts/{segment(contract_id)}/signed-file",
+            api=API,
+            headers=self._headers(),
         )
         return dict(response.json())
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -76,6 +77,64 @@ class EvolutionAdminClient:
             response = await upstream.call(
                 self._http, "GET", f"/v1/instances/{segment(name)}", api=API, headers=self._headers()
             )
+        except UpstreamRefused as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return dict(response.json())
+
+    async def connect(self, name: str, *, company_id: str, number: str | None) -> dict[str, Any] | None:
+        """Pairing (QR code, pairing code) from Evolution's connect; None if no such instance of the company.
+        Safe to repeat (while pairing Evolution answers the current QR code), so retried."""
+        params = {"company_id": company_id} | ({"number": number} if number else {})
+
+        async def attempt() -> httpx.Response:
+            return await upstream.call(
+                self._http,
+                "POST",
+                f"/v1/instances/{segment(name)}/connect",
+                api=API,
+                params=params,
+                headers=self._headers(),
+                idempotent=True,
+            )
+
+        return await self._unless_missing(attempt)
+
+    async def refresh(self, name: str) -> dict[str, Any] | None:
+        """Evolution's connection state now (evolution-manager publishes ``instance.status`` if it changed)."""
+
+        async def attempt() -> httpx.Response:
+            return await upstream.call(
+                self._http,
+                "POST",
+                f"/v1/instances/{segment(name)}/refresh",
+                api=API,
+                headers=self._headers(),
+                idempotent=True,  # it reads a state and records it: a repeat changes nothing
+            )
+
+        return await self._unless_missing(attempt)
+
+    async def remove(self, name: str, *, company_id: str) -> dict[str, Any] | None:
+        async def attempt() -> httpx.Response:
+            return await upstream.call(
+                self._http,
+                "DELETE",
+                f"/v1/instances/{segment(name)}",
+                api=API,
+                params={"company_id": company_id},
+                headers=self._headers(),
+            )
+
+        # Not retried: a repeat after a removal that went through would answer 404 for a success.
+        return await self._unless_missing(attempt, attempts=1)
+
+    async def _unless_missing(
+        self, attempt: Callable[[], Awaitable[httpx.Response]], *, attempts: int = 3
+    ) -> dict[str, Any] | None:
+        try:
+            response = await upstream.with_retries(attempt, attempts=attempts, initial=0.1, maximum=1.0)
         except UpstreamRefused as exc:
             if exc.status == 404:
                 return None

@@ -21,18 +21,31 @@ def _ms(value: str | None) -> datetime | None:
 
 
 def contract_public(
-    live: dict[str, Any] | None, *, stored: dict[str, str] | None, live_signers: bool
+    live: dict[str, Any] | None,
+    *,
+    stored: dict[str, str] | None,
+    live_signers: bool,
+    cancelled_at: str | None = None,
 ) -> ContractPublic:
-    """Merge autentique-service's answer (signers, document) with the projection (events' facts)."""
+    """Merge autentique-service's answer (signers, document) with the projection (events' facts). The list
+    and the detail both come through here, so they agree: ``contract.signed`` means every signer signed
+    (autentique-service publishes it only then), whatever signer progress was last recorded."""
     stored = stored or {}
     live = live or {}
     signers = live.get("signers")
     if signers is None:
         signers = json.loads(stored.get("signers") or "[]")
-    signed = sum(1 for s in signers if s.get("status") == "signed" or s.get("signed_at"))
     status = stored.get("status") or live.get("status") or "pending"
     if stored.get("status") == "signed" or live.get("status") == "signed":
         status = "signed"
+        at = _ms(stored.get("signed_at"))
+        signers = [
+            {**s, "status": "signed", "signed_at": s.get("signed_at") or (at.isoformat() if at else None)}
+            for s in signers
+        ]
+    elif cancelled_at is not None or live.get("status") == "cancelled":
+        status = "cancelled"
+    signed = sum(1 for s in signers if s.get("status") == "signed" or s.get("signed_at"))
     value = stored.get("value", live.get("value"))
     return ContractPublic.model_validate(
         {
@@ -61,7 +74,11 @@ async def list_contracts(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> ContractsPage:
     page = await ports.models.contracts(key.company_id, after=decode_cursor(cursor), limit=limit)
-    items = [contract_public(None, stored=row, live_signers=False) for row in page.rows]
+    cancelled = await ports.models.cancellations(key.company_id, [r["contract_id"] for r in page.rows])
+    items = [
+        contract_public(None, stored=row, live_signers=False, cancelled_at=cancelled.get(row["contract_id"]))
+        for row in page.rows
+    ]
     return ContractsPage(items=items, next_cursor=encode_cursor(page.last))
 
 
@@ -79,4 +96,9 @@ async def get_contract(
         live = None
     if live is not None and live.get("company_id") not in (None, key.company_id):
         live = None  # never show another company's document, whatever the upstream answers
-    return contract_public(live, stored=stored, live_signers=live is not None)
+    if live is not None and isinstance(live.get("signers"), list):
+        await ports.models.remember_signers(key.company_id, contract_id, live["signers"])
+    cancelled = await ports.models.cancellations(key.company_id, [contract_id])
+    return contract_public(
+        live, stored=stored, live_signers=live is not None, cancelled_at=cancelled.get(contract_id)
+    )

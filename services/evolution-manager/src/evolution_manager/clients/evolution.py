@@ -142,3 +142,19 @@ class EvolutionClient:
         )
         state = (body.get("instance") or {}).get("state") if isinstance(body, dict) else None
         return str(state) if state else "unknown"
+
+    async def connect(self, instance: str, *, api_key: str, number: str | None = None) -> dict[str, Any]:
+        """GET /instance/connect/{instance} (§9): the QR object ``{pairingCode, code, base64, count}`` while
+        pairing (``{"count": 0}`` before the first QR), or the connectionState body when already ``open``.
+        Evolution answers its own failures here with HTTP 200 ``{"error": true, "message"}``."""
+        params = {"number": number} if number else None
+        body = await self._call(
+            "GET",
+            f"/instance/connect/{upstream.segment(instance)}",
+            instance,
+            api_key=api_key,
+            params=params,
+        )
+        if not isinstance(body, dict) or body.get("error") is True:
+            raise UpstreamUnavailable("evolution: connect failed")
+        return body
