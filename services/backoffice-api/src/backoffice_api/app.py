@@ -37,6 +37,7 @@ from backoffice_api.routes import (
     events,
     instances,
     lead_desk,
+    lead_messages,
     leads,
     me,
     metrics,
@@ -130,7 +131,19 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
         **servicekit.docs_options(settings),
     )
     # lead_desk before leads: its /v1/leads/search must not reach /v1/leads/{lead_id}.
-    for module in (lead_desk, leads, deals, contracts, instances, metrics, events, ops, outcomes, me):
+    for module in (
+        lead_desk,
+        lead_messages,
+        leads,
+        deals,
+        contracts,
+        instances,
+        metrics,
+        events,
+        ops,
+        outcomes,
+        me,
+    ):
         app.include_router(module.router)
     app.mount("/console", console_app(), name="console")
     servicekit.install(app, service=SERVICE, max_body_bytes=settings.max_body_bytes, settings=settings)
