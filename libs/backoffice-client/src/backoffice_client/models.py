@@ -115,7 +115,7 @@ class OperatorMessage(Model):
     lead_id: str
     event_id: str
     correlation_id: str
-    status: Literal["accepted"]
+    status: Literal["accepted"] = "accepted"
     handed_off: bool
     text: str
 
