@@ -97,8 +97,8 @@ async def test_every_script_and_transaction_touches_one_slot_and_scripts_only_th
 
 
 def _per_message(key: str) -> bool:
-    """A reply element's record or a sent id (echoes.py): one single-key command each."""
-    return ":reply:" in key or ":sent:" in key
+    """A reply element's record, a sent id or a send in progress (echoes.py): one single-key command each."""
+    return any(part in key for part in (":reply:", ":sent:", ":sending:"))
 
 
 async def _true(value: bool) -> bool:

@@ -112,3 +112,33 @@ async def test_the_fakes_send_message_echo_of_a_reply_reaches_us_and_publishes_n
     assert delivery.event == "send.message" and delivery.delivered
     assert delivery.json()["data"]["key"] == fake.sent[0].response["key"]  # the same id as sendText's answer
     assert await service.published("message.received") == []
+
+
+async def test_an_upsert_echo_that_overtakes_the_send_answer_is_recognised_by_chat_and_text(service) -> None:
+    sent_ids = service.app.state.ports.sent_ids
+    instance_id = service.instance["instance_id"]
+    text = "Perfeito! Qual a data?"
+    await sent_ids.sending(instance_id, "5511987654321", text)  # the handler is inside sendText
+    echo = text_message_webhook(
+        instance=service.INSTANCE, from_number="5511987654321", text=text, from_me=True
+    )
+    assert (await service.post_webhook(echo)).json()["reason"] == "echo"
+    await sent_ids.done_sending(instance_id, "5511987654321", text)
+    typed = text_message_webhook(
+        instance=service.INSTANCE, from_number="5511987654321", text=text, from_me=True
+    )
+    assert (await service.post_webhook(typed)).json()["status"] == "published"  # after the send: a person
+
+
+async def test_a_server_that_echoes_sends_as_upserts_publishes_nothing_for_them(service) -> None:
+    fake: fake_evolution.EvolutionState = service.fake
+    fake.echo_sends_as_upsert = True  # evolution-api#1340's report
+    fake.webhook_transport = httpx.ASGITransport(app=service.app)
+    fake.instances[service.INSTANCE].webhook = fake_evolution.InstanceWebhook(
+        url="http://test/webhooks/evolution", headers={"x-shared-secret": service.SECRET}
+    )
+    await service.reply("Perfeito!", "Qual a data do evento?")
+    await eventually(lambda: _true(len(fake.deliveries) == 2 and all(d.delivered for d in fake.deliveries)))
+    assert {d.event for d in fake.deliveries} == {"messages.upsert"}
+    assert {d.json()["data"]["key"]["fromMe"] for d in fake.deliveries} == {True}
+    assert await service.published("message.received") == []

@@ -202,10 +202,8 @@ async def _receive_message(
         raise _invalid(exc, "data") from None
     if isinstance(payload, webhooks.Skip):
         return WebhookAnswer(status="skipped", reason=payload.reason)
-    if (
-        payload.from_me
-        and upsert.key.id
-        and await ports.sent_ids.sent_by_us(instance.instance_id, upsert.key.id)
+    if payload.from_me and await ports.sent_ids.echo(
+        instance.instance_id, upsert.key.id, payload.from_, payload.body
     ):
         # Our own sendText coming back (the agent's or an operator's reply): already in the conversation.
         return WebhookAnswer(status="skipped", reason="echo")

@@ -104,6 +104,7 @@ async def deliver_reply(
             await look(Answer("crashed_mid_call"), record.claimed_ms)
             continue
         send = partial(evolution.send_text, instance.name, api_key=api_key, number=number, text=message.text)
+        await sent_ids.sending(reply.instance_id, number, message.text)  # its echo may overtake the answer
         try:
             message_id = await upstream.with_retries(
                 partial(breakers.call, instance.name, send),
@@ -125,6 +126,7 @@ async def deliver_reply(
             )
         if message_id:  # before the mark: an echo arriving later is recognised
             await sent_ids.remember(reply.instance_id, message_id)
+        await sent_ids.done_sending(reply.instance_id, number, message.text)
         await deliveries.sent(element, message_id)
         metrics.REPLIES.labels("sent").inc()
         log.info("reply_element_sent", index=index, instance=instance.name, evolution_message_id=message_id)
