@@ -6,7 +6,7 @@ from typing import Any
 
 from agent_runtime import human_replies
 from agent_runtime.operator_replies import derived_id
-from eventbus import Envelope, MessageReceived
+from eventbus import Envelope, MessageReceived, group_stats
 from eventbus.testing.waiting import eventually
 
 COMPANY = "cmp_01J8Z0P1F7K4V6E9QW3M0N1B2C"
@@ -103,3 +103,25 @@ async def test_an_operator_reply_needs_the_token_and_the_leads_company(make_agen
         bad = await agent.http.post(url, headers=AUTH, json=_reply(text=""))
         assert bad.status_code == 422 and "text" in bad.text
     assert [e for e in await agent.events("message.sent") if e.payload.author == "operator"] == []
+
+
+async def test_an_operators_handoff_is_kept_when_a_person_then_writes_from_the_phone(make_agent):
+    async with make_agent() as agent:
+        lead_id = await _lead(agent)  # the process remembers this lead's state (no handoff in it)
+        put = await agent.http.put(
+            f"/v1/leads/{lead_id}/handoff",
+            headers=AUTH,
+            json={"company_id": COMPANY, "reason": "cliente VIP", "requested_by": "ana"},
+        )
+        assert put.status_code == 200
+        await _typed_on_phone(agent, "Oi Maria, aqui é o Carlos")
+        await agent.send("Oi Carlos!", phone=PHONE)
+
+        async def handled() -> bool:
+            groups = await group_stats(agent.bus, "message.received")
+            return any(g.group == "agent-runtime" and g.pending == 0 and not g.lag for g in groups)
+
+        await eventually(handled, timeout=10)
+        handoff = await _handoff(agent, lead_id)
+        assert handoff["active"] is True and handoff["reason"] == "cliente VIP"
+        assert handoff["requested_by"] == "ana"

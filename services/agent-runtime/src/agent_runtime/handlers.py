@@ -141,7 +141,8 @@ class _Batch:
             # With a language model, the state is always read: a wrong guess would cost a second model call,
             # and the model's latency dwarfs the read's.
             for i, key in enumerate(self.keys):
-                if (state := store.recall(key)) is not None:
+                # A person's message from the phone reads the handoff, which a remembered state does not hold.
+                if not self.events[i].payload.from_me and (state := store.recall(key)) is not None:
                     recalled[i] = state
         read = await self.read([i for i in range(len(self.events)) if i not in recalled])
         stale = await self.respond(recalled | read, guessed=set(recalled))
