@@ -142,3 +142,13 @@ async def test_a_server_that_echoes_sends_as_upserts_publishes_nothing_for_them(
     assert {d.event for d in fake.deliveries} == {"messages.upsert"}
     assert {d.json()["data"]["key"]["fromMe"] for d in fake.deliveries} == {True}
     assert await service.published("message.received") == []
+
+
+def test_the_business_writing_in_a_group_or_a_status_is_never_a_conversation_with_a_contact() -> None:
+    everything = webhooks.SkipRules(from_me=False, groups=False, broadcast=False)
+    for chat in ("120363025246125244@g.us", "status@broadcast"):
+        envelope = copy.deepcopy(SAMPLE_TEXT)
+        envelope["data"]["key"].update(
+            remoteJid=chat, fromMe=True, participant="5511912345678@s.whatsapp.net"
+        )
+        assert convert(envelope, everything) == webhooks.Skip("from_me")

@@ -177,7 +177,8 @@ def _skip_reason(key: MessageKey, rules: SkipRules) -> Skip | None:
     chat = key.remote_jid
     if chat.endswith("@newsletter"):
         return Skip("newsletter")
-    if key.from_me and rules.from_me:
+    if key.from_me and (rules.from_me or chat.endswith(("@g.us", "@broadcast"))):
+        # In a group or a status post, the business's own message names no contact to talk to.
         return Skip("from_me")
     if chat.endswith("@broadcast") and rules.broadcast:
         return Skip("broadcast")
