@@ -7,7 +7,9 @@ internal APIs we call, implementing exactly the contracts the service brief writ
 - evolution-manager ``PUT /v1/instances/{name}`` (create-if-absent for ``company_id``: 409 when another company
   has it, 422 naming ``api_key`` when it is missing on creation or is not the instance's Evolution token, which
   here is ``Upstreams.tokens[name]``), ``GET /v1/instances?company_id=``, ``GET /v1/instances/{name}``;
-- agent-runtime ``PUT/DELETE/GET /v1/leads/{lead_id}/handoff``;
+- agent-runtime ``PUT/DELETE/GET /v1/leads/{lead_id}/handoff`` and ``POST /v1/leads/{lead_id}/messages`` (an
+  operator's reply: 202 with ids derived from the body's ``idempotency_key``, so a repeat answers the same
+  ``event_id``; ``Upstreams.replies`` records each call);
 - facebook-capi ``PUT/GET /v1/settings/companies/{id}/capi`` (the access token kept when a PUT leaves it out,
   422 naming it on a first configuration without one; never answered);
 
@@ -17,6 +19,7 @@ all behind ``Authorization: Bearer dev-service-token``; each records what it was
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -51,6 +54,7 @@ class Upstreams:
         self.tokens: dict[str, str] = {"loja": "evo-token-of-loja", "loja-centro": "evo-api-key-123"}
         self.handoffs: dict[str, dict[str, Any]] = {}
         self.capi: dict[str, dict[str, Any]] = {}  # company → CAPI settings as facebook-capi stores them
+        self.replies: list[dict[str, Any]] = []  # operator replies agent-runtime was asked to publish
         self.requests: list[httpx.Request] = []
         self.fail: dict[str, int] = {"autentique": 0, "evolution": 0, "agent": 0, "capi": 0}
         self.idempotent: dict[str, tuple[bytes, httpx.Response]] = {}  # Idempotency-Key → (body, answer)
@@ -172,6 +176,20 @@ class Upstreams:
 
     def _agent(self, request: httpx.Request) -> httpx.Response:
         lead_id = request.url.path.split("/")[3]
+        if request.url.path.endswith("/messages"):
+            body = json.loads(request.content)
+            self.replies.append({"lead_id": lead_id, **body})
+            derived = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{lead_id}/{body['idempotency_key']}"))
+            handed_off = lead_id not in self.handoffs
+            self.handoffs.setdefault(
+                lead_id, {"lead_id": lead_id, "active": True, "reason": "operator_reply"}
+            )
+            answer = {
+                "event_id": f"evt_{derived}",
+                "correlation_id": f"cor_{derived}",
+                "handed_off": handed_off,
+            }
+            return httpx.Response(202, json={**answer, "duplicate": len(self.replies) > 1})
         if request.method == "PUT":
             body = json.loads(request.content)
             self.handoffs[lead_id] = {

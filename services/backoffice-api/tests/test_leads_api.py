@@ -128,10 +128,12 @@ async def test_one_lead_has_its_timeline_with_the_contacts_messages(publish, cli
     assert [e["type"] for e in timeline] == ["message.sent", "lead.created", "message.received"]
     assert timeline[0]["details"]["texts"] == ["Olá! Para quando?"]
     assert timeline[2]["details"] == {
+        "author": "lead",
         "direction": "in",
         "instance_id": "ins_1",
         "text": "Oi, quero orçamento",
     }
+    assert timeline[0]["details"]["author"] == "agent"
 
 
 async def test_unknown_lead_is_404_and_a_malformed_id_is_422(client, headers):

@@ -5,6 +5,7 @@ cursors, and each error answer arrives as its type."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from datetime import timedelta
@@ -239,3 +240,38 @@ async def test_the_blocking_client_against_a_real_server(served, publish, make_k
     for n in range(3):
         await publish(LeadCreated(lead_id=f"lead_s{n}", company_id=COMPANY, channel="whatsapp"))
     await asyncio.to_thread(operator)
+
+
+async def test_an_operator_reply_is_retried_with_its_idempotency_key(publish, api, upstreams):
+    from eventbus import MessageReceived
+
+    await publish(
+        LeadCreated(
+            lead_id="lead_m", company_id=COMPANY, channel="whatsapp", lead_external_id="wa:+5511977776666"
+        )
+    )
+    await publish(
+        MessageReceived.model_validate(
+            {
+                "instance_id": "ins_1",
+                "lead_external_id": "wa:+5511977776666",
+                "from": "+5511977776666",
+                "body": "oi",
+            }
+        )
+    )
+    for _ in range(200):
+        with contextlib.suppress(NotFound):
+            if (await api.get_lead("lead_m")).last_message is not None:
+                break
+        await asyncio.sleep(0.05)
+    upstreams.fail["agent"] = 3  # the app's own three attempts fail: 502 to the client, which retries
+    sent = await api.send_message("lead_m", "Olá, aqui é a Ana")
+    assert sent.handed_off is True and sent.text == "Olá, aqui é a Ana"
+    posts = [r for r in upstreams.requests if r.url.path.endswith("/messages")]
+    assert len(posts) == 4 and len({r.read() for r in posts}) == 1  # one idempotency key throughout
+    assert len(upstreams.replies) == 1
+    with pytest.raises(ValidationFailed):
+        await api.send_message(
+            "lead_m", "outro texto", idempotency_key=upstreams.replies[0]["idempotency_key"]
+        )

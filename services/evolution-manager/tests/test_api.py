@@ -239,12 +239,11 @@ async def test_unknown_extra_fields_are_accepted(service) -> None:
 @pytest.mark.parametrize(
     ("key", "reason"),
     [
-        ({"fromMe": True}, "from_me"),
         ({"remoteJid": "120363025246125244@g.us", "participant": "5511911112222@s.whatsapp.net"}, "group"),
         ({"remoteJid": "status@broadcast", "participant": "5511911112222@s.whatsapp.net"}, "broadcast"),
     ],
 )
-async def test_own_group_and_broadcast_messages_are_skipped_and_counted(service, key, reason) -> None:
+async def test_group_and_broadcast_messages_are_skipped_and_counted(service, key, reason) -> None:
     envelope = copy.deepcopy(SAMPLE_TEXT)
     envelope["data"]["key"].update(key)
     before = counted("messages.upsert", f"skipped_{reason}")
@@ -256,11 +255,13 @@ async def test_own_group_and_broadcast_messages_are_skipped_and_counted(service,
     assert f'outcome="skipped_{reason}"' in (await service.http.get("/metrics")).text
 
 
-async def test_skipping_own_messages_can_be_turned_off(run_service) -> None:
-    async with run_service(skip_from_me=False) as service:
+async def test_messages_typed_on_the_phone_can_be_skipped_as_before(run_service) -> None:
+    async with run_service(skip_from_me=True) as service:
         envelope = copy.deepcopy(SAMPLE_TEXT)
         envelope["data"]["key"]["fromMe"] = True
-        assert (await service.post_webhook(envelope)).json()["status"] == "published"
+        response = await service.post_webhook(envelope)
+        assert response.json() == {"status": "skipped", "event_id": None, "reason": "from_me"}
+        assert await service.published("message.received") == []
 
 
 @pytest.mark.parametrize("event", ["messages.update", "send.message", "qrcode.updated", "something.new"])

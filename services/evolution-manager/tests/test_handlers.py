@@ -199,8 +199,8 @@ async def test_handler_refuses_a_type_it_cannot_send_before_sending_anything() -
     event = Envelope.new(payload, source="agent-runtime", company_id="cmp_1")
     with pytest.raises(UndeliverableReply, match=r"messages\[1\]: type 'audio' cannot be sent yet"):
         await handlers.deliver_reply(
-            event, registry=None, deliveries=None, evolution=None, breakers=None, default_api_key=None,
-            policy=handlers.SendPolicy(),
+            event, registry=None, deliveries=None, sent_ids=None, evolution=None, breakers=None,
+            default_api_key=None, policy=handlers.SendPolicy(),
         )  # fmt: skip
 
 

@@ -111,7 +111,6 @@ def test_legacy_extended_text_is_read_when_conversation_is_absent() -> None:
 @pytest.mark.parametrize(
     ("remote_jid", "from_me", "reason"),
     [
-        ("5511987654321@s.whatsapp.net", True, "from_me"),
         ("120363025246125244@g.us", False, "group"),
         ("status@broadcast", False, "broadcast"),
         ("120363025246125244@newsletter", False, "newsletter"),

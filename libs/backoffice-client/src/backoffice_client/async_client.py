@@ -113,6 +113,13 @@ class AsyncBackofficeClient(AsyncAdminMethods):
     async def clear_lead_owner(self, lead_id: str) -> models.LeadOwner:
         return await self.send(calls.clear_lead_owner(lead_id))
 
+    async def send_message(
+        self, lead_id: str, text: str, *, idempotency_key: str | None = None
+    ) -> models.OperatorMessage:
+        """The operator's text to the lead through WhatsApp, once: retried with its ``Idempotency-Key``. A lead
+        the agent is answering is handed off first."""
+        return await self.send(calls.send_message(lead_id, text, idempotency_key=idempotency_key))
+
     async def add_note(self, lead_id: str, text: str) -> models.Note:
         return await self.send(calls.add_note(lead_id, text))
 

@@ -154,6 +154,16 @@ def add_note(lead_id: str, text: str) -> Call[models.Note]:
     return Call("POST", f"/v1/leads/{_segment(lead_id)}/notes", models.Note, json={"text": text})
 
 
+def send_message(
+    lead_id: str, text: str, *, idempotency_key: str | None = None
+) -> Call[models.OperatorMessage]:
+    """Always with an ``Idempotency-Key`` (a new one unless given): a retry answers the first send's result
+    and WhatsApp gets the text once. Give your own key to make a retry across processes safe too."""
+    headers = {"Idempotency-Key": idempotency_key or f"bocl-{uuid.uuid4()}"}
+    path = f"/v1/leads/{_segment(lead_id)}/messages"
+    return Call("POST", path, models.OperatorMessage, json={"text": text}, headers=headers)
+
+
 class NotesQuery(TypedDict, total=False):
     before: str
     limit: int

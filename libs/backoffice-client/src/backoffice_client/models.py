@@ -111,6 +111,17 @@ class NotesPage(Model):
     next_before: str | None
 
 
+class OperatorMessage(Model):
+    """An operator's reply, accepted: it goes out through WhatsApp once per ``Idempotency-Key``."""
+
+    lead_id: str
+    event_id: str
+    correlation_id: str
+    status: Literal["accepted"] = "accepted"
+    handed_off: bool
+    text: str
+
+
 # -- deals and contracts ----------------------------------------------------------------------------------------
 
 
@@ -356,6 +367,7 @@ SCHEMAS: dict[type[Model], str] = {
     LeadOwner: "LeadOwner",
     Note: "NotePublic",
     NotesPage: "NotesPage",
+    OperatorMessage: "OperatorMessage",
     EventDetails: "EventDetails",
     ChangedBy: "ChangedBy",
     StageChange: "StageChange",

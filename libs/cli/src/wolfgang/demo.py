@@ -232,6 +232,7 @@ class Demo:
         self.report(f"[green]✓[/] lead qualified, score {qualified.payload.score:.2f}")
 
         async with AsyncBackofficeClient(self.system.url("backoffice-api"), api_key=seed.api_key) as api:
+            await self._operator_replies(api, lead_id, number)
             contract, deal_id = await self._sell(api, lead_id, party)
         contract_id, document_id = contract.contract_id, contract.document_id
         if not document_id:
@@ -288,6 +289,37 @@ class Demo:
             return await api.create_contract(deal.deal_id, SIGNERS), deal.deal_id
         except BackofficeError as exc:
             raise DemoFailed(f"backoffice-api: {exc}") from exc
+
+    async def _operator_replies(self, api: AsyncBackofficeClient, lead_id: str, number: str) -> None:
+        """A person takes over: an operator's reply from the desk (through backoffice_client, sent once even
+        if retried; the lead is handed off first), then a colleague's message typed on the business's phone,
+        both in the lead's timeline."""
+        text = "Olá! Aqui é a Ana, da equipe. Já separei duas datas de visita para vocês."
+        try:
+            await _eventually("the lead in backoffice-api", lambda: self._lead(api, lead_id))
+            sent = await api.send_message(lead_id, text, idempotency_key=f"demo-reply-{lead_id}")
+        except BackofficeError as exc:
+            raise DemoFailed(f"backoffice-api: {exc}") from exc
+        await _eventually("the operator's reply on WhatsApp", lambda: self._sent_text(number, text))
+        handed = "handed off, then " if sent.handed_off else ""
+        self.report(f"[green]✓[/] operator's reply {handed}sent once on WhatsApp ({sent.event_id})")
+        fake = self.system.url("fake-evolution")
+        typed = "Oi Maria, aqui é o Carlos, sócio da Ana. Qualquer dúvida me chame!"
+        params = {"from_number": number, "text": typed, "from_me": True}
+        body = {"instance": INSTANCE, "template": "text", "params": params}
+        _ok(await self.http.post(f"{fake}/_fake/webhooks/send", json=body), "fake Evolution's webhook")
+
+        async def shown() -> bool | None:
+            timeline = (await api.get_lead(lead_id, timeline_limit=20)).timeline
+            return True if any(e.details.get("via") == "phone" for e in timeline) else None
+
+        await _eventually("the phone message in the lead's timeline", shown)
+        self.report("[green]✓[/] a message typed on the phone shows in the timeline (the agent stays silent)")
+
+    async def _sent_text(self, number: str, text: str) -> bool | None:
+        response = await self.http.get(f"{self.system.url('fake-evolution')}/_fake/sent")
+        found = [s for s in response.json() if s["request"].get("number", "").lstrip("+") == number]
+        return True if any(s["request"].get("text") == text for s in found) else None
 
     @staticmethod
     async def _lead(api: AsyncBackofficeClient, lead_id: str) -> bool:

@@ -6,7 +6,8 @@ reads ``payload["utm"]["source"]`` without a null check; an incoming ``null`` re
 exception: ``null`` means the message has no media, which an empty object could not say. Additions made later
 by the services are optional and documented in ``docs/catalog.md`` ("Additions"): ``media.kind``,
 ``message.received.referral`` (click-to-WhatsApp ads), ``lead.created.lead_external_id`` / ``ctwa_clid``,
-``contract.*.lead_id`` / ``document_id`` / ``status``.
+``contract.*.lead_id`` / ``document_id`` / ``status``, ``message.received.from_me`` / ``contact_name``
+(what a person types on the business's phone) and ``message.sent.author`` (an operator's reply).
 """
 
 from __future__ import annotations
@@ -83,6 +84,14 @@ class MessageReceived(Payload):
     media: Media | None = None
     raw: dict[str, Any] = Field(default_factory=dict)
     referral: AdReferral | None = None
+    from_me: bool = Field(
+        False,
+        description="Written on the business's own WhatsApp (a person on the phone) to the contact named by "
+        "`lead_external_id` and `from`, not by the contact; never an echo of a `message.sent`",
+    )
+    contact_name: str | None = Field(
+        None, max_length=256, description="The contact's WhatsApp display name (`pushName`), when it wrote"
+    )
 
 
 class OutgoingMessage(Payload):
@@ -98,6 +107,9 @@ class MessageSent(Payload):
     to: str = Field(min_length=1)
     messages: list[OutgoingMessage] = Field(min_length=1)
     raw: dict[str, Any] = Field(default_factory=dict)
+    author: Literal["agent", "operator"] = Field(
+        "agent", description="Who wrote it: the agent, or an operator through backoffice-api"
+    )
 
 
 class Utm(Payload):

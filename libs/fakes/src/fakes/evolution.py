@@ -12,7 +12,12 @@ Mimics, per /work/shared/reference/evolution-api.md:
   `fromMe` filtering only when true, a `messageTimestamp` window only when both ends are given, `offset` as
   the page size, newest first), unless `stores_messages` is off (`DATABASE_SAVE_DATA_NEW_MESSAGE=false`);
 - every error as `{"status", "error", "response": {"message"}}` (§7);
-- webhook delivery (envelope, `jwt_key` JWT, retries, `byEvents`) from `fakes.evolution_webhooks`.
+- webhook delivery (envelope, `jwt_key` JWT, retries, `byEvents`) from `fakes.evolution_webhooks`;
+- the echo of a send (§10): after sendText, `send.message` with the answer's `key.id` (never `messages.upsert`),
+  fired without waiting, so it races the HTTP answer, to an instance whose webhook is enabled and subscribes
+  `SEND_MESSAGE` (or lists no events). `echo_sends_as_upsert` reproduces servers reported to echo sends as
+  `messages.upsert` with `key.fromMe` (evolution-api#1340). What a person types on the phone is a
+  `messages.upsert` with `fromMe: true` (`text_message_webhook(from_me=True)`, or `/_fake/webhooks/send`).
 
 Control routes (not part of the real API): `/_fake/requests`, `/_fake/reset`, `/_fake/fail`,
 `/_fake/recover`, `/_fake/deliveries`, `GET|POST /_fake/instances`, `GET /_fake/sent`,
@@ -167,6 +172,8 @@ class EvolutionState(WebhookingState):
     send_delay_scale: float = 1.0
     # DATABASE_SAVE_DATA_NEW_MESSAGE: findMessages only sees what Evolution stored (§11).
     stores_messages: bool = True
+    # Echo API sends as `messages.upsert` (fromMe) instead of `send.message`: evolution-api#1340's report.
+    echo_sends_as_upsert: bool = False
     retry_policy: EvolutionRetryPolicy = field(default_factory=EvolutionRetryPolicy)
     #: Instance names `GET /instance/connect/{name}` answered a QR object for, in order.
     connects: list[str] = field(default_factory=list)
@@ -345,7 +352,20 @@ def create_app(state: EvolutionState | None = None) -> FastAPI:
             "source": "web",
         }
         fake.sent.append(SentMessage(name, body, response))
+        _echo(instance, response)
         return response
+
+    def _echo(instance: EvolutionInstance, response: dict[str, Any]) -> None:
+        """§10: the send's webhook, fired and not awaited just before the HTTP answer."""
+        hook = instance.webhook
+        event = "messages.upsert" if fake.echo_sends_as_upsert else "send.message"
+        wanted = event.upper().replace(".", "_")
+        if hook is None or not hook.enabled or (hook.events and wanted not in hook.events):
+            return
+        envelope = webhook_envelope(
+            event, instance.name, dict(response), origin=fake.origin_for(instance.name)
+        )
+        fake.spawn(fake.deliver(envelope))
 
     @app.post("/chat/findMessages/{name}", response_model=None)
     async def find_messages(name: str, request: Request) -> JSONResponse | dict[str, Any]:

@@ -67,6 +67,11 @@ def _company(query: str | None, body: HandoffUpdate | None = None) -> str:
     return company_id
 
 
+async def lead_of_company(leads: Leads, lead_id: str, company_id: str) -> LeadRef:
+    """The lead, or 404 when it is unknown or another company's (the same answer for both)."""
+    return await _lead(leads, lead_id, company_id)
+
+
 async def _lead(leads: Leads, lead_id: str, company_id: str) -> LeadRef:
     ref = await leads.find(lead_id)
     if ref is None or ref.company_id != company_id:

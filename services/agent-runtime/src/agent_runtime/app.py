@@ -13,7 +13,7 @@ import servicekit
 from eventbus import Subscription
 from fastapi import FastAPI
 
-from agent_runtime import SERVICE, api, handlers
+from agent_runtime import SERVICE, api, handlers, operator_replies
 from agent_runtime.handlers import Agent, Clock
 from agent_runtime.knowledge import Library
 from agent_runtime.leads import Leads
@@ -96,5 +96,6 @@ def create_app(
     app = FastAPI(title=SERVICE, lifespan=lifespan, **servicekit.docs_options(settings))
     app.state.settings = settings
     app.include_router(api.router)
+    app.include_router(operator_replies.router)
     servicekit.install(app, service=SERVICE, max_body_bytes=settings.max_body_bytes, settings=settings)
     return app

@@ -30,7 +30,7 @@ from eventbus import (
     context,
 )
 
-from agent_runtime import SERVICE, names, replies
+from agent_runtime import SERVICE, human_replies, names, replies
 from agent_runtime.conversation import Conversation, Turn, advance, media_turn
 from agent_runtime.knowledge import Library
 from agent_runtime.leads import Lead, LeadKey, Leads
@@ -141,7 +141,8 @@ class _Batch:
             # With a language model, the state is always read: a wrong guess would cost a second model call,
             # and the model's latency dwarfs the read's.
             for i, key in enumerate(self.keys):
-                if (state := store.recall(key)) is not None:
+                # A person's message from the phone reads the handoff, which a remembered state does not hold.
+                if not self.events[i].payload.from_me and (state := store.recall(key)) is not None:
                     recalled[i] = state
         read = await self.read([i for i in range(len(self.events)) if i not in recalled])
         stale = await self.respond(recalled | read, guessed=set(recalled))
@@ -185,10 +186,26 @@ class _Batch:
         saving: list[int] = []
         commits: dict[int, Commit] = {}
         thinking: dict[int, Conversation] = {}
+        # A person wrote from the business's phone: never answered, maybe a handoff (human_replies.py).
+        by_phone = {i for i in states if events[i].payload.from_me}
+        hand_off = await human_replies.handoff_on_human_reply(
+            agent.bus.redis, agent.bus.keys, (events[i].company_id for i in by_phone)
+        )
         for i, state in states.items():
             lead = leads.get(i)
             if lead is None:
                 continue  # failed above
+            if i in by_phone and state.answer is None:
+                commits[i] = human_replies.commit(
+                    lead,
+                    events[i],
+                    state.conversation,
+                    state.handoff,
+                    hand_off=hand_off[events[i].company_id],
+                    announced=i in announcing,
+                    now=agent.clock(),
+                )
+                continue
             if state.answer is not None:
                 if i in announcing:
                     saving.append(i)

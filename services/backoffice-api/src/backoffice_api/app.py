@@ -44,6 +44,7 @@ from backoffice_api.routes import (
     instance_admin,
     instances,
     lead_desk,
+    lead_messages,
     leads,
     me,
     metrics,
@@ -140,6 +141,7 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
     # lead_desk before leads: its /v1/leads/search must not reach /v1/leads/{lead_id}.
     for module in (
         lead_desk,
+        lead_messages,
         leads,
         deals,
         conversions,

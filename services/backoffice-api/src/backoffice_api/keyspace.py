@@ -124,6 +124,11 @@ class Keyspace:
         """Hash: lead id → JSON of the handoff flag as agent-runtime last confirmed it."""
         return self._key("state", f"{{{company}}}", "handoff")
 
+    def operator_reply(self, company: str, key_digest: str) -> str:
+        """String: the first answer to an operator's reply sent with an ``Idempotency-Key`` (its SHA-256),
+        with the request's fingerprint; kept a day (``routes/lead_messages.py``)."""
+        return self._key("state", f"{{{company}}}", "operator-reply", key_digest)
+
     # -- access ---------------------------------------------------------------------------------------------
 
     def api_key(self, digest: str) -> str:

@@ -71,11 +71,48 @@ class HandoffCreate(Strict):
 
 
 class LastMessage(BaseModel):
-    """The newest message with the lead's contact, either way (text cut as in the timeline)."""
+    """The newest message with the lead's contact, either way (its whole text, as in the timeline)."""
 
     direction: Literal["in", "out"]
     text: str | None = Field(description="null for media without a caption")
     at: UtcTimestamp
+
+
+class OperatorMessageCreate(Strict):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"text": "Olá Maria, aqui é a Ana. Posso te ligar às 15h?"}]},
+    )
+
+    text: str = Field(min_length=1, max_length=4096, description="Sent as one WhatsApp text message")
+
+
+class OperatorMessage(BaseModel):
+    """An operator's reply, accepted: agent-runtime published it as ``message.sent`` (``author: operator``)
+    and evolution-manager sends it through WhatsApp once. It appears in the lead's timeline as a human's
+    message (``via: api``) once projected."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "lead_id": "lead_01J8Z0P3H1Y8K8Q0KQ9VJ8X7K1",
+                    "event_id": "evt_0b6f8f43-1c55-5a55-9a2e-1f4b8d2f3c9a",
+                    "correlation_id": "cor_0b6f8f43-1c55-5a55-9a2e-1f4b8d2f3c9a",
+                    "status": "accepted",
+                    "handed_off": True,
+                    "text": "Olá Maria, aqui é a Ana. Posso te ligar às 15h?",
+                }
+            ]
+        }
+    )
+
+    lead_id: str
+    event_id: str = Field(description="The `message.sent` event; the same for every retry of the request")
+    correlation_id: str
+    status: Literal["accepted"] = "accepted"
+    handed_off: bool = Field(description="Whether this request handed the lead off first")
+    text: str
 
 
 class LeadPublic(BaseModel):

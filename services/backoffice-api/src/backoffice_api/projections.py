@@ -50,8 +50,6 @@ COUNTERS = (
 )
 #: A timeline keeps this many of its newest entries.
 TIMELINE_LENGTH = 500
-#: Message text kept in a timeline entry: enough to read the conversation, not a file dump.
-PREVIEW_CHARS = 280
 
 
 def at_ms(event: Envelope[Any]) -> int:
@@ -100,10 +98,6 @@ def _count(ks: Keyspace, event: Envelope[Any], counter: str, amount: int = 1) ->
 
 def _timeline(key: str, event: Envelope[Any], **details: Any) -> list[Op]:
     return [["zadd", key, at_ms(event), _entry(event, **details)], ["zcap", key, TIMELINE_LENGTH]]
-
-
-def _preview(text: str | None) -> str | None:
-    return None if text is None else text[:PREVIEW_CHARS]
 
 
 def lead_created(ks: Keyspace, event: Envelope[LeadCreated]) -> list[Op]:
@@ -218,20 +212,36 @@ def instance_status(ks: Keyspace, event: Envelope[InstanceStatus]) -> list[Op]:
 
 
 def message_received(ks: Keyspace, event: Envelope[MessageReceived]) -> list[Op]:
+    """The lead's message (``author`` lead, with its ``contact_name``), or a person's typed on the business's
+    phone (``from_me``: ``author`` human, ``via`` phone, direction out). The whole text (a media's caption)
+    is kept; a media entry says its kind, the catalog's type and MIME type (its URL is WhatsApp's encrypted
+    blob, of no use to a reader)."""
     p = event.payload
     key = ks.timeline(event.company_id, external_id=p.lead_external_id)
-    details: dict[str, Any] = {"direction": "in", "instance_id": p.instance_id, "text": _preview(p.body)}
+    details: dict[str, Any] = {"instance_id": p.instance_id, "text": p.body}
+    if p.from_me:
+        details |= {"direction": "out", "author": "human", "via": "phone"}
+    else:
+        details |= {"direction": "in", "author": "lead"}
+        if p.contact_name:
+            details["contact_name"] = p.contact_name
     if p.media is not None:
         details["media"] = p.media.precise_kind
-    return [*_timeline(key, event, **details), *_count(ks, event, "messages_in")]
+        details["media_type"] = p.media.type
+        if p.media.mime_type:
+            details["mime_type"] = p.media.mime_type
+    counter = "messages_out" if p.from_me else "messages_in"
+    return [*_timeline(key, event, **details), *_count(ks, event, counter)]
 
 
 def message_sent(ks: Keyspace, event: Envelope[MessageSent]) -> list[Op]:
+    """The agent's answer (``author`` agent) or an operator's (``author`` human, ``via`` api), whole."""
     p = event.payload
     key = ks.timeline(event.company_id, external_id=contact_of(p.to))
-    texts = [_preview(m.text) for m in p.messages]
+    texts = [m.text for m in p.messages]
+    who = {"author": "agent"} if p.author == "agent" else {"author": "human", "via": "api"}
     return [
-        *_timeline(key, event, direction="out", instance_id=p.instance_id, texts=texts),
+        *_timeline(key, event, direction="out", instance_id=p.instance_id, texts=texts, **who),
         *_count(ks, event, "messages_out", len(p.messages)),
     ]
 

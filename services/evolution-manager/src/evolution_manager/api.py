@@ -16,6 +16,7 @@ from servicekit import NotFound, RateLimited
 
 from evolution_manager import authentication, metrics, registration, statuses, webhooks
 from evolution_manager.clients.evolution import EvolutionClient
+from evolution_manager.echoes import SentIds
 from evolution_manager.errors import MalformedWebhook, UnknownInstance
 from evolution_manager.ratelimits import InstanceRateLimits
 from evolution_manager.registry import NAME_PATTERN, Instance, InstanceConfig, Registry
@@ -69,6 +70,7 @@ class Ports:
     settings: Settings
     rules: webhooks.SkipRules
     limits: InstanceRateLimits
+    sent_ids: SentIds
 
 
 # async: FastAPI runs plain `def` dependencies in a thread pool, a hop that costs more than the lookup.
@@ -200,6 +202,11 @@ async def _receive_message(
         raise _invalid(exc, "data") from None
     if isinstance(payload, webhooks.Skip):
         return WebhookAnswer(status="skipped", reason=payload.reason)
+    if payload.from_me and await ports.sent_ids.echo(
+        instance.instance_id, upsert.key.id, payload.from_, payload.body
+    ):
+        # Our own sendText coming back (the agent's or an operator's reply): already in the conversation.
+        return WebhookAnswer(status="skipped", reason="echo")
     published = await ports.bus.emit(
         payload,
         company_id=instance.company_id,

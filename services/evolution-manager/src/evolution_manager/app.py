@@ -23,6 +23,7 @@ from servicekit.upstream import Breakers
 from evolution_manager import SERVICE, api, handlers, instance_admin, statuses, webhooks
 from evolution_manager.clients.evolution import EvolutionClient
 from evolution_manager.deliveries import EFFECT, deliveries
+from evolution_manager.echoes import SentIds
 from evolution_manager.errors import MalformedWebhook
 from evolution_manager.keys import ServiceKeys
 from evolution_manager.ratelimits import InstanceRateLimits
@@ -91,6 +92,7 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
         ):
             registry = Registry(bus.redis, bus.keys, box=box, cache_seconds=settings.instance_cache_seconds)
             evolution = EvolutionClient(http)
+            sent_ids = SentIds(bus.redis, bus.keys, ttl=settings.reply_record_ttl)
             ports = api.Ports(
                 bus=bus,
                 registry=registry,
@@ -104,6 +106,7 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
                 limits=InstanceRateLimits(
                     per_second=settings.webhook_rate_per_second, burst=settings.webhook_burst
                 ),
+                sent_ids=sent_ids,
             )
             breakers = Breakers(
                 failure_threshold=settings.breaker_failures,
@@ -118,6 +121,7 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
                     handlers.deliver_reply,
                     registry=registry,
                     deliveries=records,
+                    sent_ids=sent_ids,
                     evolution=evolution,
                     breakers=breakers,
                     default_api_key=settings.api_key,

@@ -17,6 +17,7 @@ from servicekit.upstream import Breakers
 from evolution_manager import metrics
 from evolution_manager.clients.evolution import EvolutionClient
 from evolution_manager.deliveries import element as deliveries_element
+from evolution_manager.echoes import SentIds
 from evolution_manager.errors import SendInProgress, UndeliverableReply
 from evolution_manager.registry import Registry
 from evolution_manager.statuses import api_key_for
@@ -52,6 +53,7 @@ async def deliver_reply(
     *,
     registry: Registry,
     deliveries: Records,
+    sent_ids: SentIds,
     evolution: EvolutionClient,
     breakers: Breakers,
     default_api_key: SecretStr | None,
@@ -79,7 +81,16 @@ async def deliver_reply(
             metrics.REPLIES.labels("already_sent").inc()
             continue
         look = partial(
-            _reconcile, event, element, deliveries, evolution, instance.name, api_key, number, message.text
+            _reconcile,
+            event,
+            element,
+            deliveries,
+            sent_ids,
+            evolution,
+            instance.name,
+            api_key,
+            number,
+            message.text,
         )
         if record.state is State.UNKNOWN:
             raise OutcomeUnknown(
@@ -93,6 +104,7 @@ async def deliver_reply(
             await look(Answer("crashed_mid_call"), record.claimed_ms)
             continue
         send = partial(evolution.send_text, instance.name, api_key=api_key, number=number, text=message.text)
+        await sent_ids.sending(reply.instance_id, number, message.text)  # its echo may overtake the answer
         try:
             message_id = await upstream.with_retries(
                 partial(breakers.call, instance.name, send),
@@ -112,6 +124,9 @@ async def deliver_reply(
             metrics.CIRCUIT_OPEN.labels(instance.name).set(
                 1 if breakers.state(instance.name) == "open" else 0
             )
+        if message_id:  # before the mark: an echo arriving later is recognised
+            await sent_ids.remember(reply.instance_id, message_id)
+        await sent_ids.done_sending(reply.instance_id, number, message.text)
         await deliveries.sent(element, message_id)
         metrics.REPLIES.labels("sent").inc()
         log.info("reply_element_sent", index=index, instance=instance.name, evolution_message_id=message_id)
@@ -121,6 +136,7 @@ async def _reconcile(
     event: Envelope[MessageSent],
     element: str,
     deliveries: Records,
+    sent_ids: SentIds,
     evolution: EvolutionClient,
     instance: str,
     api_key: str,
@@ -141,6 +157,7 @@ async def _reconcile(
         log.warning("reply_reconcile_failed", instance=instance, error=type(exc).__name__)
         found = None
     if found is not None:
+        await sent_ids.remember(event.payload.instance_id, found)
         await deliveries.sent(element, found)
         metrics.REPLIES.labels("reconciled_sent").inc()
         log.info(

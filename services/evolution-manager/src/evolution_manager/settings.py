@@ -48,7 +48,10 @@ class Settings(ServiceSettings):
     webhook_secret_header: str = "x-shared-secret"  # noqa: S105 - the header name, not a secret
     #: Clock skew tolerated on the `iat`/`exp` of the JWT Evolution sends when `jwt_key` is used.
     jwt_leeway_seconds: float = Field(30.0, ge=0)
-    skip_from_me: bool = True
+    #: `EVOLUTION_SKIP_FROM_ME`: drop what a person types on the business's phone (the behaviour before
+    #: those messages were published as `message.received` with `from_me`). Echoes of our own sends are
+    #: never published either way.
+    skip_from_me: bool = False
     skip_groups: bool = True
     skip_broadcast: bool = True
     #: How long a replica remembers an instance for webhook authentication (secret rotation delay); 0: never.

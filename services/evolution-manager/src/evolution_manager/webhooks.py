@@ -86,12 +86,13 @@ class ConnectionUpdate(_Camel):
 class Skip:
     """A webhook that is answered 200 and counted, but publishes nothing; ``reason`` is the metric label."""
 
-    reason: Literal["from_me", "group", "broadcast", "newsletter", "no_phone_number", "housekeeping"]
+    reason: Literal["from_me", "echo", "group", "broadcast", "newsletter", "no_phone_number", "housekeeping"]
 
 
 @dataclass(frozen=True)
 class SkipRules:
-    from_me: bool = True
+    #: Messages a person types on the business's phone are published (``from_me``) unless this is set.
+    from_me: bool = False
     groups: bool = True
     broadcast: bool = True
 
@@ -176,7 +177,8 @@ def _skip_reason(key: MessageKey, rules: SkipRules) -> Skip | None:
     chat = key.remote_jid
     if chat.endswith("@newsletter"):
         return Skip("newsletter")
-    if key.from_me and rules.from_me:
+    if key.from_me and (rules.from_me or chat.endswith(("@g.us", "@broadcast"))):
+        # In a group or a status post, the business's own message names no contact to talk to.
         return Skip("from_me")
     if chat.endswith("@broadcast") and rules.broadcast:
         return Skip("broadcast")
@@ -319,6 +321,9 @@ def to_message(
     if phone is None:
         return Skip("no_phone_number")
     data = webhook.data if isinstance(webhook.data, dict) else {}
+    from_me = upsert.key.from_me
+    # On a fromMe message pushName is the business's own name (or "Você"), not the contact's.
+    name = None if from_me or not upsert.push_name else upsert.push_name.strip()[:256] or None
     return MessageReceived.model_validate(
         {
             "instance_id": instance_id,
@@ -327,6 +332,8 @@ def to_message(
             "body": _text(message, content),
             "media": _media(message, kind, content, at),
             "referral": referral_of(_context_info(upsert, content)),
+            "from_me": from_me,
+            "contact_name": name,
             "raw": {
                 "message_id": upsert.key.id or None,
                 "instance": webhook.instance,

@@ -1,5 +1,6 @@
 """agent-runtime's admin API: the human-handoff flag of a lead, which agent-runtime owns (while it is set,
-the agent stops answering that lead)."""
+the agent stops answering that lead), and an operator's reply, which agent-runtime publishes as
+``message.sent`` (the channel's producer)."""
 
 from __future__ import annotations
 
@@ -54,6 +55,38 @@ class AgentAdminClient:
         except UpstreamRefused as exc:
             if exc.status != 404:  # nothing to clear: already the state we want
                 raise
+
+    async def send_reply(
+        self,
+        lead_id: str,
+        *,
+        company_id: str,
+        instance_id: str,
+        text: str,
+        idempotency_key: str,
+        requested_by: str,
+    ) -> dict[str, Any]:
+        """Retried freely: agent-runtime derives the event from ``idempotency_key`` and publishes it once."""
+        body = {
+            "company_id": company_id,
+            "instance_id": instance_id,
+            "text": text,
+            "idempotency_key": idempotency_key,
+            "requested_by": requested_by,
+        }
+
+        async def attempt() -> httpx.Response:
+            return await upstream.call(
+                self._http,
+                "POST",
+                f"/v1/leads/{segment(lead_id)}/messages",
+                api=API,
+                json=body,
+                headers=self._headers(),
+            )
+
+        response = await upstream.with_retries(attempt, attempts=3, initial=0.1, maximum=1.0)
+        return _json(response)
 
     async def handoff(self, lead_id: str, *, company_id: str) -> dict[str, Any] | None:
         try:
