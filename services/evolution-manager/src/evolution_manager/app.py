@@ -13,8 +13,7 @@ import httpx
 import servicekit
 import structlog
 from eventbus import Backoff, BusUnavailable, Subscription
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 from servicekit import outcome_routes
 from servicekit.outcomes import Desk
 from servicekit.secretbox import SecretBox
@@ -23,7 +22,6 @@ from servicekit.upstream import Breakers
 from evolution_manager import SERVICE, api, handlers, statuses, webhooks
 from evolution_manager.clients.evolution import EvolutionClient
 from evolution_manager.deliveries import EFFECT, deliveries
-from evolution_manager.errors import MalformedWebhook
 from evolution_manager.keys import ServiceKeys
 from evolution_manager.ratelimits import InstanceRateLimits
 from evolution_manager.registry import InstanceFileEntry, Registry, read_instances_file
@@ -65,11 +63,6 @@ async def _start_up(ports: api.Ports, seeds: list[InstanceFileEntry]) -> None:
             log.info("instances_refreshed", instances=done)
 
         await _until_done(refresh, "refresh")
-
-
-async def _malformed(request: Request, exc: Exception) -> JSONResponse:
-    # servicekit's table has no 400 row (a body we cannot read at all); see the README's "Needs".
-    return JSONResponse({"error": {"code": "malformed", "message": str(exc)}}, status_code=400)
 
 
 def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
@@ -161,5 +154,4 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
     app.include_router(api.router)
     app.include_router(outcome_routes.router(api.require_admin))
     servicekit.install(app, service=SERVICE, max_body_bytes=settings.max_body_bytes, settings=settings)
-    app.add_exception_handler(MalformedWebhook, _malformed)
     return app
