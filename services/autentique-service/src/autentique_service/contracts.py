@@ -39,15 +39,14 @@ import structlog
 from eventbus import Bus, BusUnavailable, ids
 from redis.exceptions import RedisError
 from servicekit import Conflict
+from servicekit.contracts import ContractStatus, SignerStatus
 from ulid import ULID
 
 from autentique_service import SERVICE
 from autentique_service.models import (
     ContractCreate,
     ContractPublic,
-    ContractStatus,
     SignerPublic,
-    SignerStatus,
     StoredSigner,
 )
 

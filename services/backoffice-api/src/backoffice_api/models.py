@@ -3,23 +3,22 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
+from eventbus import CHANNELS, DeadLetter, GroupStats
 from eventbus.envelope import UtcTimestamp
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from servicekit import contracts
+from servicekit.schemas import fields_of
 
 LeadStatus = Literal["new", "qualified", "contract_sent", "won"]
 DealStage = Literal["new", "qualified", "proposal", "contract_sent", "won", "lost"]
 LeadSource = Literal["organic", "ads", "referral", "unknown"]
-EventType = Literal[
-    "message.received",
-    "message.sent",
-    "lead.created",
-    "lead.qualified",
-    "contract.created",
-    "contract.signed",
-    "instance.status",
-]
+if TYPE_CHECKING:
+    EventType = str
+else:
+    #: The catalog's channels (eventbus.catalog), as an enum in the OpenAPI schema.
+    EventType = Literal[tuple(CHANNELS)]
 Bucket = Literal["5m", "15m", "1h"]
 Money = Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False)]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", examples=["BRL"])]
@@ -288,15 +287,9 @@ class SignerProgress(BaseModel):
     total: int
 
 
-class ContractPublic(BaseModel):
-    contract_id: str
-    deal_id: str
-    lead_id: str | None
-    company_id: str
-    document_id: str | None
-    status: str
-    value: float | None
-    currency: str | None
+class ContractPublic(contracts.ContractPublic):
+    """The shared answer (servicekit.contracts) merged with what the contract's events said."""
+
     created_at: datetime | None
     signed_at: datetime | None
     signers: list[SignerPublic]
@@ -394,13 +387,9 @@ class EventsPage(BaseModel):
 
 
 class GroupStatsPublic(BaseModel):
-    channel: EventType
-    group: str
-    consumers: int
-    pending: int
-    lag: int | None
-    last_delivered_id: str
-    dead_letters: int
+    """eventbus's GroupStats of one channel (its drop counters are not part of this answer)."""
+
+    __annotations__ = {"channel": EventType, **fields_of(GroupStats, omit=("dropped", "dropped_at"))}
 
 
 class GroupsList(BaseModel):
@@ -408,18 +397,9 @@ class GroupsList(BaseModel):
 
 
 class DeadLetterPublic(BaseModel):
-    id: str
-    channel: str
-    group: str
-    reason: str
-    error: str
-    event_id: str
-    entry_id: str
-    consumer: str
-    attempts: int
-    published_at: str
-    dead_lettered_at: str
-    event: EventPublic | None
+    """eventbus's DeadLetter with its event parsed: the raw stream ``entry`` is never answered."""
+
+    __annotations__ = {**fields_of(DeadLetter, omit=("entry",)), "event": EventPublic | None}
 
 
 class DeadLettersPage(BaseModel):
