@@ -106,33 +106,30 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
             app.state.outcomes = Desk(
                 bus, SERVICE, ServiceKeys(bus.keys).unknown_outcomes(), {EFFECT: records}
             )
-            on_event = {
-                "message.sent": partial(
-                    handlers.deliver_reply,
-                    registry=registry,
-                    deliveries=records,
-                    evolution=evolution,
-                    breakers=breakers,
-                    default_api_key=settings.api_key,
-                    policy=handlers.SendPolicy(
-                        settings.send_attempts,
-                        settings.send_backoff_initial,
-                        settings.send_backoff_max,
-                        in_flight_ms=int(settings.reply_in_flight_seconds * 1000),
-                    ),
-                )
+            collaborators = {
+                "registry": registry,
+                "deliveries": records,
+                "evolution": evolution,
+                "breakers": breakers,
+                "default_api_key": settings.api_key,
+                "policy": handlers.SendPolicy(
+                    settings.send_attempts,
+                    settings.send_backoff_initial,
+                    settings.send_backoff_max,
+                    in_flight_ms=int(settings.reply_in_flight_seconds * 1000),
+                ),
             }
             subscriptions = [
                 Subscription(
-                    "message.sent",
-                    on_event["message.sent"],
+                    channel,
+                    partial(react, **collaborators),
                     max_attempts=settings.reply_max_attempts,
                     backoff=Backoff(
                         initial=settings.reply_backoff_initial, maximum=settings.reply_backoff_max
                     ),
-                    # Replies to one person go out in publish order; other conversations proceed in parallel.
-                    ordering_key=("payload.instance_id", "payload.to"),
+                    ordering_key=handlers.ORDERING.get(channel, ()),
                 )
+                for channel, react in handlers.REACTIONS.items()
             ]
             app.state.ports = ports
             app.state.breakers = breakers
