@@ -100,16 +100,21 @@ def _guard(request: Request, name: str) -> EvolutionInstance | JSONResponse:
     return instance
 
 
+async def _json(request: Request) -> Any:
+    """The body as JSON, or None when it is not JSON at all."""
+    try:
+        return await request.json()
+    except ValueError:
+        return None
+
+
 @router.post("/message/sendText/{name}", status_code=201, response_model=None)
 async def send_text(name: str, request: Request) -> JSONResponse | dict[str, Any]:
     fake = _fake(request)
     instance = _guard(request, name)
     if isinstance(instance, JSONResponse):
         return instance
-    try:
-        body = await request.json()
-    except ValueError:
-        body = None
+    body = await _json(request)
     if not isinstance(body, dict):
         return _error(400, [["instance is not of a type(s) object"]])
     problems = [f'instance requires property "{p}"' for p in ("number", "text") if p not in body]
@@ -156,10 +161,7 @@ async def find_messages(name: str, request: Request) -> JSONResponse | dict[str,
     instance = _guard(request, name)
     if isinstance(instance, JSONResponse):
         return instance
-    try:
-        body = await request.json()
-    except ValueError:
-        body = {}
+    body = await _json(request)
     body = body if isinstance(body, dict) else {}
     stored = [s.response for s in fake.sent if s.instance == name] if fake.stores_messages else []
     found = [m for m in stored if _matches(m, body.get("where") or {})]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import httpx
 from asgi_lifespan import LifespanManager
@@ -59,5 +59,5 @@ async def serving(app: ASGIApp, *, base_url: str = "http://test") -> AsyncIterat
 
 async def published(bus: Bus, channel: str) -> list[Envelope[Any]]:
     """Every event retained on ``channel``, oldest first, parsed as the catalog says."""
-    entries = await bus.redis.xrange(bus.keys.stream(channel))
+    entries = cast("list[tuple[bytes, dict[bytes, bytes]]]", await bus.redis.xrange(bus.keys.stream(channel)))
     return [catalog.parse(fields[b"e"]) for _, fields in entries]

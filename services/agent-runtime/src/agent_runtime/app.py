@@ -3,7 +3,7 @@ handler and the admin routes; nothing runs at import."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime
 from functools import partial
@@ -24,7 +24,7 @@ from agent_runtime.settings import Settings
 from agent_runtime.store import Store
 
 #: The handler of each channel agent-runtime consumes, keyed by catalog type: a batch handler each.
-REACTIONS: dict[str, Callable[..., Awaitable[object]]] = {
+REACTIONS: dict[str, Callable[..., Awaitable[Sequence[Exception | None]]]] = {
     "message.received": handlers.answer_messages,
 }
 #: Messages of one lead, one at a time and in order, across replicas; different leads in parallel.

@@ -18,6 +18,7 @@ from backoffice_api.apikeys import ApiKey, ApiKeys
 from backoffice_api.clients.agent import AgentAdminClient
 from backoffice_api.clients.autentique import AutentiqueClient
 from backoffice_api.clients.evolution import EvolutionAdminClient
+from backoffice_api.clients.outcomes import OutcomeOwners
 from backoffice_api.counters import Reports
 from backoffice_api.deals import Deals
 from backoffice_api.live import LiveHub
@@ -49,6 +50,8 @@ class Ports:
     agent: AgentAdminClient
     #: The SSE streams' shared subscription and caps.
     live: LiveHub
+    #: The services that own side-effect records, asked about unknown outcomes.
+    outcome_owners: OutcomeOwners
 
 
 def get_ports(request: Request) -> Ports:

@@ -84,6 +84,10 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
         ):
             registry = Registry(bus.redis, bus.keys, box=box, cache_seconds=settings.instance_cache_seconds)
             evolution = EvolutionClient(http)
+            breakers = Breakers(
+                failure_threshold=settings.breaker_failures,
+                recovery_timeout=settings.breaker_recovery_seconds,
+            )
             ports = api.Ports(
                 bus=bus,
                 registry=registry,
@@ -97,10 +101,7 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
                 limits=InstanceRateLimits(
                     per_second=settings.webhook_rate_per_second, burst=settings.webhook_burst
                 ),
-            )
-            breakers = Breakers(
-                failure_threshold=settings.breaker_failures,
-                recovery_timeout=settings.breaker_recovery_seconds,
+                breakers=breakers,
             )
             records = deliveries(bus.redis, bus.keys, ttl=settings.reply_record_ttl)
             app.state.outcomes = Desk(
@@ -132,7 +133,6 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
                 for channel, react in handlers.REACTIONS.items()
             ]
             app.state.ports = ports
-            app.state.breakers = breakers
             async with servicekit.consuming(
                 app,
                 bus,
