@@ -5,11 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from eventbus import CHANNELS, DeadLetter, GroupStats
+from eventbus import CHANNELS
 from eventbus.envelope import UtcTimestamp
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from servicekit import contracts
-from servicekit.schemas import fields_of
 
 LeadStatus = Literal["new", "qualified", "contract_sent", "won"]
 DealStage = Literal["new", "qualified", "proposal", "contract_sent", "won", "lost"]
@@ -332,7 +331,7 @@ class InstancesList(BaseModel):
     items: list[InstancePublic]
 
 
-# -- metrics, events, operations ----------------------------------------------------------------------------
+# -- metrics (the events and operations answers are in bus_models.py) ----------------------------------------
 
 
 class MetricCounts(BaseModel):
@@ -366,50 +365,3 @@ class MetricsReport(BaseModel):
     series: list[MetricBucket]
     totals: MetricCounts
     rates: ConversionRates
-
-
-class EventPublic(BaseModel):
-    id: str
-    type: EventType
-    version: int
-    occurred_at: datetime
-    company_id: str
-    source: str
-    correlation_id: str
-    causation_id: str | None
-    payload: dict[str, Any]
-
-
-class EventsPage(BaseModel):
-    items: list[EventPublic]
-    #: Pass as ``before`` for older events; null when the retained stream is exhausted.
-    next_before: str | None
-
-
-class GroupStatsPublic(BaseModel):
-    """eventbus's GroupStats of one channel (its drop counters are not part of this answer)."""
-
-    __annotations__ = {"channel": EventType, **fields_of(GroupStats, omit=("dropped", "dropped_at"))}
-
-
-class GroupsList(BaseModel):
-    items: list[GroupStatsPublic]
-
-
-class DeadLetterPublic(BaseModel):
-    """eventbus's DeadLetter with its event parsed: the raw stream ``entry`` is never answered."""
-
-    __annotations__ = {**fields_of(DeadLetter, omit=("entry",)), "event": EventPublic | None}
-
-
-class DeadLettersPage(BaseModel):
-    items: list[DeadLetterPublic]
-    next_after: str | None
-
-
-class Replayed(BaseModel):
-    replayed: int
-
-
-class Purged(BaseModel):
-    purged: int
