@@ -25,17 +25,13 @@ from fakes.autentique_state import GRAPHQL_PATH, AutentiqueState, Document, Sign
 from fakes.control import (
     RESPONSE_DIRECTIVE,
     Failure,
+    state_of,
 )
 from fakes.graphql_lite import Field, GraphQLError, Operation, parse, project, validate
 
 router = APIRouter()
 #: Not part of the real API: driving the fake from a test or a demo.
 control = APIRouter()
-
-
-def _fake(request: Request) -> AutentiqueState:
-    fake: AutentiqueState = request.app.state.fake
-    return fake
 
 
 def render_failure(failure: Failure) -> tuple[int, Any, dict[str, str]]:
@@ -48,7 +44,7 @@ def render_failure(failure: Failure) -> tuple[int, Any, dict[str, str]]:
 
 
 def _create_document(args: dict[str, Any], request: Request) -> Document:
-    fake = _fake(request)
+    fake = state_of(request, AutentiqueState)
     upload: UploadedFile = args["file"]
     given = args["document"]
     signers = [
@@ -80,7 +76,7 @@ def _create_document(args: dict[str, Any], request: Request) -> Document:
 
 def _run_field(f: Field, op: Operation, variables: dict[str, Any], request: Request) -> tuple[Any, Any]:
     """(data for the field, error dict or None)."""
-    fake = _fake(request)
+    fake = state_of(request, AutentiqueState)
     args = f.arguments(variables)
 
     def api(doc: Document) -> dict[str, Any]:
@@ -158,7 +154,7 @@ def _run_field(f: Field, op: Operation, variables: dict[str, Any], request: Requ
 
 @router.post(GRAPHQL_PATH, response_model=None)
 async def graphql(request: Request) -> JSONResponse:
-    fake = _fake(request)
+    fake = state_of(request, AutentiqueState)
     request_id = {"X-Attq-Request-Id": str(uuid.uuid4())}
     if request.headers.get("authorization", "") != f"Bearer {fake.api_token}":
         return JSONResponse({"message": "Unauthenticated."}, status_code=401, headers=request_id)
@@ -188,13 +184,13 @@ async def graphql(request: Request) -> JSONResponse:
 
 @control.get("/_fake/documents")
 async def list_documents(request: Request) -> list[dict[str, Any]]:
-    fake = _fake(request)
+    fake = state_of(request, AutentiqueState)
     return [document_api(d, fake.author_name, fake.author_email) for d in fake.documents.values()]
 
 
 @control.post("/_fake/documents/{document_id}/{action}", response_model=None)
 async def act(document_id: str, action: str, request: Request) -> JSONResponse:
-    fake = _fake(request)
+    fake = state_of(request, AutentiqueState)
     body = await request.json() if await request.body() else {}
     signer: int | str = body.get("signer", 0)
     try:
@@ -215,7 +211,7 @@ async def act(document_id: str, action: str, request: Request) -> JSONResponse:
 
 @control.post("/_fake/webhook")
 async def set_webhook(request: Request) -> dict[str, Any]:
-    fake = _fake(request)
+    fake = state_of(request, AutentiqueState)
     body = await request.json()
     events = body.get("events")
     fake.webhook = WebhookEndpoint(
@@ -231,7 +227,7 @@ async def set_webhook(request: Request) -> dict[str, Any]:
 
 @control.post("/_fake/timeout-after-create")
 async def timeout_after_create(request: Request) -> dict[str, Any]:
-    fake = _fake(request)
+    fake = state_of(request, AutentiqueState)
     body = await request.json() if await request.body() else {}
     fake.timeout_after_create(body.get("seconds"), int(body.get("count", 1)))
     return {"ok": True, "pending": len(fake.create_faults)}

@@ -28,7 +28,7 @@ import json
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import httpx
 from fastapi import APIRouter, Request
@@ -51,6 +51,7 @@ __all__ = [
     "WebhookingState",
     "control_router",
     "deliver_with_retries",
+    "state_of",
 ]
 
 CONTROL_PREFIX = "/_fake"
@@ -309,6 +310,17 @@ class WebhookingState(FakeState):
     def reset(self) -> None:
         super().reset()
         self.deliveries.clear()
+
+
+S = TypeVar("S", bound=FakeState)
+
+
+def state_of(request: Request, kind: type[S]) -> S:
+    """The state of the fake serving ``request`` (``create_app`` keeps it on ``app.state.fake``)."""
+    state = request.app.state.fake
+    if not isinstance(state, kind):
+        raise TypeError(f"this app's fake is a {type(state).__name__}, not a {kind.__name__}")
+    return state
 
 
 def control_router(state: FakeState, extra_reset: Callable[[], None] | None = None) -> APIRouter:

@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from fakes.control import Failure
+from fakes.control import Failure, state_of
 from fakes.evolution_state import NUMBER, EvolutionInstance, EvolutionState, InstanceWebhook, SentMessage
 from fakes.evolution_webhooks import (
     ad_referral_webhook,
@@ -26,11 +26,6 @@ from fakes.evolution_webhooks import (
 router = APIRouter()
 #: Not part of the real API: seeding instances, reading what was sent, sending webhooks on demand.
 control = APIRouter()
-
-
-def _fake(request: Request) -> EvolutionState:
-    fake: EvolutionState = request.app.state.fake
-    return fake
 
 
 def _error(status: int, message: Any) -> JSONResponse:
@@ -84,7 +79,7 @@ _BUILDERS = {
 
 
 def _authorized(request: Request, instance: EvolutionInstance | None) -> bool:
-    fake = _fake(request)
+    fake = state_of(request, EvolutionState)
     key = request.headers.get("apikey")
     return key is not None and (
         key == fake.global_apikey or (instance is not None and key == instance.apikey)
@@ -92,7 +87,7 @@ def _authorized(request: Request, instance: EvolutionInstance | None) -> bool:
 
 
 def _guard(request: Request, name: str) -> EvolutionInstance | JSONResponse:
-    instance = _fake(request).instances.get(name)
+    instance = state_of(request, EvolutionState).instances.get(name)
     if instance is None:
         return _error(404, [f'The "{name}" instance does not exist'])
     if not _authorized(request, instance):
@@ -100,21 +95,24 @@ def _guard(request: Request, name: str) -> EvolutionInstance | JSONResponse:
     return instance
 
 
-async def _json(request: Request) -> Any:
-    """The body as JSON, or None when it is not JSON at all."""
+async def _guard_with_body(request: Request, name: str) -> tuple[EvolutionInstance, Any] | JSONResponse:
+    """:func:`_guard`, then the body as JSON (None when it is not JSON at all)."""
+    instance = _guard(request, name)
+    if isinstance(instance, JSONResponse):
+        return instance
     try:
-        return await request.json()
+        return instance, await request.json()
     except ValueError:
-        return None
+        return instance, None
 
 
 @router.post("/message/sendText/{name}", status_code=201, response_model=None)
 async def send_text(name: str, request: Request) -> JSONResponse | dict[str, Any]:
-    fake = _fake(request)
-    instance = _guard(request, name)
-    if isinstance(instance, JSONResponse):
-        return instance
-    body = await _json(request)
+    fake = state_of(request, EvolutionState)
+    guarded = await _guard_with_body(request, name)
+    if isinstance(guarded, JSONResponse):
+        return guarded
+    instance, body = guarded
     if not isinstance(body, dict):
         return _error(400, [["instance is not of a type(s) object"]])
     problems = [f'instance requires property "{p}"' for p in ("number", "text") if p not in body]
@@ -157,12 +155,11 @@ async def send_text(name: str, request: Request) -> JSONResponse | dict[str, Any
 
 @router.post("/chat/findMessages/{name}", response_model=None)
 async def find_messages(name: str, request: Request) -> JSONResponse | dict[str, Any]:
-    fake = _fake(request)
-    instance = _guard(request, name)
-    if isinstance(instance, JSONResponse):
-        return instance
-    body = await _json(request)
-    body = body if isinstance(body, dict) else {}
+    fake = state_of(request, EvolutionState)
+    guarded = await _guard_with_body(request, name)
+    if isinstance(guarded, JSONResponse):
+        return guarded
+    body = guarded[1] if isinstance(guarded[1], dict) else {}
     stored = [s.response for s in fake.sent if s.instance == name] if fake.stores_messages else []
     found = [m for m in stored if _matches(m, body.get("where") or {})]
     found.sort(key=lambda m: m["messageTimestamp"], reverse=True)
@@ -186,7 +183,7 @@ async def connection_state(name: str, request: Request) -> JSONResponse | dict[s
 
 @router.get("/instance/fetchInstances", response_model=None)
 async def fetch_instances(request: Request, instanceName: str | None = None) -> Any:
-    fake = _fake(request)
+    fake = state_of(request, EvolutionState)
     key = request.headers.get("apikey")
     owned = [i for i in fake.instances.values() if i.apikey == key]
     if key != fake.global_apikey and not owned:
@@ -232,13 +229,13 @@ async def find_webhook(name: str, request: Request) -> Any:
 
 @control.get("/_fake/instances")
 async def list_instances(request: Request) -> list[dict[str, Any]]:
-    fake = _fake(request)
+    fake = state_of(request, EvolutionState)
     return [i.to_row() for i in fake.instances.values()]
 
 
 @control.post("/_fake/instances")
 async def add_instance(request: Request) -> dict[str, Any]:
-    fake = _fake(request)
+    fake = state_of(request, EvolutionState)
     body = await request.json()
     instance = fake.add_instance(
         body["name"],
@@ -253,7 +250,7 @@ async def add_instance(request: Request) -> dict[str, Any]:
 
 @control.get("/_fake/sent")
 async def list_sent(request: Request) -> list[dict[str, Any]]:
-    fake = _fake(request)
+    fake = state_of(request, EvolutionState)
     return [{"instance": s.instance, "request": s.request, "response": s.response} for s in fake.sent]
 
 
@@ -261,7 +258,7 @@ async def list_sent(request: Request) -> list[dict[str, Any]]:
 async def send_webhook(request: Request) -> JSONResponse | dict[str, Any]:
     """`{instance, event, data}` or `{instance, template: text|image|ad_referral|connection_update,
     params: {...}}`, plus optional `url`, `headers` (may hold `jwt_key`), `by_events`, `wait`."""
-    fake = _fake(request)
+    fake = state_of(request, EvolutionState)
     body = await request.json()
     instance = body["instance"]
     origin = fake.origin_for(instance, body.get("url"))

@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from fakes.control import Failure
+from fakes.control import Failure, state_of
 from fakes.graph_state import (
     GraphApiError,
     GraphState,
@@ -23,11 +23,6 @@ from fakes.graph_state import (
 router = APIRouter()
 #: Not part of the real API: driving the fake from a test or a demo.
 control = APIRouter()
-
-
-def _fake(request: Request) -> GraphState:
-    fake: GraphState = request.app.state.fake
-    return fake
 
 
 def render_failure(failure: Failure) -> tuple[int, Any, dict[str, str]]:
@@ -57,7 +52,7 @@ async def _params(request: Request) -> dict[str, Any]:
 
 @router.post("/{version}/{pixel_id}/events", response_model=None)
 async def events(version: str, pixel_id: str, request: Request) -> JSONResponse:
-    fake = _fake(request)
+    fake = state_of(request, GraphState)
     try:
         params = await _params(request)
         auth = request.headers.get("authorization", "")
@@ -102,7 +97,7 @@ async def events(version: str, pixel_id: str, request: Request) -> JSONResponse:
 
 @control.get("/_fake/events")
 async def list_events(request: Request, pixel_id: str | None = None) -> list[dict[str, Any]]:
-    fake = _fake(request)
+    fake = state_of(request, GraphState)
     return [
         {
             "pixel_id": r.pixel_id,
@@ -120,13 +115,13 @@ async def list_events(request: Request, pixel_id: str | None = None) -> list[dic
 
 @control.get("/_fake/pixels")
 async def list_pixels(request: Request) -> dict[str, str]:
-    fake = _fake(request)
+    fake = state_of(request, GraphState)
     return fake.pixels
 
 
 @control.post("/_fake/pixels")
 async def add_pixel(request: Request) -> dict[str, bool]:
-    fake = _fake(request)
+    fake = state_of(request, GraphState)
     body = await request.json()
     fake.add_pixel(str(body["pixel_id"]), str(body["access_token"]))
     return {"ok": True}
