@@ -107,6 +107,7 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
             app.state.outcomes = Desk(
                 bus, SERVICE, ServiceKeys(bus.keys).unknown_outcomes(), {EFFECT: records}
             )
+            # What every reaction in handlers.REACTIONS takes by name (today one: the replies).
             collaborators = {
                 "registry": registry,
                 "deliveries": records,
