@@ -9,7 +9,7 @@ import structlog
 from eventbus import BusUnavailable
 from fastapi import FastAPI
 from pydantic import BaseModel
-from servicekit import NotFound, RateLimited, UpstreamRejected, upstream
+from servicekit import Malformed, NotFound, RateLimited, UpstreamRejected, upstream
 from servicekit.logging import configure_logging
 
 #: Personal data a caller or an upstream may send: it must reach neither an answer nor a log line.
@@ -38,6 +38,7 @@ def make_app() -> FastAPI:
         raise {
             "missing": NotFound("lead not found"),
             "bus": BusUnavailable("redis down"),
+            "unreadable": Malformed("body is not valid JSON"),
             "limit": RateLimited("slow down", retry_after=7),
             "upstream": UpstreamRejected("400 from API"),
             "bug": RuntimeError("secret internals"),
@@ -83,6 +84,7 @@ async def http():
     [
         ("missing", 404, "not_found"),
         ("bus", 503, "unavailable"),
+        ("unreadable", 400, "malformed"),
         ("limit", 429, "rate_limited"),
         ("upstream", 502, "upstream_unavailable"),
         ("bug", 500, "error"),

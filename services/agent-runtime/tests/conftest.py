@@ -12,8 +12,9 @@ import pytest
 from agent_runtime.app import create_app
 from agent_runtime.settings import Settings
 from asgi_lifespan import LifespanManager
-from eventbus import AdReferral, Bus, Envelope, MessageReceived, catalog
+from eventbus import AdReferral, Bus, Envelope, MessageReceived
 from eventbus.testing.waiting import eventually
+from servicekit.testing import ADMIN_TOKEN, asgi, published, settings_for
 
 COMPANY = "cmp_01J8Z0P1F7K4V6E9QW3M0N1B2C"
 #: Tuesday 16 December 2025, 09:00 in São Paulo.
@@ -22,13 +23,13 @@ NOW = datetime(2025, 12, 16, 12, 0, tzinfo=UTC)
 
 @pytest.fixture
 def settings(service_redis_url, bus_settings) -> Settings:
-    return Settings(
-        redis_url=service_redis_url("agent-runtime"),
-        bus_prefix=bus_settings.prefix,
-        bus_live_prefix=bus_settings.live_prefix,
+    return settings_for(
+        Settings,
+        "agent-runtime",
+        service_redis_url=service_redis_url,
+        bus_settings=bus_settings,
         consumer_name="agent-test",
-        consumer_block_seconds=0.1,
-        admin_token="dev-service-token",  # backoffice-api's credential in these tests
+        admin_token=ADMIN_TOKEN,  # backoffice-api's credential in these tests
     )
 
 
@@ -38,7 +39,7 @@ class Harness:
     def __init__(self, bus: Bus, app) -> None:
         self.bus = bus
         self.app = app
-        self.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
+        self.http = httpx.AsyncClient(transport=asgi(app), base_url="http://test")
 
     async def send(
         self,
@@ -64,8 +65,7 @@ class Harness:
         return event
 
     async def events(self, channel: str) -> list[Envelope[Any]]:
-        entries = await self.bus.redis.xrange(self.bus.keys.stream(channel))
-        return [catalog.parse(fields[b"e"]) for _, fields in entries]
+        return await published(self.bus, channel)
 
     async def replies_to(self, phone: str) -> list[Envelope[Any]]:
         return [e for e in await self.events("message.sent") if e.payload.to == phone]

@@ -141,7 +141,7 @@ async def test_concurrent_first_messages_of_a_lead_create_one_lead(make_agent, b
 async def test_two_first_messages_claimed_at_once_agree_on_one_lead(make_agent):
     # Below the bus: even if ordering were lost, the natural-key claim admits one lead id.
     async with make_agent() as agent:
-        leads, store = agent.app.state.leads, agent.app.state.store
+        leads, store = agent.app.state.ports.leads, agent.app.state.ports.store
         events = [await agent.send("Oi", phone="+5511988880000") for _ in range(2)]
         claims = await asyncio.gather(*(store.claim_many([leads.candidate(e, now=NOW)]) for e in events))
         found = [lead for [lead] in claims]
@@ -170,7 +170,7 @@ async def test_handler_rerun_after_a_crash_republishes_the_same_reply(make_agent
         event = await agent.send("Casamento dia 12/03")
         (reply,) = await eventually(lambda: agent.replies_to("+5511999990001"))
         # The crash window: the handler ran, the bus never recorded it. Run it again by hand.
-        await answer(event, agent=agent.app.state.agent)
+        await answer(event, agent=agent.app.state.ports.agent)
         replies = await agent.replies_to("+5511999990001")
         lead_id = (await agent.events("lead.created"))[0].payload.lead_id
         state = await _state(agent, lead_id, event.id)
@@ -234,7 +234,7 @@ async def test_long_answer_is_split_into_several_messages(make_agent):
 
 async def test_a_leads_next_message_needs_no_read_of_its_state(make_agent, monkeypatch):
     async with make_agent() as agent:
-        store = agent.app.state.store
+        store = agent.app.state.ports.store
         reads = _count_reads(store, monkeypatch)
         for text in ("Oi", "Vou casar", "12 de março"):
             await agent.answer(text)
@@ -250,9 +250,9 @@ async def test_a_replica_whose_memory_of_a_lead_is_stale_answers_from_the_stored
     # Which replica gets a message is the bus's choice; here each is handed its message directly.
     async with make_agent() as one, make_agent(consumer_name="agent-test-2") as two:
         first, second, third = (_received(text) for text in ("Oi", "Vou casar", "12 de março"))
-        await answer(first, agent=one.app.state.agent)  # one remembers the lead at version 1
-        await answer(second, agent=two.app.state.agent)  # two moves it to version 2
-        await answer(third, agent=one.app.state.agent)  # one's memory is stale
+        await answer(first, agent=one.app.state.ports.agent)  # one remembers the lead at version 1
+        await answer(second, agent=two.app.state.ports.agent)  # two moves it to version 2
+        await answer(third, agent=one.app.state.ports.agent)  # one's memory is stale
         lead_id = (await one.events("lead.created"))[0].payload.lead_id
         state = await _state(one, lead_id, "evt_unused")
         replies = await one.replies_to("+5511999990001")  # in publish order (called outside a handler,
@@ -269,12 +269,12 @@ async def test_a_memory_from_before_the_conversation_expired_is_not_taken_for_th
     # version 1 can meet a new version 1 made by another replica: the commit tells them apart.
 
     async with make_agent() as one, make_agent(consumer_name="agent-test-2") as two:
-        store = one.app.state.store
+        store = one.app.state.ports.store
         key = LeadKey(COMPANY, "wa:+5511999990001")
-        await answer(_received("Vou casar"), agent=one.app.state.agent)  # one remembers version 1
+        await answer(_received("Vou casar"), agent=one.app.state.ports.agent)  # one remembers version 1
         await one.bus.redis.delete(store.key(key, "conversation"))  # what the conversation TTL does
-        await answer(_received("festa de 15 anos"), agent=two.app.state.agent)  # a new version 1
-        await answer(_received("12 de março"), agent=one.app.state.agent)
+        await answer(_received("festa de 15 anos"), agent=two.app.state.ports.agent)  # a new version 1
+        await answer(_received("12 de março"), agent=one.app.state.ports.agent)
         state = await store.load(key, "evt_unused")
     assert state.conversation.version == 2
     assert state.conversation.slots.event_type == "festa de 15 anos"  # the new conversation's turn stands
@@ -283,14 +283,14 @@ async def test_a_memory_from_before_the_conversation_expired_is_not_taken_for_th
 async def test_a_memory_of_a_lead_that_redis_lost_does_not_qualify_it(make_agent, answer):
 
     async with make_agent() as one, make_agent(consumer_name="agent-test-2") as two:
-        store = one.app.state.store
+        store = one.app.state.ports.store
         key = LeadKey(COMPANY, "wa:+5511999990001")
         first = _received("Casamento dia 12/03 para 120 pessoas em Campinas")
-        await answer(first, agent=one.app.state.agent)
+        await answer(first, agent=one.app.state.ports.agent)
         lost = await store.lead(key)
         await one.bus.redis.delete(*store.keys_of(key, first.id))  # a flush or failover lost the lead's keys
-        await answer(_received("Oi"), agent=two.app.state.agent)  # a new lead, version 1
-        await answer(_received("R$ 40 mil"), agent=one.app.state.agent)
+        await answer(_received("Oi"), agent=two.app.state.ports.agent)  # a new lead, version 1
+        await answer(_received("R$ 40 mil"), agent=one.app.state.ports.agent)
         now = await store.lead(key)
         state = await store.load(key, "evt_unused")
         qualified = await one.events("lead.qualified")
@@ -307,7 +307,7 @@ async def test_a_retry_after_a_failed_publish_sends_the_stored_answer_from_memor
     from eventbus import BusUnavailable
 
     async with make_agent() as agent:
-        handler = agent.app.state.agent
+        handler = agent.app.state.ports.agent
         await answer(_received("Oi"), agent=handler)
         event = _received("Vou casar")
         publish, publish_many = handler.bus.publish, handler.bus.publish_many
@@ -343,12 +343,12 @@ async def test_a_batch_answers_each_of_its_leads_as_if_it_came_alone(make_agent)
     from agent_runtime.handlers import answer_messages
 
     async with make_agent() as one, make_agent(consumer_name="agent-test-2") as two:
-        agent = one.app.state.agent
+        agent = one.app.state.ports.agent
         a, c, d = "+5511900000001", "+5511900000003", "+5511900000004"
         answered_c = _received("Oi", phone=c)
         first = [_received("Oi", phone=a), answered_c, _received("Oi", phone=d)]
         assert await answer_messages(first, agent=agent) == [None] * 3  # all three remembered now
-        await answer_messages([_received("Vou casar", phone=d)], agent=two.app.state.agent)
+        await answer_messages([_received("Vou casar", phone=d)], agent=two.app.state.ports.agent)
         batch = [
             _received("Vou casar", phone=a),
             _received("Oi", phone="+5511900000002"),
@@ -388,7 +388,7 @@ async def test_a_message_that_fails_in_a_batch_fails_alone(make_agent, monkeypat
             _received(text, phone=p) for text, p in zip(("Oi", "quebra", "Vou casar"), phones, strict=True)
         ]
         with capture_logs() as logs:
-            outcomes = await handlers.answer_messages(batch, agent=agent.app.state.agent)
+            outcomes = await handlers.answer_messages(batch, agent=agent.app.state.ports.agent)
         replies = [await agent.replies_to(phone) for phone in phones]
         created = await agent.events("lead.created")
     assert not [line for line in logs if line["event"] == "batch_failed_answering_alone"], (
@@ -419,7 +419,7 @@ async def test_a_batch_that_breaks_where_no_message_is_to_blame_answers_each_mes
         phones = ("+5511900000001", "+5511900000002")
         batch = [_received("Oi", phone=p) for p in phones]
         with capture_logs() as logs:
-            outcomes = await handlers.answer_messages(batch, agent=agent.app.state.agent)
+            outcomes = await handlers.answer_messages(batch, agent=agent.app.state.ports.agent)
         replies = [await agent.replies_to(phone) for phone in phones]
     assert broken == [2]
     assert outcomes == [None, None]
@@ -436,7 +436,7 @@ async def test_a_batch_answered_again_alone_after_partial_work_sends_nothing_twi
     from agent_runtime import handlers
 
     async with make_agent() as agent:
-        handler = agent.app.state.agent
+        handler = agent.app.state.ports.agent
         if where == "after the answers were published":
             respond = handlers._Batch.respond
 
@@ -477,7 +477,7 @@ async def test_with_a_language_model_every_message_reads_the_state(make_agent, m
     async with make_agent(
         llm_url="http://llm.test/v1/chat/completions", transport=httpx.MockTransport(no_model)
     ) as agent:
-        store = agent.app.state.store
+        store = agent.app.state.ports.store
         reads = _count_reads(store, monkeypatch)
         for text in ("Oi", "Vou casar"):
             await agent.answer(text)
@@ -486,7 +486,7 @@ async def test_with_a_language_model_every_message_reads_the_state(make_agent, m
 
 async def test_remembered_leads_are_bounded(make_agent, monkeypatch):
     async with make_agent(remembered_leads=1) as agent:
-        store = agent.app.state.store
+        store = agent.app.state.ports.store
         reads = _count_reads(store, monkeypatch)
         for text in ("Oi", "Vou casar"):
             for phone in ("+5511999990001", "+5511999990002"):
@@ -528,8 +528,8 @@ async def _count(agent, channel, n):
 
 async def _state(agent, lead_id, event_id):
     """The lead's stored state as the handler reads it (its keys are named by the natural key)."""
-    ref = await agent.app.state.leads.find(lead_id)
-    return await agent.app.state.store.load(ref.key, event_id)
+    ref = await agent.app.state.ports.leads.find(lead_id)
+    return await agent.app.state.ports.store.load(ref.key, event_id)
 
 
 async def _answered(agent, lead_id, event_id):

@@ -72,7 +72,7 @@ async def test_a_whole_conversation_touches_one_slot_per_command_and_per_lead(ma
             lead_id = created.payload.lead_id
             lead_ids.append(lead_id)
             silent = await agent.send("alguém aí?", phone=phone)
-            store = agent.app.state.store
+            store = agent.app.state.ports.store
             key = LeadKey(COMPANY, f"wa:{phone}")
             await eventually(lambda: _answered(store, key, silent.id))
             assert (await agent.http.get(f"/v1/leads/{lead_id}/handoff", headers=AUTH, params=OURS)).json()[

@@ -116,7 +116,7 @@ async def test_a_burst_beyond_the_model_limit_falls_back_without_opening_the_bre
         phones = [f"+55119999901{n:02d}" for n in range(20)]
         await asyncio.gather(*(agent.send("casamento dia 12/03 para 80 pessoas", phone=p) for p in phones))
         burst = await asyncio.gather(*(_replied(agent, phone) for phone in phones))
-        breaker = agent.app.state.agent.llm._breakers.state("llm")
+        breaker = agent.app.state.ports.agent.llm._breakers.state("llm")
         reply = await agent.answer("casamento, cento e poucos convidados")
     assert all(burst), "every lead answered, by the rules when its turn did not come in time"
     assert breaker == "closed"

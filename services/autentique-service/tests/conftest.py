@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from autentique_service.app import create_app
 from autentique_service.settings import Settings
-from eventbus import Bus, BusSettings, catalog
+from eventbus import Bus, BusSettings
 from fakes import autentique
 from fakes.autentique import AutentiqueState, WebhookEndpoint, sign_webhook_body
+from servicekit.testing import asgi, published, serving, settings_for
 
 TOKEN = "svc-token"
 API_TOKEN = "test-autentique-token"
@@ -89,8 +90,7 @@ class Service:
         return await self.http.get(f"/v1/contracts/{contract_id}", headers=AUTH)
 
     async def events(self, channel: str) -> list[Any]:
-        entries = await self.bus.redis.xrange(self.bus.keys.stream(channel))
-        return [catalog.parse(fields[b"e"]) for _, fields in entries]
+        return await published(self.bus, channel)
 
     async def post_webhook(
         self, body: bytes, *, secret: str = SECRET, params: dict[str, str] | None = None
@@ -109,10 +109,11 @@ def fake() -> AutentiqueState:
 
 @pytest.fixture
 def settings(service_redis_url: Callable[[str], str], bus_settings: BusSettings) -> Settings:
-    return Settings(
-        redis_url=service_redis_url("autentique-service"),
-        bus_prefix=bus_settings.prefix,
-        bus_live_prefix=bus_settings.live_prefix,
+    return settings_for(
+        Settings,
+        "autentique-service",
+        service_redis_url=service_redis_url,
+        bus_settings=bus_settings,
         api_url="http://autentique.test/v2/graphql",
         api_token=API_TOKEN,
         service_token=TOKEN,
@@ -125,26 +126,14 @@ def settings(service_redis_url: Callable[[str], str], bus_settings: BusSettings)
 
 @pytest.fixture
 def make_service(fake: AutentiqueState, bus: Bus) -> Callable[[Settings], Any]:
-    def make(settings: Settings) -> Any:
-        app = create_app(settings, transport=httpx.ASGITransport(app=autentique.create_app(fake)))
-
-        class _Running:
-            async def __aenter__(self) -> Service:
-                self._lifespan = LifespanManager(app)
-                await self._lifespan.__aenter__()
-                self._http = httpx.AsyncClient(
-                    transport=httpx.ASGITransport(app=app), base_url="http://svc.test"
-                )
-                # The fake delivers its webhooks straight into this app, signed with the deployment secret.
-                fake.webhook_transport = httpx.ASGITransport(app=app)
-                fake.webhook = WebhookEndpoint(url="http://svc.test/webhooks/autentique", secret=SECRET)
-                return Service(self._http, fake, bus, settings)
-
-            async def __aexit__(self, *exc: object) -> None:
-                await self._http.aclose()
-                await self._lifespan.__aexit__(*exc)
-
-        return _Running()
+    @asynccontextmanager
+    async def make(settings: Settings) -> AsyncIterator[Service]:
+        app = create_app(settings, transport=asgi(autentique.create_app(fake)))
+        async with serving(app, base_url="http://svc.test") as http:
+            # The fake delivers its webhooks straight into this app, signed with the deployment secret.
+            fake.webhook_transport = asgi(app)
+            fake.webhook = WebhookEndpoint(url="http://svc.test/webhooks/autentique", secret=SECRET)
+            yield Service(http, fake, bus, settings)
 
     return make
 

@@ -35,11 +35,12 @@ from backoffice_api.keyspace import Keyspace
 from backoffice_api.settings import Settings
 from eventbus import Client, Envelope, Keys, Payload
 from eventbus.testing.waiting import eventually
+from servicekit.testing import ADMIN_TOKEN, asgi, settings_for
 from ulid import ULID
 
 COMPANY = "cmp_A"
 OTHER = "cmp_B"
-TOKEN = "dev-service-token"
+TOKEN = ADMIN_TOKEN
 COMPANY_SCOPES = tuple(scope for scope in SCOPES if scope != "platform:admin")
 
 
@@ -214,13 +215,13 @@ def upstreams() -> Upstreams:
 
 @pytest.fixture
 def settings(service_redis_url, bus_settings) -> Settings:
-    return Settings(
-        redis_url=service_redis_url("backoffice-api"),
-        bus_prefix=bus_settings.prefix,
-        bus_live_prefix=bus_settings.live_prefix,
+    return settings_for(
+        Settings,
+        "backoffice-api",
+        service_redis_url=service_redis_url,
+        bus_settings=bus_settings,
         consumer_name="tests",
         metrics_cache_seconds=0,
-        consumer_block_seconds=0.1,
         # Its credential for each service it calls; the stand-ins below accept TOKEN.
         autentique_token=TOKEN,
         evolution_token=TOKEN,
@@ -260,7 +261,7 @@ async def app(make_app):
 
 @pytest_asyncio.fixture
 async def client(app) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http:
+    async with httpx.AsyncClient(transport=asgi(app), base_url="http://test") as http:
         yield http
 
 

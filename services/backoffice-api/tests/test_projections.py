@@ -256,7 +256,7 @@ async def test_rebuild_replays_the_streams_into_the_same_read_models(app, publis
         # every replayed entry handled and acknowledged: a snapshot taken earlier could catch the replay
         # half-way (the views already complete, a straggler of the second reset still on its way)
         bus = app.state.ports.bus
-        for channel in handlers.CONSUMED:
+        for channel in handlers.REACTIONS:
             for stats in await group_stats(bus, channel):
                 if stats.group == SERVICE and (stats.pending or stats.lag):
                     return None

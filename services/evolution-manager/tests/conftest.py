@@ -14,19 +14,18 @@ from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
-from eventbus import Bus, BusSettings, Envelope, MessageSent, OutgoingMessage, catalog
+from eventbus import Bus, BusSettings, Envelope, MessageSent, OutgoingMessage
 from evolution_manager.app import create_app
 from evolution_manager.settings import Settings
 from fakes import evolution as fake_evolution
 from fastapi import FastAPI
 from servicekit.secretbox import generate_key
+from servicekit.testing import ADMIN, ADMIN_TOKEN, asgi, published, serving, settings_for
 
 COMPANY = "cmp_01J8Z0P1F7K4V6E9QW3M0N1B2C"
 INSTANCE = "vendas-01"
 INSTANCE_APIKEY = "fake-instance-apikey-vendas-01"
 SECRET = "s3cr3t-webhook-secret-of-vendas-01-32b"
-ADMIN = {"Authorization": "Bearer dev-service-token"}
 OPERATOR_TOKEN = "platform-operator-token-for-tests"
 OPERATOR = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
 
@@ -53,8 +52,7 @@ class Service:
         return await self.http.post(f"/webhooks/evolution{path}", json=envelope, headers=sent)
 
     async def published(self, channel: str) -> list[Envelope[Any]]:
-        rows = await self.bus.redis.xrange(self.bus.keys.stream(channel))
-        return [catalog.parse(fields[b"e"]) for _, fields in rows]
+        return await published(self.bus, channel)
 
     async def reply(self, *texts: str, to: str = "+5511987654321", correlation_id: str | None = None) -> str:
         """Publish a message.sent as agent-runtime would; returns its correlation id."""
@@ -94,13 +92,9 @@ def make_settings(
 ) -> Callable[..., Settings]:
     def make(**overrides: Any) -> Settings:
         values: dict[str, Any] = {
-            "redis_url": service_redis_url("evolution-manager"),
             "secrets_keys": SECRETS_KEYS,
-            "bus_prefix": bus_settings.prefix,
-            "bus_live_prefix": bus_settings.live_prefix,
             "consumer_name": "tests",
-            "consumer_block_seconds": 0.1,
-            "admin_token": "dev-service-token",  # backoffice-api's credential in these tests
+            "admin_token": ADMIN_TOKEN,  # backoffice-api's credential in these tests
             "refresh_on_start": False,
             "send_backoff_initial": 0.01,
             "send_backoff_max": 0.05,
@@ -108,7 +102,13 @@ def make_settings(
             "reply_backoff_max": 0.2,
             "operator_token": OPERATOR_TOKEN,
         }
-        return Settings(**(values | overrides))
+        return settings_for(
+            Settings,
+            "evolution-manager",
+            service_redis_url=service_redis_url,
+            bus_settings=bus_settings,
+            **(values | overrides),
+        )
 
     return make
 
@@ -122,13 +122,8 @@ def run_service(
         *, register: bool = True, transport: httpx.AsyncBaseTransport | None = None, **overrides: Any
     ) -> AsyncIterator[Service]:
         settings = make_settings(**overrides)
-        app = create_app(
-            settings, transport=transport or httpx.ASGITransport(app=fake_evolution.create_app(fake))
-        )
-        async with (
-            LifespanManager(app),
-            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http,
-        ):
+        app = create_app(settings, transport=transport or asgi(fake_evolution.create_app(fake)))
+        async with serving(app) as http:
             # the tests' own bus (the admin user): they publish as other services, which the app's ACL user may not
             service = Service(app, http, fake, bus, {})
             if register:

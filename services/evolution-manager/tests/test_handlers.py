@@ -229,7 +229,7 @@ async def test_circuit_opens_for_a_broken_instance_without_stalling_the_others_a
         other = await service.register(
             "vendas-02", company_id=service.COMPANY, api_key="fake-instance-apikey-vendas-02"
         )
-        breakers = service.app.state.breakers
+        breakers = service.app.state.ports.breakers
         await service.reply("para a instância quebrada")
         await eventually(lambda: _async(breakers.state("vendas-01") == "open"))
         gauge = {"instance": "vendas-01"}

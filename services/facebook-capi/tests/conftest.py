@@ -10,7 +10,6 @@ from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from eventbus import Bus, BusSettings, ContractSigned, Envelope, LeadCreated, LeadQualified
 from eventbus.testing.waiting import eventually
 from facebook_capi.app import create_app
@@ -18,13 +17,13 @@ from facebook_capi.settings import Settings
 from fakes import graph
 from fakes.graph import GraphState
 from servicekit.secretbox import generate_key
+from servicekit.testing import ADMIN, ADMIN_TOKEN, asgi, serving, settings_for
 
 PIXEL = "1234567890"
 # Distinctive, so that a test can look for it in every log line and response.
 TOKEN = "EAAGtest-SECRET-capi-token-0123456789"
 WABA = "102030405060708"
 COMPANY = "cmp_01J8Z0P1F7K4V6E9QW3M0N1B2C"
-ADMIN = {"Authorization": "Bearer dev-service-token"}
 CLID = "ARAkPLACEHOLDERctwaClidValue-EXAMPLE-0123456789"
 
 
@@ -78,13 +77,13 @@ def make_service(
     async def start(
         *, transport: httpx.AsyncBaseTransport | None = None, **overrides: Any
     ) -> AsyncIterator[Service]:
-        settings = Settings(
-            redis_url=service_redis_url("facebook-capi"),
+        settings = settings_for(
+            Settings,
+            "facebook-capi",
+            service_redis_url=service_redis_url,
+            bus_settings=bus_settings,
             secrets_keys=SECRETS_KEYS,
-            bus_prefix=bus_settings.prefix,
-            bus_live_prefix=bus_settings.live_prefix,
-            consumer_block_seconds=0.1,
-            admin_token="dev-service-token",  # the operators' credential in these tests
+            admin_token=ADMIN_TOKEN,  # the operators' credential in these tests
             **{
                 "graph_url": "http://graph.test",
                 "consumer_name": "capi-test",
@@ -94,13 +93,10 @@ def make_service(
                 **overrides,
             },
         )
-        app = create_app(
-            settings, transport=transport or httpx.ASGITransport(app=graph.create_app(fake_graph))
-        )
+        app = create_app(settings, transport=transport or asgi(graph.create_app(fake_graph)))
         async with (
             Bus.from_url(redis_url, source="agent-runtime", settings=bus_settings) as bus,
-            LifespanManager(app),
-            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http,
+            serving(app) as http,
         ):
             yield Service(app, http, fake_graph, bus)
 

@@ -1,4 +1,5 @@
-"""Shared machinery of the fakes: request recording, failure injection, `/_fake` routes, webhook retries.
+"""Shared machinery of the fakes: request recording, failure injection, `/_fake` routes; webhook retries are
+in ``fakes.delivery`` (re-exported here).
 
 Nothing here mimics a particular API. Each fake plugs in its own error renderer so that injected failures
 carry that API's error body (Evolution: /work/shared/reference/evolution-api.md §7, Autentique:
@@ -25,14 +26,16 @@ import asyncio
 import base64
 import json
 import time
-from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from fakes.delivery import Delivery, DeliveryAttempt, deliver_with_retries
 
 __all__ = [
     "CONTROL_PREFIX",
@@ -48,6 +51,7 @@ __all__ = [
     "WebhookingState",
     "control_router",
     "deliver_with_retries",
+    "state_of",
 ]
 
 CONTROL_PREFIX = "/_fake"
@@ -308,6 +312,17 @@ class WebhookingState(FakeState):
         self.deliveries.clear()
 
 
+S = TypeVar("S", bound=FakeState)
+
+
+def state_of(request: Request, kind: type[S]) -> S:
+    """The state of the fake serving ``request`` (``create_app`` keeps it on ``app.state.fake``)."""
+    state = request.app.state.fake
+    if not isinstance(state, kind):
+        raise TypeError(f"this app's fake is a {type(state).__name__}, not a {kind.__name__}")
+    return state
+
+
 def control_router(state: FakeState, extra_reset: Callable[[], None] | None = None) -> APIRouter:
     router = APIRouter(prefix=CONTROL_PREFIX)
 
@@ -350,70 +365,3 @@ def control_router(state: FakeState, extra_reset: Callable[[], None] | None = No
             return [d.to_dict() for d in webhooking.deliveries]
 
     return router
-
-
-@dataclass
-class DeliveryAttempt:
-    number: int
-    delay_before: float
-    status: int | None
-    error: str | None
-
-    @property
-    def ok(self) -> bool:
-        return self.status is not None and 200 <= self.status < 300
-
-
-@dataclass
-class Delivery:
-    url: str
-    event: str
-    body: bytes
-    headers: dict[str, str]
-    attempts: list[DeliveryAttempt] = field(default_factory=list)
-
-    @property
-    def delivered(self) -> bool:
-        return any(a.ok for a in self.attempts)
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "url": self.url,
-            "event": self.event,
-            "headers": self.headers,
-            "body": self.body.decode("utf-8"),
-            "delivered": self.delivered,
-            "attempts": [
-                {"number": a.number, "delay_before": a.delay_before, "status": a.status, "error": a.error}
-                for a in self.attempts
-            ],
-        }
-
-
-async def deliver_with_retries(
-    delivery: Delivery,
-    *,
-    delays: Sequence[float],
-    non_retryable: Collection[int] = (),
-    transport: httpx.AsyncBaseTransport | None = None,
-    request_timeout: float = 30.0,
-) -> Delivery:
-    """POST `delivery.body` until a 2xx; `delays[i]` is the wait before attempt i+2."""
-    async with httpx.AsyncClient(transport=transport, timeout=request_timeout) as client:
-        for number in range(1, len(delays) + 2):
-            delay = delays[number - 2] if number > 1 else 0.0
-            if delay > 0:
-                await asyncio.sleep(delay)
-            try:
-                response = await client.post(delivery.url, content=delivery.body, headers=delivery.headers)
-            except httpx.HTTPError as exc:
-                delivery.attempts.append(DeliveryAttempt(number, delay, None, f"{type(exc).__name__}: {exc}"))
-                continue
-            attempt = DeliveryAttempt(number, delay, response.status_code, None)
-            delivery.attempts.append(attempt)
-            if attempt.ok or response.status_code in non_retryable:
-                break
-    return delivery

@@ -1,6 +1,7 @@
 """Errors every service may raise, and the one table that turns them into HTTP answers.
 
 ServiceError
+  Malformed            → 400 (a body that cannot be read at all: not JSON, or not the shape the sender uses)
   NotFound             → 404
   Conflict             → 409
   PreconditionFailed   → 412 (an If-Match that no longer matches: the resource changed since it was read)
@@ -29,6 +30,10 @@ log = structlog.get_logger("servicekit")
 
 class ServiceError(Exception):
     """Base of service errors; ``str(error)`` is safe to show to the caller."""
+
+
+class Malformed(ServiceError):
+    """A body we cannot read at all; the message says where, never echoing the input."""
 
 
 class NotFound(ServiceError):
@@ -66,6 +71,7 @@ class UpstreamRejected(UpstreamUnavailable, PermanentFailure):
 
 
 HTTP_STATUS: dict[type[Exception], int] = {
+    Malformed: 400,
     NotFound: 404,
     Conflict: 409,
     PreconditionFailed: 412,
@@ -78,6 +84,7 @@ HTTP_STATUS: dict[type[Exception], int] = {
     ReplayOutsideWindow: 409,
 }
 _CODES = {
+    400: "malformed",
     404: "not_found",
     409: "conflict",
     412: "precondition_failed",

@@ -39,6 +39,7 @@ import structlog
 from eventbus import Bus, Client, DeadLetters, Outage, PermanentFailure
 from prometheus_client import Counter
 
+from servicekit import lua
 from servicekit.errors import NotFound, UpstreamUnavailable
 
 log = structlog.get_logger("servicekit.outcomes")
@@ -124,13 +125,7 @@ class Unknown:
 
 
 _CLAIMED = "sending"
-# KEYS: the record; ARGV: claim value, ttl ms → nil when claimed now, else the record's value.
-CLAIM_SCRIPT = """
-local v = redis.call('GET', KEYS[1])
-if v then return v end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return false
-"""
+CLAIM_SCRIPT = lua.script("servicekit", "claim_record")
 
 
 def parse(value: bytes | str) -> Record:

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from servicekit import NotFound, credentials
 
 from agent_runtime.leads import LeadRef, Leads
+from agent_runtime.ports import get_ports
 from agent_runtime.store import Handoff, Store
 
 
@@ -37,20 +38,18 @@ class HandoffUpdate(BaseModel):
 
 
 async def _authorized(request: Request, authorization: Annotated[str | None, Header()] = None) -> None:
-    credentials.caller(authorization, {"backoffice-api": request.app.state.settings.admin_token})
+    credentials.caller(authorization, {"backoffice-api": get_ports(request).settings.admin_token})
 
 
 router = APIRouter(prefix="/v1", dependencies=[Depends(_authorized)])
 
 
 def _leads(request: Request) -> Leads:
-    leads: Leads = request.app.state.leads
-    return leads
+    return get_ports(request).leads
 
 
 def _store(request: Request) -> Store:
-    store: Store = request.app.state.store
-    return store
+    return get_ports(request).store
 
 
 LeadsDep = Annotated[Leads, Depends(_leads)]

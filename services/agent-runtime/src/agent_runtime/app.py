@@ -3,7 +3,7 @@ handler and the admin routes; nothing runs at import."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime
 from functools import partial
@@ -19,9 +19,14 @@ from agent_runtime.knowledge import Library
 from agent_runtime.leads import Leads
 from agent_runtime.llm import LanguageModel
 from agent_runtime.pipeline import Pipeline
+from agent_runtime.ports import Ports
 from agent_runtime.settings import Settings
 from agent_runtime.store import Store
 
+#: The handler of each channel agent-runtime consumes, keyed by catalog type: a batch handler each.
+REACTIONS: dict[str, Callable[..., Awaitable[Sequence[Exception | None]]]] = {
+    "message.received": handlers.answer_messages,
+}
 #: Messages of one lead, one at a time and in order, across replicas; different leads in parallel.
 ORDERING_KEY = ("company_id", "payload.lead_external_id")
 
@@ -72,15 +77,16 @@ def create_app(
                 llm=llm,
                 knowledge=Library(settings.knowledge_dir),
             )
-            app.state.bus, app.state.leads, app.state.store, app.state.agent = bus, leads, store, agent
+            app.state.ports = Ports(settings=settings, bus=bus, leads=leads, store=store, agent=agent)
             subscriptions = [
                 Subscription(
-                    "message.received",
-                    batch_handler=partial(handlers.answer_messages, agent=agent),
+                    channel,
+                    batch_handler=partial(react, agent=agent),
                     ordering_key=ORDERING_KEY,
                     concurrency=settings.concurrency,
                     max_batch=settings.max_batch,
                 )
+                for channel, react in REACTIONS.items()
             ]
             await stack.enter_async_context(
                 servicekit.consuming(
@@ -94,7 +100,6 @@ def create_app(
             yield
 
     app = FastAPI(title=SERVICE, lifespan=lifespan, **servicekit.docs_options(settings))
-    app.state.settings = settings
     app.include_router(api.router)
     app.include_router(operator_replies.router)
     servicekit.install(app, service=SERVICE, max_body_bytes=settings.max_body_bytes, settings=settings)

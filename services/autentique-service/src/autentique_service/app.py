@@ -23,7 +23,6 @@ from autentique_service.issuing import Issuer
 from autentique_service.rendering import TemplateInvalid
 from autentique_service.settings import Settings
 from autentique_service.tracking import Tracker
-from autentique_service.webhooks import MalformedWebhook
 
 
 def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
@@ -107,7 +106,6 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
     servicekit.install(app, service=SERVICE, max_body_bytes=settings.max_body_bytes, settings=settings)
     # This service's own errors; servicekit's table covers the shared ones (Starlette matches along the MRO,
     # so DocumentRejected is found here before servicekit's UpstreamRejected row).
-    app.add_exception_handler(MalformedWebhook, _answer(400, "malformed"))
     app.add_exception_handler(DocumentRejected, _answer(422, "invalid"))
     app.add_exception_handler(ResentRecently, _answer(429, "resent_recently"))
     app.add_exception_handler(TemplateInvalid, _answer(500, "template_invalid"))

@@ -38,16 +38,15 @@ from typing import ParamSpec, TypeVar
 import structlog
 from eventbus import Bus, BusUnavailable, ids
 from redis.exceptions import RedisError
-from servicekit import Conflict
+from servicekit import Conflict, lua
+from servicekit.contracts import ContractStatus, SignerStatus
 from ulid import ULID
 
 from autentique_service import SERVICE
 from autentique_service.models import (
     ContractCreate,
     ContractPublic,
-    ContractStatus,
     SignerPublic,
-    SignerStatus,
     StoredSigner,
 )
 
@@ -55,64 +54,14 @@ log = structlog.get_logger("autentique_service")
 P = ParamSpec("P")
 T = TypeVar("T")
 
-# Moves the deal to the caller's new contract only if the deal's contract is still the one the caller saw:
-# two concurrent requests cannot both reserve the deal.
-_RESERVE = """
-local current = redis.call('GET', KEYS[1])
-if (current or '') ~= ARGV[1] then return current or '' end
-redis.call('SET', KEYS[1], ARGV[2])
-return ARGV[2]
-"""
-# Deletes a key only while it still holds the caller's value: a lock's token, a deal's contract.
-_DELETE_IF = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
-# Forgets a reservation that never became a document; one that did is kept whatever happens.
-_FORGET_UNSENT = """
-if redis.call('HEXISTS', KEYS[1], 'document_id') == 0 then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
-# Marks a contract superseded by the caller's new one, in one step with the checks that make a re-issue and a
-# signature exclusive: refused (0) once a webhook fixed its signed_at (the sale is decided; tracking.py writes
-# it before publishing) or another re-issue marked it. A contract that is gone (a deal may point at one it
-# cannot read) is left alone (1): a bare mark would make a hash that is no contract.
-_SUPERSEDE = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return 1 end
-if redis.call('HEXISTS', KEYS[1], 'signed_at') == 1 then return 0 end
-local by = redis.call('HGET', KEYS[1], 'superseded_by')
-if by and by ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], 'superseded_by', ARGV[1])
-return 1
-"""
-# An operator's cancel, exclusive with a signature as _SUPERSEDE is: refused once a webhook fixed signed_at
-# ('signed'); a contract without a document yet is still being created ('creating'). Repeats keep the first
-# time.
-_REQUEST_CANCEL = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return 'missing' end
-if redis.call('HEXISTS', KEYS[1], 'signed_at') == 1 then return 'signed' end
-if redis.call('HEXISTS', KEYS[1], 'document_id') == 0 then return 'creating' end
-redis.call('HSETNX', KEYS[1], 'cancel_requested_at', ARGV[1])
-return 'ok'
-"""
-# Undoes a reservation's mark on the contract it was to supersede, unless another one superseded it since.
-_UNSUPERSEDE = """
-if redis.call('HGET', KEYS[1], 'superseded_by') == ARGV[1] then return redis.call('HDEL', KEYS[1], 'superseded_by') end
-return 0
-"""
-# A webhook's reads in one round trip, once the document's pointer named the contract: was the event
-# applied already, and the contract.
-_WEBHOOK_CONTEXT = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return {1} end
-return {0, redis.call('HGETALL', KEYS[2])}
-"""
-# Write-once fields, optionally the webhook event's marker, and the contract read back: one reply to parse
-# (a MULTI pipeline answers QUEUED per command).
-_RECORD_ONCE = """
-for i = 2, #ARGV, 2 do redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 1]) end
-if KEYS[2] then redis.call('SET', KEYS[2], 1, 'EX', ARGV[1]) end
-return redis.call('HGETALL', KEYS[1])
-"""
+_RESERVE = lua.script("autentique_service", "reserve_deal")
+_DELETE_IF = lua.script("autentique_service", "delete_if")
+_FORGET_UNSENT = lua.script("autentique_service", "forget_unsent")
+_SUPERSEDE = lua.script("autentique_service", "supersede")
+_REQUEST_CANCEL = lua.script("autentique_service", "request_cancel")
+_UNSUPERSEDE = lua.script("autentique_service", "unsupersede")
+_WEBHOOK_CONTEXT = lua.script("autentique_service", "webhook_context")
+_RECORD_ONCE = lua.script("autentique_service", "record_once")
 
 
 def _text(value: bytes | str) -> str:

@@ -35,7 +35,7 @@ from typing import Any
 
 import structlog
 from eventbus import Bus, BusUnavailable
-from servicekit import Conflict, ServiceError
+from servicekit import Conflict, ServiceError, lua
 
 from autentique_service import SERVICE
 from autentique_service.contracts import Contract, Contracts, redis_errors
@@ -46,10 +46,7 @@ log = structlog.get_logger("autentique_service")
 
 HEADER = "Idempotency-Key"
 # Compare-and-delete: only the request that claimed a key may drop its claim.
-_DROP_CLAIM = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
+_DROP_CLAIM = lua.script("autentique_service", "delete_if")
 
 
 class IdempotencyKeyReused(ServiceError):

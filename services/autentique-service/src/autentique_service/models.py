@@ -6,10 +6,9 @@ import datetime as dt
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from servicekit import contracts
+from servicekit.contracts import SignerStatus
 
-#: ``cancelling``: an operator's cancel is recorded and Autentique has not confirmed it yet (a retry finishes it).
-ContractStatus = Literal["creating", "sent", "signed", "refused", "cancelling", "cancelled"]
-SignerStatus = Literal["pending", "viewed", "signed", "refused"]
 Delivery = Literal["email", "whatsapp", "link"]
 
 
@@ -72,13 +71,9 @@ class SignerPublic(BaseModel):
     link: str | None = None
 
 
-class ContractPublic(BaseModel):
-    contract_id: str
-    deal_id: str
-    lead_id: str | None
-    company_id: str
-    document_id: str | None
-    status: ContractStatus
+class ContractPublic(contracts.ContractPublic):
+    """The shared answer (servicekit.contracts), as issued: value and currency always known."""
+
     value: float
     currency: str
     signers: list[SignerPublic]

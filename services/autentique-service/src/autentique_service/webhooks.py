@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from servicekit import Malformed
 
 SIGNATURE_HEADER = "X-Autentique-Signature"
 SIGNATURE_EVENTS = {
@@ -26,7 +27,7 @@ SIGNATURE_EVENTS = {
 DOCUMENT_FINISHED = "document.finished"
 
 
-class MalformedWebhook(ValueError):
+class MalformedWebhook(Malformed, ValueError):
     """The body is signed but is not an Autentique event we can read; the message says where."""
 
 

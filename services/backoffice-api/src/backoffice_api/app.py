@@ -86,6 +86,15 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
             deal_store = Deals(redis, ks)
             live = LiveHub(bus, per_key=settings.sse_max_streams_per_key, total=settings.sse_max_streams)
             stack.push_async_callback(live.aclose)
+            outcome_owners = OutcomeOwners(
+                {
+                    "evolution-manager": Owner(await http(settings.evolution_url), settings.evolution_token),
+                    "facebook-capi": Owner(await http(settings.capi_url), settings.capi_token),
+                    "autentique-service": Owner(
+                        await http(settings.autentique_url), settings.autentique_token
+                    ),
+                }
+            )
             app.state.ports = Ports(
                 settings=settings,
                 bus=bus,
@@ -105,15 +114,7 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
                 agent=AgentAdminClient(await http(settings.agent_url), token=settings.agent_token),
                 live=live,
                 capi=CapiSettingsClient(await http(settings.capi_url), token=settings.capi_token),
-            )
-            app.state.outcome_owners = OutcomeOwners(
-                {
-                    "evolution-manager": Owner(await http(settings.evolution_url), settings.evolution_token),
-                    "facebook-capi": Owner(await http(settings.capi_url), settings.capi_token),
-                    "autentique-service": Owner(
-                        await http(settings.autentique_url), settings.autentique_token
-                    ),
-                }
+                outcome_owners=outcome_owners,
             )
             if settings.consume:
                 subscriptions = [

@@ -19,6 +19,7 @@ from backoffice_api.clients.agent import AgentAdminClient
 from backoffice_api.clients.autentique import AutentiqueClient
 from backoffice_api.clients.capi import CapiSettingsClient
 from backoffice_api.clients.evolution import EvolutionAdminClient
+from backoffice_api.clients.outcomes import OutcomeOwners
 from backoffice_api.counters import Reports
 from backoffice_api.deals import Deals
 from backoffice_api.live import LiveHub
@@ -52,6 +53,8 @@ class Ports:
     live: LiveHub
     #: facebook-capi's per-company settings (routes/admin_capi.py).
     capi: CapiSettingsClient
+    #: The services that own side-effect records, asked about unknown outcomes.
+    outcome_owners: OutcomeOwners
 
 
 def get_ports(request: Request) -> Ports:

@@ -21,15 +21,21 @@ from backoffice_api.store import ReadModels
 
 log = structlog.get_logger("backoffice_api.handlers")
 
+Reaction = Callable[..., Awaitable[None]]
+
 
 async def _apply(models: ReadModels, event: Envelope[Any], ops: list[projections.Op]) -> None:
     applied = await models.apply(event.company_id, event.id, ops)
     log.debug("projection_applied" if applied else "projection_already_applied")
 
 
-async def record_event(event: Envelope[Any], *, models: ReadModels, project: projections.Projector) -> None:
-    """lead.created, lead.qualified, instance.status, message.received, message.sent."""
-    await _apply(models, event, project(models.ks, event))
+def _recorder(project: projections.Projector) -> Reaction:
+    """lead.created, lead.qualified, instance.status, message.received, message.sent: one projection each."""
+
+    async def record_event(event: Envelope[Any], *, models: ReadModels, deals: Deals) -> None:
+        await _apply(models, event, project(models.ks, event))
+
+    return record_event
 
 
 async def _lead_of(event: Envelope[ContractCreated] | Envelope[ContractSigned], deals: Deals) -> str | None:
@@ -62,28 +68,19 @@ async def record_contract_signed(
     await deals.follow_contract(event.company_id, event.payload.deal_id, "won", by=_cause(event))
 
 
-#: The channels backoffice-api consumes (and ``rebuild`` replays).
-CONSUMED = (
-    "lead.created",
-    "lead.qualified",
-    "contract.created",
-    "contract.signed",
-    "instance.status",
-    "message.received",
-    "message.sent",
-    "conversion.reported",
-)
+#: The handler of each channel backoffice-api consumes, keyed by catalog type; ``rebuild`` replays these.
+REACTIONS: dict[str, Reaction] = {
+    "lead.created": _recorder(projections.lead_created),
+    "lead.qualified": _recorder(projections.lead_qualified),
+    "contract.created": record_contract_created,
+    "contract.signed": record_contract_signed,
+    "instance.status": _recorder(projections.instance_status),
+    "message.received": _recorder(projections.message_received),
+    "message.sent": _recorder(projections.message_sent),
+    "conversion.reported": conversions.record_conversion,
+}
 
 
 def reactions(models: ReadModels, deals: Deals) -> dict[str, Callable[[Envelope[Any]], Awaitable[None]]]:
-    """The handler of each channel backoffice-api consumes, keyed by catalog type."""
-    return {
-        "lead.created": partial(record_event, models=models, project=projections.lead_created),
-        "lead.qualified": partial(record_event, models=models, project=projections.lead_qualified),
-        "contract.created": partial(record_contract_created, models=models, deals=deals),
-        "contract.signed": partial(record_contract_signed, models=models, deals=deals),
-        "instance.status": partial(record_event, models=models, project=projections.instance_status),
-        "message.received": partial(record_event, models=models, project=projections.message_received),
-        "message.sent": partial(record_event, models=models, project=projections.message_sent),
-        "conversion.reported": partial(conversions.record_conversion, models=models, deals=deals),
-    }
+    """``REACTIONS`` bound to their collaborators."""
+    return {channel: partial(react, models=models, deals=deals) for channel, react in REACTIONS.items()}

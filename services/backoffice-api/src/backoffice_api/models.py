@@ -3,24 +3,21 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
+from eventbus import CHANNELS
 from eventbus.envelope import UtcTimestamp
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from servicekit import contracts
 
 LeadStatus = Literal["new", "qualified", "contract_sent", "won"]
 DealStage = Literal["new", "qualified", "proposal", "contract_sent", "won", "lost"]
 LeadSource = Literal["organic", "ads", "referral", "unknown"]
-EventType = Literal[
-    "message.received",
-    "message.sent",
-    "lead.created",
-    "lead.qualified",
-    "contract.created",
-    "contract.signed",
-    "instance.status",
-    "conversion.reported",
-]
+if TYPE_CHECKING:
+    EventType = str
+else:
+    #: The catalog's channels (eventbus.catalog), as an enum in the OpenAPI schema.
+    EventType = Literal[tuple(CHANNELS)]
 Bucket = Literal["5m", "15m", "1h"]
 Money = Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False)]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", examples=["BRL"])]
@@ -326,15 +323,9 @@ class SignerProgress(BaseModel):
     total: int
 
 
-class ContractPublic(BaseModel):
-    contract_id: str
-    deal_id: str
-    lead_id: str | None
-    company_id: str
-    document_id: str | None
-    status: str
-    value: float | None
-    currency: str | None
+class ContractPublic(contracts.ContractPublic):
+    """The shared answer (servicekit.contracts) merged with what the contract's events said."""
+
     created_at: datetime | None
     signed_at: datetime | None
     signers: list[SignerPublic]
@@ -377,7 +368,7 @@ class InstancesList(BaseModel):
     items: list[InstancePublic]
 
 
-# -- metrics, events, operations ----------------------------------------------------------------------------
+# -- metrics (the events and operations answers are in bus_models.py) ----------------------------------------
 
 
 class MetricCounts(BaseModel):
@@ -416,63 +407,3 @@ class MetricsReport(BaseModel):
     series: list[MetricBucket]
     totals: MetricCounts
     rates: ConversionRates
-
-
-class EventPublic(BaseModel):
-    id: str
-    type: EventType
-    version: int
-    occurred_at: datetime
-    company_id: str
-    source: str
-    correlation_id: str
-    causation_id: str | None
-    payload: dict[str, Any]
-
-
-class EventsPage(BaseModel):
-    items: list[EventPublic]
-    #: Pass as ``before`` for older events; null when the retained stream is exhausted.
-    next_before: str | None
-
-
-class GroupStatsPublic(BaseModel):
-    channel: EventType
-    group: str
-    consumers: int
-    pending: int
-    lag: int | None
-    last_delivered_id: str
-    dead_letters: int
-
-
-class GroupsList(BaseModel):
-    items: list[GroupStatsPublic]
-
-
-class DeadLetterPublic(BaseModel):
-    id: str
-    channel: str
-    group: str
-    reason: str
-    error: str
-    event_id: str
-    entry_id: str
-    consumer: str
-    attempts: int
-    published_at: str
-    dead_lettered_at: str
-    event: EventPublic | None
-
-
-class DeadLettersPage(BaseModel):
-    items: list[DeadLetterPublic]
-    next_after: str | None
-
-
-class Replayed(BaseModel):
-    replayed: int
-
-
-class Purged(BaseModel):
-    purged: int

@@ -18,7 +18,7 @@ from eventbus import Bus, Client, forget_processed, replay_since
 from redis.exceptions import ResponseError
 
 from backoffice_api import SERVICE
-from backoffice_api.handlers import CONSUMED
+from backoffice_api.handlers import REACTIONS
 from backoffice_api.keyspace import Keyspace
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -51,11 +51,11 @@ async def rebuild(
     await _replay_all(bus, group)
     await asyncio.sleep(grace.total_seconds())
     await _replay_all(bus, group)
-    return Rebuilt(deleted_keys=deleted, channels=CONSUMED)
+    return Rebuilt(deleted_keys=deleted, channels=tuple(REACTIONS))
 
 
 async def _replay_all(bus: Bus, group: str) -> None:
-    for channel in CONSUMED:
+    for channel in REACTIONS:
         try:
             await bus.redis.xgroup_create(bus.keys.stream(channel), group, "0", mkstream=True)
         except ResponseError as exc:

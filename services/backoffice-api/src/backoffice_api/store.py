@@ -9,17 +9,17 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import timedelta
-from importlib.resources import files
 from typing import Any, cast
 
 from eventbus import Client
+from servicekit.lua import script
 
 from backoffice_api.keyspace import Keyspace
 from backoffice_api.projections import Op
 
 
 def lua(name: str) -> str:
-    return files("backoffice_api").joinpath("lua", f"{name}.lua").read_text(encoding="utf-8")
+    return script("backoffice_api", name)
 
 
 @dataclass(frozen=True)

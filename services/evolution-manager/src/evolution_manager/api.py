@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 from servicekit import NotFound, RateLimited
+from servicekit.upstream import Breakers
 
 from evolution_manager import authentication, metrics, registration, statuses, webhooks
 from evolution_manager.clients.evolution import EvolutionClient
@@ -71,6 +72,8 @@ class Ports:
     rules: webhooks.SkipRules
     limits: InstanceRateLimits
     sent_ids: SentIds
+    #: One circuit per instance, shared by the reply handler's sends.
+    breakers: Breakers
 
 
 # async: FastAPI runs plain `def` dependencies in a thread pool, a hop that costs more than the lookup.

@@ -13,8 +13,7 @@ import httpx
 import servicekit
 import structlog
 from eventbus import Backoff, BusUnavailable, Subscription
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 from servicekit import outcome_routes
 from servicekit.outcomes import Desk
 from servicekit.secretbox import SecretBox
@@ -24,7 +23,6 @@ from evolution_manager import SERVICE, api, handlers, instance_admin, statuses, 
 from evolution_manager.clients.evolution import EvolutionClient
 from evolution_manager.deliveries import EFFECT, deliveries
 from evolution_manager.echoes import SentIds
-from evolution_manager.errors import MalformedWebhook
 from evolution_manager.keys import ServiceKeys
 from evolution_manager.ratelimits import InstanceRateLimits
 from evolution_manager.registry import InstanceFileEntry, Registry, read_instances_file
@@ -68,11 +66,6 @@ async def _start_up(ports: api.Ports, seeds: list[InstanceFileEntry]) -> None:
         await _until_done(refresh, "refresh")
 
 
-async def _malformed(request: Request, exc: Exception) -> JSONResponse:
-    # servicekit's table has no 400 row (a body we cannot read at all); see the README's "Needs".
-    return JSONResponse({"error": {"code": "malformed", "message": str(exc)}}, status_code=400)
-
-
 def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
     # Read (and validate) the file now: a broken config should stop the start, not be found later.
     seeds = read_instances_file(settings.instances_file) if settings.instances_file else []
@@ -93,6 +86,10 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
             registry = Registry(bus.redis, bus.keys, box=box, cache_seconds=settings.instance_cache_seconds)
             evolution = EvolutionClient(http)
             sent_ids = SentIds(bus.redis, bus.keys, ttl=settings.reply_record_ttl)
+            breakers = Breakers(
+                failure_threshold=settings.breaker_failures,
+                recovery_timeout=settings.breaker_recovery_seconds,
+            )
             ports = api.Ports(
                 bus=bus,
                 registry=registry,
@@ -107,46 +104,40 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
                     per_second=settings.webhook_rate_per_second, burst=settings.webhook_burst
                 ),
                 sent_ids=sent_ids,
-            )
-            breakers = Breakers(
-                failure_threshold=settings.breaker_failures,
-                recovery_timeout=settings.breaker_recovery_seconds,
+                breakers=breakers,
             )
             records = deliveries(bus.redis, bus.keys, ttl=settings.reply_record_ttl)
             app.state.outcomes = Desk(
                 bus, SERVICE, ServiceKeys(bus.keys).unknown_outcomes(), {EFFECT: records}
             )
-            on_event = {
-                "message.sent": partial(
-                    handlers.deliver_reply,
-                    registry=registry,
-                    deliveries=records,
-                    sent_ids=sent_ids,
-                    evolution=evolution,
-                    breakers=breakers,
-                    default_api_key=settings.api_key,
-                    policy=handlers.SendPolicy(
-                        settings.send_attempts,
-                        settings.send_backoff_initial,
-                        settings.send_backoff_max,
-                        in_flight_ms=int(settings.reply_in_flight_seconds * 1000),
-                    ),
-                )
+            # What every reaction in handlers.REACTIONS takes by name (today one: the replies).
+            collaborators = {
+                "registry": registry,
+                "deliveries": records,
+                "sent_ids": sent_ids,
+                "evolution": evolution,
+                "breakers": breakers,
+                "default_api_key": settings.api_key,
+                "policy": handlers.SendPolicy(
+                    settings.send_attempts,
+                    settings.send_backoff_initial,
+                    settings.send_backoff_max,
+                    in_flight_ms=int(settings.reply_in_flight_seconds * 1000),
+                ),
             }
             subscriptions = [
                 Subscription(
-                    "message.sent",
-                    on_event["message.sent"],
+                    channel,
+                    partial(react, **collaborators),
                     max_attempts=settings.reply_max_attempts,
                     backoff=Backoff(
                         initial=settings.reply_backoff_initial, maximum=settings.reply_backoff_max
                     ),
-                    # Replies to one person go out in publish order; other conversations proceed in parallel.
-                    ordering_key=("payload.instance_id", "payload.to"),
+                    ordering_key=handlers.ORDERING.get(channel, ()),
                 )
+                for channel, react in handlers.REACTIONS.items()
             ]
             app.state.ports = ports
-            app.state.breakers = breakers
             async with servicekit.consuming(
                 app,
                 bus,
@@ -166,5 +157,4 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
     app.include_router(instance_admin.router)
     app.include_router(outcome_routes.router(api.require_admin))
     servicekit.install(app, service=SERVICE, max_body_bytes=settings.max_body_bytes, settings=settings)
-    app.add_exception_handler(MalformedWebhook, _malformed)
     return app

@@ -11,7 +11,8 @@ RequestValidationError (FastAPI)
   Unauthenticated          webhook secret/JWT or admin token missing or wrong → HTTP 401
   UpstreamRejected         (also a PermanentFailure)
     EvolutionRejected      Evolution answered 400/401/403/404 → dead letter with the reason
-MalformedWebhook           the body is not JSON, or the URL and the body disagree → HTTP 400
+  Malformed
+    MalformedWebhook       the body is not JSON, or the URL and the body disagree → HTTP 400
 PermanentFailure (eventbus)
   UndeliverableReply       a message.sent we can never send (unknown instance, bad number, a type not supported)
     MissingApiKey          neither the instance nor EVOLUTION_API_KEY has a key; also a Conflict → HTTP 409
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 from eventbus import PermanentFailure
 from fastapi.exceptions import RequestValidationError
-from servicekit import Conflict, NotFound, UpstreamRejected, UpstreamUnavailable
+from servicekit import Conflict, Malformed, NotFound, UpstreamRejected, UpstreamUnavailable
 
 
 class UnknownInstance(NotFound):
@@ -50,7 +51,7 @@ class TokenRequired(RequestValidationError):
         )
 
 
-class MalformedWebhook(Exception):
+class MalformedWebhook(Malformed):
     """A body that cannot be read at all (HTTP 400; Evolution does not retry it)."""
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -169,3 +170,9 @@ async def _reconcile(
     )
     metrics.REPLIES.labels("unknown").inc()
     raise OutcomeUnknown(f"sendText to instance {instance!r}: {answer}", answer=answer)
+
+
+#: The handler of each channel evolution-manager consumes, keyed by catalog type (app.py subscribes each).
+REACTIONS: dict[str, Callable[..., Awaitable[None]]] = {"message.sent": deliver_reply}
+#: Replies to one person go out in publish order; other conversations proceed in parallel.
+ORDERING: dict[str, tuple[str, ...]] = {"message.sent": ("payload.instance_id", "payload.to")}

@@ -33,6 +33,7 @@ import structlog
 from eventbus import BusUnavailable, Client, Keys
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter
 from redis.exceptions import RedisError, WatchError
+from servicekit import lua
 from servicekit.secretbox import SecretBox
 from ulid import ULID
 
@@ -131,26 +132,8 @@ async def redis_errors() -> AsyncIterator[None]:
         raise BusUnavailable(f"instance registry unavailable: {exc}") from exc
 
 
-# Compare-and-set of the status: returns 0 when nothing is to be announced, else the sequence number of
-# the transition to announce (a new one, or a pending one whose publish failed), -1 for an unknown instance.
-_TRANSITION = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
-local current = redis.call('HGET', KEYS[1], 'status')
-local seq = tonumber(redis.call('HGET', KEYS[1], 'status_seq') or '0')
-local announced = tonumber(redis.call('HGET', KEYS[1], 'announced_seq') or '0')
-if current == ARGV[1] then
-  if announced >= seq then return 0 end
-  return seq
-end
-seq = redis.call('HINCRBY', KEYS[1], 'status_seq', 1)
-redis.call('HSET', KEYS[1], 'status', ARGV[1], 'status_details', ARGV[2], 'status_at', ARGV[3])
-return seq
-"""
-_ANNOUNCED = """
-local announced = tonumber(redis.call('HGET', KEYS[1], 'announced_seq') or '0')
-if tonumber(ARGV[1]) > announced then redis.call('HSET', KEYS[1], 'announced_seq', ARGV[1]) end
-return 1
-"""
+_TRANSITION = lua.script("evolution_manager", "status_transition")
+_ANNOUNCED = lua.script("evolution_manager", "status_announced")
 
 
 class Registry:

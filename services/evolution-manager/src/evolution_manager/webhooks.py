@@ -18,9 +18,12 @@ from eventbus import AdReferral, Media, MessageReceived
 from eventbus.payloads import MediaKind
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from pydantic.alias_generators import to_camel
-from pydantic_core import InitErrorDetails, from_json
+from pydantic_core import InitErrorDetails
 
 from evolution_manager.errors import MalformedWebhook
+from evolution_manager.webhook_head import HEAD_BYTES as HEAD_BYTES
+from evolution_manager.webhook_head import Head as Head
+from evolution_manager.webhook_head import head as head
 
 T = TypeVar("T")
 MESSAGES_UPSERT = "messages.upsert"
@@ -95,43 +98,6 @@ class SkipRules:
     from_me: bool = False
     groups: bool = True
     broadcast: bool = True
-
-
-#: How much of a body is read before the sender is authenticated. Evolution writes ``event`` and
-#: ``instance`` first (reference §4, "in this order"), so the name is in the first hundred bytes or so.
-HEAD_BYTES = 1024
-
-
-@dataclass(frozen=True)
-class Head:
-    """What the first :data:`HEAD_BYTES` of a body say, read before anything else: who to authenticate."""
-
-    event: str
-    instance: str | None
-
-
-def head(prefix: bytes) -> Head:
-    """``event`` and ``instance`` from the start of a body, which may be cut anywhere: pydantic-core's
-    partial JSON mode drops a value cut short, so a name is either whole or absent (then the webhook is
-    refused; the whole body is parsed again after authentication and must name the same instance)."""
-    head = Head("other", None)
-    # Evolution's head fits in 128 bytes (event, then a name of up to 64): parsing that alone first is a
-    # third of the cost of parsing a whole small body.
-    for size in (128, HEAD_BYTES):
-        try:
-            partial = from_json(prefix[:size], allow_partial=True)
-        except ValueError:
-            return head
-        if not isinstance(partial, dict):
-            return head
-        event, instance = partial.get("event"), partial.get("instance")
-        head = Head(
-            event if isinstance(event, str) else "other",
-            instance if isinstance(instance, str) and instance else None,
-        )
-        if head.instance is not None or len(prefix) <= size:
-            break
-    return head
 
 
 def parse(body: bytes) -> EvolutionWebhook:

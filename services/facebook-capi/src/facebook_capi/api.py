@@ -51,7 +51,8 @@ def _stats(request: Request) -> Stats:
 
 
 def _dry_run(request: Request) -> DryRunLog:
-    log: DryRunLog = request.app.state.dry_run_log
+    log: DryRunLog | None = request.app.state.ports.dry_run_log
+    assert log is not None, "create_app always gives Ports its dry-run log"
     return log
 
 

@@ -94,8 +94,9 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
                 default_country=settings.default_country,
                 max_event_age_seconds=settings.max_event_age_seconds,
                 dry_run=settings.dry_run,
+                dry_run_log=dry_run_log,
             )
-            app.state.ports, app.state.dry_run_log = ports, dry_run_log
+            app.state.ports = ports
             on_event = {channel: partial(react, ports=ports) for channel, react in REACTIONS.items()}
             subscriptions = [
                 Subscription(channel, handler, concurrency=settings.concurrency)

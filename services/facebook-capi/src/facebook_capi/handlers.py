@@ -20,7 +20,7 @@ from servicekit.outcomes import Answer, OutcomeUnknown, State
 from facebook_capi import conversions, leads
 from facebook_capi.batcher import Batcher
 from facebook_capi.companies import CompanyCapi, CompanyConfigs
-from facebook_capi.delivery import Destination
+from facebook_capi.delivery import Destination, DryRunLog
 from facebook_capi.leads import LeadIndex, LeadRecord
 from facebook_capi.ledger import SentLedger
 from facebook_capi.reporting import SKIPPED, ConversionReports
@@ -40,6 +40,8 @@ class Ports:
     default_country: str = "BR"
     max_event_age_seconds: int = 7 * 24 * 3600
     dry_run: bool = False
+    #: What dry-run mode would have sent (the admin API lists it); None only in tests that build Ports alone.
+    dry_run_log: DryRunLog | None = None
     clock: Callable[[], float] = field(default=time.time)
 
     def region(self, company: CompanyCapi | None) -> str:

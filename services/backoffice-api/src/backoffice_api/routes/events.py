@@ -21,9 +21,10 @@ from redis.exceptions import RedisError
 from starlette.types import Receive, Scope, Send
 
 from backoffice_api.apikeys import ApiKey
+from backoffice_api.bus_models import EventPublic, EventsPage
 from backoffice_api.deps import EventsRead, Ports, PortsDep, stream_id
 from backoffice_api.live import Listener
-from backoffice_api.models import STREAM_ID, ErrorBody, EventPublic, EventsPage, EventType
+from backoffice_api.models import STREAM_ID, ErrorBody, EventType
 from backoffice_api.routes import COMMON_ERRORS
 
 log = structlog.get_logger("backoffice_api.events")

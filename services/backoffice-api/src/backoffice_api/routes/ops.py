@@ -17,19 +17,17 @@ from fastapi import APIRouter, Path, Query
 from servicekit import NotFound
 
 from backoffice_api.apikeys import ApiKey
-from backoffice_api.deps import PLATFORM_SCOPE, OpsAdmin, PlatformAdmin, PortsDep, stream_id
-from backoffice_api.models import (
-    GROUP,
-    STREAM_ID,
+from backoffice_api.bus_models import (
     DeadLetterPublic,
     DeadLettersPage,
     EventPublic,
-    EventType,
     GroupsList,
     GroupStatsPublic,
     Purged,
     Replayed,
 )
+from backoffice_api.deps import PLATFORM_SCOPE, OpsAdmin, PlatformAdmin, PortsDep, stream_id
+from backoffice_api.models import GROUP, STREAM_ID, EventType
 from backoffice_api.routes import COMMON_ERRORS, NOT_FOUND
 from backoffice_api.routes.events import event_public
 

@@ -43,7 +43,7 @@ class Decision(BaseModel):
 
 
 def _owners(request: Request) -> OutcomeOwners:
-    owners: OutcomeOwners = request.app.state.outcome_owners
+    owners: OutcomeOwners = request.app.state.ports.outcome_owners
     return owners
 
 
