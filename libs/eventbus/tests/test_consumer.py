@@ -374,17 +374,17 @@ async def test_events_that_trickle_in_are_read_and_admitted_by_the_wait_itself(
 ) -> None:
     # An idle consumer waits with read.lua pipelined behind its blocking XREAD, so an event that arrives
     # alone is read and admitted in that one round trip (the old way took a second one for the admit).
-    from eventbus.channel import ChannelConsumer
+    from eventbus.idle import IdleWait
 
     waits: list[int | None] = []
-    original = ChannelConsumer._wait_and_read
+    original = IdleWait._wait_and_read
 
-    async def spying(self: ChannelConsumer, room: int):
+    async def spying(self: IdleWait, room: int):
         admitted, reply = await original(self, room)
         waits.append(None if admitted is None else len(admitted))
         return admitted, reply
 
-    monkeypatch.setattr(ChannelConsumer, "_wait_and_read", spying)
+    monkeypatch.setattr(IdleWait, "_wait_and_read", spying)
     handled: list[str] = []
 
     async def handle(event: Envelope) -> None:
