@@ -16,6 +16,9 @@ Life of an entry, per channel:
    survive restarts); the last attempt, or a permanent error, moves the entry to the group's dead letters.
 3. *keep*: a heartbeat keeps our pending entries from looking idle and renews their leases; a reclaimer
    takes over entries that dead consumers left idle longer than the visibility timeout.
+
+Where each step lives: ``channel.py`` draws one channel's parts around their ledger (``reader.py``,
+``idle.py``, ``workers.py``, ``batch_workers.py``, ``retries.py``, ``keeper.py``, ``idempotency.py``).
 """
 
 from __future__ import annotations
