@@ -51,9 +51,9 @@ class Handling:
         d.event_id = event.id
         return event
 
-    def succeeded(self, d: Delivery, event: Envelope[Any], seconds: float) -> None:
+    def succeeded(self, d: Delivery, seconds: float) -> None:
         self.settler.succeeded()
-        self.observer.handled(event, d.attempt, seconds)
+        self.observer.handled(seconds)
         self.ledger.settle(d)  # counted as handled once acknowledged: one inc per round trip
 
     async def run(self, ds: list[Delivery], call: Awaitable[T]) -> T:
@@ -121,7 +121,8 @@ async def _handle(h: Handling, d: Delivery) -> None:
     event = d.event
     handler = h.setup.sub.handler
     assert handler is not None  # per-event workers run for a per-event subscription only
-    token = context.enter(event, {"group": h.group, "attempt": d.attempt})
+    attempt = d.attempt
+    token = context.enter(event, {"group": h.group, "attempt": attempt})
     started = time.perf_counter()
     try:
         if h.observer.tracing():
@@ -131,7 +132,9 @@ async def _handle(h: Handling, d: Delivery) -> None:
             await h.run([d], handler(event))
     except Exception as exc:
         await h.settler.failed(d, exc)
-    else:
-        h.succeeded(d, event, time.perf_counter() - started)
+        return
     finally:
         context.leave(token)
+    seconds = time.perf_counter() - started
+    h.succeeded(d, seconds)
+    h.observer.event_handled(event, attempt, seconds)
