@@ -191,3 +191,16 @@ async def test_release_empties_the_ledger() -> None:
     )
     ledger.release()
     assert (ledger.held, ledger.events, ledger.twins, ledger.waiting) == ({}, {}, {}, {})
+
+
+async def test_a_reclaim_takes_only_the_room_the_prefetch_leaves_and_shutdown_sees_running_handlers() -> None:
+    ledger = Ledger(3)
+    ledger.admit([row("1-0", "evt_a"), row("2-0", "evt_b")])
+    assert ledger.reclaim_room() == 1
+    assert [d.entry_id for d in ledger.holding()] == ["1-0", "2-0"]
+    d = ledger.queue.get_nowait()
+    assert not ledger.running()
+    ledger.start_one(d)
+    assert ledger.running()
+    ledger.finish_one(d)
+    assert not ledger.running()

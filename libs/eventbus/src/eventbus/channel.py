@@ -71,7 +71,7 @@ class ChannelConsumer:
         ledger = self.ledger
         ledger.closing = True
         deadline = time.monotonic() + self.owner.shutdown_grace
-        while ledger.active and time.monotonic() < deadline:  # noqa: ASYNC110 - handlers end on their own
+        while ledger.running() and time.monotonic() < deadline:  # noqa: ASYNC110 - handlers end on their own
             await asyncio.sleep(0.01)
         for task in (*workers, *keepers):
             task.cancel()

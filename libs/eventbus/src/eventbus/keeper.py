@@ -41,7 +41,7 @@ class Keeper:
 
     async def heartbeat(self) -> None:
         setup, ledger = self._setup, self._ledger
-        if not ledger.held:
+        if not ledger.holding():
             return
         args: list[Any] = [setup.consumer.group, setup.consumer.name, setup.lease_ms]
         for entry_id, event_id in ledger.leased():
@@ -57,7 +57,7 @@ class Keeper:
         consumer = setup.consumer
         cursor = "0-0"
         while not consumer.stopping:
-            room = ledger.prefetch - len(ledger.held)
+            room = ledger.reclaim_room()
             if room <= 0:
                 return
             admitted, cursor_b, duplicates, _leased = await setup.bus.scripts.reclaim(
@@ -85,7 +85,7 @@ class Keeper:
         make the entries look idle for a whole visibility timeout, so a live replica takes them now."""
         setup = self._setup
         consumer = setup.consumer
-        held = list(self._ledger.held.values())
+        held = self._ledger.holding()
         if not held:
             return
         async with setup.bus.redis.pipeline(transaction=False) as pipe:

@@ -134,6 +134,17 @@ class Ledger:
     def finish(self, ds: Iterable[Delivery]) -> None:
         self.active.difference_update(d.entry_id for d in ds)
 
+    def start_one(self, d: Delivery) -> None:
+        """:meth:`start` for one delivery, without a list per event (the per-event workers' hot path)."""
+        self.active.add(d.entry_id)
+
+    def finish_one(self, d: Delivery) -> None:
+        self.active.discard(d.entry_id)
+
+    def running(self) -> bool:
+        """Whether any handler runs now (shutdown waits for them, up to its grace period)."""
+        return bool(self.active)
+
     def settle(self, d: Delivery) -> None:
         """``d`` was handled: acknowledge it with the next round trip. It stays held until then."""
         if d.entry_id not in self.held:
@@ -176,6 +187,14 @@ class Ledger:
         return []
 
     # -- keeping ------------------------------------------------------------------------------------------
+
+    def holding(self) -> list[Delivery]:
+        """Everything held now, in the order it came."""
+        return list(self.held.values())
+
+    def reclaim_room(self) -> int:
+        """How many entries a reclaim may take over now: what the prefetch leaves free."""
+        return self.prefetch - len(self.held)
 
     def leased(self) -> list[tuple[str, str]]:
         """``(entry id, event id)`` of what we hold and have not handled, for the heartbeat (a handled entry

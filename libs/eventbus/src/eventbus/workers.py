@@ -102,13 +102,13 @@ async def work(h: Handling) -> None:
             await settler.until_resumed()
         if not ledger.current(delivery):
             continue  # lost to a reclaim while queued (maybe held again, as another delivery), or shutting down
-        ledger.active.add(delivery.entry_id)
+        ledger.start_one(delivery)
         try:
             await _handle(h, delivery)
         except Exception:
             settler.stranded([delivery])
         finally:
-            ledger.active.discard(delivery.entry_id)
+            ledger.finish_one(delivery)
 
 
 async def _handle(h: Handling, d: Delivery) -> None:
