@@ -13,7 +13,9 @@ import asyncio
 import contextlib
 import cProfile
 import io
+import os
 import pstats
+import sys
 import time
 from array import array
 from collections.abc import Awaitable, Callable
@@ -259,8 +261,20 @@ SETUPS = {
 }
 
 
+def _configure_logging() -> None:
+    """As the services do, at WARNING; ``--event-log`` (``BENCH_EVENT_LOG``) turns INFO on, with the lines
+    written to a file, so that the catalog's line per publish and per handled event is rendered and written
+    (eventbus.eventlog)."""
+    path = os.environ.get("BENCH_EVENT_LOG")
+    if path:
+        sys.stdout = open(f"{path}.{os.getpid()}", "w", buffering=1 << 16)  # noqa: SIM115 - the process's life
+        configure_logging("bench", level="INFO")
+    else:
+        configure_logging("bench", level="WARNING")
+
+
 def consumer_main(job: Job, conn: Connection, shared: Any) -> None:
-    configure_logging("bench", level="WARNING")  # as the services do; per-message logs are DEBUG either way
+    _configure_logging()
     asyncio.run(_consume(job, conn, shared))
 
 
@@ -316,7 +330,7 @@ def _profile_text(profiler: cProfile.Profile) -> str:
 
 
 def publisher_main(job: Job, conn: Connection) -> None:
-    configure_logging("bench", level="WARNING")
+    _configure_logging()
     asyncio.run(_publish(job, conn))
 
 

@@ -309,6 +309,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(parameters(args, steps))
     print(f"eventbus sources: {source}")
     with tempfile.TemporaryDirectory(prefix="bench-redis-") as tmp:
+        if args.event_log:
+            os.environ["BENCH_EVENT_LOG"] = str(Path(tmp) / "events.log")  # the spawned processes inherit it
         server = RedisServer(Path(tmp)).start()
         try:
             client = redis.Redis.from_url(server.url)
@@ -385,6 +387,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--modes", default=",".join(ALL_MODES), help="comma-separated subset of drain,e2e,paced")
     p.add_argument("--only", default="", help=f"comma-separated subset of {','.join(BY_KEY)}")
     p.add_argument("--profile", action="store_true", help="then profile the bus consumer in one drain run")
+    p.add_argument(
+        "--event-log",
+        action="store_true",
+        help="log at INFO in the consumer and publisher processes (to files in the temp dir): the catalog's\n"
+        "line per publish and per handled event on (eventbus.eventlog), as BusSettings' default level writes it",
+    )
     p.add_argument("--out", default=str(RESULTS / "bus_throughput.md"), help="where to write the Markdown")
     _noise.add_options(p, budget=300.0, quiet_wait=30.0, quiet_below=0.25)
     return p.parse_args(argv)
@@ -395,6 +403,7 @@ def parameters(args: argparse.Namespace, steps: list[tuple[Config, str]]) -> str
         f"parameters: messages={args.messages:,} (naive and FastStream: {min(args.messages, args.slow_messages):,})"
         f" paced={args.paced_messages:,} at {args.rate:,.0f}/s rounds={args.rounds} batch={args.batch}"
         f" concurrency={args.concurrency} publish-tasks={args.publish_tasks} runs/round={len(steps)}"
+        f" event-log={'on' if args.event_log else 'off'}"
     )
 
 

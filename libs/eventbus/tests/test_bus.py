@@ -130,9 +130,9 @@ async def test_a_connection_closing_under_a_publish_is_bus_unavailable_not_a_cra
 async def test_a_consumer_backs_off_and_goes_on_when_its_connection_closes_mid_write(
     bus: Bus, monkeypatch
 ) -> None:
-    from eventbus.channel import ChannelConsumer
+    from eventbus.reader import Reader
 
-    ensure_group = ChannelConsumer._ensure_group
+    ensure_group = Reader._ensure_group
     closed = [True]
 
     async def closing_once(self):
@@ -140,7 +140,7 @@ async def test_a_consumer_backs_off_and_goes_on_when_its_connection_closes_mid_w
             _redis_send_packed_command(None, [b"XGROUP"])
         await ensure_group(self)
 
-    monkeypatch.setattr(ChannelConsumer, "_ensure_group", closing_once)
+    monkeypatch.setattr(Reader, "_ensure_group", closing_once)
     handled: list[Envelope] = []
 
     async def record(event: Envelope) -> None:

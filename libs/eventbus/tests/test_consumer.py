@@ -37,92 +37,9 @@ async def publish_many(bus: Bus, n: int, **kw) -> list[str]:
     ]
 
 
-async def test_each_group_gets_every_event_once(bus: Bus) -> None:
-    seen: dict[str, Counter] = {"a": Counter(), "b": Counter()}
-
-    def recorder(group: str):
-        async def record(event: Envelope) -> None:
-            seen[group][event.id] += 1
-
-        return record
-
-    ids = await publish_many(bus, 50)
-    async with (
-        consumer(bus, "a", Subscription(CH, recorder("a"))).running(),
-        consumer(bus, "b", Subscription(CH, recorder("b"))).running(),
-    ):
-        await eventually(lambda: asyncio.sleep(0, all(len(c) == 50 for c in seen.values())))
-    for counts in seen.values():
-        assert set(counts) == set(ids) and set(counts.values()) == {1}
-
-
-async def test_the_same_event_delivered_twice_runs_its_side_effect_once(bus: Bus) -> None:
-    effects = Counter()
-
-    async def effect(event: Envelope) -> None:
-        effects[event.id] += 1
-
-    event = samples.envelope(samples.message_received())
-    await bus.publish(event)
-    async with consumer(bus, "once", Subscription(CH, effect)).running():
-        await eventually(lambda: asyncio.sleep(0, effects[event.id] == 1))
-        # a re-added copy of the same envelope (a producer retry, a manual replay) lands as a new entry
-        stream = bus.keys.stream(CH)
-        [(_, fields)] = await bus.redis.xrange(stream)
-        await bus.redis.xadd(stream, fields)
-        # and the group is rewound over it: a replay of the retained history
-        await bus.redis.xgroup_setid(stream, "once", "0")
-        await eventually(lambda: bus.redis.xinfo_groups(stream).__await__() and _group_idle(bus, "once"))
-    assert effects == {event.id: 1}
-
-
 async def _group_idle(bus: Bus, group: str) -> bool:
     [info] = [g for g in await bus.redis.xinfo_groups(bus.keys.stream(CH)) if g["name"].decode() == group]
     return info["pending"] == 0 and info["lag"] == 0
-
-
-async def test_handler_failing_three_times_then_succeeding_has_one_side_effect(bus: Bus) -> None:
-    attempts, effects = Counter(), Counter()
-
-    async def flaky(event: Envelope) -> None:
-        attempts[event.id] += 1
-        if attempts[event.id] <= 3:
-            raise ConnectionError("upstream hiccup")
-        effects[event.id] += 1
-
-    [event_id] = await publish_many(bus, 1)
-    async with consumer(bus, "flaky", Subscription(CH, flaky, backoff=FAST)).running():
-        await eventually(lambda: asyncio.sleep(0, effects[event_id] == 1))
-        await eventually(lambda: _group_idle(bus, "flaky"))
-    assert attempts[event_id] == 4 and effects == {event_id: 1}
-    assert await DeadLetters(bus, CH, "flaky").count() == 0
-
-
-async def test_handler_always_failing_is_dead_lettered_after_5_attempts_then_replayed_once(bus: Bus) -> None:
-    attempts, effects = Counter(), Counter()
-    fixed = False
-
-    async def handler(event: Envelope) -> None:
-        attempts[event.id] += 1
-        if not fixed:
-            raise RuntimeError("template missing")
-        effects[event.id] += 1
-
-    [event_id] = await publish_many(bus, 1)
-    dead = DeadLetters(bus, CH, "broken")
-    async with consumer(bus, "broken", Subscription(CH, handler, backoff=FAST)).running():
-        await eventually(dead.count)
-        [letter] = await dead.list()
-        assert letter.event_id == event_id
-        assert letter.reason == "max_attempts" and letter.attempts == 5
-        assert "RuntimeError: template missing" in letter.error
-        assert attempts[event_id] == 5 and not effects
-        fixed = True
-        await dead.replay(letter.id)
-        await eventually(lambda: asyncio.sleep(0, effects[event_id] == 1))
-        await dead.replay_all()  # nothing left to replay
-        await eventually(lambda: _group_idle(bus, "broken"))
-    assert effects == {event_id: 1} and await dead.count() == 0
 
 
 async def test_dead_letter_replay_is_seen_by_its_group_only(bus: Bus) -> None:
@@ -213,31 +130,6 @@ async def test_publishing_from_a_handler_sets_causation_and_keeps_correlation(bu
     assert effect["correlation_id"] == cause.correlation_id
 
 
-async def test_same_ordering_key_runs_one_at_a_time_in_publish_order(bus: Bus) -> None:
-    running: Counter = Counter()
-    overlaps = []
-    order: dict[str, list[int]] = {}
-
-    async def handle(event: Envelope) -> None:
-        key = event.payload.lead_external_id
-        running[key] += 1
-        if running[key] > 1:
-            overlaps.append(key)
-        await asyncio.sleep(0.002)
-        order.setdefault(key, []).append(event.payload.raw["seq"])
-        running[key] -= 1
-
-    for seq in range(40):
-        for lead in ("+5511900000001", "+5511900000002", "+5511900000003"):
-            payload = samples.message_received(seq, lead=lead).model_copy(update={"raw": {"seq": seq}})
-            await bus.emit(payload, company_id=samples.COMPANY)
-    sub = Subscription(CH, handle, ordering_key=("company_id", "payload.lead_external_id"), concurrency=8)
-    async with consumer(bus, "ordered", sub).running():
-        await eventually(lambda: asyncio.sleep(0, sum(map(len, order.values())) == 120))
-    assert not overlaps
-    assert all(seqs == list(range(40)) for seqs in order.values())
-
-
 async def test_handling_logs_carry_the_catalog_fields_and_never_the_payload(bus: Bus) -> None:
     async def failing(event: Envelope) -> None:
         raise PermanentFailure("rejected")
@@ -252,39 +144,6 @@ async def test_handling_logs_carry_the_catalog_fields_and_never_the_payload(bus:
     assert line["correlation_id"] == event.correlation_id and line["company_id"] == samples.COMPANY
     assert "causation_id" in line and line["source"] == "tests"
     assert "123.456.789-00" not in repr(logs) and "+5511999999999" not in repr(logs)
-
-
-async def test_graceful_shutdown_hands_unfinished_work_to_a_live_replica(bus: Bus) -> None:
-    started, effects = asyncio.Event(), Counter()
-    release = asyncio.Event()
-
-    async def slow(event: Envelope) -> None:
-        started.set()
-        await release.wait()
-        effects[event.id] += 1
-
-    async def quick(event: Envelope) -> None:
-        effects[event.id] += 1
-
-    ids = await publish_many(bus, 5)
-    first = consumer(
-        bus,
-        "handoff",
-        Subscription(CH, slow, concurrency=1),
-        name="first",
-        shutdown_grace=timedelta(milliseconds=50),
-        visibility_timeout=timedelta(seconds=1),
-    )
-    async with first.running():
-        await started.wait()
-    # the first consumer stopped while holding a running entry and queued ones: all released
-    assert not effects
-    second = consumer(
-        bus, "handoff", Subscription(CH, quick), name="second", visibility_timeout=timedelta(seconds=1)
-    )
-    async with second.running():
-        await eventually(lambda: asyncio.sleep(0, len(effects) == 5), timeout=20)
-    assert set(effects) == set(ids) and set(effects.values()) == {1}
 
 
 async def test_a_consumer_stopped_before_its_loop_got_going_still_stops(bus: Bus) -> None:
@@ -374,17 +233,17 @@ async def test_events_that_trickle_in_are_read_and_admitted_by_the_wait_itself(
 ) -> None:
     # An idle consumer waits with read.lua pipelined behind its blocking XREAD, so an event that arrives
     # alone is read and admitted in that one round trip (the old way took a second one for the admit).
-    from eventbus.channel import ChannelConsumer
+    from eventbus.idle import IdleWait
 
     waits: list[int | None] = []
-    original = ChannelConsumer._wait_and_read
+    original = IdleWait._wait_and_read
 
-    async def spying(self: ChannelConsumer, room: int):
+    async def spying(self: IdleWait, room: int):
         admitted, reply = await original(self, room)
         waits.append(None if admitted is None else len(admitted))
         return admitted, reply
 
-    monkeypatch.setattr(ChannelConsumer, "_wait_and_read", spying)
+    monkeypatch.setattr(IdleWait, "_wait_and_read", spying)
     handled: list[str] = []
 
     async def handle(event: Envelope) -> None:

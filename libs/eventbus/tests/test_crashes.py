@@ -148,11 +148,17 @@ async def test_ordering_key_holds_across_two_replicas(bus: Bus, workers, handler
                 pipe.xadd(bus.keys.stream(CH), {"i": event.id, "t": CH, "v": "1", "e": event.to_wire()})
         await pipe.execute()
     await eventually(lambda: _count(bus, workers, at_least=300), timeout=90, interval=0.2)
+    # The worker records the effect, then its place in the order: wait for the last one's place too.
+    await eventually(lambda: _has(bus, f"{workers.record}:order", 300), timeout=10)
     order = [row.decode().split("|") for row in await bus.redis.lrange(f"{workers.record}:order", 0, -1)]
     for lead in leads:
         seqs = [int(seq) for key, seq, _ in order if key == f"wa:{lead}"]
         assert seqs == list(range(50)), f"{lead} handled out of order"
     assert {name for _, _, name in order} == {"o1", "o2"}, "both replicas worked"
+
+
+async def _has(bus: Bus, key: str, length: int) -> bool:
+    return await bus.redis.llen(key) >= length
 
 
 async def _count(bus: Bus, workers: Workers, *, at_least: int) -> bool:

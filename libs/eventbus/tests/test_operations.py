@@ -128,6 +128,7 @@ async def _group_done(bus: Bus) -> bool:
 def test_the_public_api_is_pinned() -> None:
     assert sorted(eventbus.__all__) == sorted(name for name in dir(eventbus) if name in eventbus.__all__)
     assert {
+        "BatchOutcomes",
         "Bus",
         "Consumer",
         "Subscription",

@@ -405,7 +405,7 @@ async def test_a_batch_that_breaks_where_no_message_is_to_blame_answers_each_mes
 ):
     from agent_runtime import handlers
 
-    respond = handlers._Batch.respond
+    respond = handlers._Phases.respond
     broken = []
 
     async def breaks_for_batches(self, states, **options):
@@ -414,7 +414,7 @@ async def test_a_batch_that_breaks_where_no_message_is_to_blame_answers_each_mes
             raise RuntimeError("a bug no phase pins on one message")
         return await respond(self, states, **options)
 
-    monkeypatch.setattr(handlers._Batch, "respond", breaks_for_batches)
+    monkeypatch.setattr(handlers._Phases, "respond", breaks_for_batches)
     async with make_agent() as agent:
         phones = ("+5511900000001", "+5511900000002")
         batch = [_received("Oi", phone=p) for p in phones]
@@ -438,7 +438,7 @@ async def test_a_batch_answered_again_alone_after_partial_work_sends_nothing_twi
     async with make_agent() as agent:
         handler = agent.app.state.ports.agent
         if where == "after the answers were published":
-            respond = handlers._Batch.respond
+            respond = handlers._Phases.respond
 
             async def breaks_after(self, states, **options):
                 stale = await respond(self, states, **options)
@@ -446,7 +446,7 @@ async def test_a_batch_answered_again_alone_after_partial_work_sends_nothing_twi
                     raise RuntimeError("a bug after commit and publish")
                 return stale
 
-            monkeypatch.setattr(handlers._Batch, "respond", breaks_after)
+            monkeypatch.setattr(handlers._Phases, "respond", breaks_after)
         else:
             publish_many = handler.bus.publish_many
 

@@ -6,6 +6,7 @@ async with Bus.from_url(url, source="agent-runtime") as bus:
         ...
 """
 
+from eventbus.batch_outcomes import BatchOutcomes
 from eventbus.bus import Bus, Published
 from eventbus.catalog import CHANNELS, ChannelSpec
 from eventbus.client import Client, connect, is_cluster_url, warm
@@ -56,6 +57,7 @@ __all__ = [
     "AdReferral",
     "Backoff",
     "BatchHandler",
+    "BatchOutcomes",
     "Bus",
     "BusSettings",
     "BusUnavailable",

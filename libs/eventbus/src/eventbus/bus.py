@@ -23,6 +23,7 @@ from eventbus.client import Client, connect, unreachable, warm
 from eventbus.durability import WriteAck, run_acknowledged
 from eventbus.envelope import Envelope, Payload
 from eventbus.errors import BusUnavailable, InvalidEvent, WriteNotAcknowledged
+from eventbus.eventlog import EventLog
 from eventbus.keys import Keys
 from eventbus.scripts import Scripts
 from eventbus.settings import BusSettings
@@ -66,6 +67,7 @@ class Bus:
                 else NodeBatchers(redis, self.scripts.publish)
             )
         self._publish_cmd = "SPUBLISH" if self.sharded else "PUBLISH"
+        self._events = EventLog(self.settings.event_log_level, self.settings.event_log_sample)
 
     @classmethod
     @asynccontextmanager
@@ -201,9 +203,10 @@ class Bus:
             metrics.PUBLISH_DEDUPED.labels(event.type).inc()
             log.info("event_publish_deduplicated", first_event_id=event_id.decode(), **event.log_fields())
             return Published(event_id.decode(), None, duplicate=True)
-        # No log line per publish: it is the hot path, and the counter plus the consumer's lines tell the story.
         metrics.PUBLISHED.labels(event.type, event.source).inc()
-        return Published(event.id, entry_id.decode(), duplicate=False)
+        entry = entry_id.decode()
+        self._events.published(event, entry)  # the catalog's logging rule (eventbus.eventlog)
+        return Published(event.id, entry, duplicate=False)
 
     async def emit(
         self, payload: Payload, *, company_id: str, dedupe_key: str | None = None, **envelope: Any

@@ -16,6 +16,9 @@ Life of an entry, per channel:
    survive restarts); the last attempt, or a permanent error, moves the entry to the group's dead letters.
 3. *keep*: a heartbeat keeps our pending entries from looking idle and renews their leases; a reclaimer
    takes over entries that dead consumers left idle longer than the visibility timeout.
+
+Where each step lives: ``channel.py`` draws one channel's parts around their ledger (``reader.py``,
+``idle.py``, ``workers.py``, ``batch_workers.py``, ``retries.py``, ``keeper.py``, ``idempotency.py``).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from redis.exceptions import RedisError
 
 from eventbus.bus import Bus
 from eventbus.channel import ChannelConsumer
+from eventbus.eventlog import EventLog
 from eventbus.subscription import Backoff, BatchHandler, Handler, Subscription
 
 if TYPE_CHECKING:
@@ -84,7 +88,8 @@ class Consumer:
         self.start_from = start_from
         self.stats_interval = stats_interval.total_seconds()
         self.shutdown_grace = shutdown_grace.total_seconds()
-        self._channels = [ChannelConsumer(self, sub) for sub in subscriptions]
+        events = EventLog(bus.settings.event_log_level, bus.settings.event_log_sample)
+        self._channels = [ChannelConsumer(self, sub, events) for sub in subscriptions]
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         #: this group's numbers per channel, as the stats loop last read them

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+EventLogLevel = Literal["debug", "info", "warning", "off"]
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name, default)
 
 
 class BusSettings(BaseModel):
@@ -41,6 +49,20 @@ class BusSettings(BaseModel):
     ack_fsync: bool = False
     #: How long to wait for those acknowledgements before the publish fails with WriteNotAcknowledged.
     ack_timeout: timedelta = timedelta(seconds=1)
+    #: The level of the line every publish and every handled event writes (the catalog's logging rule,
+    #: ``eventbus.eventlog``); "off" writes none. Default from ``EVENTBUS_EVENT_LOG_LEVEL``, else "info".
+    event_log_level: EventLogLevel = Field(
+        default_factory=lambda: _env("EVENTBUS_EVENT_LOG_LEVEL", "info").lower(),
+        validate_default=True,
+    )
+    #: The share of event ids whose lines are written (by id: every service keeps or skips the same events).
+    #: Default from ``EVENTBUS_EVENT_LOG_SAMPLE``, else 1.0 (all).
+    event_log_sample: float = Field(
+        default_factory=lambda: float(_env("EVENTBUS_EVENT_LOG_SAMPLE", "1.0")),
+        ge=0.0,
+        le=1.0,
+        validate_default=True,
+    )
 
     @property
     def ceiling(self) -> int:

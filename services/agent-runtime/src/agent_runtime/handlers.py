@@ -13,13 +13,14 @@ operator's replay): the lead is claimed by natural key, and the answer is stored
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, TypeVar
 
 import structlog
 from eventbus import (
+    BatchOutcomes,
     Bus,
     Envelope,
     LeadQualified,
@@ -77,7 +78,7 @@ async def answer_messages(
     That keeps the interpreter on one kind of work at a time and makes no task or future per message
     (docs/bench/agent-runtime.md). A message fails alone: its outcome is its error, and the bus retries it.
     """
-    batch = _Batch(events, agent)
+    batch = _Phases(events, agent)
     try:
         await batch.answer()
     except Exception:
@@ -88,7 +89,7 @@ async def answer_messages(
         # stored or published already is found and published again, not done twice.
         log.exception("batch_failed_answering_alone", messages=len(events))
         return list(await asyncio.gather(*(_alone(event, agent) for event in events)))
-    return batch.outcomes
+    return list(batch.outcomes)
 
 
 async def _alone(event: Envelope[MessageReceived], agent: Agent) -> Exception | None:
@@ -100,39 +101,16 @@ async def _alone(event: Envelope[MessageReceived], agent: Agent) -> Exception | 
     return None
 
 
-class _Batch:
-    """One call's messages, their outcomes, and the phases that answer them. A step that fails for one
-    message records the error as that message's outcome and drops it from the later phases."""
+class _Phases:
+    """The phases that answer one call's messages. Which message failed, and why, is the bus's bookkeeping
+    (``BatchOutcomes``): a step that fails for one message records the error as that message's outcome, and
+    the later phases leave it out."""
 
     def __init__(self, events: Sequence[Envelope[MessageReceived]], agent: Agent) -> None:
         self.events = events
         self.agent = agent
-        self.outcomes: list[Exception | None] = [None] * len(events)
+        self.outcomes: BatchOutcomes[Envelope[MessageReceived]] = BatchOutcomes(events)
         self.keys = [LeadKey(event.company_id, event.payload.lead_external_id) for event in events]
-
-    def failed(self, i: int, exc: Exception) -> None:
-        if self.outcomes[i] is None:
-            self.outcomes[i] = exc
-
-    def each(self, which: Iterable[int], step: Callable[[int], T]) -> dict[int, T]:
-        """``step`` for each message; those it failed for are left out."""
-        done: dict[int, T] = {}
-        for i in which:
-            try:
-                done[i] = step(i)
-            except Exception as exc:
-                self.failed(i, exc)
-        return done
-
-    def settle(self, which: Iterable[int], results: Iterable[T | Exception]) -> dict[int, T]:
-        """A batched call's results, one per message; those that are errors are left out."""
-        done: dict[int, T] = {}
-        for i, result in zip(which, results, strict=True):
-            if isinstance(result, Exception):
-                self.failed(i, result)
-            else:
-                done[i] = result
-        return done
 
     async def answer(self) -> None:
         store = self.agent.store
@@ -156,7 +134,7 @@ class _Batch:
         if not which:
             return {}
         states = await self.agent.store.load_many([(self.keys[i], self.events[i].id) for i in which])
-        return self.settle(which, states)
+        return self.outcomes.collect(which, states)
 
     async def identify(self, states: dict[int, Snapshot]) -> tuple[dict[int, Lead], set[int]]:
         """Each message's lead, claimed for a new one, and announced when it was not yet; the messages whose
@@ -166,14 +144,16 @@ class _Batch:
         new = [i for i, state in states.items() if state.lead is None]
         if new:
             now = agent.clock()
-            candidates = self.each(new, lambda i: agent.leads.candidate(events[i], now=now))
-            leads |= self.settle(candidates, await agent.store.claim_many(list(candidates.values())))
+            candidates = self.outcomes.each(new, lambda i: agent.leads.candidate(events[i], now=now))
+            leads |= self.outcomes.collect(
+                candidates, await agent.store.claim_many(list(candidates.values()))
+            )
         announcing = [i for i, lead in leads.items() if not lead.announced]
         if announcing:
             announced = await agent.leads.announce_many([(leads[i], events[i]) for i in announcing])
             for i in announcing:
                 del leads[i]
-            leads |= self.settle(announcing, announced)
+            leads |= self.outcomes.collect(announcing, announced)
         return leads, set(announcing)
 
     async def respond(self, states: dict[int, Snapshot], *, guessed: set[int]) -> list[int]:
@@ -250,7 +230,7 @@ class _Batch:
                 made_by=thinking[i].made_by,
             )
         if saving:
-            self.settle(saving, await agent.store.save_leads([leads[i] for i in saving]))
+            self.outcomes.collect(saving, await agent.store.save_leads([leads[i] for i in saving]))
 
         stale: list[int] = []
         sending: list[tuple[int, Envelope[Any], str | None]] = []
@@ -259,7 +239,7 @@ class _Batch:
             if isinstance(result, ConversationMoved) and i in guessed:
                 stale.append(i)
             elif isinstance(result, Exception):
-                self.failed(i, result)
+                self.outcomes.failed(i, result)
             elif i not in answered:
                 # Silent (handoff). An answer found stored was made by an earlier run of this message, which
                 # publishes it itself (at-least-once: its retry republishes it).
@@ -270,8 +250,8 @@ class _Batch:
                 _answered(turn, reply, events[i], leads[i])
             else:  # answered already (a replay, a re-run): the stored answer is the one to publish again
                 again[i] = result
-        stored = self.each(
-            (i for i in again if self.outcomes[i] is None),
+        stored = self.outcomes.each(
+            (i for i in again if self.outcomes.ok(i)),
             lambda i: [(catalog.parse(item.wire), item.dedupe_key) for item in again[i].events],
         )
         sending += [(i, envelope, key) for i, parsed in stored.items() for envelope, key in parsed]
@@ -279,7 +259,9 @@ class _Batch:
             published = await agent.bus.publish_many([(envelope, key) for _, envelope, key in sending])
             for (i, _, _), outcome in zip(sending, published, strict=True):
                 if isinstance(outcome, Exception):
-                    self.failed(i, outcome)  # stored, not published: the retry publishes the stored answer
+                    self.outcomes.failed(
+                        i, outcome
+                    )  # stored, not published: the retry publishes the stored answer
         return stale
 
     async def think(
@@ -288,17 +270,17 @@ class _Batch:
         """Each message's turn and reply: by the rules, for the whole batch; with a language model, its calls
         for all the messages at once."""
         agent, events = self.agent, self.events
-        found = self.each(thinking, lambda i: _found(events[i], thinking[i], agent))
+        found = self.outcomes.each(thinking, lambda i: _found(events[i], thinking[i], agent))
         llm = agent.llm
         if llm is not None:
             refined = await asyncio.gather(*(self.refine(llm, i, f) for i, f in found.items()))
             found = dict(zip(found, refined, strict=True))
-        turns = self.each(found, lambda i: _turn(events[i], thinking[i], found[i], agent))
+        turns = self.outcomes.each(found, lambda i: _turn(events[i], thinking[i], found[i], agent))
         paragraphs = {i: turn.paragraphs for i, turn in turns.items()}
         if llm is not None and agent.settings.llm_phrase:
             phrased = await asyncio.gather(*(self.phrase(llm, i, p) for i, p in paragraphs.items()))
             paragraphs = dict(zip(paragraphs, phrased, strict=True))
-        return self.each(
+        return self.outcomes.each(
             turns, lambda i: (turns[i], _reply(events[i], leads[i], turns[i], paragraphs[i], agent))
         )
 
