@@ -39,7 +39,15 @@ def test_omitting_a_field_the_dataclass_does_not_have_fails_at_once() -> None:
 
 
 def test_the_shared_contract_answer_knows_every_status_either_service_gives() -> None:
-    assert set(get_args(ContractStatus)) == {"pending", "creating", "sent", "signed", "refused"}
+    assert set(get_args(ContractStatus)) == {
+        "pending",
+        "creating",
+        "sent",
+        "signed",
+        "refused",
+        "cancelling",
+        "cancelled",
+    }
     contract = ContractPublic.model_validate(
         {
             "contract_id": "ctr_1",
