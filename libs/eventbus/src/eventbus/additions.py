@@ -1,0 +1,101 @@
+"""What this project adds to the team's catalog (``shared/seeds/001``), each with why: the one list that the
+"Additions" table of ``docs/catalog.md`` and the ``x-additions`` of ``contracts/asyncapi.json`` are rendered
+from (``eventbus.contracts``).
+
+The catalog allows additions only as optional fields, extra consumers and new channels; a consumer written
+against the catalog alone ignores all of them. A test compares the models and :data:`CHANNELS` with the
+catalog's own text and fails on any field, consumer or channel that is neither the catalog's nor listed here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Kind = Literal["field", "consumer", "channel", "form"]
+
+
+@dataclass(frozen=True)
+class Addition:
+    """One addition. ``where`` is ``envelope`` or a channel's name; ``what`` a field's dotted path inside the
+    payload (or the envelope), a consumer group's name, the channel itself, or the field whose value gains a
+    new documented form; ``form`` its type or shape."""
+
+    where: str
+    kind: Kind
+    what: str
+    form: str
+    why: str
+
+
+ADDITIONS: tuple[Addition, ...] = (
+    Addition(
+        "envelope",
+        "field",
+        "traceparent",
+        "string (W3C Trace Context)",
+        "tracing through the bus",
+    ),
+    Addition(
+        "envelope",
+        "field",
+        "request_id",
+        "string (≤ 64 printable characters)",
+        "the `X-Request-ID` of the webhook or API call behind the event, inherited by what its handlers "
+        "publish (`servicekit.requests`): one id in every service's log lines and upstream calls for a turn",
+    ),
+    Addition(
+        "message.received",
+        "consumer",
+        "backoffice-api",
+        "consumer group `backoffice-api`",
+        "the lead timeline operators read (every inbound message, also of leads the agent cannot answer)",
+    ),
+    Addition(
+        "message.sent",
+        "consumer",
+        "backoffice-api",
+        "consumer group `backoffice-api`",
+        "the lead timeline operators read (every answer the agent gave)",
+    ),
+    Addition(
+        "message.received",
+        "field",
+        "media.kind",
+        "one of `image`, `audio`, `document`, `video`, `sticker`",
+        "the precise kind Evolution delivers; `media.type` stays inside the catalog's `image|audio|document` "
+        "(a video travels as `document`, a sticker as `image`). Entries written before this field, with "
+        "`type` `video`/`sticker`, are still read",
+    ),
+    Addition(
+        "message.received",
+        "field",
+        "referral",
+        "object: `ctwa_clid`, `source_id`, `source_type`, `source_url`, `title`",
+        "a click-to-WhatsApp ad the lead came from, so agent-runtime can mark the lead `ads`",
+    ),
+    Addition(
+        "lead.created",
+        "field",
+        "lead_external_id",
+        "string (`wa:+E164`, or `wa:lid:<digits>`)",
+        "facebook-capi matches the lead without asking another service",
+    ),
+    Addition(
+        "lead.created",
+        "field",
+        "ctwa_clid",
+        "string",
+        "facebook-capi sends business-messaging events for ad leads",
+    ),
+    Addition("contract.created", "field", "lead_id", "string", "facebook-capi matches the sale to the lead"),
+    Addition("contract.signed", "field", "lead_id", "string", "facebook-capi matches the sale to the lead"),
+    Addition("contract.created", "field", "document_id", "string", "the Autentique document, for operators"),
+    Addition("contract.signed", "field", "document_id", "string", "the Autentique document, for operators"),
+    Addition("contract.created", "field", "status", "string", "the contract's status at creation"),
+)
+
+
+def for_channel(name: str) -> list[Addition]:
+    """The additions to channel ``name`` (``"envelope"`` for the envelope's), in the order listed."""
+    return [a for a in ADDITIONS if a.where == name]
