@@ -69,6 +69,29 @@ ADDITIONS: tuple[Addition, ...] = (
     ),
     Addition(
         "message.received",
+        "form",
+        "lead_external_id",
+        "`wa:lid:<digits>`",
+        "a WhatsApp privacy `@lid` sender whose phone number Evolution does not give (2.2.3+, "
+        "evolution-api#2466): still a lead, identified by its LID, answered at `<digits>@lid`",
+    ),
+    Addition(
+        "message.received",
+        "form",
+        "from",
+        "absent",
+        "the same `@lid` sender: `from` is a phone number or absent (never null, never a LID), as the "
+        "catalog's rule on absent fields allows",
+    ),
+    Addition(
+        "message.sent",
+        "form",
+        "to",
+        "`<digits>@lid`",
+        "the answer to a `wa:lid:` lead: Evolution 2.3+ sends to a LID JID (reference §12)",
+    ),
+    Addition(
+        "message.received",
         "field",
         "referral",
         "object: `ctwa_clid`, `source_id`, `source_type`, `source_url`, `title`",

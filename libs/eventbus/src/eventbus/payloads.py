@@ -77,12 +77,28 @@ class MessageReceived(Payload):
     event_version: ClassVar[int] = 1
 
     instance_id: str = Field(min_length=1)
-    lead_external_id: str = Field(min_length=1, examples=["wa:+5511999999999"])
-    from_: str = Field(alias="from", pattern=r"^\+[1-9][0-9]{6,14}$", examples=["+5511999999999"])
+    lead_external_id: str = Field(
+        min_length=1,
+        examples=["wa:+5511999999999"],
+        description="The contact: ``wa:+E164``, or ``wa:lid:<digits>`` for a WhatsApp privacy ``@lid`` whose phone "
+        "number the channel does not give (an addition)",
+    )
+    #: A phone number or absent, never anything else: a sender known only by a privacy ``@lid`` has no ``from``
+    #: (left off the wire), and ``lead_external_id`` names it.
+    from_: str | None = Field(
+        None, alias="from", pattern=r"^\+[1-9][0-9]{6,14}$", examples=["+5511999999999"]
+    )
     body: str | None = None
     media: Media | None = None
     raw: dict[str, Any] = Field(default_factory=dict)
     referral: AdReferral | None = None
+
+    def wire_absent(self) -> set[str] | None:
+        # Absent, as the catalog allows, rather than a null that a strict consumer of `from` may refuse.
+        return _NO_FROM if self.from_ is None else None
+
+
+_NO_FROM = {"from_"}
 
 
 class OutgoingMessage(Payload):
