@@ -3,6 +3,7 @@ the way every service's is (``eventbus.Consumer``) accepts the envelopes another
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -31,7 +32,7 @@ def test_the_system_serves_exactly_the_catalogs_channels_with_its_producers_and_
 def test_the_catalogs_envelope_example_is_read_field_for_field() -> None:
     example = envelope_example()
     example["payload"] = {**payload_examples()["message.received"], "media": None}
-    event = catalog.parse(__import__("json").dumps(example))
+    event = catalog.parse(json.dumps(example))
     assert (event.id, event.type, event.version, event.company_id, event.source) == (
         example["id"],
         example["type"],

@@ -4,9 +4,10 @@ Fields the catalog marks with an example only are required; fields it shows as o
 (``raw``, ``details``, ``utm``) are always emitted as objects, empty when there is nothing to say (a consumer
 reads ``payload["utm"]["source"]`` without a null check; an incoming ``null`` reads as empty). ``media`` is the
 exception: ``null`` means the message has no media, which an empty object could not say. Additions made later
-by the services are optional and documented in ``docs/catalog.md`` ("Additions"): ``media.kind``,
-``message.received.referral`` (click-to-WhatsApp ads), ``lead.created.lead_external_id`` / ``ctwa_clid``,
-``contract.*.lead_id`` / ``document_id`` / ``status``.
+by the services are optional and listed, with why, in ``eventbus.additions`` (rendered into ``docs/catalog.md``,
+"Additions", and the AsyncAPI document): ``media.kind``, ``message.received.referral`` (click-to-WhatsApp ads),
+``lead.created.lead_external_id`` / ``ctwa_clid``, ``contract.*.lead_id`` / ``document_id`` / ``status``, and
+a sender known only by a WhatsApp privacy ``@lid``: ``lead_external_id`` ``wa:lid:<digits>``, ``from`` absent.
 """
 
 from __future__ import annotations
