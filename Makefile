@@ -13,7 +13,8 @@ help:
 	@echo "make run        start Redis (embedded unless REDIS_URL is set), the five services, the fakes and the demo"
 	@echo "make cli ARGS=… the wolfgang CLI against the running system (or ./wolfgang …), e.g. ARGS=consumers"
 	@echo "make test       ruff, mypy and the whole pytest suite against a real redis-server, then the"
-	@echo "                bus's contract suite again on a local Redis Cluster (make test-cluster)"
+	@echo "                bus's contract suite and the catalog's conformance suite again on a local Redis"
+	@echo "                Cluster (make test-cluster)"
 	@echo "make tools      install promtool (Debian's prometheus package) for the infra/ checks, when missing"
 	@echo "make contracts  regenerate contracts/ (JSON Schemas, AsyncAPI, every service's OpenAPI) from the code"
 	@echo "make bench      run the benchmarks (see docs/benchmarks.md)"
@@ -72,12 +73,13 @@ browser:
 pytest: sync tools browser
 	$(RUN) pytest -q
 
-# The bus contract suite, the CLI and every service again on a local Redis Cluster (3 primaries + 3
-# replicas) that the harness starts: the project runs on a cluster unchanged but for REDIS_URL.
+# The bus contract suite, the CLI, every service and the catalog's conformance suite (tests/conformance: what
+# a third party's producer or consumer meets) again on a local Redis Cluster (3 primaries + 3 replicas) that
+# the harness starts: the project runs on a cluster unchanged but for REDIS_URL.
 # test_cluster.py (failover, sharded taps) already ran in the first pass with clusters of its own; the
 # cross-service e2e tests (real processes) run once, on one server.
 test-cluster: sync tools browser
-	WB_TEST_REDIS=cluster $(RUN) pytest -q libs services --ignore=libs/eventbus/tests/test_cluster.py
+	WB_TEST_REDIS=cluster $(RUN) pytest -q libs services tests/conformance --ignore=libs/eventbus/tests/test_cluster.py
 
 test: lint typecheck pytest test-cluster
 

@@ -88,12 +88,15 @@ class Target:
     primaries: int = 0  # 0: one standalone server
     replicas: int = 0
     ack_replicas: int = 0
+    #: On a cluster, the classic PUBLISH under the catalog's name beside the sharded one (BusSettings).
+    exact_name: bool = True
 
 
 TARGETS = (
     Target("one", "one server", "server"),
     Target("c1", "cluster 1 shard", "c1", primaries=1),
     Target("c3", "cluster 3 shards", "c3", primaries=3),
+    Target("c3-noexact", "cluster 3 shards, no exact-name PUBLISH", "c3", primaries=3, exact_name=False),
     Target("c3r-ack1", "cluster 3×(1+1), ack 1 replica", "c3r", primaries=3, replicas=1, ack_replicas=1),
     Target("c3r-ack0", "cluster 3×(1+1), ack 0", "c3r", primaries=3, replicas=1, ack_replicas=0),
 )
@@ -114,11 +117,14 @@ class Job:
     name: str = "c0"
     batch: int = 64
     concurrency: int = 16
+    exact_name: bool = True
 
     @property
     def settings(self) -> BusSettings:
         # The production layout: no live prefix, so the live channels are the catalog names (tagged on a cluster).
-        return BusSettings(prefix=self.prefix, ack_replicas=self.ack_replicas)
+        return BusSettings(
+            prefix=self.prefix, ack_replicas=self.ack_replicas, exact_name_pubsub=self.exact_name
+        )
 
 
 def _events(numbers: Sequence[int]) -> list[Envelope[Any]]:
@@ -408,6 +414,7 @@ def run_once(ctx: Context, target: Target, prefix: str) -> Run:
                 events=range(p, n, args.publishers),
                 tasks=args.publish_tasks,
                 name=f"p{p}",
+                exact_name=target.exact_name,
             )
             proc = spawn.Process(target=publisher_main, args=(job, child_end), daemon=True)
             proc.start()
@@ -415,7 +422,14 @@ def run_once(ctx: Context, target: Target, prefix: str) -> Run:
             publishers.append((parent_end, proc))
         parent_end, child_end = spawn.Pipe()
         shared = spawn.RawArray("q", 2)
-        job = Job(deployment.url, prefix, target.ack_replicas, batch=args.batch, concurrency=args.concurrency)
+        job = Job(
+            deployment.url,
+            prefix,
+            target.ack_replicas,
+            batch=args.batch,
+            concurrency=args.concurrency,
+            exact_name=target.exact_name,
+        )
         proc = spawn.Process(target=consumer_main, args=(job, child_end, shared), daemon=True)
         proc.start()
         children.append(proc)

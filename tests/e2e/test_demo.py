@@ -105,3 +105,5 @@ async def test_the_demo_completes_with_a_service_killed_mid_way_and_every_side_e
     await running.restart("agent-runtime")
     outcome = await asyncio.wait_for(play, timeout=180)
     await assert_every_side_effect_once(running, outcome)
+    # A restarted agent answers the rest of the conversation on the same threads: the sale is still traceable.
+    await assert_the_sale_is_on_the_leads_thread(running, outcome)

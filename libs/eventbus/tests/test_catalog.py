@@ -1,7 +1,7 @@
 import json
 
 import pytest
-from eventbus import CHANNELS, catalog
+from eventbus import CHANNELS, Envelope, catalog
 from eventbus.errors import MalformedEntry, UnknownEventType, UnsupportedVersion
 from eventbus.testing import samples
 
@@ -20,7 +20,7 @@ ADDED_CHANNELS = {"conversion.reported"}
 
 def test_the_catalog_has_exactly_the_seven_channels_and_the_documented_additions() -> None:
     assert set(CHANNELS) == CATALOG_CHANNELS | ADDED_CHANNELS
-    assert catalog.ADDITIONS == ADDED_CHANNELS
+    assert catalog.ADDED_CHANNELS == ADDED_CHANNELS
 
 
 def test_unknown_type_is_rejected() -> None:
@@ -65,3 +65,20 @@ def test_every_channel_round_trips_through_build(event_type: str) -> None:
     )
     assert event.payload == payload
     assert catalog.parse(event.to_wire()) == event
+
+
+def test_a_sender_known_only_by_a_privacy_lid_has_no_from_on_the_wire_and_reads_back() -> None:
+    payload = catalog.payload_model("message.received", 1).model_validate(
+        {"instance_id": "ins_1", "lead_external_id": "wa:lid:123456789012345", "body": "Oi"}
+    )
+    event = Envelope.new(payload, source="tests", company_id="cmp_1")
+    wire = json.loads(event.to_wire())
+    assert (
+        "from" not in wire["payload"]
+    )  # absent, never null: a strict consumer of `from` reads a phone or nothing
+    assert wire["payload"]["lead_external_id"] == "wa:lid:123456789012345"
+    assert catalog.parse(event.to_wire()).payload.from_ is None
+    with_phone = payload.model_copy(update={"from_": "+5511999999999"})
+    assert json.loads(Envelope.new(with_phone, source="tests", company_id="cmp_1").to_wire())["payload"][
+        "from"
+    ] == ("+5511999999999")

@@ -74,6 +74,55 @@ async def test_a_tap_on_a_cluster_hears_events_over_sharded_pubsub(redis_cluster
         assert heard.id == sent.event_id
 
 
+async def test_a_subscriber_following_the_catalog_hears_live_events_by_the_exact_name_on_any_node(
+    redis_cluster: LocalCluster,
+) -> None:
+    settings = _settings()
+    async with Bus.from_url(redis_cluster.url, source="tests", settings=settings) as bus:
+        shard = redis_cluster.primary_for(bus.keys.stream(CH))
+        elsewhere = next(n for n in redis_cluster.nodes if n.port != shard.port)
+        # A third party's plain client on a node that does not hold the channel, SUBSCRIBE by the catalog's name
+        listener = redis.Redis(port=elsewhere.port)
+        pubsub = listener.pubsub(ignore_subscribe_messages=True)
+        try:
+            pubsub.subscribe(bus.keys.exact_live(CH))
+            assert bus.keys.exact_live(CH) == f"{settings.live_prefix}{CH}"
+            sent = await bus.emit(samples.message_received(), company_id=samples.COMPANY)
+
+            def heard() -> dict | None:
+                return pubsub.get_message(timeout=0.2)
+
+            message = None
+            for _ in range(25):
+                message = await asyncio.to_thread(heard)
+                if message is not None:
+                    break
+            assert message is not None, "no live event under the catalog's name"
+            assert Envelope.model_validate_json(message["data"]).id == sent.event_id
+        finally:
+            pubsub.close()
+            listener.close()
+
+
+async def test_without_the_exact_name_publish_only_the_sharded_channel_carries_the_event(
+    redis_cluster: LocalCluster,
+) -> None:
+    settings = _settings(exact_name_pubsub=False)
+    async with Bus.from_url(redis_cluster.url, source="tests", settings=settings) as bus:
+        node = redis_cluster.primary_for(bus.keys.stream(CH))
+        listener = redis.Redis(port=node.port)
+        pubsub = listener.pubsub(ignore_subscribe_messages=True)
+        try:
+            pubsub.subscribe(bus.keys.exact_live(CH))
+            async with tap(bus, CH) as events:
+                sent = await bus.emit(samples.message_received(), company_id=samples.COMPANY)
+                assert (await asyncio.wait_for(anext(events), 5)).id == sent.event_id
+            assert await asyncio.to_thread(pubsub.get_message, timeout=0.5) is None
+        finally:
+            pubsub.close()
+            listener.close()
+
+
 async def test_with_replica_acknowledgement_and_no_replica_a_publish_fails_clearly_and_a_retry_is_safe(
     redis_server_factory,
 ) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from eventbus import catalog, contracts
+from eventbus import additions, catalog, contracts
 from eventbus.testing import samples
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -122,7 +122,7 @@ def leaves(node, path=()):
 
 def test_the_catalog_has_an_example_for_each_channel() -> None:
     # Additions are not in the seed; their payloads are documented in docs/catalog.md (the generated block).
-    assert {event_type for event_type, _ in catalog_examples()} == set(catalog.CHANNELS) - catalog.ADDITIONS
+    assert {event_type for event_type, _ in catalog_examples()} == set(catalog.CHANNELS) - catalog.ADDED_CHANNELS
 
 
 @pytest.mark.parametrize(("event_type", "payload"), catalog_examples())
@@ -146,3 +146,76 @@ def test_the_asyncapi_document_names_producers_consumers_and_keys() -> None:
     assert channel["x-producer"] == "agent-runtime"
     assert set(channel["x-consumers"]) == {"facebook-capi", "backoffice-api"}
     assert channel["x-idempotency-key"]
+
+
+def test_the_additions_table_and_the_asyncapi_document_list_the_same_additions() -> None:
+    page = CATALOG_PAGE.read_text(encoding="utf-8")
+    block = page[page.index(contracts.ADDITIONS_BEGIN) : page.index(contracts.ADDITIONS_END)]
+    rows = {
+        (where.strip("`"), kind, what.strip("`"), why.replace("\\|", "|"))
+        for where, kind, what, _form, why in (
+            [cell.strip() for cell in re.split(r"(?<!\\)\|", line)[1:-1]]
+            for line in block.splitlines()
+            if line.startswith("| ") and not line.startswith("| where")
+        )
+    }
+    doc = json.loads((ROOT / "contracts" / "asyncapi.json").read_text())
+    published = {("envelope", a["kind"], a["what"], a["why"]) for a in doc["info"]["x-envelope-additions"]}
+    for channel in doc["channels"].values():
+        published |= {(channel["address"], a["kind"], a["what"], a["why"]) for a in channel["x-additions"]}
+    listed = {(a.where, a.kind, a.what, a.why) for a in additions.ADDITIONS}
+    assert rows == published == listed
+    # an added consumer's operation says why it is there
+    operation = doc["operations"]["backoffice_api_consumes_message_received"]
+    assert operation["x-addition"] == additions.for_channel("message.received")[0].why
+
+
+def seed_tables() -> dict[str, tuple[str, set[str]]]:
+    """The catalog's channel table: channel → (producer, consumers)."""
+    table = {}
+    for name, producer, consumers in re.findall(
+        r"^\| `([a-z.]+)` \| ([a-z-]+) \| ([a-z, -]+) \|$", CATALOG.read_text(), flags=re.M
+    ):
+        table[name] = (producer, {c.strip() for c in consumers.split(",")})
+    return table
+
+
+def paths(node: dict, prefix: str = "") -> set[str]:
+    """Every key of a JSON example as a dotted path, objects included (``media``, ``media.type``)."""
+    found = set()
+    for key, value in node.items():
+        path = f"{prefix}{key}"
+        found.add(path)
+        if isinstance(value, list) and value and isinstance(value[0], dict):
+            value = value[0]  # an array of objects: its items' keys (``messages.text``)
+        if isinstance(value, dict):
+            found |= paths(value, f"{path}.")
+    return found
+
+
+def test_every_field_consumer_and_channel_beyond_the_catalog_is_a_listed_addition() -> None:
+    listed = {(a.where, a.kind, a.what) for a in additions.ADDITIONS}
+    seed = seed_tables()
+    for name, spec in catalog.CHANNELS.items():
+        if name not in seed:
+            assert (name, "channel", name) in listed, f"channel {name} is not in the catalog nor an addition"
+            continue
+        producer, consumers = seed[name]
+        assert spec.producer == producer, f"{name}: the catalog's producer is {producer}"
+        assert consumers <= set(spec.consumers), f"{name}: a consumer of the catalog is missing"
+        for consumer in set(spec.consumers) - consumers:
+            assert (name, "consumer", consumer) in listed, f"{name}: consumer {consumer} is not an addition"
+    examples = dict(catalog_examples())  # one variant per channel is enough for field names
+    for name, example in examples.items():
+        schema = contracts.envelope_schema(name, catalog.CHANNELS[name].latest)
+        rows = contracts._fields(schema["properties"]["payload"], schema.get("$defs", {}), required=True)
+        in_seed = paths(example)
+        for path, *_ in rows:
+            path = path.replace("[]", "")
+            parents = {".".join(path.split(".")[:i]) for i in range(1, path.count(".") + 2)}
+            assert path in in_seed or any((name, "field", p) in listed for p in parents), (
+                f"{name}.{path} is neither the catalog's nor a listed addition"
+            )
+    envelope = json.loads(re.search(r"```json\n(.*?)```", CATALOG.read_text(), flags=re.S).group(1))
+    for field in contracts.envelope_schema("message.received", 1)["properties"]:
+        assert field in envelope or ("envelope", "field", field) in listed, f"envelope field {field}"

@@ -89,6 +89,20 @@ async def test_reply_follows_the_received_message_thread(make_agent):
     assert reply.payload.instance_id == "ins_1" and reply.source == "agent-runtime"
 
 
+async def test_a_lead_known_only_by_its_privacy_lid_gets_a_lead_and_an_answer_at_its_lid(make_agent, bus):
+    # evolution-manager publishes such a sender (Evolution 2.2.3+, no phone anywhere) without `from`.
+    payload = MessageReceived.model_validate(
+        {"instance_id": "ins_1", "lead_external_id": "wa:lid:66417458159826", "body": "Oi, boa tarde!"}
+    )
+    async with make_agent() as agent:
+        event = Envelope.new(payload, source="evolution-manager", company_id=COMPANY)
+        await bus.publish(event)
+        [reply] = await eventually(lambda: agent.replies_to("66417458159826@lid"), timeout=10)
+        [created] = await agent.events("lead.created")
+    assert reply.causation_id == event.id and "tipo de evento" in reply.payload.messages[0].text
+    assert created.payload.lead_external_id == "wa:lid:66417458159826"
+
+
 async def test_summary_reads_like_the_catalogs_example(make_agent):
     async with make_agent() as agent:
         await agent.answer("buffet dia 12/03 para 120 pessoas em Campinas, orçamento de R$ 15 mil")

@@ -136,6 +136,38 @@ async def test_one_lead_has_its_timeline_with_the_contacts_messages(publish, cli
     assert timeline[0]["details"]["author"] == "agent"
 
 
+async def test_a_lead_known_only_by_its_privacy_lid_is_listed_with_its_messages_and_answers(
+    publish, client, headers, until
+):
+    # No phone anywhere (Evolution 2.2.3+): the message has no `from`, the lead is `wa:lid:<digits>` and the
+    # answer goes to the LID's JID; an operator sees all three on the lead.
+    message = MessageReceived.model_validate(
+        {"instance_id": "ins_1", "lead_external_id": "wa:lid:66417458159826", "body": "Oi"}
+    )
+    await publish(Envelope.new(message, source="evolution-manager", company_id=COMPANY, occurred_at=T0))
+    lead = LeadCreated(
+        lead_id="lead_lid", company_id=COMPANY, channel="whatsapp", lead_external_id="wa:lid:66417458159826"
+    )
+    await publish(
+        Envelope.new(lead, source="agent-runtime", company_id=COMPANY, occurred_at=T0 + timedelta(seconds=1))
+    )
+    reply = MessageSent(instance_id="ins_1", to="66417458159826@lid", messages=[OutgoingMessage(text="Olá!")])
+    await publish(
+        Envelope.new(reply, source="agent-runtime", company_id=COMPANY, occurred_at=T0 + timedelta(seconds=2))
+    )
+    response = await until(
+        lambda: client.get("/v1/leads/lead_lid", headers=headers),
+        lambda r: len(r.json().get("timeline", [])) == 3,
+    )
+    assert [e["type"] for e in response.json()["timeline"]] == [
+        "message.sent",
+        "lead.created",
+        "message.received",
+    ]
+    listed = (await client.get("/v1/leads", headers=headers)).json()["items"]
+    assert "lead_lid" in [item["lead_id"] for item in listed]
+
+
 async def test_unknown_lead_is_404_and_a_malformed_id_is_422(client, headers):
     assert (await client.get("/v1/leads/lead_nope", headers=headers)).status_code == 404
     response = await client.get("/v1/leads/nope", headers=headers)

@@ -112,6 +112,25 @@ async def test_a_message_without_an_id_is_received_once_by_the_catalogs_fallback
     assert event.payload.raw["message_id"] is None and event.payload.body
 
 
+async def test_a_lead_known_only_by_a_privacy_lid_is_received_once_without_a_from(service) -> None:
+    # Evolution 2.2.3+: remoteJid "NNN@lid", no phone alternative anywhere, key.id empty (evolution-api#2466).
+    envelope = text_message_webhook(
+        instance=service.INSTANCE,
+        from_number="5511955554444",
+        text="Oi",
+        message_id="",
+        addressing="lid_only",
+        timestamp=1773027345,
+    )
+    lid = envelope["data"]["key"]["remoteJid"].removesuffix("@lid")
+    answers = [(await service.post_webhook(envelope)).json() for _ in range(2)]
+    assert [a["status"] for a in answers] == ["published", "duplicate"]  # the fallback key, with the LID
+    [event] = await service.published("message.received")
+    assert event.payload.lead_external_id == f"wa:lid:{lid}"
+    assert event.payload.from_ is None  # a phone number or absent, never the LID
+    assert event.payload.body == "Oi"
+
+
 async def test_messages_without_an_id_that_differ_in_text_time_or_sender_are_each_received(service) -> None:
     base = copy.deepcopy(SAMPLE_TEXT)
     base["data"]["key"].pop("id")

@@ -295,3 +295,20 @@ async def test_an_element_a_crashed_handling_left_mid_call_is_never_sent_again(s
     assert "crashed_mid_call" in letter.error
     await eventually(lambda: acknowledged(service))
     assert service.sent_texts() == []
+
+
+async def test_a_reply_to_a_lead_known_only_by_its_lid_is_sent_to_the_lid_jid(service) -> None:
+    # Evolution 2.3+ passes a "...@lid" number through and sends to that LID (reference §12).
+    await service.reply("Olá!", to="66417458159826@lid")
+    await eventually(lambda: _async(service.sent_texts() == ["Olá!"]))
+    [sent] = service.fake.sent
+    assert sent.request["number"] == "66417458159826@lid"
+
+
+async def test_a_lid_evolution_cannot_reach_is_dead_lettered_for_an_operator(service) -> None:
+    # 2.2.x answers 400 exists:false for a LID (reference §12): "cannot reach", not retried, kept for an operator.
+    service.fake.not_on_whatsapp.add("66417458159826")
+    await service.reply("Olá!", to="66417458159826@lid")
+    [letter] = await eventually(lambda: dead_letters(service))
+    assert letter.reason == "permanent_failure" and "not on WhatsApp" in letter.error
+    assert service.fake.sent == []

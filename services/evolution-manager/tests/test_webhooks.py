@@ -114,7 +114,6 @@ def test_legacy_extended_text_is_read_when_conversation_is_absent() -> None:
         ("120363025246125244@g.us", False, "group"),
         ("status@broadcast", False, "broadcast"),
         ("120363025246125244@newsletter", False, "newsletter"),
-        ("66417458159826@lid", False, "no_phone_number"),
     ],
 )
 def test_messages_that_are_not_from_a_lead_are_skipped_with_a_reason(
@@ -125,6 +124,29 @@ def test_messages_that_are_not_from_a_lead_are_skipped_with_a_reason(
         remoteJid=remote_jid, fromMe=from_me, participant="5511987654321@s.whatsapp.net"
     )
     assert convert(envelope) == webhooks.Skip(reason)
+
+
+def test_a_1to1_privacy_lid_without_a_phone_is_a_lead_by_its_lid_and_has_no_from() -> None:
+    envelope = copy.deepcopy(SAMPLE_1_TEXT)
+    envelope["data"]["key"].update(remoteJid="66417458159826@lid", participant="")
+    message = convert(envelope)
+    assert message.lead_external_id == "wa:lid:66417458159826"
+    assert message.from_ is None
+
+
+def test_a_privacy_lid_with_a_phone_alternative_is_a_lead_by_its_phone() -> None:
+    envelope = copy.deepcopy(SAMPLE_1_TEXT)
+    envelope["data"]["key"].update(
+        remoteJid="66417458159826@lid", remoteJidAlt="5511987654321@s.whatsapp.net"
+    )
+    message = convert(envelope)
+    assert (message.lead_external_id, message.from_) == ("wa:+5511987654321", "+5511987654321")
+
+
+def test_a_group_participant_known_by_nothing_answerable_is_skipped() -> None:
+    envelope = copy.deepcopy(SAMPLE_1_TEXT)
+    envelope["data"]["key"].update(remoteJid="120363025246125244@g.us", participant="66417458159826@lid")
+    assert convert(envelope, SkipRules(groups=False)) == webhooks.Skip("no_phone_number")
 
 
 def test_group_messages_are_published_from_the_participant_when_groups_are_not_skipped() -> None:

@@ -121,7 +121,8 @@ def grant(service: str, keys: Keys) -> Grant:
             # The publish script reads and updates the channel's retention floor as it trims (eventbus.bus).
             rw += [keys.stream(name), keys.dedupe(name, "*"), keys.retention(name)]
         if spec.producer == service or operator:
-            channels.append(keys.live(name))
+            # and the catalog's own name, which a cluster's publish script also PUBLISHes to (eventbus.bus)
+            channels += [keys.live(name), keys.exact_live(name)]
         if operator:  # lists, replays (XADD) and purges any group's dead letters
             rw += [keys.stream(name), keys.retention(name), keys.dead_letters(name, "*")]
             # A replay first checks the group's processed-id window (eventbus.operations): read only.

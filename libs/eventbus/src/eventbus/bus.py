@@ -68,6 +68,9 @@ class Bus:
             )
         self._publish_cmd = "SPUBLISH" if self.sharded else "PUBLISH"
         self._events = EventLog(self.settings.event_log_level, self.settings.event_log_sample)
+        #: On a cluster the sharded channel carries a hash tag; a classic PUBLISH under the catalog's name
+        #: beside it keeps ``SUBSCRIBE message.received`` working (BusSettings.exact_name_pubsub).
+        self._exact_live = self.sharded and self.settings.exact_name_pubsub
 
     @classmethod
     @asynccontextmanager
@@ -184,6 +187,7 @@ class Bus:
             int(s.dedupe_retention.total_seconds() * 1000),
             self._publish_cmd,
             s.ceiling,
+            self.keys.exact_live(event.type) if self._exact_live else "",
         ]
         return keys, args
 

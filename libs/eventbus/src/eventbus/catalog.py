@@ -1,4 +1,4 @@
-"""The closed catalog: the seed's seven channels plus documented additions (``ADDITIONS``), their payload
+"""The closed catalog: the seed's seven channels plus documented additions (``ADDED_CHANNELS``), their payload
 models by version, producers, consumers and keys.
 
 Publishing or reading an unknown type or version raises :class:`~eventbus.errors.UnknownEventType` or
@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from eventbus import additions
 from eventbus.envelope import Envelope, Payload
 from eventbus.errors import MalformedEntry, UnknownEventType, UnsupportedVersion
 from eventbus.payloads import (
@@ -117,8 +118,8 @@ CHANNELS: dict[str, ChannelSpec] = {
 }
 
 
-#: Channels added after the seed catalog (``shared/seeds/001``), each documented in ``docs/catalog.md`` with why.
-ADDITIONS = frozenset({"conversion.reported"})
+#: Channels added after the seed catalog (``shared/seeds/001``), each listed with why in ``eventbus.additions``.
+ADDED_CHANNELS = additions.ADDED_CHANNELS
 
 
 def channel(event_type: str) -> ChannelSpec:

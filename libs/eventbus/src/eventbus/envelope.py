@@ -67,6 +67,10 @@ class Payload(BaseModel):
     event_type: ClassVar[str]
     event_version: ClassVar[int]
 
+    def wire_absent(self) -> set[str] | None:
+        """The optional fields (by attribute name) this payload leaves off the wire rather than send as null."""
+        return None
+
 
 P = TypeVar("P", bound=Payload)
 
@@ -142,7 +146,10 @@ class Envelope(BaseModel, Generic[P]):
         # Made once per event: a producer that stores an event before publishing it (agent-runtime keeps its
         # answer for replays) would otherwise serialize it twice. The envelope is frozen, so the bytes stay
         # right; only model_copy(update=…) makes a different event, and it drops them (below).
-        exclude = _ABSENT[self.traceparent is None, self.request_id is None]
+        exclude: set[str] | dict[str, Any] | None = _ABSENT[self.traceparent is None, self.request_id is None]
+        absent = self.payload.wire_absent()
+        if absent:
+            exclude = {**dict.fromkeys(exclude or (), True), "payload": absent}
         return self.model_dump_json(exclude=exclude, by_alias=True).encode()
 
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:

@@ -51,6 +51,12 @@ class Keys:
     def live(self, channel: str) -> str:
         if self.sharded:
             return f"{self.live_prefix}{channel}{self._tag(channel)}"
+        return self.exact_live(channel)
+
+    def exact_live(self, channel: str) -> str:
+        """The live channel under the catalog's own name, whatever the deployment: what a consumer following
+        the catalog subscribes to. On one server it is :meth:`live`; on a cluster the publish script also
+        sends a classic ``PUBLISH`` to it (``docs/cluster.md``, "Live channels under the catalog's names")."""
         return f"{self.live_prefix}{channel}"
 
     def service(self, service: str, *parts: str) -> str:

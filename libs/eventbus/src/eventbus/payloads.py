@@ -4,10 +4,12 @@ Fields the catalog marks with an example only are required; fields it shows as o
 (``raw``, ``details``, ``utm``) are always emitted as objects, empty when there is nothing to say (a consumer
 reads ``payload["utm"]["source"]`` without a null check; an incoming ``null`` reads as empty). ``media`` is the
 exception: ``null`` means the message has no media, which an empty object could not say. Additions made later
-by the services are optional and documented in ``docs/catalog.md`` ("Additions"): ``media.kind``,
-``message.received.referral`` (click-to-WhatsApp ads), ``lead.created.lead_external_id`` / ``ctwa_clid``,
-``contract.*.lead_id`` / ``document_id`` / ``status``, ``message.received.from_me`` / ``contact_name``
-(what a person types on the business's phone) and ``message.sent.author`` (an operator's reply).
+by the services are optional and listed, with why, in ``eventbus.additions`` (rendered into ``docs/catalog.md``,
+"Additions", and the AsyncAPI document): ``media.kind``, ``message.received.referral`` (click-to-WhatsApp ads),
+``lead.created.lead_external_id`` / ``ctwa_clid``, ``contract.*.lead_id`` / ``document_id`` / ``status``,
+``message.received.from_me`` / ``contact_name`` (what a person types on the business's phone),
+``message.sent.author`` (an operator's reply), and a sender known only by a WhatsApp privacy ``@lid``:
+``lead_external_id`` ``wa:lid:<digits>``, ``from`` absent.
 """
 
 from __future__ import annotations
@@ -78,8 +80,17 @@ class MessageReceived(Payload):
     event_version: ClassVar[int] = 1
 
     instance_id: str = Field(min_length=1)
-    lead_external_id: str = Field(min_length=1, examples=["wa:+5511999999999"])
-    from_: str = Field(alias="from", pattern=r"^\+[1-9][0-9]{6,14}$", examples=["+5511999999999"])
+    lead_external_id: str = Field(
+        min_length=1,
+        examples=["wa:+5511999999999"],
+        description="The contact: ``wa:+E164``, or ``wa:lid:<digits>`` for a WhatsApp privacy ``@lid`` whose phone "
+        "number the channel does not give (an addition)",
+    )
+    #: A phone number or absent, never anything else: a sender known only by a privacy ``@lid`` has no ``from``
+    #: (left off the wire), and ``lead_external_id`` names it.
+    from_: str | None = Field(
+        None, alias="from", pattern=r"^\+[1-9][0-9]{6,14}$", examples=["+5511999999999"]
+    )
     body: str | None = None
     media: Media | None = None
     raw: dict[str, Any] = Field(default_factory=dict)
@@ -92,6 +103,13 @@ class MessageReceived(Payload):
     contact_name: str | None = Field(
         None, max_length=256, description="The contact's WhatsApp display name (`pushName`), when it wrote"
     )
+
+    def wire_absent(self) -> set[str] | None:
+        # Absent, as the catalog allows, rather than a null that a strict consumer of `from` may refuse.
+        return _NO_FROM if self.from_ is None else None
+
+
+_NO_FROM = {"from_"}
 
 
 class OutgoingMessage(Payload):

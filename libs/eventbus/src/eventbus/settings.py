@@ -41,6 +41,11 @@ class BusSettings(BaseModel):
     dead_letter_maxlen: int = Field(100_000, ge=1)
     #: Use SPUBLISH (sharded Pub/Sub) for live taps; always on with a Redis Cluster URL.
     sharded_pubsub: bool = False
+    #: With sharded live channels (a cluster), also announce each event with a classic ``PUBLISH`` under the
+    #: catalog's exact channel name (``message.received``), so that a consumer following the catalog hears it
+    #: on any node. Redis Cluster forwards a classic PUBLISH to every node over the cluster bus: turn it off
+    #: where nobody subscribes by the catalog's names and that traffic matters (docs/cluster.md).
+    exact_name_pubsub: bool = True
     #: Write acknowledgement (docs/cluster.md): after each publish and each batch of processed marks, wait
     #: until this many replicas hold the write (``WAIT``). 0 = the primary's word is enough.
     ack_replicas: int = Field(0, ge=0)

@@ -37,6 +37,7 @@ __all__ = [
     "deliver_webhook",
     "event_url_suffix",
     "image_message_webhook",
+    "lid_for",
     "make_webhook_jwt",
     "message_source",
     "new_message_id",
@@ -45,7 +46,9 @@ __all__ = [
 ]
 
 DEFAULT_INSTANCE_ID = "b0c3f9e8-d813-4d77-b341-0bea1e1210a3"
-Addressing = Literal["pn", "lid"]
+#: ``pn``: the phone JID; ``lid``: a privacy ``@lid`` with the phone JID in ``remoteJidAlt`` (2.3.5+);
+#: ``lid_only``: a ``@lid`` and no phone anywhere (2.2.3+, evolution-api#2466), the lead's number unknown.
+Addressing = Literal["pn", "lid", "lid_only"]
 
 
 @dataclass(frozen=True)
@@ -112,7 +115,8 @@ def webhook_envelope(
     return envelope
 
 
-def _lid_for(number: str) -> str:
+def lid_for(number: str) -> str:
+    """The privacy ``@lid`` JID the fake gives ``number``: stable, and unrelated to its digits."""
     return str(int(hashlib.sha256(number.encode()).hexdigest(), 16) % 10**14).rjust(14, "1") + "@lid"
 
 
@@ -120,8 +124,10 @@ def _key(from_number: str, message_id: str, addressing: Addressing, from_me: boo
     phone_jid = f"{from_number}@s.whatsapp.net"
     if addressing == "pn":
         return {"remoteJid": phone_jid, "fromMe": from_me, "id": message_id}
+    if addressing == "lid_only":
+        return {"remoteJid": lid_for(from_number), "fromMe": from_me, "id": message_id}
     return {
-        "remoteJid": _lid_for(from_number),
+        "remoteJid": lid_for(from_number),
         "remoteJidAlt": phone_jid,
         "fromMe": from_me,
         "id": message_id,
@@ -166,8 +172,9 @@ def text_message_webhook(
     instance_id: str = DEFAULT_INSTANCE_ID,
     origin: WebhookOrigin = WebhookOrigin(),
 ) -> dict[str, Any]:
-    """Sample 1. `legacy_text` gives the pre-2.2 `extendedTextMessage.text` shape (§5 normalisation)."""
-    message_id = message_id or new_message_id()
+    """Sample 1. `legacy_text` gives the pre-2.2 `extendedTextMessage.text` shape (§5 normalisation);
+    `message_id=""` the empty `key.id` some 2.2.3+ upserts carry (evolution-api#2466)."""
+    message_id = new_message_id() if message_id is None else message_id
     message: dict[str, Any]
     if legacy_text:
         message, message_type = {"extendedTextMessage": {"text": text}}, "extendedTextMessage"

@@ -34,7 +34,7 @@ from eventbus import (
 from agent_runtime import SERVICE, human_replies, names, replies
 from agent_runtime.conversation import Conversation, Turn, advance, media_turn
 from agent_runtime.knowledge import Library
-from agent_runtime.leads import Lead, LeadKey, Leads
+from agent_runtime.leads import Lead, LeadKey, Leads, reply_address
 from agent_runtime.llm import LanguageModel
 from agent_runtime.qualification import summary
 from agent_runtime.readings import Extraction
@@ -378,7 +378,7 @@ def _reply(
     reply = Envelope.new(
         MessageSent(
             instance_id=event.payload.instance_id,
-            to=event.payload.from_,
+            to=reply_address(event.payload),
             messages=[OutgoingMessage(text=text) for text in texts],
         ),
         source=SERVICE,

@@ -153,3 +153,18 @@ class Leads:
 
     async def find(self, lead_id: str) -> LeadRef | None:
         return await self._store.find_ref(lead_id)
+
+
+#: ``wa:lid:<digits>``: a WhatsApp sender known only by its privacy ``@lid`` (docs/catalog.md, Additions).
+LID_PREFIX = "wa:lid:"
+
+
+def reply_address(message: MessageReceived) -> str:
+    """Where the answer to ``message`` goes (``message.sent.to``): the sender's phone number; for a lead known
+    only by its privacy ``@lid`` (no ``from``), that LID's JID, which Evolution 2.3+ sends to. Anything else
+    is passed on as the lead's id, and evolution-manager dead-letters what it cannot address."""
+    if message.from_:
+        return message.from_
+    if message.lead_external_id.startswith(LID_PREFIX):
+        return f"{message.lead_external_id.removeprefix(LID_PREFIX)}@lid"
+    return message.lead_external_id

@@ -62,13 +62,15 @@ def lead_member(created_ms: int, lead_id: str) -> str:
 
 
 def contact_of(address: str) -> str:
-    """``message.sent.to`` → the contact id ``message.received`` uses (``wa:+5511…``).
+    """``message.sent.to`` → the contact id ``message.received`` uses (``wa:+5511…``, ``wa:lid:<digits>``).
 
     The catalog gives outgoing messages a bare number (or a JID) where incoming ones carry
     ``lead_external_id``; WhatsApp is the only channel Evolution serves today.
     """
     if ":" in address:
         return address
+    if address.endswith("@lid"):  # a lead known only by its privacy @lid (docs/catalog.md, Additions)
+        return f"wa:lid:{address.removesuffix('@lid')}"
     number = address.split("@", 1)[0]
     if not number.startswith("+"):
         number = f"+{number}"

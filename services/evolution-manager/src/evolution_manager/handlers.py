@@ -26,7 +26,9 @@ from evolution_manager.statuses import api_key_for
 log = structlog.get_logger("evolution_manager.handlers")
 
 _DIGITS = re.compile(r"^[0-9]{8,15}$")
-_JID = re.compile(r"^[0-9A-Za-z.-]{1,64}@(s\.whatsapp\.net|g\.us)$")
+# A privacy @lid too: Evolution 2.3+ sends to it as it is (reference §12); a lead known only by its LID has no
+# other address (docs/catalog.md, Additions).
+_JID = re.compile(r"^[0-9A-Za-z.-]{1,64}@(s\.whatsapp\.net|g\.us|lid)$")
 
 
 @dataclass(frozen=True)

@@ -139,6 +139,18 @@ def _person_phone(key: MessageKey) -> str | None:
     return next((p for p in map(phone_of, candidates) if p), None)
 
 
+_LID = re.compile(r"^([0-9]{1,32})(?::[0-9]+)?@lid$")
+
+
+def lid_of(key: MessageKey) -> str | None:
+    """The digits of a 1:1 chat's privacy ``@lid`` (``123456789012345@lid`` → ``123456789012345``), else None.
+
+    Used only when no phone number is given anywhere (§5 "JIDs and @lid"): such a sender is still a lead,
+    ``wa:lid:<digits>``, and Evolution 2.3+ can answer it at that JID (§12)."""
+    match = _LID.match(key.remote_jid)
+    return match.group(1) if match else None
+
+
 def _skip_reason(key: MessageKey, rules: SkipRules) -> Skip | None:
     chat = key.remote_jid
     if chat.endswith("@newsletter"):
@@ -284,8 +296,9 @@ def to_message(
     if kind is None or kind in _HOUSEKEEPING:  # an empty stub (undecryptable) or WhatsApp's own signalling
         return Skip("housekeeping")
     phone = _person_phone(upsert.key)
-    if phone is None:
-        return Skip("no_phone_number")
+    lid = lid_of(upsert.key) if phone is None else None
+    if phone is None and lid is None:
+        return Skip("no_phone_number")  # a group's participant known by nothing we can answer
     data = webhook.data if isinstance(webhook.data, dict) else {}
     from_me = upsert.key.from_me
     # On a fromMe message pushName is the business's own name (or "Você"), not the contact's.
@@ -293,7 +306,9 @@ def to_message(
     return MessageReceived.model_validate(
         {
             "instance_id": instance_id,
-            "lead_external_id": f"wa:{phone}",
+            # The catalog's `from` is a phone number: a @lid sender has none, so `from` is absent and the lead
+            # is its LID (docs/catalog.md, Additions).
+            "lead_external_id": f"wa:{phone}" if phone else f"wa:lid:{lid}",
             "from": phone,
             "body": _text(message, content),
             "media": _media(message, kind, content, at),
@@ -347,7 +362,12 @@ def message_key(instance_id: str, upsert: MessageUpsert, message: MessageReceive
         return f"{instance_id}:{upsert.key.id}"
     when = occurred_at(upsert)
     body = message.body if message.body is not None else (message.media.sha256 if message.media else None)
-    parts = (body or "", str(int(when.timestamp())) if when else "", message.from_)
+    # A @lid sender has no `from`: its lead_external_id (`wa:lid:<digits>`) stands for the sender.
+    parts = (
+        body or "",
+        str(int(when.timestamp())) if when else "",
+        message.from_ or message.lead_external_id,
+    )
     return f"{instance_id}:sha256:{hashlib.sha256(''.join(parts).encode()).hexdigest()}"
 
 

@@ -4,13 +4,17 @@
 -- the ceiling), KEYS[3] (optional) producer idempotency key; all carry the channel's hash tag. The retention
 -- hash never expires: while a slot is half moved to another shard, a script whose keys all exist on the old
 -- node still runs there, as a publish did before it had this key.
--- ARGV: event_id, type, version, envelope, live_channel, maxlen, max_age_ms, dedupe_ttl_ms, publish_cmd, ceiling
+-- ARGV: event_id, type, version, envelope, live_channel, maxlen, max_age_ms, dedupe_ttl_ms, publish_cmd, ceiling,
+--       exact_channel: on a cluster, the catalog's own channel name for a classic PUBLISH beside the sharded one
+--       ('' for none); a classic channel is no key, so any node may publish it, and the cluster forwards it
+--       to every node.
 -- Returns {1, event_id, entry_id} when appended, {0, first_event_id, ''} for a repeated idempotency key.
 local stream, retention, dedupe = KEYS[1], KEYS[2], KEYS[3]
 local event_id, etype, version, envelope = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local live, maxlen, max_age, dedupe_ttl, publish_cmd = ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7]),
   tonumber(ARGV[8]), ARGV[9]
 local ceiling = tonumber(ARGV[10])
+local exact = ARGV[11] or ''
 -- Length trimming runs once this many entries past a bound, not on every publish: each run reads the entries
 -- it drops (to stop at the floor, and to count what groups lose), so one run per slack publishes. 1% of the
 -- bound, at most 100.
@@ -133,5 +137,8 @@ if dedupe then
 end
 if publish_cmd ~= '' then
   redis.call(publish_cmd, live, envelope)
+end
+if exact ~= '' then
+  redis.call('PUBLISH', exact, envelope)
 end
 return {1, event_id, entry_id}
