@@ -122,7 +122,9 @@ def leaves(node, path=()):
 
 def test_the_catalog_has_an_example_for_each_channel() -> None:
     # Additions are not in the seed; their payloads are documented in docs/catalog.md (the generated block).
-    assert {event_type for event_type, _ in catalog_examples()} == set(catalog.CHANNELS) - catalog.ADDED_CHANNELS
+    assert {event_type for event_type, _ in catalog_examples()} == set(
+        catalog.CHANNELS
+    ) - catalog.ADDED_CHANNELS
 
 
 @pytest.mark.parametrize(("event_type", "payload"), catalog_examples())

@@ -163,7 +163,7 @@ ADDITIONS: tuple[Addition, ...] = (
         "producer facebook-capi, consumer backoffice-api",
         "whether a lead or a sale reached Meta, for operators: backoffice-api may not read facebook-capi's "
         "keys, so facebook-capi publishes the outcome of each reported event (sent, dry_run, failed with the "
-        "reason, skipped and why, unknown); see \"An added channel\" below",
+        'reason, skipped and why, unknown); see "An added channel" below',
     ),
 )
 

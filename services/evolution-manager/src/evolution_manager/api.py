@@ -205,9 +205,9 @@ async def _receive_message(
         raise _invalid(exc, "data") from None
     if isinstance(payload, webhooks.Skip):
         return WebhookAnswer(status="skipped", reason=payload.reason)
-    if payload.from_me and await ports.sent_ids.echo(
-        instance.instance_id, upsert.key.id, payload.from_, payload.body
-    ):
+    # the chat as a send names it (handlers.recipient): the number, or the JID of a lead known by its @lid
+    chat = payload.from_ or f"{payload.lead_external_id.removeprefix('wa:lid:')}@lid"
+    if payload.from_me and await ports.sent_ids.echo(instance.instance_id, upsert.key.id, chat, payload.body):
         # Our own sendText coming back (the agent's or an operator's reply): already in the conversation.
         return WebhookAnswer(status="skipped", reason="echo")
     published = await ports.bus.emit(
