@@ -21,6 +21,7 @@ from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel, Field
 
 from agent_runtime import SERVICE, api
+from agent_runtime.ports import get_ports
 from agent_runtime.store import Handoff
 
 router = APIRouter(prefix="/v1", dependencies=[Depends(api._authorized)])
@@ -50,8 +51,7 @@ def derived_id(prefix: str, company_id: str, lead_id: str, idempotency_key: str)
 
 
 def _bus(request: Request) -> Bus:
-    bus: Bus = request.app.state.bus
-    return bus
+    return get_ports(request).bus
 
 
 @router.post("/leads/{lead_id}/messages", status_code=202)
