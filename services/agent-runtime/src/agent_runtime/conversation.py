@@ -222,9 +222,9 @@ def _check(reading: Reading, asks: int, voice: Voice, today: dt.date | None) -> 
     if reading.slot == "date":
         if values.date is None:
             return voice.say("past_date") if reading.reason == "past" else replies.ask("date", asks)
-        if reading.reason == "weekday":
+        if reading.reason in {"weekday", "weekday_off"}:
             return voice.say(
-                "check_weekday",
+                "check_weekday" if reading.reason == "weekday" else "check_weekday_off",
                 asks,
                 on_weekday=("num " if values.date.weekday() >= 5 else "numa ")
                 + replies.WEEKDAY_NAMES[values.date.weekday()],

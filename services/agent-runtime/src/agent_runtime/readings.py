@@ -81,7 +81,7 @@ class Reading(BaseModel):
 
     slot: SlotName
     values: Slots
-    reason: Literal["typo", "weekday", "past", "partial", "question", "model"]
+    reason: Literal["typo", "weekday", "weekday_off", "past", "partial", "question", "model"]
     missing: str | None = None
 
 

@@ -219,6 +219,11 @@ TEMPLATES: dict[str, str | tuple[str, ...]] = {
         "Seria {date}? É a próxima vez que o dia {day} cai {on_weekday}.",
         "Só para confirmar: seria {date}?",
     ),
+    # The day and month as said, on another weekday than the lead named ("sábado, 20 de novembro", a Friday).
+    "check_weekday_off": (
+        "Seria {date} mesmo? O dia {day} cai {on_weekday}.",
+        "Só para confirmar: seria {date}?",
+    ),
     "check_partial": (
         "E {missing}, {how_many} vão ser, mais ou menos, além dos {part}?",
         "Para eu somar certinho: {how_many} são {missing}, além dos {part}?",

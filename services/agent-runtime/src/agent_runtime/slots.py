@@ -124,7 +124,9 @@ def extract(text: str, *, today: dt.date, expecting: SlotName | None = None,
     approximate: list[SlotName] = []
     t = _guests(t, found, expecting, approximate, unsure)
     t = _budget(t, found, expecting, approximate)
-    locate(text, t, found, expecting)
+    # A message that asked something answers the slot asked for only in words that name it ("em Campinas"):
+    # what is left of "o que tá incluso?" is not a place.
+    locate(text, t, found, None if asked else expecting)
 
     declined = None
     if (m := _DECLINED.search(t)) is not None:

@@ -29,6 +29,11 @@ MONTHS: dict[str, int] = {
     "novembro": 11,
     "dezembro": 12,
 }
+#: Written after a day number ("6 jun", "17 abr"): read as months there only.
+MONTH_ABBREVIATIONS: dict[str, int] = {
+    "jan": 1, "fev": 2, "mar": 3, "abr": 4, "mai": 5, "jun": 6, "jul": 7, "ago": 8, "set": 9, "out": 10,
+    "nov": 11, "dez": 12,
+}  # fmt: skip
 MONTH_NAMES = ("janeiro", "fevereiro", "março", "abril", "maio", "junho", "julho", "agosto", "setembro",
                "outubro", "novembro", "dezembro")  # fmt: skip
 
@@ -97,6 +102,10 @@ CITIES: dict[str, str] = {
         "São Luís", "Cuiabá", "Campo Grande", "Campos do Jordão", "Atibaia", "Valinhos", "Vinhedo", "Itu",
         "Indaiatuba", "Barueri", "Alphaville", "Cotia", "Mogi das Cruzes", "Bauru", "Petrópolis", "Búzios",
         "Paraty", "Gramado", "Balneário Camboriú", "Guarujá", "Ubatuba", "Holambra", "Embu das Artes",
+        "Americana", "Sumaré", "Hortolândia", "Paulínia", "Limeira", "Rio Claro", "São Carlos", "Araraquara",
+        "Bragança Paulista", "Itatiba", "Louveira", "Jaguariúna", "Mogi Mirim", "Mogi Guaçu",
+        "Taubaté", "São José do Rio Preto", "Presidente Prudente", "Diadema", "Mauá", "Carapicuíba",
+        "Santana de Parnaíba", "Caieiras", "Cajamar", "Nova Odessa", "Cosmópolis",
     )
 } | {
     "Sampa": "São Paulo", "SP": "São Paulo", "RJ": "Rio de Janeiro", "BH": "Belo Horizonte", "POA": "Porto Alegre",
@@ -116,6 +125,9 @@ _PROTECTED = frozenset(
         "informacao", "informacoes", "orcamentos", "reais", "mil", "acho", "talvez", "cento", "duzentos",
         "feira", "feiras", "firmar", "fotos", "forma", "formas", "formato", "atende", "atendem", "atender",
         "fazem", "voces", "custa", "custam", "cardapio", "golpe", "incluso", "inclusa", "horario", "endereco",
+        "maximo", "minimo", "maxima", "minima",  # "no máximo 15 mil" is not "no próximo"
+        # the words questions are recognised by: "preço" is not "Preto", "seria" not "Serra", "prato" not "preto"
+        "preco", "precos", "prato", "pratos", "seria", "serio", "teria", "estao", "gente", "salgado", "salgados",
     }
 )  # fmt: skip
 
