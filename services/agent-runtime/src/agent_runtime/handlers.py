@@ -31,6 +31,7 @@ from eventbus import (
 )
 
 from agent_runtime import SERVICE, names, replies
+from agent_runtime.agent_settings import CompanySettings
 from agent_runtime.conversation import Conversation, Turn, advance, media_turn
 from agent_runtime.knowledge import Library
 from agent_runtime.leads import Lead, LeadKey, Leads
@@ -57,7 +58,7 @@ class Agent:
     settings: Settings
     clock: Clock
     llm: LanguageModel | None = None
-    knowledge: Library = field(default_factory=lambda: Library(None))
+    knowledge: CompanySettings = field(default_factory=lambda: CompanySettings(None, Library(None)))
 
 
 async def answer_message(event: Envelope[MessageReceived], *, agent: Agent) -> None:
@@ -77,6 +78,7 @@ async def answer_messages(
     That keeps the interpreter on one kind of work at a time and makes no task or future per message
     (docs/bench/agent-runtime.md). A message fails alone: its outcome is its error, and the bus retries it.
     """
+    await agent.knowledge.refresh(event.company_id for event in events)  # the companies' settings, if stale
     batch = _Batch(events, agent)
     try:
         await batch.answer()
@@ -343,6 +345,7 @@ def _turn(
         knowledge=agent.knowledge.of(event.company_id),
         today=_today(event, agent),
         profile_name=names.from_profile(event.payload.raw.get("push_name")),
+        now=agent.clock().astimezone(agent.settings.zone(event.company_id)),
     )
 
 

@@ -112,3 +112,5 @@ class Extraction:
     questions: tuple[Question, ...] = ()
     affirm: bool | None = None  # "sim"/"isso" (True) or "não" (False) at the start of the message
     name: str | None = None
+    #: The message folded (lower case, no accents): what a company's handoff keywords are looked for in.
+    folded: str = ""

@@ -229,6 +229,9 @@ TEMPLATES: dict[str, str | tuple[str, ...]] = {
         "Para eu somar certinho: {how_many} são {missing}, além dos {part}?",
     ),
     "check_city": ("O evento seria em {city}?", "Só para confirmar: o evento vai ser em {city}?"),
+    "out_of_hours": (
+        "Nossa equipe atende {hours}: assim que voltar, um consultor fala com você. Enquanto isso, sigo por aqui!"
+    ),
     "ask_again": "Sem problema! {question}",
     "declined": "Sem problema, {slot} fica em aberto por enquanto.",
     "gave_up": "Tudo bem, {slot} a gente vê depois com o consultor.",

@@ -135,9 +135,22 @@ NUMBER_WORDS = frozenset(UNITS) | frozenset(TENS) | frozenset(HUNDREDS) | {"mil"
 _VOCABULARY: tuple[str, ...] = ()
 
 
+# The accented letters of Portuguese by table (one C-level pass); any other non-ASCII character (º, ligatures,
+# emojis) by Unicode decomposition, one character at a time: the same result as decomposing the whole text,
+# at a fraction of the cost (decomposing every message whole was the rules' largest single cost).
+_ACCENTED = "áàâãäéèêëíìîïóòôõöúùûüçñýÿÁÀÂÃÄÉÈÊËÍÌÎÏÓÒÔÕÖÚÙÛÜÇÑÝ"
+_PLAIN = "aaaaaeeeeiiiiooooouuuucnyyAAAAAEEEEIIIIOOOOOUUUUCNY"
+_ACCENTS = str.maketrans(_ACCENTED, _PLAIN)
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
+def _decompose(m: re.Match[str]) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", m.group(0)) if not unicodedata.combining(c))
+
+
 def _strip_accents(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
+    text = text.translate(_ACCENTS)
+    return text if text.isascii() else _NON_ASCII.sub(_decompose, text)
 
 
 _KEEP = re.compile(r"[^a-z0-9\s/.,:;!?$%()+\-]")
@@ -158,7 +171,12 @@ def normalize(text: str) -> str:
 
 def normalize_noting(text: str) -> tuple[str, frozenset[str]]:
     """``normalize``, and the words it put in place of typos: a reading that rests on one is a guess."""
-    folded = _REPEATS.sub(r"\1", fold(text))
+    return normalize_folded(fold(text))
+
+
+def normalize_folded(folded: str) -> tuple[str, frozenset[str]]:
+    """``normalize_noting`` of a text already ``fold``-ed."""
+    folded = _REPEATS.sub(r"\1", folded)
     fixed: set[str] = set()
 
     def fix(m: re.Match[str]) -> str:
