@@ -31,6 +31,8 @@ SCOPES = (
     "metrics:read",
     "events:read",
     "ops:admin",
+    # The company's administration: agent settings (and, with hD2, API keys and instances).
+    "admin",
     # Platform-wide views (consumer groups of every company): for the platform's operators, not a company's.
     "platform:admin",
 )

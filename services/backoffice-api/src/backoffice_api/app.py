@@ -32,6 +32,7 @@ from backoffice_api.keyspace import Keyspace
 from backoffice_api.live import LiveHub
 from backoffice_api.ratelimit import RateLimiter
 from backoffice_api.routes import (
+    agent_settings,
     contracts,
     deals,
     events,
@@ -132,6 +133,7 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
     # lead_desk before leads: its /v1/leads/search must not reach /v1/leads/{lead_id}.
     for module in (lead_desk, leads, deals, contracts, instances, metrics, events, ops, outcomes, me):
         app.include_router(module.router)
+    app.include_router(agent_settings.router)
     app.mount("/console", console_app(), name="console")
     servicekit.install(app, service=SERVICE, max_body_bytes=settings.max_body_bytes, settings=settings)
     app.add_exception_handler(InvalidParameter, _invalid_parameter)
