@@ -174,7 +174,6 @@ class Upstreams:
             return httpx.Response(200, json=self.handoffs[lead_id])
         return httpx.Response(404, json={"error": {"code": "not_found", "message": "no handoff"}})
 
-
     def _agent_settings(self, request: httpx.Request) -> httpx.Response:
         """agent-runtime's ``GET/PUT /v1/companies/{id}/agent-settings``: what was saved, else the defaults."""
         company_id = request.url.path.split("/")[3]

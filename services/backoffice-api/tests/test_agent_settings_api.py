@@ -97,3 +97,27 @@ async def test_agent_runtime_unavailable_is_a_502_after_retries(client, make_key
     upstreams.fail["agent"] = 10
     response = await client.get(PATH, headers=headers)
     assert response.status_code == 502
+
+
+async def test_the_typed_client_reads_and_replaces_the_settings(app, make_key, upstreams):
+    from datetime import time
+
+    from backoffice_client import AsyncBackofficeClient, ValidationFailed, models
+
+    key = await make_key(scopes=("admin",))
+    settings = models.AgentSettings(
+        greeting="Olá{name}!",
+        business_hours=[models.AgentOpeningHours(days=["sat"], opens=time(9), closes=time(13))],
+        qualify_on=["date", "budget"],
+        knowledge=models.AgentKnowledge(prices=[models.AgentPrice(event_type="casamento", per_guest=150)]),
+    )
+    http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
+    async with http, AsyncBackofficeClient(api_key=key, http=http) as api:
+        assert (await api.get_agent_settings()).source == "default"
+        saved = await api.put_agent_settings(settings)
+        again = await api.get_agent_settings()
+        with pytest.raises(ValidationFailed):
+            await api.put_agent_settings(settings.model_copy(update={"score_threshold": 3.0}))
+    assert saved.source == again.source == "stored"
+    assert again.settings.business_hours[0].closes == time(13)
+    assert again.settings.knowledge.prices[0].per_guest == 150 and again.settings.qualify_on == ["date", "budget"]

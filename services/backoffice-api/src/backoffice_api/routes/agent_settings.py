@@ -26,7 +26,7 @@ Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 Criterion = Literal["budget", "date", "location", "guests"]
 
 
-class OpeningHours(BaseModel):
+class AgentOpeningHours(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     days: list[Day] = Field(min_length=1, max_length=7, examples=[["mon", "tue", "wed", "thu", "fri"]])
@@ -34,7 +34,7 @@ class OpeningHours(BaseModel):
     closes: dt.time = Field(examples=["18:00"], description="Later than `opens` (the same day)")
 
     @model_validator(mode="after")
-    def _closes_after_opening(self) -> OpeningHours:
+    def _closes_after_opening(self) -> AgentOpeningHours:
         if self.closes <= self.opens:
             raise ValueError("closes must be later than opens (the same day)")
         if len(set(self.days)) != len(self.days):
@@ -42,7 +42,7 @@ class OpeningHours(BaseModel):
         return self
 
 
-class Price(BaseModel):
+class AgentPrice(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     event_type: str | None = Field(
@@ -52,14 +52,14 @@ class Price(BaseModel):
     minimum: int = Field(0, ge=0, description="BRL, the floor of a quote")
 
 
-class Knowledge(BaseModel):
+class AgentKnowledge(BaseModel):
     """What the agent may tell leads; anything missing is deferred ("vou confirmar com a equipe") and noted
     for the salesperson."""
 
     model_config = ConfigDict(extra="forbid")
 
     company_name: str | None = Field(None, max_length=80)
-    prices: list[Price] = Field(default_factory=list, max_length=50)
+    prices: list[AgentPrice] = Field(default_factory=list, max_length=50)
     included: str | None = Field(None, max_length=600)
     menu: str | None = Field(None, max_length=600)
     cities: list[str] = Field(default_factory=list, max_length=200)
@@ -106,7 +106,7 @@ class AgentSettings(BaseModel):
         max_length=500,
         description='The first reply; `{name}` is ", <lead name>" when known',
     )
-    business_hours: list[OpeningHours] = Field(default_factory=list, max_length=14)
+    business_hours: list[AgentOpeningHours] = Field(default_factory=list, max_length=14)
     out_of_hours_reply: str | None = Field(
         None,
         min_length=1,
@@ -130,7 +130,7 @@ class AgentSettings(BaseModel):
     templates: dict[str, str | list[str]] = Field(
         default_factory=dict, max_length=40, description="Replies in the company's words, by template name"
     )
-    knowledge: Knowledge = Field(default_factory=Knowledge)
+    knowledge: AgentKnowledge = Field(default_factory=AgentKnowledge)
 
     @field_validator("qualify_on")
     @classmethod
