@@ -315,7 +315,6 @@ class Purged(Model):
     purged: int
 
 
-#: The OpenAPI schema each model reads (the drift test walks this).
 # -- administration -----------------------------------------------------------------------------------------
 
 
@@ -366,6 +365,7 @@ class AgentSettingsPublic(Model):
     updated_by: str | None = None
 
 
+#: The OpenAPI schema each model reads (the drift test walks this).
 SCHEMAS: dict[type[Model], str] = {
     Handoff: "Handoff",
     LastMessage: "LastMessage",
