@@ -120,4 +120,7 @@ async def test_the_typed_client_reads_and_replaces_the_settings(app, make_key, u
             await api.put_agent_settings(settings.model_copy(update={"score_threshold": 3.0}))
     assert saved.source == again.source == "stored"
     assert again.settings.business_hours[0].closes == time(13)
-    assert again.settings.knowledge.prices[0].per_guest == 150 and again.settings.qualify_on == ["date", "budget"]
+    assert again.settings.knowledge.prices[0].per_guest == 150 and again.settings.qualify_on == [
+        "date",
+        "budget",
+    ]
