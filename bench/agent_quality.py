@@ -45,9 +45,9 @@ from agent_runtime.vocabulary import fold
 CORPORA = [
     Path(__file__).parent / "data" / "agent_quality.jsonl",  # dev + held_out, by the rules' author
     Path(__file__).parent / "data" / "agent_quality_held_out.jsonl",  # written before reading the rules
-    Path(__file__).parent
-    / "data"
-    / "agent_quality_fresh.jsonl",  # wordings added after tuning, never tuned on
+    # Fresh batches: wordings added after a round of tuning, measured before the next (see docs/bench).
+    Path(__file__).parent / "data" / "agent_quality_fresh.jsonl",
+    Path(__file__).parent / "data" / "agent_quality_fresh2.jsonl",
 ]
 TODAY = date(2025, 12, 16)
 DEFERRAL = "vou confirmar com a equipe"

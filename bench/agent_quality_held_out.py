@@ -112,6 +112,23 @@ QUESTIONS: dict[str, dict[str, list[str]]] = {
 }  # fmt: skip
 
 
+# A second fresh pool of questions and greetings, written after the second round of rule changes was planned and
+# before it was made: measured before and after it.
+GREETINGS["fresh2"] = ["opa boa noite", "Olá! Meu nome é Renata", "oi oi, td certo?"]
+QUESTIONS["fresh2"] = {
+    "price": ["quanto ta saindo por cabeça?", "qual a faixa de preço de vcs?", "tem promoção?"],
+    "included": ["vcs levam as mesas e cadeiras?", "a bebida ta inclusa no valor?"],
+    "menu": ["o que vcs servem de entrada?", "tem opçao kids no cardapio?"],
+    "cities": ["vcs vão ate Jundiaí?", "atendem em outras cidades?"],
+    "availability": ["tem horario livre no dia 15/08?", "ainda tem data pra setembro?"],
+    "payment": ["posso pagar parcelado?", "aceitam transferencia?"],
+    "address": ["qual o endereço do salão?", "vcs ficam perto do centro?"],
+    "hours": ["vcs funcionam no feriado?", "qual o horario de vcs?"],
+    "scam": ["como eu sei que vcs existem mesmo?", "é seguro fechar com vcs?"],
+    "robot": ["é uma maquina respondendo?", "to falando com robo ou gente?"],
+}
+
+
 def plain(text: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
@@ -128,7 +145,7 @@ def date_phrase(rng: random.Random, day: date, pool: str) -> tuple[str, str]:
         (f"{weekday} dia {day.day} de {month}", "weekday"),
         (f"{day.day} {SHORT_MONTHS[day.month - 1]}", "abbreviation"),
     ]
-    if pool == "fresh":
+    if pool in {"fresh", "fresh2"}:
         options = [
             (f"{day.day:02d}/{day.month:02d}/{day.year % 100}", "digits"),
             (f"no dia {day.day} de {month}", "digits"),
@@ -161,7 +178,7 @@ def guest_phrase(rng: random.Random, guests: int, pool: str) -> tuple[str, str]:
         (f"aprox {guests} pessoas", "abbreviation"),
         (f"vai ter {guests} convidados", "digits"),
     ]
-    if pool == "fresh":
+    if pool in {"fresh", "fresh2"}:
         options = [
             (f"em torno de {guests} pessoas", "approximate"),
             (f"lista com {guests} convidados", "digits"),
@@ -188,7 +205,7 @@ def budget_phrase(rng: random.Random, k: int, pool: str) -> tuple[str, list[int 
         (f"a partir de {k} mil", [v, None], "range"),
         (f"orcamento de {k}mil", [v, v], "no accents"),
     ]
-    if pool == "fresh":
+    if pool in {"fresh", "fresh2"}:
         options = [
             (f"temos {k} mil pra gastar", [v, v], "digits"),
             (f"de {k - 5} a {k} mil", [v - 5000, v], "range"),
@@ -206,7 +223,7 @@ def city_phrase(rng: random.Random, city: str, pool: str) -> str:
         f"la em {plain(city)}",
         f"na cidade de {city}",
     ]
-    if pool == "fresh":
+    if pool in {"fresh", "fresh2"}:
         options = [f"o local é em {city}", f"{city} mesmo", f"pertinho de {city}, em {city} mesmo"]
     return rng.choice(options)
 
@@ -223,7 +240,7 @@ def conversation(rng: random.Random, number: int, pool: str, split: str) -> dict
     k = max(8, min(50, guests * rng.choice([120, 150, 200]) // 1000))
     k = min(THOUSAND_WORDS, key=lambda n: abs(n - k)) if rng.random() < 0.5 else k
     categories = {"whole conversation"}
-    event_text = rng.choice(EVENTS[event][pool])
+    event_text = rng.choice(EVENTS[event]["fresh" if pool == "fresh2" else pool])
     date_text, date_cat = (rel_text, "relative date") if relative else date_phrase(rng, day, pool)
     guest_text, guest_cat = guest_phrase(rng, guests, pool)
     budget_text, budget, budget_cat = budget_phrase(rng, k, pool)
@@ -391,7 +408,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
     rng = random.Random(args.seed)
-    pool = "fresh" if args.split.startswith("fresh") else "held_out"
+    pool = (
+        "fresh2"
+        if args.split.startswith("fresh2")
+        else "fresh"
+        if args.split.startswith("fresh")
+        else "held_out"
+    )
     with args.out.open("w", encoding="utf-8") as out:
         for n in range(args.conversations):
             out.write(json.dumps(conversation(rng, n, pool, args.split), ensure_ascii=False) + "\n")

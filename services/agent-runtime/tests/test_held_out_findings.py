@@ -95,6 +95,16 @@ def test_a_weekday_off_the_day_and_month_said_keeps_that_date() -> None:
         ("ate que horas vcs atendem?", "hours"),
         ("vcs sao empresa seria?", "scam"),
         ("o que ta incluso?", "included"),
+        # the fresh batches' (round 2): what a clause is plainly about wins over a shared word
+        ("a bebida ta inclusa no valor?", "included"),
+        ("as mesas e cadeiras ja vem junto?", "included"),
+        ("o que vcs servem de entrada?", "menu"),
+        ("qual o valor da entrada?", "payment"),
+        ("aceitam transferencia?", "payment"),
+        ("tem desconto?", "price"),
+        ("vcs ficam perto do centro?", "address"),
+        ("nao é furada ne?", "scam"),
+        ("como sei que vcs existem mesmo?", "scam"),
     ],
 )
 def test_questions_leads_ask_are_recognised_and_never_recorded(text, topic) -> None:
@@ -116,6 +126,6 @@ def test_cities_of_the_region_are_known_in_lower_case(text, city) -> None:
     assert extract(text, today=TODAY).slots.location == city
 
 
-@pytest.mark.parametrize("text", ["aqui é a Marília", "preço", "seria ótimo"])
+@pytest.mark.parametrize("text", ["aqui é a Marília", "preço", "seria ótimo", "cadeiras", "fica perto"])
 def test_common_words_are_not_typo_corrected_into_places(text) -> None:
     assert extract(text, today=TODAY).slots.location is None

@@ -58,22 +58,29 @@ _OPENER = re.compile(rf"\b(?:{_OPENERS})\b")
 _TOPIC_WORDS: tuple[tuple[Topic, str], ...] = (
         ("robot", r"robo|robos|bot|ia|inteligencia artificial|maquina|automatic[oa]|pessoa de verdade|gente de verdade"
          r"|humano|humana|uma pessoa|e gente"),
-        ("scam", r"golpe|golpes|confiavel|confiaveis|seguro|fraude|verdade isso|cnpj|empresa seria|real"),
+        ("scam", r"golpe|golpes|confiavel|confiaveis|seguro|fraude|verdade isso|cnpj|empresa seria|real|furada"
+         r"|pegadinha|enganacao|existem|existe mesmo|empresa de verdade|reclame aqui"),
+        # What a clause is plainly about, before the words it shares with other topics ("a bebida tá inclusa no
+        # valor?" is about what is included, "o que vcs servem de entrada?" about the menu, not a down payment).
+        ("included", r"inclus[oa]s?|inclui|incluem|incluid[oa]s?|vem junto|ja vem|levam|fornecem"),
+        ("menu", r"servem|servir|cardapios?|menu"),
         ("availability", r"disponivel|disponiveis|disponibilidade|livre|vaga|vagas|agenda|data|datas|ocupad[oa]"),
-        ("payment", r"pagamento|pagar|parcela|parcelas|parcelar|parcelamento|pix|cartao|boleto|entrada|sinal"
+        ("payment", r"pagamento|pagar|parcela|parcelas|parcelar|parcelamento|parcelad[oa]|pix|cartao|boleto|entrada"
+         r"|sinal|transferencia|deposito|ted"
          r"|forma de pagamento|formas de pagamento|a vista"),
         ("cities", r"deslocamento|taxa de viagem|vao ate|vem ate|viajam|atendem (?:em|na|no|a|fora)"
          r"|fazem (?:evento|festa)s? em"),
-        ("price", r"valor|valores|preco|precos|custa|custam|custo|cobram|cobra|orcamento minimo"),
+        ("price", r"valor|valores|preco|precos|custa|custam|custo|cobram|cobra|orcamento minimo|promocao|promocoes"
+         r"|desconto|descontos|por cabeca|faixa de preco"),
         ("included", r"incluso|inclusos|inclusa|inclui|incluem|incluido|incluida|o que vem|que vem no|o que tem no"
-         r"|garcom|garcons|bebida|bebidas|decoracao|servico|servicos|pacote|pacotes"),
+         r"|garcom|garcons|bebida|bebidas|decoracao|servico|servicos|pacote|pacotes|mesas|cadeiras|louca|toalhas"),
         ("menu", r"cardapio|cardapios|menu|comida|comidas|pratos|prato|salgado|salgados|doces|bolo|opcoes de buffet"
          r"|churrasco|vegetariana|vegetariano|vegetarianas|vegana|vegano|veganos|sem gluten|jantar|almoco|coquetel"
          r"|finger food|massas|sobremesa|sobremesas|servem"),
         ("hours", r"horario|horarios|que horas|abrem|abre|funcionamento|funcionam|expediente|ate quando"),
         ("price", r"quanto|qto|qnto|tabela|orcamento|sai por"),
         ("address", r"endereco|localizacao|onde fica|fica onde|onde voces ficam|ficam onde|onde e o espaco"
-         r"|onde e a empresa|onde estao|loja fisica|bairro|onde|espaco de voces"),
+         r"|onde e a empresa|onde estao|loja fisica|bairro|onde|espaco de voces|ficam perto|perto d[oa]|centro"),
         ("cities", r"atendem|atende|atendimento em|vao ate|vem ate|fazem em|faz em|regiao|deslocamento|viajam|viagem"
          r"|trabalham em|cidade|cidades"),
 )  # fmt: skip

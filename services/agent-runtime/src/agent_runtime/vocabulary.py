@@ -128,6 +128,7 @@ _PROTECTED = frozenset(
         "maximo", "minimo", "maxima", "minima",  # "no máximo 15 mil" is not "no próximo"
         # the words questions are recognised by: "preço" is not "Preto", "seria" not "Serra", "prato" not "preto"
         "preco", "precos", "prato", "pratos", "seria", "serio", "teria", "estao", "gente", "salgado", "salgados",
+        "cadeira", "cadeiras", "perto",
     }
 )  # fmt: skip
 
