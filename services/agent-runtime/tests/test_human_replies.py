@@ -61,9 +61,12 @@ async def test_a_person_writing_from_the_phone_hands_the_lead_off_and_is_never_a
 
 async def test_with_the_company_setting_off_the_agent_keeps_the_lead_but_never_answers_the_person(make_agent):
     async with make_agent() as agent:
-        await human_replies.set_handoff_on_human_reply(
-            agent.bus.redis, agent.bus.keys, COMPANY, enabled=False
+        path = f"/v1/companies/{COMPANY}/agent-settings"  # the company's agent settings (agent_settings.py)
+        settings = (await agent.http.get(path, headers=AUTH)).json()["settings"]
+        saved = await agent.http.put(
+            path, headers=AUTH, json={"settings": settings | {"handoff_on_human_reply": False}}
         )
+        assert saved.status_code == 200, saved.text
         lead_id = await _lead(agent)
         typed = await _typed_on_phone(agent, "Oi Maria, aqui é o Carlos")
         # Messages of one lead are handled in order: once this is answered, the person's message was handled.

@@ -105,7 +105,8 @@ async def test_a_whole_conversation_touches_one_slot_per_command_and_per_lead(ma
         "qualified",
     }
     assert len({_slot(k) for k in per_lead}) == 1
-    assert touched - per_lead == {f"{ours}lead-ref:{lead_id}"}
+    # Besides the lead's: its reference, and the company's agent settings (one GET of one key, read per TTL).
+    assert touched - per_lead == {f"{ours}lead-ref:{lead_id}", f"{ours}agent-settings:{COMPANY}"}
     assert scripts >= 3  # the commits: first message, handoff, the message seen in silence
 
 

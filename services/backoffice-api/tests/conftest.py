@@ -7,9 +7,9 @@ internal APIs we call, implementing exactly the contracts the service brief writ
 - evolution-manager ``PUT /v1/instances/{name}`` (create-if-absent for ``company_id``: 409 when another company
   has it, 422 naming ``api_key`` when it is missing on creation or is not the instance's Evolution token, which
   here is ``Upstreams.tokens[name]``), ``GET /v1/instances?company_id=``, ``GET /v1/instances/{name}``;
-- agent-runtime ``PUT/DELETE/GET /v1/leads/{lead_id}/handoff`` and ``POST /v1/leads/{lead_id}/messages`` (an
-  operator's reply: 202 with ids derived from the body's ``idempotency_key``, so a repeat answers the same
-  ``event_id``; ``Upstreams.replies`` records each call);
+- agent-runtime ``PUT/DELETE/GET /v1/leads/{lead_id}/handoff``, ``GET/PUT /v1/companies/{id}/agent-settings``
+  and ``POST /v1/leads/{lead_id}/messages`` (an operator's reply: 202 with ids derived from the body's
+  ``idempotency_key``, so a repeat answers the same ``event_id``; ``Upstreams.replies`` records each call);
 - facebook-capi ``PUT/GET /v1/settings/companies/{id}/capi`` (the access token kept when a PUT leaves it out,
   422 naming it on a first configuration without one; never answered);
 
@@ -56,6 +56,7 @@ class Upstreams:
         self.handoffs: dict[str, dict[str, Any]] = {}
         self.capi: dict[str, dict[str, Any]] = {}  # company → CAPI settings as facebook-capi stores them
         self.replies: list[dict[str, Any]] = []  # operator replies agent-runtime was asked to publish
+        self.agent_settings: dict[str, dict[str, Any]] = {}  # agent-runtime's, by company
         self.requests: list[httpx.Request] = []
         self.fail: dict[str, int] = {"autentique": 0, "evolution": 0, "agent": 0, "capi": 0}
         self.idempotent: dict[str, tuple[bytes, httpx.Response]] = {}  # Idempotency-Key → (body, answer)
@@ -176,6 +177,8 @@ class Upstreams:
         return httpx.Response(200, json={k: v for k, v in self.capi[company].items() if k != "access_token"})
 
     def _agent(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.startswith("/v1/companies/"):
+            return self._agent_settings(request)
         lead_id = request.url.path.split("/")[3]
         if request.url.path.endswith("/messages"):
             body = json.loads(request.content)
@@ -206,6 +209,21 @@ class Upstreams:
         if lead_id in self.handoffs:
             return httpx.Response(200, json=self.handoffs[lead_id])
         return httpx.Response(404, json={"error": {"code": "not_found", "message": "no handoff"}})
+
+    def _agent_settings(self, request: httpx.Request) -> httpx.Response:
+        """agent-runtime's ``GET/PUT /v1/companies/{id}/agent-settings``: what was saved, else the defaults."""
+        company_id = request.url.path.split("/")[3]
+        if request.method == "PUT":
+            body = json.loads(request.content)
+            self.agent_settings[company_id] = {
+                "company_id": company_id,
+                "settings": body["settings"],
+                "source": "stored",
+                "updated_at": datetime.now(UTC).isoformat(),
+                "updated_by": body.get("updated_by"),
+            }
+        defaults = {"company_id": company_id, "settings": {}, "source": "default"}
+        return httpx.Response(200, json=self.agent_settings.get(company_id, defaults))
 
 
 @pytest.fixture

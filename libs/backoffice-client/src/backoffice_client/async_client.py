@@ -251,6 +251,14 @@ class AsyncBackofficeClient(AsyncAdminMethods):
     async def get_instance(self, name: str) -> models.Instance:
         return await self.send(calls.get_instance(name))
 
+    async def get_agent_settings(self) -> models.AgentSettingsPublic:
+        """The company's agent settings in effect (scope ``admin``)."""
+        return await self.send(calls.get_agent_settings())
+
+    async def put_agent_settings(self, settings: models.AgentSettings) -> models.AgentSettingsPublic:
+        """Replace the company's agent settings whole (scope ``admin``); in effect within seconds."""
+        return await self.send(calls.put_agent_settings(settings))
+
     async def me(self) -> models.KeyPublic:
         """The key this client calls with: its company and scopes."""
         return await self.send(calls.me())

@@ -315,6 +315,17 @@ def me() -> Call[models.KeyPublic]:
     return Call("GET", "/v1/me", models.KeyPublic)
 
 
+def get_agent_settings() -> Call[models.AgentSettingsPublic]:
+    return Call("GET", "/v1/admin/agent-settings", models.AgentSettingsPublic)
+
+
+def put_agent_settings(settings: models.AgentSettings) -> Call[models.AgentSettingsPublic]:
+    # Whole, defaults included: a PUT replaces every setting (idempotent, so retried like a read).
+    return Call(
+        "PUT", "/v1/admin/agent-settings", models.AgentSettingsPublic, json=settings.model_dump(mode="json")
+    )
+
+
 def metrics(
     *, bucket: str = "1h", from_: datetime | None = None, to: datetime | None = None
 ) -> Call[models.MetricsReport]:

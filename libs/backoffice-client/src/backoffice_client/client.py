@@ -245,6 +245,14 @@ class BackofficeClient(AdminMethods):
     def get_instance(self, name: str) -> models.Instance:
         return self.send(calls.get_instance(name))
 
+    def get_agent_settings(self) -> models.AgentSettingsPublic:
+        """The company's agent settings in effect (scope ``admin``)."""
+        return self.send(calls.get_agent_settings())
+
+    def put_agent_settings(self, settings: models.AgentSettings) -> models.AgentSettingsPublic:
+        """Replace the company's agent settings whole (scope ``admin``); in effect within seconds."""
+        return self.send(calls.put_agent_settings(settings))
+
     def me(self) -> models.KeyPublic:
         """The key this client calls with: its company and scopes."""
         return self.send(calls.me())

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from agent_runtime import hours
 from agent_runtime.knowledge import Knowledge
 from agent_runtime.readings import Question, Slots
 from agent_runtime.replies import Voice, money, on_date
@@ -51,6 +52,8 @@ def answer(question: Question, knowledge: Knowledge, slots: Slots, voice: Voice,
     for field in ("included", "menu", "payment", "address", "hours"):
         if topic == field and (text := getattr(knowledge, field)):
             return Answer(str(text))
+    if topic == "hours" and (opening := hours.describe(knowledge.business_hours)):
+        return Answer(f"Atendemos {opening}.")
     what = _DEFERRED[topic]
     if topic == "cities" and question.city is not None:
         what = f"o atendimento em {question.city}"

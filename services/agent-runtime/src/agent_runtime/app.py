@@ -13,7 +13,8 @@ import servicekit
 from eventbus import Subscription
 from fastapi import FastAPI
 
-from agent_runtime import SERVICE, api, handlers, operator_replies
+from agent_runtime import SERVICE, agent_settings_api, api, handlers, operator_replies
+from agent_runtime.agent_settings import CompanySettings
 from agent_runtime.handlers import Agent, Clock
 from agent_runtime.knowledge import Library
 from agent_runtime.leads import Leads
@@ -75,7 +76,7 @@ def create_app(
                 settings=settings,
                 clock=clock,
                 llm=llm,
-                knowledge=Library(settings.knowledge_dir),
+                knowledge=CompanySettings(bus, Library(settings.knowledge_dir), ttl=settings.settings_ttl),
             )
             app.state.ports = Ports(settings=settings, bus=bus, leads=leads, store=store, agent=agent)
             subscriptions = [
@@ -102,5 +103,6 @@ def create_app(
     app = FastAPI(title=SERVICE, lifespan=lifespan, **servicekit.docs_options(settings))
     app.include_router(api.router)
     app.include_router(operator_replies.router)
+    app.include_router(agent_settings_api.router)
     servicekit.install(app, service=SERVICE, max_body_bytes=settings.max_body_bytes, settings=settings)
     return app

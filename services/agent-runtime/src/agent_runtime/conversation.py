@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent_runtime import answers, replies
+from agent_runtime import answers, hours, replies
 from agent_runtime.knowledge import EMPTY, Knowledge
 from agent_runtime.qualification import Assessment, Rules, assess
 from agent_runtime.readings import SLOT_ORDER, Extraction, Reading, SlotName, Slots
@@ -46,6 +46,8 @@ class Conversation(BaseModel):
     name: str | None = None
     #: Questions the agent could not answer from the company's knowledge: for the salesperson.
     notes: tuple[str, ...] = ()
+    #: The local day the lead was last told the team is out of hours (said once a day, not every message).
+    out_of_hours_told: dt.date | None = None
 
 
 @dataclass(frozen=True)
@@ -70,8 +72,10 @@ def advance(
     knowledge: Knowledge = EMPTY,
     today: dt.date | None = None,
     profile_name: str | None = None,
+    now: dt.datetime | None = None,
 ) -> Turn:
-    """The conversation after one text message, and what to answer."""
+    """The conversation after one text message, and what to answer; ``now`` is the company's local time (the
+    business hours are checked against it; None: not checked)."""
     first = conversation.version == 0
     version = conversation.version + 1
     name = found.name or conversation.name or profile_name
@@ -83,9 +87,13 @@ def advance(
     if affirmed is not None:
         heard = heard.merged(affirmed)
     slots = before.merged(heard)
-    if found.handoff:
-        state = conversation.model_copy(update={"version": version, "slots": slots, "name": name})
-        return Turn(state, [voice.say("handoff")], handoff=True)
+    closed = _out_of_hours(conversation, knowledge, now, voice)
+    told = now.date() if closed and now is not None else conversation.out_of_hours_told
+    if found.handoff or _asks_for_person(found, knowledge):
+        state = conversation.model_copy(
+            update={"version": version, "slots": slots, "name": name, "out_of_hours_told": told}
+        )
+        return Turn(state, [voice.say("handoff"), *([closed] if closed else [])], handoff=True)
     if pending is None:
         # A new reading to check: one at a time, the first that the message did not also state plainly.
         fresh = [r for r in found.unsure if not heard.has(r.slot)]
@@ -103,6 +111,8 @@ def advance(
     paragraphs: list[str] = []
     if first:
         paragraphs.append(voice.say("greeting"))
+    if closed:
+        paragraphs.append(closed)
     notes = list(conversation.notes)
     for question in found.questions:
         reply = answers.answer(question, knowledge, slots, voice, today=today or dt.date.min)
@@ -124,6 +134,7 @@ def advance(
         "month_hint": month_hint,
         "name": name,
         "notes": tuple(notes),
+        "out_of_hours_told": told,
     }
     attempts = dict(conversation.attempts)
     qualification = None
@@ -222,9 +233,9 @@ def _check(reading: Reading, asks: int, voice: Voice, today: dt.date | None) -> 
     if reading.slot == "date":
         if values.date is None:
             return voice.say("past_date") if reading.reason == "past" else replies.ask("date", asks)
-        if reading.reason == "weekday":
+        if reading.reason in {"weekday", "weekday_off"}:
             return voice.say(
-                "check_weekday",
+                "check_weekday" if reading.reason == "weekday" else "check_weekday_off",
                 asks,
                 on_weekday=("num " if values.date.weekday() >= 5 else "numa ")
                 + replies.WEEKDAY_NAMES[values.date.weekday()],
@@ -260,8 +271,32 @@ def _rules(rules: Rules, knowledge: Knowledge) -> Rules:
         knowledge.approximate_ok if knowledge.approximate_ok is not None else rules.approximate_ok
     )
     return Rules(
-        required=required, min_budget_per_guest=rules.min_budget_per_guest, approximate_ok=approximate_ok
+        required=required,
+        min_budget_per_guest=rules.min_budget_per_guest,
+        approximate_ok=approximate_ok,
+        min_score=knowledge.min_score if knowledge.min_score is not None else rules.min_score,
     )
+
+
+def _asks_for_person(found: Extraction, knowledge: Knowledge) -> bool:
+    """One of the company's handoff keywords, as a whole word or phrase of the message."""
+    if not knowledge.handoff_keywords:
+        return False
+    said = f" {' '.join(found.folded.split())} "
+    return any(f" {keyword} " in said for keyword in knowledge.handoff_keywords)
+
+
+def _out_of_hours(
+    conversation: Conversation, knowledge: Knowledge, now: dt.datetime | None, voice: Voice
+) -> str:
+    """What to say about the team being away, once a local day; "" within hours, without hours or said today."""
+    if now is None or not knowledge.business_hours or conversation.out_of_hours_told == now.date():
+        return ""
+    if hours.is_open(knowledge.business_hours, now):
+        return ""
+    if knowledge.out_of_hours_reply:
+        return knowledge.out_of_hours_reply
+    return voice.say("out_of_hours", hours=hours.describe(knowledge.business_hours))
 
 
 def _value(slots: Slots, slot: SlotName) -> object:

@@ -13,13 +13,17 @@ today ("sábado" said on a Saturday is next week's), and ``da semana que vem`` t
 from __future__ import annotations
 
 import calendar
+import difflib
 import re
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
-from agent_runtime.vocabulary import GUEST_NOUNS, MONTHS, WEEKDAYS
+from agent_runtime.vocabulary import GUEST_NOUNS, MONTH_ABBREVIATIONS, MONTHS, WEEKDAYS
 
 _MONTH = "|".join(sorted(MONTHS, key=len, reverse=True))
+# After a day number only: "6 jun", "17 abr", "1 set" ("set" or "mar" alone are other words).
+_MONTH_OR_SHORT = "|".join(sorted({*MONTHS, *MONTH_ABBREVIATIONS}, key=len, reverse=True))
+_MONTH_NUMBER = MONTHS | MONTH_ABBREVIATIONS
 _WEEKDAY = "|".join(WEEKDAYS)
 
 
@@ -33,17 +37,18 @@ class DateFound:
     month: tuple[int, int] | None = None  # (year, month) when only the month was given
     past: bool = False
     #: Why ``value`` is a guess to ask back rather than record: ``typo`` (a misspelt month, "12 d junho"),
-    #: ``weekday`` (the weekday said does not fall on that day: ``value`` is the next day that matches both),
+    #: ``weekday`` (the weekday said does not fall on "dia 7": ``value`` is the next 7th on that weekday),
+    #: ``weekday_off`` (nor on the day and month said: ``value`` is that date, its own weekday named),
     #: ``past`` (that day already went by this month or year: ``value`` is the next one). None: as said.
     doubt: str | None = None
     #: The date is the weekday's own ("sábado que vem"): nothing to check it against.
     said_weekday: bool = False
-    #: "12/03", "12 de março": a weekday that does not match moves the year, not the month.
+    #: "12/03", "12 de março": the month was said, so a weekday that does not match is the lead's slip.
     month_said: bool = False
 
 
 _DAY_MONTH_NAME = re.compile(
-    rf"\b(?:dia\s+)?(\d{{1,2}})\s?(?:o|a)?\s?(?:(de|d|del|do|di)\s)?({_MONTH})\b(?:\s(?:de\s)?(\d{{4}}))?"
+    rf"\b(?:dia\s+)?(\d{{1,2}})\s?(?:o|a)?\s?(?:(de|d|del|do|di)\s)?({_MONTH_OR_SHORT})\b(?:\s(?:de\s)?(\d{{4}}))?"
 )
 # "10.5 mil", "10-12 pessoas" and "r$ 10.5" are amounts and ranges, not days.
 _NUMERIC = re.compile(
@@ -61,7 +66,10 @@ _MONTH_ONLY = re.compile(rf"\b(?:mes de\s+)?({_MONTH})\b(?:\s+(?:de\s+)?(\d{{4}}
 #: A day and month without a year that went by at most this long ago ("10/12" on the 16th) is asked back, not
 #: moved to next year: likely a slip. Older ones ("16 de outubro" in December) plainly mean next year.
 _RECENT_DAYS = 31
-_BARE_DAY = re.compile(r"^\s*(?:dia\s+)?(\d{1,2})\s*$")
+# The day alone, once the month is known: "12", "dia 12", "o dia vai ser 12", "vai ser dia 12".
+_BARE_DAY = re.compile(
+    r"^\s*(?:(?:o\s+)?dia\s+(?:(?:vai ser|sera|e|seria)\s+)?|(?:vai ser|sera|e) (?:(?:o )?dia )?)?(\d{1,2})\s*[.!]?\s*$"
+)
 
 
 def find_date(text: str, today: date, *, month_hint: tuple[int, int] | None = None) -> DateFound | None:
@@ -73,18 +81,25 @@ def find_date(text: str, today: date, *, month_hint: tuple[int, int] | None = No
     if found is None or found.value is None or found.said_weekday:
         return found
     if (w := _WEEKDAY_RE.search(text)) is not None and WEEKDAYS[w.group(2)] != found.value.weekday():
+        if found.month_said:
+            # "sábado, 20 de novembro" when that is a Friday: the day and month said are likelier right than a
+            # year further off where they fall on a Saturday; asked back as said, naming its real weekday.
+            return replace(found, doubt="weekday_off")
         # "sábado dia 7" when the 7th is a Wednesday: the next 7th that is a Saturday, asked back.
-        value = _next_matching(found.value, WEEKDAYS[w.group(2)], yearly=found.month_said)
+        value = _next_matching(found.value, WEEKDAYS[w.group(2)], yearly=False)
         return replace(found, value=value, doubt="weekday")
     return found
 
 
 def _find(text: str, today: date, month_hint: tuple[int, int] | None) -> DateFound | None:
     if m := _DAY_MONTH_NAME.search(text):
-        found = _resolve(m, today, int(m.group(1)), MONTHS[m.group(3)], m.group(4))
+        found = _resolve(m, today, int(m.group(1)), _MONTH_NUMBER[m.group(3)], m.group(4))
         if found is not None and m.group(2) not in {None, "de", "do"} and found.doubt is None:
             found = replace(found, doubt="typo")  # "12 d junho": a slip, most likely of "de"; asked back
         return replace(found, month_said=True) if found is not None else None
+    if (m := _DAY_OF_WORD.search(text)) and (month := _misspelt_month(m.group(2))) is not None:
+        found = _resolve(m, today, int(m.group(1)), month, None)  # "3 de jnho": too short for the typo fixer
+        return replace(found, doubt=found.doubt or "typo", month_said=True) if found is not None else None
     for m in _NUMERIC.finditer(text):
         day, month = int(m.group(1)), int(m.group(2))
         if 1 <= day <= 31 and 1 <= month <= 12:
@@ -126,6 +141,18 @@ def _find(text: str, today: date, month_hint: tuple[int, int] | None) -> DateFou
     if month_hint is not None and (m := _BARE_DAY.match(text)):
         return _day_of_month(m, today, int(m.group(1)), month_hint)
     return None
+
+
+_DAY_OF_WORD = re.compile(r"\b(?:dia\s+)?(\d{1,2})\s+(?:de|d)\s+([a-z]{3,10})\b")
+
+
+def _misspelt_month(word: str) -> int | None:
+    """The month a word a letter or two away from a month's name means ("jnho", "mrco"): a guess, asked back."""
+    close = difflib.get_close_matches(word, _MONTH_WORDS, n=1, cutoff=0.75)
+    return MONTHS[close[0]] if close else None
+
+
+_MONTH_WORDS = tuple(MONTHS)
 
 
 def _resolve(m: re.Match[str], today: date, day: int, month: int, year_text: str | None) -> DateFound | None:

@@ -32,6 +32,7 @@ from eventbus import (
 )
 
 from agent_runtime import SERVICE, human_replies, names, replies
+from agent_runtime.agent_settings import CompanySettings
 from agent_runtime.conversation import Conversation, Turn, advance, media_turn
 from agent_runtime.knowledge import Library
 from agent_runtime.leads import Lead, LeadKey, Leads, reply_address
@@ -58,7 +59,7 @@ class Agent:
     settings: Settings
     clock: Clock
     llm: LanguageModel | None = None
-    knowledge: Library = field(default_factory=lambda: Library(None))
+    knowledge: CompanySettings = field(default_factory=lambda: CompanySettings(None, Library(None)))
 
 
 async def answer_message(event: Envelope[MessageReceived], *, agent: Agent) -> None:
@@ -78,6 +79,7 @@ async def answer_messages(
     That keeps the interpreter on one kind of work at a time and makes no task or future per message
     (docs/bench/agent-runtime.md). A message fails alone: its outcome is its error, and the bus retries it.
     """
+    await agent.knowledge.refresh(event.company_id for event in events)  # the companies' settings, if stale
     batch = _Phases(events, agent)
     try:
         await batch.answer()
@@ -168,9 +170,6 @@ class _Phases:
         thinking: dict[int, Conversation] = {}
         # A person wrote from the business's phone: never answered, maybe a handoff (human_replies.py).
         by_phone = {i for i in states if events[i].payload.from_me}
-        hand_off = await human_replies.handoff_on_human_reply(
-            agent.bus.redis, agent.bus.keys, (events[i].company_id for i in by_phone)
-        )
         for i, state in states.items():
             lead = leads.get(i)
             if lead is None:
@@ -181,7 +180,7 @@ class _Phases:
                     events[i],
                     state.conversation,
                     state.handoff,
-                    hand_off=hand_off[events[i].company_id],
+                    hand_off=agent.knowledge.of(events[i].company_id).handoff_on_human_reply,
                     announced=i in announcing,
                     now=agent.clock(),
                 )
@@ -342,6 +341,7 @@ def _turn(
         knowledge=agent.knowledge.of(event.company_id),
         today=_today(event, agent),
         profile_name=names.from_profile(event.payload.raw.get("push_name")),
+        now=agent.clock().astimezone(agent.settings.zone(event.company_id)),
     )
 
 

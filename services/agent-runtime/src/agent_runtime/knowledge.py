@@ -2,9 +2,10 @@
 the slots it requires to qualify a lead, and its own wording of the agent's replies.
 
 One JSON file per company, ``<AGENT_KNOWLEDGE_DIR>/<company_id>.json`` (the format is ``Knowledge`` below;
-docs: the service README). Until the operators' settings hold it, the file is the source; a company without
-one gets honest deferrals ("vou confirmar com a equipe") and a note for the salesperson. Files are read once
-per process and company (a change needs a restart); a file that does not validate is logged and ignored.
+docs: the service README), is the seed: the company's agent settings (``agent_settings.py``, set through the
+admin API and kept in Redis) replace it once an operator saves them. A company with neither gets honest
+deferrals ("vou confirmar com a equipe") and a note for the salesperson. Files are read once per process and
+company; a file that does not validate is logged and ignored.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 import structlog
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from agent_runtime.hours import OpeningHours
 from agent_runtime.vocabulary import fold
 
 log = structlog.get_logger("agent_runtime.knowledge")
@@ -51,6 +53,17 @@ class Knowledge(BaseModel):
     approximate_ok: bool | None = None
     #: Replies in the company's words: template name → text (``replies.TEMPLATES`` lists the names).
     templates: dict[str, str | list[str]] = Field(default_factory=dict)
+    #: When the team answers (the company's time zone); none means always. Out of them the agent still talks,
+    #: and says once a day when a person will (``out_of_hours_reply``, or a sentence built from the hours).
+    business_hours: tuple[OpeningHours, ...] = Field((), max_length=14)
+    out_of_hours_reply: str | None = Field(None, max_length=500)
+    #: The score (``qualification.assess``) a lead needs besides the required slots; None: no floor.
+    min_score: float | None = Field(None, ge=0, le=1)
+    #: Words that hand the lead to a person when a message contains them, besides the agent's own
+    #: ("atendente", "falar com uma pessoa"…); kept folded (lower case, no accents).
+    handoff_keywords: tuple[str, ...] = Field((), max_length=30)
+    #: A person answering the lead from the phone hands the lead off (the agent stops answering).
+    handoff_on_human_reply: bool = True
 
     def price_for(self, event_type: str | None) -> Price | None:
         rows = {row.event_type: row for row in self.prices}

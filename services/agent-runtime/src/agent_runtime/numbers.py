@@ -60,8 +60,8 @@ def _run(text: str, words: list[re.Match[str]], start: int) -> int:
             break  # punctuation between two words ends the run: "cem, duzentos" are two numbers
         nxt = words[i + 1].group(0) if i + 1 < len(words) else ""
         if word in _WORDS or word == "mil":
-            if word in _ARTICLES and nxt != "mil":
-                break
+            if word in _ARTICLES and nxt != "mil" and not _after_and_tens(words, i, start):
+                break  # "um casamento"; but "vinte e um" is 21
             if word == "mil" and i == start and _after_digit(text, words[i].start()):
                 break  # "15 mil", "1,5 mil": digits already, the multiplier stays for the money rules
             i += 1
@@ -71,6 +71,11 @@ def _run(text: str, words: list[re.Match[str]], start: int) -> int:
         else:
             break
     return end
+
+
+def _after_and_tens(words: list[re.Match[str]], i: int, start: int) -> bool:
+    """Is ``words[i]`` the "um" of "vinte e um", "cento e um" (a number word, "e", then it, in the run)?"""
+    return i - 2 >= start and words[i - 1].group(0) == "e" and words[i - 2].group(0) in TENS | HUNDREDS
 
 
 def _after_digit(text: str, at: int) -> bool:

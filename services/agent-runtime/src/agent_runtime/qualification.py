@@ -23,6 +23,8 @@ class Rules:
     min_budget_per_guest: float = 50.0
     #: Whether an estimate ("uns 100", "entre 10 e 12 mil") meets a criterion (``AGENT_QUALIFY_APPROXIMATE``).
     approximate_ok: bool = True
+    #: The score a lead needs besides the required criteria (a company's ``score_threshold``).
+    min_score: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,7 @@ def assess(slots: Slots, rules: Rules) -> Assessment:
     qualifies = all(c in firm for c in rules.required) and plausible is not False
     if "budget" in rules.required and "guests" in rules.required:
         qualifies = qualifies and plausible is True
+    qualifies = qualifies and round(min(1.0, score), 2) >= rules.min_score
     return Assessment(met=met, plausible=plausible, score=round(min(1.0, score), 2), qualifies=qualifies)
 
 

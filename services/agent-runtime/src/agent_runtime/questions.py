@@ -44,6 +44,7 @@ _OPENERS = (
     r"qual|quais|quanto|quantos|quantas|qto|qts|qnto|onde|como|quando|voces|vcs|vc|voce|tem|teria|tens|sera"
     r"|da pra|da para|aceitam|aceita|fazem|faz|atendem|atende|podem|pode|pra que|por que|porque|existe|isso e"
     r"|ta|esta|estao|posso|consigo|gostaria de saber|queria saber|quero saber"
+    r"|o que|oq|oque|que horas|ate que horas|a que horas|ate quando|quem"
 )
 _STRONG = re.compile(
     r"\b(?:qual (?:o|a|e|seria|fica)|quais (?:sao|as|os)|quanto (?:custa|fica|sai|e|seria|cobram|voces cobram)"
@@ -57,20 +58,41 @@ _OPENER = re.compile(rf"\b(?:{_OPENERS})\b")
 _TOPIC_WORDS: tuple[tuple[Topic, str], ...] = (
         ("robot", r"robo|robos|bot|ia|inteligencia artificial|maquina|automatic[oa]|pessoa de verdade|gente de verdade"
          r"|humano|humana|uma pessoa|e gente"),
-        ("scam", r"golpe|golpes|confiavel|confiaveis|seguro|fraude|verdade isso|cnpj|empresa seria|real"),
+        ("scam", r"golpe|golpes|confiavel|confiaveis|seguro|fraude|verdade isso|cnpj|empresa seria|real|furada"
+         r"|pegadinha|enganacao|existem|existe mesmo|empresa de verdade|reclame aqui"),
+        # What a clause is plainly about, before the words it shares with other topics ("a bebida tá inclusa no
+        # valor?" is about what is included, "o que vcs servem de entrada?" about the menu, not a down payment).
+        ("included", r"inclus[oa]s?|inclui|incluem|incluid[oa]s?|vem junto|ja vem|levam|fornecem"),
+        ("menu", r"servem|servir|cardapios?|menu"),
         ("availability", r"disponivel|disponiveis|disponibilidade|livre|vaga|vagas|agenda|data|datas|ocupad[oa]"),
-        ("payment", r"pagamento|pagar|parcela|parcelas|parcelar|parcelamento|pix|cartao|boleto|entrada|sinal"
+        ("payment", r"pagamento|pagar|parcela|parcelas|parcelar|parcelamento|parcelad[oa]|pix|cartao|boleto|entrada"
+         r"|sinal|transferencia|deposito|ted"
          r"|forma de pagamento|formas de pagamento|a vista"),
+        ("cities", r"deslocamento|taxa de viagem|vao ate|vem ate|viajam|atendem (?:em|na|no|a|fora)"
+         r"|fazem (?:evento|festa)s? em"),
+        ("price", r"valor|valores|preco|precos|custa|custam|custo|cobram|cobra|orcamento minimo|promocao|promocoes"
+         r"|desconto|descontos|por cabeca|faixa de preco"),
         ("included", r"incluso|inclusos|inclusa|inclui|incluem|incluido|incluida|o que vem|que vem no|o que tem no"
-         r"|garcom|garcons|bebida|bebidas|decoracao|servico|servicos|pacote|pacotes"),
-        ("menu", r"cardapio|cardapios|menu|comida|comidas|pratos|prato|salgado|salgados|doces|bolo|opcoes de buffet"),
-        ("price", r"valor|valores|preco|precos|custa|custo|cobram|quanto|qto|qnto|tabela|orcamento|sai por|fica"),
-        ("address", r"endereco|localizacao|onde fica|onde voces ficam|onde e o espaco|onde e a empresa|onde estao"),
-        ("hours", r"horario|horarios|que horas|abrem|funcionamento|funcionam|expediente"),
+         r"|garcom|garcons|bebida|bebidas|decoracao|servico|servicos|pacote|pacotes|mesas|cadeiras|louca|toalhas"),
+        ("menu", r"cardapio|cardapios|menu|comida|comidas|pratos|prato|salgado|salgados|doces|bolo|opcoes de buffet"
+         r"|churrasco|vegetariana|vegetariano|vegetarianas|vegana|vegano|veganos|sem gluten|jantar|almoco|coquetel"
+         r"|finger food|massas|sobremesa|sobremesas|servem"),
+        ("hours", r"horario|horarios|que horas|abrem|abre|funcionamento|funcionam|expediente|ate quando"),
+        ("price", r"quanto|qto|qnto|tabela|orcamento|sai por"),
+        ("address", r"endereco|localizacao|onde fica|fica onde|onde voces ficam|ficam onde|onde e o espaco"
+         r"|onde e a empresa|onde estao|loja fisica|bairro|onde|espaco de voces|ficam perto|perto d[oa]|centro"),
         ("cities", r"atendem|atende|atendimento em|vao ate|vem ate|fazem em|faz em|regiao|deslocamento|viajam|viagem"
          r"|trabalham em|cidade|cidades"),
 )  # fmt: skip
 _TOPICS = tuple((topic, re.compile(rf"\b(?:{words})\b")) for topic, words in _TOPIC_WORDS)
+
+
+# A request said as a bare noun, without "?" ("preço pfv", "cardápio por favor"): the whole sentence, when short.
+_NOUN_ASK = re.compile(
+    r"^\s*(?:e\s+)?(?:o |a |os |as )?(?:preco|precos|valor|valores|cardapio|cardapios|menu|endereco|localizacao"
+    r"|horario|horarios|formas? de pagamento|tabela(?: de precos?)?)(?:\s+(?:pfv|pf|por favor|pls|ai|por gentileza))?"
+    r"\s*[.!]*\s*$"
+)
 
 
 def find(text: str) -> list[Asked]:
@@ -81,15 +103,24 @@ def find(text: str) -> list[Asked]:
         asks = "?" in body
         opener = _OPENER.search(body) if asks else _STRONG.search(body)
         if opener is None:
-            if not asks:
+            if not asks and not _NOUN_ASK.match(body):
                 continue
-            start = body.rfind(",", 0, body.index("?")) + 1  # "casamento, 100 pessoas?": the last part
+            start = (
+                body.rfind(",", 0, body.index("?")) + 1 if asks else 0
+            )  # "casamento, 100 pessoas?": the end
         else:
             start = opener.start()
         clause = body[start:].strip()
         if not clause.strip(" ?"):
             continue
-        found.append(Asked(_topic(clause), sentence.start() + start, sentence.end(), clause))
+        topic = _topic(clause)
+        if topic == "other" and start > 0:
+            # "a agenda de junho tá aberta?": the subject before the opener says what is asked; the statement
+            # stays out when a comma ends it ("casamento dia 12, tem como?").
+            wider = body.rfind(",", 0, start) + 1
+            if (widened := _topic(body[wider:])) != "other":
+                topic, start, clause = widened, wider, body[wider:].strip()
+        found.append(Asked(topic, sentence.start() + start, sentence.end(), clause))
     return found
 
 

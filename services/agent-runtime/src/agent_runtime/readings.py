@@ -81,7 +81,7 @@ class Reading(BaseModel):
 
     slot: SlotName
     values: Slots
-    reason: Literal["typo", "weekday", "past", "partial", "question", "model"]
+    reason: Literal["typo", "weekday", "weekday_off", "past", "partial", "question", "model"]
     missing: str | None = None
 
 
@@ -112,3 +112,5 @@ class Extraction:
     questions: tuple[Question, ...] = ()
     affirm: bool | None = None  # "sim"/"isso" (True) or "não" (False) at the start of the message
     name: str | None = None
+    #: The message folded (lower case, no accents): what a company's handoff keywords are looked for in.
+    folded: str = ""

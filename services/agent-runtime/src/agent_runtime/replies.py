@@ -219,11 +219,19 @@ TEMPLATES: dict[str, str | tuple[str, ...]] = {
         "Seria {date}? É a próxima vez que o dia {day} cai {on_weekday}.",
         "Só para confirmar: seria {date}?",
     ),
+    # The day and month as said, on another weekday than the lead named ("sábado, 20 de novembro", a Friday).
+    "check_weekday_off": (
+        "Seria {date} mesmo? O dia {day} cai {on_weekday}.",
+        "Só para confirmar: seria {date}?",
+    ),
     "check_partial": (
         "E {missing}, {how_many} vão ser, mais ou menos, além dos {part}?",
         "Para eu somar certinho: {how_many} são {missing}, além dos {part}?",
     ),
     "check_city": ("O evento seria em {city}?", "Só para confirmar: o evento vai ser em {city}?"),
+    "out_of_hours": (
+        "Nossa equipe atende {hours}: assim que voltar, um consultor fala com você. Enquanto isso, sigo por aqui!"
+    ),
     "ask_again": "Sem problema! {question}",
     "declined": "Sem problema, {slot} fica em aberto por enquanto.",
     "gave_up": "Tudo bem, {slot} a gente vê depois com o consultor.",

@@ -46,6 +46,9 @@ class Settings(ServiceSettings):
     qualify_approximate: bool = True
     #: A directory of ``<company_id>.json`` files: what the agent may answer per company (``knowledge.py``).
     knowledge_dir: Path | None = None
+    #: Seconds a company's agent settings (``agent_settings.py``) are used before they are read again: how long
+    #: a save through the admin API takes to reach the other replicas (the replica that took it, at once).
+    settings_ttl: float = Field(5.0, ge=0, le=300)
     #: Messages (of different leads) in flight per process: ``concurrency / max_batch`` batches at once. Handlers
     #: mostly wait on Redis, and more at once means fuller round trips and one batch thinking while another
     #: waits: with 1,000 conversations, 512 handled 0.59–0.60× the no-op's rate against 0.53× at 256 (1,024:

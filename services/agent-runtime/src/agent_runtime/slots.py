@@ -24,7 +24,8 @@ from agent_runtime.vocabulary import (
     EVENT_TYPES,
     GUEST_NOUNS,
     MONTHS,
-    normalize_noting,
+    fold,
+    normalize_folded,
 )
 
 _HANDOFF = re.compile(
@@ -84,7 +85,8 @@ def extract(text: str, *, today: dt.date, expecting: SlotName | None = None,
             month_hint: tuple[int, int] | None = None, limit: int | None = MAX_INPUT_CHARS) -> Extraction:  # fmt: skip
     """Everything one message says (its first ``limit`` characters); ``today`` is the company's local date."""
     text = text[:limit]
-    normalized, fixed = normalize_noting(text)
+    folded = fold(text)
+    normalized, fixed = normalize_folded(folded)
     t = spell_out(normalized)
     found: dict[str, object] = {}
     unsure: list[Reading] = []
@@ -124,7 +126,9 @@ def extract(text: str, *, today: dt.date, expecting: SlotName | None = None,
     approximate: list[SlotName] = []
     t = _guests(t, found, expecting, approximate, unsure)
     t = _budget(t, found, expecting, approximate)
-    locate(text, t, found, expecting)
+    # A message that asked something answers the slot asked for only in words that name it ("em Campinas"):
+    # what is left of "o que tá incluso?" is not a place.
+    locate(text, t, found, None if asked else expecting)
 
     declined = None
     if (m := _DECLINED.search(t)) is not None:
@@ -145,6 +149,7 @@ def extract(text: str, *, today: dt.date, expecting: SlotName | None = None,
         questions=tuple(asked),
         affirm=affirm,
         name=names.said(text),
+        folded=folded,
     )
 
 

@@ -31,7 +31,7 @@ SCOPES = (
     "metrics:read",
     "events:read",
     "ops:admin",
-    # A company's own administration: its API keys, instances and Conversions API settings (/v1/admin).
+    # A company's own administration: its API keys, instances, Conversions API and agent settings (/v1/admin).
     "admin",
     # Platform-wide views (consumer groups of every company): for the platform's operators, not a company's.
     "platform:admin",

@@ -36,6 +36,7 @@ from backoffice_api.routes import (
     admin,
     admin_capi,
     admin_keys,
+    agent_settings,
     contract_actions,
     contracts,
     conversions,
@@ -160,6 +161,7 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
         admin_capi,
     ):
         app.include_router(module.router)
+    app.include_router(agent_settings.router)
     app.mount("/console", console_app(), name="console")
     servicekit.install(app, service=SERVICE, max_body_bytes=settings.max_body_bytes, settings=settings)
     app.add_exception_handler(InvalidParameter, _invalid_parameter)

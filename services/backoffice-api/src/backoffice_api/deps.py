@@ -93,6 +93,8 @@ InstancesWrite = Annotated[ApiKey, Depends(requires("instances:write"))]
 MetricsRead = Annotated[ApiKey, Depends(requires("metrics:read"))]
 EventsRead = Annotated[ApiKey, Depends(requires("events:read"))]
 OpsAdmin = Annotated[ApiKey, Depends(requires("ops:admin"))]
+#: A company's administration (its agent settings): a scope of its own (issue #24, item 5).
+Admin = Annotated[ApiKey, Depends(requires("admin"))]
 #: The platform's own operators: views across every company (consumer groups, every company's dead letters).
 PLATFORM_SCOPE = "platform:admin"
 PlatformAdmin = Annotated[ApiKey, Depends(requires(PLATFORM_SCOPE))]

@@ -1,6 +1,6 @@
 """agent-runtime's admin API: the human-handoff flag of a lead, which agent-runtime owns (while it is set,
-the agent stops answering that lead), and an operator's reply, which agent-runtime publishes as
-``message.sent`` (the channel's producer)."""
+the agent stops answering that lead), an operator's reply, which agent-runtime publishes as ``message.sent``
+(the channel's producer), and a company's agent settings, which it owns too."""
 
 from __future__ import annotations
 
@@ -103,6 +103,37 @@ class AgentAdminClient:
                 return None
             raise
         return _json(response)
+
+    async def agent_settings(self, company_id: str) -> dict[str, Any]:
+        """The company's agent settings as in effect (``settings``, ``source``, ``updated_at``…)."""
+
+        async def attempt() -> httpx.Response:
+            return await upstream.call(
+                self._http,
+                "GET",
+                f"/v1/companies/{segment(company_id)}/agent-settings",
+                api=API,
+                headers=self._headers(),
+            )
+
+        return _json(await upstream.with_retries(attempt, attempts=3, initial=0.1, maximum=1.0))
+
+    async def put_agent_settings(
+        self, company_id: str, settings: dict[str, Any], *, updated_by: str
+    ) -> dict[str, Any]:
+        """Replace them whole: idempotent, so retried."""
+
+        async def attempt() -> httpx.Response:
+            return await upstream.call(
+                self._http,
+                "PUT",
+                f"/v1/companies/{segment(company_id)}/agent-settings",
+                api=API,
+                json={"settings": settings, "updated_by": updated_by},
+                headers=self._headers(),
+            )
+
+        return _json(await upstream.with_retries(attempt, attempts=3, initial=0.1, maximum=1.0))
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:
