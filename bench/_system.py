@@ -190,7 +190,8 @@ def _wait_seeded(system: System, log: Path) -> None:
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
         if system.process.poll() is not None:
-            raise RuntimeError(f"wolfgang up exited with {system.process.returncode}; see {log}")
+            tail = log.read_text(errors="replace").splitlines()[-20:]
+            raise RuntimeError(f"wolfgang up exited with {system.process.returncode}:\n" + "\n".join(tail))
         if b"webhook secret" in log.read_bytes() and (system.data_dir / "system.json").exists():
             return
         time.sleep(0.5)

@@ -23,7 +23,6 @@ import argparse
 import os
 import re
 import sys
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -55,13 +54,15 @@ def families(r: redis.Redis, samples: int) -> dict[str, dict[str, float]]:
     out = {}
     for fam, keys in names.items():
         picked = keys[:samples]
-        sizes = []
+        sizes, ttls = [], []
         for key in picked:
             kind = r.type(key).decode()
             size = r.memory_usage(key, samples=0 if kind == "stream" else 5)
             sizes.append(int(size or 0))
+            ttls.append(int(r.pttl(key)))
         mean = sum(sizes) / len(sizes) if sizes else 0.0
-        out[fam] = {"keys": float(len(keys)), "bytes": mean * len(keys)}
+        ttl = max(ttls) / 1000 if ttls and min(ttls) >= 0 else -1.0  # -1: no TTL on some key
+        out[fam] = {"keys": float(len(keys)), "bytes": mean * len(keys), "ttl": ttl}
     return out
 
 
@@ -71,12 +72,16 @@ def snapshot(system: _system.System, r: redis.Redis) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--minutes", type=float, default=3.0)
     parser.add_argument("--window", type=float, default=30.0, help="seconds per window")
     parser.add_argument("--rate", type=float, default=20.0, help="turns per second")
     parser.add_argument("--gap", type=float, default=2.0, help="seconds between two messages of one lead")
-    parser.add_argument("--remembered-leads", type=int, default=256, help="AGENT_REMEMBERED_LEADS for the run")
+    parser.add_argument(
+        "--remembered-leads", type=int, default=256, help="AGENT_REMEMBERED_LEADS for the run"
+    )
     parser.add_argument("--samples", type=int, default=200, help="keys sampled with MEMORY USAGE per family")
     parser.add_argument("--plateau", type=float, default=2.0, help="MB over the last third: a plateau")
     parser.add_argument("--markdown", action="store_true")
@@ -140,7 +145,9 @@ def tables(
     )
     for name in names:
         series = [row["rss"].get(name, 0) / 1e6 for row in rows]
-        growth = series[-1] - series[-1 - third] if len(series) > third else series[-1] - start["rss"][name] / 1e6
+        growth = (
+            series[-1] - series[-1 - third] if len(series) > third else series[-1] - start["rss"][name] / 1e6
+        )
         rss.rows.append(
             [
                 name,
@@ -152,7 +159,7 @@ def tables(
         )
     fam = Table(
         f"Redis per message by key family ({messages:,} messages; MEMORY USAGE, up to {args.samples} keys sampled)",
-        ["family", "keys", "keys per msg", "B per msg"],
+        ["family", "keys", "keys per msg", "B per msg", "TTL"],
     )
     total_b = total_k = 0.0
     for name in sorted(fam1, key=lambda f: -(fam1[f]["bytes"] - fam0.get(f, {}).get("bytes", 0.0))):
@@ -161,10 +168,24 @@ def tables(
         total_b += d_bytes
         total_k += d_keys
         fam.rows.append(
-            [name, f"{fam1[name]['keys']:,.0f}", f"{d_keys / messages:.2f}", f"{d_bytes / messages:,.0f}"]
+            [
+                name,
+                f"{fam1[name]['keys']:,.0f}",
+                f"{d_keys / messages:.2f}",
+                f"{d_bytes / messages:,.0f}",
+                _ttl(fam1[name]["ttl"]),
+            ]
         )
-    fam.rows.append(["all", "", f"{total_k / messages:.2f}", f"{total_b / messages:,.0f}"])
+    fam.rows.append(["all", "", f"{total_k / messages:.2f}", f"{total_b / messages:,.0f}", ""])
     return [win, rss, fam]
+
+
+def _ttl(seconds: float) -> str:
+    if seconds < 0:
+        return "none"
+    if seconds >= 86_400:
+        return f"{seconds / 86_400:.1f} d"
+    return f"{seconds / 3600:.1f} h"
 
 
 if __name__ == "__main__":
