@@ -13,8 +13,8 @@ key count: bytes and keys per message are the growth from before the first windo
 A process has reached its plateau when its RSS grows by less than ``--plateau`` MB over the last third of
 the windows (Redis is expected to grow: it holds 8 days). agent-runtime keeps ``AGENT_REMEMBERED_LEADS`` leads
 in memory (4,096 by default: ~20 minutes of new leads at 20 turns/s): the short default run sets it to
-``--remembered-leads`` 256 so that the cache fills in the first windows, and says so. fake Evolution keeps every send it received
-(by design: tests read them) and grows; it is not part of the product.
+``--remembered-leads`` 256 so that the cache fills in the first windows, and says so. fake Evolution keeps
+every send it received (by design: tests read them) and grows; it is not part of the product.
 """
 
 from __future__ import annotations
