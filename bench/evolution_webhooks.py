@@ -123,16 +123,26 @@ def start_target(kind: str, port: int, redis_url: str, workdir: Path) -> subproc
 # -- workload -----------------------------------------------------------------------------------------------
 
 
-def webhook(run: str, n: int) -> bytes:
-    """Sample 1 of shared/reference/evolution-api.md, with a message id of its own."""
+def webhook(
+    run: str,
+    n: int,
+    *,
+    instance: str = INSTANCE,
+    secret: str = SECRET,
+    number: str = "5511987654321",
+    text: str = "Oi! Quero saber o valor do plano anual.",
+    path: str = PATH,
+) -> bytes:
+    """Sample 1 of shared/reference/evolution-api.md, with a message id of its own (the whole HTTP request;
+    ``bench/_system.py`` sends a lead's conversation with it)."""
     envelope = {
         "event": "messages.upsert",
-        "instance": INSTANCE,
+        "instance": instance,
         "data": {
-            "key": {"remoteJid": "5511987654321@s.whatsapp.net", "fromMe": False, "id": f"BENCH{run}{n:09d}"},
+            "key": {"remoteJid": f"{number}@s.whatsapp.net", "fromMe": False, "id": f"BENCH{run}{n:09d}"},
             "pushName": "Maria Souza",
             "status": "DELIVERY_ACK",
-            "message": {"conversation": "Oi! Quero saber o valor do plano anual."},
+            "message": {"conversation": text},
             "messageType": "conversation",
             "messageTimestamp": 1761057639,
             "instanceId": "b0c3f9e8-d813-4d77-b341-0bea1e1210a3",
@@ -146,8 +156,8 @@ def webhook(run: str, n: int) -> bytes:
     }
     body = json.dumps(envelope, separators=(",", ":"), ensure_ascii=False).encode()
     head = (
-        f"POST {PATH} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
-        f"x-shared-secret: {SECRET}\r\nContent-Length: {len(body)}\r\n\r\n"
+        f"POST {path} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
+        f"x-shared-secret: {secret}\r\nContent-Length: {len(body)}\r\n\r\n"
     )
     return head.encode() + body
 
@@ -259,7 +269,14 @@ async def _paced(pool: list[Connection_], bodies: list[bytes], rate: float) -> d
         tasks.append(asyncio.create_task(one(due, body)))
     await asyncio.gather(*tasks)
     achieved = len(bodies) / (time.perf_counter() - t0)
-    return {"latencies": latencies, "statuses": statuses, "achieved": achieved, "requests": len(bodies)}
+    # t0 on CLOCK_MONOTONIC (perf_counter's clock on Linux): another process can tell when request i was due.
+    return {
+        "latencies": latencies,
+        "statuses": statuses,
+        "achieved": achieved,
+        "requests": len(bodies),
+        "t0": t0,
+    }
 
 
 def phase(

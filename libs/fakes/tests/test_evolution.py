@@ -1,3 +1,4 @@
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -69,6 +70,29 @@ async def test_send_text_returns_201_with_a_sent_message_and_key_id(
     assert body["source"] == "web"
     assert body["message"] == {"conversation": "Olá Maria!"}
     assert state.sent[0].request["text"] == "Olá Maria!"
+
+
+async def test_the_sent_list_says_when_each_send_arrived_and_reads_from_an_offset(
+    client: httpx.AsyncClient,
+) -> None:
+    # A benchmark in another process times a turn up to the send: CLOCK_MONOTONIC is one clock per machine.
+    before = time.monotonic()
+    for text in ("primeira", "segunda", "terceira"):
+        response = await client.post(
+            "/message/sendText/vendas-01",
+            headers={"apikey": INSTANCE_KEY},
+            json={"number": "5511987654321", "text": text},
+        )
+        assert response.status_code == 201
+    after = time.monotonic()
+
+    every = (await client.get("/_fake/sent")).json()
+    later = (await client.get("/_fake/sent", params={"offset": 1})).json()
+
+    assert [s["request"]["text"] for s in every] == ["primeira", "segunda", "terceira"]
+    stamps = [s["received_monotonic"] for s in every]
+    assert before <= stamps[0] <= stamps[1] <= stamps[2] <= after
+    assert [s["request"]["text"] for s in later] == ["segunda", "terceira"]
 
 
 async def test_send_text_accepts_the_global_apikey(client: httpx.AsyncClient, state: EvolutionState) -> None:

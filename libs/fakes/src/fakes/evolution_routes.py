@@ -285,9 +285,18 @@ async def add_instance(request: Request) -> dict[str, Any]:
 
 
 @control.get("/_fake/sent")
-async def list_sent(request: Request) -> list[dict[str, Any]]:
+async def list_sent(request: Request, offset: int = 0) -> list[dict[str, Any]]:
+    """What was sent, oldest first; ``offset`` skips that many (a long benchmark reads only what is new)."""
     fake = state_of(request, EvolutionState)
-    return [{"instance": s.instance, "request": s.request, "response": s.response} for s in fake.sent]
+    return [
+        {
+            "instance": s.instance,
+            "request": s.request,
+            "response": s.response,
+            "received_monotonic": s.received_monotonic,
+        }
+        for s in fake.sent[max(0, offset) :]
+    ]
 
 
 @control.post("/_fake/webhooks/send", response_model=None)

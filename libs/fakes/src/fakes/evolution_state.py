@@ -95,6 +95,9 @@ class SentMessage:
     instance: str
     request: dict[str, Any]
     response: dict[str, Any]
+    #: ``time.monotonic()`` when the send was accepted: CLOCK_MONOTONIC is one clock for every process of the
+    #: machine, so a benchmark in another process can time a turn from its webhook to this send.
+    received_monotonic: float = field(default_factory=time.monotonic)
 
 
 @dataclass
