@@ -87,6 +87,16 @@ class LeadsPage(Model):
     next_cursor: str | None
 
 
+class LeadMatch(Lead):
+    #: The name that matched, folded (lower case, no accents): the contact's WhatsApp name or the agent's.
+    matched_name: str
+
+
+class LeadMatches(Model):
+    items: list[LeadMatch]
+    next_cursor: str | None
+
+
 class LeadOwner(Model):
     lead_id: str
     owner: str | None

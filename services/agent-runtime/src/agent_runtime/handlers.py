@@ -397,6 +397,7 @@ def _reply(
                 score=turn.qualification.score,
                 criteria=list(turn.qualification.met),
                 summary=summary(turn.conversation.slots, notes=turn.conversation.notes),
+                lead_name=(turn.conversation.name or "")[:256] or None,
             ),
             source=SERVICE,
             company_id=lead.company_id,

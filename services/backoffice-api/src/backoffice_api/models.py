@@ -145,6 +145,22 @@ class LeadsPage(BaseModel):
     next_cursor: str | None
 
 
+class LeadMatch(LeadPublic):
+    matched_name: str = Field(
+        description="The name that matched, folded (lower case, no accents): the contact's WhatsApp name or "
+        "the one the agent learned",
+        examples=["maria souza"],
+    )
+
+
+class LeadMatches(BaseModel):
+    """Leads whose name starts with the query (or has a word that does), in the order of the matched name."""
+
+    items: list[LeadMatch]
+    #: Pass as ``cursor`` for the next page; null on the last page.
+    next_cursor: str | None
+
+
 class TimelineEntry(BaseModel):
     event_id: str
     type: EventType
