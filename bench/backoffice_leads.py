@@ -14,7 +14,10 @@ Measured per size, in the same run, round-robin:
 * ``healthz`` — ``GET /healthz``: the floor of this stack (uvicorn, FastAPI, the client) with no key, no Redis;
 * ``leads`` — ``GET /v1/leads`` (first page, 50 leads): key lookup + token bucket + one ``ZRANGE BYLEX`` +
   one pipelined ``HGETALL`` per lead + handoff ``HMGET``;
-* ``filtered`` — ``GET /v1/leads?status=qualified&source=ads&created_from=…`` (a combined index).
+* ``filtered`` — ``GET /v1/leads?status=qualified&source=ads&created_from=…`` (a combined index);
+* ``by_name`` — ``GET /v1/leads/search/name?q=mari&limit=20``: one prefix range of the name index (every
+  qualified lead carries a name the agent learned, from a pool of eight, so the matches grow with the size)
+  + the contact → lead ``HMGET`` + the page's documents.
 
 Besides latency, each measurement records the CPU the API process and redis-server spent per request
 (``/proc/<pid>/stat``, ``INFO cpu``): unlike latency on a shared two-core machine, that cost does not depend
@@ -139,6 +142,7 @@ async def seed(redis_url: str, start: int, stop: int) -> float:
     ks = Keyspace(Keys(PREFIX))
     models = ReadModels(redis, ks, marker_ttl=timedelta(days=8))
     sources = ("ads", "organic", "referral", "unknown")
+    names = ("Maria", "Mariana", "João", "Ana Paula", "Carlos", "Marina", "Pedro", "Beatriz Souza")
     began = time.perf_counter()
 
     async def lead(n: int) -> None:
@@ -154,7 +158,13 @@ async def seed(redis_url: str, start: int, stop: int) -> float:
         await models.apply(COMPANY, created.id, projections.lead_created(ks, created))
         if n % 4 == 0:
             qualified = Envelope.new(
-                LeadQualified(lead_id=f"lead_{n:07d}", company_id=COMPANY, score=0.9, criteria=["date"]),
+                LeadQualified(
+                    lead_id=f"lead_{n:07d}",
+                    company_id=COMPANY,
+                    score=0.9,
+                    criteria=["date"],
+                    lead_name=names[(n // 4) % len(names)],
+                ),
                 source="bench",
                 company_id=COMPANY,
                 occurred_at=at + timedelta(minutes=5),
@@ -248,6 +258,7 @@ def run(
         "healthz": "/healthz",
         "leads": "/v1/leads",
         "filtered": f"/v1/leads?status=qualified&source=ads&created_from={since}",
+        "by_name": "/v1/leads/search/name?q=mari&limit=20",
     }
     rows, seeded = [], 0
     for size in sizes:
@@ -313,7 +324,7 @@ def report(rows: list[dict], sizes: list[int], args: argparse.Namespace) -> None
         "|---|---:|---:|---:|",
     ]
     by = {(r["size"], r["name"]): r for r in rows}
-    for name in ("leads", "filtered"):
+    for name in ("leads", "filtered", "by_name"):
         for size in sizes[1:]:
             a, b = by[(sizes[0], name)], by[(size, name)]
             lines.append(

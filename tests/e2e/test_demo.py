@@ -81,7 +81,15 @@ async def test_the_demo_runs_end_to_end_through_real_processes(running) -> None:
     assert outcome.replies >= 3
     # The operator sees on the lead what reached Meta (facebook-capi → conversion.reported → backoffice-api).
     [shown] = [r for r in running.reports if "the operator sees them on the lead" in r]
-    assert shown.endswith(f"{outcome.conversions[0]} sent, QualifiedLead sent, Purchase sent")
+    assert shown.endswith(
+        f"{outcome.conversions[0]} sent, QualifiedLead sent, Purchase sent; on the deal: Purchase sent"
+    )
+    # The operator's part: a reply sent once, a phone message shown, the deal through every stage, the
+    # contract's signers reminded before they signed.
+    assert any("operator's reply" in r and "sent once on WhatsApp" in r for r in running.reports)
+    assert any("typed on the phone shows in the timeline" in r for r in running.reports)
+    assert outcome.stages == ["new", "qualified", "proposal", "contract_sent", "won"]
+    assert outcome.reminded == 2
     api = running.system.url("backoffice-api")
     auth = {"X-API-Key": seed.api_key}
     await eventually(lambda: _lead_status(running, api, auth, outcome.lead_id, "won"), timeout=30)

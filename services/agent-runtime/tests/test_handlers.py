@@ -113,6 +113,16 @@ async def test_summary_reads_like_the_catalogs_example(make_agent):
     )
 
 
+async def test_the_qualification_carries_the_name_the_agent_learned_for_operators_to_search(make_agent):
+    async with make_agent() as agent:
+        await agent.answer("Oi, meu nome é Juliana", phone="+5511999990077")
+        await agent.answer(
+            "buffet dia 12/03 para 120 pessoas em Campinas, orçamento de R$ 15 mil", phone="+5511999990077"
+        )
+        (qualified,) = await eventually(lambda: agent.events("lead.qualified"))
+    assert qualified.payload.lead_name == "Juliana"
+
+
 async def test_ad_click_makes_an_ads_lead_with_utm_and_click_id(make_agent):
     referral = AdReferral(
         ctwa_clid="ARAkclid123",

@@ -48,7 +48,13 @@ def story() -> list[Envelope]:
         return Envelope.new(payload, source="tests", company_id=COMPANY, occurred_at=at(minutes))
 
     received = MessageReceived.model_validate(
-        {"instance_id": "ins_1", "lead_external_id": f"wa:{PHONE}", "from": PHONE, "body": "Oi"}
+        {
+            "instance_id": "ins_1",
+            "lead_external_id": f"wa:{PHONE}",
+            "from": PHONE,
+            "body": "Oi",
+            "contact_name": "Sandra Lima",
+        }
     )
     return [
         env(received, 0),
@@ -70,7 +76,12 @@ def story() -> list[Envelope]:
             ),
             0.2,
         ),
-        env(LeadQualified(lead_id="lead_s", company_id=COMPANY, score=0.8, criteria=["date"]), 7),
+        env(
+            LeadQualified(
+                lead_id="lead_s", company_id=COMPANY, score=0.8, criteria=["date"], lead_name="Sandra"
+            ),
+            7,
+        ),
         env(
             ContractCreated(
                 contract_id="ctr_s",
@@ -268,6 +279,7 @@ async def test_rebuild_replays_the_streams_into_the_same_read_models(app, publis
     # Rebuilt while the consumer runs: acknowledgements in flight must not make the replay skip an event.
     done = await rebuild(app.state.ports.bus, grace=timedelta(seconds=0.5))
     assert done.deleted_keys == len(before)
+    assert "{cmp_A}:lead-names" in before  # the name index is a read model: rebuilt like the others
     after = await eventually(settled)
     assert after == before
     assert await app.state.ports.deals.get(COMPANY, deal["deal_id"]) == deal  # not a read model: kept

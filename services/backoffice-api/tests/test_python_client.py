@@ -26,7 +26,14 @@ from backoffice_client import (
     Unauthorized,
     ValidationFailed,
 )
-from eventbus import Consumer, InstanceStatus, LeadCreated, PermanentFailure, Subscription
+from eventbus import (
+    Consumer,
+    InstanceStatus,
+    LeadCreated,
+    MessageReceived,
+    PermanentFailure,
+    Subscription,
+)
 from eventbus.server import free_port
 
 COMPANY, OTHER = "cmp_A", "cmp_B"
@@ -92,6 +99,22 @@ async def test_lead_owner_notes_and_search(publish, api):
         except NotFound:
             await asyncio.sleep(0.05)
     assert found.lead_id == "lead_n"
+    await publish(
+        MessageReceived(
+            instance_id="vendas-01",
+            lead_external_id="wa:+5511977776666",
+            body="oi",
+            contact_name="Núbia Reis",
+        )
+    )
+    for _ in range(200):
+        if matches := [lead async for lead in api.iter_leads_by_name("nubia", limit=1)]:
+            break
+        await asyncio.sleep(0.05)
+    assert [(m.lead_id, m.matched_name) for m in matches] == [("lead_n", "nubia reis")]
+    assert (await api.find_leads_by_name("reis")).items[0].lead_id == "lead_n"
+    with pytest.raises(ValidationFailed):
+        await api.find_leads_by_name("x")
     assert (await api.set_lead_owner("lead_n", "ana")).owner == "ana"
     assert (await api.get_lead("lead_n")).owner == "ana"
     for n in range(3):

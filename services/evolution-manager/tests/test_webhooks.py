@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from eventbus import Envelope
-from evolution_manager import webhooks
+from evolution_manager import webhook_media, webhooks
 from evolution_manager.webhooks import SkipRules
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -166,8 +166,8 @@ def test_protocol_messages_are_housekeeping() -> None:
 def test_buffer_object_sha256_of_2_3_6_becomes_hex() -> None:
     digest = bytes(range(32))
     as_buffer = {str(i): b for i, b in enumerate(digest)}
-    assert webhooks._sha256(as_buffer) == digest.hex()
-    assert webhooks._sha256(base64.b64encode(digest).decode()) == digest.hex()
+    assert webhook_media.sha256_of(as_buffer) == digest.hex()
+    assert webhook_media.sha256_of(base64.b64encode(digest).decode()) == digest.hex()
 
 
 @pytest.mark.parametrize(

@@ -107,6 +107,23 @@ class AsyncBackofficeClient(AsyncAdminMethods):
         """The lead of a WhatsApp number, in any common spelling (``+55 11 99999-0000``); NotFound if none."""
         return await self.send(calls.find_lead(phone))
 
+    async def find_leads_by_name(self, q: str, **query: Unpack[calls.NameQuery]) -> models.LeadMatches:
+        """One page of the leads whose WhatsApp name or agent-learned name has a word starting with ``q``
+        (two to 64 characters; case and accents do not matter)."""
+        return await self.send(calls.find_leads_by_name(q, query))
+
+    async def iter_leads_by_name(
+        self, q: str, **query: Unpack[calls.NameQuery]
+    ) -> AsyncIterator[models.LeadMatch]:
+        """Every lead ``find_leads_by_name`` matches, page after page (``limit`` is the page size)."""
+        while True:
+            page = await self.find_leads_by_name(q, **query)
+            for item in page.items:
+                yield item
+            if page.next_cursor is None:
+                return
+            query["cursor"] = page.next_cursor
+
     async def set_lead_owner(self, lead_id: str, owner: str) -> models.LeadOwner:
         return await self.send(calls.set_lead_owner(lead_id, owner))
 

@@ -141,6 +141,15 @@ def find_lead(phone: str) -> Call[models.LeadDetail]:
     return Call("GET", "/v1/leads/search", models.LeadDetail, {"phone": phone})
 
 
+class NameQuery(TypedDict, total=False):
+    cursor: str
+    limit: int
+
+
+def find_leads_by_name(q: str, query: NameQuery) -> Call[models.LeadMatches]:
+    return Call("GET", "/v1/leads/search/name", models.LeadMatches, _query(q=q, **query))
+
+
 def set_lead_owner(lead_id: str, owner: str) -> Call[models.LeadOwner]:
     return Call("PUT", f"/v1/leads/{_segment(lead_id)}/owner", models.LeadOwner, json={"owner": owner})
 

@@ -104,6 +104,20 @@ class BackofficeClient(AdminMethods):
         """The lead of a WhatsApp number, in any common spelling (``+55 11 99999-0000``); NotFound if none."""
         return self.send(calls.find_lead(phone))
 
+    def find_leads_by_name(self, q: str, **query: Unpack[calls.NameQuery]) -> models.LeadMatches:
+        """One page of the leads whose WhatsApp name or agent-learned name has a word starting with ``q``
+        (two to 64 characters; case and accents do not matter)."""
+        return self.send(calls.find_leads_by_name(q, query))
+
+    def iter_leads_by_name(self, q: str, **query: Unpack[calls.NameQuery]) -> Iterator[models.LeadMatch]:
+        """Every lead ``find_leads_by_name`` matches, page after page (``limit`` is the page size)."""
+        while True:
+            page = self.find_leads_by_name(q, **query)
+            yield from page.items
+            if page.next_cursor is None:
+                return
+            query["cursor"] = page.next_cursor
+
     def set_lead_owner(self, lead_id: str, owner: str) -> models.LeadOwner:
         return self.send(calls.set_lead_owner(lead_id, owner))
 

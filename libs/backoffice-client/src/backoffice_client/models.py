@@ -7,27 +7,29 @@ client; a test checks every field here against the exported document.
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from backoffice_client.agent_models import AgentKnowledge as AgentKnowledge
+from backoffice_client.agent_models import AgentOpeningHours as AgentOpeningHours
+from backoffice_client.agent_models import AgentPrice as AgentPrice
+from backoffice_client.agent_models import AgentSettings as AgentSettings
+from backoffice_client.agent_models import AgentSettingsPublic as AgentSettingsPublic
+from backoffice_client.base import EventType as EventType
+from backoffice_client.base import Model as Model
+from backoffice_client.ops_models import DeadLetter as DeadLetter
+from backoffice_client.ops_models import DeadLettersPage as DeadLettersPage
+from backoffice_client.ops_models import Event as Event
+from backoffice_client.ops_models import EventsPage as EventsPage
+from backoffice_client.ops_models import GroupsList as GroupsList
+from backoffice_client.ops_models import GroupStats as GroupStats
+from backoffice_client.ops_models import Purged as Purged
+from backoffice_client.ops_models import Replayed as Replayed
 
 DealStage = Literal["new", "qualified", "proposal", "contract_sent", "won", "lost"]
-EventType = Literal[
-    "message.received",
-    "message.sent",
-    "lead.created",
-    "lead.qualified",
-    "contract.created",
-    "contract.signed",
-    "instance.status",
-    "conversion.reported",
-]
 ConversionOutcome = Literal["sent", "dry_run", "failed", "skipped", "unknown"]
-
-
-class Model(BaseModel):
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
 
 # -- leads --------------------------------------------------------------------------------------------------
@@ -84,6 +86,16 @@ class LeadDetail(Lead):
 
 class LeadsPage(Model):
     items: list[Lead]
+    next_cursor: str | None
+
+
+class LeadMatch(Lead):
+    #: The name that matched, folded (lower case, no accents): the contact's WhatsApp name or the agent's.
+    matched_name: str
+
+
+class LeadMatches(Model):
+    items: list[LeadMatch]
     next_cursor: str | None
 
 
@@ -296,115 +308,6 @@ class MetricsReport(Model):
     rates: ConversionRates
 
 
-class Event(Model):
-    id: str
-    type: EventType
-    version: int
-    occurred_at: datetime
-    company_id: str
-    source: str
-    correlation_id: str
-    causation_id: str | None
-    payload: dict[str, Any]
-
-
-class EventsPage(Model):
-    items: list[Event]
-    next_before: str | None
-
-
-class GroupStats(Model):
-    channel: EventType
-    group: str
-    consumers: int
-    pending: int
-    lag: int | None
-    last_delivered_id: str
-    dead_letters: int
-
-
-class GroupsList(Model):
-    items: list[GroupStats]
-
-
-class DeadLetter(Model):
-    id: str
-    channel: str
-    group: str
-    reason: str
-    error: str
-    event_id: str
-    entry_id: str
-    consumer: str
-    attempts: int
-    published_at: str
-    dead_lettered_at: str
-    event: Event | None
-
-
-class DeadLettersPage(Model):
-    items: list[DeadLetter]
-    next_after: str | None
-
-
-class Replayed(Model):
-    replayed: int
-
-
-class Purged(Model):
-    purged: int
-
-
-# -- administration -----------------------------------------------------------------------------------------
-
-
-class AgentOpeningHours(Model):
-    days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]]
-    opens: time
-    closes: time
-
-
-class AgentPrice(Model):
-    event_type: str | None = None
-    per_guest: int
-    minimum: int = 0
-
-
-class AgentKnowledge(Model):
-    company_name: str | None = None
-    prices: list[AgentPrice] = Field(default_factory=list)
-    included: str | None = None
-    menu: str | None = None
-    cities: list[str] = Field(default_factory=list)
-    travel: str | None = None
-    address: str | None = None
-    hours: str | None = None
-    payment: str | None = None
-    legitimacy: str | None = None
-
-
-class AgentSettings(Model):
-    """A company's agent settings (``/v1/admin/agent-settings``): ``put_agent_settings`` replaces them whole."""
-
-    greeting: str | None = None
-    business_hours: list[AgentOpeningHours] = Field(default_factory=list)
-    out_of_hours_reply: str | None = None
-    qualify_on: list[Literal["budget", "date", "location", "guests"]] | None = None
-    approximate_ok: bool | None = None
-    score_threshold: float | None = None
-    handoff_keywords: list[str] = Field(default_factory=list)
-    handoff_on_human_reply: bool = True
-    templates: dict[str, str | list[str]] = Field(default_factory=dict)
-    knowledge: AgentKnowledge = Field(default_factory=AgentKnowledge)
-
-
-class AgentSettingsPublic(Model):
-    settings: AgentSettings
-    source: Literal["stored", "file", "default"]
-    updated_at: datetime | None = None
-    updated_by: str | None = None
-
-
 #: The OpenAPI schema each model reads (the drift test walks this).
 SCHEMAS: dict[type[Model], str] = {
     Handoff: "Handoff",
@@ -414,6 +317,8 @@ SCHEMAS: dict[type[Model], str] = {
     TimelineEntry: "TimelineEntry",
     LeadDetail: "LeadDetail",
     LeadsPage: "LeadsPage",
+    LeadMatch: "LeadMatch",
+    LeadMatches: "LeadMatches",
     LeadOwner: "LeadOwner",
     Note: "NotePublic",
     NotesPage: "NotesPage",

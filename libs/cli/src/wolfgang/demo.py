@@ -12,24 +12,25 @@ only to learn the lead's id (``lead.created`` carries the WhatsApp id the demo w
 
 from __future__ import annotations
 
-import asyncio
 import json
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
-from backoffice_client import AsyncBackofficeClient, BackofficeError, NotFound
-from backoffice_client.models import Contract
+from backoffice_client import AsyncBackofficeClient
 from eventbus import Bus, Envelope
 from redis.exceptions import RedisError
 
 from wolfgang import operator_keys
 from wolfgang.console import CliError
+from wolfgang.demo_desk import SIGNERS, DemoFailed, Desk, Report
+from wolfgang.demo_desk import eventually as _eventually
+from wolfgang.demo_desk import ok as _ok
 from wolfgang.events import history
 from wolfgang.system import (
     INSTANCE,
@@ -41,20 +42,9 @@ from wolfgang.system import (
     System,
 )
 
-T = TypeVar("T")
-
 DEMO_COMPANY = "cmp_01JDEM0C0MPANY000000000000"
-STEP_TIMEOUT = 30.0
 # Evolution's global key: the fake accepts it for every instance, as the real server does.
 FAKE_EVOLUTION_AUTH = {"apikey": "fake-evolution-global-apikey"}
-SIGNERS = [
-    {"name": "Maria Souza", "email": "maria.souza@example.com", "delivery": "email"},
-    {"name": "Loja Exemplo Ltda", "email": "contratos@example.com", "delivery": "email"},
-]
-
-
-class DemoFailed(CliError):
-    """A demo step did not happen; the message says which and what was seen instead."""
 
 
 @dataclass
@@ -74,28 +64,10 @@ class Outcome:
     contract_id: str
     conversions: list[str]
     seconds: float
-
-
-Report = Callable[[str], None]
-
-
-async def _eventually(what: str, check: Callable[[], Awaitable[T | None]]) -> T:
-    deadline = time.monotonic() + STEP_TIMEOUT
-    while True:
-        value = await check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise DemoFailed(f"timed out after {STEP_TIMEOUT:.0f}s waiting for {what}")
-        await asyncio.sleep(0.2)
-
-
-def _ok(response: httpx.Response, what: str) -> dict[str, Any]:
-    if response.status_code >= 400:
-        raise DemoFailed(f"{what}: {response.request.method} {response.request.url} answered "
-                         f"{response.status_code} {response.text[:300]}")  # fmt: skip
-    body = response.json() if response.content else {}
-    return body if isinstance(body, dict) else {"items": body}
+    #: The deal's stages, oldest first (``new`` … ``won``), as its history shows them.
+    stages: list[str] = field(default_factory=list)
+    #: Signers the operator reminded before they signed.
+    reminded: int = 0
 
 
 class Demo:
@@ -107,6 +79,7 @@ class Demo:
         self.http = http
         self.state = state
         self.report = report
+        self.desk = Desk(system, http, report)
 
     # -- seed ---------------------------------------------------------------------------------------------
 
@@ -216,28 +189,29 @@ class Demo:
         since = datetime.now(UTC) - timedelta(seconds=5)
         replies = 0
         for text in conversation:
-            replies = await self._say(number, text, replies)
+            replies = await self.say(number, text, replies)
         self.report(f"[green]✓[/] the agent answered {replies} time(s) on WhatsApp")
 
         created = await _eventually(
             "lead.created for the demo lead",
-            lambda: self._find("lead.created", since, lambda e: e.payload.lead_external_id == external_id),
+            lambda: self.find("lead.created", since, lambda e: e.payload.lead_external_id == external_id),
         )
         lead_id = created.payload.lead_id
         self.report(f"[green]✓[/] lead {lead_id} created")
         qualified = await _eventually(
             "lead.qualified (the agent did not qualify the lead)",
-            lambda: self._find("lead.qualified", since, lambda e: e.payload.lead_id == lead_id),
+            lambda: self.find("lead.qualified", since, lambda e: e.payload.lead_id == lead_id),
         )
         self.report(f"[green]✓[/] lead qualified, score {qualified.payload.score:.2f}")
 
         async with AsyncBackofficeClient(self.system.url("backoffice-api"), api_key=seed.api_key) as api:
-            await self._operator_replies(api, lead_id, number)
-            contract, deal_id = await self._sell(api, lead_id, party)
-        contract_id, document_id = contract.contract_id, contract.document_id
-        if not document_id:
-            raise DemoFailed(f"the contract has no Autentique document id: {contract}")
-        self.report(f"[green]✓[/] deal {deal_id} and contract {contract_id} created")
+            await self.desk.operator_replies(api, lead_id, number)
+            contract, deal_id = await self.desk.sell(api, lead_id, party)
+            contract_id, document_id = contract.contract_id, contract.document_id
+            if not document_id:
+                raise DemoFailed(f"the contract has no Autentique document id: {contract}")
+            self.report(f"[green]✓[/] deal {deal_id} and contract {contract_id} created")
+            reminded = await self.desk.remind(api, deal_id, contract_id)
 
         fake_autentique = self.system.url("fake-autentique")
         for index in range(len(SIGNERS)):
@@ -245,12 +219,14 @@ class Demo:
             _ok(await self.http.post(url, json={"signer": index}), f"signer {index + 1} signing")
         signed = await _eventually(
             "contract.signed",
-            lambda: self._find("contract.signed", since, lambda e: e.payload.contract_id == contract_id),
+            lambda: self.find("contract.signed", since, lambda e: e.payload.contract_id == contract_id),
         )
         self.report(f"[green]✓[/] both signers signed: contract.signed {signed.id}")
         async with AsyncBackofficeClient(self.system.url("backoffice-api"), api_key=seed.api_key) as api:
-            await _eventually("the deal won in backoffice-api", lambda: self._won(api, deal_id))
-        self.report(f"[green]✓[/] deal {deal_id} won (it followed the signed contract)")
+            stages = await _eventually(
+                "the deal won in backoffice-api", lambda: self.desk.at_stage(api, deal_id, "won")
+            )
+        self.report(f"[green]✓[/] deal {deal_id} won (it followed the signed contract): {' → '.join(stages)}")
 
         wanted = {created.id: "lead", qualified.id: "qualified lead", signed.id: "purchase"}
         conversions = await _eventually(
@@ -261,96 +237,16 @@ class Demo:
         async with AsyncBackofficeClient(self.system.url("backoffice-api"), api_key=seed.api_key) as api:
             shown = await _eventually(
                 "the three conversions sent, on the lead in backoffice-api",
-                lambda: self._reported(api, lead_id, set(wanted)),
+                lambda: self.desk.reported(api, lead_id, set(wanted)),
             )
-        self.report(f"[green]✓[/] the operator sees them on the lead: {shown}")
-        return Outcome(lead_id, replies, deal_id, contract_id, names, time.monotonic() - started)
-
-    async def _sell(self, api: AsyncBackofficeClient, lead_id: str, party: date) -> tuple[Contract, str]:
-        """The operator's part, through backoffice_client: a deal for the lead, moved along the pipeline (each
-        move conditional on the version read), then its contract."""
-        try:
-            await _eventually("the lead in backoffice-api", lambda: self._lead(api, lead_id))
-            deal = await api.create_deal(
-                lead_id,
-                value=30000.0,
-                currency="BRL",
-                event={
-                    "type": "casamento",
-                    "date": party.isoformat(),
-                    "guests": 120,
-                    "location": "São Paulo",
-                },
-                owner="demo.operator",
+            sale = await _eventually(
+                "the purchase on the deal", lambda: self.desk.deal_reported(api, deal_id, signed.id)
             )
-            for stage in ("qualified", "proposal"):
-                deal = await api.move_deal(deal.deal_id, stage, if_match=deal.etag)
-            self.report(f"[green]✓[/] deal {deal.deal_id} moved new → qualified → proposal")
-            return await api.create_contract(deal.deal_id, SIGNERS), deal.deal_id
-        except BackofficeError as exc:
-            raise DemoFailed(f"backoffice-api: {exc}") from exc
+        self.report(f"[green]✓[/] the operator sees them on the lead: {shown}; on the deal: {sale}")
+        seconds = time.monotonic() - started
+        return Outcome(lead_id, replies, deal_id, contract_id, names, seconds, stages, reminded)
 
-    async def _operator_replies(self, api: AsyncBackofficeClient, lead_id: str, number: str) -> None:
-        """A person takes over: an operator's reply from the desk (through backoffice_client, sent once even
-        if retried; the lead is handed off first), then a colleague's message typed on the business's phone,
-        both in the lead's timeline."""
-        text = "Olá! Aqui é a Ana, da equipe. Já separei duas datas de visita para vocês."
-        try:
-            await _eventually("the lead in backoffice-api", lambda: self._lead(api, lead_id))
-            sent = await api.send_message(lead_id, text, idempotency_key=f"demo-reply-{lead_id}")
-        except BackofficeError as exc:
-            raise DemoFailed(f"backoffice-api: {exc}") from exc
-        await _eventually("the operator's reply on WhatsApp", lambda: self._sent_text(number, text))
-        handed = "handed off, then " if sent.handed_off else ""
-        self.report(f"[green]✓[/] operator's reply {handed}sent once on WhatsApp ({sent.event_id})")
-        fake = self.system.url("fake-evolution")
-        typed = "Oi Maria, aqui é o Carlos, sócio da Ana. Qualquer dúvida me chame!"
-        params = {"from_number": number, "text": typed, "from_me": True}
-        body = {"instance": INSTANCE, "template": "text", "params": params}
-        _ok(await self.http.post(f"{fake}/_fake/webhooks/send", json=body), "fake Evolution's webhook")
-
-        async def shown() -> bool | None:
-            timeline = (await api.get_lead(lead_id, timeline_limit=20)).timeline
-            return True if any(e.details.get("via") == "phone" for e in timeline) else None
-
-        await _eventually("the phone message in the lead's timeline", shown)
-        self.report("[green]✓[/] a message typed on the phone shows in the timeline (the agent stays silent)")
-
-    async def _sent_text(self, number: str, text: str) -> bool | None:
-        response = await self.http.get(f"{self.system.url('fake-evolution')}/_fake/sent")
-        found = [s for s in response.json() if s["request"].get("number", "").lstrip("+") == number]
-        return True if any(s["request"].get("text") == text for s in found) else None
-
-    @staticmethod
-    async def _lead(api: AsyncBackofficeClient, lead_id: str) -> bool:
-        try:
-            await api.get_lead(lead_id, timeline_limit=1)
-        except NotFound:
-            return False
-        return True
-
-    @staticmethod
-    async def _won(api: AsyncBackofficeClient, deal_id: str) -> bool:
-        try:
-            return (await api.get_deal(deal_id)).stage == "won"
-        except BackofficeError as exc:
-            raise DemoFailed(f"backoffice-api: {exc}") from exc
-
-    @staticmethod
-    async def _reported(api: AsyncBackofficeClient, lead_id: str, event_ids: set[str]) -> str | None:
-        """What facebook-capi reported to Meta for the lead, as backoffice-api shows it, once all are sent."""
-        try:
-            seen = {c.source_event_id: c for c in await api.lead_conversions(lead_id)}
-        except BackofficeError as exc:
-            raise DemoFailed(f"backoffice-api: {exc}") from exc
-        if not all(seen.get(e) is not None and seen[e].outcome == "sent" for e in event_ids):
-            return None
-        return ", ".join(
-            f"{seen[e].event_name} {seen[e].outcome}"
-            for e in sorted(event_ids, key=lambda e: seen[e].reported_at)
-        )
-
-    async def _say(self, number: str, text: str, replies_before: int) -> int:
+    async def say(self, number: str, text: str, replies_before: int) -> int:
         """Send one message as the lead and wait for the agent's answer; returns replies so far."""
         fake = self.system.url("fake-evolution")
         body = {"instance": INSTANCE, "template": "text", "params": {"from_number": number, "text": text}}
@@ -371,7 +267,7 @@ class Demo:
 
         return await _eventually("the agent's answer on WhatsApp", answered)
 
-    async def _find(
+    async def find(
         self, event_type: str, since: datetime, match: Callable[[Envelope[Any]], bool]
     ) -> Envelope[Any] | None:
         for entry in await history(self.bus, event_type, since, limit=200):

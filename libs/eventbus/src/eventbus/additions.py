@@ -147,6 +147,15 @@ ADDITIONS: tuple[Addition, ...] = (
         "the contact's WhatsApp display name (`pushName`) on the lead's own messages; null on `from_me` ones",
     ),
     Addition(
+        "lead.qualified",
+        "field",
+        "lead_name",
+        "string (≤ 256) or null",
+        "the name the agent learned in the conversation (said by the lead, else its WhatsApp name): "
+        "backoffice-api indexes it with `message.received`'s `contact_name` so that operators find a lead "
+        "by name (`GET /v1/leads/search/name`)",
+    ),
+    Addition(
         "message.sent",
         "field",
         "author",

@@ -171,6 +171,13 @@ class LeadQualified(Payload):
     score: float = Field(ge=0, le=1)
     criteria: list[str] = Field(default_factory=list, examples=[["budget", "date", "location"]])
     summary: str = ""
+    lead_name: str | None = Field(
+        None,
+        max_length=256,
+        examples=["Maria"],
+        description="The name the agent learned in the conversation (said by the lead, else its WhatsApp "
+        "name), for operators to find the lead by; null when none",
+    )
 
 
 class ContractCreated(Payload):

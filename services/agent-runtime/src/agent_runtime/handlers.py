@@ -23,25 +23,23 @@ from eventbus import (
     BatchOutcomes,
     Bus,
     Envelope,
-    LeadQualified,
     MessageReceived,
-    MessageSent,
-    OutgoingMessage,
     catalog,
     context,
 )
 
-from agent_runtime import SERVICE, human_replies, names, replies
+from agent_runtime import human_replies, names
 from agent_runtime.agent_settings import CompanySettings
 from agent_runtime.conversation import Conversation, Turn, advance, media_turn
 from agent_runtime.knowledge import Library
-from agent_runtime.leads import Lead, LeadKey, Leads, reply_address
+from agent_runtime.leads import Lead, LeadKey, Leads
 from agent_runtime.llm import LanguageModel
-from agent_runtime.qualification import summary
+from agent_runtime.outgoing import Reply
+from agent_runtime.outgoing import reply as _reply
 from agent_runtime.readings import Extraction
 from agent_runtime.settings import Settings
 from agent_runtime.slots import extract
-from agent_runtime.store import Answer, Commit, ConversationMoved, Handoff, Snapshot, Store, StoredEvent
+from agent_runtime.store import Answer, Commit, ConversationMoved, Snapshot, Store
 
 log = structlog.get_logger("agent_runtime")
 
@@ -357,63 +355,3 @@ def _answered(turn: Turn, reply: Reply, event: Envelope[MessageReceived], lead: 
         messages=len(reply.events),
         **event.log_fields(),
     )
-
-
-@dataclass(frozen=True)
-class Reply:
-    """What the agent makes of one turn: the events to store and then publish, with their dedupe keys, and
-    the handoff to record."""
-
-    answer: Answer
-    events: list[tuple[Envelope[Any], str]]
-    handoff: Handoff | None
-
-
-def _reply(
-    event: Envelope[MessageReceived], lead: Lead, turn: Turn, paragraphs: list[str], agent: Agent
-) -> Reply:
-    texts = replies.split(paragraphs, agent.settings.max_message_chars)
-    # Correlation and causation passed, not taken from the handled event's context: a batch has no single
-    # current event.
-    reply = Envelope.new(
-        MessageSent(
-            instance_id=event.payload.instance_id,
-            to=reply_address(event.payload),
-            messages=[OutgoingMessage(text=text) for text in texts],
-        ),
-        source=SERVICE,
-        company_id=event.company_id,
-        correlation_id=event.correlation_id,
-        causation_id=event.id,
-    )
-    # One reply per received message: its id is the natural key (the catalog's "correlation_id + index"
-    # would collide when a sender reuses one correlation id for a whole conversation).
-    events: list[tuple[Envelope[Any], str]] = [(reply, f"reply:{event.id}")]
-    if turn.qualification is not None:
-        qualified = Envelope.new(
-            LeadQualified(
-                lead_id=lead.lead_id,
-                company_id=lead.company_id,
-                score=turn.qualification.score,
-                criteria=list(turn.qualification.met),
-                summary=summary(turn.conversation.slots, notes=turn.conversation.notes),
-            ),
-            source=SERVICE,
-            company_id=lead.company_id,
-            correlation_id=event.correlation_id,
-            causation_id=event.id,
-        )
-        # The catalog keeps the first qualification only: the lead id alone is the key.
-        events.append((qualified, lead.lead_id))
-    handoff = None
-    if turn.handoff:
-        handoff = Handoff(
-            lead_id=lead.lead_id,
-            company_id=lead.company_id,
-            active=True,
-            reason="lead_asked",
-            requested_by="lead",
-            since=agent.clock(),
-        )
-    stored = [StoredEvent(wire=envelope.to_wire().decode(), dedupe_key=key) for envelope, key in events]
-    return Reply(Answer(events=stored), events, handoff)

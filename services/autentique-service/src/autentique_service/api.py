@@ -14,6 +14,7 @@ from starlette.datastructures import UploadFile
 
 from autentique_service import webhooks
 from autentique_service.contracts import Contracts
+from autentique_service.followups import FollowUps
 from autentique_service.idempotency import HEADER, IdempotentRequests, Replayed, fingerprint
 from autentique_service.issuing import Issued, Issuer
 from autentique_service.models import ContractCreate, ContractPublic
@@ -28,6 +29,8 @@ class Ports:
     issuer: Issuer
     tracker: Tracker
     idempotency: IdempotentRequests
+    #: An operator's follow-ups on a sent contract: cancel, remind, the signed file (followups_api.py).
+    followups: FollowUps
     service_token: SecretStr | None
     webhook_secret: SecretStr | None
     company_webhook_secrets: dict[str, SecretStr]

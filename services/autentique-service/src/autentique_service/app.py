@@ -81,18 +81,18 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
             app.state.outcomes = Desk(
                 bus, SERVICE, records.index_key, {records.effect: records, reminders.effect: reminders}
             )
-            app.state.followups = FollowUps(
-                contracts,
-                autentique,
-                reminders,
-                attempts=settings.create_attempts,
-                initial_delay=settings.retry_initial_delay,
-            )
             app.state.ports = api.Ports(
                 contracts=contracts,
                 issuer=issuer,
                 tracker=tracker,
                 idempotency=idempotency,
+                followups=FollowUps(
+                    contracts,
+                    autentique,
+                    reminders,
+                    attempts=settings.create_attempts,
+                    initial_delay=settings.retry_initial_delay,
+                ),
                 service_token=settings.service_token,
                 webhook_secret=settings.webhook_secret,
                 company_webhook_secrets=settings.company_webhook_secrets,

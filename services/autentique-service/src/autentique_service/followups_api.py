@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, Header
 
-from autentique_service.api import ServiceCaller
+from autentique_service.api import PortsDep, ServiceCaller
 from autentique_service.followups import FollowUps, Reminded, SignedFile
 from autentique_service.idempotency import HEADER
 from autentique_service.models import ContractPublic
@@ -15,9 +15,8 @@ from autentique_service.models import ContractPublic
 router = APIRouter(prefix="/v1/contracts/{contract_id}", dependencies=[ServiceCaller])
 
 
-async def _followups(request: Request) -> FollowUps:
-    followups: FollowUps = request.app.state.followups
-    return followups
+async def _followups(ports: PortsDep) -> FollowUps:
+    return ports.followups
 
 
 FollowUpsDep = Annotated[FollowUps, Depends(_followups)]

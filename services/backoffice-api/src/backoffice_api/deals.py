@@ -17,140 +17,40 @@ cursor to continue.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Literal
 
 from eventbus import Client, envelope
 from servicekit import Conflict, NotFound, PreconditionFailed
-from ulid import ULID
 
 from backoffice_api.keyspace import Keyspace
+from backoffice_api.pipeline import (
+    EVENT_FIELDS,
+    NEXT,
+    StageNotAllowed,
+    entered,
+    follow,
+    matches,
+    member,
+    new_deal_id,
+    normalized,
+)
+
+# The pipeline's rules; the names other modules import stay importable from here (``X as X``: re-exported).
+from backoffice_api.pipeline import RULE as RULE
+from backoffice_api.pipeline import Actor as Actor
+from backoffice_api.pipeline import DealFilter as DealFilter
+from backoffice_api.pipeline import IdempotencyKeyReused as IdempotencyKeyReused
+from backoffice_api.pipeline import etag as etag
 from backoffice_api.store import lex_range, lua
 
-#: The stages each stage may move to; ``won`` and ``lost`` are final.
-NEXT: dict[str, tuple[str, ...]] = {
-    "new": ("qualified", "lost"),
-    "qualified": ("proposal", "lost"),
-    "proposal": ("contract_sent", "lost"),
-    "contract_sent": ("won", "lost"),
-    "won": (),
-    "lost": (),
-}
-#: The stages a contract being made moves on to ``contract_sent``.
-BEFORE_CONTRACT = ("new", "qualified", "proposal")
-RULE = "new → qualified → proposal → contract_sent → won | lost; lost from any open stage, with a reason"
-EVENT_FIELDS = ("type", "date", "guests", "location")
 #: Documents a filtered page examines at most; past it the page ends early with a cursor to continue.
 SCAN_BUDGET = 1000
 #: How often a write without If-Match is decided again after losing a race before giving up (409).
 ATTEMPTS = 5
-
-
-class StageNotAllowed(Conflict):
-    """The move breaks the pipeline's rule (409, the message names it)."""
-
-    def __init__(self, current: str, wanted: str) -> None:
-        allowed = ", ".join(NEXT[current]) or "none: it is final"
-        super().__init__(
-            f"a deal in '{current}' cannot move to '{wanted}' (from '{current}': {allowed}); {RULE}"
-        )
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who changed a deal: an API key (its id and name) or an event (its id and type)."""
-
-    kind: Literal["api_key", "event"]
-    id: str
-    name: str
-
-    def public(self) -> dict[str, str]:
-        return {"kind": self.kind, "id": self.id, "name": self.name}
-
-
-class IdempotencyKeyReused(ValueError):
-    """An ``Idempotency-Key`` that made a deal before came with another request (HTTP 422)."""
-
-
-def new_deal_id(company: str, idempotency_key: str | None = None) -> str:
-    """A new ULID, or — for a request with an ``Idempotency-Key`` — one derived from the company and the key,
-    so that a repeat names the same deal and the compare-and-set that creates it finds it there."""
-    if idempotency_key is None:
-        return f"deal_{ULID()}"
-    digest = hashlib.sha256(f"{company}\0{idempotency_key}".encode()).digest()
-    return "deal_k" + base64.b32encode(digest).decode()[:26]
-
-
-def etag(deal: dict[str, Any]) -> str:
-    return f'"v{deal["version"]}"'
-
-
-def matches(if_match: str, deal: dict[str, Any]) -> bool:
-    """RFC 9110 §13.1.1: a list of entity tags or ``*``; strong comparison (a weak tag never matches)."""
-    tags = {tag.strip() for tag in if_match.split(",")}
-    return "*" in tags or etag(deal) in tags
-
-
-def member(deal: dict[str, Any]) -> str:
-    created = datetime.fromisoformat(deal["created_at"])
-    return f"{int(created.timestamp() * 1000):016d}:{deal['deal_id']}"
-
-
-def _normalized(deal: dict[str, Any]) -> dict[str, Any]:
-    """Deals written before the pipeline existed read as new, unowned, version 1 (and are not indexed yet).
-    The event details get all their fields, as the API shows them."""
-    deal["event"] = {name: deal.get("event", {}).get(name) for name in EVENT_FIELDS}
-    deal.setdefault("stage", "new")
-    deal.setdefault("owner", None)
-    deal.setdefault("lost_reason", None)
-    deal.setdefault("history", [])
-    deal.setdefault("updated_at", deal["created_at"])
-    if "version" not in deal:
-        deal["version"] = 1
-        deal["indexed"] = False
-    return deal
-
-
-def _ms(value: str) -> int:
-    return int(datetime.fromisoformat(value).timestamp() * 1000)
-
-
-@dataclass(frozen=True)
-class DealFilter:
-    """What a page of deals asks for; ``None`` is any. Ranges: ``*_from`` inclusive, ``*_to`` exclusive (ms);
-    values inclusive at both ends."""
-
-    stage: str | None = None
-    owner: str | None = None
-    lead_id: str | None = None
-    created_from: int | None = None
-    created_to: int | None = None
-    updated_from: int | None = None
-    updated_to: int | None = None
-    value_min: float | None = None
-    value_max: float | None = None
-
-    def residual(self) -> bool:
-        """Whether documents must be checked beyond the index range (the lead index knows no stage or owner)."""
-        by_lead = self.lead_id is not None and (self.stage is not None or self.owner is not None)
-        others = (self.updated_from, self.updated_to, self.value_min, self.value_max)
-        return by_lead or any(v is not None for v in others)
-
-    def accepts(self, deal: dict[str, Any]) -> bool:
-        updated = _ms(deal["updated_at"])
-        return (
-            (self.stage is None or deal["stage"] == self.stage)
-            and (self.owner is None or deal["owner"] == self.owner)
-            and (self.updated_from is None or updated >= self.updated_from)
-            and (self.updated_to is None or updated < self.updated_to)
-            and (self.value_min is None or deal["value"] >= self.value_min)
-            and (self.value_max is None or deal["value"] <= self.value_max)
-        )
 
 
 @dataclass(frozen=True)
@@ -170,7 +70,7 @@ class Deals:
 
     async def get(self, company: str, deal_id: str) -> dict[str, Any] | None:
         raw = await self.redis.get(self.ks.deal(company, deal_id))
-        return None if raw is None else _normalized(dict(json.loads(raw)))
+        return None if raw is None else normalized(dict(json.loads(raw)))
 
     async def page(self, company: str, want: DealFilter, *, after: str | None, limit: int) -> DealPage:
         """Newest first. Without value or update-time filters: one range read and the page's documents. With
@@ -217,7 +117,7 @@ class Deals:
         keys = [self.ks.deal(company, position.split(":", 1)[1]) for position in members]
         raws: list[bytes | str | None] = await self.redis.mget(keys)
         # A member whose deal is gone would be a bug; it is skipped rather than failing the page.
-        return [None if raw is None else _normalized(json.loads(raw)) for raw in raws]
+        return [None if raw is None else normalized(json.loads(raw)) for raw in raws]
 
     # -- writes -----------------------------------------------------------------------------------------
 
@@ -341,7 +241,7 @@ class Deals:
                 return None
             if stage not in NEXT[deal["stage"]]:
                 raise StageNotAllowed(deal["stage"], stage)
-            return _entered(deal, stage, by=by, reason=reason)
+            return entered(deal, stage, by=by, reason=reason)
 
         return await self.edit(company, deal_id, moved, if_match=if_match)
 
@@ -353,7 +253,7 @@ class Deals:
         changes nothing, so a stage is never entered twice. None when the deal is not ours."""
 
         try:
-            return await self.edit(company, deal_id, lambda deal: _follow(deal, stage, by=by))
+            return await self.edit(company, deal_id, lambda deal: follow(deal, stage, by=by))
         except NotFound:
             return None
 
@@ -364,7 +264,7 @@ class Deals:
         here write the same id: autentique-service keeps one contract per deal."""
 
         def attached(deal: dict[str, Any]) -> dict[str, Any] | None:
-            followed = _follow(deal, "contract_sent", by=by)
+            followed = follow(deal, "contract_sent", by=by)
             if deal["contract_id"] == contract_id and followed is None:
                 return None
             deal["contract_id"] = contract_id
@@ -394,20 +294,3 @@ class Deals:
         if owner:
             keys |= {self.ks.deal_index(company, owner=owner), self.ks.deal_index(company, stage, owner)}
         return keys
-
-
-def _follow(deal: dict[str, Any], stage: str, *, by: Actor) -> dict[str, Any] | None:
-    if stage == "won" and deal["stage"] == "won":
-        return None
-    if stage == "contract_sent" and deal["stage"] not in BEFORE_CONTRACT:
-        return None
-    return _entered(deal, stage, by=by, reason=None)
-
-
-def _entered(deal: dict[str, Any], stage: str, *, by: Actor, reason: str | None) -> dict[str, Any]:
-    at = envelope.format_timestamp(envelope.now())
-    entry = {"stage": stage, "previous": deal["stage"], "at": at, "by": by.public(), "reason": reason}
-    deal["history"].append(entry)
-    deal["stage"] = stage
-    deal["lost_reason"] = reason if stage == "lost" else None
-    return deal

@@ -68,6 +68,11 @@ class Keyspace:
         """Hash: contact id (``wa:+55…``) → lead id."""
         return f"{self.view(company)}:lead-ext"
 
+    def lead_names(self, company: str) -> str:
+        """Lexicographic index of the names leads are found by (``names.py``: ``<folded name>\\t<lead or
+        contact id>``, all scores 0): a name search is one prefix range."""
+        return f"{self.view(company)}:lead-names"
+
     def timeline(self, company: str, *, lead_id: str | None = None, external_id: str | None = None) -> str:
         """Sorted set of timeline entries by time. Messages are filed under the contact, lead events under the
         lead: a lead's timeline is the union of both, so nothing depends on which arrived first."""

@@ -1,4 +1,6 @@
-"""The API's request and response models (``XCreate`` in, ``XPublic`` out); secrets only ever come in."""
+"""The API's request and response models (``XCreate`` in, ``XPublic`` out); secrets only ever come in.
+
+The metrics report is in ``metric_models.py``, the events and operations answers in ``bus_models.py``."""
 
 from __future__ import annotations
 
@@ -18,7 +20,6 @@ if TYPE_CHECKING:
 else:
     #: The catalog's channels (eventbus.catalog), as an enum in the OpenAPI schema.
     EventType = Literal[tuple(CHANNELS)]
-Bucket = Literal["5m", "15m", "1h"]
 Money = Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False)]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", examples=["BRL"])]
 
@@ -141,6 +142,22 @@ class LeadPublic(BaseModel):
 
 class LeadsPage(BaseModel):
     items: list[LeadPublic]
+    #: Pass as ``cursor`` for the next page; null on the last page.
+    next_cursor: str | None
+
+
+class LeadMatch(LeadPublic):
+    matched_name: str = Field(
+        description="The name that matched, folded (lower case, no accents): the contact's WhatsApp name or "
+        "the one the agent learned",
+        examples=["maria souza"],
+    )
+
+
+class LeadMatches(BaseModel):
+    """Leads whose name starts with the query (or has a word that does), in the order of the matched name."""
+
+    items: list[LeadMatch]
     #: Pass as ``cursor`` for the next page; null on the last page.
     next_cursor: str | None
 
@@ -366,44 +383,3 @@ class InstancePublic(BaseModel):
 
 class InstancesList(BaseModel):
     items: list[InstancePublic]
-
-
-# -- metrics (the events and operations answers are in bus_models.py) ----------------------------------------
-
-
-class MetricCounts(BaseModel):
-    messages_in: int
-    messages_out: int
-    leads_created: int
-    leads_qualified: int
-    contracts_created: int
-    contracts_signed: int
-    conversions_sent: int = Field(0, description="events Meta accepted (facebook-capi's reports)")
-    conversions_dry_run: int = Field(0, description="events recorded instead of sent (dry-run mode)")
-    conversions_failed: int = Field(0, description="events Meta or our validation refused for good")
-    conversions_skipped: int = Field(0, description="events not sent: no consent, no CAPI settings, disabled")
-    conversions_unknown: int = Field(0, description="events that may have reached Meta: an operator decides")
-
-
-class MetricBucket(MetricCounts):
-    start: datetime
-
-
-class ConversionRates(BaseModel):
-    """Ratios over the range; null when the denominator is zero."""
-
-    qualification: float | None = Field(description="leads qualified / leads created")
-    contract: float | None = Field(description="contracts created / leads qualified")
-    signature: float | None = Field(description="contracts signed / contracts created")
-    lead_to_won: float | None = Field(description="contracts signed / leads created")
-
-
-class MetricsReport(BaseModel):
-    model_config = ConfigDict(populate_by_name=True)
-
-    bucket: Bucket
-    from_: datetime | None = Field(alias="from")
-    to: datetime | None
-    series: list[MetricBucket]
-    totals: MetricCounts
-    rates: ConversionRates

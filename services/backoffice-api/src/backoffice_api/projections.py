@@ -24,6 +24,7 @@ from eventbus import (
     MessageSent,
 )
 
+from backoffice_api import names
 from backoffice_api.keyspace import Keyspace
 
 Op = list[Any]
@@ -149,6 +150,7 @@ def lead_qualified(ks: Keyspace, event: Envelope[LeadQualified]) -> list[Op]:
         ["reindex", lead, ks.view(company)],
         *_timeline(ks.timeline(company, lead_id=p.lead_id), event, score=p.score, criteria=p.criteria),
         *_count(ks, event, "leads_qualified"),
+        *_named(ks, company, p.lead_name, p.lead_id),
     ]
 
 
@@ -233,7 +235,15 @@ def message_received(ks: Keyspace, event: Envelope[MessageReceived]) -> list[Op]
         if p.media.mime_type:
             details["mime_type"] = p.media.mime_type
     counter = "messages_out" if p.from_me else "messages_in"
-    return [*_timeline(key, event, **details), *_count(ks, event, counter)]
+    ops = [*_timeline(key, event, **details), *_count(ks, event, counter)]
+    if not p.from_me:  # on a phone-typed message the name is the business's own
+        ops += _named(ks, event.company_id, p.contact_name, p.lead_external_id)
+    return ops
+
+
+def _named(ks: Keyspace, company: str, name: str | None, ref: str) -> list[Op]:
+    """Index ``name`` so that a search finds ``ref`` (a lead id, or a contact id resolved at query time)."""
+    return [["zadd", ks.lead_names(company), 0, member] for member in names.members(name, ref)]
 
 
 def message_sent(ks: Keyspace, event: Envelope[MessageSent]) -> list[Op]:

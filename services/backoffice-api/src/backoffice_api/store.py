@@ -82,10 +82,15 @@ class ReadModels:
         )
         more = len(members) > limit
         ids = [member.split(":", 1)[1] for member in members[:limit]]
+        return Page(await self.documents(company, ids), members[limit - 1] if more else None)
+
+    async def documents(self, company: str, ids: list[str]) -> list[dict[str, str]]:
+        """These leads' documents with their handoff flags, in one script (a lead not created yet is left out).
+
+        Its keys are the leads, declared (Redis Cluster), so they can only be named once an index range is
+        read. One slot: the company's tag."""
         if not ids:
-            return Page([], None)
-        # Then the documents and their handoff flags in one script: its keys are the members' leads, declared
-        # (Redis Cluster), so they can only be named once the range is read. One slot: the company's tag.
+            return []
         keys = [*(self.ks.lead(company, lead_id) for lead_id in ids), self.ks.handoff(company)]
         flat = await self._page(keys=keys, args=["doc", *ids])
         rows = []
@@ -95,7 +100,26 @@ class ReadModels:
                 if handoff:
                     row["handoff"] = handoff
                 rows.append(row)
-        return Page(rows, members[limit - 1] if more else None)
+        return rows
+
+    async def names(
+        self, company: str, prefix: str, *, after: str | None, limit: int
+    ) -> tuple[list[str], bool]:
+        """Up to ``limit`` members of the name index starting with ``prefix`` (after ``after``), and whether
+        more follow: one ``ZRANGE BYLEX`` whatever the number of leads."""
+        lower = b"(" + after.encode() if after is not None else b"[" + prefix.encode()
+        upper = b"(" + prefix.encode() + b"\xff"  # above every UTF-8 continuation of the prefix
+        found: list[str] = await self.redis.zrange(  # type: ignore[assignment]
+            self.ks.lead_names(company), lower, upper, bylex=True, offset=0, num=limit + 1
+        )
+        return found[:limit], len(found) > limit
+
+    async def leads_of_contacts(self, company: str, contacts: list[str]) -> dict[str, str]:
+        """Contact id (``wa:…``) → lead id, for the contacts that have a lead (one ``HMGET``)."""
+        if not contacts:
+            return {}
+        ids = await self.redis.hmget(self.ks.lead_by_external(company), contacts)
+        return {contact: str(lead) for contact, lead in zip(contacts, ids, strict=True) if lead}
 
     async def timeline(self, company: str, lead: dict[str, str], *, limit: int) -> list[dict[str, Any]]:
         """Newest first: the lead's own events merged with its contact's messages."""

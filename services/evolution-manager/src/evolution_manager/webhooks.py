@@ -6,36 +6,26 @@ click-to-WhatsApp ad looks like) is tested directly against the reference's samp
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
-from eventbus import AdReferral, Media, MessageReceived
-from eventbus.payloads import MediaKind
+from eventbus import AdReferral, MessageReceived
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from pydantic.alias_generators import to_camel
-from pydantic_core import InitErrorDetails
 
 from evolution_manager.errors import MalformedWebhook
 from evolution_manager.webhook_head import HEAD_BYTES as HEAD_BYTES
 from evolution_manager.webhook_head import Head as Head
 from evolution_manager.webhook_head import head as head
+from evolution_manager.webhook_media import MEDIA_KINDS, Loc, checked, media_of
 
 T = TypeVar("T")
 MESSAGES_UPSERT = "messages.upsert"
 CONNECTION_UPDATE = "connection.update"
 _E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
-_MEDIA: dict[str, MediaKind] = {
-    "imageMessage": "image",
-    "audioMessage": "audio",
-    "videoMessage": "video",
-    "documentMessage": "document",
-    "stickerMessage": "sticker",
-}
 # WhatsApp housekeeping that arrives as messages.upsert but is not something a person said.
 _HOUSEKEEPING = frozenset({"protocolMessage", "senderKeyDistributionMessage"})
 
@@ -165,9 +155,6 @@ def _skip_reason(key: MessageKey, rules: SkipRules) -> Skip | None:
     return None
 
 
-Loc = tuple[str | int, ...]
-
-
 def _content(message: dict[str, Any], at: Loc = ("message",)) -> tuple[str | None, dict[str, Any], Loc]:
     """The message's kind, its content object and where that is in ``data`` (to name a field that is
     wrong), seeing through the wrappers WhatsApp nests media in."""
@@ -176,7 +163,7 @@ def _content(message: dict[str, Any], at: Loc = ("message",)) -> tuple[str | Non
         if isinstance(inner, dict) and isinstance(inner.get("message"), dict):
             return _content(inner["message"], (*at, wrapper, "message"))
     for kind, content in message.items():
-        if kind in _MEDIA or kind in ("extendedTextMessage", "conversation"):
+        if kind in MEDIA_KINDS or kind in ("extendedTextMessage", "conversation"):
             return kind, content if isinstance(content, dict) else {}, (*at, kind)
     kinds = [k for k, v in message.items() if isinstance(v, dict) and k != "messageContextInfo"]
     return (kinds[0] if kinds else None), {}, at
@@ -196,58 +183,6 @@ def _text(message: dict[str, Any], content: dict[str, Any]) -> str | None:
         if isinstance(candidate, str) and candidate.strip():
             return candidate
     return None
-
-
-def _checked(adapter: TypeAdapter[T], value: Any, at: Loc) -> T:
-    """``adapter``'s validation, its errors located at ``at`` in ``data`` (422 naming the field)."""
-    try:
-        return adapter.validate_python(value)
-    except ValidationError as exc:
-        errors: list[InitErrorDetails] = []
-        for e in exc.errors(include_url=False):
-            error = InitErrorDetails(type=e["type"], loc=(*at, *e["loc"]), input=e["input"])
-            if "ctx" in e:
-                error["ctx"] = e["ctx"]
-            errors.append(error)
-        raise ValidationError.from_exception_data(exc.title, errors) from None
-
-
-# A buffer copied as an object (2.3.6): indices as keys, bytes as values.
-_BUFFER = TypeAdapter(
-    dict[Annotated[str, Field(pattern=r"^[0-9]{1,6}$")], Annotated[int, Field(ge=0, le=255)]]
-)
-
-
-def _sha256(value: Any, at: Loc = ("fileSha256",)) -> str | None:
-    """``fileSha256`` is opaque and changes form by release (§5): 2.3.6 sends ``{"0": 12, …}``, older ones
-    base64. Hex when it decodes to 32 bytes, otherwise the value as given. An object of numbers is such a
-    buffer and must be a valid one (``ValidationError`` naming the field otherwise)."""
-    raw: bytes | None = None
-    if isinstance(value, dict) and value and all(isinstance(v, int) for v in value.values()):
-        buffer = _checked(_BUFFER, value, at)
-        raw = bytes(buffer[k] for k in sorted(buffer, key=int))
-    elif isinstance(value, str) and value:
-        try:
-            raw = base64.b64decode(value, validate=True)
-        except (binascii.Error, ValueError):
-            return value
-        if len(raw) != 32:
-            return value
-    return raw.hex() if raw is not None and len(raw) == 32 else None
-
-
-def _media(message: dict[str, Any], kind: str | None, content: dict[str, Any], at: Loc) -> Media | None:
-    if kind not in _MEDIA:
-        return None
-    # S3-enabled servers add a downloadable `mediaUrl`; `url` is WhatsApp's encrypted blob (§5).
-    url = message.get("mediaUrl") if isinstance(message.get("mediaUrl"), str) else content.get("url")
-    mime = content.get("mimetype")
-    return Media.of_kind(
-        _MEDIA[kind],
-        url=url if isinstance(url, str) else None,
-        mime_type=mime if isinstance(mime, str) else None,
-        sha256=_sha256(content.get("fileSha256"), (*at, "fileSha256")),
-    )
 
 
 def _context_info(upsert: MessageUpsert, content: dict[str, Any]) -> dict[str, Any]:
@@ -311,7 +246,7 @@ def to_message(
             "lead_external_id": f"wa:{phone}" if phone else f"wa:lid:{lid}",
             "from": phone,
             "body": _text(message, content),
-            "media": _media(message, kind, content, at),
+            "media": media_of(message, kind, content, at),
             "referral": referral_of(_context_info(upsert, content)),
             "from_me": from_me,
             "contact_name": name,
@@ -343,7 +278,7 @@ def occurred_at(upsert: MessageUpsert) -> datetime | None:
     (``ValidationError`` naming ``messageTimestamp.high`` when a Long's parts are not numbers)."""
     value = upsert.message_timestamp
     if isinstance(value, dict) and isinstance(value.get("low"), int):
-        long = _checked(_LONG, value, ("messageTimestamp",))
+        long = checked(_LONG, value, ("messageTimestamp",))
         value = ((long.high or 0) << 32) + (long.low & 0xFFFFFFFF)
     if isinstance(value, str) and value.isascii() and value.isdigit():
         value = int(value)

@@ -1,4 +1,4 @@
-"""What operators add to a lead: its owner, notes, and finding it by phone number.
+"""What operators add to a lead: its owner, notes, and finding it by phone number or by name.
 
 Owners and notes are ``state:`` keys (no event carries them; a rebuild keeps them). Mounted before
 ``routes/leads.py``: ``/v1/leads/search`` would otherwise reach ``/v1/leads/{lead_id}`` and fail its pattern.
@@ -6,20 +6,24 @@ Owners and notes are ``state:`` keys (no event carries them; a rebuild keeps the
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
 from typing import Annotated, Any
 
 from eventbus import envelope
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 from servicekit import NotFound
 from ulid import ULID
 
+from backoffice_api import names
 from backoffice_api.deals import Actor
-from backoffice_api.deps import LeadsRead, LeadsWrite, PortsDep
+from backoffice_api.deps import InvalidParameter, LeadsRead, LeadsWrite, PortsDep
 from backoffice_api.models import (
     LEAD_ID,
     LeadDetail,
+    LeadMatches,
     LeadOwner,
     LeadOwnerSet,
     NoteCreate,
@@ -60,6 +64,75 @@ async def find_lead(
     if not lead_id:
         raise NotFound("no lead with this number")
     return await get_lead(str(lead_id), key, ports, timeline_limit=20)
+
+
+@router.get(
+    "/search/name",
+    response_model=LeadMatches,
+    summary="Find leads by name",
+    description="Leads whose contact's WhatsApp name, or the name the agent learned in the conversation, "
+    "starts with `q` or has a word that does (`souza` and `maria s` both find Maria Souza). Case and accents "
+    "do not matter. A lead is found by every name its contact wrote under. One index range per page, "
+    "whatever the number of leads; a lead matching under two names is listed once per page.",
+)
+async def find_by_name(
+    key: LeadsRead,
+    ports: PortsDep,
+    q: Annotated[
+        str,
+        Query(min_length=names.QUERY_MIN, max_length=names.QUERY_MAX, examples=["maria s"]),
+    ],
+    cursor: Annotated[str | None, Query(max_length=400)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> Response:
+    from backoffice_api.routes.leads import lead_public  # the lead's answer, built in one place
+
+    prefix = names.fold(q)
+    if len(prefix) < names.QUERY_MIN:
+        raise InvalidParameter("q", f"needs at least {names.QUERY_MIN} letters or digits")
+    members, more = await ports.models.names(
+        key.company_id, prefix, after=_name_cursor(cursor, prefix), limit=limit
+    )
+    matched = [names.split(m) for m in members]
+    contacts = await ports.models.leads_of_contacts(
+        key.company_id, [ref for _, ref in matched if not ref.startswith("lead_")]
+    )
+    first: dict[str, str] = {}  # lead id → the first name it matched on this page
+    for name, ref in matched:
+        lead_id = ref if ref.startswith("lead_") else contacts.get(ref)
+        if lead_id is not None:
+            first.setdefault(lead_id, name)
+    rows = await ports.models.documents(key.company_id, list(first))
+    ids = [row["lead_id"] for row in rows]
+    owned = await owners(ports, key.company_id, ids)
+    lasts = await ports.models.last_messages(key.company_id, [row.get("external_id") for row in rows])
+    items = [
+        lead_public(
+            row, json.loads(row["handoff"]) if "handoff" in row else None, owned.get(row["lead_id"]), last
+        )
+        | {"matched_name": first[row["lead_id"]]}
+        for row, last in zip(rows, lasts, strict=True)
+    ]
+    next_cursor = _encode(members[-1]) if more and members else None
+    body = json.dumps({"items": items, "next_cursor": next_cursor}, ensure_ascii=False)
+    return Response(body, media_type="application/json")
+
+
+def _encode(member: str) -> str:
+    return base64.urlsafe_b64encode(member.encode()).decode().rstrip("=")
+
+
+def _name_cursor(cursor: str | None, prefix: str) -> str | None:
+    """A position in the name index this API handed out for the same query; anything else is a 422."""
+    if cursor is None:
+        return None
+    try:
+        member = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        member = ""
+    if not member.startswith(prefix) or names.SEPARATOR not in member:
+        raise InvalidParameter("cursor", "not a cursor returned by this API for this query")
+    return member
 
 
 @router.put("/{lead_id}/owner", responses=NOT_FOUND, summary="Assign the lead to a seller")

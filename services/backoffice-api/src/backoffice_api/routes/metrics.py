@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 
 from backoffice_api.counters import RangeTooLarge
 from backoffice_api.deps import InvalidParameter, MetricsRead, PortsDep
-from backoffice_api.models import Bucket, MetricsReport
+from backoffice_api.metric_models import Bucket, MetricsReport
 from backoffice_api.routes import COMMON_ERRORS
 
 router = APIRouter(prefix="/v1/metrics", tags=["metrics"], responses=COMMON_ERRORS)
