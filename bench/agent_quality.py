@@ -48,6 +48,8 @@ CORPORA = [
     # Fresh batches: wordings added after a round of tuning, measured before the next (see docs/bench).
     Path(__file__).parent / "data" / "agent_quality_fresh.jsonl",
     Path(__file__).parent / "data" / "agent_quality_fresh2.jsonl",
+    # Question-heavy, written before reading the rules (issue #21, round 3; numbers before it in docs/bench).
+    Path(__file__).parent / "data" / "agent_quality_fresh3.jsonl",
 ]
 TODAY = date(2025, 12, 16)
 DEFERRAL = "vou confirmar com a equipe"
@@ -69,6 +71,7 @@ class Score:
     conversations: int = 0
     misread_examples: list[str] = field(default_factory=list)
     misses: list[str] = field(default_factory=list)
+    unanswered: list[str] = field(default_factory=list)
     extra: int = 0  # the lead's unscripted answers to the agent's checks
 
     def add(self, other: Score) -> None:
@@ -78,6 +81,7 @@ class Score:
         self.qualified_turns += other.qualified_turns
         self.misread_examples += other.misread_examples
         self.misses += other.misses
+        self.unanswered += other.unanswered
 
 
 def _value(slots: Slots, slot: str) -> Any:
@@ -91,6 +95,11 @@ def _same(slot: str, recorded: Any, meant: Any) -> bool:
     if slot == "location":
         return meant is not None and fold(str(meant)) in fold(str(recorded))
     return bool(recorded == meant)
+
+
+def _unanswered(conv: dict[str, Any], turn: dict[str, Any], questions: Any) -> str:
+    seen = ", ".join(q.topic for q in questions) or "no question"
+    return f"{conv['id']}: {turn['text']!r} ({turn['topic']}) → {seen}"
 
 
 def play(conv: dict[str, Any]) -> Score:
@@ -121,15 +130,19 @@ def play(conv: dict[str, Any]) -> Score:
             score.questions += 1
             reply = " ".join(step.paragraphs)
             recognised = any(q.topic == turn["topic"] for q in found.questions)
-            score.answered += int(recognised and (DEFERRAL in reply or len(found.questions) > 0))
+            ok = recognised and (DEFERRAL in reply or len(found.questions) > 0)
+            score.answered += int(ok)
+            if not ok:
+                score.unanswered.append(_unanswered(conv, turn, found.questions))
         if turn["expect"] == "answer":
             score.questions += 1
             reply = " ".join(step.paragraphs)
             recognised = any(q.topic == turn["topic"] for q in found.questions)
             nothing_recorded = state.slots == before
-            score.answered += int(
-                recognised and nothing_recorded and (DEFERRAL in reply or len(found.questions) > 0)
-            )
+            ok = recognised and nothing_recorded and (DEFERRAL in reply or len(found.questions) > 0)
+            score.answered += int(ok)
+            if not ok:
+                score.unanswered.append(_unanswered(conv, turn, found.questions))
         if step.qualification is not None and qualified_at is None:
             qualified_at = n + score.extra
         nxt = conv["turns"][n] if n < len(conv["turns"]) else None
@@ -204,7 +217,9 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, action="append", help="repeatable; default: every corpus")
     parser.add_argument("--split", default="all", help="dev, held_out, held_out_independent, … or all")
     parser.add_argument(
-        "--show-misreads", action="store_true", help="list confident misreads and missed facts"
+        "--show-misreads",
+        action="store_true",
+        help="list confident misreads, missed facts and unanswered questions",
     )
     parser.add_argument("--markdown", action="store_true")
     args = parser.parse_args()
@@ -227,7 +242,8 @@ def main() -> None:
     ]
     print(render(tables, markdown=args.markdown))
     if args.show_misreads:
-        for line in by_split["all"].misread_examples + by_split["all"].misses:
+        everything = by_split["all"]
+        for line in everything.misread_examples + everything.misses + everything.unanswered:
             print(line)
     sys.exit(0)
 

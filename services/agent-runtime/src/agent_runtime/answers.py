@@ -28,6 +28,8 @@ _DEFERRED = {
     "address": "o endereço",
     "hours": "o horário de atendimento",
     "scam": "a empresa",
+    "parking": "o estacionamento",
+    "cancellation": "cancelamento e remarcação",
     "other": "a sua pergunta",
 }
 
@@ -49,7 +51,7 @@ def answer(question: Question, knowledge: Knowledge, slots: Slots, voice: Voice,
         return Answer(
             f"Atendemos em {_list(knowledge.cities)}." + (f" {knowledge.travel}" if knowledge.travel else "")
         )
-    for field in ("included", "menu", "payment", "address", "hours"):
+    for field in ("included", "menu", "payment", "address", "hours", "parking", "cancellation"):
         if topic == field and (text := getattr(knowledge, field)):
             return Answer(str(text))
     if topic == "hours" and (opening := hours.describe(knowledge.business_hours)):
