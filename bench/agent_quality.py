@@ -17,7 +17,8 @@ meant (the corpus's facts), never against the rules:
 - **turns to qualify**: the lead's messages until ``lead.qualified``, for conversations that should qualify;
   **wrongly qualified**: conversations that should not qualify (budget unknown) and did;
 - **unscripted checks**: the agent asked back where the script did not expect it; the simulated lead answers
-  from its facts ("sim" when the agent's guess is what it meant, "não" otherwise), and that answer counts as a turn.
+  from its facts ("sim" when the agent's guess is what it meant, "não" otherwise), and that answer counts as a turn;
+- **repeated replies** (target 0): a reply word for word the agent's previous reply to the same lead.
 
 Printed for the development and the held-out split, and per category.
 """
@@ -73,10 +74,11 @@ class Score:
     misses: list[str] = field(default_factory=list)
     unanswered: list[str] = field(default_factory=list)
     extra: int = 0  # the lead's unscripted answers to the agent's checks
+    repeats: int = 0  # replies word for word the agent's previous reply to the same lead
 
     def add(self, other: Score) -> None:
         for name in ("facts", "right", "misreads", "checks", "checked", "questions", "answered",
-                     "should_qualify", "wrongly_qualified", "conversations", "extra"):  # fmt: skip
+                     "should_qualify", "wrongly_qualified", "conversations", "extra", "repeats"):  # fmt: skip
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.qualified_turns += other.qualified_turns
         self.misread_examples += other.misread_examples
@@ -108,12 +110,16 @@ def play(conv: dict[str, Any]) -> Score:
     state = Conversation()
     qualified_at = None
     rules = Rules()
+    last_reply = None
     for n, turn in enumerate(conv["turns"], start=1):
         meant = facts | turn.get("provisional", {})
         before = state.slots
         found = extract(turn["text"], today=TODAY, expecting=state.asked, month_hint=state.month_hint)
         step = advance(state, found, rules=rules, today=TODAY)
         state = step.conversation
+        reply = " ".join(step.paragraphs)
+        score.repeats += int(reply == last_reply)
+        last_reply = reply
         for slot in SLOT_ORDER:
             now = _value(state.slots, slot)
             if now is not None and now != _value(before, slot) and not _same(slot, now, meant.get(slot)):
@@ -191,11 +197,12 @@ def _row(name: str, s: Score) -> list[str]:
         turns,
         str(s.wrongly_qualified),
         str(s.extra),
+        str(s.repeats),
     ]
 
 
 COLUMNS = ["", "conversations", "slots right", "confident misreads", "asked back", "questions answered",
-           "qualified", "turns to qualify", "wrongly qualified", "unscripted checks"]  # fmt: skip
+           "qualified", "turns to qualify", "wrongly qualified", "unscripted checks", "repeated replies"]  # fmt: skip
 
 
 def run(conversations: Iterable[dict[str, Any]]) -> tuple[dict[str, Score], dict[str, Score]]:

@@ -33,13 +33,17 @@ def once(conversations: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--conversations", type=int, default=3000)
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     once(100)  # warm: compiled patterns, caches
     best = min(once(args.conversations) for _ in range(args.repeat))
-    print(f"rules: {best * 1e6:.1f} µs CPU per message (best of {args.repeat} × {args.conversations} conversations)")
+    print(
+        f"rules: {best * 1e6:.1f} µs CPU per message (best of {args.repeat} × {args.conversations} conversations)"
+    )
 
 
 if __name__ == "__main__":
