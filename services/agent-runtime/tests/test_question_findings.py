@@ -120,3 +120,25 @@ def test_a_state_code_inside_a_sentence_is_not_a_place() -> None:
 def test_a_bare_count_beside_a_question_answers_the_count_asked_for() -> None:
     found = extract("umas 90. tem estacionamento?", today=TODAY, expecting="guests")
     assert found.slots.guests == 90 and [q.topic for q in found.questions] == ["parking"]
+
+
+@pytest.mark.parametrize(
+    ("text", "topic"),
+    [
+        # What fresh4 (written after round 3, then used for round 4) found, in other wordings.
+        ("tem garagem pros convidados?", "parking"),
+        ("da pra deixar o carro no local?", "parking"),
+        ("e se eu quiser trocar a data depois?", "cancellation"),
+        ("pra reservar a data tem que pagar antes?", "payment"),
+        ("aceitam dinheiro?", "payment"),
+        ("vocês faturam no cnpj? emitem nota?", "payment"),
+        ("da pra confiar em vcs?", "scam"),
+        ("isso é um chat bot?", "robot"),
+        ("é alguém de verdade respondendo?", "robot"),
+        ("vcs funcionam nos feriados?", "hours"),
+        ("vcs trabalham no fim de semana?", "hours"),
+        ("o salão é próprio?", "address"),
+    ],
+)
+def test_round_four_wordings_are_recognised(text: str, topic: str) -> None:
+    assert topic in _asked(text)

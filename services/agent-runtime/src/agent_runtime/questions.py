@@ -66,14 +66,19 @@ _STRONG = re.compile(
 _OPENER = re.compile(rf"\b(?:{_OPENERS})\b")
 
 _TOPIC_WORDS: tuple[tuple[Topic, str], ...] = (
-        ("robot", r"robo|robos|bot|ia|inteligencia artificial|maquina|automatic[oa]|pessoa de verdade|gente de verdade"
+        ("robot", r"robo|robos|bot|chatbot|chat bot|assistente virtual|automatizad[oa]|alguem de verdade|ia"
+         r"|inteligencia artificial|maquina|automatic[oa]|pessoa de verdade|gente de verdade"
          r"|humano|humana|uma pessoa|e gente"),
         ("scam", r"golpe|golpes|confiavel|confiaveis|seguro|fraude|verdade isso|cnpj|empresa seria|real|furada"
          r"|pegadinha|enganacao|existem|existe mesmo|empresa de verdade|reclame aqui|de verdade|avaliacao|avaliacoes"
-         r"|referencias|depoimentos|sao reais"),
+         r"|referencias|depoimentos|sao reais|confiar|confianca"),
         # Topics named by one plain word, before the words they share ("vaga" of a car, "sinal" given back).
-        ("parking", r"estacionamento|estacionar|estaciona|manobrista|manobristas|valet"),
+        ("parking", r"estacionamento|estacionar|estaciona|manobrista|manobristas|valet|carro|carros|garagem"),
+        # The day the team works is hours, not a city served ("vcs atendem aos domingos?").
+        ("hours", r"(?:atendem|atende|abrem|abre|funcionam|funciona|trabalham|trabalha) (?:aos|nos|no|de|em|a|"
+         r"durante o) (?:domingos?|sabados?|feriados?|fim de semana|fins de semana|finais de semana|final de semana)"),
         ("cancellation", r"cancelar|cancelamento|cancela|desmarcar|desistir|desistencia|desisto|remarcar|reagendar"
+         r"|(?:mudar|trocar|alterar) (?:a|de) data|troca de data|mudanca de data"
          r"|multa|reembolso|devolve|devolvem|devolucao|estorno"),
         # A child's price ("criança paga?", "criança até quantos anos não paga?") is about price, not payment.
         ("price", r"(?:crianca|criancas|adulto|adultos|bebe|bebes)\b(?: \w+){0,4} (?:paga|pagam|pagante|meia"
@@ -82,9 +87,12 @@ _TOPIC_WORDS: tuple[tuple[Topic, str], ...] = (
         # valor?" is about what is included, "o que vcs servem de entrada?" about the menu, not a down payment).
         ("included", r"inclus[oa]s?|inclui|incluem|incluid[oa]s?|vem junto|ja vem|levam|fornecem"),
         ("menu", r"serve|servem|servir|cardapios?|menu"),
+        # Paying to hold a date is a deposit ("pra garantir a data preciso pagar algo antes?").
+        ("payment", r"pagar (?:algo|alguma coisa|antes|adiantado)|(?:garantir|reservar|segurar|travar) a data"),
         ("availability", r"disponivel|disponiveis|disponibilidade|livre|vaga|vagas|agenda|data|datas|ocupad[oa]"),
         ("payment", r"pagamento|pagar|parcela|parcelas|parcelar|parcelam|parcelamento|parcelad[oa]|pix|cartao|boleto"
-         r"|entrada|sinal|transferencia|deposito|ted|dividir|quantas vezes|nota fiscal"
+         r"|entrada|sinal|transferencia|deposito|ted|dividir|quantas vezes|nota fiscal|debito|credito|dinheiro"
+         r"|faturamento|faturado|faturar|faturam|(?:emitem|emite) nota"
          r"|forma de pagamento|formas de pagamento|a vista"),
         ("cities", r"deslocamento|taxa de viagem|vao ate|vem ate|(?:ir|vir) ate (?!que\b)|viajam"
          r"|atendem (?:em|na|no|a|fora)"
@@ -100,7 +108,8 @@ _TOPIC_WORDS: tuple[tuple[Topic, str], ...] = (
         ("hours", r"horario|horarios|que horas|abrem|abre|funcionamento|funcionam|expediente|ate quando"),
         ("price", r"quanto|qto|qnto|tabela|orcamento|sai por"),
         ("address", r"endereco|localizacao|onde fica|fica onde|onde voces ficam|ficam onde|onde e o espaco"
-         r"|onde e a empresa|onde estao|loja fisica|bairro|onde|espaco de voces|ficam perto|perto d[oa]|centro"),
+         r"|onde e a empresa|onde estao|loja fisica|bairro|onde|espaco de voces|ficam perto|perto d[oa]|centro"
+         r"|(?:espaco|salao|local|lugar)(?: e| eh)? propri[oa]|local do cliente"),
         ("cities", r"atendem|atende|atendimento em|vao ate|vem ate|fazem em|faz em|regiao|deslocamento|viajam|viagem"
          r"|trabalham em|cidade|cidades"),
 )  # fmt: skip

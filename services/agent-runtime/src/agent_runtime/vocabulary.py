@@ -136,6 +136,7 @@ _PROTECTED = frozenset(
         "cadeira", "cadeiras", "perto",
         # the words of drinks, children's prices and cancellation: "vinho" is not "Vinhedo"
         "vinho", "vinhos", "suco", "sucos", "meia", "paga", "pagam", "multa", "funciona", "funcionam", "aluguel",
+        "carro", "carros",
     }
 )  # fmt: skip
 
