@@ -51,8 +51,10 @@ CORPORA = [
     Path(__file__).parent / "data" / "agent_quality_fresh2.jsonl",
     # Question-heavy, written before reading the rules (issue #21, round 3; numbers before it in docs/bench).
     Path(__file__).parent / "data" / "agent_quality_fresh3.jsonl",
-    # Written after round 3 and never tuned on: the generalisation figure.
+    # Written after round 3, measured, then tuned on in round 4.
     Path(__file__).parent / "data" / "agent_quality_fresh4.jsonl",
+    # Written after round 4 and never tuned on: the generalisation figure.
+    Path(__file__).parent / "data" / "agent_quality_fresh5.jsonl",
 ]
 TODAY = date(2025, 12, 16)
 DEFERRAL = "vou confirmar com a equipe"
