@@ -139,7 +139,9 @@ def test_the_agent_settings_mirror_has_every_field_agent_runtime_answers_with():
     # backoffice-api validates agent-runtime's answer with its own models (extra="forbid"): a field added there
     # and not here would turn every GET of the settings into an error.
     contracts = EXPORTED.parent
-    theirs = json.loads((contracts / "agent-runtime.json").read_text(encoding="utf-8"))["components"]["schemas"]
+    theirs = json.loads((contracts / "agent-runtime.json").read_text(encoding="utf-8"))["components"][
+        "schemas"
+    ]
     ours = json.loads(EXPORTED.read_text(encoding="utf-8"))["components"]["schemas"]
     pairs = {"CompanyKnowledge": "AgentKnowledge", "AgentSettings": "AgentSettings"}
     for their_name, our_name in pairs.items():
