@@ -51,8 +51,8 @@ _OPENERS = (
     r"|o que|oq|oque|que horas|ate que horas|a que horas|ate quando|quem"
 )
 _STRONG = re.compile(
-    # "qual"/"quais" ask, save as a relative pronoun ("o qual", "as quais").
-    r"(?<!\bo )(?<!\ba )(?<!\bos )(?<!\bas )\bqua(?:l|is)\b"
+    # "qual"/"quais" ask, save as a relative pronoun ("o qual", "as quais"); checked only where one matched.
+    r"\bqua(?:l|is)\b(?<!\bo qual)(?<!\ba qual)(?<!\bos quais)(?<!\bas quais)"
     r"|\b(?:o que (?:que )?(?:ta|esta|vem|tem|inclui|serve|servem|e)|onde (?:fica|ficam|e|esta|estao)"
     r"|como (?:que )?(?:e|funciona|fica|faz|faco)|quantas vezes|da pra (?:parcelar|dividir|pagar)"
     r"|(?:queria|quero|gostaria de) (?:ver|conhecer|receber)|(?:medo|receio) de (?:ser )?(?:golpe|fraude)|golpe"
