@@ -17,7 +17,8 @@ meant (the corpus's facts), never against the rules:
 - **turns to qualify**: the lead's messages until ``lead.qualified``, for conversations that should qualify;
   **wrongly qualified**: conversations that should not qualify (budget unknown) and did;
 - **unscripted checks**: the agent asked back where the script did not expect it; the simulated lead answers
-  from its facts ("sim" when the agent's guess is what it meant, "não" otherwise), and that answer counts as a turn.
+  from its facts ("sim" when the agent's guess is what it meant, "não" otherwise), and that answer counts as a turn;
+- **repeated replies** (target 0): a reply word for word the agent's previous reply to the same lead.
 
 Printed for the development and the held-out split, and per category.
 """
@@ -48,6 +49,12 @@ CORPORA = [
     # Fresh batches: wordings added after a round of tuning, measured before the next (see docs/bench).
     Path(__file__).parent / "data" / "agent_quality_fresh.jsonl",
     Path(__file__).parent / "data" / "agent_quality_fresh2.jsonl",
+    # Question-heavy, written before reading the rules (issue #21, round 3; numbers before it in docs/bench).
+    Path(__file__).parent / "data" / "agent_quality_fresh3.jsonl",
+    # Written after round 3, measured, then tuned on in round 4.
+    Path(__file__).parent / "data" / "agent_quality_fresh4.jsonl",
+    # Written after round 4 and never tuned on: the generalisation figure.
+    Path(__file__).parent / "data" / "agent_quality_fresh5.jsonl",
 ]
 TODAY = date(2025, 12, 16)
 DEFERRAL = "vou confirmar com a equipe"
@@ -69,15 +76,18 @@ class Score:
     conversations: int = 0
     misread_examples: list[str] = field(default_factory=list)
     misses: list[str] = field(default_factory=list)
+    unanswered: list[str] = field(default_factory=list)
     extra: int = 0  # the lead's unscripted answers to the agent's checks
+    repeats: int = 0  # replies word for word the agent's previous reply to the same lead
 
     def add(self, other: Score) -> None:
         for name in ("facts", "right", "misreads", "checks", "checked", "questions", "answered",
-                     "should_qualify", "wrongly_qualified", "conversations", "extra"):  # fmt: skip
+                     "should_qualify", "wrongly_qualified", "conversations", "extra", "repeats"):  # fmt: skip
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.qualified_turns += other.qualified_turns
         self.misread_examples += other.misread_examples
         self.misses += other.misses
+        self.unanswered += other.unanswered
 
 
 def _value(slots: Slots, slot: str) -> Any:
@@ -93,18 +103,27 @@ def _same(slot: str, recorded: Any, meant: Any) -> bool:
     return bool(recorded == meant)
 
 
+def _unanswered(conv: dict[str, Any], turn: dict[str, Any], questions: Any) -> str:
+    seen = ", ".join(q.topic for q in questions) or "no question"
+    return f"{conv['id']}: {turn['text']!r} ({turn['topic']}) → {seen}"
+
+
 def play(conv: dict[str, Any]) -> Score:
     score = Score(conversations=1)
     facts = dict(conv["facts"])
     state = Conversation()
     qualified_at = None
     rules = Rules()
+    last_reply = None
     for n, turn in enumerate(conv["turns"], start=1):
         meant = facts | turn.get("provisional", {})
         before = state.slots
         found = extract(turn["text"], today=TODAY, expecting=state.asked, month_hint=state.month_hint)
         step = advance(state, found, rules=rules, today=TODAY)
         state = step.conversation
+        reply = " ".join(step.paragraphs)
+        score.repeats += int(reply == last_reply)
+        last_reply = reply
         for slot in SLOT_ORDER:
             now = _value(state.slots, slot)
             if now is not None and now != _value(before, slot) and not _same(slot, now, meant.get(slot)):
@@ -121,15 +140,19 @@ def play(conv: dict[str, Any]) -> Score:
             score.questions += 1
             reply = " ".join(step.paragraphs)
             recognised = any(q.topic == turn["topic"] for q in found.questions)
-            score.answered += int(recognised and (DEFERRAL in reply or len(found.questions) > 0))
+            ok = recognised and (DEFERRAL in reply or len(found.questions) > 0)
+            score.answered += int(ok)
+            if not ok:
+                score.unanswered.append(_unanswered(conv, turn, found.questions))
         if turn["expect"] == "answer":
             score.questions += 1
             reply = " ".join(step.paragraphs)
             recognised = any(q.topic == turn["topic"] for q in found.questions)
             nothing_recorded = state.slots == before
-            score.answered += int(
-                recognised and nothing_recorded and (DEFERRAL in reply or len(found.questions) > 0)
-            )
+            ok = recognised and nothing_recorded and (DEFERRAL in reply or len(found.questions) > 0)
+            score.answered += int(ok)
+            if not ok:
+                score.unanswered.append(_unanswered(conv, turn, found.questions))
         if step.qualification is not None and qualified_at is None:
             qualified_at = n + score.extra
         nxt = conv["turns"][n] if n < len(conv["turns"]) else None
@@ -178,11 +201,12 @@ def _row(name: str, s: Score) -> list[str]:
         turns,
         str(s.wrongly_qualified),
         str(s.extra),
+        str(s.repeats),
     ]
 
 
 COLUMNS = ["", "conversations", "slots right", "confident misreads", "asked back", "questions answered",
-           "qualified", "turns to qualify", "wrongly qualified", "unscripted checks"]  # fmt: skip
+           "qualified", "turns to qualify", "wrongly qualified", "unscripted checks", "repeated replies"]  # fmt: skip
 
 
 def run(conversations: Iterable[dict[str, Any]]) -> tuple[dict[str, Score], dict[str, Score]]:
@@ -204,7 +228,9 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, action="append", help="repeatable; default: every corpus")
     parser.add_argument("--split", default="all", help="dev, held_out, held_out_independent, … or all")
     parser.add_argument(
-        "--show-misreads", action="store_true", help="list confident misreads and missed facts"
+        "--show-misreads",
+        action="store_true",
+        help="list confident misreads, missed facts and unanswered questions",
     )
     parser.add_argument("--markdown", action="store_true")
     args = parser.parse_args()
@@ -227,7 +253,8 @@ def main() -> None:
     ]
     print(render(tables, markdown=args.markdown))
     if args.show_misreads:
-        for line in by_split["all"].misread_examples + by_split["all"].misses:
+        everything = by_split["all"]
+        for line in everything.misread_examples + everything.misses + everything.unanswered:
             print(line)
     sys.exit(0)
 

@@ -133,3 +133,16 @@ def test_generated_requests_get_no_5xx_and_answers_match_the_schema(server):
         check()
         tried += 1
     assert tried >= 20
+
+
+def test_the_agent_settings_mirror_has_every_field_agent_runtime_answers_with():
+    # backoffice-api validates agent-runtime's answer with its own models (extra="forbid"): a field added there
+    # and not here would turn every GET of the settings into an error.
+    contracts = EXPORTED.parent
+    theirs = json.loads((contracts / "agent-runtime.json").read_text(encoding="utf-8"))["components"][
+        "schemas"
+    ]
+    ours = json.loads(EXPORTED.read_text(encoding="utf-8"))["components"]["schemas"]
+    pairs = {"CompanyKnowledge": "AgentKnowledge", "AgentSettings": "AgentSettings"}
+    for their_name, our_name in pairs.items():
+        assert set(theirs[their_name]["properties"]) <= set(ours[our_name]["properties"]), their_name

@@ -34,6 +34,8 @@ class AgentKnowledge(Model):
     hours: str | None = None
     payment: str | None = None
     legitimacy: str | None = None
+    parking: str | None = None
+    cancellation: str | None = None
 
 
 class AgentSettings(Model):

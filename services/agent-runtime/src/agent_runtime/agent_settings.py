@@ -50,6 +50,8 @@ class CompanyKnowledge(BaseModel):
     hours: str | None = Field(None, max_length=300)
     payment: str | None = Field(None, max_length=300)
     legitimacy: str | None = Field(None, max_length=300)
+    parking: str | None = Field(None, max_length=300, examples=["Estacionamento gratuito para 80 carros."])
+    cancellation: str | None = Field(None, max_length=600)
 
     @field_validator("cities")
     @classmethod

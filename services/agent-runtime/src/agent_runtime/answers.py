@@ -28,28 +28,34 @@ _DEFERRED = {
     "address": "o endereço",
     "hours": "o horário de atendimento",
     "scam": "a empresa",
+    "parking": "o estacionamento",
+    "cancellation": "cancelamento e remarcação",
     "other": "a sua pergunta",
 }
 
 
-def answer(question: Question, knowledge: Knowledge, slots: Slots, voice: Voice, *, today: dt.date) -> Answer:
+def answer(
+    question: Question, knowledge: Knowledge, slots: Slots, voice: Voice, *, today: dt.date, turn: int = 0
+) -> Answer:
+    """``turn`` picks the wording among a template's variants: the same question asked again is not answered
+    word for word."""
     topic = question.topic
     if topic == "robot":
         company = f"da {knowledge.company_name}" if knowledge.company_name else "da nossa equipe"
-        return Answer(voice.say("robot", of_company=company))
+        return Answer(voice.say("robot", turn, of_company=company))
     if topic == "scam":
         if knowledge.legitimacy:
             return Answer(voice.say("scam", legitimacy=knowledge.legitimacy))
-        return Answer(voice.say("scam_unknown"), note="perguntou se a empresa é confiável")
+        return Answer(voice.say("scam_unknown", turn), note="perguntou se a empresa é confiável")
     if topic == "price" and (text := _price(question, knowledge, slots, voice)) is not None:
         return Answer(text)
     if topic == "cities" and question.city is not None and knowledge.serves(question.city):
-        return Answer(voice.say("city_served", city=question.city))
+        return Answer(voice.say("city_served", turn, city=question.city))
     if topic == "cities" and question.city is None and knowledge.cities:
         return Answer(
             f"Atendemos em {_list(knowledge.cities)}." + (f" {knowledge.travel}" if knowledge.travel else "")
         )
-    for field in ("included", "menu", "payment", "address", "hours"):
+    for field in ("included", "menu", "payment", "address", "hours", "parking", "cancellation"):
         if topic == field and (text := getattr(knowledge, field)):
             return Answer(str(text))
     if topic == "hours" and (opening := hours.describe(knowledge.business_hours)):
@@ -59,7 +65,7 @@ def answer(question: Question, knowledge: Knowledge, slots: Slots, voice: Voice,
         what = f"o atendimento em {question.city}"
     if topic == "availability" and question.date is not None:
         what = f"a disponibilidade {on_date(question.date, today=today)}"
-    return Answer(voice.say("defer", topic=what), note=f"perguntou sobre {what}")
+    return Answer(voice.say("defer", turn, topic=what), note=f"perguntou sobre {what}")
 
 
 def _price(question: Question, knowledge: Knowledge, slots: Slots, voice: Voice) -> str | None:

@@ -115,13 +115,13 @@ def advance(
         paragraphs.append(closed)
     notes = list(conversation.notes)
     for question in found.questions:
-        reply = answers.answer(question, knowledge, slots, voice, today=today or dt.date.min)
+        reply = answers.answer(question, knowledge, slots, voice, today=today or dt.date.min, turn=version)
         paragraphs.append(reply.text)
         if reply.note and reply.note not in notes:
             notes.append(reply.note)
     if found.past_date:
         paragraphs.append(voice.say("past_date"))
-    if confirmed := replies.confirmation(changed, slots, corrected=corrected, today=today):
+    if confirmed := replies.confirmation(changed, slots, corrected=corrected, today=today, voice=voice):
         paragraphs.append(confirmed)
     if found.declined and found.declined in declined and found.declined not in conversation.declined:
         paragraphs.append(voice.say("declined", slot=replies.SLOT_LABELS[found.declined]))
@@ -140,7 +140,7 @@ def advance(
     qualification = None
     asked: SlotName | None = None
     if conversation.qualified:
-        paragraphs.append(voice.say("after_qualified"))
+        paragraphs.append(voice.say("after_qualified", version))
     elif pending is not None:
         paragraphs.append(_check(pending, pending_asks, voice, today))
         asked = pending.slot
@@ -173,24 +173,26 @@ def advance(
             paragraphs.append(voice.say("not_understood", version - 2))
         if month_hint is not None and "date" in missing:
             year, month = month_hint
-            paragraphs.append(replies.MONTH_DAY.format(month=replies.month_name(year, month)))
+            paragraphs.append(voice.say("month_day", month=replies.month_name(year, month)))
             asked = "date"
         elif missing:
             asked = missing[0]
-            ask = replies.ask(asked, attempts.get(asked, 0))
+            ask = voice.ask(asked, attempts.get(asked, 0))
             paragraphs.append(voice.say("ask_again", question=ask) if denied == asked else ask)
             attempts[asked] = attempts.get(asked, 0) + 1
         elif assessment.plausible is False and not conversation.budget_questioned and slots.guests:
             minimum = round(slots.guests * effective.min_budget_per_guest)
-            paragraphs.append(replies.implausible_budget(slots.guests, minimum))
+            paragraphs.append(
+                voice.say("implausible_budget", guests=slots.guests, minimum=replies.money(minimum))
+            )
             asked = "budget"
             update["budget_questioned"] = True
         else:
             unknown = [s for s in effective.required if s in SLOT_ORDER and not slots.has(s)]
             if unknown:  # asked and answered "não sei": not qualified, and said so
-                paragraphs.append(voice.say("open_end", slots=replies.join_labels(unknown)))
+                paragraphs.append(voice.say("open_end", version, slots=replies.join_labels(unknown)))
             else:
-                paragraphs.append(voice.say("after_qualified"))
+                paragraphs.append(voice.say("after_qualified", version))
     update |= {
         "asked": asked,
         "attempts": attempts,
@@ -232,7 +234,7 @@ def _check(reading: Reading, asks: int, voice: Voice, today: dt.date | None) -> 
     values = reading.values
     if reading.slot == "date":
         if values.date is None:
-            return voice.say("past_date") if reading.reason == "past" else replies.ask("date", asks)
+            return voice.say("past_date") if reading.reason == "past" else voice.ask("date", asks)
         if reading.reason in {"weekday", "weekday_off"}:
             return voice.say(
                 "check_weekday" if reading.reason == "weekday" else "check_weekday_off",

@@ -1,5 +1,5 @@
 """What a company lets the agent say: prices, what is included, menu, cities served, address, hours, payment,
-the slots it requires to qualify a lead, and its own wording of the agent's replies.
+parking, cancellation terms, the slots it requires to qualify a lead, and its own wording of the agent's replies.
 
 One JSON file per company, ``<AGENT_KNOWLEDGE_DIR>/<company_id>.json`` (the format is ``Knowledge`` below;
 docs: the service README), is the seed: the company's agent settings (``agent_settings.py``, set through the
@@ -47,6 +47,9 @@ class Knowledge(BaseModel):
     hours: str | None = Field(None, max_length=300)
     payment: str | None = Field(None, max_length=300)
     legitimacy: str | None = Field(None, max_length=300)  # e.g. "CNPJ 12.345.678/0001-90, 15 anos no mercado"
+    parking: str | None = Field(None, max_length=300)  # e.g. "estacionamento gratuito para 80 carros"
+    #: Cancelling, moving the date, what happens to the deposit: the company's terms, as written.
+    cancellation: str | None = Field(None, max_length=600)
     #: The slots a lead needs, confirmed, to be qualified (overrides ``AGENT_QUALIFY_ON``).
     required: tuple[str, ...] | None = None
     #: Whether an approximate answer ("uns 100", "entre 10 e 12 mil") counts for qualification.

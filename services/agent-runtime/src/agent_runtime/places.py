@@ -25,11 +25,13 @@ _NOT_PLACES = frozenset(MONTHS) | frozenset(WEEKDAYS) | {
 }  # fmt: skip
 _PARTICLES = frozenset({"de", "do", "da", "dos", "das", "e"})
 # Longest names first, so "sao jose dos campos" wins over "campos"; two-letter codes ("sp", "bh") only after a
-# preposition: alone they are too often something else.
+# preposition or as the whole answer: inside a sentence they are too often something else.
 _CITY_NAMES = sorted(CITY_INDEX, key=len, reverse=True)
+_SHORT = "|".join(re.escape(n) for n in _CITY_NAMES if len(n) <= 3)
 _CITY = re.compile(
-    r"\b(?:em|de|no|na)\s+(" + "|".join(re.escape(n) for n in _CITY_NAMES if len(n) <= 3) + r")\b"
+    rf"\b(?:em|de|no|na)\s+({_SHORT})\b"
     r"|\b(" + "|".join(re.escape(n) for n in _CITY_NAMES if len(n) > 3) + r")\b"
+    rf"|^\s*({_SHORT})(?:\s+(?:capital|mesmo))?[\s.!;]*$"  # the whole answer: "SP", "sp capital"
 )
 
 
@@ -92,7 +94,7 @@ def _trim(text: str) -> str | None:
 def city_in(t: str) -> str | None:
     """The first known city ``t`` names (normalized form), if any."""
     m = _CITY.search(t)
-    return (m.group(1) or m.group(2)) if m else None
+    return (m.group(1) or m.group(2) or m.group(3)) if m else None
 
 
 def _capitalized(original: str, candidate: str) -> bool:

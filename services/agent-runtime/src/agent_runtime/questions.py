@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from agent_runtime.vocabulary import MONTHS
+
 Topic = Literal[
     "price",
     "included",
@@ -25,6 +27,8 @@ Topic = Literal[
     "hours",
     "scam",
     "robot",
+    "parking",
+    "cancellation",
     "other",
 ]
 
@@ -47,40 +51,65 @@ _OPENERS = (
     r"|o que|oq|oque|que horas|ate que horas|a que horas|ate quando|quem"
 )
 _STRONG = re.compile(
-    r"\b(?:qual (?:o|a|e|seria|fica)|quais (?:sao|as|os)|quanto (?:custa|fica|sai|e|seria|cobram|voces cobram)"
+    # "qual"/"quais" ask, save as a relative pronoun ("o qual", "as quais"); checked only where one matched.
+    r"\bqua(?:l|is)\b(?<!\bo qual)(?<!\ba qual)(?<!\bos quais)(?<!\bas quais)"
+    r"|\b(?:o que (?:que )?(?:ta|esta|vem|tem|inclui|serve|servem|e)|onde (?:fica|ficam|e|esta|estao)"
+    r"|como (?:que )?(?:e|funciona|fica|faz|faco)|quantas vezes|da pra (?:parcelar|dividir|pagar)"
+    r"|(?:queria|quero|gostaria de) (?:ver|conhecer|receber)|(?:medo|receio) de (?:ser )?(?:golpe|fraude)|golpe"
+    r"|qual (?:o|a|e|seria|fica)|quais (?:sao|as|os)|quanto (?:custa|fica|sai|e|seria|cobram|voces cobram)"
     r"|qto|qnto|quanto|(?:voces|vcs|vc|voce) (?:atendem|atende|fazem|faz|vao|aceitam|aceita|tem|trabalham|cobram"
-    r"|sao|e|ficam|fica)|gostaria de saber|queria saber|quero saber|pode(?:ria)? me (?:passar|dizer|informar|mandar)"
-    r"|me (?:passa|fala|diz|informa|manda) (?:o|a|os|as)|tem (?:cardapio|data|vaga|disponibilidade|horario)"
+    r"|sao|e|ficam|fica|parcelam|servem|emitem|oferecem|fornecem|possuem|abrem|funcionam|montam|levam)"
+    r"|gostaria de saber|queria saber|quero saber|pode(?:ria)? me (?:passar|dizer|informar|mandar)"
+    r"|me (?:passa|fala|diz|informa|manda|envia) (?:o|a|os|as)|tem (?:cardapio|data|vaga|disponibilidade|horario)"
     r"|e golpe|eh golpe|e confiavel|e robo|eh robo|e um robo|e uma ia|e bot)\b"
 )
 _OPENER = re.compile(rf"\b(?:{_OPENERS})\b")
 
 _TOPIC_WORDS: tuple[tuple[Topic, str], ...] = (
-        ("robot", r"robo|robos|bot|ia|inteligencia artificial|maquina|automatic[oa]|pessoa de verdade|gente de verdade"
+        ("robot", r"robo|robos|bot|chatbot|chat bot|assistente virtual|automatizad[oa]|alguem de verdade|ia"
+         r"|inteligencia artificial|maquina|automatic[oa]|pessoa de verdade|gente de verdade"
          r"|humano|humana|uma pessoa|e gente"),
         ("scam", r"golpe|golpes|confiavel|confiaveis|seguro|fraude|verdade isso|cnpj|empresa seria|real|furada"
-         r"|pegadinha|enganacao|existem|existe mesmo|empresa de verdade|reclame aqui"),
+         r"|pegadinha|enganacao|existem|existe mesmo|empresa de verdade|reclame aqui|de verdade|avaliacao|avaliacoes"
+         r"|referencias|depoimentos|sao reais|confiar|confianca"),
+        # Topics named by one plain word, before the words they share ("vaga" of a car, "sinal" given back).
+        ("parking", r"estacionamento|estacionar|estaciona|manobrista|manobristas|valet|carro|carros|garagem"),
+        # The day the team works is hours, not a city served ("vcs atendem aos domingos?").
+        ("hours", r"(?:atendem|atende|abrem|abre|funcionam|funciona|trabalham|trabalha) (?:aos|nos|no|de|em|a|"
+         r"durante o) (?:domingos?|sabados?|feriados?|fim de semana|fins de semana|finais de semana|final de semana)"),
+        ("cancellation", r"cancelar|cancelamento|cancela|desmarcar|desistir|desistencia|desisto|remarcar|reagendar"
+         r"|(?:mudar|trocar|alterar) (?:a|de) data|troca de data|mudanca de data"
+         r"|multa|reembolso|devolve|devolvem|devolucao|estorno"),
+        # A child's price ("criança paga?", "criança até quantos anos não paga?") is about price, not payment.
+        ("price", r"(?:crianca|criancas|adulto|adultos|bebe|bebes)\b(?: \w+){0,4} (?:paga|pagam|pagante|meia"
+         r"|inteira|gratis)"),
         # What a clause is plainly about, before the words it shares with other topics ("a bebida tá inclusa no
         # valor?" is about what is included, "o que vcs servem de entrada?" about the menu, not a down payment).
         ("included", r"inclus[oa]s?|inclui|incluem|incluid[oa]s?|vem junto|ja vem|levam|fornecem"),
-        ("menu", r"servem|servir|cardapios?|menu"),
+        ("menu", r"serve|servem|servir|cardapios?|menu"),
+        # Paying to hold a date is a deposit ("pra garantir a data preciso pagar algo antes?").
+        ("payment", r"pagar (?:algo|alguma coisa|antes|adiantado)|(?:garantir|reservar|segurar|travar) a data"),
         ("availability", r"disponivel|disponiveis|disponibilidade|livre|vaga|vagas|agenda|data|datas|ocupad[oa]"),
-        ("payment", r"pagamento|pagar|parcela|parcelas|parcelar|parcelamento|parcelad[oa]|pix|cartao|boleto|entrada"
-         r"|sinal|transferencia|deposito|ted"
+        ("payment", r"pagamento|pagar|parcela|parcelas|parcelar|parcelam|parcelamento|parcelad[oa]|pix|cartao|boleto"
+         r"|entrada|sinal|transferencia|deposito|ted|dividir|quantas vezes|nota fiscal|debito|credito|dinheiro"
+         r"|faturamento|faturado|faturar|faturam|(?:emitem|emite) nota"
          r"|forma de pagamento|formas de pagamento|a vista"),
-        ("cities", r"deslocamento|taxa de viagem|vao ate|vem ate|viajam|atendem (?:em|na|no|a|fora)"
+        ("cities", r"deslocamento|taxa de viagem|vao ate|vem ate|(?:ir|vir) ate (?!que\b)|viajam"
+         r"|atendem (?:em|na|no|a|fora)"
          r"|fazem (?:evento|festa)s? em"),
         ("price", r"valor|valores|preco|precos|custa|custam|custo|cobram|cobra|orcamento minimo|promocao|promocoes"
-         r"|desconto|descontos|por cabeca|faixa de preco"),
+         r"|desconto|descontos|por cabeca|faixa de preco|investimento|por pessoa"),
         ("included", r"incluso|inclusos|inclusa|inclui|incluem|incluido|incluida|o que vem|que vem no|o que tem no"
          r"|garcom|garcons|bebida|bebidas|decoracao|servico|servicos|pacote|pacotes|mesas|cadeiras|louca|toalhas"),
         ("menu", r"cardapio|cardapios|menu|comida|comidas|pratos|prato|salgado|salgados|doces|bolo|opcoes de buffet"
          r"|churrasco|vegetariana|vegetariano|vegetarianas|vegana|vegano|veganos|sem gluten|jantar|almoco|coquetel"
-         r"|finger food|massas|sobremesa|sobremesas|servem"),
+         r"|finger food|massas|sobremesa|sobremesas|servem|refrigerante|refrigerantes|refri|suco|sucos|cerveja|chopp"
+         r"|drink|drinks|alcool|alcoolica|alcoolicas|buffet"),
         ("hours", r"horario|horarios|que horas|abrem|abre|funcionamento|funcionam|expediente|ate quando"),
         ("price", r"quanto|qto|qnto|tabela|orcamento|sai por"),
         ("address", r"endereco|localizacao|onde fica|fica onde|onde voces ficam|ficam onde|onde e o espaco"
-         r"|onde e a empresa|onde estao|loja fisica|bairro|onde|espaco de voces|ficam perto|perto d[oa]|centro"),
+         r"|onde e a empresa|onde estao|loja fisica|bairro|onde|espaco de voces|ficam perto|perto d[oa]|centro"
+         r"|(?:espaco|salao|local|lugar)(?: e| eh)? propri[oa]|local do cliente"),
         ("cities", r"atendem|atende|atendimento em|vao ate|vem ate|fazem em|faz em|regiao|deslocamento|viajam|viagem"
          r"|trabalham em|cidade|cidades"),
 )  # fmt: skip
@@ -113,28 +142,44 @@ def find(text: str) -> list[Asked]:
         clause = body[start:].strip()
         if not clause.strip(" ?"):
             continue
-        topic = _topic(clause)
-        if topic == "other" and start > 0:
-            # "a agenda de junho tá aberta?": the subject before the opener says what is asked; the statement
-            # stays out when a comma ends it ("casamento dia 12, tem como?").
+        topic, rank = _topic_ranked(clause)
+        if start > 0:
+            # "a agenda de junho tá aberta?", "o sinal é quanto?": the subject before the opener may say what is
+            # asked more plainly than the opener's clause; the statement stays out when a comma ends it
+            # ("casamento dia 12, tem como?"). A date before "tá livre?" is the date asked about, not one given.
             wider = body.rfind(",", 0, start) + 1
-            if (widened := _topic(body[wider:])) != "other":
-                topic, start, clause = widened, wider, body[wider:].strip()
+            widened, wider_rank = _topic_ranked(body[wider:])
+            if widened == "other" and topic == "other" and asks and _A_DATE.search(body[wider:start]):
+                widened = "availability"  # "20 de junho vcs tem?"
+            dated = widened == "availability" and _A_DATE.search(body[wider:start]) is not None
+            if widened != "other" and (topic == "other" or wider_rank < rank or dated):
+                if topic == "other" or dated:
+                    start, clause = wider, body[wider:].strip()
+                topic = widened
         found.append(Asked(topic, sentence.start() + start, sentence.end(), clause))
     return found
 
 
 def _topic(clause: str) -> Topic:
-    for topic, pattern in _TOPICS:
+    return _topic_ranked(clause)[0]
+
+
+def _topic_ranked(clause: str) -> tuple[Topic, int]:
+    """The topic of ``clause`` and the rank of the pattern that named it (lower: plainer)."""
+    for rank, (topic, pattern) in enumerate(_TOPICS):
         if pattern.search(clause):
             if topic == "price" and not _about_price(clause):
                 continue
-            return topic
-    return "other"
+            return topic, rank
+    return "other", len(_TOPICS)
+
+
+# A day with its month ("20 de junho", "18/04"): what "tem?" or "tá livre?" after it asks about.
+_A_DATE = re.compile(rf"\b\d{{1,2}}(?:/\d{{1,2}}|\s+de\s+(?:{'|'.join(MONTHS)}))\b")
 
 
 def _about_price(clause: str) -> bool:
     # "quantos convidados cabem?" is not about money, "quanto fica para 100 pessoas?" is.
     return not re.search(r"\bquant[oa]s\b", clause) or bool(
-        re.search(r"valor|preco|custa|custo|cobram", clause)
+        re.search(r"valor|preco|custa|custo|cobram|paga|pagam", clause)
     )

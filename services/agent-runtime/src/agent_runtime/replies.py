@@ -23,9 +23,7 @@ WEEKDAY_NAMES = (
     "domingo",
 )
 
-GREETING = (
-    "Olá! Que bom falar com você 😊 Sou a assistente virtual e vou te ajudar com o orçamento do seu evento."
-)
+GREETING = "Olá! 😊 Sou a assistente virtual e vou te ajudar com o orçamento do seu evento."
 HANDOFF = (
     "Claro! Vou chamar uma pessoa da nossa equipe para continuar o atendimento. "
     "Em instantes alguém te responde por aqui. 🙂"
@@ -38,42 +36,42 @@ MEDIA = {
     "sticker": "Adorei a figurinha! 😄 Me conta por escrito o que você precisa para o seu evento?",
 }
 MEDIA_DEFAULT = "Por aqui eu só consigo ler mensagens de texto. Pode me escrever, por favor? 🙏"
-NOT_UNDERSTOOD = "Desculpe, não consegui entender bem. 😅"
-PAST_DATE = "Essa data já passou. 🤔"
+NOT_UNDERSTOOD = "Desculpe, não entendi bem. 😅"
+PAST_DATE = "Hmm, essa data já passou. 🤔"
 
 QUESTIONS: Mapping[str, tuple[str, ...]] = {
     "event_type": (
-        "Qual é o tipo de evento que você está planejando? "
-        "Casamento, aniversário, 15 anos, formatura, evento corporativo…",
+        "Que tipo de evento você está planejando? Casamento, aniversário, 15 anos, formatura, confraternização…",
         "Me conta: o que vamos celebrar? 🎉",
-        "Para eu te ajudar melhor, qual é a ocasião? Por exemplo: casamento, aniversário ou confraternização.",
+        "Qual é a ocasião? Por exemplo: casamento, aniversário ou evento de empresa.",
     ),
     "date": (
         "Qual é a data do evento?",
         'Já tem uma data em mente? Pode ser algo como 12/03 ou "sábado que vem".',
-        "Me diz o dia do evento, por exemplo: 12 de março.",
+        "Me diz o dia, por exemplo: 12 de março.",
     ),
     "guests": (
-        "Quantos convidados você espera?",
-        "E quantas pessoas, mais ou menos, vão estar no evento?",
-        "Me passa uma estimativa de convidados, por exemplo: uns 100.",
+        "Quantos convidados você pretende receber?",
+        "E quantas pessoas devem vir, mais ou menos?",
+        "Uma estimativa já ajuda (uns 80, uns 150…): quantos convidados?",
     ),
     "location": (
-        "Onde vai ser o evento? Pode ser a cidade ou o local.",
-        "Em qual cidade ou espaço vai ser a festa?",
+        "E onde vai ser? Pode me dizer a cidade ou o espaço.",
+        "Em que cidade vai ser o evento?",
         'Me conta o local, por exemplo: "no salão do condomínio, em Campinas".',
     ),
     "budget": (
-        "E qual é o orçamento que você tem em mente para o evento?",
-        'Tem uma ideia de quanto pretende investir? Pode ser uma faixa, como "entre 10 e 12 mil".',
-        "Para eu montar a proposta certa, qual valor você pensa em investir? Por exemplo: R$ 15 mil.",
+        "E quanto você pensa em investir no evento?",
+        'Tem uma ideia de orçamento? Pode ser uma faixa, como "entre 10 e 12 mil".',
+        "Para a proposta vir certinha, me diz um valor de referência, por exemplo: R$ 15 mil.",
     ),
 }
-MONTH_DAY = "Ótimo, {month}! Qual dia?"
+MONTH_DAY = "Ótimo, {month}! E qual dia?"
 MORE_WELCOME = "Se quiser acrescentar algum detalhe, é só me mandar por aqui."
 
 
 def ask(slot: str, attempt: int) -> str:
+    """The default wording (``Voice.ask`` is a company's): each attempt in other words."""
     variants = QUESTIONS[slot]
     return variants[min(attempt, len(variants) - 1)]
 
@@ -134,32 +132,17 @@ def describe(slot: str, slots: Slots, *, today: dt.date | None = None) -> str:
 
 
 def confirmation(
-    changed: Iterable[str], slots: Slots, *, corrected: bool, today: dt.date | None = None
+    changed: Iterable[str],
+    slots: Slots,
+    *,
+    corrected: bool,
+    today: dt.date | None = None,
+    voice: Voice | None = None,
 ) -> str:
     pieces = [describe(slot, slots, today=today) for slot in changed]
     if not pieces:
         return ""
-    if corrected:
-        return f"Corrigido! Agora ficou: {_join(pieces)}. ✅"
-    return f"Anotado: {_join(pieces)}. ✅"
-
-
-def implausible_budget(guests: int, minimum: int) -> str:
-    return (
-        f"Para {guests} convidados, os eventos costumam partir de {money(minimum)}. "
-        "Você teria flexibilidade no orçamento? Se preferir, podemos ajustar o número de convidados."
-    )
-
-
-def qualified() -> str:
-    return (
-        "Perfeito, já tenho tudo o que preciso! 🎉 Um dos nossos consultores vai te chamar em breve "
-        "com uma proposta para o seu evento."
-    )
-
-
-def after_qualified() -> str:
-    return "Obrigada! Já repassei tudo para o nosso consultor, que vai falar com você em breve. 😊"
+    return (voice or Voice()).say("corrected" if corrected else "confirmed", what=_join(pieces))
 
 
 def _join(pieces: list[str]) -> str:
@@ -209,12 +192,18 @@ def _pieces(paragraph: str, limit: int) -> list[str]:
 #: knowledge file overrides (``templates``). ``{name}`` is ", Juliana" or empty; a list is a set of variants,
 #: used in turn so that nothing is repeated word for word.
 TEMPLATES: dict[str, str | tuple[str, ...]] = {
-    "greeting": "Olá{name}! Que bom falar com você 😊 Sou a assistente virtual e vou te ajudar com o orçamento do "
-    "seu evento.",
+    "greeting": "Olá{name}! 😊 Sou a assistente virtual e vou te ajudar com o orçamento do seu evento.",
     "handoff": HANDOFF,
-    "not_understood": (NOT_UNDERSTOOD, "Hmm, acho que não entendi direito. 😅", "Não sei se entendi bem. 😅"),
+    "not_understood": (
+        NOT_UNDERSTOOD,
+        "Hmm, acho que não entendi direito. 😅",
+        "Pode me explicar de outro jeito?",
+    ),
     "past_date": PAST_DATE,
-    "check": ("Seria {what}?", "Só para confirmar: seria {what}?", "Confirma para mim: {what}?"),
+    # The next question, one per slot: each attempt in other words (``QUESTIONS``), never the same twice.
+    **{f"ask_{slot}": variants for slot, variants in QUESTIONS.items()},
+    "month_day": MONTH_DAY,
+    "check": ("Seria {what}?", "Só para confirmar: seria {what}?", "Confirma pra mim: {what}?"),
     "check_weekday": (
         "Seria {date}? É a próxima vez que o dia {day} cai {on_weekday}.",
         "Só para confirmar: seria {date}?",
@@ -225,29 +214,51 @@ TEMPLATES: dict[str, str | tuple[str, ...]] = {
         "Só para confirmar: seria {date}?",
     ),
     "check_partial": (
-        "E {missing}, {how_many} vão ser, mais ou menos, além dos {part}?",
+        "Além dos {part}, {how_many} são {missing}, mais ou menos?",
         "Para eu somar certinho: {how_many} são {missing}, além dos {part}?",
     ),
     "check_city": ("O evento seria em {city}?", "Só para confirmar: o evento vai ser em {city}?"),
     "out_of_hours": (
-        "Nossa equipe atende {hours}: assim que voltar, um consultor fala com você. Enquanto isso, sigo por aqui!"
+        "Nossa equipe atende {hours}. Assim que estivermos de volta, um consultor fala com você; enquanto isso, "
+        "sigo por aqui!"
     ),
+    # What was recorded, said back: one fixed word, so that a lead learns what "recorded" looks like.
+    "confirmed": "Anotado: {what}. ✅",
+    "corrected": "Corrigido: {what}. ✅",
     "ask_again": "Sem problema! {question}",
     "declined": "Sem problema, {slot} fica em aberto por enquanto.",
     "gave_up": "Tudo bem, {slot} a gente vê depois com o consultor.",
-    "open_end": "Obrigada{name}! Vou passar o que você me contou para um consultor, que te ajuda a definir {slots}. 😊",
+    "open_end": (
+        "Obrigada{name}! Vou passar o que você me contou para um consultor, que te ajuda a definir {slots}. 😊",
+        "Combinado{name}! Quando o consultor falar com você, vocês definem {slots} juntos.",
+    ),
+    "implausible_budget": "Para {guests} convidados, nossos eventos costumam começar em {minimum}. Teria "
+    "flexibilidade no orçamento? Se preferir, também dá para ajustar o número de convidados.",
     "qualified": "Perfeito{name}, já tenho tudo o que preciso! 🎉 Um dos nossos consultores vai te chamar em breve "
     "com uma proposta para o seu evento.",
-    "after_qualified": "Obrigada{name}! Já repassei tudo para o nosso consultor, que vai falar com você em breve. 😊",
-    "price_total": "Para {event} com {guests} convidados, fica a partir de {total} ({per_guest} por pessoa).",
-    "price_per_guest": "Nossos pacotes de {event} partem de {per_guest} por pessoa (mínimo de {minimum}). Com o "
-    "número de convidados eu te passo uma estimativa.",
-    "city_served": "Sim, atendemos em {city}! 😊",
-    "robot": "Sou a assistente virtual {of_company} 🙂 Se preferir falar com uma pessoa, é só pedir.",
+    "after_qualified": (
+        "Obrigada{name}! Já repassei tudo para o nosso consultor, que vai falar com você em breve. 😊",
+        "Pode deixar{name}, repasso isso ao consultor também.",
+        "Certo{name}! Se lembrar de mais alguma coisa, é só mandar por aqui.",
+    ),
+    "price_total": "Para {guests} convidados, nossos pacotes de {event} ficam a partir de {total} ({per_guest} por "
+    "pessoa).",
+    "price_per_guest": "Nossos pacotes de {event} partem de {per_guest} por pessoa (mínimo de {minimum}). Me diz "
+    "quantos convidados e eu te passo uma estimativa.",
+    "city_served": ("Sim, atendemos em {city}! 😊", "Sim, atendemos em {city}, com certeza."),
+    "robot": (
+        "Sou a assistente virtual {of_company} 🙂 Se preferir falar com uma pessoa, é só pedir.",
+        "Sou a assistente virtual {of_company}, sim! Quer falar com uma pessoa? É só me dizer.",
+    ),
     "scam": "Entendo a preocupação, é bom conferir! {legitimacy}",
-    "scam_unknown": "Entendo a preocupação, é bom conferir! Um consultor da nossa equipe pode te ligar e tirar "
-    "qualquer dúvida.",
-    "defer": "Sobre {topic}, vou confirmar com a equipe e te retorno. 🙂",
+    "scam_unknown": (
+        "Entendo a preocupação, é bom conferir! Um consultor da nossa equipe pode te ligar e tirar qualquer dúvida.",
+        "É bom conferir, sim! Se quiser, um consultor te liga e tira todas as dúvidas.",
+    ),
+    "defer": (
+        "Sobre {topic}, vou confirmar com a equipe e te retorno. 🙂",
+        "Boa pergunta! Sobre {topic}, vou confirmar com a equipe e te aviso por aqui.",
+    ),
 }
 
 #: How a reply names a slot ("Sem problema, o orçamento fica em aberto").
@@ -273,6 +284,12 @@ class Voice:
                 if key in TEMPLATES:  # an unknown name is ignored: a typo in a file must not break replies
                     self._templates[key] = value if isinstance(value, str) else tuple(value)
         self.name = name
+
+    def ask(self, slot: str, attempt: int) -> str:
+        """The question for ``slot``, attempt ``attempt`` (0 first): the last wording once all were used."""
+        template = self._templates[f"ask_{slot}"]
+        variants = (template,) if isinstance(template, str) else template
+        return self.say(f"ask_{slot}", min(attempt, len(variants) - 1))
 
     def say(self, key: str, turn: int = 0, **fields: object) -> str:
         """Template ``key`` (variant ``turn``, cycling) filled in; ``{name}`` is ", <name>" or nothing."""

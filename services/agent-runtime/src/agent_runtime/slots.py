@@ -70,6 +70,7 @@ _MONEY = re.compile(
     rf"(?:(\bate|\bno maximo|\ba partir de|\bno minimo|\bacima de|\bmais de|\bmenos de)\s+)?"
     rf"(r\$\s*)?{_NUM}\s*{_MULT}?(?:\b|(?<=k))(\s*(?:reais|conto|contos|pila)\b)?"
 )
+_BIRTHDAY = re.compile(r"\b(?:festa|comemoracao) d[eo]s? \d{1,3} anos\b")
 _EVENT_TYPES = [
     (label, re.compile(r"\b(?:" + "|".join(re.escape(p) for p in phrases) + r")\b"))
     for label, phrases in EVENT_TYPES.items()
@@ -122,6 +123,10 @@ def extract(text: str, *, today: dt.date, expecting: SlotName | None = None,
             found["event_type"] = label
             t = _blank(t, m.start(), m.end())
             break
+    else:
+        if m := _BIRTHDAY.search(t):  # "festa de 50 anos do meu pai": a birthday, whatever the age but 15
+            found["event_type"] = "aniversário"
+            t = _blank(t, m.start(), m.end())
 
     approximate: list[SlotName] = []
     t = _guests(t, found, expecting, approximate, unsure)
@@ -264,7 +269,8 @@ def _guests(
                 part = Slots(guests=value)
                 unsure.append(Reading(slot="guests", values=part, reason="partial", missing=rest.group(1)))
             return _blank(t, m.start(), m.end())
-    if expecting == "guests" and (m := re.fullmatch(rf"\s*({_APPROX}\s+)?(\d{{1,4}})\s*[.!]?\s*", t)):
+    # A bare count answers the question asked, also beside a question of the lead's ("uns 130. aceitam pix?").
+    if expecting == "guests" and (m := re.fullmatch(rf"\s*({_APPROX}\s+)?(\d{{1,4}})[\s.!;]*", t)):
         found["guests"] = int(m.group(2))
         if m.group(1):
             approximate.append("guests")

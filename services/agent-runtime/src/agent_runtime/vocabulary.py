@@ -50,9 +50,10 @@ WEEKDAYS: dict[str, int] = {
 #: Event types: canonical pt-BR label → the normalized phrases that name it. Checked in this order, so the
 #: specific ("festa de 15 anos") wins over the generic ("festa").
 EVENT_TYPES: dict[str, tuple[str, ...]] = {
-    "festa de 15 anos": ("15 anos", "debutante", "debutantes", "debut"),
+    # "festa de 15" is said without "anos"; "15 anos de casados" is an anniversary of the wedding.
+    "bodas": ("bodas", "anos de casado", "anos de casada", "anos de casados", "anos de casamento"),
+    "festa de 15 anos": ("15 anos", "debutante", "debutantes", "debut", "festa de 15", "festa dos 15"),
     "casamento": ("casamento", "casar", "casorio", "matrimonio", "cerimonia de casamento"),
-    "bodas": ("bodas",),
     "noivado": ("noivado",),
     "chá de bebê": ("cha de bebe", "cha revelacao", "cha de fraldas"),
     "batizado": ("batizado", "batismo"),
@@ -86,6 +87,10 @@ GUEST_NOUNS = (
     "adultos",
     "criancas",
     "participantes",
+    "funcionarios",
+    "colaboradores",
+    "formandos",
+    "alunos",
     "lugares",
     "cabecas",
 )
@@ -129,6 +134,9 @@ _PROTECTED = frozenset(
         # the words questions are recognised by: "preço" is not "Preto", "seria" not "Serra", "prato" not "preto"
         "preco", "precos", "prato", "pratos", "seria", "serio", "teria", "estao", "gente", "salgado", "salgados",
         "cadeira", "cadeiras", "perto",
+        # the words of drinks, children's prices and cancellation: "vinho" is not "Vinhedo"
+        "vinho", "vinhos", "suco", "sucos", "meia", "paga", "pagam", "multa", "funciona", "funcionam", "aluguel",
+        "carro", "carros",
     }
 )  # fmt: skip
 

@@ -70,6 +70,12 @@ class AgentKnowledge(BaseModel):
     legitimacy: str | None = Field(
         None, max_length=300, examples=["CNPJ 12.345.678/0001-90, 15 anos no mercado"]
     )
+    parking: str | None = Field(None, max_length=300, examples=["Estacionamento gratuito para 80 carros."])
+    cancellation: str | None = Field(
+        None,
+        max_length=600,
+        description="Cancelling or moving the date, and the deposit: the company's terms",
+    )
 
     @field_validator("cities")
     @classmethod
