@@ -1,6 +1,6 @@
 // The console's shell: sign in, the menu (pages the key's scopes allow; the others say why), the hash
-// router and the one live event stream. A page is a module in PAGES: the pipeline board and the rest
-// plug in here when their endpoints land.
+// router and the one live event stream. A page is a module in PAGES; the ones outside MENU open from another
+// page (a lead from the inbox, a deal from the pipeline).
 import { api, describe, session } from "./api.js";
 import { clear, h } from "./dom.js";
 import { lang, setLang, t } from "./i18n.js";
@@ -8,13 +8,16 @@ import { openStream } from "./sse.js";
 import * as inbox from "./pages/inbox.js";
 import * as conversation from "./pages/conversation.js";
 import * as contracts from "./pages/contracts.js";
+import * as pipeline from "./pages/pipeline.js";
+import * as deal from "./pages/deal.js";
 import * as instances from "./pages/instances.js";
 import * as ops from "./pages/ops.js";
 import * as metrics from "./pages/metrics.js";
 
 // name → module with { scope, render(main, params, ctx) }; `menu: false` pages open from another page.
-const PAGES = { inbox, lead: conversation, contracts, instances, ops, metrics };
-const MENU = ["inbox", "contracts", "instances", "ops", "metrics"];
+const PAGES = { inbox, lead: conversation, pipeline, deal, contracts, instances, ops, metrics };
+const MENU = ["inbox", "pipeline", "contracts", "instances", "ops", "metrics"];
+const PARENT = { lead: "inbox", deal: "pipeline" };
 
 const main = document.getElementById("main");
 const nav = document.getElementById("nav");
@@ -52,7 +55,7 @@ async function show() {
   pageControl = new AbortController();
   const { name, params } = route();
   const page = PAGES[name];
-  renderNav(name === "lead" ? "inbox" : name);
+  renderNav(PARENT[name] ?? name);
   clear(main);
   delete main.dataset.ready;
   if (!session.can(page.scope)) {

@@ -1,5 +1,7 @@
-// Inbox: leads newest first, filtered as GET /v1/leads allows (status, source), updated live.
-import { api, query } from "../api.js";
+// Inbox: leads newest first, filtered as GET /v1/leads allows (status, source), searched by phone
+// (GET /v1/leads/search), with owner and unread marks (unread.js), updated live.
+import { api, describe, query } from "../api.js";
+import { isUnread } from "../unread.js";
 import { clear, h, when } from "../dom.js";
 import { lang, t } from "../i18n.js";
 
@@ -22,11 +24,29 @@ export async function render(main, params, ctx) {
     return h("label", { for: `filter-${name}` }, label, control);
   };
 
+  const phone = h("input", { id: "search-phone", type: "search", inputmode: "tel", maxlength: 30, placeholder: "+55 11 99999-0000" });
+  const found = h("p", { id: "search-result", role: "status", "aria-live": "polite" });
+  const search = h("form", { class: "row", role: "search", "aria-label": t("search") },
+    h("label", { for: "search-phone" }, t("searchPhone"), phone), h("button", { type: "submit", class: "secondary" }, t("search")), found);
+  search.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const number = phone.value.trim();
+    if (!number) return;
+    found.replaceChildren();
+    try {
+      const lead = await api(`/v1/leads/search${query({ phone: number })}`, { signal: ctx.signal });
+      found.append(h("a", { href: `#/lead/${encodeURIComponent(lead.lead_id)}` }, lead.external_id ?? lead.lead_id), ` · ${lead.status}`);
+    } catch (error) {
+      found.textContent = error.status === 404 ? t("notFound") : describe(error);
+    }
+  });
+
   main.append(
     h("h1", {}, t("inbox")),
-    h("div", { class: "toolbar", role: "search" }, select("status", STATUSES, t("status")), select("source", SOURCES, t("source"))),
+    search,
+    h("div", { class: "toolbar" }, select("status", STATUSES, t("status")), select("source", SOURCES, t("source"))),
     h("table", { class: "leads" },
-      h("thead", {}, h("tr", {}, [t("created"), t("lead"), t("status"), t("source"), t("lastMessage")].map((c) => h("th", { scope: "col" }, c)))),
+      h("thead", {}, h("tr", {}, [t("created"), t("lead"), t("status"), t("source"), t("owner"), t("lastMessage")].map((c) => h("th", { scope: "col" }, c)))),
       body),
     more);
 
@@ -42,7 +62,7 @@ export async function render(main, params, ctx) {
       for (const [id, lead] of arrived) if (!listed.has(id)) upsert(lead, true);
       if (arrivals === arrived) arrivals = null;
     }
-    if (reset && !page.items.length) body.append(h("tr", {}, h("td", { colspan: 5 }, t("empty"))));
+    if (reset && !page.items.length) body.append(h("tr", {}, h("td", { colspan: 6 }, t("empty"))));
     cursor = page.next_cursor;
     more.hidden = !cursor;
   }
@@ -50,12 +70,15 @@ export async function render(main, params, ctx) {
   more.addEventListener("click", () => load(false));
 
   function upsert(lead, fresh) {
-    const row = h("tr", { "data-lead": lead.lead_id, class: fresh ? "fresh" : undefined },
+    const unread = isUnread(lead);
+    const row = h("tr", { "data-lead": lead.lead_id, class: [fresh ? "fresh" : "", unread ? "unread" : ""].join(" ").trim() || undefined },
       h("td", {}, when(lead.created_at, lang)),
-      h("td", {}, h("a", { href: `#/lead/${encodeURIComponent(lead.lead_id)}` }, lead.external_id ?? lead.lead_id)),
+      h("td", {}, h("a", { href: `#/lead/${encodeURIComponent(lead.lead_id)}` }, lead.external_id ?? lead.lead_id),
+        unread ? h("span", { class: "dot", title: t("unread") }, h("span", { class: "sr-only" }, t("unread"))) : null),
       h("td", {}, h("span", { class: `badge s-${lead.status}` }, lead.status),
         lead.handoff?.active ? h("span", { class: "note" }, ` · ${t("handedOff")}`) : null),
       h("td", {}, t(`source_${lead.source}`)),
+      h("td", { class: "owner" }, lead.owner ?? "—"),
       h("td", { class: "msg" }, lead.last_message ? lead.last_message.text ?? "" : rows.get(lead.lead_id)?.lastElementChild.textContent ?? ""));
     const existing = rows.get(lead.lead_id);
     body.querySelector("tr:not([data-lead])")?.remove(); // "nothing here" no longer holds
@@ -79,9 +102,13 @@ export async function render(main, params, ctx) {
       if (row) { row.children[2].firstChild.textContent = "qualified"; row.classList.add("fresh"); }
     } else if (type === "message.received") {
       for (const row of rows.values()) {
-        if (row.children[1].textContent === event.payload.lead_external_id) {
+        if (row.children[1].firstChild.textContent === event.payload.lead_external_id) {
           row.lastElementChild.textContent = event.payload.body ?? event.payload.media?.type ?? "";
           row.classList.add("fresh");
+          if (!event.payload.from_me && !row.classList.contains("unread")) {
+            row.classList.add("unread");
+            row.children[1].append(h("span", { class: "dot", title: t("unread") }, h("span", { class: "sr-only" }, t("unread"))));
+          }
           body.prepend(row);
         }
       }
