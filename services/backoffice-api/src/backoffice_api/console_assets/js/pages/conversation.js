@@ -16,7 +16,7 @@ export async function render(main, [leadId], ctx) {
   const status = h("p", { role: "status", "aria-live": "polite", class: "note" });
   const list = h("ol", { class: "timeline", "aria-label": t("timeline") });
   const dealCard = h("section", { "aria-label": t("deal") });
-  const desk = h("section", { class: "desk", "aria-label": t("owner") });
+  const desk = h("section", { class: "desk", "aria-label": `${t("owner")} · ${t("notes")}` });
   const reply = replyBox(leadId, status, () => refresh());
   main.append(h("p", {}, h("a", { href: "#/inbox" }, `← ${t("back")}`)), h("h1", {}, t("conversation")), header, actions, status, dealCard,
     h("h2", {}, t("timeline")), list, reply, desk);

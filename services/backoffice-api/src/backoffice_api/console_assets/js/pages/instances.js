@@ -1,6 +1,6 @@
 // Instances: each WhatsApp number with the last status instance.status reported, refreshed live; connect
 // shows the pairing QR code as an image (a data: URL from the API, which the CSP's img-src allows) and
-// refresh asks evolution-manager to read the state again.
+// refresh asks evolution-manager to read the state again. Both need the `admin` scope.
 import { api, describe, guard, session } from "../api.js";
 import { fill, h, when } from "../dom.js";
 import { lang, t } from "../i18n.js";
@@ -32,7 +32,7 @@ export async function render(main, params, ctx) {
           h("p", { class: "note" }, `${t("state")}: ${p.state}`, qr ? ` · ${t("qrHelp")}` : ""));
       } catch (error) { status.textContent = describe(error); }
       e.currentTarget.disabled = false;
-    } }, t("connect")), "instances:write");
+    } }, t("connect")), "admin");
     const refreshOne = guard(h("button", { type: "button", class: "secondary", onclick: async (e) => {
       e.currentTarget.disabled = true;
       try {
@@ -40,14 +40,14 @@ export async function render(main, params, ctx) {
         status.textContent = `${i.name}: ${r.state}${r.changed ? ` (${t("changed")})` : ""}`;
         await refresh();
       } catch (error) { status.textContent = describe(error); e.currentTarget.disabled = false; }
-    } }, t("refresh")), "instances:write");
+    } }, t("refresh")), "admin");
     const shown = i.last_status?.status ?? i.status;
     return h("section", { class: "card", "aria-label": i.name, "data-instance": i.name },
       h("h2", {}, i.name),
       h("p", {}, h("span", { class: `badge s-${shown}` }, shown ?? "—")),
       h("p", { class: "note" }, `${t("lastStatus")}: ${when(i.last_status?.at, lang)} · ${i.channel}`),
       h("div", { class: "row" }, connect, refreshOne),
-      session.can("instances:write") ? null : h("p", { class: "why" }, `${t("notAllowed")} instances:write`),
+      session.can("admin") ? null : h("p", { class: "why" }, `${t("notAllowed")} admin`),
       pairing);
   }
   const unsubscribe = ctx.subscribe(({ type }) => {
