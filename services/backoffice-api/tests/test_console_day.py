@@ -221,7 +221,11 @@ def test_one_leads_whole_day_through_the_console(page, served, upstreams):
     expect(row).to_contain_text("Foto do salão")
     expect(row).to_have_class("fresh unread")
     qualified = LeadQualified(
-        lead_id=lead_id, company_id=COMPANY, score=0.9, criteria=["date", "guests", "budget"], summary="casamento"
+        lead_id=lead_id,
+        company_id=COMPANY,
+        score=0.9,
+        criteria=["date", "guests", "budget"],
+        summary="casamento",
     )
     served.publish(qualified, source="agent-runtime")
     expect(row).to_contain_text("qualified")
@@ -246,7 +250,9 @@ def test_one_leads_whole_day_through_the_console(page, served, upstreams):
 
     # The reply: a double click sends one request, with one Idempotency-Key.
     sends: list[Any] = []
-    page.on("request", lambda r: sends.append(r) if r.url.endswith("/messages") and r.method == "POST" else None)
+    page.on(
+        "request", lambda r: sends.append(r) if r.url.endswith("/messages") and r.method == "POST" else None
+    )
     page.get_by_role("textbox", name="Responder").fill("Cabe sim! Podemos marcar uma visita no sábado?")
     page.locator("#reply-send").dblclick()
     expect(page.locator("main").get_by_role("status").first).to_contain_text("Mensagem enviada")
@@ -270,6 +276,7 @@ def test_one_leads_whole_day_through_the_console(page, served, upstreams):
     page.get_by_label("Nota", exact=True).fill("Prefere sábado de manhã")
     page.get_by_role("button", name="Adicionar nota").click()
     expect(page.locator("#notes")).to_contain_text("Prefere sábado de manhã")
+    expect(page.get_by_role("button", name="Adicionar nota")).to_be_enabled()  # ready for the next one
     shot(page, "conversation")
 
     # The deal (made by the agent's flow or a seller through the API), moved through the pipeline.
@@ -279,12 +286,16 @@ def test_one_leads_whole_day_through_the_console(page, served, upstreams):
     card = page.locator(f'li[data-deal="{deal["deal_id"]}"]')
     expect(page.locator('section[data-stage="new"]')).to_contain_text("R$\u00a018.000,00")
     card.get_by_role("button", name="→ Qualificado").click()
-    expect(page.locator('section[data-stage="qualified"]').locator(f'[data-deal="{deal["deal_id"]}"]')).to_be_visible()
+    expect(
+        page.locator('section[data-stage="qualified"]').locator(f'[data-deal="{deal["deal_id"]}"]')
+    ).to_be_visible()
     # Someone else moves it while this board is open: the board's next move is refused, and says so.
     served.call("PUT", f"/v1/deals/{deal['deal_id']}/stage", key, json={"stage": "proposal"})
     card.get_by_role("button", name="→ Proposta").click()
     expect(page.locator("#pipeline-status")).to_contain_text("Outra pessoa mudou este negócio")
-    expect(page.locator('section[data-stage="proposal"]').locator(f'[data-deal="{deal["deal_id"]}"]')).to_be_visible()
+    expect(
+        page.locator('section[data-stage="proposal"]').locator(f'[data-deal="{deal["deal_id"]}"]')
+    ).to_be_visible()
     shot(page, "pipeline")
 
     # The deal page: send the contract (a double click asks once).
@@ -294,7 +305,8 @@ def test_one_leads_whole_day_through_the_console(page, served, upstreams):
     page.get_by_label("E-mail").fill("maria@example.com")
     page.get_by_role("button", name="Enviar contrato").dblclick()
     expect(page.locator("#contract-status")).to_contain_text("Assinantes 0/1")
-    assert len(upstreams.contracts) == 1
+    made = [r for r in upstreams.requests if r.method == "POST" and r.url.path == "/v1/contracts"]
+    assert len(made) == 1 and len(upstreams.contracts) == 1
     [contract] = upstreams.contracts.values()
     served.publish(
         ContractCreated(
@@ -333,7 +345,9 @@ def test_one_leads_whole_day_through_the_console(page, served, upstreams):
     expect(page.locator("#stage-history")).to_contain_text("Contrato enviado → Ganho")
     pdf = page.locator("#signed-pdf")
     pdf.click()
-    expect(pdf).to_have_attribute("href", f"https://api.autentique.com.br/documentos/{contract['document_id']}/assinado.pdf")
+    expect(pdf).to_have_attribute(
+        "href", f"https://api.autentique.com.br/documentos/{contract['document_id']}/assinado.pdf"
+    )
     shot(page, "deal")
 
     # A WhatsApp number paired by its QR code, shown as an image.
@@ -371,12 +385,15 @@ def test_one_leads_whole_day_through_the_console(page, served, upstreams):
 
 def test_buttons_the_keys_scopes_do_not_allow_are_disabled_with_the_reason(page, served):
     lead_id = f"lead_{ULID()}"
-    served.publish(
-        LeadCreated(lead_id=lead_id, company_id=COMPANY, channel="whatsapp", source="ads", lead_external_id="wa:+5511900000009"),
-        source="agent-runtime",
-    )  # fmt: skip
+    external = "wa:+5511900000009"
+    created = LeadCreated(
+        lead_id=lead_id, company_id=COMPANY, channel="whatsapp", source="ads", lead_external_id=external
+    )
+    served.publish(created, source="agent-runtime")
     deal = served.call("POST", "/v1/deals", served.key(), json={"lead_id": lead_id, "value": 5000}).json()
-    reader = served.key(scopes=("leads:read", "deals:read", "contracts:read", "instances:read", "events:read"))
+    reader = served.key(
+        scopes=("leads:read", "deals:read", "contracts:read", "instances:read", "events:read")
+    )
     page.goto(f"{served.url}/console/#/lead/{lead_id}")
     page.get_by_label("Chave de API").fill(reader)
     page.get_by_role("button", name="Entrar").click()
@@ -390,3 +407,51 @@ def test_buttons_the_keys_scopes_do_not_allow_are_disabled_with_the_reason(page,
     page.goto(f"{served.url}/console/#/deal/{deal['deal_id']}")
     expect(page.get_by_role("button", name="Enviar contrato")).to_be_disabled()
     expect(page.locator("#deal-contract .why")).to_have_text("Sua chave não tem o escopo contracts:write")
+
+
+def test_a_deal_is_lost_with_a_reason_and_a_contract_cancelled_only_after_a_confirmation(
+    page, served, upstreams
+):
+    key = served.key()
+    deals = []
+    for phone in ("+5511900000001", "+5511900000002"):
+        lead_id = f"lead_{ULID()}"
+        created = LeadCreated(
+            lead_id=lead_id,
+            company_id=COMPANY,
+            channel="whatsapp",
+            source="organic",
+            lead_external_id=f"wa:{phone}",
+        )
+        served.publish(created, source="agent-runtime")
+        deals.append(served.call("POST", "/v1/deals", key, json={"lead_id": lead_id, "value": 9000}).json())
+    lost, signing = deals
+    contract = {"signers": [{"name": "João", "email": "joao@example.com", "delivery": "email"}]}
+    served.call("POST", f"/v1/deals/{signing['deal_id']}/contract", key, json=contract)
+    page.goto(f"{served.url}/console/#/pipeline")
+    page.get_by_label("Chave de API").fill(key)
+    page.get_by_role("button", name="Entrar").click()
+
+    card = page.locator(f'li[data-deal="{lost["deal_id"]}"]')
+    card.get_by_role("button", name="Marcar perdido").click()
+    expect(page.locator("#pipeline-status")).to_have_text(
+        "Diga o motivo da perda."
+    )  # nothing sent without one
+    card.get_by_label("Motivo da perda").fill("fechou com outro buffet")
+    card.get_by_role("button", name="Marcar perdido").click()
+    column = page.locator('section[data-stage="lost"]')
+    expect(column.locator(f'[data-deal="{lost["deal_id"]}"]')).to_contain_text("fechou com outro buffet")
+
+    page.goto(f"{served.url}/console/#/deal/{signing['deal_id']}")
+    expect(page.locator("#contract-status")).to_contain_text("pending")
+    page.get_by_role("button", name="Cancelar contrato").click()
+    page.get_by_role("alertdialog").get_by_role("button", name="Cancelar", exact=True).click()
+    expect(page.get_by_role("alertdialog")).to_have_count(0)
+    assert not [
+        r for r in upstreams.requests if r.url.path.endswith("/cancel")
+    ]  # the dialog's no: nothing sent
+    page.get_by_role("button", name="Cancelar contrato").click()
+    page.get_by_role("alertdialog").get_by_role("button", name="Sim").click()
+    expect(page.locator("#deal-status")).to_have_text("Contrato cancelado")
+    expect(page.locator("#contract-status")).to_contain_text("cancelled")
+    expect(page.get_by_role("button", name="Lembrar assinantes")).to_be_disabled()

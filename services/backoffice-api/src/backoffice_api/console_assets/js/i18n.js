@@ -37,7 +37,7 @@ const LABELS = {
     changed: "mudou", unknownOutcomes: "Resultados desconhecidos", unavailable: "Sem resposta de",
     service: "Serviço", effect: "Efeito", answer: "Resposta", decide_delivered: "Foi entregue", decide_resend: "Reenviar",
     confirmDelivered: "Marcar como entregue (não enviar de novo)?", confirmResend: "Enviar de novo? Se já tinha chegado, chegará duas vezes.",
-    decided: "Decidido", noUnknown: "Nenhum resultado desconhecido.",
+    decided: "Decidido", media: "Mídia", noUnknown: "Nenhum resultado desconhecido.",
   },
   en: {
     skip: "Skip to content", lang: "Language", signIn: "Sign in", signOut: "Sign out", apiKey: "API key",
@@ -76,7 +76,7 @@ const LABELS = {
     changed: "changed", unknownOutcomes: "Unknown outcomes", unavailable: "No answer from",
     service: "Service", effect: "Effect", answer: "Answer", decide_delivered: "It was delivered", decide_resend: "Resend",
     confirmDelivered: "Mark as delivered (do not send again)?", confirmResend: "Send again? If it had arrived, it arrives twice.",
-    decided: "Decided", noUnknown: "No unknown outcomes.",
+    decided: "Decided", media: "Media", noUnknown: "No unknown outcomes.",
   },
 };
 

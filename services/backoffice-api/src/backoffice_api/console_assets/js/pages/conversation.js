@@ -100,11 +100,12 @@ export async function render(main, [leadId], ctx) {
     } }, t("save")), "leads:write");
     const text = h("textarea", { id: "note-text", maxlength: 2000, rows: 2, disabled: !writable });
     const add = guard(h("button", { type: "button", class: "secondary", onclick: async (e) => {
+      const button = e.currentTarget; // null after the first await: the dispatch is over
       if (!text.value.trim()) return;
-      e.currentTarget.disabled = true;
+      button.disabled = true;
       try { await api(`${path}/notes`, { method: "POST", body: { text: text.value.trim() } }); text.value = ""; await drawNotes(); }
       catch (error) { status.textContent = describe(error); }
-      e.currentTarget.disabled = false;
+      button.disabled = false;
     } }, t("addNote")), "leads:write");
     const notes = h("ul", { id: "notes", class: "notes" });
     async function drawNotes() {
@@ -139,7 +140,7 @@ function entry(item) {
   const who = author === "lead" ? (d.contact_name ?? t("author_lead")) : t(`author_${author}`);
   const at = h("div", { class: "meta" }, `${when(item.at, lang)} · ${item.type.startsWith("message.") ? who : item.type}`);
   // A media entry: its kind as a label, and the caption (the message's text) under it.
-  const media = d.media ? h("div", { class: "media" }, `📎 ${d.media}${d.mime_type ? ` (${d.mime_type})` : ""}`) : null;
+  const media = d.media ? h("div", { class: "media" }, `${t("media")}: ${d.media}${d.mime_type ? ` (${d.mime_type})` : ""}`) : null;
   if (item.type.startsWith("message.")) {
     return h("li", { class: `${d.direction ?? (item.type === "message.sent" ? "out" : "in")} a-${author}` }, media, h("div", { class: "msg" }, messageText(d)), at);
   }

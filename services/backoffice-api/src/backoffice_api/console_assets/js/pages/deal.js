@@ -42,8 +42,9 @@ export async function render(main, [dealId], ctx) {
     const c = await api(`/v1/contracts/${encodeURIComponent(deal.contract_id)}`, { signal: ctx.signal });
     const open = ["pending", "creating", "sent"].includes(c.status);
     const act = (label, question, run, cls = "secondary") => guard(h("button", { type: "button", class: cls, disabled: !open, onclick: async (e) => {
+      const button = e.currentTarget; // null after the first await: the dispatch is over
       if (question && !(await confirmAction(question, t("yes"), t("no")))) return;
-      e.currentTarget.disabled = true;
+      button.disabled = true;
       try { status.textContent = await run(); } catch (error) { status.textContent = describe(error); }
       await refresh();
     } }, label), "contracts:write");

@@ -21,7 +21,8 @@ export async function render(main, params, ctx) {
     const name = encodeURIComponent(i.name);
     const pairing = h("div", { class: "pairing", "aria-live": "polite" });
     const connect = guard(h("button", { type: "button", onclick: async (e) => {
-      e.currentTarget.disabled = true;
+      const button = e.currentTarget; // null after the first await: the dispatch is over
+      button.disabled = true;
       try {
         const p = await api(`/v1/instances/${name}/connect`, { method: "POST" });
         // Only an image data: URL becomes an <img>; anything else would be an address the page does not load.
@@ -31,15 +32,16 @@ export async function render(main, params, ctx) {
           p.pairing_code ? h("p", {}, `${t("pairingCode")}: `, h("strong", {}, p.pairing_code)) : null,
           h("p", { class: "note" }, `${t("state")}: ${p.state}`, qr ? ` · ${t("qrHelp")}` : ""));
       } catch (error) { status.textContent = describe(error); }
-      e.currentTarget.disabled = false;
+      button.disabled = false;
     } }, t("connect")), "admin");
     const refreshOne = guard(h("button", { type: "button", class: "secondary", onclick: async (e) => {
-      e.currentTarget.disabled = true;
+      const button = e.currentTarget; // null after the first await: the dispatch is over
+      button.disabled = true;
       try {
         const r = await api(`/v1/instances/${name}/refresh`, { method: "POST" });
         status.textContent = `${i.name}: ${r.state}${r.changed ? ` (${t("changed")})` : ""}`;
         await refresh();
-      } catch (error) { status.textContent = describe(error); e.currentTarget.disabled = false; }
+      } catch (error) { status.textContent = describe(error); button.disabled = false; }
     } }, t("refresh")), "admin");
     const shown = i.last_status?.status ?? i.status;
     return h("section", { class: "card", "aria-label": i.name, "data-instance": i.name },
