@@ -46,6 +46,7 @@ from backoffice_api.routes import (
     instances,
     lead_desk,
     lead_messages,
+    lead_names,
     leads,
     me,
     metrics,
@@ -140,9 +141,10 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
         lifespan=lifespan,
         **servicekit.docs_options(settings),
     )
-    # lead_desk before leads: its /v1/leads/search must not reach /v1/leads/{lead_id}.
+    # lead_desk and lead_names before leads: /v1/leads/search and /names must not reach /v1/leads/{lead_id}.
     for module in (
         lead_desk,
+        lead_names,
         lead_messages,
         leads,
         deals,

@@ -68,6 +68,10 @@ class Keyspace:
         """Hash: contact id (``wa:+55…``) → lead id."""
         return f"{self.view(company)}:lead-ext"
 
+    def lead_names(self, company: str) -> str:
+        """Sorted set, all at score 0: ``<folded word>\x1f<contact id>\x1f<name>`` (``lead_names.py``)."""
+        return f"{self.view(company)}:lead-names"
+
     def timeline(self, company: str, *, lead_id: str | None = None, external_id: str | None = None) -> str:
         """Sorted set of timeline entries by time. Messages are filed under the contact, lead events under the
         lead: a lead's timeline is the union of both, so nothing depends on which arrived first."""

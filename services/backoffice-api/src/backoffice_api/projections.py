@@ -24,6 +24,7 @@ from eventbus import (
     MessageSent,
 )
 
+from backoffice_api import lead_names
 from backoffice_api.keyspace import Keyspace
 
 Op = list[Any]
@@ -221,19 +222,21 @@ def message_received(ks: Keyspace, event: Envelope[MessageReceived]) -> list[Op]
     p = event.payload
     key = ks.timeline(event.company_id, external_id=p.lead_external_id)
     details: dict[str, Any] = {"instance_id": p.instance_id, "text": p.body}
+    names: list[Op] = []
     if p.from_me:
         details |= {"direction": "out", "author": "human", "via": "phone"}
     else:
         details |= {"direction": "in", "author": "lead"}
         if p.contact_name:
             details["contact_name"] = p.contact_name
+            names = lead_names.index_ops(ks, event.company_id, p.lead_external_id, p.contact_name)
     if p.media is not None:
         details["media"] = p.media.precise_kind
         details["media_type"] = p.media.type
         if p.media.mime_type:
             details["mime_type"] = p.media.mime_type
     counter = "messages_out" if p.from_me else "messages_in"
-    return [*_timeline(key, event, **details), *_count(ks, event, counter)]
+    return [*_timeline(key, event, **details), *_count(ks, event, counter), *names]
 
 
 def message_sent(ks: Keyspace, event: Envelope[MessageSent]) -> list[Op]:
