@@ -232,8 +232,11 @@ def test_one_leads_whole_day_through_the_console(page, served, upstreams):
     assert page.evaluate("performance.getEntriesByType('navigation').length") == 1  # all of it live
     shot(page, "inbox")
 
-    # Found by phone, in another spelling.
-    page.get_by_label("Telefone").fill("+55 (11) 98765-0001")
+    # Found by the name the contact gave WhatsApp, and by phone in another spelling.
+    page.get_by_label("Telefone ou nome").fill("maria sou")
+    page.get_by_role("button", name="Buscar", exact=True).click()
+    expect(page.locator("#search-result")).to_have_text(f"Maria Souza · wa:{PHONE}")
+    page.get_by_label("Telefone ou nome").fill("+55 (11) 98765-0001")
     page.get_by_role("button", name="Buscar", exact=True).click()
     page.locator("#search-result").get_by_role("link", name=f"wa:{PHONE}").click()
 

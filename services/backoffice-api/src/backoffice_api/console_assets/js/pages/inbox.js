@@ -1,5 +1,5 @@
-// Inbox: leads newest first, filtered as GET /v1/leads allows (status, source), searched by phone
-// (GET /v1/leads/search), with owner and unread marks (unread.js), updated live.
+// Inbox: leads newest first, filtered as GET /v1/leads allows (status, source), searched by phone or name
+// (GET /v1/leads/search, /v1/leads/names), with owner and unread marks (unread.js), updated live.
 import { api, describe, query } from "../api.js";
 import { isUnread } from "../unread.js";
 import { clear, h, when } from "../dom.js";
@@ -24,26 +24,34 @@ export async function render(main, params, ctx) {
     return h("label", { for: `filter-${name}` }, label, control);
   };
 
-  const phone = h("input", { id: "search-phone", type: "search", inputmode: "tel", maxlength: 30, placeholder: "+55 11 99999-0000" });
-  const found = h("p", { id: "search-result", role: "status", "aria-live": "polite" });
+  // One box: a number goes to GET /v1/leads/search (one lookup), words to GET /v1/leads/names (word prefixes).
+  const term = h("input", { id: "search-term", type: "search", maxlength: 100, placeholder: "+55 11 99999-0000 · Maria" });
+  const found = h("ul", { id: "search-result", class: "found", "aria-live": "polite" });
   const search = h("form", { class: "row", role: "search", "aria-label": t("search") },
-    h("label", { for: "search-phone" }, t("searchPhone"), phone), h("button", { type: "submit", class: "secondary" }, t("search")), found);
+    h("label", { for: "search-term" }, t("searchTerm"), term), h("button", { type: "submit", class: "secondary" }, t("search")));
+  const link = (lead, label) => h("li", {}, h("a", { href: `#/lead/${encodeURIComponent(lead.lead_id)}` }, label));
   search.addEventListener("submit", async (event) => {
     event.preventDefault();
-    const number = phone.value.trim();
-    if (!number) return;
+    const text = term.value.trim();
+    if (!text) return;
     found.replaceChildren();
     try {
-      const lead = await api(`/v1/leads/search${query({ phone: number })}`, { signal: ctx.signal });
-      found.append(h("a", { href: `#/lead/${encodeURIComponent(lead.lead_id)}` }, lead.external_id ?? lead.lead_id), ` · ${lead.status}`);
+      if (/^\+?[0-9][0-9 ().-]{5,24}$/.test(text)) {
+        const lead = await api(`/v1/leads/search${query({ phone: text })}`, { signal: ctx.signal });
+        found.append(link(lead, `${lead.external_id ?? lead.lead_id} · ${lead.status}`));
+      } else {
+        const { items } = await api(`/v1/leads/names${query({ q: text })}`, { signal: ctx.signal });
+        found.append(...items.map((match) => link(match, `${match.name} · ${match.external_id}`)));
+        if (!items.length) found.append(h("li", {}, t("notFound")));
+      }
     } catch (error) {
-      found.textContent = error.status === 404 ? t("notFound") : describe(error);
+      found.append(h("li", {}, error.status === 404 ? t("notFound") : describe(error)));
     }
   });
 
   main.append(
     h("h1", {}, t("inbox")),
-    search,
+    search, found,
     h("div", { class: "toolbar" }, select("status", STATUSES, t("status")), select("source", SOURCES, t("source"))),
     h("table", { class: "leads" },
       h("thead", {}, h("tr", {}, [t("created"), t("lead"), t("status"), t("source"), t("owner"), t("lastMessage")].map((c) => h("th", { scope: "col" }, c)))),
