@@ -13,10 +13,13 @@ QR code. Screenshots of every page go to ``CONSOLE_SCREENSHOTS`` (``.artifacts/c
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import shutil
+import struct
 import threading
 import time
+import zlib
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -57,9 +60,39 @@ OPERATOR = (
     "leads:read", "leads:write", "deals:read", "deals:write", "contracts:read", "contracts:write",
     "instances:read", "metrics:read", "events:read", "ops:admin", "admin",
 )  # fmt: skip
-QR = (  # a 1×1 PNG: what evolution-manager relays is a data: URL of Evolution's QR image
-    "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
-)
+
+
+def qr_like_png(size: int = 29, scale: int = 6) -> str:
+    """A QR-looking black-and-white PNG as a data: URL (what evolution-manager relays is Evolution's QR image):
+    three finder squares and a fixed pattern, made here so the page and its screenshot show a real image."""
+
+    def dark(x: int, y: int) -> bool:
+        for fx, fy in ((0, 0), (size - 7, 0), (0, size - 7)):
+            if fx <= x < fx + 7 and fy <= y < fy + 7:
+                ring = max(abs(x - fx - 3), abs(y - fy - 3))
+                return ring != 2
+        return (x * 7 + y * 13 + x * y) % 5 < 2
+
+    pixels = size * scale
+    rows = b"".join(
+        b"\x00" + bytes(0 if dark(x // scale, y // scale) else 255 for x in range(pixels))
+        for y in range(pixels)
+    )
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", pixels, pixels, 8, 0, 0, 0, 0)  # 8-bit greyscale
+    png = (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+    return "data:image/png;base64," + base64.b64encode(png).decode()
+
+
+QR = qr_like_png()
 
 
 def run(coroutine: Any) -> Any:
@@ -361,7 +394,7 @@ def test_one_leads_whole_day_through_the_console(page, served, upstreams):
     page.locator('[data-instance="loja"]').get_by_role("button", name="Conectar").click()
     qr = page.get_by_role("img", name="QR code para conectar loja")
     expect(qr).to_have_attribute("src", QR)
-    assert qr.evaluate("img => img.complete && img.naturalWidth") == 1  # the CSP let the data: URL load
+    assert qr.evaluate("img => img.complete && img.naturalWidth") == 29 * 6  # the CSP let the data: URL load
     shot(page, "instances")
     page.goto(f"{served.url}/console/#/ops")
     expect(page.locator("#unknown-outcomes")).to_contain_text("Nenhum resultado desconhecido.")
