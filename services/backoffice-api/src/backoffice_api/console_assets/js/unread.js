@@ -4,8 +4,13 @@
 const SEEN = "wb.seen";
 const LIMIT = 2000;
 
+let cache = { text: null, seen: {} }; // parsed once per change, not once per inbox row
 function read() {
-  try { return JSON.parse(sessionStorage.getItem(SEEN) ?? "{}"); } catch { return {}; }
+  const text = sessionStorage.getItem(SEEN) ?? "{}";
+  if (text !== cache.text) {
+    try { cache = { text, seen: JSON.parse(text) }; } catch { cache = { text, seen: {} }; }
+  }
+  return { ...cache.seen };
 }
 
 export function isUnread(lead) {
