@@ -51,9 +51,21 @@ export function idempotencyKey() {
 }
 
 // A button whose scope the key lacks: disabled, with the reason beside it (and as its description).
-export function guard(button, scope, id) {
+export function guard(button, scope) {
   if (session.can(scope)) return button;
   button.disabled = true;
   button.title = `${t("notAllowed")} ${scope}`;
   return button;
+}
+
+// A live event can arrive before backoffice-api's projection has applied it: the stream and the read models
+// are fed by separate readers of the same channel. A page re-reads at once and once more shortly after
+// (several events in a burst share that second read), so what it shows settles on the projected state.
+export function settling(refresh, signal, afterMs = 1500) {
+  let later = null;
+  return () => {
+    refresh().catch(() => {});
+    clearTimeout(later);
+    later = setTimeout(() => { if (!signal.aborted) refresh().catch(() => {}); }, afterMs);
+  };
 }

@@ -10,7 +10,7 @@ function read() {
   if (text !== cache.text) {
     try { cache = { text, seen: JSON.parse(text) }; } catch { cache = { text, seen: {} }; }
   }
-  return { ...cache.seen };
+  return cache.seen; // read-only: markRead copies it
 }
 
 export function isUnread(lead) {
@@ -21,7 +21,7 @@ export function isUnread(lead) {
 }
 
 export function markRead(leadId) {
-  const seen = read();
+  const seen = { ...read() };
   delete seen[leadId]; // re-inserted last: the oldest opened fall off first
   seen[leadId] = new Date().toISOString();
   const ids = Object.keys(seen);

@@ -1,7 +1,7 @@
 // Conversation: one lead, its timeline (the lead, the agent and humans; media with their captions; the facts:
 // created, qualified, contract), the qualification and slots, the handoff, the owner, notes and the reply box.
 // Every value from the lead goes through text nodes (dom.h), never markup.
-import { api, describe, guard, idempotencyKey, session } from "../api.js";
+import { api, describe, guard, idempotencyKey, session, settling } from "../api.js";
 import { fill, h, when } from "../dom.js";
 import { lang, t } from "../i18n.js";
 import { messageText } from "./inbox.js";
@@ -124,8 +124,9 @@ export async function render(main, [leadId], ctx) {
     (type === "message.received" && p.lead_external_id === contact) ||
     (type === "message.sent" && contact !== null && digits(contact) === digits(p.to)) ||
     ((type.startsWith("lead.") || type.startsWith("contract.")) && p.lead_id === leadId);
+  const reread = settling(refresh, ctx.signal);
   const unsubscribe = ctx.subscribe(({ type, event }) => {
-    if (concerns(type, event?.payload ?? {})) refresh().catch(() => {});
+    if (concerns(type, event?.payload ?? {})) reread();
   });
   ctx.signal.addEventListener("abort", unsubscribe);
   await refresh();

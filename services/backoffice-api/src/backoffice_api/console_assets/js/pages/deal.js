@@ -1,6 +1,6 @@
 // Deal: value and event, the stage history, the contract (send, remind, cancel, signers' progress, the
 // signed PDF link) and what facebook-capi reported to Meta for it, with each outcome.
-import { api, describe, guard, idempotencyKey, session } from "../api.js";
+import { api, describe, guard, idempotencyKey, session, settling } from "../api.js";
 import { confirmAction, fill, h, when } from "../dom.js";
 import { lang, t } from "../i18n.js";
 import { money } from "./pipeline.js";
@@ -118,9 +118,10 @@ export async function render(main, [dealId], ctx) {
         h("td", {}, when(c.reported_at, lang)))))) : h("p", { class: "note" }, t("empty")));
   }
 
+  const reread = settling(refresh, ctx.signal);
   const unsubscribe = ctx.subscribe(({ type, event }) => {
     const p = event?.payload ?? {};
-    if (type === "reconnected" || p.deal_id === dealId || type === "conversion.reported") refresh().catch(() => {});
+    if (type === "reconnected" || p.deal_id === dealId || type === "conversion.reported") reread();
   });
   ctx.signal.addEventListener("abort", unsubscribe);
   await refresh();

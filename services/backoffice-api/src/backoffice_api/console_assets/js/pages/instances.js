@@ -1,7 +1,7 @@
 // Instances: each WhatsApp number with the last status instance.status reported, refreshed live; connect
 // shows the pairing QR code as an image (a data: URL from the API, which the CSP's img-src allows) and
 // refresh asks evolution-manager to read the state again. Both need the `admin` scope.
-import { api, describe, guard, session } from "../api.js";
+import { api, describe, guard, session, settling } from "../api.js";
 import { fill, h, when } from "../dom.js";
 import { lang, t } from "../i18n.js";
 
@@ -52,8 +52,9 @@ export async function render(main, params, ctx) {
       session.can("admin") ? null : h("p", { class: "why" }, `${t("notAllowed")} admin`),
       pairing);
   }
+  const reread = settling(refresh, ctx.signal);
   const unsubscribe = ctx.subscribe(({ type }) => {
-    if (type === "instance.status" || type === "reconnected") refresh().catch(() => {});
+    if (type === "instance.status" || type === "reconnected") reread();
   });
   ctx.signal.addEventListener("abort", unsubscribe);
   await refresh();

@@ -1,7 +1,7 @@
 // Pipeline: the company's deals as a board, one column per stage. A move reads the deal's ETag with the
 // board and sends it as If-Match: a deal someone else moved since answers 412, shown as "reload" — never
 // applied over their change. Lost asks for a reason (the API requires one).
-import { api, describe, guard, query, session } from "../api.js";
+import { api, describe, guard, query, session, settling } from "../api.js";
 import { h } from "../dom.js";
 import { lang, t } from "../i18n.js";
 
@@ -68,8 +68,9 @@ export async function render(main, params, ctx) {
     await load();
   }
 
+  const reread = settling(load, ctx.signal);
   const unsubscribe = ctx.subscribe(({ type }) => {
-    if (type === "reconnected" || type.startsWith("contract.")) load().catch(() => {});
+    if (type === "reconnected" || type.startsWith("contract.")) reread();
   });
   ctx.signal.addEventListener("abort", unsubscribe);
   await load();
