@@ -7,7 +7,6 @@ import { lang, t } from "../i18n.js";
 import { messageText } from "./inbox.js";
 import { markRead } from "../unread.js";
 
-export const scope = "leads:read";
 
 export async function render(main, [leadId], ctx) {
   const path = `/v1/leads/${encodeURIComponent(leadId)}`;

@@ -5,7 +5,6 @@ import { confirmAction, fill, h, when } from "../dom.js";
 import { lang, t } from "../i18n.js";
 import { money } from "./pipeline.js";
 
-export const scope = "deals:read";
 
 export async function render(main, [dealId], ctx) {
   const path = `/v1/deals/${encodeURIComponent(dealId)}`;

@@ -5,7 +5,6 @@ import { isUnread } from "../unread.js";
 import { clear, h, when } from "../dom.js";
 import { lang, t } from "../i18n.js";
 
-export const scope = "leads:read";
 const STATUSES = ["new", "qualified", "contract_sent", "won", "lost"];
 const SOURCES = ["ads", "organic", "referral", "unknown"];
 const PAGE = 50;

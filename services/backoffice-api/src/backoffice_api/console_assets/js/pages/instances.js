@@ -5,7 +5,6 @@ import { api, describe, guard, session, settling } from "../api.js";
 import { fill, h, when } from "../dom.js";
 import { lang, t } from "../i18n.js";
 
-export const scope = "instances:read";
 
 export async function render(main, params, ctx) {
   const grid = h("div", { class: "cards" });

@@ -5,7 +5,6 @@ import { api, describe, query, session } from "../api.js";
 import { confirmAction, h, when } from "../dom.js";
 import { lang, t } from "../i18n.js";
 
-export const scope = "ops:admin";
 // The catalog's consumers: each channel → the groups that read it (contracts/, docs/catalog.md).
 const CONSUMERS = {
   "message.received": ["agent-runtime"],

@@ -5,7 +5,6 @@ import { api, describe, guard, query, session, settling } from "../api.js";
 import { h } from "../dom.js";
 import { lang, t } from "../i18n.js";
 
-export const scope = "deals:read";
 export const STAGES = ["new", "qualified", "proposal", "contract_sent", "won", "lost"];
 // Where a deal may go next from each stage (the API's rule; the board offers only these).
 const NEXT = {
