@@ -37,7 +37,8 @@ export async function render(main, [leadId], ctx) {
       h("p", { id: "handoff-state" }, lead.handoff.active ? t("handedOff") : t("withAgent"),
         lead.handoff.reason ? ` — ${lead.handoff.reason}` : ""));
     drawActions(lead);
-    drawDesk(lead);
+    // Drawn once: a live message re-reads the lead, and must not wipe an owner or a note being typed.
+    if (!desk.childElementCount) await drawDesk(lead);
     await drawDeal(lead);
     // Oldest at the top, as a chat reads.
     list.replaceChildren(...[...lead.timeline].reverse().map(entry));

@@ -65,17 +65,19 @@ export async function render(main, [dealId], ctx) {
       session.can("contracts:write") ? null : h("p", { class: "why" }, `${t("notAllowed")} contracts:write`));
   }
 
-  // The signed PDF's address is short-lived: asked for on click, then opened (never kept in the page).
+  // The signed PDF's address is short-lived: asked for on click, then kept for this page view only (a re-read
+  // of the deal draws the link again with it), never stored.
+  let pdfUrl = null;
   function pdfButton(base) {
-    const link = h("a", { id: "signed-pdf", href: "#", target: "_blank", rel: "noopener noreferrer" }, t("signedPdf"));
+    const link = h("a", { id: "signed-pdf", href: pdfUrl ?? "#", target: "_blank", rel: "noopener noreferrer" }, t("signedPdf"));
     link.addEventListener("click", async (event) => {
-      if (link.dataset.url) return;
+      if (pdfUrl) return;
       event.preventDefault();
       try {
         const { url } = await api(`${base}/signed-pdf`);
         if (!/^https:\/\//.test(url)) throw new Error(t("badLink"));
-        link.href = url;
-        link.dataset.url = "1";
+        pdfUrl = url;
+        document.getElementById("signed-pdf")?.setAttribute("href", url); // the link now on the page
         status.textContent = t("pdfReady");
       } catch (error) { status.textContent = describe(error); }
     });
