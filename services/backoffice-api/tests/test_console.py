@@ -64,3 +64,20 @@ async def test_me_names_the_keys_company_and_scopes(client, make_key):
     assert body["company_id"] == COMPANY and body["scopes"] == ["events:read", "leads:read"]
     assert body["key_id"].startswith("key_") and key not in response.text
     assert (await client.get("/v1/me")).status_code == 401
+
+
+def test_the_first_pages_modules_are_all_preloaded_and_the_other_pages_are_not():
+    # The shell's static imports, followed through: exactly what index.html preloads (the first page then
+    # fetches its modules in one round, not level by level); the pages loaded on demand stay out of it.
+    static = re.compile(r'^import [^;]*? from "(\.{1,2}/[^"]+)";', re.MULTILINE)
+    reached, todo = set(), [ASSETS / "js" / "app.js"]
+    while todo:
+        module = todo.pop()
+        for target in static.findall(module.read_text()):
+            path = (module.parent / target).resolve()
+            if path not in reached:
+                reached.add(path)
+                todo.append(path)
+    preloaded = re.findall(r'<link rel="modulepreload" href="([^"]+)">', (ASSETS / "index.html").read_text())
+    assert {str(p.relative_to(ASSETS.resolve())) for p in reached} == set(preloaded)
+    assert "js/pages/deal.js" not in preloaded

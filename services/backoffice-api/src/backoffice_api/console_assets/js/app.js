@@ -1,20 +1,26 @@
 // The console's shell: sign in, the menu (pages the key's scopes allow; the others say why), the hash
-// router and the one live event stream. A page is a module in PAGES: the pipeline board and the rest
-// plug in here when their endpoints land.
+// router and the one live event stream. A page is a module listed in PAGES with the scope it needs; the ones
+// outside MENU open from another page (a lead from the inbox, a deal from the pipeline). The inbox, the first
+// page, is imported with the shell; the others load when first shown, so the first page fetches none of them.
 import { api, describe, session } from "./api.js";
 import { clear, h } from "./dom.js";
 import { lang, setLang, t } from "./i18n.js";
 import { openStream } from "./sse.js";
 import * as inbox from "./pages/inbox.js";
-import * as conversation from "./pages/conversation.js";
-import * as contracts from "./pages/contracts.js";
-import * as instances from "./pages/instances.js";
-import * as ops from "./pages/ops.js";
-import * as metrics from "./pages/metrics.js";
 
 // name → module with { scope, render(main, params, ctx) }; `menu: false` pages open from another page.
-const PAGES = { inbox, lead: conversation, contracts, instances, ops, metrics };
-const MENU = ["inbox", "contracts", "instances", "ops", "metrics"];
+const PAGES = {
+  inbox: { scope: "leads:read", load: async () => inbox },
+  lead: { scope: "leads:read", load: () => import("./pages/conversation.js") },
+  pipeline: { scope: "deals:read", load: () => import("./pages/pipeline.js") },
+  deal: { scope: "deals:read", load: () => import("./pages/deal.js") },
+  contracts: { scope: "contracts:read", load: () => import("./pages/contracts.js") },
+  instances: { scope: "instances:read", load: () => import("./pages/instances.js") },
+  ops: { scope: "ops:admin", load: () => import("./pages/ops.js") },
+  metrics: { scope: "metrics:read", load: () => import("./pages/metrics.js") },
+};
+const MENU = ["inbox", "pipeline", "contracts", "instances", "ops", "metrics"];
+const PARENT = { lead: "inbox", deal: "pipeline" };
 
 const main = document.getElementById("main");
 const nav = document.getElementById("nav");
@@ -52,7 +58,7 @@ async function show() {
   pageControl = new AbortController();
   const { name, params } = route();
   const page = PAGES[name];
-  renderNav(name === "lead" ? "inbox" : name);
+  renderNav(PARENT[name] ?? name);
   clear(main);
   delete main.dataset.ready;
   if (!session.can(page.scope)) {
@@ -60,7 +66,10 @@ async function show() {
     return;
   }
   try {
-    await page.render(main, params, { ...ctx, signal: pageControl.signal });
+    const signal = pageControl.signal;
+    const module = await page.load();
+    if (signal.aborted) return; // another page was asked for while this one loaded
+    await module.render(main, params, { ...ctx, signal });
     main.dataset.ready = name; // the page's data is drawn (tests and the benchmark wait for this)
   } catch (error) {
     if (error.name === "AbortError") return;

@@ -4,7 +4,6 @@ import { api, query } from "../api.js";
 import { h, when } from "../dom.js";
 import { lang, t } from "../i18n.js";
 
-export const scope = "contracts:read";
 
 export async function render(main, params, ctx) {
   const body = h("tbody");

@@ -1,9 +1,10 @@
-// Inbox: leads newest first, filtered as GET /v1/leads allows (status, source), updated live.
-import { api, query } from "../api.js";
+// Inbox: leads newest first, filtered as GET /v1/leads allows (status, source), searched by phone or name
+// (GET /v1/leads/search, /v1/leads/search/name), with owner and unread marks (unread.js), updated live.
+import { api, describe, query } from "../api.js";
+import { isUnread } from "../unread.js";
 import { clear, h, when } from "../dom.js";
 import { lang, t } from "../i18n.js";
 
-export const scope = "leads:read";
 const STATUSES = ["new", "qualified", "contract_sent", "won", "lost"];
 const SOURCES = ["ads", "organic", "referral", "unknown"];
 const PAGE = 50;
@@ -22,11 +23,37 @@ export async function render(main, params, ctx) {
     return h("label", { for: `filter-${name}` }, label, control);
   };
 
+  // One box: a number goes to GET /v1/leads/search (one lookup), words to GET /v1/leads/search/name (word prefixes).
+  const term = h("input", { id: "search-term", type: "search", maxlength: 100, placeholder: "+55 11 99999-0000 · Maria" });
+  const found = h("ul", { id: "search-result", class: "found", "aria-live": "polite" });
+  const search = h("form", { class: "row", role: "search", "aria-label": t("search") },
+    h("label", { for: "search-term" }, t("searchTerm"), term), h("button", { type: "submit", class: "secondary" }, t("search")));
+  const link = (lead, label) => h("li", {}, h("a", { href: `#/lead/${encodeURIComponent(lead.lead_id)}` }, label));
+  search.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const text = term.value.trim();
+    if (!text) return;
+    found.replaceChildren();
+    try {
+      if (/^\+?[0-9][0-9 ().-]{5,24}$/.test(text)) {
+        const lead = await api(`/v1/leads/search${query({ phone: text })}`, { signal: ctx.signal });
+        found.append(link(lead, `${lead.external_id ?? lead.lead_id} · ${lead.status}`));
+      } else {
+        const { items } = await api(`/v1/leads/search/name${query({ q: text })}`, { signal: ctx.signal });
+        found.append(...items.map((match) => link(match, `${match.matched_name} · ${match.external_id ?? match.lead_id}`)));
+        if (!items.length) found.append(h("li", {}, t("notFound")));
+      }
+    } catch (error) {
+      found.append(h("li", {}, error.status === 404 ? t("notFound") : describe(error)));
+    }
+  });
+
   main.append(
     h("h1", {}, t("inbox")),
-    h("div", { class: "toolbar", role: "search" }, select("status", STATUSES, t("status")), select("source", SOURCES, t("source"))),
+    search, found,
+    h("div", { class: "toolbar" }, select("status", STATUSES, t("status")), select("source", SOURCES, t("source"))),
     h("table", { class: "leads" },
-      h("thead", {}, h("tr", {}, [t("created"), t("lead"), t("status"), t("source"), t("lastMessage")].map((c) => h("th", { scope: "col" }, c)))),
+      h("thead", {}, h("tr", {}, [t("created"), t("lead"), t("status"), t("source"), t("owner"), t("lastMessage")].map((c) => h("th", { scope: "col" }, c)))),
       body),
     more);
 
@@ -42,7 +69,7 @@ export async function render(main, params, ctx) {
       for (const [id, lead] of arrived) if (!listed.has(id)) upsert(lead, true);
       if (arrivals === arrived) arrivals = null;
     }
-    if (reset && !page.items.length) body.append(h("tr", {}, h("td", { colspan: 5 }, t("empty"))));
+    if (reset && !page.items.length) body.append(h("tr", {}, h("td", { colspan: 6 }, t("empty"))));
     cursor = page.next_cursor;
     more.hidden = !cursor;
   }
@@ -50,12 +77,15 @@ export async function render(main, params, ctx) {
   more.addEventListener("click", () => load(false));
 
   function upsert(lead, fresh) {
-    const row = h("tr", { "data-lead": lead.lead_id, class: fresh ? "fresh" : undefined },
+    const unread = isUnread(lead);
+    const row = h("tr", { "data-lead": lead.lead_id, class: [fresh ? "fresh" : "", unread ? "unread" : ""].join(" ").trim() || undefined },
       h("td", {}, when(lead.created_at, lang)),
-      h("td", {}, h("a", { href: `#/lead/${encodeURIComponent(lead.lead_id)}` }, lead.external_id ?? lead.lead_id)),
+      h("td", {}, h("a", { href: `#/lead/${encodeURIComponent(lead.lead_id)}` }, lead.external_id ?? lead.lead_id),
+        unread ? h("span", { class: "dot", title: t("unread") }, h("span", { class: "sr-only" }, t("unread"))) : null),
       h("td", {}, h("span", { class: `badge s-${lead.status}` }, lead.status),
         lead.handoff?.active ? h("span", { class: "note" }, ` · ${t("handedOff")}`) : null),
       h("td", {}, t(`source_${lead.source}`)),
+      h("td", { class: "owner" }, lead.owner ?? "—"),
       h("td", { class: "msg" }, lead.last_message ? lead.last_message.text ?? "" : rows.get(lead.lead_id)?.lastElementChild.textContent ?? ""));
     const existing = rows.get(lead.lead_id);
     body.querySelector("tr:not([data-lead])")?.remove(); // "nothing here" no longer holds
@@ -79,9 +109,13 @@ export async function render(main, params, ctx) {
       if (row) { row.children[2].firstChild.textContent = "qualified"; row.classList.add("fresh"); }
     } else if (type === "message.received") {
       for (const row of rows.values()) {
-        if (row.children[1].textContent === event.payload.lead_external_id) {
+        if (row.children[1].firstChild.textContent === event.payload.lead_external_id) {
           row.lastElementChild.textContent = event.payload.body ?? event.payload.media?.type ?? "";
           row.classList.add("fresh");
+          if (!event.payload.from_me && !row.classList.contains("unread")) {
+            row.classList.add("unread");
+            row.children[1].append(h("span", { class: "dot", title: t("unread") }, h("span", { class: "sr-only" }, t("unread"))));
+          }
           body.prepend(row);
         }
       }

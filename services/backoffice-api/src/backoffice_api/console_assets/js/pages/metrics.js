@@ -4,7 +4,6 @@ import { barChart } from "../chart.js";
 import { h } from "../dom.js";
 import { lang, t } from "../i18n.js";
 
-export const scope = "metrics:read";
 const SERIES = [["leads_created", "leads"], ["leads_qualified", "qualified"], ["contracts_created", "contractsSent"], ["contracts_signed", "signed"]];
 const SPAN_HOURS = { "5m": 2, "15m": 6, "1h": 24 };
 

@@ -1,10 +1,10 @@
 // Operations: consumer groups with lag (platform:admin only: their numbers mix every company) and this
-// company's dead letters per channel and group, each replayed or purged after a confirmation.
+// company's dead letters per channel and group, each replayed or purged after a confirmation; and the side
+// effects whose outcome is unknown (sent or not?), each waiting for an operator's decision: delivered or resend.
 import { api, describe, query, session } from "../api.js";
 import { confirmAction, h, when } from "../dom.js";
 import { lang, t } from "../i18n.js";
 
-export const scope = "ops:admin";
 // The catalog's consumers: each channel → the groups that read it (contracts/, docs/catalog.md).
 const CONSUMERS = {
   "message.received": ["agent-runtime"],
@@ -23,7 +23,8 @@ export async function render(main, params, ctx) {
   const pair = h("select", { id: "dl-group" },
     Object.entries(CONSUMERS).flatMap(([channel, names]) => names.map((g) => h("option", { value: `${channel}|${g}` }, `${channel} → ${g}`))));
   pair.addEventListener("change", () => loadLetters().catch((e) => { status.textContent = describe(e); }));
-  main.append(h("h1", {}, t("ops")), groups, h("h2", {}, t("deadLetters")),
+  const unknown = h("section", { id: "unknown-outcomes", "aria-label": t("unknownOutcomes") });
+  main.append(h("h1", {}, t("ops")), groups, unknown, h("h2", {}, t("deadLetters")),
     h("div", { class: "toolbar" }, h("label", { for: "dl-group" }, `${t("channel")} → ${t("group")}`, pair)), status,
     h("table", {}, h("thead", {}, h("tr", {}, ["", t("attempts"), t("reason"), t("error"), ""].map((c) => h("th", { scope: "col" }, c)))), letters));
 
@@ -35,6 +36,34 @@ export async function render(main, params, ctx) {
   } else {
     groups.append(h("p", { class: "why" }, `${t("consumers")}: ${t("notAllowed")} platform:admin`));
   }
+
+  async function loadUnknown() {
+    const page = await api("/v1/ops/outcomes", { signal: ctx.signal });
+    const decide = (o, decision, question) => {
+      const button = h("button", { type: "button", class: decision === "resend" ? "danger" : "secondary" }, t(`decide_${decision}`));
+      button.addEventListener("click", async () => {
+        if (!(await confirmAction(question, t("yes"), t("no")))) return;
+        button.disabled = true;
+        const path = [o.service, o.effect, o.id].map(encodeURIComponent).join("/");
+        try {
+          await api(`/v1/ops/outcomes/${path}/resolve`, { method: "POST", body: { decision } });
+          status.textContent = `${t("decided")}: ${t(`decide_${decision}`)}`;
+          await loadUnknown();
+        } catch (error) { status.textContent = describe(error); button.disabled = false; }
+      });
+      return button;
+    };
+    unknown.replaceChildren(h("h2", {}, t("unknownOutcomes")),
+      page.unavailable.length ? h("p", { class: "why" }, `${t("unavailable")}: ${page.unavailable.join(", ")}`) : null,
+      page.items.length ? h("table", {},
+        h("thead", {}, h("tr", {}, [t("when"), t("service"), t("effect"), t("channel"), t("answer"), ""].map((c) => h("th", { scope: "col" }, c)))),
+        h("tbody", {}, page.items.map((o) => h("tr", {},
+          h("td", {}, when(new Date(o.at * 1000).toISOString(), lang)), h("td", {}, o.service), h("td", {}, o.effect),
+          h("td", {}, o.channel), h("td", { class: "msg" }, o.answer),
+          h("td", {}, decide(o, "delivered", t("confirmDelivered")), " ", decide(o, "resend", t("confirmResend"))))))) :
+        h("p", { class: "note" }, t("noUnknown")));
+  }
+  await loadUnknown().catch((error) => unknown.replaceChildren(h("p", { class: "error" }, describe(error))));
 
   async function loadLetters() {
     const [channel, group] = pair.value.split("|");
