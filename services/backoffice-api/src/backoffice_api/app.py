@@ -143,7 +143,7 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
     # lead_desk before leads: its /v1/leads/search must not reach /v1/leads/{lead_id}.
     for module in (
         lead_desk,
-            lead_messages,
+        lead_messages,
         leads,
         deals,
         conversions,
