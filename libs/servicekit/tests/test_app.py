@@ -6,7 +6,9 @@ import httpx
 import pytest
 import servicekit
 import structlog
-from eventbus import BusUnavailable
+from eventbus import BusUnavailable, eventlog
+from eventbus.eventlog import EventLog
+from eventbus.testing import samples
 from fastapi import FastAPI
 from pydantic import BaseModel
 from servicekit import Malformed, NotFound, RateLimited, UpstreamRejected, upstream
@@ -69,6 +71,7 @@ def json_logs() -> Iterator[None]:
         yield
     finally:
         structlog.reset_defaults()
+        eventlog.use_writer(None)
 
 
 @pytest.fixture
@@ -175,8 +178,39 @@ def test_secrets_bound_to_a_log_line_are_redacted(capsys) -> None:
         line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     finally:
         structlog.reset_defaults()
+        eventlog.use_writer(None)
     assert line["access_token"] == "[redacted]" and line["api_key"] == "[redacted]"
     assert line["service"] == "test" and line["status"] == 200 and line["level"] == "info"
+
+
+def test_the_bus_line_per_event_is_written_as_the_other_json_lines_with_the_catalogs_seven_fields(
+    capsys,
+) -> None:
+    configure_logging("test", json=True)
+    try:
+        event = samples.envelope(samples.message_received(), causation_id="evt_cause")
+        EventLog("info", 1.0).handled(event, "agent-runtime", attempt=2, seconds=0.0125)
+        structlog.get_logger().info("after")  # the same stream, in order
+        *_, raw, after = capsys.readouterr().out.strip().splitlines()
+    finally:
+        structlog.reset_defaults()
+        eventlog.use_writer(None)
+    line, other = json.loads(raw), json.loads(after)
+    assert {k: line[k] for k in ("event.id", "event.type", "event.version", "company_id")} == {
+        "event.id": event.id,
+        "event.type": "message.received",
+        "event.version": 1,
+        "company_id": event.company_id,
+    }
+    assert (line["correlation_id"], line["causation_id"], line["source"]) == (
+        event.correlation_id,
+        "evt_cause",
+        event.source,
+    )
+    assert line["event"] == "event_handled" and line["group"] == "agent-runtime" and line["attempt"] == 2
+    assert line["duration_ms"] == 12.5 and line["service"] == other["service"] == "test"
+    assert line["level"] == other["level"] == "info"
+    assert line["timestamp"][:11] == other["timestamp"][:11] and line["timestamp"].endswith("Z")
 
 
 async def test_readyz_says_degraded_with_the_reason_while_staying_ready() -> None:

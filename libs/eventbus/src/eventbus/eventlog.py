@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import zlib
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -21,6 +22,19 @@ from eventbus.envelope import Envelope
 #: The levels a setting may name; "off" writes no line at all.
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "off": None}
 _SCALE = 1 << 32
+
+#: Writes one line (level name, fields): set by a service's logging setup (servicekit.logging) when its lines are
+#: JSON into a byte stream. The line then skips structlog's processor chain, which cost ~10 µs of the ~16 µs a
+#: handled event's line added to the consumer (bench/bus_throughput.py --event-log, docs/benchmarks.md): its
+#: fields are ids the bus wrote itself, with nothing to redact or scrub.
+Writer = Callable[[str, dict[str, Any]], None]
+_writer: Writer | None = None
+
+
+def use_writer(writer: Writer | None) -> None:
+    """The writer for the lines of every EventLog built from now on (None: through structlog)."""
+    global _writer
+    _writer = writer
 
 
 class EventLog:
@@ -33,6 +47,8 @@ class EventLog:
         # Resolved once, under the logging configuration of the moment (a service configures logging before it
         # builds its bus): every call through structlog's lazy proxy binds anew, ~2 µs per event.
         self._log = structlog.get_logger("eventbus.events").bind()
+        self._write = _writer
+        self._level_name = logging.getLevelName(self._level).lower() if self._level is not None else "off"
         is_enabled_for = getattr(self._log, "is_enabled_for", None)
         writes = self._level is not None and (is_enabled_for is None or is_enabled_for(self._level))
         #: whether any line is written at all: a filtered level costs the hot path nothing
@@ -47,11 +63,21 @@ class EventLog:
     def published(self, event: Envelope[Any], entry_id: str | None) -> None:
         if self.sampled(event.id):
             assert self._level is not None
+            if self._write is not None:
+                self._write(
+                    self._level_name, {"event": "event_published", "entry_id": entry_id, **_fields(event)}
+                )
+                return
             self._log.log(self._level, "event_published", entry_id=entry_id, **_fields(event))
 
     def handled(self, event: Envelope[Any], group: str, attempt: int, seconds: float) -> None:
         if self.sampled(event.id):
             assert self._level is not None
+            if self._write is not None:
+                line = {"event": "event_handled", "group": group, "attempt": attempt}
+                line["duration_ms"] = round(seconds * 1000, 3)
+                self._write(self._level_name, line | _fields(event))
+                return
             self._log.log(
                 self._level,
                 "event_handled",
