@@ -85,15 +85,15 @@ function startStream() {
     return;
   }
   streamControl = new AbortController();
-  let connected = false; // the first connection needs no catch-up: the page was just read
   openStream("/v1/events/stream", {
     signal: streamControl.signal,
     onEvent: (type, event) => listeners.forEach((listener) => listener({ type, event })),
     onState: (state) => {
       liveBadge.className = state === "live" ? "live on" : "live off";
       liveBadge.textContent = t(state === "live" ? "live" : state === "denied" ? "liveDenied" : "reconnecting");
-      if (state === "live" && connected) listeners.forEach((listener) => listener({ type: "reconnected" }));
-      if (state === "live") connected = true;
+      // Every time the stream is live, the first time too: what was published between the page's first read
+      // and the stream's subscription reached neither (seen on a Redis Cluster, where subscribing is slower).
+      if (state === "live") listeners.forEach((listener) => listener({ type: "reconnected" }));
     },
   });
 }
