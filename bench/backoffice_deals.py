@@ -32,12 +32,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from _noise import cpu_seconds  # the script's own folder is on sys.path when it runs
-from backoffice_leads import api_main, redis_cpu
+from _backoffice import COMPANY, PREFIX, api_main, make_key, redis_cpu  # the script's folder is on sys.path
+from _noise import cpu_seconds
 
 REPORT = Path(__file__).resolve().parent / "results" / "backoffice_deals.md"
-COMPANY = "cmp_bench"
-PREFIX = "bench"
 OWNERS = ("ana", "bia", "caio", "duda")
 PATHS = {
     "healthz": "/healthz",
@@ -78,21 +76,6 @@ async def seed(redis_url: str, start: int, stop: int) -> float:
     finally:
         await redis.aclose()
     return time.perf_counter() - began
-
-
-async def make_key(redis_url: str) -> str:
-    from backoffice_api.apikeys import ApiKeys
-    from backoffice_api.keyspace import Keyspace
-    from eventbus import Keys, connect
-
-    redis = connect(redis_url, decode_responses=True)
-    try:
-        secret, _ = await ApiKeys(redis, Keyspace(Keys(PREFIX))).create(
-            company_id=COMPANY, scopes={"deals:read"}, rate_per_minute=10_000_000, burst=1_000_000
-        )
-        return secret
-    finally:
-        await redis.aclose()
 
 
 async def measure(base: str, path: str, key: str, *, requests: int, concurrency: int) -> dict[str, Any]:
@@ -165,7 +148,7 @@ def run(redis_url: str, base: str, sizes: list[int], args: argparse.Namespace, a
         if time.monotonic() > deadline:
             raise SystemExit("the API did not become ready")
         time.sleep(0.1)
-    key = asyncio.run(make_key(redis_url))
+    key = asyncio.run(make_key(redis_url, {"deals:read"}, rate_per_minute=10_000_000, burst=1_000_000))
     rows, seeded = [], 0
     for size in sizes:
         took = asyncio.run(seed(redis_url, seeded, size))

@@ -42,26 +42,20 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from _noise import cpu_seconds  # the script's own folder is on sys.path when it runs
+from _backoffice import (  # the script's folder is on sys.path
+    COMPANY,
+    PREFIX,
+    T0,
+    api_main,
+    make_key,
+    redis_cpu,
+)
+from _noise import cpu_seconds
 
 REPORT = Path(__file__).resolve().parent / "results" / "backoffice_leads.md"
-COMPANY = "cmp_bench"
-PREFIX = "bench"
-T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 # -- the API process ----------------------------------------------------------------------------------------
-
-
-def api_main(redis_url: str, port: int) -> None:
-    import uvicorn
-    from backoffice_api.app import create_app
-    from backoffice_api.settings import Settings
-    from servicekit.logging import configure_logging
-
-    settings = Settings(redis_url=redis_url, bus_prefix=PREFIX, port=port, consumer_name="bench")
-    configure_logging("backoffice-api", level="WARNING")
-    uvicorn.run(create_app(settings), host="127.0.0.1", port=port, log_config=None, access_log=False)
 
 
 # -- the load generator ---------------------------------------------------------------------------------------
@@ -179,21 +173,6 @@ async def seed(redis_url: str, start: int, stop: int) -> float:
     return time.perf_counter() - began
 
 
-async def make_key(redis_url: str) -> str:
-    from backoffice_api.apikeys import ApiKeys
-    from backoffice_api.keyspace import Keyspace
-    from eventbus import Keys, connect
-
-    redis = connect(redis_url, decode_responses=True)
-    try:
-        secret, _ = await ApiKeys(redis, Keyspace(Keys(PREFIX))).create(
-            company_id=COMPANY, scopes={"leads:read"}, rate_per_minute=10_000_000, burst=1_000_000
-        )
-        return secret
-    finally:
-        await redis.aclose()
-
-
 # -- orchestration ------------------------------------------------------------------------------------------------
 
 
@@ -229,14 +208,6 @@ def main() -> None:
     report(rows, sizes, args)
 
 
-def redis_cpu(redis_url: str) -> float:
-    import redis
-
-    with redis.Redis.from_url(redis_url) as client:
-        info = client.info("cpu")
-    return float(info["used_cpu_sys"]) + float(info["used_cpu_user"])
-
-
 def run(
     redis_url: str, base: str, conn: Connection, sizes: list[int], args: argparse.Namespace, api_pid: int
 ) -> list[dict]:
@@ -252,7 +223,7 @@ def run(
         if time.monotonic() > deadline:
             raise SystemExit("the API did not become ready")
         time.sleep(0.1)
-    key = asyncio.run(make_key(redis_url))
+    key = asyncio.run(make_key(redis_url, {"leads:read"}, rate_per_minute=10_000_000, burst=1_000_000))
     since = (T0 + timedelta(days=1)).isoformat().replace("+00:00", "Z")
     paths = {
         "healthz": "/healthz",

@@ -24,7 +24,7 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from backoffice_leads import COMPANY, PREFIX, T0, api_main  # the script's own folder is on sys.path
+from _backoffice import COMPANY, PREFIX, T0, api_main, make_key  # the script's own folder is on sys.path
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 SCOPES = {"leads:read", "leads:write", "events:read", "metrics:read", "instances:read", "contracts:read"}
@@ -72,21 +72,6 @@ async def seed(redis_url: str, count: int) -> float:
     finally:
         await redis.aclose()
     return time.perf_counter() - began
-
-
-async def make_key(redis_url: str) -> str:
-    from backoffice_api.apikeys import ApiKeys
-    from backoffice_api.keyspace import Keyspace
-    from eventbus import Keys, connect
-
-    redis = connect(redis_url, decode_responses=True)
-    try:
-        secret, _ = await ApiKeys(redis, Keyspace(Keys(PREFIX))).create(
-            company_id=COMPANY, scopes=SCOPES, rate_per_minute=1_000_000, burst=100_000
-        )
-        return secret
-    finally:
-        await redis.aclose()
 
 
 def wait_ready(url: str, seconds: float = 30) -> None:
@@ -139,7 +124,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp, RedisServer(Path(tmp)) as server:
         seeded = asyncio.run(seed(server.url, args.leads))
-        key = asyncio.run(make_key(server.url))
+        key = asyncio.run(make_key(server.url, SCOPES, rate_per_minute=1_000_000, burst=100_000))
         port = free_port()
         api = mp.get_context("spawn").Process(target=api_main, args=(server.url, port), daemon=True)
         api.start()
