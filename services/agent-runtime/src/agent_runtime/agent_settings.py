@@ -20,96 +20,23 @@ from typing import Literal
 
 import structlog
 from eventbus import Bus
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ValidationError
+from servicekit.agent_settings import AgentKnowledge
+from servicekit.agent_settings import AgentSettings as SharedAgentSettings
 
 from agent_runtime import SERVICE
-from agent_runtime.hours import OpeningHours
-from agent_runtime.knowledge import EMPTY, Knowledge, Library, Price
+from agent_runtime.knowledge import EMPTY, Knowledge, Library
 from agent_runtime.qualification import CRITERIA
 from agent_runtime.vocabulary import fold
 
 log = structlog.get_logger("agent_runtime.agent_settings")
 
-Criterion = Literal["budget", "date", "location", "guests"]
 Source = Literal["stored", "file", "default"]
 
 
-class CompanyKnowledge(BaseModel):
-    """What the agent may tell leads; anything missing is deferred honestly ("vou confirmar com a equipe")."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    company_name: str | None = Field(None, max_length=80)
-    #: Per guest with a floor, by event type (``casamento``, ``festa de 15 anos``…; null: every other type).
-    prices: tuple[Price, ...] = Field((), max_length=50)
-    included: str | None = Field(None, max_length=600)
-    menu: str | None = Field(None, max_length=600)
-    cities: tuple[str, ...] = Field((), max_length=200)
-    travel: str | None = Field(None, max_length=300)
-    address: str | None = Field(None, max_length=300)
-    hours: str | None = Field(None, max_length=300)
-    payment: str | None = Field(None, max_length=300)
-    legitimacy: str | None = Field(None, max_length=300)
-    parking: str | None = Field(None, max_length=300, examples=["Estacionamento gratuito para 80 carros."])
-    cancellation: str | None = Field(None, max_length=600)
-
-    @field_validator("cities")
-    @classmethod
-    def _named(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        if any(not 1 <= len(c.strip()) <= 80 for c in value):
-            raise ValueError("each city is 1 to 80 characters")
-        return tuple(c.strip() for c in value)
-
-
-class AgentSettings(BaseModel):
-    """One company's agent settings (``PUT`` replaces them whole)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    #: The first reply to a new lead; ``{name}`` is ", <the lead's name>" when known.
-    greeting: str | None = Field(
-        None, min_length=1, max_length=500, examples=["Olá{name}! Aqui é a Buffet Estrela 😊"]
-    )
-    business_hours: tuple[OpeningHours, ...] = Field((), max_length=14)
-    #: Said once a day to a lead writing out of hours (the agent still answers); default: built from the hours.
-    out_of_hours_reply: str | None = Field(None, min_length=1, max_length=500)
-    #: The slots a lead needs, confirmed, to be qualified; null: the service's ``AGENT_QUALIFY_ON``.
-    qualify_on: tuple[Criterion, ...] | None = Field(None, min_length=1, max_length=4)
-    #: Whether an estimate ("uns 100", "entre 10 e 12 mil") counts; null: ``AGENT_QUALIFY_APPROXIMATE``.
-    approximate_ok: bool | None = None
-    #: The lead score (0–1) needed besides the slots; null: none.
-    score_threshold: float | None = Field(None, ge=0, le=1)
-    #: Words or phrases that hand the lead to a person, besides the agent's own ("atendente"…).
-    handoff_keywords: tuple[str, ...] = Field((), max_length=30, examples=[["gerente", "reclamação"]])
-    #: A person answering the lead from the company's phone hands the lead off.
-    handoff_on_human_reply: bool = True
-    #: Replies in the company's words: template name → text or variants.
-    templates: dict[str, str | list[str]] = Field(default_factory=dict, max_length=40)
-    knowledge: CompanyKnowledge = Field(default_factory=CompanyKnowledge)
-
-    @field_validator("qualify_on")
-    @classmethod
-    def _distinct(cls, value: tuple[Criterion, ...] | None) -> tuple[Criterion, ...] | None:
-        if value is not None and len(set(value)) != len(value):
-            raise ValueError("criteria must not repeat")
-        return value
-
-    @field_validator("handoff_keywords")
-    @classmethod
-    def _keywords(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        folded = tuple(fold(k) for k in value)
-        if any(not 2 <= len(k) <= 60 for k in folded):
-            raise ValueError("each keyword is 2 to 60 letters")
-        return folded
-
-    @field_validator("templates")
-    @classmethod
-    def _texts(cls, value: dict[str, str | list[str]]) -> dict[str, str | list[str]]:
-        for name, text in value.items():
-            texts = [text] if isinstance(text, str) else text
-            if not texts or any(not 1 <= len(t) <= 500 for t in texts) or len(texts) > 5 or len(name) > 40:
-                raise ValueError(f"template {name[:40]!r}: 1 to 5 texts of 1 to 500 characters")
-        return value
+class AgentSettings(SharedAgentSettings):
+    """One company's agent settings (``servicekit.agent_settings``, the model backoffice-api validates with too),
+    and how the conversation reads them."""
 
     def to_knowledge(self) -> Knowledge:
         """What the conversation reads (``conversation.advance``)."""
@@ -124,7 +51,7 @@ class AgentSettings(BaseModel):
             business_hours=self.business_hours,
             out_of_hours_reply=self.out_of_hours_reply,
             min_score=self.score_threshold,
-            handoff_keywords=self.handoff_keywords,
+            handoff_keywords=tuple(fold(k) for k in self.handoff_keywords),  # as messages are read
             handoff_on_human_reply=self.handoff_on_human_reply,
         )
 
@@ -146,7 +73,7 @@ class AgentSettings(BaseModel):
                 "handoff_keywords": knowledge.handoff_keywords,
                 "handoff_on_human_reply": knowledge.handoff_on_human_reply,
                 "templates": templates,
-                "knowledge": {k: fields[k] for k in CompanyKnowledge.model_fields},
+                "knowledge": {k: fields[k] for k in AgentKnowledge.model_fields},
             }
         )
 

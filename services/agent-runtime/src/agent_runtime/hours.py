@@ -4,31 +4,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from servicekit.agent_settings import AgentOpeningHours as OpeningHours
+from servicekit.agent_settings import Day
 
-Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 DAYS: tuple[Day, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _NAMES = ("segunda", "terça", "quarta", "quinta", "sexta", "sábado", "domingo")
-
-
-class OpeningHours(BaseModel):
-    """One opening: the days it applies to and the time it opens and closes (the same day: no overnight)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    days: tuple[Day, ...] = Field(min_length=1, max_length=7, examples=[["mon", "tue", "wed", "thu", "fri"]])
-    opens: dt.time = Field(examples=["09:00"])
-    closes: dt.time = Field(examples=["18:00"])
-
-    @model_validator(mode="after")
-    def _closes_after_opening(self) -> OpeningHours:
-        if self.closes <= self.opens:
-            raise ValueError("closes must be later than opens (the same day)")
-        if len(set(self.days)) != len(self.days):
-            raise ValueError("days must not repeat")
-        return self
 
 
 def is_open(hours: tuple[OpeningHours, ...], now: dt.datetime) -> bool:

@@ -15,22 +15,12 @@ from pathlib import Path
 
 import structlog
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from servicekit.agent_settings import AgentOpeningHours as OpeningHours
+from servicekit.agent_settings import AgentPrice as Price
 
-from agent_runtime.hours import OpeningHours
 from agent_runtime.vocabulary import fold
 
 log = structlog.get_logger("agent_runtime.knowledge")
-
-
-class Price(BaseModel):
-    """A price list row: per guest, with a floor; ``event_type`` as the agent names it (``casamento``…), or
-    ``None`` for every type without its own row."""
-
-    model_config = ConfigDict(frozen=True)
-
-    event_type: str | None = None
-    per_guest: int = Field(ge=0)
-    minimum: int = Field(0, ge=0)
 
 
 class Knowledge(BaseModel):
