@@ -21,6 +21,7 @@ from redis.exceptions import (
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from eventbus.cluster_transactions import ClusterClient
 from eventbus.errors import BusUnavailable, Outage
 
 #: A client for one server or for a Redis Cluster: the bus runs on both unchanged.
@@ -60,7 +61,9 @@ def connect(url: str, *, max_connections: int = 64, **options: Any) -> Client:
         }
         # redis-py's cluster client has no blocking pool: past max_connections a node's pool raises
         # MaxConnectionsError instead of waiting, so it gets headroom (4×) rather than the same cap.
-        return RedisCluster.from_url(
+        # ClusterClient: its transactions (WATCH/MULTI/EXEC) stay in the caller's event loop
+        # (eventbus.cluster_transactions).
+        return ClusterClient.from_url(
             f"{CLUSTER_SCHEMES[scheme.lower()]}://{rest}",
             max_connections=max_connections * 4,
             **(cluster_defaults | options),
