@@ -8,7 +8,11 @@ it, ``lead-ref:<lead_id>`` (the admin API knows a lead by id only), is read and 
 
 The answer is stored *before* it is published, keyed by the received event's id: a replayed or re-run
 message finds it and publishes the very same events again (same ids, same dedupe keys, so the bus drops the
-copies) instead of thinking twice.
+copies) instead of thinking twice. Once every event of it is published, the stream holds them: the record
+keeps only their ids (``Store.published``), ~150 B instead of ~1 KB for its 8 days, and a re-run finding that
+record publishes nothing (the stream delivers the events to every group; the groups' processed ids drop a
+second copy). A record that still holds the events was not known to be published: a re-run publishes them
+under the same ids (docs/reliability.md, "agent-runtime").
 
 The store also remembers, in process, the lead and conversation it committed last for each lead (``recall``):
 a lead's next message usually comes to the same process, and then needs no read at all. What it remembers is
@@ -60,11 +64,13 @@ class StoredEvent(BaseModel):
 
 
 class Answer(BaseModel):
-    """What the agent did about one received message: the events to publish (none while in handoff)."""
+    """What the agent did about one received message: the events to publish (none while in handoff), or,
+    once they are all published, only their ids (``published``): the stream holds the rest."""
 
     model_config = ConfigDict(frozen=True)
 
     events: list[StoredEvent]
+    published: list[str] = []
 
 
 class Handoff(BaseModel):
@@ -253,6 +259,26 @@ class Store:
         if status == 4:
             raise HandoffStarted(f"{lead.lead_id} was handed off while answering {event_id}")
         raise ConversationMoved(f"conversation of {lead.lead_id} changed while answering {event_id}")
+
+    async def published(self, answered: Sequence[tuple[LeadKey, str, list[str]]]) -> list[Exception | None]:
+        """Each ``(lead, received event id, published event ids)``: its answer's events are all in the stream
+        now, so its record keeps their ids only, for the rest of its TTL; in one round trip. ``XX``: a record
+        that expired meanwhile is not brought back. A failure leaves the whole answer stored, which is only
+        bigger (a re-run publishes it again under the same ids)."""
+        commands: list[Command] = [
+            (
+                (
+                    "SET",
+                    self.key(lead, "answer", event_id),
+                    Answer(events=[], published=ids).model_dump_json(),
+                    "XX",
+                    "KEEPTTL",
+                ),
+                {},
+            )
+            for lead, event_id, ids in answered
+        ]
+        return _errors(await self._pipeline.many(commands))
 
     def ref_key(self, lead_id: str) -> str:
         return self._keys.service(SERVICE, "lead-ref", lead_id)
