@@ -248,6 +248,26 @@ async def test_an_answer_not_known_to_be_published_is_sent_again_under_the_same_
     assert replies[0].payload == replies[1].payload
 
 
+async def test_a_leads_record_reference_and_qualified_flag_live_as_long_as_its_conversation(make_agent):
+    # Bookkeeping without a TTL grew for ever (~860 B a lead): now each answer extends them with the
+    # conversation, so a lead silent for longer than the conversation's TTL leaves nothing behind.
+    async with make_agent() as agent:
+        await agent.answer("Formatura dia 20 de março, 300 pessoas, no Clube Atlético, R$ 90 mil")
+        lead_id = (await agent.events("lead.created"))[0].payload.lead_id
+        store, redis = agent.app.state.ports.store, agent.bus.redis
+        key = (await agent.app.state.ports.leads.find(lead_id)).key
+        names = [store.key(key, "conversation"), store.key(key, "lead"), store.key(key, "qualified")]
+        names.append(store.ref_key(lead_id))
+        first = [await redis.pttl(name) for name in names]
+        for name in names[1:]:
+            await redis.pexpire(name, 60_000)  # as if the lead had been silent for most of its 30 days
+        await agent.answer("obrigada!")
+        again = [await redis.pttl(name) for name in names]
+    month = 30 * 86_400_000
+    assert all(month - 60_000 < ttl <= month for ttl in first), first
+    assert all(month - 60_000 < ttl <= month for ttl in again), again
+
+
 async def test_lead_asking_for_a_person_stops_auto_replies(make_agent):
     async with make_agent() as agent:
         await agent.answer("Oi, quero orçamento de casamento")

@@ -4,7 +4,9 @@ handoff, and whether the lead was qualified.
 Every key of a lead carries one hash tag, its natural key ``{<company_id>:<lead_external_id>}``, which a
 message names before the lead has an id: one ``MGET`` reads all of a lead's state, and one Lua call
 (``commit_many``) writes the answer and the conversation together, in one Redis Cluster slot. The one key outside
-it, ``lead-ref:<lead_id>`` (the admin API knows a lead by id only), is read and written on its own.
+it, ``lead-ref:<lead_id>`` (the admin API knows a lead by id only), is read and written on its own. The lead's
+record, its reference and its qualified flag expire with its conversation (``AGENT_CONVERSATION_TTL``, 30
+days), every answer extending them all: a lead silent for longer writes again as a new lead.
 
 The answer is stored *before* it is published, keyed by the received event's id: a replayed or re-run
 message finds it and publishes the very same events again (same ids, same dedupe keys, so the bus drops the
@@ -24,6 +26,7 @@ afresh.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -130,6 +133,9 @@ class Store:
         self._pipeline = pipeline
         self._keys = keys
         self._conversation_ttl_ms = int(conversation_ttl.total_seconds() * 1000)
+        # A lead's record, its reference by id and its qualified flag live as long as its conversation, each
+        # answer extending them: a lead silent for longer is a new lead when it writes again.
+        self._lead_ttl_ms = self._conversation_ttl_ms
         self._answer_ttl_ms = int(answer_ttl.total_seconds() * 1000)
         self._commit = pipeline.script(_COMMIT)
         # Least recently used first. Hand-written: a few lines of OrderedDict, where a cache library would
@@ -192,7 +198,10 @@ class Store:
         that holds the key, or the error."""
         commands: list[Command] = [
             # get=True: redis-py hands back the old value rather than "was it set"
-            (("SET", self.key(c.key, "lead"), c.model_dump_json(), "NX", "GET"), {"get": True})
+            (
+                ("SET", self.key(c.key, "lead"), c.model_dump_json(), "NX", "GET", "PX", self._lead_ttl_ms),
+                {"get": True},
+            )
             for c in candidates
         ]
         replies = await self._pipeline.many(commands)
@@ -205,7 +214,8 @@ class Store:
     async def save_leads(self, leads: Sequence[Lead]) -> list[Exception | None]:
         """Store each lead record as it is now (announced), in one round trip; each one's error or None."""
         commands: list[Command] = [
-            (("SET", self.key(lead.key, "lead"), lead.model_dump_json()), {}) for lead in leads
+            (("SET", self.key(lead.key, "lead"), lead.model_dump_json(), "PX", self._lead_ttl_ms), {})
+            for lead in leads
         ]
         return _errors(await self._pipeline.many(commands))
 
@@ -217,7 +227,17 @@ class Store:
         ``unless_handed_off``, a person took the lead over (``HandoffStarted``), or, given ``made_by`` (the
         ``Conversation.made_by`` it was read or recalled with), when the stored conversation was made by another
         event. A stored answer with replies is remembered for the lead's next message."""
-        replies = await self._commit.many([self._commit_call(commit) for commit in commits])
+        # The leads' references are extended in the same round trip (the pipeline sends both lists together).
+        replies: list[Any]
+        replies, _ = await asyncio.gather(
+            self._commit.many([self._commit_call(commit) for commit in commits]),
+            self._pipeline.many(
+                [
+                    (("PEXPIRE", self.ref_key(commit.lead.lead_id), self._lead_ttl_ms), {})
+                    for commit in commits
+                ]
+            ),
+        )
         results: list[Answer | Exception | None] = []
         for commit, reply in zip(commits, replies, strict=True):
             if isinstance(reply, Exception):
@@ -286,7 +306,8 @@ class Store:
     async def save_refs(self, refs: Sequence[LeadRef]) -> list[Exception | None]:
         """Each lead's id → natural key, in one round trip; each one's error or None."""
         commands: list[Command] = [
-            (("SET", self.ref_key(ref.lead_id), ref.model_dump_json()), {}) for ref in refs
+            (("SET", self.ref_key(ref.lead_id), ref.model_dump_json(), "PX", self._lead_ttl_ms), {})
+            for ref in refs
         ]
         return _errors(await self._pipeline.many(commands))
 
