@@ -26,7 +26,6 @@ afresh.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -134,8 +133,10 @@ class Store:
         self._keys = keys
         self._conversation_ttl_ms = int(conversation_ttl.total_seconds() * 1000)
         # A lead's record, its reference by id and its qualified flag live as long as its conversation, each
-        # answer extending them: a lead silent for longer is a new lead when it writes again.
+        # answer extending them: a lead silent for longer is a new lead when it writes again. The reference
+        # (another slot) lives a day longer and is extended once a day at most (``commit_answer.lua``).
         self._lead_ttl_ms = self._conversation_ttl_ms
+        self._ref_ttl_ms = self._lead_ttl_ms + 86_400_000
         self._answer_ttl_ms = int(answer_ttl.total_seconds() * 1000)
         self._commit = pipeline.script(_COMMIT)
         # Least recently used first. Hand-written: a few lines of OrderedDict, where a cache library would
@@ -227,17 +228,12 @@ class Store:
         ``unless_handed_off``, a person took the lead over (``HandoffStarted``), or, given ``made_by`` (the
         ``Conversation.made_by`` it was read or recalled with), when the stored conversation was made by another
         event. A stored answer with replies is remembered for the lead's next message."""
-        # The leads' references are extended in the same round trip (the pipeline sends both lists together).
-        replies: list[Any]
-        replies, _ = await asyncio.gather(
-            self._commit.many([self._commit_call(commit) for commit in commits]),
-            self._pipeline.many(
-                [
-                    (("PEXPIRE", self.ref_key(commit.lead.lead_id), self._lead_ttl_ms), {})
-                    for commit in commits
-                ]
-            ),
-        )
+        replies = await self._commit.many([self._commit_call(commit) for commit in commits])
+        refs = [c.lead.lead_id for c, r in zip(commits, replies, strict=True) if _refresh_ref(r)]
+        if refs:  # an error leaves the reference a day, for the lead's next answer to extend
+            await self._pipeline.many(
+                [(("PEXPIRE", self.ref_key(ref), self._ref_ttl_ms), {}) for ref in refs]
+            )
         results: list[Answer | Exception | None] = []
         for commit, reply in zip(commits, replies, strict=True):
             if isinstance(reply, Exception):
@@ -306,7 +302,7 @@ class Store:
     async def save_refs(self, refs: Sequence[LeadRef]) -> list[Exception | None]:
         """Each lead's id → natural key, in one round trip; each one's error or None."""
         commands: list[Command] = [
-            (("SET", self.ref_key(ref.lead_id), ref.model_dump_json(), "PX", self._lead_ttl_ms), {})
+            (("SET", self.ref_key(ref.lead_id), ref.model_dump_json(), "PX", self._ref_ttl_ms), {})
             for ref in refs
         ]
         return _errors(await self._pipeline.many(commands))
@@ -321,6 +317,11 @@ class Store:
 
     async def set_handoff(self, lead: LeadKey, handoff: Handoff) -> None:
         await self._pipeline.execute("SET", self.key(lead, "handoff"), handoff.model_dump_json())
+
+
+def _refresh_ref(reply: Any) -> bool:
+    """Whether a commit's reply asks for the lead's reference to be extended (``commit_answer.lua``)."""
+    return not isinstance(reply, Exception) and reply[0] == 1 and len(reply) > 1 and reply[1] == 1
 
 
 def _snapshot(reply: list[bytes | None]) -> Snapshot:
