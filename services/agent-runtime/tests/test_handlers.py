@@ -202,6 +202,76 @@ async def test_handler_rerun_after_a_crash_republishes_the_same_reply(make_agent
     assert state.conversation.version == 1
 
 
+async def test_a_published_answer_keeps_only_its_ids_and_a_rerun_sends_nothing_even_after_the_dedupe_expired(
+    make_agent, answer
+):
+    # The stream holds what was published: the answer's record keeps the ids (for its 8 days), not a copy.
+    # A re-run a day later (the producer's dedupe key gone, the bus's processed id forgotten) finds that
+    # record and publishes nothing: no second answer, and none that differs.
+    async with make_agent() as agent:
+        event = await agent.send("Casamento dia 12/03")
+        (reply,) = await eventually(lambda: agent.replies_to("+5511999990001"))
+        lead_id = (await agent.events("lead.created"))[0].payload.lead_id
+        store, redis = agent.app.state.ports.store, agent.bus.redis
+        key = store.key((await agent.app.state.ports.leads.find(lead_id)).key, "answer", event.id)
+        record, ttl = await redis.get(key), await redis.pttl(key)
+        await redis.delete(agent.bus.keys.dedupe("message.sent", f"reply:{event.id}"))
+        await answer(event, agent=agent.app.state.ports.agent)
+        replies = await agent.replies_to("+5511999990001")
+        state = await _state(agent, lead_id, event.id)
+    assert b"wire" not in record and len(record) < 80
+    assert state.answer is not None and state.answer.published == [reply.id]
+    assert ttl > 7 * 86_400_000  # the record's own TTL, kept
+    assert [r.id for r in replies] == [reply.id]
+    assert state.conversation.version == 1
+
+
+async def test_an_answer_not_known_to_be_published_is_sent_again_under_the_same_ids(
+    make_agent, monkeypatch, answer
+):
+    # Published, then the process died before the record was cut down (here: the cut fails): a re-run
+    # after the dedupe key expired appends the very same event again, which each group's processed ids drop;
+    # never a second, different answer.
+    async with make_agent() as agent:
+        store = agent.app.state.ports.store
+
+        async def fails(answered):
+            return [ConnectionError("redis went away") for _ in answered]
+
+        monkeypatch.setattr(store, "published", fails)
+        event = await agent.send("Casamento dia 12/03")
+        (reply,) = await eventually(lambda: agent.replies_to("+5511999990001"))
+        await agent.bus.redis.delete(agent.bus.keys.dedupe("message.sent", f"reply:{event.id}"))
+        await answer(event, agent=agent.app.state.ports.agent)
+        replies = await agent.replies_to("+5511999990001")
+    assert [r.id for r in replies] == [reply.id, reply.id]
+    assert replies[0].payload == replies[1].payload
+
+
+async def test_a_leads_record_reference_and_qualified_flag_live_as_long_as_its_conversation(make_agent):
+    # Bookkeeping without a TTL grew for ever (~860 B a lead): now each answer extends them with the
+    # conversation, so a lead silent for longer than the conversation's TTL leaves nothing behind.
+    async with make_agent() as agent:
+        await agent.answer("Formatura dia 20 de março, 300 pessoas, no Clube Atlético, R$ 90 mil")
+        lead_id = (await agent.events("lead.created"))[0].payload.lead_id
+        store, redis = agent.app.state.ports.store, agent.bus.redis
+        key = (await agent.app.state.ports.leads.find(lead_id)).key
+        names = [store.key(key, "conversation"), store.key(key, "lead"), store.key(key, "qualified")]
+        names.append(store.ref_key(lead_id))
+        first = [await redis.pttl(name) for name in names]
+        for name in names[1:]:
+            await redis.pexpire(name, 60_000)  # as if the lead had been silent for most of its 30 days
+        await agent.answer("obrigada!")
+        again = [await redis.pttl(name) for name in names]
+    month, day = 30 * 86_400_000, 86_400_000
+    # The reference, in another slot, lives a day longer: extended once a day, it never outlives the record by
+    # more, nor dies before it.
+    assert all(month - 60_000 < ttl <= month for ttl in first[:3]), first
+    assert month + day - 60_000 < first[3] <= month + day
+    assert all(month - 60_000 < ttl <= month for ttl in again[:3]), again
+    assert month + day - 60_000 < again[3] <= month + day
+
+
 async def test_lead_asking_for_a_person_stops_auto_replies(make_agent):
     async with make_agent() as agent:
         await agent.answer("Oi, quero orçamento de casamento")

@@ -352,6 +352,8 @@ async def dump_views(redis: Client, keyspace: Keyspace) -> dict[str, Any]:
             value: Any = await redis.hgetall(key)
         elif kind == "zset":
             value = await redis.zrange(key, 0, -1, withscores=True)
+        elif kind == "set":
+            value = sorted(await redis.smembers(key))
         else:
             value = await redis.get(key)
         out[key.removeprefix(prefix)] = value

@@ -259,7 +259,7 @@ async def test_rebuild_replays_the_streams_into_the_same_read_models(app, publis
             state
             if lead.get("status") == "won"
             and '"disconnected"' in statuses.get("ins_1", "")
-            and len([k for k in state if ":applied:" in k]) == len(events)
+            and _applied(state) == len(events)
             else None
         )
 
@@ -283,6 +283,55 @@ async def test_rebuild_replays_the_streams_into_the_same_read_models(app, publis
     after = await eventually(settled)
     assert after == before
     assert await app.state.ports.deals.get(COMPANY, deal["deal_id"]) == deal  # not a read model: kept
+
+
+def _applied(state: dict) -> int:
+    """How many events the read models hold as applied: members of the per-minute sets, and markers."""
+    return sum(len(v) if isinstance(v, list) else 1 for k, v in state.items() if ":applied:" in k)
+
+
+async def test_events_applied_are_members_of_their_minutes_set_not_keys_of_their_own(fresh, redis):
+    # One record per event beside the bus's processed id, and a small one: a set member (~70 B) rather than a
+    # key (~150 B). A replay of each is still recognised.
+    ks, models, apply = fresh()
+    events = story()
+    await apply(events)
+    applied = [k async for k in redis.scan_iter(match=f"{ks.view(COMPANY)}:applied:*")]
+    members = [m for key in applied for m in await redis.smembers(key)]
+    ttls = [await redis.pttl(key) for key in applied]
+    again = [
+        await models.apply(COMPANY, e.id, [["hincrby", ks.bucket(COMPANY, "1h", 0), "x", 1]]) for e in events
+    ]
+    assert len(applied) < len(events)  # the story's events share minutes
+    assert sorted(members) == sorted(e.id.removeprefix("evt_") for e in events)
+    assert all(ttl > 7 * 86_400_000 for ttl in ttls)
+    assert again == [False] * len(events)
+
+
+async def test_a_marker_written_before_the_minute_sets_still_stops_a_replay(fresh, redis):
+    # Markers of their own were written for every event until 2026-12-07; for their 8 days a replay must still
+    # find them, or it would project the event twice (its counters counted twice).
+    ks, models, _ = fresh()
+    event_id = Envelope.new(
+        MessageSent(instance_id="ins_1", to=PHONE, messages=[OutgoingMessage(text="x")]),
+        source="tests",
+        company_id=COMPANY,
+    ).id
+    await redis.set(ks.applied(COMPANY, event_id), "1", px=86_400_000)
+    counter = ks.bucket(COMPANY, "1h", 0)
+    applied = await models.apply(COMPANY, event_id, [["hincrby", counter, "messages_sent", 1]])
+    assert applied is False and await redis.exists(counter) == 0
+
+
+async def test_an_event_id_without_a_time_gets_a_marker_of_its_own(fresh, redis):
+    ks, models, _ = fresh()
+    counter = ks.bucket(COMPANY, "1h", 0)
+    step = [["hincrby", counter, "messages_sent", 1]]
+    uuid = "9b2f4c1e-3d5a-4f6b-8c7d-0e1f2a3b4c5d"
+    first, second = await models.apply(COMPANY, uuid, step), await models.apply(COMPANY, uuid, step)
+    assert (first, second) == (True, False)
+    assert await redis.exists(ks.applied(COMPANY, uuid)) == 1
+    assert await redis.hget(counter, "messages_sent") == "1"
 
 
 async def test_a_companys_read_models_and_deals_share_one_cluster_slot(fresh, redis):

@@ -78,6 +78,24 @@ async def _exists(service, key: str) -> bool:
     return bool(await service.bus.redis.exists(key))
 
 
+async def test_a_send_keeps_one_record_for_the_replay_window_and_its_echo_id_for_a_day(service) -> None:
+    # The outcome record stops a second send for the bus's 8 days; the sent id only has to outlive Evolution's
+    # webhook retries (~25 minutes), so it costs a day, not another 8.
+    correlation_id = await service.reply("Olá! Qual a data do evento?")
+    await eventually(lambda: _true(len(service.fake.sent) == 1))
+    message_id = str(service.fake.sent[0].response["key"]["id"])
+    keys = ServiceKeys(service.bus.keys)
+    echo, outcome = (
+        keys.sent_message(service.instance["instance_id"], message_id),
+        keys.reply_record(f"{correlation_id}:0"),
+    )
+    await eventually(lambda: _exists(service, outcome))
+    await eventually(lambda: _exists(service, echo))
+    day = 86_400_000
+    assert 23 * 3_600_000 < await service.bus.redis.pttl(echo) <= day
+    assert await service.bus.redis.pttl(outcome) > 7 * day
+
+
 async def test_the_upsert_echo_of_our_own_send_is_recognised_by_its_id_and_not_published(service) -> None:
     message_id = await _sent_id(service)
     echo = text_message_webhook(

@@ -4,11 +4,17 @@ handoff, and whether the lead was qualified.
 Every key of a lead carries one hash tag, its natural key ``{<company_id>:<lead_external_id>}``, which a
 message names before the lead has an id: one ``MGET`` reads all of a lead's state, and one Lua call
 (``commit_many``) writes the answer and the conversation together, in one Redis Cluster slot. The one key outside
-it, ``lead-ref:<lead_id>`` (the admin API knows a lead by id only), is read and written on its own.
+it, ``lead-ref:<lead_id>`` (the admin API knows a lead by id only), is read and written on its own. The lead's
+record, its reference and its qualified flag expire with its conversation (``AGENT_CONVERSATION_TTL``, 30
+days), every answer extending them all: a lead silent for longer writes again as a new lead.
 
 The answer is stored *before* it is published, keyed by the received event's id: a replayed or re-run
 message finds it and publishes the very same events again (same ids, same dedupe keys, so the bus drops the
-copies) instead of thinking twice.
+copies) instead of thinking twice. Once every event of it is published, the stream holds them: the record
+keeps only their ids (``Store.published``), ~150 B instead of ~1 KB for its 8 days, and a re-run finding that
+record publishes nothing (the stream delivers the events to every group; the groups' processed ids drop a
+second copy). A record that still holds the events was not known to be published: a re-run publishes them
+under the same ids (docs/reliability.md, "agent-runtime").
 
 The store also remembers, in process, the lead and conversation it committed last for each lead (``recall``):
 a lead's next message usually comes to the same process, and then needs no read at all. What it remembers is
@@ -60,11 +66,13 @@ class StoredEvent(BaseModel):
 
 
 class Answer(BaseModel):
-    """What the agent did about one received message: the events to publish (none while in handoff)."""
+    """What the agent did about one received message: the events to publish (none while in handoff), or,
+    once they are all published, only their ids (``published``): the stream holds the rest."""
 
     model_config = ConfigDict(frozen=True)
 
     events: list[StoredEvent]
+    published: list[str] = []
 
 
 class Handoff(BaseModel):
@@ -124,6 +132,11 @@ class Store:
         self._pipeline = pipeline
         self._keys = keys
         self._conversation_ttl_ms = int(conversation_ttl.total_seconds() * 1000)
+        # A lead's record, its reference by id and its qualified flag live as long as its conversation, each
+        # answer extending them: a lead silent for longer is a new lead when it writes again. The reference
+        # (another slot) lives a day longer and is extended once a day at most (``commit_answer.lua``).
+        self._lead_ttl_ms = self._conversation_ttl_ms
+        self._ref_ttl_ms = self._lead_ttl_ms + 86_400_000
         self._answer_ttl_ms = int(answer_ttl.total_seconds() * 1000)
         self._commit = pipeline.script(_COMMIT)
         # Least recently used first. Hand-written: a few lines of OrderedDict, where a cache library would
@@ -186,7 +199,10 @@ class Store:
         that holds the key, or the error."""
         commands: list[Command] = [
             # get=True: redis-py hands back the old value rather than "was it set"
-            (("SET", self.key(c.key, "lead"), c.model_dump_json(), "NX", "GET"), {"get": True})
+            (
+                ("SET", self.key(c.key, "lead"), c.model_dump_json(), "NX", "GET", "PX", self._lead_ttl_ms),
+                {"get": True},
+            )
             for c in candidates
         ]
         replies = await self._pipeline.many(commands)
@@ -199,7 +215,8 @@ class Store:
     async def save_leads(self, leads: Sequence[Lead]) -> list[Exception | None]:
         """Store each lead record as it is now (announced), in one round trip; each one's error or None."""
         commands: list[Command] = [
-            (("SET", self.key(lead.key, "lead"), lead.model_dump_json()), {}) for lead in leads
+            (("SET", self.key(lead.key, "lead"), lead.model_dump_json(), "PX", self._lead_ttl_ms), {})
+            for lead in leads
         ]
         return _errors(await self._pipeline.many(commands))
 
@@ -212,6 +229,11 @@ class Store:
         ``Conversation.made_by`` it was read or recalled with), when the stored conversation was made by another
         event. A stored answer with replies is remembered for the lead's next message."""
         replies = await self._commit.many([self._commit_call(commit) for commit in commits])
+        refs = [c.lead.lead_id for c, r in zip(commits, replies, strict=True) if _refresh_ref(r)]
+        if refs:  # an error leaves the reference a day, for the lead's next answer to extend
+            await self._pipeline.many(
+                [(("PEXPIRE", self.ref_key(ref), self._ref_ttl_ms), {}) for ref in refs]
+            )
         results: list[Answer | Exception | None] = []
         for commit, reply in zip(commits, replies, strict=True):
             if isinstance(reply, Exception):
@@ -254,13 +276,34 @@ class Store:
             raise HandoffStarted(f"{lead.lead_id} was handed off while answering {event_id}")
         raise ConversationMoved(f"conversation of {lead.lead_id} changed while answering {event_id}")
 
+    async def published(self, answered: Sequence[tuple[LeadKey, str, list[str]]]) -> list[Exception | None]:
+        """Each ``(lead, received event id, published event ids)``: its answer's events are all in the stream
+        now, so its record keeps their ids only, for the rest of its TTL; in one round trip. ``XX``: a record
+        that expired meanwhile is not brought back. A failure leaves the whole answer stored, which is only
+        bigger (a re-run publishes it again under the same ids)."""
+        commands: list[Command] = [
+            (
+                (
+                    "SET",
+                    self.key(lead, "answer", event_id),
+                    Answer(events=[], published=ids).model_dump_json(),
+                    "XX",
+                    "KEEPTTL",
+                ),
+                {},
+            )
+            for lead, event_id, ids in answered
+        ]
+        return _errors(await self._pipeline.many(commands))
+
     def ref_key(self, lead_id: str) -> str:
         return self._keys.service(SERVICE, "lead-ref", lead_id)
 
     async def save_refs(self, refs: Sequence[LeadRef]) -> list[Exception | None]:
         """Each lead's id → natural key, in one round trip; each one's error or None."""
         commands: list[Command] = [
-            (("SET", self.ref_key(ref.lead_id), ref.model_dump_json()), {}) for ref in refs
+            (("SET", self.ref_key(ref.lead_id), ref.model_dump_json(), "PX", self._ref_ttl_ms), {})
+            for ref in refs
         ]
         return _errors(await self._pipeline.many(commands))
 
@@ -274,6 +317,11 @@ class Store:
 
     async def set_handoff(self, lead: LeadKey, handoff: Handoff) -> None:
         await self._pipeline.execute("SET", self.key(lead, "handoff"), handoff.model_dump_json())
+
+
+def _refresh_ref(reply: Any) -> bool:
+    """Whether a commit's reply asks for the lead's reference to be extended (``commit_answer.lua``)."""
+    return not isinstance(reply, Exception) and reply[0] == 1 and len(reply) > 1 and reply[1] == 1
 
 
 def _snapshot(reply: list[bytes | None]) -> Snapshot:

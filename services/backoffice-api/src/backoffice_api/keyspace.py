@@ -18,6 +18,7 @@ per API key or client and hash on their own; no command touches two of them.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from eventbus import Keys
@@ -25,6 +26,16 @@ from eventbus import Keys
 SERVICE = "backoffice-api"
 LEAD_STATUSES = ("new", "qualified", "contract_sent", "won")
 LEAD_SOURCES = ("organic", "ads", "referral", "unknown")
+_ULID = re.compile(r"[0-9A-HJKMNP-TV-Z]{26}")
+_CROCKFORD = {c: i for i, c in enumerate("0123456789ABCDEFGHJKMNPQRSTVWXYZ")}
+
+
+def _ulid_ms(ulid: str) -> int:
+    """The creation time a ULID carries: its first 10 characters, base 32 (Crockford)."""
+    ms = 0
+    for char in ulid[:10]:
+        ms = ms * 32 + _CROCKFORD[char]
+    return ms
 
 
 @dataclass(frozen=True)
@@ -45,7 +56,20 @@ class Keyspace:
         return self._key("view", f"{{{company}}}")
 
     def applied(self, company: str, event_id: str) -> str:
+        """String: one event applied (``lua/apply.lua``). Written now only for an event id that is no ULID (its
+        time is unknown: a UUID, a test's name); read for every event, so that the markers written before the
+        per-minute sets (below) still stop a replay until they expire (8 days after 2026-12-07)."""
         return f"{self.view(company)}:applied:{event_id}"
+
+    def applied_minute(self, company: str, event_id: str) -> tuple[str, str] | None:
+        """The set of applied events made in one minute (their ULID's time, so a replay finds the same set),
+        and this event's member (its ULID): ~70 B a member where a marker key of its own cost ~150 B. None for
+        an id without a ULID."""
+        ulid = event_id.removeprefix("evt_")
+        if _ULID.fullmatch(ulid) is None:
+            return None
+        minute = _ulid_ms(ulid) // 60_000
+        return f"{self.view(company)}:applied:m{minute}", ulid
 
     def lead(self, company: str, lead_id: str) -> str:
         return f"{self.view(company)}:lead:{lead_id}"

@@ -54,8 +54,13 @@ class ReadModels:
         touched = [op[1] for op in ops]
         if any(op[0] == "reindex" for op in ops):
             touched += self.ks.lead_indexes(company)
-        keys = [self.ks.applied(company, event_id), *dict.fromkeys(touched)]
-        return bool(await self._apply(keys=keys, args=[self._marker_ms, json.dumps(ops)]))
+        marker = self.ks.applied(company, event_id)
+        minute = self.ks.applied_minute(company, event_id)
+        if minute is None:
+            keys, member = [marker, marker, *dict.fromkeys(touched)], ""
+        else:
+            keys, member = [marker, minute[0], *dict.fromkeys(touched)], minute[1]
+        return bool(await self._apply(keys=keys, args=[self._marker_ms, json.dumps(ops), member]))
 
     # -- leads ------------------------------------------------------------------------------------------
 

@@ -85,7 +85,7 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
         ):
             registry = Registry(bus.redis, bus.keys, box=box, cache_seconds=settings.instance_cache_seconds)
             evolution = EvolutionClient(http)
-            sent_ids = SentIds(bus.redis, bus.keys, ttl=settings.reply_record_ttl)
+            sent_ids = SentIds(bus.redis, bus.keys, ttl=settings.echo_ttl)
             breakers = Breakers(
                 failure_threshold=settings.breaker_failures,
                 recovery_timeout=settings.breaker_recovery_seconds,

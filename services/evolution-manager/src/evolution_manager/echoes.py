@@ -6,11 +6,13 @@ Evolution reports our sends as ``send.message`` (reference §10), which is ignor
 servers have been reported to echo API sends as ``messages.upsert`` too (evolution-api#1340, and Baileys with
 ``emitOwnEvents``): the id tells those apart, since the upsert of a send carries the id sendText returned.
 
-One string key per sent id, with the delivery records' lifetime. The echo may arrive before sendText's answer
-(Evolution fires the webhook just before answering, reference §10), so while a text is being sent a second
-key names it by chat and text (a SHA-256) for at most ``SENDING`` : a ``fromMe`` upsert of that text to that
-chat meanwhile is the echo. A person typing the very same text to the same chat within that call would be
-taken for the echo too; nothing else could tell them apart before the id is known.
+One string key per sent id, kept a day (``EVOLUTION_ECHO_TTL``): an echo comes within Evolution's webhook
+retries (~25 minutes at most); what the send itself needs for the bus's 8-day replay window is its outcome
+record (``deliveries.py``), so that is the one record per send kept that long. The echo may arrive before
+sendText's answer (Evolution fires the webhook just before answering, reference §10), so while a text is being
+sent a second key names it by chat and text (a SHA-256) for at most ``SENDING`` : a ``fromMe`` upsert of that
+text to that chat meanwhile is the echo. A person typing the very same text to the same chat within that call
+would be taken for the echo too; nothing else could tell them apart before the id is known.
 """
 
 from __future__ import annotations

@@ -74,6 +74,11 @@ class Settings(ServiceSettings):
     reply_backoff_max: float = Field(60.0, ge=0)
     #: How long a sent element is remembered; must cover the bus's replay window (processed_retention).
     reply_record_ttl: timedelta = timedelta(days=8)
+    #: How long a sent message's id is remembered to recognise its echo webhook (``echoes.py``): Evolution
+    #: retries a webhook for ~25 minutes at most (10 attempts, 5 s doubling to 300 s, reference §webhook
+    #: retries), and a day is the bus's dedupe window for received messages. The send's one record for the
+    #: replay window is its outcome (``reply_record_ttl``).
+    echo_ttl: timedelta = timedelta(days=1)
     #: A reply element claimed less than this ago by a copy of the reply (same correlation, another event id)
     #: may still be in its call: retried later. Older — or claimed by an earlier handling of the same event,
     #: which the bus's lease says is over — the handling died mid-call: looked up, else an unknown outcome.

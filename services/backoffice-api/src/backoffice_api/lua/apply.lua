@@ -1,10 +1,18 @@
 -- One projection step, applied at most once per event id, atomically.
--- KEYS[1]: the event's applied marker; KEYS[2..]: every other key the ops touch, the company's lead indexes
+-- KEYS[1]: the event's own applied marker (a string); KEYS[2]: the set of its minute's applied events
+-- (KEYS[1] again when ARGV[3] is ''); KEYS[3..]: every other key the ops touch, the company's lead indexes
 -- included when a lead is re-indexed (one company: one hash tag, one Redis Cluster slot).
--- ARGV[1]: marker TTL (ms); ARGV[2]: JSON list of ops, each [name, key, args…].
+-- ARGV[1]: marker TTL (ms); ARGV[2]: JSON list of ops, each [name, key, args…]; ARGV[3]: the event's member
+-- of the minute's set, or '' for an event id without a ULID (it gets a marker of its own).
 -- Every op is order-independent (first/earliest wins, newest wins, set union, counter increments guarded by
 -- the marker), so applying a company's events in any order yields the same read models.
-if redis.call('EXISTS', KEYS[1]) == 1 then
+local marker, minute, member = KEYS[1], KEYS[2], ARGV[3] or ''
+-- The marker is read whatever the event: until 2026-12-16 (8 days after the sets replaced them) markers of
+-- ULID events written before still stand for their events.
+if redis.call('EXISTS', marker) == 1 then
+  return 0
+end
+if member ~= '' and redis.call('SISMEMBER', minute, member) == 1 then
   return 0
 end
 
@@ -113,5 +121,11 @@ for _, op in ipairs(ops) do
     return redis.error_reply('unknown projection op ' .. tostring(name))
   end
 end
-redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
+if member ~= '' then
+  -- The set lives a TTL past its last member: each member at least a TTL after it was applied.
+  redis.call('SADD', minute, member)
+  redis.call('PEXPIRE', minute, ARGV[1])
+else
+  redis.call('SET', marker, '1', 'PX', ARGV[1])
+end
 return 1
