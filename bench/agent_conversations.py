@@ -84,6 +84,7 @@ async def _consume(kind: str, url: str, prefix: str, concurrency: int, conn: Con
             bus.keys,
             conversation_ttl=settings.conversation_ttl,
             answer_ttl=settings.answer_ttl,
+            lead_ttl=settings.lead_ttl,
             remembered_leads=settings.remembered_leads,
         )  # as create_app builds it
         agent = Agent(bus=bus, leads=Leads(bus, store), store=store, settings=settings, clock=lambda: NOW)

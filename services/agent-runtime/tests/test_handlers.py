@@ -248,28 +248,29 @@ async def test_an_answer_not_known_to_be_published_is_sent_again_under_the_same_
     assert replies[0].payload == replies[1].payload
 
 
-async def test_a_leads_record_reference_and_qualified_flag_live_as_long_as_its_conversation(make_agent):
-    # Bookkeeping without a TTL grew for ever (~860 B a lead): now each answer extends them with the
-    # conversation, so a lead silent for longer than the conversation's TTL leaves nothing behind.
+async def test_a_leads_record_reference_and_qualified_flag_live_the_lead_ttl_past_its_last_answer(make_agent):
+    # Bookkeeping without a TTL grew for ever (~860 B a lead): each answer now extends them by AGENT_LEAD_TTL
+    # (a year by default), so a lead silent for longer leaves nothing behind; its conversation keeps its own TTL.
     async with make_agent() as agent:
         await agent.answer("Formatura dia 20 de março, 300 pessoas, no Clube Atlético, R$ 90 mil")
         lead_id = (await agent.events("lead.created"))[0].payload.lead_id
         store, redis = agent.app.state.ports.store, agent.bus.redis
         key = (await agent.app.state.ports.leads.find(lead_id)).key
-        names = [store.key(key, "conversation"), store.key(key, "lead"), store.key(key, "qualified")]
-        names.append(store.ref_key(lead_id))
+        names = [store.key(key, "lead"), store.key(key, "qualified"), store.ref_key(lead_id)]
+        conversation = store.key(key, "conversation")
         first = [await redis.pttl(name) for name in names]
-        for name in names[1:]:
-            await redis.pexpire(name, 60_000)  # as if the lead had been silent for most of its 30 days
+        for name in names:
+            await redis.pexpire(name, 60_000)  # as if the lead had been silent for most of its year
         await agent.answer("obrigada!")
         again = [await redis.pttl(name) for name in names]
-    month, day = 30 * 86_400_000, 86_400_000
+        talk = await redis.pttl(conversation)
+    year, month, day = 365 * 86_400_000, 30 * 86_400_000, 86_400_000
     # The reference, in another slot, lives a day longer: extended once a day, it never outlives the record by
     # more, nor dies before it.
-    assert all(month - 60_000 < ttl <= month for ttl in first[:3]), first
-    assert month + day - 60_000 < first[3] <= month + day
-    assert all(month - 60_000 < ttl <= month for ttl in again[:3]), again
-    assert month + day - 60_000 < again[3] <= month + day
+    for ttls in (first, again):
+        assert all(year - 60_000 < ttl <= year for ttl in ttls[:2]), ttls
+        assert year + day - 60_000 < ttls[2] <= year + day, ttls
+    assert month - 60_000 < talk <= month
 
 
 async def test_lead_asking_for_a_person_stops_auto_replies(make_agent):

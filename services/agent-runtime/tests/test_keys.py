@@ -24,6 +24,7 @@ def _store(prefix: str = "wb") -> Store:
         Keys(prefix),
         conversation_ttl=timedelta(days=30),
         answer_ttl=timedelta(days=8),
+        lead_ttl=timedelta(days=365),
     )
 
 

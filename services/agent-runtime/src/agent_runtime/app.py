@@ -66,6 +66,7 @@ def create_app(
                 bus.keys,
                 conversation_ttl=settings.conversation_ttl,
                 answer_ttl=settings.answer_ttl,
+                lead_ttl=settings.lead_ttl,
                 remembered_leads=settings.remembered_leads,
             )
             leads = Leads(bus, store)

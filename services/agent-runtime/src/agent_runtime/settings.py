@@ -33,6 +33,10 @@ class Settings(ServiceSettings):
     )  # AGENT_COMPANY_TIMEZONES='{"cmp_…": "…"}'
     #: A conversation nobody touched for this long starts over (the lead and its qualification stay).
     conversation_ttl: timedelta = timedelta(days=30)
+    #: A lead (its record, reference and qualified flag) silent for this long is forgotten: if it writes again
+    #: it is a new lead (a new ``lead.created``). Bounded so that Redis does not keep every lead for ever
+    #: (~860 B each, docs/retention.md); a year covers the customer who comes back for next year's party.
+    lead_ttl: timedelta = timedelta(days=365)
     #: How long the answer to a received message is kept for replays: the bus's processed-id retention.
     answer_ttl: timedelta = timedelta(days=8)
     #: WhatsApp messages longer than this are split (at sentence boundaries) into several.

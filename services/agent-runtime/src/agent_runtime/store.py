@@ -127,15 +127,17 @@ class Store:
         *,
         conversation_ttl: timedelta,
         answer_ttl: timedelta,
+        lead_ttl: timedelta,
         remembered_leads: int = 0,
     ) -> None:
         self._pipeline = pipeline
         self._keys = keys
         self._conversation_ttl_ms = int(conversation_ttl.total_seconds() * 1000)
-        # A lead's record, its reference by id and its qualified flag live as long as its conversation, each
-        # answer extending them: a lead silent for longer is a new lead when it writes again. The reference
-        # (another slot) lives a day longer and is extended once a day at most (``commit_answer.lua``).
-        self._lead_ttl_ms = self._conversation_ttl_ms
+        # A lead's record, its reference by id and its qualified flag live ``lead_ttl`` past its last answer
+        # (without one they grew for ever, ~860 B a lead): a lead silent for longer is a new lead when it writes
+        # again. The reference (another slot) lives a day longer and is extended once a day at most
+        # (``commit_answer.lua``).
+        self._lead_ttl_ms = int(lead_ttl.total_seconds() * 1000)
         self._ref_ttl_ms = self._lead_ttl_ms + 86_400_000
         self._answer_ttl_ms = int(answer_ttl.total_seconds() * 1000)
         self._commit = pipeline.script(_COMMIT)
@@ -258,6 +260,7 @@ class Store:
             lead.model_dump_json() if commit.announced else "",
             "1" if commit.unless_handed_off else "0",
             commit.made_by or "",
+            self._lead_ttl_ms,
         ]
 
     def _committed(self, commit: Commit, reply: Any) -> Answer | None:

@@ -1,12 +1,12 @@
--- KEYS: answer, conversation, handoff, qualified, lead (the last two expire with the conversation).
+-- KEYS: answer, conversation, handoff, qualified, lead (the last two expire with the lead: ARGV[11]).
 -- ARGV: answer, answer TTL ms, conversation, conversation TTL ms, expected version, handoff or '',
 --       '1' to qualify, the announced lead record or '', '1' to refuse while a handoff is active,
 --       the event that made the expected state or '' (checked when given: a version alone repeats after
---       the conversation expired or was lost).
+--       the conversation expired or was lost), the lead's TTL ms.
 -- Returns {1, 1 to extend the lead's reference or 0} when this answer was stored, {0, earlier answer} when
 -- the message was answered already, {2} when the conversation moved under us, {3} when the lead was qualified
 -- already, {4} when a person took the lead over.
-if ARGV[8] ~= '' then redis.call('SET', KEYS[5], ARGV[8], 'PX', ARGV[4]) end
+if ARGV[8] ~= '' then redis.call('SET', KEYS[5], ARGV[8], 'PX', ARGV[11]) end
 local done = redis.call('GET', KEYS[1])
 if done then return {0, done} end
 local current = redis.call('GET', KEYS[2])
@@ -22,16 +22,16 @@ if ARGV[9] == '1' then
   local handoff = redis.call('GET', KEYS[3])
   if handoff and cjson.decode(handoff)['active'] == true then return {4} end
 end
-if ARGV[7] == '1' and not redis.call('SET', KEYS[4], '1', 'NX', 'PX', ARGV[4]) then return {3} end
+if ARGV[7] == '1' and not redis.call('SET', KEYS[4], '1', 'NX', 'PX', ARGV[11]) then return {3} end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4])
--- The lead's record and its qualified flag live as long as its conversation: each answer extends all three.
+-- The lead's record and its qualified flag live ARGV[11] (AGENT_LEAD_TTL) past the lead's last answer.
 -- The lead's reference by id (another slot) lives a day longer and is extended by the caller when this says
 -- so: once the record has less than a day of that left, so at most once a day per lead (a record without TTL,
 -- written before, says so too).
-local refresh_ref = redis.call('PTTL', KEYS[5]) < tonumber(ARGV[4]) - 86400000
-redis.call('PEXPIRE', KEYS[5], ARGV[4])
-redis.call('PEXPIRE', KEYS[4], ARGV[4])
+local refresh_ref = redis.call('PTTL', KEYS[5]) < tonumber(ARGV[11]) - 86400000
+redis.call('PEXPIRE', KEYS[5], ARGV[11])
+redis.call('PEXPIRE', KEYS[4], ARGV[11])
 if ARGV[6] ~= '' then redis.call('SET', KEYS[3], ARGV[6]) end
 if refresh_ref then return {1, 1} end
 return {1, 0}
