@@ -159,3 +159,33 @@ def test_the_classifier_and_the_requests_are_bounded_on_a_whatsapp_sized_message
         extract(text, today=TODAY, expecting="location")
         best = min(best, time.process_time() - start)
     assert best <= 0.05  # the capped read; the uncapped one is the property test's (test_bounded.py)
+
+
+# -- Round 6: what a request asks for, charged apart, words kept from typo correction ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("said", "topic"),
+    [
+        ("me manda o endereço do buffet", "address"),  # the object, not "buffet" (menu)
+        ("me passa as fotos do cardápio", "photos"),
+        ("me vê o preço pra 60 pessoas", "price"),
+        ("me dá uma ideia de valores", "price"),
+    ],
+)
+def test_a_request_asks_for_its_object(said: str, topic: str) -> None:
+    assert [q.topic for q in extract(said, today=TODAY).questions] == [topic]
+
+
+@pytest.mark.parametrize(
+    "said", ["o DJ é cobrado à parte?", "a decoração é paga por fora?", "garçom é separado?"]
+)
+def test_charged_apart_asks_what_is_included(said: str) -> None:
+    assert [q.topic for q in extract(said, today=TODAY).questions] == ["included"]
+
+
+@pytest.mark.parametrize(
+    ("word", "kept"), [("à parte", "a parte"), ("cardápios", "cardapios"), ("valet", "valet")]
+)
+def test_a_word_of_a_topic_is_never_corrected_into_another_word(word: str, kept: str) -> None:
+    assert normalize(word) == kept

@@ -72,7 +72,9 @@ _TOPIC_WORDS: tuple[tuple[Topic, str], ...] = (
          r"|inteira|gratis)"),
         # What a clause is plainly about, before the words it shares with other topics ("a bebida tá inclusa no
         # valor?" is about what is included, "o que vcs servem de entrada?" about the menu, not a down payment).
-        ("included", r"inclus[oa]s?|inclui|incluem|incluid[oa]s?|vem junto|ja vem|levam|fornecem"),
+        ("included", r"inclus[oa]s?|inclui|incluem|incluid[oa]s?|vem junto|ja vem|levam|fornecem"
+         # Charged apart is not included: "cobram à parte o DJ?", "o garçom é separado?", "é por fora?".
+         r"|(?:cobrad[oa]s?|cobram|cobra|pago|pagos|e) (?:a parte|separad[oa]s?|por fora)|a parte ou|separado ou"),
         ("menu", r"serve|servem|servir|cardapios?|menu"),
         # Paying to hold a date is a deposit ("pra garantir a data preciso pagar algo antes?").
         ("payment", r"pagar (?:algo|alguma coisa|antes|adiantado)|(?:garantir|reservar|segurar|travar) a data"),
@@ -146,6 +148,8 @@ def find(text: str) -> list[Asked]:
                 if topic == "other" or dated:
                     start, clause = wider, body[wider:].strip()
                 topic = widened
+        if request is not None and start == request and (named := topics.named_first(clause)) != "other":
+            topic = named  # a request asks for its object: "me envia a localização do buffet"
         if topic == "other":
             topic = topics.classify(clause)  # "a festa dura quantas horas?", "tem fotos dos eventos?"
         found.append(Asked(topic, sentence.start() + start, sentence.end(), clause))

@@ -197,12 +197,34 @@ _REQUEST = re.compile(
     r"(?:(?:voce|vc|vcs|voces)\s+)?(?:(?:pode|poderia|podem|poderiam|consegue|conseguem|conseguiria|tem como"
     r"|teria como|da pra|da para|dava pra|tem jeito de)\s+)?(?:me\s+|nos\s+)?"
     r"(manda|mande|mandar|manda ai|envia|envie|enviar|passa|passe|passar|mostra|mostre|mostrar|compartilha"
-    r"|compartilhe|encaminha|encaminhe|indica|indique)\b"
+    r"|compartilhe|encaminha|encaminhe|indica|indique"
+    # Verbs that ask only with "me" before them: "me vê um valor", "me dá uma ideia de preço".
+    r"|(?<=me )(?:ve|da|de|diz|fala|informa|explica))\b"
 )
 _OBJECT = re.compile(
     r"\s*(?:ai\s+|pra mim\s+|por favor\s+|pfv\s+|aqui\s+)?(?:o|a|os|as|um|uma|uns|umas|seu|sua|seus|suas"
     r"|esse|essa|este|esta|mais)\b"
 )
+
+
+def names_topic(word: str) -> bool:
+    """Whether ``word`` starts with a stem of some topic, as written (no typo): a word, not a misspelling."""
+    return any(word[:n] in _PREFIX for n in _LENGTHS if n <= len(word)) or word in _WHOLE
+
+
+def named_first(clause: str) -> Topic:
+    """The topic of the first word in ``clause`` that names one alone (a stem of weight 2.5 or more), or ``other``:
+    what a request asks for is its object ("me envia a localização do buffet" asks for the address)."""
+    for n, m in enumerate(_WORDS.finditer(clause)):
+        if n == _MAX_WORDS:
+            break
+        strong = [(weight, topic) for topic, weight in _word(m.group(0)).items() if weight >= _NAMES]
+        if strong:
+            return max(strong)[1]
+    return "other"
+
+
+_NAMES = 2.5
 
 
 def request_at(text: str) -> int | None:
