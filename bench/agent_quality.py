@@ -58,8 +58,10 @@ CORPORA = [
     Path(__file__).parent / "data" / "agent_quality_fresh5.jsonl",
     # Written before round 5 (the topic classifier), measured, then seen while building it: no longer unseen.
     Path(__file__).parent / "data" / "agent_quality_fresh6.jsonl",
-    # Written and committed before the classifier, first run after it, never tuned on.
+    # Written and committed before the classifier, first run after it (its never-tuned figure), then seen in round 6.
     Path(__file__).parent / "data" / "agent_quality_fresh7.jsonl",
+    # Written and committed before round 6, first run after it, never tuned on: the generalisation figure.
+    Path(__file__).parent / "data" / "agent_quality_fresh8.jsonl",
 ]
 TODAY = date(2025, 12, 16)
 DEFERRAL = "vou confirmar com a equipe"
