@@ -13,7 +13,8 @@ meant (the corpus's facts), never against the rules:
 - **asked back**: turns where the lead's words were a guess to check (a typo'd month, a part of the party) and
   the agent asked instead of recording;
 - **questions answered**: question turns whose topic was recognised and answered or honestly deferred, and on
-  which nothing was recorded;
+  which nothing was recorded; **or generic deferral** adds the question turns whose topic was missed but that
+  got the honest "vou confirmar com a equipe" (and a note for the salesperson) with nothing recorded;
 - **turns to qualify**: the lead's messages until ``lead.qualified``, for conversations that should qualify;
   **wrongly qualified**: conversations that should not qualify (budget unknown) and did;
 - **unscripted checks**: the agent asked back where the script did not expect it; the simulated lead answers
@@ -55,6 +56,12 @@ CORPORA = [
     Path(__file__).parent / "data" / "agent_quality_fresh4.jsonl",
     # Written after round 4 and never tuned on: the generalisation figure.
     Path(__file__).parent / "data" / "agent_quality_fresh5.jsonl",
+    # Written before round 5 (the topic classifier), measured, then seen while building it: no longer unseen.
+    Path(__file__).parent / "data" / "agent_quality_fresh6.jsonl",
+    # Written and committed before the classifier, first run after it (its never-tuned figure), then seen in round 6.
+    Path(__file__).parent / "data" / "agent_quality_fresh7.jsonl",
+    # Written and committed before round 6, first run after it, never tuned on: the generalisation figure.
+    Path(__file__).parent / "data" / "agent_quality_fresh8.jsonl",
 ]
 TODAY = date(2025, 12, 16)
 DEFERRAL = "vou confirmar com a equipe"
@@ -79,10 +86,11 @@ class Score:
     unanswered: list[str] = field(default_factory=list)
     extra: int = 0  # the lead's unscripted answers to the agent's checks
     repeats: int = 0  # replies word for word the agent's previous reply to the same lead
+    generic: int = 0  # questions missed by topic but met with the honest generic deferral, nothing recorded
 
     def add(self, other: Score) -> None:
-        for name in ("facts", "right", "misreads", "checks", "checked", "questions", "answered",
-                     "should_qualify", "wrongly_qualified", "conversations", "extra", "repeats"):  # fmt: skip
+        for name in ("facts", "right", "misreads", "checks", "checked", "questions", "answered", "should_qualify",
+                     "wrongly_qualified", "conversations", "extra", "repeats", "generic"):  # fmt: skip
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.qualified_turns += other.qualified_turns
         self.misread_examples += other.misread_examples
@@ -153,6 +161,8 @@ def play(conv: dict[str, Any]) -> Score:
             score.answered += int(ok)
             if not ok:
                 score.unanswered.append(_unanswered(conv, turn, found.questions))
+                generic = bool(found.questions) and all(q.topic == "other" for q in found.questions)
+                score.generic += int(generic and nothing_recorded and DEFERRAL in reply)
         if step.qualification is not None and qualified_at is None:
             qualified_at = n + score.extra
         nxt = conv["turns"][n] if n < len(conv["turns"]) else None
@@ -197,6 +207,7 @@ def _row(name: str, s: Score) -> list[str]:
         str(s.misreads),
         f"{s.checked}/{s.checks}",
         f"{s.answered}/{s.questions}",
+        f"{s.answered + s.generic}/{s.questions}",
         f"{len(s.qualified_turns)}/{s.should_qualify}",
         turns,
         str(s.wrongly_qualified),
@@ -206,6 +217,7 @@ def _row(name: str, s: Score) -> list[str]:
 
 
 COLUMNS = ["", "conversations", "slots right", "confident misreads", "asked back", "questions answered",
+           "or generic deferral",
            "qualified", "turns to qualify", "wrongly qualified", "unscripted checks", "repeated replies"]  # fmt: skip
 
 

@@ -30,6 +30,7 @@ _DEFERRED = {
     "scam": "a empresa",
     "parking": "o estacionamento",
     "cancellation": "cancelamento e remarcação",
+    "photos": "fotos e vídeos dos nossos eventos",
     "other": "a sua pergunta",
 }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from agent_runtime import topics
 from agent_runtime.vocabulary import CITY_INDEX, MONTHS, WEEKDAYS, fold
 
 _VENUE_WORDS = (
@@ -49,7 +50,12 @@ def locate(original: str, t: str, found: dict[str, object], expecting: str | Non
             place = candidate
     if place is None and city is None and expecting == "location" and not found:
         candidate = _trim(re.sub(r"^\s*(?:vai ser |sera |e |fica )?(?:no |na |em |num |numa )?", "", t))
-        if candidate and len(candidate.split()) <= 5 and not re.search(r"\d", candidate):
+        if (
+            candidate
+            and len(candidate.split()) <= 5
+            and not re.search(r"\d", candidate)
+            and not _asks(candidate)
+        ):
             place = candidate
     city_name = CITY_INDEX[city] if city else None
     if place and city_name and fold(city_name) not in place:
@@ -58,6 +64,17 @@ def locate(original: str, t: str, found: dict[str, object], expecting: str | Non
         found["location"] = CITY_INDEX.get(place) or _as_written(original, place)
     elif city_name:
         found["location"] = city_name
+
+
+# What a lead asks to be sent, never a place they named: "o link do maps", "a localização do salão".
+_ASKED_FOR = re.compile(
+    r"\b(?:localizacao|endereco|maps|mapa|link|waze|pin|foto|fotos|video|videos|cardapio|menu|preco|valor|pix)\b"
+)
+
+
+def _asks(candidate: str) -> bool:
+    """A bare answer that is a request ("manda a localização") or names what is asked for, not a place."""
+    return _ASKED_FOR.search(candidate) is not None or topics.request_at(candidate) is not None
 
 
 def _as_written(original: str, place: str) -> str:

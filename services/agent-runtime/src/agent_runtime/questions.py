@@ -2,8 +2,10 @@
 
 A question is a clause that ends in "?" or opens like one ("qual o valor", "vcs atendem…", "quanto fica…");
 it runs from its first interrogative word to the end of the sentence, so that "casamento dia 12/03, qual o
-valor?" keeps its statement. ``extract`` blanks every question before reading slots: what a lead asks about
-("vocês atendem em Jundiaí?") is never taken as what they said.
+valor?" keeps its statement. A request is a question too ("manda a localização", "me passa o cardápio":
+``topics.request_at``), and a clause whose topic the patterns below cannot name is scored word by word
+(``topics.classify``) before it is called ``other``. ``extract`` blanks every question before reading slots:
+what a lead asks about ("vocês atendem em Jundiaí?") is never taken as what they said.
 
 Linear on any text: the sentence split is one pass, each pattern runs on one clause once.
 """
@@ -12,25 +14,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Literal
 
+from agent_runtime import topics
+from agent_runtime.topics import Topic
 from agent_runtime.vocabulary import MONTHS
-
-Topic = Literal[
-    "price",
-    "included",
-    "menu",
-    "cities",
-    "availability",
-    "payment",
-    "address",
-    "hours",
-    "scam",
-    "robot",
-    "parking",
-    "cancellation",
-    "other",
-]
 
 
 @dataclass(frozen=True)
@@ -59,7 +46,7 @@ _STRONG = re.compile(
     r"|qual (?:o|a|e|seria|fica)|quais (?:sao|as|os)|quanto (?:custa|fica|sai|e|seria|cobram|voces cobram)"
     r"|qto|qnto|quanto|(?:voces|vcs|vc|voce) (?:atendem|atende|fazem|faz|vao|aceitam|aceita|tem|trabalham|cobram"
     r"|sao|e|ficam|fica|parcelam|servem|emitem|oferecem|fornecem|possuem|abrem|funcionam|montam|levam)"
-    r"|gostaria de saber|queria saber|quero saber|pode(?:ria)? me (?:passar|dizer|informar|mandar)"
+    r"|gostaria de saber|queria saber|quero saber|preciso saber|pode(?:ria)? me (?:passar|dizer|informar|mandar)"
     r"|me (?:passa|fala|diz|informa|manda|envia) (?:o|a|os|as)|tem (?:cardapio|data|vaga|disponibilidade|horario)"
     r"|e golpe|eh golpe|e confiavel|e robo|eh robo|e um robo|e uma ia|e bot)\b"
 )
@@ -85,7 +72,9 @@ _TOPIC_WORDS: tuple[tuple[Topic, str], ...] = (
          r"|inteira|gratis)"),
         # What a clause is plainly about, before the words it shares with other topics ("a bebida tá inclusa no
         # valor?" is about what is included, "o que vcs servem de entrada?" about the menu, not a down payment).
-        ("included", r"inclus[oa]s?|inclui|incluem|incluid[oa]s?|vem junto|ja vem|levam|fornecem"),
+        ("included", r"inclus[oa]s?|inclui|incluem|incluid[oa]s?|vem junto|ja vem|levam|fornecem"
+         # Charged apart is not included: "cobram à parte o DJ?", "o garçom é separado?", "é por fora?".
+         r"|(?:cobrad[oa]s?|cobram|cobra|pago|pagos|e) (?:a parte|separad[oa]s?|por fora)|a parte ou|separado ou"),
         ("menu", r"serve|servem|servir|cardapios?|menu"),
         # Paying to hold a date is a deposit ("pra garantir a data preciso pagar algo antes?").
         ("payment", r"pagar (?:algo|alguma coisa|antes|adiantado)|(?:garantir|reservar|segurar|travar) a data"),
@@ -131,14 +120,17 @@ def find(text: str) -> list[Asked]:
         body = sentence.group(0)
         asks = "?" in body
         opener = _OPENER.search(body) if asks else _STRONG.search(body)
-        if opener is None:
-            if not asks and not _NOUN_ASK.match(body):
-                continue
-            start = (
-                body.rfind(",", 0, body.index("?")) + 1 if asks else 0
-            )  # "casamento, 100 pessoas?": the end
-        else:
+        request = topics.request_at(body)  # "manda a localização", "150 pessoas, me passa o cardápio"
+        if request is not None and (opener is None or request < opener.start()):
+            start = request
+        elif opener is not None:
             start = opener.start()
+        elif asks:
+            start = body.rfind(",", 0, body.index("?")) + 1  # "casamento, 100 pessoas?": the end
+        elif _NOUN_ASK.match(body):
+            start = 0
+        else:
+            continue
         clause = body[start:].strip()
         if not clause.strip(" ?"):
             continue
@@ -156,6 +148,10 @@ def find(text: str) -> list[Asked]:
                 if topic == "other" or dated:
                     start, clause = wider, body[wider:].strip()
                 topic = widened
+        if request is not None and start == request and (named := topics.named_first(clause)) != "other":
+            topic = named  # a request asks for its object: "me envia a localização do buffet"
+        if topic == "other":
+            topic = topics.classify(clause)  # "a festa dura quantas horas?", "tem fotos dos eventos?"
         found.append(Asked(topic, sentence.start() + start, sentence.end(), clause))
     return found
 

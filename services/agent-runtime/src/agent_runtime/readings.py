@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent_runtime.questions import Topic
+from agent_runtime.topics import Topic
 from agent_runtime.vocabulary import GENERIC_EVENT_TYPES
 
 SlotName = Literal["event_type", "date", "guests", "location", "budget"]

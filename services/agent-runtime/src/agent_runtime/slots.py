@@ -17,8 +17,8 @@ from agent_runtime import names, questions
 from agent_runtime.dates import find_date
 from agent_runtime.numbers import parse_amount, scale, spell_out
 from agent_runtime.places import city_in, locate
-from agent_runtime.questions import Topic
 from agent_runtime.readings import Extraction, Question, Reading, SlotName, Slots
+from agent_runtime.topics import Topic
 from agent_runtime.vocabulary import (
     CITY_INDEX,
     EVENT_TYPES,

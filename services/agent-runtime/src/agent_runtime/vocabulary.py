@@ -13,6 +13,7 @@ import re
 import unicodedata
 from functools import lru_cache
 
+from agent_runtime import topics
 from agent_runtime.numbers import HUNDREDS, TENS, UNITS
 
 MONTHS: dict[str, int] = {
@@ -206,6 +207,8 @@ def correct(word: str) -> str:
     """
     if len(word) < 5 or word in _PROTECTED or word in _VOCABULARY_SET or word in NUMBER_WORDS:
         return word  # a number word is never a typo: "quarenta" is forty, not "quarta"
+    if topics.names_topic(word):
+        return word  # a word of what leads ask about is one: "à parte" is not "artes"
     close = difflib.get_close_matches(word, _VOCABULARY, n=1, cutoff=0.8)
     return close[0] if close else word
 
