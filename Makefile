@@ -88,8 +88,7 @@ pytest: sync tools browser
 test-cluster: sync tools browser
 	WB_TEST_REDIS=cluster $(RUN) pytest -q libs services tests/conformance \
 		--ignore=libs/eventbus/tests/test_cluster.py \
-		--ignore=services/backoffice-api/tests/test_console_browser.py \
-		--ignore=services/backoffice-api/tests/test_console_day.py \
+		--ignore=services/backoffice-api/tests/console \
 		--ignore=libs/cli/tests/test_supervisor.py --ignore=libs/cli/tests/test_display.py \
 		--deselect=libs/cli/tests/test_runner.py::test_up_with_its_embedded_redis_runs_each_service_on_its_acl_user_with_a_secrets_key
 
