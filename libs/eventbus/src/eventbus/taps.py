@@ -84,38 +84,68 @@ async def _sharded(bus: Bus, channels: tuple[str, ...]) -> AsyncIterator[AsyncIt
 
 
 class _ShardedTap:
-    """Sharded subscriptions that follow their slots when these move to another node.
+    """Sharded subscriptions, one connection per node, all read at once, that follow their slots.
 
-    A node that gives a slot away (resharding: ``CLUSTER SETSLOT … NODE``) drops that slot's SSUBSCRIBE
-    subscribers and tells them with a SUNSUBSCRIBE they never sent. redis-py 8.1 moves a subscription only
-    when its client's slot map changes, i.e. after a MOVED reply to some other command of the same client:
-    a tap alone never gets one and goes silent for good. When it does, its own SUNSUBSCRIBE to the old node
-    is answered with MOVED, which ``get_sharded_message`` raises: the tap dies. So on either sign we start
-    over: a fresh slot map, a fresh pubsub, the same channels. Events published in between are missed, as
-    a tap may miss them (at-most-once, module docstring).
+    Read at once: redis-py's ``get_sharded_message`` reads the nodes' connections in turn and waits out its
+    timeout on each idle one, so a burst on one shard came in at one message per round of waits (20 events
+    took over 30 s with three primaries; the console's inbox saw that as a lost event). Here a reader task per
+    node's connection puts what it reads on one bounded queue (a slow tap holds the readers, and so the
+    sockets, as before).
+
+    Follow their slots: a node that gives a slot away (resharding: ``CLUSTER SETSLOT … NODE``) drops that
+    slot's SSUBSCRIBE subscribers and tells them with a SUNSUBSCRIBE they never sent. redis-py 8.1 moves a
+    subscription only when its client's slot map changes, i.e. after a MOVED reply to some other command of
+    the same client: a tap alone never gets one and goes silent for good; and its own SUNSUBSCRIBE to the old
+    node is answered with MOVED. So on either sign we start over: a fresh slot map, a fresh pubsub, the same
+    channels. Events published in between are missed, as a tap may miss them (at-most-once, module
+    docstring).
     """
+
+    #: Messages read ahead of the tap's reader, over every node.
+    QUEUE = 1000
 
     def __init__(self, redis: RedisCluster, channels: list[str]) -> None:
         self._redis = redis
         self._channels = channels
         self._pubsub: Any = None
         self._failures = 0
+        self._queue: asyncio.Queue[dict[str, Any] | BaseException] = asyncio.Queue(self.QUEUE)
+        self._readers: list[asyncio.Task[None]] = []
 
     async def subscribe(self) -> None:
         await self._redis.initialize()  # the slot map, which routing each SSUBSCRIBE needs, loads lazily
+        await self._open()
+
+    async def _open(self) -> None:
         self._pubsub = self._redis.pubsub()
         await self._pubsub.ssubscribe(*self._channels)
+        self._queue = asyncio.Queue(self.QUEUE)
+        self._readers = [
+            asyncio.create_task(self._read(node_pubsub, self._queue))
+            for node_pubsub in self._pubsub.node_pubsub_mapping.values()
+        ]
+
+    @staticmethod
+    async def _read(pubsub: Any, queue: asyncio.Queue[dict[str, Any] | BaseException]) -> None:
+        """One node's connection: every message (subscribe confirmations too) onto ``queue``; an error last."""
+        try:
+            while True:
+                message = await pubsub.get_message(timeout=1.0)
+                if message is not None:
+                    await queue.put(message)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # handed to the tap's reader, which raises it or resubscribes
+            await queue.put(exc)
 
     async def messages(self) -> AsyncIterator[bytes]:
         while True:
-            try:
-                # Subscribe messages stay visible: a SUNSUBSCRIBE is how the server says a slot moved away.
-                message = await self._pubsub.get_sharded_message(timeout=1.0)
-            except MovedError as exc:
-                await self._resubscribe(f"MOVED {exc}")
+            message = await self._queue.get()
+            if isinstance(message, MovedError):
+                await self._resubscribe(f"MOVED {message}")
                 continue
-            if message is None:
-                continue
+            if isinstance(message, BaseException):
+                raise message
             kind = str_if_bytes(message["type"])
             if kind == "smessage":
                 self._failures = 0
@@ -133,10 +163,13 @@ class _ShardedTap:
         await asyncio.sleep(min(1.0, 0.05 * 2**self._failures) if self._failures else 0)
         self._failures += 1
         await self._redis.nodes_manager.initialize()  # refresh the slot map now, not at the next MOVED
-        self._pubsub = self._redis.pubsub()
-        await self._pubsub.ssubscribe(*self._channels)
+        await self._open()
 
     async def close(self) -> None:
+        for reader in self._readers:
+            reader.cancel()
+        await asyncio.gather(*self._readers, return_exceptions=True)
+        self._readers = []
         if self._pubsub is not None:
             await self._pubsub.aclose()
             self._pubsub = None

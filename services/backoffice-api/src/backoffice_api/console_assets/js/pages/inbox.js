@@ -95,19 +95,27 @@ export async function render(main, params, ctx) {
     rows.set(lead.lead_id, row);
   }
 
+  // A lead's first message is published (by evolution-manager) before the lead is (by agent-runtime, which
+  // reads it): kept here by sender until its lead.created arrives, so the new row shows it, unread. Bounded.
+  const early = new Map(); // lead_external_id → last_message
+  const EARLY = 200;
+
   const unsubscribe = ctx.subscribe(({ type, event }) => {
     if (type === "reconnected") return reload();
     if (type === "lead.created") {
       const p = event.payload;
       if ((filters.status && filters.status !== "new") || (filters.source && filters.source !== p.source)) return;
       const lead = { lead_id: p.lead_id, external_id: p.lead_external_id, status: "new", source: p.source,
-        created_at: event.occurred_at, handoff: null };
+        created_at: event.occurred_at, handoff: null, last_message: early.get(p.lead_external_id) };
+      early.delete(p.lead_external_id);
       arrivals?.set(lead.lead_id, lead);
       upsert(lead, true);
     } else if (type === "lead.qualified") {
       const row = rows.get(event.payload.lead_id);
       if (row) { row.children[2].firstChild.textContent = "qualified"; row.classList.add("fresh"); }
     } else if (type === "message.received") {
+      const p = event.payload;
+      let shown = false;
       for (const row of rows.values()) {
         if (row.children[1].firstChild.textContent === event.payload.lead_external_id) {
           row.lastElementChild.textContent = event.payload.body ?? event.payload.media?.type ?? "";
@@ -117,7 +125,13 @@ export async function render(main, params, ctx) {
             row.children[1].append(h("span", { class: "dot", title: t("unread") }, h("span", { class: "sr-only" }, t("unread"))));
           }
           body.prepend(row);
+          shown = true;
         }
+      }
+      if (!shown && p.lead_external_id) {
+        early.delete(p.lead_external_id); // re-inserted last: the oldest fall off first
+        early.set(p.lead_external_id, { text: p.body ?? p.media?.type ?? "", direction: p.from_me ? "out" : "in", at: event.occurred_at });
+        if (early.size > EARLY) early.delete(early.keys().next().value);
       }
     }
   });

@@ -1,138 +1,31 @@
 """The console in a real headless Chromium (Debian's package, driven by Playwright from PyPI) against the real
 app served by uvicorn on a free port, over the real Redis: sign in, a lead published on the bus appears live,
 its conversation, the handoff; another company's key sees none of it; a lead's markup stays text; the CSP
-refuses inline script. One browser for the session, a fresh context (so a fresh sessionStorage) per test.
+refuses inline script. The harness (the app served, the browser, the page) is this folder's conftest.
 Screenshots of each page go to ``.artifacts/console/`` (``CONSOLE_SCREENSHOTS`` overrides)."""
 
 from __future__ import annotations
 
-import asyncio
-import os
-import shutil
-import threading
 import time
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-import eventbus
 import httpx
 import pytest
-import uvicorn
-from backoffice_api.apikeys import ApiKeys
-from backoffice_api.keyspace import Keyspace
-from eventbus import Bus, Consumer, DeadLetters, Envelope, Keys, PermanentFailure, Subscription
+from eventbus import Bus, Consumer, DeadLetters, Envelope, PermanentFailure, Subscription
 from eventbus.payloads import ContractCreated, LeadCreated, LeadQualified
-from eventbus.server import free_port
 from eventbus.testing import samples
 from eventbus.testing.waiting import eventually
 from ulid import ULID
 
-playwright_sync = pytest.importorskip("playwright.sync_api")
-expect = playwright_sync.expect
+expect = pytest.importorskip("playwright.sync_api").expect
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 COMPANY, OTHER = "cmp_A", "cmp_B"
-SCREENSHOTS = Path(
-    os.environ.get("CONSOLE_SCREENSHOTS", Path(__file__).parents[3] / ".artifacts" / "console")
-)
 READ_ONLY = ("leads:read", "events:read")
 EVERY = (
     "leads:read", "leads:write", "deals:read", "contracts:read", "instances:read", "metrics:read",
     "events:read", "ops:admin",
 )  # fmt: skip
-
-
-def run(coroutine: Any) -> Any:
-    """Run a coroutine to completion on a loop of its own: Playwright's sync API holds this thread's loop."""
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
-
-
-# Module-scoped, which is one browser for all of the console's tests: Playwright's sync API keeps its event loop
-# marked running on this thread until it stops, and the async tests after this module need the thread free.
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if shutil.which(CHROMIUM) is None:
-        message = f"{CHROMIUM} is missing: `make test` installs Debian's chromium (apt-get, as root)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    with playwright_sync.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="pt-BR")
-    page = context.new_page()
-    page.dialogs = []  # every alert/confirm that fired: a lead's markup must never open one
-    page.on("dialog", lambda dialog: (page.dialogs.append(dialog.message), dialog.dismiss()))
-    yield page
-    context.close()
-
-
-class Served:
-    """The app under uvicorn in a thread, with helpers that write what the producers would."""
-
-    def __init__(self, app: Any, settings: Any, admin_url: str) -> None:
-        self.settings = settings
-        #: The test's own Redis user: it writes as the producers would, which backoffice-api's ACL user may not.
-        self.admin_url = admin_url
-        self.url = ""
-        self._app = app
-
-    def __enter__(self) -> Served:
-        port = free_port()
-        self.url = f"http://127.0.0.1:{port}"
-        config = uvicorn.Config(
-            self._app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=1
-        )  # the open live streams would otherwise hold the shutdown
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 20
-        while not self._server.started:
-            assert time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=15)
-
-    def key(self, company: str = COMPANY, scopes: tuple[str, ...] = EVERY, *, roomy: bool = True) -> str:
-        """A key; ``roomy=False`` keeps the service's default rate limit, as a real operator's key has."""
-        limits = {"rate_per_minute": 100_000, "burst": 10_000} if roomy else {}
-
-        async def create() -> str:
-            redis = eventbus.connect(self.admin_url, decode_responses=True)
-            try:
-                keys = ApiKeys(redis, Keyspace(Keys(self.settings.bus_prefix, self.settings.bus_live_prefix)))
-                secret, _ = await keys.create(company_id=company, scopes=set(scopes), **limits)
-                return secret
-            finally:
-                await redis.aclose()
-
-        return str(run(create()))
-
-    def publish(self, *events: Envelope[Any]) -> None:
-        async def send() -> None:
-            async with Bus.from_url(self.admin_url, source="tests", settings=self.bus_settings) as bus:
-                for event in events:
-                    await bus.publish(event)
-
-        run(send())
-
-    @property
-    def bus_settings(self) -> Any:
-        return eventbus.BusSettings(
-            prefix=self.settings.bus_prefix, live_prefix=self.settings.bus_live_prefix
-        )
 
 
 def lead(company: str = COMPANY, phone: str = "+5511988887777", **fields: Any) -> Envelope[Any]:
@@ -153,26 +46,8 @@ def message(company: str, phone: str, body: str) -> Envelope[Any]:
     )
 
 
-@pytest.fixture
-def served(make_app, settings, redis_url) -> Iterator[Served]:
-    with Served(make_app(), settings, redis_url) as running:
-        yield running
-
-
-def sign_in(page: Any, served: Served, key: str) -> None:
-    page.goto(f"{served.url}/console/")
-    page.get_by_label("Chave de API").fill(key)
-    page.get_by_role("button", name="Entrar").click()
-    expect(page.locator("#live")).to_have_text("ao vivo")  # signed in, and the live stream is open
-
-
-def screenshot(page: Any, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=SCREENSHOTS / f"{name}.png")
-
-
 def test_a_lead_published_on_the_bus_appears_live_and_is_handed_off(page, served, upstreams):
-    sign_in(page, served, served.key())
+    served.sign_in(page, served.key(scopes=EVERY))
     expect(page.locator("#inbox-rows")).to_have_text("Nada por aqui.")
     arrived = lead(phone="+5511911112222")
     served.publish(arrived)
@@ -200,11 +75,24 @@ def test_a_lead_published_on_the_bus_appears_live_and_is_handed_off(page, served
     assert arrived.payload.lead_id not in upstreams.handoffs
 
 
+def test_a_new_leads_first_message_shows_on_its_row_though_it_came_before_the_lead(page, served):
+    # As the services publish them: evolution-manager the message, then agent-runtime, which read it, the lead.
+    served.sign_in(page, served.key(scopes=EVERY))
+    phone = "+5511955501234"
+    served.publish(message(COMPANY, phone, "Oi! Quero fazer meu casamento com vocês"))
+    arrived = lead(phone=phone)
+    served.publish(arrived)
+    row = page.locator(f'tr[data-lead="{arrived.payload.lead_id}"]')
+    expect(row).to_contain_text("Oi! Quero fazer meu casamento com vocês")
+    expect(row).to_have_class("fresh unread")
+    assert page.evaluate("performance.getEntriesByType('navigation').length") == 1
+
+
 def test_another_companys_key_sees_none_of_it(page, served):
     mine = lead(phone="+5511933334444")
     served.publish(mine)
-    other_key = served.key(OTHER)
-    sign_in(page, served, other_key)
+    other_key = served.key(OTHER, EVERY)
+    served.sign_in(page, other_key)
     served.publish(lead(phone="+5511955556666"), lead(OTHER, phone="+5511977778888"))
     expect(page.locator("#inbox-rows")).to_contain_text("wa:+5511977778888")  # its own arrives live…
     page.reload()
@@ -219,7 +107,7 @@ def test_a_leads_markup_is_shown_as_text_and_never_runs(page, served):
     hostile = "<img src=x onerror=alert(1)>"
     arrived = lead(phone="+5511922223333")
     served.publish(arrived, message(COMPANY, "+5511922223333", hostile))
-    sign_in(page, served, served.key())
+    served.sign_in(page, served.key(scopes=EVERY))
     page.goto(f"{served.url}/console/#/lead/{arrived.payload.lead_id}")
     expect(page.locator(".timeline")).to_contain_text(hostile)
     expect(page.get_by_text(hostile)).to_be_visible()
@@ -249,7 +137,7 @@ def test_the_csp_refuses_an_inline_script(page, served):
 def test_a_button_the_key_may_not_use_says_why(page, served):
     arrived = lead(phone="+5511944445555")
     served.publish(arrived)
-    sign_in(page, served, served.key(scopes=READ_ONLY))
+    served.sign_in(page, served.key(scopes=READ_ONLY))
     expect(page.locator("nav a.denied", has_text="Métricas")).to_have_attribute(
         "title", "Sua chave não tem o escopo metrics:read"
     )
@@ -260,12 +148,12 @@ def test_a_button_the_key_may_not_use_says_why(page, served):
     expect(page.get_by_role("note")).to_have_text("Sua chave não tem o escopo metrics:read.")
 
 
-def test_the_inbox_catches_up_after_the_live_stream_drops(page, browser, make_app, settings, redis_url):
+def test_the_inbox_catches_up_after_the_live_stream_drops(page, serve):
     # Streams end after 1 s: the reader must reconnect, and re-read the list, again and again.
-    with Served(make_app(sse_max_lifetime_seconds=1.0), settings, redis_url) as served:
+    with serve(sse_max_lifetime_seconds=1.0) as served:
         streams = []
         page.on("request", lambda r: streams.append(r) if r.url.endswith("/v1/events/stream") else None)
-        sign_in(page, served, served.key())
+        served.sign_in(page, served.key(scopes=EVERY))
         page.wait_for_timeout(2500)
         arrived = lead(phone="+5511966667777")
         served.publish(arrived)
@@ -274,7 +162,7 @@ def test_the_inbox_catches_up_after_the_live_stream_drops(page, browser, make_ap
         assert page.evaluate("performance.getEntriesByType('navigation').length") == 1
 
 
-def test_screenshots_of_every_page(page, served):
+def test_screenshots_of_every_page(page, served, screenshot, screenshots):
     phone = "+5511912345678"
     arrived = lead(phone=phone)
     qualified = LeadQualified.model_validate(
@@ -291,7 +179,7 @@ def test_screenshots_of_every_page(page, served):
         Envelope.new(qualified, source="agent-runtime", company_id=COMPANY),
         *(lead(phone=f"+55119000000{n:02d}") for n in range(6)),
     )
-    sign_in(page, served, served.key())
+    served.sign_in(page, served.key(scopes=EVERY))
     expect(page.locator(f'tr[data-lead="{arrived.payload.lead_id}"]')).to_contain_text("casamento")
     screenshot(page, "inbox")
     for name, heading in (
@@ -311,11 +199,11 @@ def test_screenshots_of_every_page(page, served):
     page.goto(f"{served.url}/console/#/inbox")
     expect(page.locator(f'tr[data-lead="{arrived.payload.lead_id}"]')).to_be_visible()
     screenshot(page, "inbox-phone")
-    assert {p.stem for p in SCREENSHOTS.glob("*.png")} >= {"inbox", "conversation", "metrics", "inbox-phone"}
+    assert {p.stem for p in screenshots.glob("*.png")} >= {"inbox", "conversation", "metrics", "inbox-phone"}
 
 
 def test_labels_switch_to_english_and_the_choice_is_kept(page, served):
-    sign_in(page, served, served.key())
+    served.sign_in(page, served.key(scopes=EVERY))
     page.get_by_label("Idioma").select_option("en")
     expect(page.get_by_role("heading", name="Inbox")).to_be_visible()
     expect(page.get_by_role("link", name="Metrics")).to_be_visible()
@@ -339,8 +227,8 @@ def test_a_dead_letter_is_purged_only_after_a_confirmation(page, served):
                 letters = DeadLetters(bus, "lead.created", "facebook-capi")
                 await eventually(lambda: _count(letters))
 
-    run(dead_letter())
-    sign_in(page, served, served.key())
+    served.run(dead_letter())
+    served.sign_in(page, served.key(scopes=EVERY))
     page.get_by_role("link", name="Operações").click()
     page.get_by_label("Canal → Grupo").select_option("lead.created|facebook-capi")
     rows = page.locator("#dead-letters tr")
@@ -367,7 +255,7 @@ def test_the_inbox_fits_a_default_rate_limit(page, served):
     served.publish(*(message(COMPANY, phone, f"mensagem {phone[-2:]}") for phone in phones))
     refused = []
     page.on("response", lambda r: refused.append(r.url) if r.status == 429 else None)
-    sign_in(page, served, served.key(roomy=False))
+    served.sign_in(page, served.key(scopes=EVERY, roomy=False))
     rows = page.locator("#inbox-rows tr")
     expect(rows).to_have_count(30)
     for row in range(30):
@@ -393,7 +281,7 @@ def test_the_conversation_shows_the_leads_deal_and_contract(page, served):
         status="pending",
     )
     served.publish(Envelope.new(contract, source="autentique-service", company_id=COMPANY))
-    sign_in(page, served, key)
+    served.sign_in(page, key)
     expect(page.locator(f'tr[data-lead="{arrived.payload.lead_id}"]')).to_contain_text("contract_sent")
     page.goto(f"{served.url}/console/#/lead/{arrived.payload.lead_id}")
     expect(page.locator("#deal")).to_have_text("R$\u00a012.000,00 · casamento · 120")
