@@ -163,10 +163,17 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=5.0, help="seconds at the first rate, not counted")
     parser.add_argument("--connections", type=int, default=32, help="keep-alive connections of the generator")
     parser.add_argument("--markdown", action="store_true", help="print Markdown tables")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="directory: every service runs under cProfile and writes <service>.prof there when stopped "
+        "(PROFILE_DIR, servicekit.profiling); times are inflated, read the shares",
+    )
     args = parser.parse_args()
     rates = [float(r) for r in args.rates.split(",")]
     results = []
-    with _system.running() as system:
+    env = {"PROFILE_DIR": str(args.profile.resolve())} if args.profile else None
+    with _system.running(env) as system:
         print(f"system up (port offset {system.offset}); processes: {', '.join(sorted(system.processes()))}")
         if args.warmup > 0:
             phase(system, rates[0], args.warmup, args.gap, args.connections)
