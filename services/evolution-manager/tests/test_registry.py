@@ -7,6 +7,7 @@ import json
 
 import pytest
 from eventbus.testing.waiting import eventually
+from evolution_manager import registry as registry_module
 from evolution_manager.app import create_app
 from evolution_manager.errors import UnknownInstance
 from evolution_manager.keys import ServiceKeys
@@ -233,3 +234,13 @@ async def test_by_id_refuses_an_id_whose_name_was_removed_or_registered_anew(ser
     with pytest.raises(UnknownInstance):
         await registry.by_id(old)
     assert (await registry.by_id(renewed.instance_id)).name == "vendas-01"
+
+
+async def test_by_id_remembers_a_bounded_number_of_names(service, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(registry_module, "NAMES_REMEMBERED", 2)
+    registry = service.app.state.ports.registry
+    config = InstanceConfig(company_id=service.COMPANY, api_key="k")
+    ids = [(await registry.put(f"vendas-9{n}", config, operator=True))[0].instance_id for n in range(5)]
+    for instance_id in ids:
+        await registry.by_id(instance_id)
+        assert len(registry._names) <= 2
