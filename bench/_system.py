@@ -116,6 +116,18 @@ class System:
                 continue
         return out
 
+    def waited(self) -> dict[str, float]:
+        """Seconds each process's main thread spent runnable but waiting for a core (``/proc/<pid>/schedstat``,
+        second field): a turn slowed by CPU contention shows here, one slowed by a lock or a timer does not."""
+        out = {}
+        for name, pid in self.processes().items():
+            try:
+                with open(f"/proc/{pid}/schedstat", encoding="ascii") as f:
+                    out[name] = int(f.read().split()[1]) / 1e9
+            except (OSError, IndexError, ValueError):
+                continue
+        return out
+
     def rss(self) -> dict[str, int]:
         """Resident memory per process, bytes (/proc/<pid>/statm)."""
         out = {}
