@@ -1,7 +1,7 @@
 """httpx's API over aiohttp's HTTP/1.1 client: the transport of :func:`servicekit.http_client` when none is given.
 
-httpx's own transport (httpcore over anyio) cost ~0.6-0.7 ms of CPU per request on this machine against
-~0.13 ms for aiohttp's, and its pool looks for a free connection by walking every connection it holds, so a
+httpx's own transport (httpcore over anyio) cost 0.5-0.8 ms of CPU per request on this machine against
+~0.15 ms for aiohttp's, and its pool looks for a free connection by walking every connection it holds, so a
 burst of concurrent sends costs more per request still (evolution-manager's ``sendText``, one per WhatsApp
 turn, was the largest single item of that service's profile: docs/benchmarks.md). The services keep httpx's
 API (requests, responses, event hooks, ``MockTransport``/``ASGITransport`` in tests, the OpenTelemetry
