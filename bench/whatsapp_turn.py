@@ -18,13 +18,16 @@ delays nothing that follows it (no coordinated omission). The load generator is 
   of seconds it should not happen).
 
 CPU per turn is every process's user+system CPU over the phase (from ``go`` until the last answer arrived, /proc):
-the five services, the three fakes, Redis and the ``wolfgang`` supervisor; the load generator is apart.
+the five services, the three fakes, Redis and the ``wolfgang`` supervisor; the load generator is apart. *Run-queue
+wait* is the time those processes' main threads were ready to run but had no core (``/proc/<pid>/schedstat``):
+when it is of the order of the turn's latency, CPU contention is what bounds it.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import multiprocessing as mp
 import os
 import sys
@@ -86,12 +89,12 @@ def phase(
     )
     loader.start()
     assert parent.recv() == "ready"
-    cpu0, busy0, w0 = system.cpu(), machine_busy(), time.monotonic()
+    cpu0, busy0, w0, waited0 = system.cpu(), machine_busy(), time.monotonic(), system.waited()
     parent.send("go")
     result: dict[str, Any] = parent.recv()
     loader.join()
     sent = settle(system, before, len(plan))
-    cpu1, busy1, w1 = system.cpu(), machine_busy(), time.monotonic()
+    cpu1, busy1, w1, waited1 = system.cpu(), machine_busy(), time.monotonic(), system.waited()
     latencies, missing = _system.turn_latencies(plan, result["t0"], rate, sent)
     by_process = {name: cpu1[name] - cpu0.get(name, cpu1[name]) for name in cpu1}
     ours = sum(by_process.values()) + result["loader_cpu"]
@@ -101,6 +104,7 @@ def phase(
         "unanswered": missing,
         "sends": len(sent),
         "cpu": by_process,
+        "waited": sum(waited1[n] - waited0.get(n, waited1[n]) for n in waited1),
         "others": max(0.0, busy1 - busy0 - ours) / (w1 - w0),
         "cores": sum(by_process.values()) / (w1 - w0),
     }
@@ -123,6 +127,7 @@ def tables(results: list[dict[str, Any]], args: argparse.Namespace) -> list[Tabl
             "CPU ms per turn",
             "system cores",
             "others' cores",
+            "run-queue wait ms per turn",
         ],
     )
     for r in results:
@@ -141,6 +146,7 @@ def tables(results: list[dict[str, Any]], args: argparse.Namespace) -> list[Tabl
                 f"{sum(r['cpu'].values()) / r['requests'] * 1000:.2f}",
                 f"{r['cores']:.2f}",
                 f"{r['others']:.2f}",
+                f"{r['waited'] / r['requests'] * 1000:.2f}",
             ]
         )
     names = sorted({n for r in results for n in r["cpu"]}, key=lambda n: -results[0]["cpu"].get(n, 0.0))
@@ -163,10 +169,23 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=5.0, help="seconds at the first rate, not counted")
     parser.add_argument("--connections", type=int, default=32, help="keep-alive connections of the generator")
     parser.add_argument("--markdown", action="store_true", help="print Markdown tables")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="directory: every service runs under cProfile and writes <service>.prof there when stopped "
+        "(PROFILE_DIR, servicekit.profiling); times are inflated, read the shares",
+    )
+    parser.add_argument(
+        "--timeline",
+        type=Path,
+        help="JSON file: each phase's turn latencies in due order (message i due at i/rate s), to tell a "
+        "stall (slow turns bunched in time) from a queue (spread)",
+    )
     args = parser.parse_args()
     rates = [float(r) for r in args.rates.split(",")]
     results = []
-    with _system.running() as system:
+    env = {"PROFILE_DIR": str(args.profile.resolve())} if args.profile else None
+    with _system.running(env) as system:
         print(f"system up (port offset {system.offset}); processes: {', '.join(sorted(system.processes()))}")
         if args.warmup > 0:
             phase(system, rates[0], args.warmup, args.gap, args.connections)
@@ -179,6 +198,12 @@ def main() -> None:
             )
             results.append(r)
     print(render(tables(results, args), markdown=args.markdown))
+    if args.timeline:
+        args.timeline.write_text(
+            json.dumps(
+                [{"rate": r["rate"], "unanswered": r["unanswered"], "turns": r["turns"]} for r in results]
+            )
+        )
     codes: dict[int, int] = {}
     for r in results:
         for code, n in r["statuses"].items():

@@ -7,6 +7,7 @@ import json
 
 import pytest
 from eventbus.testing.waiting import eventually
+from evolution_manager import registry as registry_module
 from evolution_manager.app import create_app
 from evolution_manager.errors import UnknownInstance
 from evolution_manager.keys import ServiceKeys
@@ -201,3 +202,45 @@ def test_a_typo_in_the_instances_file_stops_the_start(make_settings, tmp_path) -
     path.write_text(json.dumps([{"name": "vendas-01", "company_id": "c", "webhok_secret": "x" * 20}]))
     with pytest.raises(ValidationError, match="webhok_secret"):
         create_app(make_settings(instances_file=path))
+
+
+async def test_by_id_reads_an_ids_name_once_and_the_instance_itself_every_time(service) -> None:
+    registry = service.app.state.ports.registry
+    instance_id = service.instance["instance_id"]
+    await registry.by_id(instance_id)
+    id_key = ServiceKeys(service.app.state.ports.bus.keys).instance_id(instance_id)
+    # The id's name is remembered: a later read does not need the index (an id never changes its name) ...
+    await registry.redis.delete(id_key)
+    assert (await registry.by_id(instance_id)).name == "vendas-01"
+    # ... while the instance is read every time: a change made by another replica (a rotated API key, here its
+    # managed flag) is used at once.
+    await registry.redis.hset(
+        ServiceKeys(service.app.state.ports.bus.keys).instance("vendas-01"), "managed", "1"
+    )
+    assert (await registry.by_id(instance_id)).managed is True
+
+
+async def test_by_id_refuses_an_id_whose_name_was_removed_or_registered_anew(service) -> None:
+    registry = service.app.state.ports.registry
+    old = service.instance["instance_id"]
+    await registry.by_id(old)
+    await registry.remove("vendas-01")
+    with pytest.raises(UnknownInstance):
+        await registry.by_id(old)
+    renewed, _ = await registry.put(
+        "vendas-01", InstanceConfig(company_id=service.COMPANY, api_key="k"), operator=True
+    )
+    assert renewed.instance_id != old
+    with pytest.raises(UnknownInstance):
+        await registry.by_id(old)
+    assert (await registry.by_id(renewed.instance_id)).name == "vendas-01"
+
+
+async def test_by_id_remembers_a_bounded_number_of_names(service, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(registry_module, "NAMES_REMEMBERED", 2)
+    registry = service.app.state.ports.registry
+    config = InstanceConfig(company_id=service.COMPANY, api_key="k")
+    ids = [(await registry.put(f"vendas-9{n}", config, operator=True))[0].instance_id for n in range(5)]
+    for instance_id in ids:
+        await registry.by_id(instance_id)
+        assert len(registry._names) <= 2

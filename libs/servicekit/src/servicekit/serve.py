@@ -8,7 +8,7 @@ from typing import TypeVar
 import uvicorn
 from fastapi import FastAPI
 
-from servicekit import heap, telemetry
+from servicekit import heap, profiling, telemetry
 from servicekit.logging import configure_logging
 from servicekit.secrets import refuse_unsafe
 from servicekit.settings import ServiceSettings
@@ -39,11 +39,12 @@ def serve(app: FastAPI, settings: ServiceSettings, *, service: str) -> None:
     configure_logging(service, level=settings.log_level, json=settings.log_json)
     telemetry.start(service)
     heap.settle()  # the app is built and every module imported: what exists now lives as long as we do
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=SHUTDOWN_SECONDS,
-    )
+    with profiling.profiled(service, settings.profile_dir):
+        uvicorn.run(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=SHUTDOWN_SECONDS,
+        )

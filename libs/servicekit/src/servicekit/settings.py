@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 from datetime import timedelta
+from pathlib import Path
 from typing import ClassVar, Literal
 
 from eventbus import BusSettings
@@ -64,6 +65,9 @@ class ServiceSettings(BaseSettings):
     max_body_bytes: int = 256 * 1024
     #: How long an idle consumer waits on the server for new entries per read (``<PREFIX>_CONSUMER_BLOCK_SECONDS``).
     consumer_block_seconds: float = Field(2.0, gt=0, le=30)
+    #: ``PROFILE_DIR``: profile the process with cProfile and write ``<service>.prof`` there when it stops
+    #: (``servicekit.profiling``); unset, no profiler.
+    profile_dir: Path | None = Field(None, validation_alias=AliasChoices("profile_dir", "PROFILE_DIR"))
 
     @property
     def development(self) -> bool:

@@ -44,6 +44,8 @@ log = structlog.get_logger("evolution_manager.registry")
 
 InstanceName = str
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$"
+#: Instance ids whose name :meth:`Registry.by_id` remembers (a process serves a few hundred instances at most).
+NAMES_REMEMBERED = 4096
 
 
 class InstanceConfig(BaseModel):
@@ -143,6 +145,9 @@ class Registry:
         self._keys = ServiceKeys(keys)
         self._cache_seconds = cache_seconds
         self._cache: dict[str, tuple[float, Instance | None]] = {}
+        #: ``ins_`` id → name: an id is drawn once for a name and never changes (``put``), so what was read
+        #: stays true; only ids that resolved are kept, at most ``NAMES_REMEMBERED``.
+        self._names: dict[str, str] = {}
         self._transition = redis.register_script(_TRANSITION)
         self._announced = redis.register_script(_ANNOUNCED)
 
@@ -179,14 +184,25 @@ class Registry:
         return instance
 
     async def by_id(self, instance_id: str) -> Instance:
-        async with redis_errors():
-            name = await self.redis.get(self._keys.instance_id(instance_id))
+        """The instance as stored now (its hash is read every time: a rotated API key is used at once); the
+        id's name is read once (every reply to a lead resolves the same few ids)."""
+        name = self._names.get(instance_id)
         if name is None:
-            raise UnknownInstance(instance_id)
-        instance = await self.get(_text(name))
+            async with redis_errors():
+                stored = await self.redis.get(self._keys.instance_id(instance_id))
+            if stored is None:
+                raise UnknownInstance(instance_id)
+            name = _text(stored)
+        instance = await self.get(name)
         if instance.instance_id != instance_id:
-            # An id drawn by a registration that lost a race to another (see put): never handed out.
+            # An id drawn by a registration that lost a race to another (see put), or a name deleted and
+            # registered anew (another id): never handed out.
+            self._names.pop(instance_id, None)
             raise UnknownInstance(instance_id)
+        if instance_id not in self._names:
+            if len(self._names) >= NAMES_REMEMBERED:
+                self._names.clear()
+            self._names[instance_id] = name
         return instance
 
     async def list(self, company_id: str | None = None) -> list[Instance]:
