@@ -16,6 +16,11 @@ become the httpx error of the same meaning:
 - anything else on a connection (cut, malformed answer, a body cut short) → :class:`httpx.ReadError` /
   :class:`httpx.RemoteProtocolError`: the request may have been acted on.
 
+Hand-written rather than the ``httpx-aiohttp`` package (the same idea, by an httpx maintainer): its error map
+turns every ``aiohttp.ClientConnectionError`` into ``httpx.ConnectTimeout``, "nothing was sent", and that class
+includes a connection cut after the request was written (``ServerDisconnectedError``, ``ClientOSError``): under
+that map a WhatsApp text whose answer was lost would be retried and sent twice.
+
 Redirects and cookies stay httpx's (aiohttp follows none and keeps none); bodies are passed through as
 received (``auto_decompress`` off: httpx decodes them by their ``Content-Encoding``). httpx's *write* timeout
 has no aiohttp counterpart: requests here are a few KB, written at once.
