@@ -98,25 +98,25 @@ _FRAMES += (
         r"|legit\w*|idone\w*)",
     ),
 )
-_FRAME_RES = tuple((topic, re.compile(rf"\b(?:{words})")) for topic, words in _FRAMES)
+# One pass for all frames: the leftmost frame names the topic (at one place, the first listed above).
+_FRAME_RE = re.compile("|".join(rf"\b(?P<f{n}>{words})" for n, (_, words) in enumerate(_FRAMES)))
+_FRAME_TOPICS = {f"f{n}": topic for n, (topic, _) in enumerate(_FRAMES)}
 # A frame yields to the words of another topic that name it plainly: "quanto é o sinal?" asks about the deposit.
 _OUTWEIGHS = 2.5
 
 
 def framed(clause: str) -> Topic | None:
     """The topic a question frame of ``clause`` names, or None."""
-    for topic, frame in _FRAME_RES:
-        if frame.search(clause):
-            return topic
-    return None
+    m = _FRAME_RE.search(clause)
+    return None if m is None or m.lastgroup is None else _FRAME_TOPICS[m.lastgroup]
 
 
 def settle(clause: str, topic: Topic) -> Topic:
     """``topic`` when the agent is sure ``clause`` asks about it, a frame's topic when one names it, else
     ``other`` (the honest generic deferral). ``clause`` is the question with what leads into it since the last
     comma ("até onde vcs vão?", "o sinal é quanto?")."""
-    totals = topics.scores(clause, skip=QUESTION_WORDS)
-    if (frame := framed(clause)) is not None and not _outweighed(clause, totals, frame):
+    totals, named = topics.profile(clause, skip=QUESTION_WORDS)
+    if (frame := framed(clause)) is not None and not _outweighed(named, totals, frame):
         return frame
     if topic == "other":
         return topic
@@ -126,9 +126,8 @@ def settle(clause: str, topic: Topic) -> Topic:
     return topic
 
 
-def _outweighed(clause: str, totals: dict[Topic, float], frame: Topic) -> bool:
-    """A word of ``clause`` names another topic than the frame's, and its topic's words outweigh the frame's."""
-    named = topics.named_first(clause)
+def _outweighed(named: Topic, totals: dict[Topic, float], frame: Topic) -> bool:
+    """A word of the clause names another topic (``named``) than the frame's, and outweighs the frame's words."""
     return named not in {"other", frame} and _rival(totals, frame) >= totals.get(frame, 0.0) + _OUTWEIGHS
 
 

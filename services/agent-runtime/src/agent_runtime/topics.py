@@ -14,8 +14,10 @@ Input is ``vocabulary.normalize``-d text (lower case, no accents, emphasis colla
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import defaultdict
+from collections.abc import Mapping
 from typing import Literal
 
 Topic = Literal[
@@ -115,6 +117,8 @@ _STEMS: dict[Topic, dict[str, float]] = {
 _ENOUGH = 1.5  # one clear word ("cardapio"), or two leaning ones ("dura" + "hora")
 _MARGIN = 0.5  # the best topic must beat the next by this much, or the clause stays "other"
 _MAX_WORDS = 40  # a question is a sentence: words past this are not scored (bounded time on any input)
+# Words a process has scored, kept with their weights: a lead's vocabulary repeats (bounded memory, ~1 MB).
+_CACHED_WORDS = 8192
 _PREFIX_MIN = 4  # shorter stems match whole words only
 _TYPO_MIN = 5  # words and stems shorter than this are never matched by a typo
 
@@ -144,15 +148,25 @@ def classify(clause: str) -> Topic:
 
 def scores(clause: str, *, skip: frozenset[str] = frozenset()) -> dict[Topic, float]:
     """Each topic's score over the words of ``clause``, leaving out the words in ``skip``."""
+    return profile(clause, skip=skip)[0]
+
+
+def profile(clause: str, *, skip: frozenset[str] = frozenset()) -> tuple[dict[Topic, float], Topic]:
+    """In one pass over ``clause``'s words (those in ``skip`` left out): each topic's score, and the topic of the
+    first word that names one alone (``named_first``)."""
     totals: dict[Topic, float] = defaultdict(float)
+    first: Topic = "other"
     for n, m in enumerate(_WORDS.finditer(clause)):
         if n == _MAX_WORDS:
             break
         if m.group(0) in skip:
             continue
-        for topic, weight in _word(m.group(0)).items():
+        hits = _word(m.group(0))
+        for topic, weight in hits.items():
             totals[topic] += weight
-    return totals
+        if first == "other" and (strong := [(w, t) for t, w in hits.items() if w >= _NAMES]):
+            first = max(strong)[1]
+    return totals, first
 
 
 def scored(clause: str) -> tuple[Topic, float]:
@@ -168,7 +182,8 @@ def scored(clause: str) -> tuple[Topic, float]:
     return best, score
 
 
-def _word(word: str) -> dict[Topic, float]:
+@functools.lru_cache(maxsize=_CACHED_WORDS)
+def _word(word: str) -> Mapping[Topic, float]:
     """Each topic's weight for one word: its longest exact stem, else the stems one typo away (half weight)."""
     hits: dict[Topic, float] = {}
     for topic, weight in _WHOLE.get(word, ()):
