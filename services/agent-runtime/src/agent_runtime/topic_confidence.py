@@ -8,11 +8,11 @@ A question answered on the wrong topic ("onde que é o buffet?" answered with th
   the address; "até onde", "quantos km", "vão até" for travel; "até que horas" for hours; "quanto custa" for the
   price; "você é de verdade?" about the agent, not the company). Written from the language, not from any batch.
 - otherwise the **topic words** of the clause must back the rules' topic: the classifier's score for it
-  (``topics.scores``), question words left out ("onde", "quanto", "quem" ask, they do not name a thing), must be
+  (``topics.profile``), question words left out ("onde", "quanto", "quem" ask, they do not name a thing), must be
   above zero and not beaten by another topic by ``_MARGIN`` or more. A clause with no topic word at all ("até
   onde vcs vão?" without its frame) is deferred, never answered on what its question word suggests.
 
-Input is ``vocabulary.normalize``-d text. Linear: each frame runs once on the clause, the scores are one pass.
+Input is ``vocabulary.normalize``-d text. Linear: one regex holds every frame, the scores are one pass.
 """
 
 from __future__ import annotations
@@ -26,22 +26,8 @@ from agent_runtime.vocabulary import MONTHS
 # Words that ask rather than name: they lean the classifier towards a topic ("onde" → address, "quanto" → price)
 # but alone they do not say what is asked about ("até onde vocês vão?" is travel, "quanto tempo dura?" hours).
 QUESTION_WORDS = frozenset(
-    {
-        "onde",
-        "quanto",
-        "quanta",
-        "qto",
-        "qnto",
-        "quem",
-        "fica",
-        "ficam",
-        "sai",
-        "quando",
-        "como",
-        "qual",
-        "quais",
-    }
-)
+    {"onde", "quanto", "quanta", "qto", "qnto", "quem", "fica", "ficam", "sai", "quando", "como", "qual", "quais"}
+)  # fmt: skip
 _MARGIN = 1.0  # another topic's words beating the rules' topic by this much: the rules guessed
 
 _YOU = r"(?:voces|vcs|vc|voce|vces|tu)"
@@ -90,14 +76,9 @@ _FRAMES: tuple[tuple[Topic, str], ...] = (
     ("robot", r"(?:vc|voce|tu) (?:e|eh) (?:de verdade|real|gente|humano|humana|uma pessoa|pessoa)"
               r"|quem (?:ta|esta|e que ta|e que esta) (?:falando|respondendo|atendendo|digitando)"
               r"|(?:com )?quem (?:eu )?(?:falo|to falando|estou falando)|falando com quem"),
+    ("scam", r"(?:voces|vcs|vces|empresa|isso) (?:sao|e|eh) (?:reais|real|de verdade|confiave\w*|serios?|seria"
+             r"|legit\w*|idone\w*)"),
 )  # fmt: skip
-_FRAMES += (
-    (
-        "scam",
-        r"(?:voces|vcs|vces|empresa|isso) (?:sao|e|eh) (?:reais|real|de verdade|confiave\w*|serios?|seria"
-        r"|legit\w*|idone\w*)",
-    ),
-)
 # One pass for all frames: the leftmost frame names the topic (at one place, the first listed above).
 _FRAME_RE = re.compile("|".join(rf"\b(?P<f{n}>{words})" for n, (_, words) in enumerate(_FRAMES)))
 _FRAME_TOPICS = {f"f{n}": topic for n, (topic, _) in enumerate(_FRAMES)}
