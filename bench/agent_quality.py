@@ -15,6 +15,8 @@ meant (the corpus's facts), never against the rules:
 - **questions answered**: question turns whose topic was recognised and answered or honestly deferred, and on
   which nothing was recorded; **or generic deferral** adds the question turns whose topic was missed but that
   got the honest "vou confirmar com a equipe" (and a note for the salesperson) with nothing recorded;
+- **wrong topic** (target 0): question turns answered, or deferred by name, on another topic than the one asked
+  ("onde que é o buffet?" answered with the menu): worse than the honest generic deferral;
 - **turns to qualify**: the lead's messages until ``lead.qualified``, for conversations that should qualify;
   **wrongly qualified**: conversations that should not qualify (budget unknown) and did;
 - **unscripted checks**: the agent asked back where the script did not expect it; the simulated lead answers
@@ -62,6 +64,8 @@ CORPORA = [
     Path(__file__).parent / "data" / "agent_quality_fresh7.jsonl",
     # Written and committed before round 6, first run after it, never tuned on: the generalisation figure.
     Path(__file__).parent / "data" / "agent_quality_fresh8.jsonl",
+    # Written and committed before round 7 (the topic's confidence), measured before it, never tuned on.
+    Path(__file__).parent / "data" / "agent_quality_fresh9.jsonl",
 ]
 TODAY = date(2025, 12, 16)
 DEFERRAL = "vou confirmar com a equipe"
@@ -87,10 +91,13 @@ class Score:
     extra: int = 0  # the lead's unscripted answers to the agent's checks
     repeats: int = 0  # replies word for word the agent's previous reply to the same lead
     generic: int = 0  # questions missed by topic but met with the honest generic deferral, nothing recorded
+    wrong: int = (
+        0  # questions answered (or deferred by name) on another topic than the one asked: worse than none
+    )
 
     def add(self, other: Score) -> None:
         for name in ("facts", "right", "misreads", "checks", "checked", "questions", "answered", "should_qualify",
-                     "wrongly_qualified", "conversations", "extra", "repeats", "generic"):  # fmt: skip
+                     "wrongly_qualified", "conversations", "extra", "repeats", "generic", "wrong"):  # fmt: skip
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.qualified_turns += other.qualified_turns
         self.misread_examples += other.misread_examples
@@ -114,6 +121,11 @@ def _same(slot: str, recorded: Any, meant: Any) -> bool:
 def _unanswered(conv: dict[str, Any], turn: dict[str, Any], questions: Any) -> str:
     seen = ", ".join(q.topic for q in questions) or "no question"
     return f"{conv['id']}: {turn['text']!r} ({turn['topic']}) → {seen}"
+
+
+def _wrong_topic(turn: dict[str, Any], questions: Any) -> bool:
+    """The question was read as being about another topic than the one asked (and answered on it)."""
+    return any(q.topic not in {"other", turn["topic"]} for q in questions)
 
 
 def play(conv: dict[str, Any]) -> Score:
@@ -152,6 +164,7 @@ def play(conv: dict[str, Any]) -> Score:
             score.answered += int(ok)
             if not ok:
                 score.unanswered.append(_unanswered(conv, turn, found.questions))
+                score.wrong += int(_wrong_topic(turn, found.questions))
         if turn["expect"] == "answer":
             score.questions += 1
             reply = " ".join(step.paragraphs)
@@ -163,6 +176,7 @@ def play(conv: dict[str, Any]) -> Score:
                 score.unanswered.append(_unanswered(conv, turn, found.questions))
                 generic = bool(found.questions) and all(q.topic == "other" for q in found.questions)
                 score.generic += int(generic and nothing_recorded and DEFERRAL in reply)
+                score.wrong += int(_wrong_topic(turn, found.questions))
         if step.qualification is not None and qualified_at is None:
             qualified_at = n + score.extra
         nxt = conv["turns"][n] if n < len(conv["turns"]) else None
@@ -208,6 +222,7 @@ def _row(name: str, s: Score) -> list[str]:
         f"{s.checked}/{s.checks}",
         f"{s.answered}/{s.questions}",
         f"{s.answered + s.generic}/{s.questions}",
+        str(s.wrong),
         f"{len(s.qualified_turns)}/{s.should_qualify}",
         turns,
         str(s.wrongly_qualified),
@@ -217,7 +232,7 @@ def _row(name: str, s: Score) -> list[str]:
 
 
 COLUMNS = ["", "conversations", "slots right", "confident misreads", "asked back", "questions answered",
-           "or generic deferral",
+           "or generic deferral", "wrong topic",
            "qualified", "turns to qualify", "wrongly qualified", "unscripted checks", "repeated replies"]  # fmt: skip
 
 

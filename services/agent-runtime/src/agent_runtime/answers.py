@@ -4,6 +4,7 @@ know is deferred honestly ("vou confirmar com a equipe") and noted for the sales
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 
 from agent_runtime import hours
@@ -66,7 +67,20 @@ def answer(
         what = f"o atendimento em {question.city}"
     if topic == "availability" and question.date is not None:
         what = f"a disponibilidade {on_date(question.date, today=today)}"
-    return Answer(voice.say("defer", turn, topic=what), note=f"perguntou sobre {what}")
+    note = f"perguntou sobre {what}"
+    if topic == "other" and question.asked:
+        # No topic was sure ("never answer on a guess"): the note names the question itself, for the team.
+        note = f"perguntou “{_quoted(question.asked)}”"
+    return Answer(voice.say("defer", turn, topic=what), note=note)
+
+
+_LONG_NUMBER = re.compile(r"\d[\d .-]{4,}\d")  # a phone or a document number, never copied into a note
+_NOTE_MAX = 80
+
+
+def _quoted(asked: str) -> str:
+    text = _LONG_NUMBER.sub("…", asked.strip())
+    return text if len(text) <= _NOTE_MAX else text[: _NOTE_MAX - 1].rstrip() + "…"
 
 
 def _price(question: Question, knowledge: Knowledge, slots: Slots, voice: Voice) -> str | None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from agent_runtime import topics
+from agent_runtime import topic_confidence, topics
 from agent_runtime.topics import Topic
 from agent_runtime.vocabulary import MONTHS
 
@@ -26,6 +26,7 @@ class Asked:
     start: int
     end: int
     clause: str
+    context: str = ""  # the clause with what leads into it since the last comma ("a festa pode ir até…?")
 
 
 # A full stop ends a sentence only before a space or the end: "12.03" and "15.000" stay whole.
@@ -148,11 +149,16 @@ def find(text: str) -> list[Asked]:
                 if topic == "other" or dated:
                     start, clause = wider, body[wider:].strip()
                 topic = widened
+        sure = False  # a request's object names what it asks for: no guess to check
         if request is not None and start == request and (named := topics.named_first(clause)) != "other":
-            topic = named  # a request asks for its object: "me envia a localização do buffet"
+            topic, sure = named, True  # a request asks for its object: "me envia a localização do buffet"
         if topic == "other":
             topic = topics.classify(clause)  # "a festa dura quantas horas?", "tem fotos dos eventos?"
-        found.append(Asked(topic, sentence.start() + start, sentence.end(), clause))
+        # Never answer on a guessed topic: a frame names it, or the clause's topic words must back it.
+        context = body[body.rfind(",", 0, start) + 1 :].strip()
+        if not sure:
+            topic = topic_confidence.settle(context, topic)
+        found.append(Asked(topic, sentence.start() + start, sentence.end(), clause, context))
     return found
 
 

@@ -94,6 +94,9 @@ class Question:
     city: str | None = None
     date: dt.date | None = None
     guests: int | None = None
+    asked: str = (
+        ""  # the question's clause (normalized): what the salesperson's note names when no topic is sure
+    )
 
 
 @dataclass(frozen=True)

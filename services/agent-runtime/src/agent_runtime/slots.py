@@ -169,7 +169,7 @@ def _question(q: questions.Asked, today: dt.date) -> Question:
         guests = int(value) if value is not None and 1 <= value <= 100_000 else None
     city = _city_named(clause)
     topic: Topic = "cities" if q.topic == "other" and city is not None else q.topic  # "fazem festa em Itu?"
-    return Question(topic, city=city, date=date, guests=guests)
+    return Question(topic, city=city, date=date, guests=guests, asked=q.context or clause)
 
 
 def _city_named(clause: str) -> str | None:

@@ -14,8 +14,10 @@ Input is ``vocabulary.normalize``-d text (lower case, no accents, emphasis colla
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import defaultdict
+from collections.abc import Mapping
 from typing import Literal
 
 Topic = Literal[
@@ -65,11 +67,11 @@ _STEMS: dict[Topic, dict[str, float]] = {
         "interior": 2, "litoral": 2, "estado": 1.5, "atende": 1, "atendem": 1, "fora=": 0.5, "distanc": 1.5,
     },
     "availability": {
-        "disponi": 3, "livre": 2.5, "vaga": 1.5, "agenda": 2.5, "data": 2, "datas": 2, "ocupad": 2.5,
+        "disponi": 3, "livre": 2.5, "vago=": 2, "vaga=": 1.5, "agenda": 2.5, "data": 2, "datas": 2, "ocupad": 2.5,
         "lotad": 2.5, "reservad": 2, "aberta": 1, "fechad": 1,
     },
     "payment": {
-        "pagam": 3, "paga": 1.5, "pagar": 1.5, "parcel": 3, "pix": 3, "cartao": 3, "credit": 2.5, "debit": 2.5,
+        "pagament": 3, "paga": 1.5, "pagar": 1.5, "parcel": 3, "pix": 3, "cartao": 3, "credit": 2.5, "debit": 2.5,
         "boleto": 3, "sinal": 2.5, "entrada": 1, "transfer": 2.5, "deposit": 2.5, "vista": 1, "vezes": 1.5,
         "juros": 2.5, "adiant": 2.5, "chave": 1, "fiscal": 2.5, "fatur": 2.5, "dinheiro": 2, "especie": 1.5,
         "contrato": 1, "reserva": 1, "quitar": 2.5, "restante": 1.5, "prazo": 1,
@@ -115,9 +117,13 @@ _STEMS: dict[Topic, dict[str, float]] = {
 _ENOUGH = 1.5  # one clear word ("cardapio"), or two leaning ones ("dura" + "hora")
 _MARGIN = 0.5  # the best topic must beat the next by this much, or the clause stays "other"
 _MAX_WORDS = 40  # a question is a sentence: words past this are not scored (bounded time on any input)
+# Words a process has scored, kept with their weights: a lead's vocabulary repeats (bounded memory, ~1 MB).
+_CACHED_WORDS = 8192
 _PREFIX_MIN = 4  # shorter stems match whole words only
 _TYPO_MIN = 5  # words and stems shorter than this are never matched by a typo
 
+# Common words one letter from a stem, never a misspelling of it: "preciso" (I need) is not "preço".
+_NEVER_TYPOS = ("precis",)
 _WHOLE: dict[str, list[tuple[Topic, float]]] = defaultdict(list)  # short stems: the word itself
 _PREFIX: dict[str, list[tuple[Topic, float]]] = defaultdict(list)  # stem → its topics
 _DELETED: dict[str, list[tuple[Topic, float]]] = defaultdict(list)  # a stem less one letter → its topics
@@ -140,17 +146,35 @@ def classify(clause: str) -> Topic:
     return scored(clause)[0]
 
 
-def scored(clause: str) -> tuple[Topic, float]:
-    """The best topic and its score (``other`` and the best score when it is not enough)."""
-    scores: dict[Topic, float] = defaultdict(float)
+def scores(clause: str, *, skip: frozenset[str] = frozenset()) -> dict[Topic, float]:
+    """Each topic's score over the words of ``clause``, leaving out the words in ``skip``."""
+    return profile(clause, skip=skip)[0]
+
+
+def profile(clause: str, *, skip: frozenset[str] = frozenset()) -> tuple[dict[Topic, float], Topic]:
+    """In one pass over ``clause``'s words (those in ``skip`` left out): each topic's score, and the topic of the
+    first word that names one alone (``named_first``)."""
+    totals: dict[Topic, float] = defaultdict(float)
+    first: Topic = "other"
     for n, m in enumerate(_WORDS.finditer(clause)):
         if n == _MAX_WORDS:
             break
-        for topic, weight in _word(m.group(0)).items():
-            scores[topic] += weight
-    if not scores:
+        if m.group(0) in skip:
+            continue
+        hits = _word(m.group(0))
+        for topic, weight in hits.items():
+            totals[topic] += weight
+        if first == "other" and (strong := [(w, t) for t, w in hits.items() if w >= _NAMES]):
+            first = max(strong)[1]
+    return totals, first
+
+
+def scored(clause: str) -> tuple[Topic, float]:
+    """The best topic and its score (``other`` and the best score when it is not enough)."""
+    totals = scores(clause)
+    if not totals:
         return "other", 0.0
-    ranked = sorted(scores.items(), key=lambda kv: kv[1], reverse=True)
+    ranked = sorted(totals.items(), key=lambda kv: kv[1], reverse=True)
     best, score = ranked[0]
     runner_up = ranked[1][1] if len(ranked) > 1 else 0.0
     if score < _ENOUGH or score - runner_up < _MARGIN:
@@ -158,7 +182,8 @@ def scored(clause: str) -> tuple[Topic, float]:
     return best, score
 
 
-def _word(word: str) -> dict[Topic, float]:
+@functools.lru_cache(maxsize=_CACHED_WORDS)
+def _word(word: str) -> Mapping[Topic, float]:
     """Each topic's weight for one word: its longest exact stem, else the stems one typo away (half weight)."""
     hits: dict[Topic, float] = {}
     for topic, weight in _WHOLE.get(word, ()):
@@ -171,7 +196,7 @@ def _word(word: str) -> dict[Topic, float]:
             for topic, weight in found:
                 hits.setdefault(topic, weight)
             return hits
-    if hits or len(word) < _TYPO_MIN:
+    if hits or len(word) < _TYPO_MIN or word.startswith(_NEVER_TYPOS):
         return hits
     for n in _TYPO_LENGTHS:  # one letter wrong, missing, extra or two swapped, within the stem's length
         if n > len(word) + 1:
