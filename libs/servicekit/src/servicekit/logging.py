@@ -58,25 +58,6 @@ def scrub_inputs(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> Mutab
     return event_dict
 
 
-class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """A stream handler writing to whatever ``sys.stdout`` is when a record comes, as ``print()`` does.
-
-    ``logging.StreamHandler(sys.stdout)`` keeps the object it was given: once that is closed (pytest's
-    captured output after the test that configured logging, a replaced stdout), every later record is a
-    "Logging error ... I/O operation on closed file" on stderr instead of a line."""
-
-    def __init__(self) -> None:
-        super().__init__(sys.stdout)
-
-    @property
-    def stream(self) -> Any:
-        return sys.stdout
-
-    @stream.setter
-    def stream(self, value: Any) -> None:  # StreamHandler assigns it; the property answers instead
-        pass
-
-
 def configure_logging(service: str, *, level: str = "INFO", json: bool = True) -> None:
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
@@ -105,7 +86,7 @@ def configure_logging(service: str, *, level: str = "INFO", json: bool = True) -
     )
     structlog.contextvars.bind_contextvars(service=service)
     eventlog.use_writer(event_line_writer(service) if fast else None)
-    handler = _StdoutHandler()
+    handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             processors=[
