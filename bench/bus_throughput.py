@@ -677,6 +677,9 @@ def report(ctx: Context) -> list[Table]:
         higher=False,
     )
     target("two bus consumer processes ≥ 1.3× one", over(rate("bus_x2", "drain"), bus), 1.3)
+    # Issue 26: every guarantee on (validation, leases, processed marks with the ack, retries, dead letters,
+    # metrics); reached on a quiet machine (docs/benchmarks.md), not under others' load.
+    target("bus consumer CPU ≤ 15 µs/msg", bus_cpu, 15, unit=" µs", higher=False)
     tables.append(targets)
 
     memory = Table(

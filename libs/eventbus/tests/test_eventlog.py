@@ -4,11 +4,13 @@ fields; its level and sampling configurable, the sampling the same in every proc
 import asyncio
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any
 
 import pytest
 import structlog
 from eventbus import Bus, BusSettings, Consumer, Envelope, Subscription
-from eventbus.eventlog import EventLog
+from eventbus.eventlog import EventLog, use_writer
+from eventbus.lanes import Lane
 from eventbus.testing import samples
 from eventbus.testing.waiting import eventually
 
@@ -89,3 +91,58 @@ async def test_the_bus_writes_the_line_for_each_publish_and_each_handled_event(
         assert sorted(line["event.id"] for line in mine) == sorted(ids), name  # one line each
         assert all(line.keys() >= SEVEN for line in mine)
     assert {line["group"] for line in lines if line["event"] == "event_handled"} == {"logged"}
+
+
+class BufferingWriter:
+    """A writer that holds its lines until flushed, as servicekit's does (stdout's buffer)."""
+
+    def __init__(self) -> None:
+        self.buffered: list[dict] = []
+        self.flushed: list[dict] = []
+
+    def write(self, level: str, fields: dict) -> None:
+        self.buffered.append(fields)
+
+    def flush(self) -> None:
+        self.flushed += self.buffered
+        self.buffered = []
+
+
+async def test_a_handled_events_line_is_flushed_before_its_acknowledgement_leaves_for_redis(
+    redis_url: str, bus_settings: BusSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The line is not flushed one by one (a system call each); a crash may lose the lines of events whose
+    acknowledgements have not left (the stream delivers them again), never the line of an acknowledged one."""
+    writer = BufferingWriter()
+    unflushed_at_ack: list[str] = []
+    acked: list[str] = []
+    run = Lane.run
+
+    async def run_checked(lane: Lane, script: Any, keys: list[str], args: list[Any]) -> Any:
+        # The packed acknowledgements: read.lua's ARGV[8], admit.lua's ARGV[6] (lua/prelude.lua settle_packed).
+        packed = args[7] if script is bus.scripts.read else args[5] if script is bus.scripts.admit else ""
+        ids = [line.split(" ")[1] for line in packed.splitlines()]
+        flushed = {line["event.id"] for line in writer.flushed}
+        acked.extend(ids)
+        unflushed_at_ack.extend(event_id for event_id in ids if event_id not in flushed)
+        return await run(lane, script, keys, args)
+
+    monkeypatch.setattr(Lane, "run", run_checked)
+    use_writer(writer)
+    try:
+        async with Bus.from_url(redis_url, source="tests", settings=bus_settings) as bus:
+            published = [
+                await bus.emit(samples.message_received(i), company_id=samples.COMPANY) for i in range(3)
+            ]
+            sub = Subscription("message.received", _ignore)
+            async with Consumer(bus, "flushed", [sub], block=timedelta(milliseconds=100)).running():
+                await eventually(lambda: asyncio.sleep(0, len(acked) == 3))
+    finally:
+        use_writer(None)
+    ids = sorted(p.event_id for p in published)
+    assert sorted(acked) == ids and unflushed_at_ack == []
+    assert sorted(line["event.id"] for line in writer.flushed if line["event"] == "event_handled") == ids
+
+
+async def _ignore(event: Envelope) -> None:
+    pass

@@ -2,7 +2,17 @@ import asyncio
 from datetime import timedelta
 
 import pytest
-from eventbus import Backoff, Bus, Consumer, DeadLetters, Envelope, PermanentFailure, Subscription, tracing
+from eventbus import (
+    Backoff,
+    Bus,
+    Consumer,
+    DeadLetters,
+    Envelope,
+    PermanentFailure,
+    Subscription,
+    metrics,
+    tracing,
+)
 from eventbus.operations import group_stats
 from eventbus.testing import samples
 from eventbus.testing.waiting import eventually
@@ -10,7 +20,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from prometheus_client import REGISTRY
+from prometheus_client import REGISTRY, CollectorRegistry, Histogram
 
 CH = "lead.qualified"
 
@@ -126,3 +136,31 @@ async def test_metrics_count_published_handled_retried_and_dead_lettered(bus: Bu
     assert metric("eventbus_handle_seconds_count", type=CH, group=group) == 1
     [stats] = [s for s in await group_stats(bus, CH) if s.group == group]
     assert stats.pending == 0 and stats.lag == 0 and stats.dead_letters == 1
+
+
+def test_handler_times_counted_and_folded_per_batch_export_as_if_observed_one_by_one() -> None:
+    registry = CollectorRegistry()
+    buckets = metrics.HANDLE_SECONDS._upper_bounds
+    observed = Histogram("observed_seconds", "one by one", ["g"], buckets=buckets, registry=registry)
+    tallied = Histogram("tallied_seconds", "folded", ["g"], buckets=buckets, registry=registry)
+    tally = metrics.Tally(tallied.labels("a"))
+    values = [0.0, 0.0005, 0.0007, 0.001, 0.003, 0.05, 2.5, 11.0, 0.0001]
+    for batch in (values[:4], values[4:], []):
+        for value in batch:
+            observed.labels("a").observe(value)
+            tally.observe(value)
+        tally.fold()
+
+    def series(name: str) -> dict:
+        return {
+            (s.name.removeprefix(name), s.labels.get("le")): s.value
+            for family in registry.collect()
+            if family.name == name
+            for s in family.samples
+            if not s.name.endswith("_created")
+        }
+
+    assert series("tallied_seconds") == pytest.approx(
+        series("observed_seconds")
+    )  # the sum adds in another order
+    assert series("tallied_seconds")[("_count", None)] == len(values)

@@ -1,7 +1,11 @@
+import io
 import json
 import logging
+import re
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -13,7 +17,7 @@ from eventbus.testing import samples
 from fastapi import FastAPI
 from pydantic import BaseModel
 from servicekit import Malformed, NotFound, RateLimited, UpstreamRejected, upstream
-from servicekit.logging import configure_logging
+from servicekit.logging import UtcClock, configure_logging
 
 
 @pytest.fixture(autouse=True)
@@ -247,3 +251,36 @@ async def test_readyz_says_degraded_with_the_reason_while_staying_ready() -> Non
     assert degraded.status_code == 200  # it still does its job: load balancers keep it
     assert degraded.json()["status"] == "degraded"
     assert degraded.json()["degraded"] == {"consumer": reason["now"]}
+
+
+def test_the_bus_lines_wait_in_stdouts_buffer_until_the_bus_flushes_them(tmp_path, monkeypatch) -> None:
+    """No system call per line: the consumer flushes a batch's lines before its acknowledgements leave."""
+    path = tmp_path / "stdout"
+    stdout = io.TextIOWrapper(io.BufferedWriter(path.open("wb", buffering=0), buffer_size=1 << 16))
+    monkeypatch.setattr(sys, "stdout", stdout)
+    configure_logging("test", json=True)
+    try:
+        log = EventLog("info", 1.0)
+        events = [samples.envelope(samples.message_received(i)) for i in range(3)]
+        for event in events:
+            log.handled(event, "agent-runtime", attempt=1, seconds=0.001)
+        assert path.read_bytes() == b""
+        log.flush()
+        lines = [json.loads(line) for line in path.read_bytes().splitlines()]
+    finally:
+        structlog.reset_defaults()
+        eventlog.use_writer(None)
+        stdout.close()
+    assert [line["event.id"] for line in lines] == [event.id for event in events]
+
+
+def test_the_bus_lines_timestamp_is_iso_utc_to_the_millisecond() -> None:
+    before = datetime.now(UTC)
+    stamp = UtcClock().now()
+    after = datetime.now(UTC)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", stamp)
+    assert (
+        before.replace(microsecond=before.microsecond // 1000 * 1000)
+        <= datetime.fromisoformat(stamp)
+        <= after
+    )

@@ -96,8 +96,7 @@ async def _handle_together(h: Handling, ready: list[Delivery]) -> None:
     for d, outcome in zip(ready, outcomes, strict=True):
         if outcome is None:
             assert d.event is not None
-            h.succeeded(d, elapsed)
-            h.observer.event_handled(d.event, d.attempt, elapsed)
+            h.succeeded(d, d.event, elapsed)
         else:
             failures.append((d, outcome))
     # After every success is settled: retries and dead letters take round trips.

@@ -38,6 +38,8 @@ class ProcessedSet:
         acknowledgement level set, wait until the marks are on the replicas too: a mark lost in a failover
         means the event is handled again (idempotent side effects absorb it, but it costs a repeat)."""
         setup = self._setup
+        if acks:
+            self._observer.settling()
         ack = setup.bus.write_ack
         if not acks or not ack.enabled:
             return await setup.lane.run(script, setup.script_keys, args)

@@ -16,14 +16,14 @@ through the methods below, each of which keeps these invariants (``tests/test_le
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from eventbus.envelope import Envelope
 
 
-@dataclass
+@dataclass(slots=True)
 class Delivery:
     """One stream entry held by this process."""
 
@@ -31,16 +31,14 @@ class Delivery:
     fields: dict[bytes, bytes]
     attempt: int
     member: str
-    event_id: str = ""
+    #: the entry's ``i`` field ('' when it has none)
+    event_id: str
     event: Envelope[Any] | None = None
     timed_out: bool = False
     #: times its handler reported an outage (no attempt counted for those), for the backoff
     outages: int = 0
     #: handled; its acknowledgement is queued or on its way to the server
     done: bool = False
-
-    def __post_init__(self) -> None:
-        self.event_id = self.fields.get(b"i", b"").decode(errors="replace")
 
 
 class Ledger:
@@ -56,7 +54,8 @@ class Ledger:
         self.queue: asyncio.Queue[Delivery] = asyncio.Queue()
         self.acks: list[Delivery] = []
         self.active: set[str] = set()  # entry ids whose handler runs now
-        self.deadlines: dict[asyncio.Task[Any], tuple[float, list[Delivery]]] = {}
+        #: running handlers' tasks → their deadline (``time.perf_counter``) and the deliveries they handle
+        self.deadlines: dict[asyncio.Task[Any], tuple[float, Sequence[Delivery]]] = {}
         #: set when an entry is settled or released: a read loop waiting for room looks again
         self.wake = asyncio.Event()
         self.closing = False
@@ -77,20 +76,23 @@ class Ledger:
     def admit(self, admitted: Iterable[Any]) -> None:
         """Hold what a read, admit or reclaim script handed us: ``(entry id, fields, attempt, member,
         runnable)`` rows. Runnable entries are queued; the others wait for their ordering key's turn."""
+        held, events = self.held, self.events
         for entry_id_b, raw_fields, attempt, member_b, runnable in admitted:
             entry_id = entry_id_b.decode()
-            if entry_id in self.held:
+            if entry_id in held:
                 continue  # already ours in this process (a reclaim of our own slow entry)
-            fields = dict(zip(raw_fields[::2], raw_fields[1::2], strict=True))
-            delivery = Delivery(entry_id, fields, int(attempt), member_b.decode())
-            self.held[entry_id] = delivery
-            if delivery.event_id and delivery.event_id in self.events:
-                # Another copy of an event this process is handling right now: our own lease does not stop
-                # us, so park it and settle it with the original.
-                self.twins.setdefault(delivery.event_id, []).append(delivery)
-                continue
-            if delivery.event_id:
-                self.events[delivery.event_id] = entry_id
+            pairs = iter(raw_fields)
+            fields = dict(zip(pairs, pairs, strict=True))
+            event_id = fields.get(b"i", b"").decode(errors="replace")
+            delivery = Delivery(entry_id, fields, int(attempt), member_b.decode(), event_id)
+            held[entry_id] = delivery
+            if event_id:
+                if event_id in events:
+                    # Another copy of an event this process is handling right now: our own lease does not
+                    # stop us, so park it and settle it with the original.
+                    self.twins.setdefault(event_id, []).append(delivery)
+                    continue
+                events[event_id] = entry_id
             if runnable:
                 self.queue.put_nowait(delivery)
             else:
@@ -118,7 +120,8 @@ class Ledger:
         handled = 0
         for d in acks:
             handled += d.done
-            self.acks.extend(self.forget(d))
+            if twins := self.forget(d):
+                self.acks.extend(twins)
         return handled
 
     # -- handling -----------------------------------------------------------------------------------------
@@ -178,13 +181,14 @@ class Ledger:
         self.dropped(gone)
         return gone
 
-    def forget(self, d: Delivery) -> list[Delivery]:
+    def forget(self, d: Delivery) -> Sequence[Delivery]:
         """Drop ``d`` from what we hold; returns its parked twins."""
         self.held.pop(d.entry_id, None)
         if self.events.get(d.event_id) == d.entry_id:
             del self.events[d.event_id]
-            return self.twins.pop(d.event_id, [])
-        return []
+            if self.twins:
+                return self.twins.pop(d.event_id, ())
+        return ()
 
     # -- keeping ------------------------------------------------------------------------------------------
 
@@ -201,7 +205,7 @@ class Ledger:
         may be acknowledged while the heartbeat is in flight: it must not look lost)."""
         return [(d.entry_id, d.event_id) for d in self.held.values() if not d.done]
 
-    def watch(self, task: asyncio.Task[Any], deadline: float, ds: list[Delivery]) -> None:
+    def watch(self, task: asyncio.Task[Any], deadline: float, ds: Sequence[Delivery]) -> None:
         self.deadlines[task] = (deadline, ds)
 
     def unwatch(self, task: asyncio.Task[Any]) -> None:

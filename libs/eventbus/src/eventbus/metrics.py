@@ -6,6 +6,8 @@ and set here periodically by each consumer (a scrape must not wait on Redis).
 
 from __future__ import annotations
 
+from bisect import bisect_left
+
 from prometheus_client import Counter, Gauge, Histogram
 
 PUBLISHED = Counter("eventbus_published_total", "Events appended to their stream", ["type", "source"])
@@ -52,3 +54,39 @@ ACK_SHORTFALL = Counter(
     "eventbus_write_ack_shortfall_total",
     "Writes whose WAIT/WAITAOF acknowledgement level was not reached in time (BusSettings.ack_*)",
 )
+
+
+class Tally:
+    """Observations of one labelled histogram, counted here and added to it by :meth:`fold`, once per batch.
+
+    ``Histogram.observe`` takes a lock for the sum and one for the bucket, ~1 µs per handled event on the
+    consumer's hot path; counting here is a bisect and two additions. The folded histogram is the same as
+    one observed value by value. This reaches into the child's ``_upper_bounds``, ``_buckets`` and ``_sum``
+    (prometheus-client has no bulk observe); ``tests/test_observability.py`` checks the exported series.
+    """
+
+    def __init__(self, child: Histogram) -> None:
+        self._child = child
+        self._bounds: list[float] = list(child._upper_bounds)  # ends with +Inf: every value has a bucket
+        self._counts = [0] * len(self._bounds)
+        self._sum = 0.0
+        self._observed = 0
+
+    def observe(self, value: float) -> None:
+        # bisect_left: the first bound >= value, as Histogram.observe's "value <= bound".
+        self._counts[bisect_left(self._bounds, value)] += 1
+        self._sum += value
+        self._observed += 1
+
+    def fold(self) -> None:
+        """Add what was counted since the last fold to the histogram."""
+        if not self._observed:
+            return
+        counts, buckets = self._counts, self._child._buckets
+        for i, count in enumerate(counts):
+            if count:
+                buckets[i].inc(count)
+                counts[i] = 0
+        self._child._sum.inc(self._sum)
+        self._sum = 0.0
+        self._observed = 0

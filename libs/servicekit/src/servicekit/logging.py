@@ -15,8 +15,8 @@ from __future__ import annotations
 import logging
 import re
 import sys
+import time
 from collections.abc import MutableMapping
-from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
 import orjson
@@ -106,16 +106,60 @@ def configure_logging(service: str, *, level: str = "INFO", json: bool = True) -
         logging.getLogger(name).propagate = True
 
 
-def event_line_writer(service: str) -> eventlog.Writer:
+def event_line_writer(service: str) -> EventLineWriter:
     """The bus's line per published and handled event (eventbus.eventlog), written as structlog would write it
     (the same keys, the ISO timestamp in UTC) without its processor chain: the line is on the hot path."""
+    return EventLineWriter(service)
 
-    def write(level: str, fields: dict[str, Any]) -> None:
-        fields["service"] = service
+
+class EventLineWriter:
+    """Writes the bus's lines into stdout's buffer; ``flush`` sends what is buffered to the OS.
+
+    No flush per line: each one is a ``write`` system call, a third of the line's cost. The bus flushes the
+    handled events' lines before their acknowledgements leave for Redis (``eventbus.reader``), and a published
+    event's line at once: a crash loses at most the lines of events the stream still holds unacknowledged, and
+    those are delivered, handled and logged again. The other lines (structlog's, flushed one by one) flush
+    these too, in order.
+    """
+
+    def __init__(self, service: str) -> None:
+        self._service = service
+        self._stream: BinaryIO | None = None
+        self._clock = UtcClock()
+
+    def write(self, level: str, fields: dict[str, Any]) -> None:
+        fields["service"] = self._service
         fields["level"] = level
-        fields["timestamp"] = datetime.now(UTC).isoformat().replace("+00:00", "Z")
-        stream: BinaryIO = sys.stdout.buffer  # looked up each time, as print() does: stdout may be replaced
-        stream.write(orjson.dumps(fields) + b"\n")
-        stream.flush()
+        fields["timestamp"] = self._clock.now()
+        # Looked up each time, as print() does: stdout may be replaced.
+        self._stream = stream = sys.stdout.buffer
+        stream.write(orjson.dumps(fields, option=orjson.OPT_APPEND_NEWLINE))
 
-    return write
+    def flush(self) -> None:
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            stream.flush()
+
+
+class UtcClock:
+    """The lines' ISO 8601 UTC timestamp with a ``Z``, as structlog's ``TimeStamper(fmt="iso", utc=True)`` writes
+    it but to the millisecond, as the envelope's ``occurred_at``: made once per millisecond and reused by the
+    lines written within it (``datetime.now(UTC).isoformat()`` cost ~1.5 µs a line; under load a consumer
+    writes several lines a millisecond)."""
+
+    def __init__(self) -> None:
+        self._millis = -1
+        self._second = -1
+        self._date_time = ""
+        self._stamp = ""
+
+    def now(self) -> str:
+        millis = time.time_ns() // 1_000_000
+        if millis != self._millis:
+            self._millis = millis
+            second, fraction = divmod(millis, 1000)
+            if second != self._second:
+                self._second = second
+                self._date_time = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._stamp = f"{self._date_time}.{fraction:03d}Z"
+        return self._stamp
