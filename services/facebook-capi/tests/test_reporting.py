@@ -81,6 +81,26 @@ async def test_a_lead_without_consent_is_skipped_with_why_and_nothing_reaches_me
     assert (await service.stats())["skipped_no_consent"] == 2
 
 
+async def test_a_qualification_handled_before_its_lead_waits_for_the_leads_consent(service, events) -> None:
+    # lead.created and lead.qualified travel on two streams: nothing orders their handling. Before the lead is
+    # known its consent is unknown, so the qualification waits for it instead of reaching Meta (it did, with
+    # "lead_unknown", and a lead that refused consent was reported as qualified).
+    await service.configure()
+    created = events.lead_created()
+    refused = created.model_copy(
+        update={"payload": created.payload.model_copy(update={"ads_consent": False})}
+    )
+    await service.bus.publish(events.lead_qualified())
+    await eventually(lambda: service.bus.redis.exists(service.bus.keys.stream("lead.qualified")))
+    await service.bus.publish(refused)
+    found = await reported(service, 2)
+    assert {r.payload.source_type: r.payload.outcome for r in found} == {
+        "lead.created": "skipped",
+        "lead.qualified": "skipped",
+    }
+    assert service.graph.requests == []
+
+
 async def test_a_company_without_settings_is_reported_skipped(service, events) -> None:
     await service.bus.publish(events.lead_created())
     [report] = await reported(service, 1)

@@ -93,6 +93,7 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
                 reports=ConversionReports(bus),
                 default_country=settings.default_country,
                 max_event_age_seconds=settings.max_event_age_seconds,
+                lead_wait_seconds=settings.lead_wait_seconds,
                 dry_run=settings.dry_run,
                 dry_run_log=dry_run_log,
             )

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, NoReturn
 
 import structlog
-from eventbus import ContractSigned, Envelope, LeadCreated, LeadQualified, PermanentFailure
+from eventbus import ContractSigned, Envelope, LeadCreated, LeadQualified, Outage, PermanentFailure
 from servicekit.outcomes import Answer, OutcomeUnknown, State
 
 from facebook_capi import conversions, leads
@@ -39,6 +39,7 @@ class Ports:
     reports: ConversionReports
     default_country: str = "BR"
     max_event_age_seconds: int = 7 * 24 * 3600
+    lead_wait_seconds: float = 300.0
     dry_run: bool = False
     #: What dry-run mode would have sent (the admin API lists it); None only in tests that build Ports alone.
     dry_run_log: DryRunLog | None = None
@@ -59,7 +60,7 @@ async def report_lead(event: Envelope[LeadCreated], *, ports: Ports) -> None:
 
 async def report_qualified_lead(event: Envelope[LeadQualified], *, ports: Ports) -> None:
     company = await ports.companies.get(event.company_id)
-    record = await ports.leads.get(event.company_id, event.payload.lead_id)
+    record = await _lead_of(event, event.payload.lead_id, ports)
     await _report(event, record, company, ports, gaps=() if record else ("lead_unknown",))
 
 
@@ -70,8 +71,19 @@ async def report_purchase(event: Envelope[ContractSigned], *, ports: Ports) -> N
         # autentique-service adds lead_id to contract events; an older producer does not.
         await _report(event, None, company, ports, gaps=("lead_id_missing",))
         return
-    record = await ports.leads.get(event.company_id, lead_id)
+    record = await _lead_of(event, lead_id, ports)
     await _report(event, record, company, ports, gaps=() if record else ("lead_unknown",))
+
+
+async def _lead_of(event: Envelope[Any], lead_id: str, ports: Ports) -> LeadRecord | None:
+    """The lead's record; while the event is younger than ``lead_wait_seconds`` and the lead's ``lead.created``
+    is not handled yet (another stream: no order between them), the event waits for it (an ``Outage``: put
+    back without an attempt counted) — until then the lead's consent is unknown, and a lead that refused it
+    must never reach Meta. Older, it is sent with what is known (a lead created before this service saw it)."""
+    record = await ports.leads.get(event.company_id, lead_id)
+    if record is None and ports.clock() - event.occurred_at.timestamp() < ports.lead_wait_seconds:
+        raise Outage("the lead's lead.created is not handled yet: its consent is unknown", retry_after=0.5)
+    return record
 
 
 async def _report(

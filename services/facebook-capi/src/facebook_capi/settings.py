@@ -48,6 +48,10 @@ class Settings(ServiceSettings):
     breaker_failures: int = Field(5, ge=1)
     breaker_recovery_seconds: float = Field(30.0, gt=0)
     max_event_age_seconds: int = Field(SEVEN_DAYS_LESS_MARGIN, gt=0, le=7 * 24 * 3600)
+    #: How long a lead's later event (lead.qualified, contract.signed) waits for the lead's lead.created, which
+    #: travels on another stream: until it is handled the lead's consent is unknown, so nothing is sent for it.
+    #: Past this age (a lead created before this service saw it) it is sent with what is known.
+    lead_wait_seconds: float = Field(300.0, ge=0)
     #: Country of phone numbers written without a country code, unless the company's config says otherwise.
     default_country: str = Field("BR", pattern=r"^[A-Za-z]{2}$")
     #: Handlers in flight per channel; each waits for its batch, so this bounds how full a batch can get.
