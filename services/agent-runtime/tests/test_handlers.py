@@ -5,7 +5,6 @@ import asyncio
 from datetime import UTC, datetime
 
 import pytest
-from agent_runtime import store as agent_store
 from agent_runtime.app import ORDERING_KEY
 from agent_runtime.leads import LeadKey
 from eventbus import AdReferral, Envelope, MessageReceived, forget_processed, replay_since
@@ -214,7 +213,6 @@ async def test_a_published_answer_keeps_only_its_ids_and_a_rerun_sends_nothing_e
         (reply,) = await eventually(lambda: agent.replies_to("+5511999990001"))
         lead_id = (await agent.events("lead.created"))[0].payload.lead_id
         store, redis = agent.app.state.ports.store, agent.bus.redis
-        await store.settle()  # the cut rides on a later round trip (Store.published_later)
         key = store.key((await agent.app.state.ports.leads.find(lead_id)).key, "answer", event.id)
         record, ttl = await redis.get(key), await redis.pttl(key)
         await redis.delete(agent.bus.keys.dedupe("message.sent", f"reply:{event.id}"))
@@ -226,62 +224,6 @@ async def test_a_published_answer_keeps_only_its_ids_and_a_rerun_sends_nothing_e
     assert ttl > 7 * 86_400_000  # the record's own TTL, kept
     assert [r.id for r in replies] == [reply.id]
     assert state.conversation.version == 1
-
-
-async def test_a_published_answer_is_cut_down_with_the_next_commit_or_within_a_second_without_one(
-    make_agent, monkeypatch
-):
-    # The cut is not a round trip of its own (it cost ~8 % of the agent's throughput): it rides on the next
-    # commit's pipeline batch, or, when no message follows, goes out alone after CUT_DELAY.
-    async with make_agent() as agent:
-        store, redis, leads = agent.app.state.ports.store, agent.bus.redis, agent.app.state.ports.leads
-        batches: list[list[tuple[str, str]]] = []
-        round_trip = store._pipeline._round_trip
-
-        async def recorded(batch):
-            batches.append([(str(args[0]), str(args[1]) if len(args) > 1 else "") for args, _ in batch])
-            return await round_trip(batch)
-
-        monkeypatch.setattr(store._pipeline, "_round_trip", recorded)
-        monkeypatch.setattr(agent_store, "CUT_DELAY", 60.0)  # no timer in between, however slow the machine
-        first = await agent.send("Casamento dia 12/03", phone="+5511999990007")
-        await eventually(lambda: agent.replies_to("+5511999990007"))
-        second = await agent.send("Casamento dia 14/03", phone="+5511999990008")
-        await eventually(lambda: agent.replies_to("+5511999990008"))
-        created = {e.payload.lead_external_id: e.payload.lead_id for e in await agent.events("lead.created")}
-        keys = [
-            store.key((await leads.find(created[f"wa:{phone}"])).key, "answer", event.id)
-            for phone, event in (("+5511999990007", first), ("+5511999990008", second))
-        ]
-
-        async def cut_down(key: str) -> bytes | None:
-            record = await redis.get(key)
-            return record if record is not None and b"wire" not in record else None
-
-        assert await eventually(lambda: cut_down(keys[0]))
-        assert not await cut_down(keys[1])  # no commit came after it: it waits (for the timer, or shutdown)
-        await store.settle()
-        assert await cut_down(keys[1])
-    [beside] = [b for b in batches if ("SET", keys[0]) in b]
-    [alone] = [b for b in batches if ("SET", keys[1]) in b]
-    assert any(command in ("EVALSHA", "EVAL") for command, _ in beside), beside
-    assert alone == [("SET", keys[1])]
-
-
-async def test_without_another_message_the_cut_goes_out_after_cut_delay(make_agent, monkeypatch):
-    monkeypatch.setattr(agent_store, "CUT_DELAY", 0.05)
-    async with make_agent() as agent:
-        store, redis = agent.app.state.ports.store, agent.bus.redis
-        event = await agent.send("Casamento dia 12/03")
-        await eventually(lambda: agent.replies_to("+5511999990001"))
-        lead_id = (await agent.events("lead.created"))[0].payload.lead_id
-        key = store.key((await agent.app.state.ports.leads.find(lead_id)).key, "answer", event.id)
-
-        async def cut_down() -> bytes | None:
-            record = await redis.get(key)
-            return record if record is not None and b"wire" not in record else None
-
-        assert await eventually(cut_down)  # no settle, no other message: the timer sent it
 
 
 async def test_an_answer_not_known_to_be_published_is_sent_again_under_the_same_ids(

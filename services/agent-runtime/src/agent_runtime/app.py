@@ -69,7 +69,6 @@ def create_app(
                 lead_ttl=settings.lead_ttl,
                 remembered_leads=settings.remembered_leads,
             )
-            stack.push_async_callback(store.settle)  # before the pipeline closes: the waiting cuts are sent
             leads = Leads(bus, store)
             agent = Agent(
                 bus=bus,

@@ -263,16 +263,18 @@ class _Phases:
                     )  # stored, not published: the retry publishes the stored answer
                 else:
                     ids.setdefault(i, []).append(outcome.event_id)
-            self.forget_wires({i: ids[i] for i in ids if self.outcomes.ok(i)})
+            await self.forget_wires({i: ids[i] for i in ids if self.outcomes.ok(i)})
         return stale
 
-    def forget_wires(self, published: dict[int, list[str]]) -> None:
-        """The answers whose events are all published now keep only their ids (``Store.published_later``: with
-        the next round trip). Not a failure of the message when it fails: the whole answer stays, only bigger."""
-        if published:
-            self.agent.store.published_later(
-                [(self.keys[i], self.events[i].id, ids) for i, ids in published.items()]
-            )
+    async def forget_wires(self, published: dict[int, list[str]]) -> None:
+        """The answers whose events are all published now keep only their ids (``Store.published``). Not a
+        failure of the message when it fails: the whole answer stays stored, only bigger."""
+        if not published:
+            return
+        done = [(self.keys[i], self.events[i].id, ids) for i, ids in published.items()]
+        for i, error in zip(published, await self.agent.store.published(done), strict=True):
+            if error is not None:
+                log.warning("answer_not_compacted", error=repr(error)[:200], **self.events[i].log_fields())
 
     async def think(
         self, thinking: dict[int, Conversation], leads: dict[int, Lead]

@@ -26,7 +26,6 @@ afresh.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -34,7 +33,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-import structlog
 from eventbus import Keys
 from eventbus.line import Command
 from pydantic import BaseModel, ConfigDict
@@ -48,10 +46,6 @@ from agent_runtime.pipeline import Pipeline
 T = TypeVar("T")
 
 _COMMIT = lua.script("agent_runtime", "commit_answer")
-_log = structlog.get_logger("agent_runtime.store")
-
-#: Seconds a published answer may wait to be cut down when no commit comes to carry the cut (``published_later``).
-CUT_DELAY = 1.0
 
 
 class ConversationMoved(Exception):
@@ -151,10 +145,6 @@ class Store:
         # add a dependency for the same.
         self._remembered: OrderedDict[LeadKey, tuple[Lead, Conversation]] = OrderedDict()
         self._remembered_leads = remembered_leads
-        #: Published answers waiting to be cut down to their ids, and the sends of such cuts in flight.
-        self._cuts: list[tuple[LeadKey, str, list[str]]] = []
-        self._cut_timer: asyncio.TimerHandle | None = None
-        self._cutting: set[asyncio.Task[None]] = set()
 
     def recall(self, lead: LeadKey) -> Snapshot | None:
         """The lead's state as this process committed it last, if it remembers it: a guess that ``commit_many``
@@ -240,12 +230,7 @@ class Store:
         ``unless_handed_off``, a person took the lead over (``HandoffStarted``), or, given ``made_by`` (the
         ``Conversation.made_by`` it was read or recalled with), when the stored conversation was made by another
         event. A stored answer with replies is remembered for the lead's next message."""
-        calls = [self._commit_call(commit) for commit in commits]
-        cuts, self._cuts = self._cuts, []
-        if cuts:  # the earlier answers' cuts ride on this round trip (one pipeline batch)
-            replies, _ = await asyncio.gather(self._commit.many(calls), self._cut(cuts))
-        else:
-            replies = await self._commit.many(calls)
+        replies = await self._commit.many([self._commit_call(commit) for commit in commits])
         refs = [c.lead.lead_id for c, r in zip(commits, replies, strict=True) if _refresh_ref(r)]
         if refs:  # an error leaves the reference a day, for the lead's next answer to extend
             await self._pipeline.many(
@@ -293,41 +278,6 @@ class Store:
         if status == 4:
             raise HandoffStarted(f"{lead.lead_id} was handed off while answering {event_id}")
         raise ConversationMoved(f"conversation of {lead.lead_id} changed while answering {event_id}")
-
-    def published_later(self, answered: Sequence[tuple[LeadKey, str, list[str]]]) -> None:
-        """``published``, sent with the next commit's round trip (or after ``CUT_DELAY`` without one). The
-        message is handled whether or not its record is cut down: a late, failed or lost cut (a crash) only
-        leaves the whole answer stored, which a re-run publishes again under the same ids. A round trip of its
-        own per batch cost the agent ~8 % of its conversations a second (docs/bench/agent-runtime.md)."""
-        self._cuts.extend(answered)
-        if self._cut_timer is None:
-            self._cut_timer = asyncio.get_running_loop().call_later(CUT_DELAY, self._cut_now)
-
-    def _cut_now(self) -> None:
-        self._cut_timer = None
-        cuts, self._cuts = self._cuts, []
-        if cuts:
-            task = asyncio.get_running_loop().create_task(self._cut(cuts))
-            self._cutting.add(task)
-            task.add_done_callback(self._cutting.discard)
-
-    async def _cut(self, cuts: list[tuple[LeadKey, str, list[str]]]) -> None:
-        """Never raises: it runs beside a commit, or alone in a task nobody awaits."""
-        try:
-            errors = await self.published(cuts)
-        except Exception as exc:
-            errors = [exc for _ in cuts]
-        for (_, event_id, _), error in zip(cuts, errors, strict=True):
-            if error is not None:
-                _log.warning("answer_not_compacted", event_id=event_id, error=repr(error)[:200])
-
-    async def settle(self) -> None:
-        """Send the cuts still waiting and wait for those in flight (shutdown, tests)."""
-        if self._cut_timer is not None:
-            self._cut_timer.cancel()
-        self._cut_now()
-        while self._cutting:
-            await asyncio.gather(*list(self._cutting), return_exceptions=True)
 
     async def published(self, answered: Sequence[tuple[LeadKey, str, list[str]]]) -> list[Exception | None]:
         """Each ``(lead, received event id, published event ids)``: its answer's events are all in the stream
