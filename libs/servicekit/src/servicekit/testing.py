@@ -16,6 +16,8 @@ from eventbus import Bus, BusSettings, Envelope, catalog
 from pydantic_settings import BaseSettings
 from starlette.types import ASGIApp
 
+from servicekit.serve import SHUTDOWN_SECONDS
+
 S = TypeVar("S", bound=BaseSettings)
 
 #: The admin credential the tests' services accept (there is no default outside tests).
@@ -49,9 +51,13 @@ def asgi(app: ASGIApp) -> httpx.ASGITransport:
 
 @asynccontextmanager
 async def serving(app: ASGIApp, *, base_url: str = "http://test") -> AsyncIterator[httpx.AsyncClient]:
-    """``app`` started (its lifespan: bus, consumer, clients) and an HTTP client to it; stopped on exit."""
+    """``app`` started (its lifespan: bus, consumer, clients) and an HTTP client to it; stopped on exit.
+
+    Stopping may take as long as a served process is allowed (``serve.SHUTDOWN_SECONDS``: consumers finish or
+    release what they hold), not asgi-lifespan's default 5 s, which a loaded CI machine once exceeded (6 s on
+    the cluster) in a test about something else."""
     async with (
-        LifespanManager(app),
+        LifespanManager(app, startup_timeout=30, shutdown_timeout=SHUTDOWN_SECONDS),
         httpx.AsyncClient(transport=asgi(app), base_url=base_url) as http,
     ):
         yield http
