@@ -106,14 +106,19 @@ def encode_cursor(member: str | None) -> str | None:
     return None if member is None else base64.urlsafe_b64encode(member.encode()).decode().rstrip("=")
 
 
+def unpack_cursor(cursor: str) -> str:
+    """The index member a cursor carries (``encode_cursor``'s inverse), or "" when it is not base64 text."""
+    try:
+        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return ""
+
+
 def decode_cursor(cursor: str | None) -> str | None:
     """An index position from a cursor this API handed out; anything else is the caller's mistake."""
     if cursor is None:
         return None
-    try:
-        member = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        member = ""
+    member = unpack_cursor(cursor)
     if not _MEMBER.match(member):
         raise InvalidParameter("cursor", "not a cursor returned by this API")
     return member

@@ -6,8 +6,6 @@ Owners and notes are ``state:`` keys (no event carries them; a rebuild keeps the
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import re
 from typing import Annotated, Any
@@ -19,7 +17,14 @@ from ulid import ULID
 
 from backoffice_api import names
 from backoffice_api.deals import Actor
-from backoffice_api.deps import InvalidParameter, LeadsRead, LeadsWrite, PortsDep
+from backoffice_api.deps import (
+    InvalidParameter,
+    LeadsRead,
+    LeadsWrite,
+    PortsDep,
+    encode_cursor,
+    unpack_cursor,
+)
 from backoffice_api.models import (
     LEAD_ID,
     LeadDetail,
@@ -113,23 +118,16 @@ async def find_by_name(
         | {"matched_name": first[row["lead_id"]]}
         for row, last in zip(rows, lasts, strict=True)
     ]
-    next_cursor = _encode(members[-1]) if more and members else None
+    next_cursor = encode_cursor(members[-1]) if more and members else None
     body = json.dumps({"items": items, "next_cursor": next_cursor}, ensure_ascii=False)
     return Response(body, media_type="application/json")
-
-
-def _encode(member: str) -> str:
-    return base64.urlsafe_b64encode(member.encode()).decode().rstrip("=")
 
 
 def _name_cursor(cursor: str | None, prefix: str) -> str | None:
     """A position in the name index this API handed out for the same query; anything else is a 422."""
     if cursor is None:
         return None
-    try:
-        member = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        member = ""
+    member = unpack_cursor(cursor)
     if not member.startswith(prefix) or names.SEPARATOR not in member:
         raise InvalidParameter("cursor", "not a cursor returned by this API for this query")
     return member
