@@ -100,3 +100,12 @@ def make_agent(settings, bus) -> Callable[..., Any]:
                 await harness.http.aclose()
 
     return start
+
+
+@pytest.fixture
+def answer():
+    """A message handed straight to the handler (which replica gets it is the bus's choice; here the test
+    picks), as a batch of one: it raises what the message failed with."""
+    from agent_runtime.handlers import answer_message
+
+    return answer_message

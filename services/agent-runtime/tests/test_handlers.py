@@ -50,15 +50,6 @@ CONVERSATIONS = {
 }
 
 
-@pytest.fixture
-def answer():
-    """A message handed straight to the handler (which replica gets it is the bus's choice; here the test
-    picks), as a batch of one: it raises what the message failed with."""
-    from agent_runtime.handlers import answer_message
-
-    return answer_message
-
-
 @pytest.mark.parametrize("name", CONVERSATIONS)
 async def test_conversation_ends_in_one_lead_one_qualification_and_the_expected_replies(make_agent, name):
     phone = "+55119999" + f"{list(CONVERSATIONS).index(name):05d}"[-5:]
@@ -200,52 +191,6 @@ async def test_handler_rerun_after_a_crash_republishes_the_same_reply(make_agent
         state = await _state(agent, lead_id, event.id)
     assert [r.id for r in replies] == [reply.id]
     assert state.conversation.version == 1
-
-
-async def test_a_published_answer_keeps_only_its_ids_and_a_rerun_sends_nothing_even_after_the_dedupe_expired(
-    make_agent, answer
-):
-    # The stream holds what was published: the answer's record keeps the ids (for its 8 days), not a copy.
-    # A re-run a day later (the producer's dedupe key gone, the bus's processed id forgotten) finds that
-    # record and publishes nothing: no second answer, and none that differs.
-    async with make_agent() as agent:
-        event = await agent.send("Casamento dia 12/03")
-        (reply,) = await eventually(lambda: agent.replies_to("+5511999990001"))
-        lead_id = (await agent.events("lead.created"))[0].payload.lead_id
-        store, redis = agent.app.state.ports.store, agent.bus.redis
-        key = store.key((await agent.app.state.ports.leads.find(lead_id)).key, "answer", event.id)
-        record, ttl = await redis.get(key), await redis.pttl(key)
-        await redis.delete(agent.bus.keys.dedupe("message.sent", f"reply:{event.id}"))
-        await answer(event, agent=agent.app.state.ports.agent)
-        replies = await agent.replies_to("+5511999990001")
-        state = await _state(agent, lead_id, event.id)
-    assert b"wire" not in record and len(record) < 80
-    assert state.answer is not None and state.answer.published == [reply.id]
-    assert ttl > 7 * 86_400_000  # the record's own TTL, kept
-    assert [r.id for r in replies] == [reply.id]
-    assert state.conversation.version == 1
-
-
-async def test_an_answer_not_known_to_be_published_is_sent_again_under_the_same_ids(
-    make_agent, monkeypatch, answer
-):
-    # Published, then the process died before the record was cut down (here: the cut fails): a re-run
-    # after the dedupe key expired appends the very same event again, which each group's processed ids drop;
-    # never a second, different answer.
-    async with make_agent() as agent:
-        store = agent.app.state.ports.store
-
-        async def fails(answered):
-            return [ConnectionError("redis went away") for _ in answered]
-
-        monkeypatch.setattr(store, "published", fails)
-        event = await agent.send("Casamento dia 12/03")
-        (reply,) = await eventually(lambda: agent.replies_to("+5511999990001"))
-        await agent.bus.redis.delete(agent.bus.keys.dedupe("message.sent", f"reply:{event.id}"))
-        await answer(event, agent=agent.app.state.ports.agent)
-        replies = await agent.replies_to("+5511999990001")
-    assert [r.id for r in replies] == [reply.id, reply.id]
-    assert replies[0].payload == replies[1].payload
 
 
 async def test_a_leads_record_reference_and_qualified_flag_live_the_lead_ttl_past_its_last_answer(make_agent):

@@ -102,6 +102,7 @@ async def test_a_whole_conversation_touches_one_slot_per_command_and_per_lead(ma
         "lead",
         "conversation",
         "answer",
+        "answered",
         "handoff",
         "qualified",
     }

@@ -15,6 +15,7 @@ from fastapi import FastAPI
 
 from agent_runtime import SERVICE, agent_settings_api, api, handlers, operator_replies
 from agent_runtime.agent_settings import CompanySettings
+from agent_runtime.cuts import sweeping
 from agent_runtime.handlers import Agent, Clock
 from agent_runtime.knowledge import Library
 from agent_runtime.leads import Leads
@@ -69,6 +70,8 @@ def create_app(
                 lead_ttl=settings.lead_ttl,
                 remembered_leads=settings.remembered_leads,
             )
+            # Entered before the consumer, so left after it: the last answers published are cut on the way out.
+            await stack.enter_async_context(sweeping(store.sweep, settings.cut_after.total_seconds()))
             leads = Leads(bus, store)
             agent = Agent(
                 bus=bus,

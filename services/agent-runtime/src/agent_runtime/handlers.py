@@ -191,7 +191,6 @@ class _Phases:
                     "answer_republished",
                     lead_id=lead.lead_id,
                     events=len(state.answer.events),  # 0 once they were all published: nothing to send
-                    published=len(state.answer.published),
                     **events[i].log_fields(),
                 )
                 continue
@@ -255,26 +254,15 @@ class _Phases:
         sending += [(i, envelope, key) for i, parsed in stored.items() for envelope, key in parsed]
         if sending:
             published = await agent.bus.publish_many([(envelope, key) for _, envelope, key in sending])
-            ids: dict[int, list[str]] = {}
             for (i, _, _), outcome in zip(sending, published, strict=True):
                 if isinstance(outcome, Exception):
                     self.outcomes.failed(
                         i, outcome
                     )  # stored, not published: the retry publishes the stored answer
-                else:
-                    ids.setdefault(i, []).append(outcome.event_id)
-            await self.forget_wires({i: ids[i] for i in ids if self.outcomes.ok(i)})
+            for i in dict.fromkeys(i for i, _, _ in sending):
+                if self.outcomes.ok(i):  # all its events published: the answer may be cut down (store.py)
+                    agent.store.cuts.published(self.keys[i], events[i].id)
         return stale
-
-    async def forget_wires(self, published: dict[int, list[str]]) -> None:
-        """The answers whose events are all published now keep only their ids (``Store.published``). Not a
-        failure of the message when it fails: the whole answer stays stored, only bigger."""
-        if not published:
-            return
-        done = [(self.keys[i], self.events[i].id, ids) for i, ids in published.items()]
-        for i, error in zip(published, await self.agent.store.published(done), strict=True):
-            if error is not None:
-                log.warning("answer_not_compacted", error=repr(error)[:200], **self.events[i].log_fields())
 
     async def think(
         self, thinking: dict[int, Conversation], leads: dict[int, Lead]

@@ -25,7 +25,7 @@ class Reply:
     the handoff to record."""
 
     answer: Answer
-    events: list[tuple[Envelope[Any], str]]
+    events: list[tuple[Envelope[Any], str | None]]
     handoff: Handoff | None
 
 
@@ -46,9 +46,11 @@ def reply(
         correlation_id=event.correlation_id,
         causation_id=event.id,
     )
-    # One reply per received message: its id is the natural key (the catalog's "correlation_id + index"
-    # would collide when a sender reuses one correlation id for a whole conversation).
-    events: list[tuple[Envelope[Any], str]] = [(reply, f"reply:{event.id}")]
+    # One reply per received message, and no dedupe key of the bus's for it: the stored answer is its one
+    # idempotency record (store.py). A re-run publishes the stored envelope again under the same event id,
+    # which every consuming group's processed ids drop; a dedupe key beside it cost ~170 B a message for a
+    # day and guarded nothing more (docs/retention.md).
+    events: list[tuple[Envelope[Any], str | None]] = [(reply, None)]
     if turn.qualification is not None:
         qualified = Envelope.new(
             LeadQualified(

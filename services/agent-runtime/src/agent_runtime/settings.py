@@ -39,6 +39,9 @@ class Settings(ServiceSettings):
     lead_ttl: timedelta = timedelta(days=365)
     #: How long the answer to a received message is kept for replays: the bus's processed-id retention.
     answer_ttl: timedelta = timedelta(days=8)
+    #: A published answer is cut down to a mark by the lead's next commit, or by a sweep this long after it
+    #: was published (store.py): a lead's next message usually comes sooner, and then the cut is free.
+    cut_after: timedelta = timedelta(seconds=30)
     #: WhatsApp messages longer than this are split (at sentence boundaries) into several.
     max_message_chars: int = Field(300, ge=40, le=4096)
     #: What the rules and the model read of a lead's message: the rest is ignored. WhatsApp allows 65,536

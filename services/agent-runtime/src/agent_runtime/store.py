@@ -9,12 +9,17 @@ record, its reference and its qualified flag expire with its conversation (``AGE
 days), every answer extending them all: a lead silent for longer writes again as a new lead.
 
 The answer is stored *before* it is published, keyed by the received event's id: a replayed or re-run
-message finds it and publishes the very same events again (same ids, same dedupe keys, so the bus drops the
-copies) instead of thinking twice. Once every event of it is published, the stream holds them: the record
-keeps only their ids (``Store.published``), ~150 B instead of ~1 KB for its 8 days, and a re-run finding that
-record publishes nothing (the stream delivers the events to every group; the groups' processed ids drop a
-second copy). A record that still holds the events was not known to be published: a re-run publishes them
+message finds it and publishes the very same events again (same ids, so every group's processed ids drop the
+copies) instead of thinking twice. Once every event of it is published, the stream holds them: the answer is
+*cut down* to a mark, a field of the lead's ``answered`` hash (~40 B where the answer was ~1 KB; ``marks.lua``),
+and a re-run finding the mark publishes nothing (the stream delivers the events to every group; the groups'
+processed ids drop a second copy). An answer not cut down was not known to be published: a re-run publishes it
 under the same ids (docs/reliability.md, "agent-runtime").
+
+The cut costs no command of its own on the hot path (``Cuts``): this process remembers the answers it
+published, and the lead's next commit cuts them in the same script; what is still uncut ``AGENT_CUT_AFTER``
+later (the lead's last message, usually) is cut by ``sweep``, many leads in one round trip, and all of it
+when the service stops. A process that dies leaves its uncut answers whole for their TTL: bigger, still right.
 
 The store also remembers, in process, the lead and conversation it committed last for each lead (``recall``):
 a lead's next message usually comes to the same process, and then needs no read at all. What it remembers is
@@ -40,12 +45,16 @@ from servicekit import lua
 
 from agent_runtime import SERVICE
 from agent_runtime.conversation import Conversation
+from agent_runtime.cuts import Cuts
 from agent_runtime.leads import Lead, LeadKey, LeadRef
 from agent_runtime.pipeline import Pipeline
 
 T = TypeVar("T")
 
-_COMMIT = lua.script("agent_runtime", "commit_answer")
+# A lead's marks (marks.lua) are written by the commit and by the cut.
+_MARKS = lua.script("agent_runtime", "marks")
+_COMMIT = _MARKS + lua.script("agent_runtime", "commit_answer")
+_CUT = _MARKS + lua.script("agent_runtime", "cut")
 
 
 class ConversationMoved(Exception):
@@ -62,12 +71,13 @@ class HandoffStarted(ConversationMoved):
 
 class StoredEvent(BaseModel):
     wire: str
-    dedupe_key: str
+    dedupe_key: str | None = None
 
 
 class Answer(BaseModel):
-    """What the agent did about one received message: the events to publish (none while in handoff), or,
-    once they are all published, only their ids (``published``): the stream holds the rest."""
+    """What the agent did about one received message: the events to publish (none while in handoff). Once
+    they are all published it is a mark (``marks.lua``), read back as no events. ``published``: the ids an
+    answer cut down before the marks kept (records written until 2026-12-07, read for their 8 days)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -141,6 +151,8 @@ class Store:
         self._ref_ttl_ms = self._lead_ttl_ms + 86_400_000
         self._answer_ttl_ms = int(answer_ttl.total_seconds() * 1000)
         self._commit = pipeline.script(_COMMIT)
+        self._cut = pipeline.script(_CUT)
+        self.cuts = Cuts()
         # Least recently used first. Hand-written: a few lines of OrderedDict, where a cache library would
         # add a dependency for the same.
         self._remembered: OrderedDict[LeadKey, tuple[Lead, Conversation]] = OrderedDict()
@@ -181,16 +193,29 @@ class Store:
             self.key(lead, "lead"),
         ]
 
+    def answered_key(self, lead: LeadKey) -> str:
+        """The lead's marks: a field per message whose answer was published (``marks.lua``)."""
+        return self.key(lead, "answered")
+
     async def load(self, lead: LeadKey, event_id: str) -> Snapshot:
         """Everything about the lead that answering ``event_id`` needs, in one round trip."""
-        return _snapshot(await self._pipeline.execute("MGET", *self.keys_of(lead, event_id)))
+        (snapshot,) = await self.load_many([(lead, event_id)])
+        if isinstance(snapshot, Exception):
+            raise snapshot
+        return snapshot
 
     async def load_many(self, requests: Sequence[tuple[LeadKey, str]]) -> list[Snapshot | Exception]:
         """:meth:`load` for each ``(lead, event_id)``, in one round trip; each snapshot or its error."""
-        commands: list[Command] = [
-            (("MGET", *self.keys_of(lead, event_id)), {}) for lead, event_id in requests
+        commands: list[Command] = []
+        for lead, event_id in requests:
+            commands.append((("MGET", *self.keys_of(lead, event_id)), {}))
+            commands.append((("HEXISTS", self.answered_key(lead), event_id), {}))
+        replies = await self._pipeline.many(commands)
+        pairs = [
+            next((r for r in pair if isinstance(r, Exception)), pair)
+            for pair in zip(replies[::2], replies[1::2], strict=True)
         ]
-        return _each(await self._pipeline.many(commands), _snapshot)
+        return _each(pairs, _snapshot)
 
     async def lead(self, lead: LeadKey) -> Lead | None:
         raw = await self._pipeline.execute("GET", self.key(lead, "lead"))
@@ -230,7 +255,13 @@ class Store:
         ``unless_handed_off``, a person took the lead over (``HandoffStarted``), or, given ``made_by`` (the
         ``Conversation.made_by`` it was read or recalled with), when the stored conversation was made by another
         event. A stored answer with replies is remembered for the lead's next message."""
-        replies = await self._commit.many([self._commit_call(commit) for commit in commits])
+        cuts = [self.cuts.take(commit.lead.key) for commit in commits]
+        replies = await self._commit.many(
+            [self._commit_call(commit, cut) for commit, cut in zip(commits, cuts, strict=True)]
+        )
+        for commit, cut, reply in zip(commits, cuts, replies, strict=True):
+            if isinstance(reply, Exception):  # maybe not cut: again later (a cut is safe to repeat)
+                self.cuts.give_back(commit.lead.key, cut)
         refs = [c.lead.lead_id for c, r in zip(commits, replies, strict=True) if _refresh_ref(r)]
         if refs:  # an error leaves the reference a day, for the lead's next answer to extend
             await self._pipeline.many(
@@ -247,10 +278,16 @@ class Store:
                 results.append(exc)
         return results
 
-    def _commit_call(self, commit: Commit) -> tuple[list[str], list[Any]]:
+    def _commit_call(self, commit: Commit, cuts: list[str]) -> tuple[list[str], list[Any]]:
         lead, handoff = commit.lead, commit.handoff
-        return self.keys_of(lead.key, commit.event_id), [
-            commit.answer.model_dump_json(),
+        keys = [
+            *self.keys_of(lead.key, commit.event_id),
+            self.answered_key(lead.key),
+            *(self.key(lead.key, "answer", cut) for cut in cuts),
+        ]
+        return keys, [
+            # exclude_defaults: no "dedupe_key":null per event, no empty "published"
+            commit.answer.model_dump_json(exclude_defaults=True) if commit.answer.events else "",
             self._answer_ttl_ms,
             commit.stored.model_dump_json(),
             self._conversation_ttl_ms,
@@ -261,6 +298,8 @@ class Store:
             "1" if commit.unless_handed_off else "0",
             commit.made_by or "",
             self._lead_ttl_ms,
+            commit.event_id,
+            *cuts,
         ]
 
     def _committed(self, commit: Commit, reply: Any) -> Answer | None:
@@ -279,25 +318,28 @@ class Store:
             raise HandoffStarted(f"{lead.lead_id} was handed off while answering {event_id}")
         raise ConversationMoved(f"conversation of {lead.lead_id} changed while answering {event_id}")
 
-    async def published(self, answered: Sequence[tuple[LeadKey, str, list[str]]]) -> list[Exception | None]:
-        """Each ``(lead, received event id, published event ids)``: its answer's events are all in the stream
-        now, so its record keeps their ids only, for the rest of its TTL; in one round trip. ``XX``: a record
-        that expired meanwhile is not brought back. A failure leaves the whole answer stored, which is only
-        bigger (a re-run publishes it again under the same ids)."""
-        commands: list[Command] = [
+    async def sweep(self, older_than: float) -> int:
+        """Cut down every answer published at least ``older_than`` seconds ago and not cut since (0: all of
+        them), in one round trip; returns how many. Those that fail stay to be cut at the next sweep."""
+        due = self.cuts.due(older_than)
+        if not due:
+            return 0
+        calls = [
             (
-                (
-                    "SET",
-                    self.key(lead, "answer", event_id),
-                    Answer(events=[], published=ids).model_dump_json(),
-                    "XX",
-                    "KEEPTTL",
-                ),
-                {},
+                [self.answered_key(lead), *(self.key(lead, "answer", event_id) for event_id in ids)],
+                [self._answer_ttl_ms, *ids],
             )
-            for lead, event_id, ids in answered
+            for lead, ids in due
         ]
-        return _errors(await self._pipeline.many(commands))
+        replies = await self._cut.many(calls)
+        errors = []
+        for (lead, ids), reply in zip(due, replies, strict=True):
+            if isinstance(reply, Exception):
+                self.cuts.give_back(lead, ids)
+                errors.append(reply)
+        if errors:
+            raise errors[0]
+        return sum(len(ids) for _, ids in due)
 
     def ref_key(self, lead_id: str) -> str:
         return self._keys.service(SERVICE, "lead-ref", lead_id)
@@ -327,12 +369,13 @@ def _refresh_ref(reply: Any) -> bool:
     return not isinstance(reply, Exception) and reply[0] == 1 and len(reply) > 1 and reply[1] == 1
 
 
-def _snapshot(reply: list[bytes | None]) -> Snapshot:
-    answer, conversation, handoff, qualified, record = reply
+def _snapshot(reply: tuple[list[bytes | None], int]) -> Snapshot:
+    (answer, conversation, handoff, qualified, record), marked = reply
+    stored = Answer.model_validate_json(answer) if answer is not None else None
     return Snapshot(
         lead=Lead.model_validate_json(record) if record is not None else None,
         conversation=Conversation.model_validate_json(conversation) if conversation else Conversation(),
-        answer=Answer.model_validate_json(answer) if answer is not None else None,
+        answer=stored if stored is not None or not marked else Answer(events=[]),
         handoff=Handoff.model_validate_json(handoff) if handoff is not None else None,
         qualified=qualified is not None,
     )
