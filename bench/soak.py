@@ -23,6 +23,7 @@ import argparse
 import os
 import re
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -84,6 +85,14 @@ def main() -> None:
     )
     parser.add_argument("--samples", type=int, default=200, help="keys sampled with MEMORY USAGE per family")
     parser.add_argument("--plateau", type=float, default=2.0, help="MB over the last third: a plateau")
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=35.0,
+        help="seconds to wait after the last window before counting the key families: agent-runtime cuts a "
+        "lead's last answer down AGENT_CUT_AFTER (30 s) after publishing it, so what is whole at any moment is "
+        "a fixed ~rate x 30 s of answers, not a cost per message",
+    )
     parser.add_argument("--markdown", action="store_true")
     args = parser.parse_args()
     env = {"AGENT_REMEMBERED_LEADS": str(args.remembered_leads)}
@@ -103,6 +112,7 @@ def main() -> None:
                 f"redis {rows[-1]['used'] / 1e6:.1f} MB, {rows[-1]['keys']:,} keys",
                 flush=True,
             )
+        time.sleep(args.settle)
         fam1 = families(r, args.samples)
         r.close()
     print(render(tables(args, start, rows, fam0, fam1, messages), markdown=args.markdown))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import json
+import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -65,9 +67,18 @@ async def _sent_id(service) -> str:
     await service.reply("Olá! Qual a data do evento?")
     await eventually(lambda: _true(len(service.fake.sent) == 1))
     message_id = str(service.fake.sent[0].response["key"]["id"])
-    key = ServiceKeys(service.bus.keys).sent_message(service.instance["instance_id"], message_id)
-    await eventually(lambda: _exists(service, key))
+    await eventually(lambda: _remembered(service, message_id))
     return message_id
+
+
+async def _remembered(service, message_id: str) -> bool:
+    return bool(await service.bus.redis.sismember(_this_hour(service), message_id))
+
+
+def _this_hour(service) -> str:
+    return ServiceKeys(service.bus.keys).sent_messages(
+        service.instance["instance_id"], int(time.time()) // 3600
+    )
 
 
 async def _true(value: bool) -> bool:
@@ -80,20 +91,31 @@ async def _exists(service, key: str) -> bool:
 
 async def test_a_send_keeps_one_record_for_the_replay_window_and_its_echo_id_for_a_day(service) -> None:
     # The outcome record stops a second send for the bus's 8 days; the sent id only has to outlive Evolution's
-    # webhook retries (~25 minutes), so it costs a day, not another 8.
+    # webhook retries (~25 minutes), so it costs a day, not another 8: a member of its hour's set (~60 B, where
+    # a key of its own cost ~136 B), the set kept a day past its hour.
     correlation_id = await service.reply("Olá! Qual a data do evento?")
     await eventually(lambda: _true(len(service.fake.sent) == 1))
     message_id = str(service.fake.sent[0].response["key"]["id"])
-    keys = ServiceKeys(service.bus.keys)
-    echo, outcome = (
-        keys.sent_message(service.instance["instance_id"], message_id),
-        keys.reply_record(f"{correlation_id}:0"),
-    )
+    outcome = ServiceKeys(service.bus.keys).reply_record(f"{correlation_id}:0")
     await eventually(lambda: _exists(service, outcome))
-    await eventually(lambda: _exists(service, echo))
-    day = 86_400_000
-    assert 23 * 3_600_000 < await service.bus.redis.pttl(echo) <= day
+    await eventually(lambda: _remembered(service, message_id))
+    day, hour = 86_400_000, 3_600_000
+    assert day < await service.bus.redis.pttl(_this_hour(service)) <= day + hour
     assert await service.bus.redis.pttl(outcome) > 7 * day
+
+
+async def test_an_echo_is_recognised_from_any_hour_of_the_last_day_and_not_after(bus) -> None:
+    from evolution_manager.echoes import SentIds
+
+    now = [1_796_600_000.0]
+    sent = SentIds(bus.redis, bus.keys, ttl=timedelta(days=1), clock=lambda: now[0])
+    await sent.remember("ins_1", "3EB0C431C26A1916F5AB")
+    now[0] += 23.5 * 3600
+    late = await sent.sent_by_us("ins_1", "3EB0C431C26A1916F5AB")
+    other_instance = await sent.sent_by_us("ins_2", "3EB0C431C26A1916F5AB")
+    now[0] += 2 * 3600
+    too_late = await sent.sent_by_us("ins_1", "3EB0C431C26A1916F5AB")
+    assert (late, other_instance, too_late) == (True, False, False)
 
 
 async def test_the_upsert_echo_of_our_own_send_is_recognised_by_its_id_and_not_published(service) -> None:

@@ -11,7 +11,7 @@ separate commands, never inside a script or a transaction::
     wb:svc:evolution-manager:instance-id:<ins_…>      string: the name of an ``ins_`` id
     wb:svc:evolution-manager:reply:<correlation_id>:<index>   string: one reply element's outcome (deliveries.py)
     wb:svc:evolution-manager:outcomes:unknown                 hash: unknown outcomes awaiting an operator
-    wb:svc:evolution-manager:sent:<ins_…>:<message_id>        string: a WhatsApp id sendText returned (echoes.py)
+    wb:svc:evolution-manager:sent:<ins_…>:h<hour>             set: WhatsApp ids sent that hour (echoes.py)
     wb:svc:evolution-manager:sending:<ins_…>:<sha256>         string: a text being sent to a chat (echoes.py)
 """
 
@@ -56,8 +56,9 @@ class ServiceKeys:
     def unknown_outcomes(self) -> str:
         return self._key("outcomes", "unknown")
 
-    def sent_message(self, instance_id: str, message_id: str) -> str:
-        return self._key("sent", instance_id, message_id)
+    def sent_messages(self, instance_id: str, hour: int) -> str:
+        """The ids sent in ``hour`` (hours since the epoch, UTC)."""
+        return self._key("sent", instance_id, f"h{hour}")
 
     def sending(self, instance_id: str, digest: str) -> str:
         return self._key("sending", instance_id, digest)
