@@ -18,15 +18,20 @@ Where a mark lives (``Keys.processed*``, all under the channel's hash tag, so in
   bucket would be trimmed too early (or late), and the marks written before buckets existed. Admission asks
   it (one ``ZMSCORE``) for the ids no bucket holds, so an upgrade runs no event twice.
 
-Both are kept for ``BusSettings.processed_retention`` and at most ``processed_maxlen`` per (channel, group),
-which must cover the stream's age (``docs/retention.md``). Buckets are trimmed whole, oldest first, through
-their index ``…:processed:<group>:buckets`` (bucket → start ms) and the running count
-``…:processed:<group>:count``: by age once a bucket's end is older than the retention plus the skew, by count
-while the remaining buckets still hold ``processed_maxlen`` ids, so the count is approximate by up to one
-bucket, never below the bound. No TTLs: a key expiring behind the count's back would make the count lie
-and the trim by count drop marks too early; every write and trim is one script, and ``forget_processed``
-deletes every bucket in one step, so no bucket is left outside the index. This module is the Python side:
-how acknowledgements travel to those scripts, and the write acknowledgement of the marks.
+Both are kept for ``BusSettings.processed_retention`` and at most ``processed_maxlen`` per (channel, group)
+each, which must cover the stream's age (``docs/retention.md``). Buckets are trimmed whole, oldest first,
+through their index ``…:processed:<group>:buckets`` (bucket → start ms) and the running count
+``…:processed:<group>:count``: by age once a bucket's end is older than the retention plus the skew; by
+count while the remaining buckets still hold ``processed_maxlen`` ids, checked when a bucket begins, so
+never below the bound and above it by at most the oldest bucket and the newest (~66 s of traffic).
+
+No TTLs on buckets: a bucket expiring behind the count's back would make the count lie, and the trim by count
+would then drop marks the stream can still redeliver. Nothing needs one: every write and trim is one script,
+and ``forget_processed`` deletes the buckets with their index in one step, so no bucket is ever left that
+the index does not name. A group that stops for good keeps its marks, as its sorted set always did.
+
+This module is the Python side: how acknowledgements travel to those scripts, and the write acknowledgement
+of the marks.
 """
 
 from __future__ import annotations

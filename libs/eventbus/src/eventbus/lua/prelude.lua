@@ -141,8 +141,9 @@ end
 -- is still recognised. The sorted set is trimmed as it always was. Buckets go whole, oldest first: by age
 -- once their last millisecond is older than the retention plus SKEW_MS (a mark went to a bucket only when
 -- handled within SKEW_MS of its id's time, so it is kept at least the retention after it was handled), and
--- by count while the buckets left would still hold max_ids marks: the count is kept between max_ids and
--- max_ids plus the oldest bucket (never fewer than max_ids, which the stream's length bound relies on).
+-- by count while the buckets left would still hold max_ids marks: never fewer than max_ids (which the
+-- stream's length bound relies on), more by at most the oldest bucket and the newest (mark_processed trims
+-- when a bucket begins: ~66 s of traffic, 0.1 % of the default bound at 20 msg/s).
 local function trim_processed(ttl_ms, max_ids)
   redis.call('ZREMRANGEBYSCORE', processed, '-inf', '(' .. (now - ttl_ms))
   if max_ids > 0 and redis.call('ZCARD', processed) > max_ids then
