@@ -247,3 +247,19 @@ async def test_forget_processed_forgets_every_bucket_and_the_sorted_set(bus: Bus
         await replay_since(bus, CH, GROUP, since, force=True)
         await eventually(lambda: asyncio.sleep(0, len(effects) == 4))
     assert set(effects.values()) == {1}, "every handler runs again after forget_processed"
+
+
+@pytest.mark.parametrize(
+    "odd", ["z" * 26, "8" + "0" * 25, "evt_" + "0123456-" * 3 + "01", "evt_" + "0" * 26 + "x"]
+)
+async def test_an_entry_whose_id_only_looks_like_a_ulid_is_dead_lettered_not_a_script_error(
+    bus: Bus, odd: str
+) -> None:
+    """Admission reads a bucket from the id of every entry, before the envelope is parsed: an id another
+    producer wrote by hand (lowercase, a time past 48 bits, a dash) is no ULID and must not break the batch."""
+    stream = bus.keys.stream(CH)
+    await bus.redis.xadd(stream, {"i": odd, "t": CH, "v": "1", "e": "{}"})
+    fresh = event_made(seconds_ago=1)
+    await handled_by(bus, [fresh])
+    assert await Marks(bus).in_bucket(fresh.id)
+    assert await bus.redis.xlen(bus.keys.dead_letters(CH, GROUP)) == 1

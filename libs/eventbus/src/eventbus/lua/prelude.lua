@@ -77,22 +77,34 @@ end
 -- marks in buckets let the trim drop whole buckets, oldest first, by age and by count.
 local BUCKET_MS, SKEW_MS = 32768, 300000
 local CROCKFORD = {}
-for i = 1, 32 do CROCKFORD[string.sub('0123456789ABCDEFGHJKMNPQRSTVWXYZ', i, i)] = i - 1 end
+for i = 1, 32 do CROCKFORD[string.byte('0123456789ABCDEFGHJKMNPQRSTVWXYZ', i)] = i - 1 end
+local bucket_starts = {}  -- bucket -> its start in ms, or false: not a ULID's time (one script call)
 
--- The bucket of an event id, or nil when the id is not a ULID. A first character above 7 is not a ULID
--- (its time would pass 48 bits).
+-- The bucket of an event id and the bucket's start in ms (35 bits of time in units of BUCKET_MS, exact in a
+-- Lua number), or nil when the id is not a ULID, evt_<ULID> or bare. Only the length and the first 7
+-- characters are read, decoded once per bucket: this runs for every id twice per batch (admission, settle),
+-- and the rest of the id is only a member. A first character above 7 is no ULID (its time would pass 48 bits).
 local function bucket_of(event_id)
-  local ulid = event_id
-  if #event_id == 30 and string.sub(event_id, 1, 4) == 'evt_' then ulid = string.sub(event_id, 5) end
-  if #ulid ~= 26 or not string.find(ulid, '^[0-7][0-9A-HJKMNP-TV-Z]*$') then return nil end
-  return string.sub(ulid, 1, 7)
-end
-
--- The bucket's start in ms: 35 bits of time in units of BUCKET_MS (exact in a Lua number).
-local function bucket_start(bucket)
-  local value = 0
-  for i = 1, 7 do value = value * 32 + CROCKFORD[string.sub(bucket, i, i)] end
-  return value * BUCKET_MS
+  local from, n = 1, #event_id
+  if n == 30 and string.sub(event_id, 1, 4) == 'evt_' then
+    from = 5
+  elseif n ~= 26 then
+    return nil
+  end
+  local bucket = string.sub(event_id, from, from + 6)
+  local start = bucket_starts[bucket]
+  if start == nil then
+    start = CROCKFORD[string.byte(bucket, 1)]
+    if start and start > 7 then start = nil end
+    for i = 2, 7 do
+      local digit = start and CROCKFORD[string.byte(bucket, i)]
+      start = digit and start * 32 + digit
+    end
+    start = start and start * BUCKET_MS or false
+    bucket_starts[bucket] = start
+  end
+  if start then return bucket, start end
+  return nil
 end
 
 -- For each id, a truthy value when the group has marked it processed: SMISMEMBER on each bucket the ids
@@ -182,14 +194,9 @@ end
 -- bucket is new to the index (every 32.8 s under steady traffic) or the sorted set was written, not on every
 -- batch: each redis.call costs server time, and dropping the oldest bucket a bucket later only keeps more.
 local function mark_processed(event_ids, ttl_ms, max_ids)
-  local buckets, names, late, starts = {}, {}, {}, {}
+  local buckets, names, late = {}, {}, {}
   for _, id in ipairs(event_ids) do
-    local bucket = bucket_of(id)
-    local start = bucket and starts[bucket]
-    if bucket and not start then
-      start = bucket_start(bucket)
-      starts[bucket] = start
-    end
+    local bucket, start = bucket_of(id)
     if start and start + BUCKET_MS + SKEW_MS > now and start <= now + SKEW_MS then
       if not buckets[bucket] then
         buckets[bucket] = {}
@@ -208,7 +215,7 @@ local function mark_processed(event_ids, ttl_ms, max_ids)
       local j = math.min(i + CHUNK - 1, #ids)
       added = added + redis.call('SADD', processed .. ':' .. bucket, unpack(ids, i, j))
     end
-    index[#index + 1] = starts[bucket]
+    index[#index + 1] = bucket_starts[bucket]
     index[#index + 1] = bucket
   end
   local new = 0
@@ -223,8 +230,9 @@ end
 -- entry whose handler must run; acknowledges at once what is already processed or aimed at another group;
 -- leaves pending what another live consumer holds a lease on.
 -- The whole batch costs one SMISMEMBER per bucket touched (usually one) and one ZMSCORE (processed_marks),
--- one HMGET, one HSET and one XACK rather than three or four calls per entry: each redis.call is about a microsecond of server time, and the server is the consumer's partner on
--- the same machine (docs/benchmarks.md, Event bus).
+-- one HMGET, one HSET and one XACK rather than three or four calls per entry: each redis.call is about a
+-- microsecond of server time, and the server is the consumer's partner on the same machine
+-- (docs/benchmarks.md, Event bus).
 local function admit_all(group, consumer, entries, deliveries, lease_ms, paths, out, stats)
   local acks, candidates, ids = {}, {}, {}
   for _, entry in ipairs(entries) do
