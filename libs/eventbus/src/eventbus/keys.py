@@ -1,9 +1,11 @@
 """Every Redis key and Pub/Sub channel name the bus uses, built only here.
 
 All keys of one channel share the hash tag ``{<prefix>:<channel>}``: each Lua script touches one channel's
-stream together with a group's processed set, leases, ordering index and dead letters, so they must live in
-one Redis Cluster slot; different channels spread over the shards. The prefix isolates deployments (and
-tests) sharing a server.
+stream together with a group's processed ids, leases, ordering index and dead letters, so they must live in
+one Redis Cluster slot; different channels spread over the shards. The consumer scripts name the processed
+ids' time buckets themselves (``Keys.processed_bucket``, from the event ids): Redis Cluster lets a script reach
+undeclared keys of the slot its declared keys are in. The prefix isolates deployments (and tests) sharing a
+server.
 """
 
 from __future__ import annotations
