@@ -55,6 +55,7 @@ from pathlib import Path
 from typing import Any
 
 import _noise
+import _processed
 import _procs
 import redis
 from _noise import Noise, machine_busy
@@ -555,7 +556,7 @@ def _check(
         checks = {
             "stream entries": (int(client.xlen(stream)), count),
             "pending": (int(client.xpending(stream, GROUP)["pending"]), 0),
-            "processed ids": (int(client.zcard(keys.processed(channel, GROUP))), count),
+            "processed ids": (_processed.marks(client, keys, channel, GROUP), count),
             "dead letters": (int(client.xlen(keys.dead_letters(channel, GROUP))), 0),
         }
         for what, (got, want) in checks.items():

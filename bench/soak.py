@@ -40,9 +40,14 @@ _ID = re.compile(r"^(evt|cor|cmp|lead|deal|ctr|ins|wbk|key)_|\d{3,}|^[0-9A-Z]{20
 
 
 def family(key: str) -> str:
-    """The key's name with its ids replaced: ``wb:processed:message.received:agent-runtime`` stays,
-    ``wb:agent:answer:evt_01…`` becomes ``wb:agent:answer:*``."""
+    """The key's name with its ids replaced: ``{wb:message.received}:processed:agent-runtime`` stays,
+    ``wb:agent:answer:evt_01…`` becomes ``wb:agent:answer:*``. A group's processed ids are one family whatever
+    holds them: its sorted set, its time buckets (``…:processed:agent-runtime:01M98PA``, a name no id pattern
+    catches), their index and count (``eventbus.idempotency``)."""
     parts = key.split(":")
+    if "processed" in parts[1:]:
+        at = parts.index("processed", 1)
+        return ":".join(parts[: at + 2])
     return ":".join("*" if i and _ID.search(p) else p for i, p in enumerate(parts))
 
 

@@ -10,7 +10,18 @@ from datetime import timedelta
 from functools import partial
 
 import pytest
-from eventbus import Bus, BusUnavailable, Consumer, Keys, LeadCreated, Subscription, acl, connect
+from eventbus import (
+    Bus,
+    BusUnavailable,
+    Consumer,
+    Keys,
+    LeadCreated,
+    Subscription,
+    acl,
+    connect,
+    forget_processed,
+    processed_window_start,
+)
 from eventbus.testing import samples
 from eventbus.testing.waiting import eventually
 from redis.asyncio.cluster import RedisCluster
@@ -35,6 +46,12 @@ async def test_a_service_cannot_touch_another_services_keys_or_channels(service_
             await capi.delete(bus.keys.stream("lead.created"))
         with pytest.raises(NoPermissionError):  # another group's processed set
             await capi.sadd(bus.keys.processed("lead.created", "backoffice-api"), "evt_x")
+        with pytest.raises(NoPermissionError):  # nor its buckets
+            await capi.sadd(bus.keys.processed_bucket("lead.created", "backoffice-api", "01M98PA"), "evt_x")
+        with pytest.raises(NoPermissionError):  # nor a group whose name begins like its own
+            await capi.zadd(
+                bus.keys.processed("lead.created", "facebook-capi") + "-b:buckets", {"01M98PA": 1}
+            )
         route = {"target_nodes": RedisCluster.RANDOM} if isinstance(capi, RedisCluster) else {}
         for forbidden in (
             capi.flushall,
@@ -63,7 +80,7 @@ async def test_a_service_publishes_and_consumes_its_catalog_channels_under_its_u
         ) as capi,
     ):
         lead = LeadCreated(lead_id="lead_1", company_id=COMPANY, channel="whatsapp")
-        await agent.emit(lead, company_id=COMPANY)
+        event_id = (await agent.emit(lead, company_id=COMPANY)).event_id
         seen: list[str] = []
 
         async def handle(event) -> None:
@@ -72,7 +89,15 @@ async def test_a_service_publishes_and_consumes_its_catalog_channels_under_its_u
         sub = Subscription("lead.created", handle)
         async with Consumer(capi, "facebook-capi", [sub], block=timedelta(seconds=0.1)).running():
             await eventually(lambda: _true(seen))
+            # the consumer scripts mark it in its bucket, index and count under the service's user
+            mark = capi.keys.processed_bucket(
+                "lead.created", "facebook-capi", event_id.removeprefix("evt_")[:7]
+            )
+            await eventually(lambda: capi.redis.sismember(mark, event_id))
         assert seen == ["lead_1"]
+        await processed_window_start(capi, "lead.created", "facebook-capi")
+        await forget_processed(capi, "lead.created", "facebook-capi")  # its own marks, every bucket
+        assert not await capi.redis.exists(mark)
         with pytest.raises(
             BusUnavailable, match=r"can't (publish|access)|no permissions to access"
         ):  # not its channel
@@ -88,6 +113,13 @@ def test_grants_follow_the_catalog():
     agent = acl.grant("agent-runtime", keys)
     assert "wb:svc:agent-runtime:*" in agent.keys and "{wb:lead.created}:dedupe:*" in agent.keys
     assert "{wb:message.received}:processed:agent-runtime" in agent.keys
+    # its buckets, their index and count: the group's name then ':' (not another group's name that begins so)
+    assert "{wb:message.received}:processed:agent-runtime:*" in agent.keys
+    assert "{wb:message.received}:processed:agent-runtime:*" in agent.consumed
+    assert [k for k in agent.keys if ":processed:" in k] == [
+        "{wb:message.received}:processed:agent-runtime",
+        "{wb:message.received}:processed:agent-runtime:*",
+    ]
     assert "{wb:message.received}:dedupe:*" not in agent.keys  # evolution-manager publishes it
     assert agent.channels == ("message.sent", "lead.created", "lead.qualified")
     assert not any("evolution-manager" in k for k in agent.keys)
@@ -129,6 +161,10 @@ async def test_conversion_outcomes_are_appended_by_facebook_capi_and_read_by_bac
         async with Consumer(bo, "backoffice-api", [sub], block=timedelta(seconds=0.1)).running():
             await eventually(lambda: _true(seen))
         assert seen == ["sent"]
+        # an operator's replay checks another group's window: read only
+        await processed_window_start(bo, "lead.created", "facebook-capi")
+        with pytest.raises(NoPermissionError):
+            await forget_processed(bo, "lead.created", "facebook-capi")
         with pytest.raises(BusUnavailable, match=r"can't (publish|access)|no permissions to access"):
             await agent.emit(report, company_id=COMPANY)  # only its producer appends it
         with pytest.raises(NoPermissionError):

@@ -172,7 +172,9 @@ async def test_replayed_message_gets_no_second_answer(make_agent, bus):
         await replay_since(
             bus, "message.received", "agent-runtime", datetime(2000, 1, 1, tzinfo=UTC), force=True
         )
-        await eventually(lambda: bus.redis.exists(bus.keys.processed("message.received", "agent-runtime")))
+        await eventually(
+            lambda: bus.redis.exists(bus.keys.processed_index("message.received", "agent-runtime"))
+        )
         replies = await agent.replies_to("+5511999990001")
         state = await _state(agent, lead_id, "evt_unused")
     assert len(replies) == 1

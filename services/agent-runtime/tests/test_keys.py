@@ -90,7 +90,7 @@ async def test_a_whole_conversation_touches_one_slot_per_command_and_per_lead(ma
                 bus, "message.received", "agent-runtime", datetime(2000, 1, 1, tzinfo=UTC), force=True
             )
             await eventually(
-                lambda: bus.redis.exists(bus.keys.processed("message.received", "agent-runtime"))
+                lambda: bus.redis.exists(bus.keys.processed_index("message.received", "agent-runtime"))
             )
 
     seen = footprint(await record(bus.redis, conversation), ours)

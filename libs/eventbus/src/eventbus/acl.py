@@ -5,9 +5,10 @@ A service may touch:
 - its own state, under ``<prefix>:svc:<service>:*`` (``Keys.service``);
 - for each channel it **publishes** (the catalog's producer): the channel's stream and producer dedupe keys,
   and the live Pub/Sub channel (``PUBLISH``/``SPUBLISH`` run inside the publish script);
-- for each channel it **consumes** with its group (named after the service): the group's processed set,
-  leases, ordering index and dead letters, read-only the other groups' dead letters (the lag gauges count
-  every group's, ``operations.group_stats``), and the stream through a selector without ``XADD``,
+- for each channel it **consumes** with its group (named after the service): the group's processed ids
+  (the sorted set, the buckets, their index and count: ``<processed>`` and ``<processed>:*``), leases,
+  ordering index and dead letters, read-only the other groups' dead letters (the lag gauges count every
+  group's, ``operations.group_stats``), and the stream through a selector without ``XADD``,
   ``XTRIM``, ``XDEL``, ``DEL``…: ``XREADGROUP`` and ``XACK`` write the group's state inside the stream, so
   key permissions alone would let a consumer forge events on the channels it reads;
 - for an **operator console** (backoffice-api: ``/v1/ops``, recent events, SSE): every stream and every
@@ -130,6 +131,8 @@ def grant(service: str, keys: Keys) -> Grant:
         if service in spec.consumers:
             group = [
                 keys.processed(name, service),
+                # its buckets, their index and count (eventbus.idempotency); ':' keeps other groups out
+                keys.processed(name, service) + ":*",
                 keys.leases(name, service),
                 keys.order(name, service),
                 keys.dead_letters(name, service),

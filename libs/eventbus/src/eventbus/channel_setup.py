@@ -21,7 +21,8 @@ class ChannelSetup:
     sub: Subscription
     bus: Bus
     stream: str
-    #: the consumer scripts' keys: stream, processed ids, leases, ordering queue (``lua/prelude.lua``)
+    #: the consumer scripts' keys: stream, processed ids (sorted set), leases, ordering queue, processed
+    #: buckets' index and count (``lua/prelude.lua``)
     script_keys: list[str]
     dead_letters: str
     lease_ms: int
@@ -49,6 +50,9 @@ class ChannelSetup:
                 keys.processed(sub.channel, consumer.group),
                 keys.leases(sub.channel, consumer.group),
                 keys.order(sub.channel, consumer.group),
+                # The buckets themselves are named inside the scripts (from the event ids, same hash tag).
+                keys.processed_index(sub.channel, consumer.group),
+                keys.processed_count(sub.channel, consumer.group),
             ],
             dead_letters=keys.dead_letters(sub.channel, consumer.group),
             lease_ms=consumer.visibility_ms,

@@ -1,9 +1,11 @@
 """Every Redis key and Pub/Sub channel name the bus uses, built only here.
 
 All keys of one channel share the hash tag ``{<prefix>:<channel>}``: each Lua script touches one channel's
-stream together with a group's processed set, leases, ordering index and dead letters, so they must live in
-one Redis Cluster slot; different channels spread over the shards. The prefix isolates deployments (and
-tests) sharing a server.
+stream together with a group's processed ids, leases, ordering index and dead letters, so they must live in
+one Redis Cluster slot; different channels spread over the shards. The consumer scripts name the processed
+ids' time buckets themselves (``Keys.processed_bucket``, from the event ids): Redis Cluster lets a script reach
+undeclared keys of the slot its declared keys are in. The prefix isolates deployments (and tests) sharing a
+server.
 """
 
 from __future__ import annotations
@@ -37,7 +39,22 @@ class Keys:
         return f"{self._tag(channel)}:dedupe:{key}"
 
     def processed(self, channel: str, group: str) -> str:
+        """The group's processed ids that have no bucket (a sorted set scored by the time of marking): ids that
+        are not ULIDs, ids handled far from their own time, marks written before buckets. The group's other
+        processed keys are this name plus ``:<suffix>`` (``eventbus.idempotency``)."""
         return f"{self._tag(channel)}:processed:{group}"
+
+    def processed_bucket(self, channel: str, group: str, bucket: str) -> str:
+        """A SET of the processed ids whose ULID starts with ``bucket`` (7 characters: 32.768 s of ids)."""
+        return f"{self.processed(channel, group)}:{bucket}"
+
+    def processed_index(self, channel: str, group: str) -> str:
+        """The group's buckets (sorted set: bucket → its start in ms), oldest first, for the trim."""
+        return f"{self.processed(channel, group)}:buckets"
+
+    def processed_count(self, channel: str, group: str) -> str:
+        """How many ids the group's buckets hold (a string), for the trim by count."""
+        return f"{self.processed(channel, group)}:count"
 
     def leases(self, channel: str, group: str) -> str:
         return f"{self._tag(channel)}:leases:{group}"

@@ -13,6 +13,7 @@ from eventbus import metrics
 from eventbus.bus import Bus
 from eventbus.envelope import format_timestamp
 from eventbus.errors import ReplayOutsideWindow
+from eventbus.idempotency import BUCKET_MS, BUCKET_SKEW_MS
 
 log = structlog.get_logger("eventbus.operations")
 
@@ -72,16 +73,27 @@ async def group_stats(bus: Bus, channel: str) -> list[GroupStats]:
 async def processed_window_start(bus: Bus, channel: str, group: str) -> datetime:
     """The oldest publish time whose events ``group`` still recognises as processed. Processed ids are kept
     ``processed_retention`` and at most ``processed_maxlen``: an event published earlier may have been handled
-    and its mark dropped since. A mark is scored with the time it was handled, never before its event was
-    published, so every event published from the oldest mark kept on is still recognised."""
+    and its mark dropped since.
+
+    Two kinds of mark (``eventbus.idempotency``), each trimmed by count on its own. In the sorted set a mark is
+    scored with the time it was handled, never before its event was published: every event published from the
+    oldest mark kept on is still recognised. A bucket holds ids handled within ``BUCKET_SKEW`` of their own
+    time and is trimmed whole, oldest first: an event published at or after the oldest bucket's start plus
+    the skew and one bucket is in that bucket or a later one."""
     settings = bus.settings
     start_ms = int(time.time() * 1000 - settings.processed_retention.total_seconds() * 1000)
     if settings.processed_maxlen:
-        key = bus.keys.processed(channel, group)
+        keys = bus.keys
+        key = keys.processed(channel, group)
         if await bus.redis.zcard(key) >= settings.processed_maxlen:  # trimmed by count: older marks are gone
             oldest = await bus.redis.zrange(key, 0, 0, withscores=True)
             if oldest:
                 start_ms = max(start_ms, int(oldest[0][1]))
+        # The bucket trim keeps at least processed_maxlen marks once it has dropped one by count.
+        if int(await bus.redis.get(keys.processed_count(channel, group)) or 0) >= settings.processed_maxlen:
+            first = await bus.redis.zrange(keys.processed_index(channel, group), 0, 0, withscores=True)
+            if first:
+                start_ms = max(start_ms, int(first[0][1]) + BUCKET_MS + BUCKET_SKEW_MS)
     return datetime.fromtimestamp(start_ms / 1000, UTC)
 
 
@@ -127,8 +139,16 @@ async def replay_since(bus: Bus, channel: str, group: str, since: datetime, *, f
 
 
 async def forget_processed(bus: Bus, channel: str, group: str) -> None:
-    """Drop the group's processed-id set: the next replay runs every handler again (projection rebuilds)."""
-    await bus.redis.delete(bus.keys.processed(channel, group))
+    """Drop every processed mark of the group (buckets, their index and count, the sorted set) in one step:
+    the next replay runs every handler again (projection rebuilds)."""
+    keys = bus.keys
+    await bus.scripts.forget(
+        keys=[
+            keys.processed(channel, group),
+            keys.processed_index(channel, group),
+            keys.processed_count(channel, group),
+        ]
+    )
 
 
 def _text(value: bytes | str) -> str:

@@ -27,6 +27,7 @@ class Scripts:
     reclaim: AsyncScript
     heartbeat: AsyncScript
     dead_letter: AsyncScript
+    forget: AsyncScript
 
     @classmethod
     def register(cls, redis: Client) -> Scripts:
@@ -38,4 +39,5 @@ class Scripts:
             reclaim=redis.register_script(prelude + _source("reclaim")),
             heartbeat=redis.register_script(_source("heartbeat")),
             dead_letter=redis.register_script(_source("dead_letter")),
+            forget=redis.register_script(_source("forget")),
         )
