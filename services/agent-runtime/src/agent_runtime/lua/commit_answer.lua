@@ -11,12 +11,7 @@
 -- already, {4} when a person took the lead over.
 -- Earlier answers of this lead whose events this process published since: a mark each (store.py). Done
 -- whatever this commit's own outcome: it is about other messages.
-local cuts = {}
-for i = 7, #KEYS do
-  redis.call('DEL', KEYS[i])
-  cuts[#cuts + 1] = ARGV[6 + i]
-end
-mark(KEYS[6], cuts, ARGV[2])
+cut_down(KEYS[6], 7, 6, ARGV[2])
 if ARGV[8] ~= '' then redis.call('SET', KEYS[5], ARGV[8], 'PX', ARGV[11]) end
 local done = redis.call('GET', KEYS[1])
 if done then return {0, done} end

@@ -16,3 +16,14 @@ local function mark(answered, ids, ttl_ms)
     end
   end
 end
+
+-- Cut answers down to marks: delete KEYS[from ..] (the answers' keys) and mark their event ids, each at
+-- ARGV[its key's index + offset]. Shared by commit_answer.lua (the lead's earlier answers) and cut.lua.
+local function cut_down(answered, from, offset, ttl_ms)
+  local ids = {}
+  for i = from, #KEYS do
+    redis.call('DEL', KEYS[i])
+    ids[#ids + 1] = ARGV[i + offset]
+  end
+  mark(answered, ids, ttl_ms)
+end
